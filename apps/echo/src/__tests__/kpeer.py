@@ -1,0 +1,181 @@
+#!/usr/bin/env python3
+"""Kernel-side peer for tcp-tun's end-to-end tests: the Linux TCP stack drives our stack.
+
+Runs inside the test's network namespace and prints one JSON line. Every mode is bounded in
+time (socket timeouts and deadlines) so a broken stack fails the test instead of hanging it.
+
+  echo HOST PORT BYTES SEED      send BYTES random bytes, read them back, compare
+  many HOST PORT COUNT BYTES     COUNT concurrent connections, each echoes BYTES
+  seq HOST PORT COUNT            COUNT sequential connect + 1 KiB echo + close
+  refused HOST PORT              time a connect that should be refused
+  closewait HOST PORT            connect, echo a little, close; then watch our side's state
+  serve PORT BYTES SEED          accept one connection, send BYTES while reading until EOF;
+                                 report what was read (for the stack-as-client test)
+"""
+import hashlib, json, os, random, selectors, socket, subprocess, sys, threading, time
+
+DEADLINE_S = 120
+
+
+def out(**kw):
+    print(json.dumps(kw), flush=True)
+
+
+def data_for(n, seed):
+    return random.Random(seed).randbytes(n)
+
+
+def connect(host, port, timeout=10):
+    s = socket.create_connection((host, int(port)), timeout=timeout)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return s
+
+
+def echo_once(host, port, data, deadline_s=DEADLINE_S):
+    """Full-duplex echo of `data` on one connection; returns the bytes read back."""
+    s = connect(host, port)
+    s.setblocking(False)
+    sel = selectors.DefaultSelector()
+    sel.register(s, selectors.EVENT_READ | selectors.EVENT_WRITE)
+    sent, got, shut = 0, bytearray(), False
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        events = sel.select(1)
+        done = False
+        for _, ev in events:
+            if ev & selectors.EVENT_WRITE and sent < len(data):
+                try:
+                    sent += s.send(data[sent:sent + (1 << 18)])
+                except BlockingIOError:
+                    pass
+                if sent >= len(data) and not shut:
+                    s.shutdown(socket.SHUT_WR)
+                    shut = True
+                    sel.modify(s, selectors.EVENT_READ)
+            if ev & selectors.EVENT_READ:
+                try:
+                    b = s.recv(1 << 20)
+                except BlockingIOError:
+                    continue
+                if not b:
+                    done = True
+                    break
+                got += b
+        if done:
+            break
+    s.close()
+    return bytes(got)
+
+
+def main(a):
+    mode = a[0]
+    if mode == 'echo':
+        host, port, n, seed = a[1], a[2], int(a[3]), int(a[4])
+        data = data_for(n, seed)
+        t = time.monotonic()
+        got = echo_once(host, port, data)
+        dt = time.monotonic() - t
+        out(mode=mode, sent=n, received=len(got), identical=got == data, seconds=dt,
+            sha_sent=hashlib.sha256(data).hexdigest(), sha_received=hashlib.sha256(got).hexdigest())
+    elif mode == 'many':
+        host, port, count, n = a[1], a[2], int(a[3]), int(a[4])
+        results = [None] * count
+
+        def one(i):
+            data = data_for(n, 1000 + i)
+            try:
+                results[i] = echo_once(host, port, data, 60) == data
+            except Exception as e:  # noqa: BLE001 - reported as a failure in the JSON line
+                results[i] = repr(e)
+        t = time.monotonic()
+        threads = [threading.Thread(target=one, args=(i,)) for i in range(count)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join(90)
+        out(mode=mode, count=count, ok=sum(1 for r in results if r is True),
+            failures=[r for r in results if r is not True][:5], seconds=time.monotonic() - t)
+    elif mode == 'seq':
+        host, port, count = a[1], a[2], int(a[3])
+        ok, errors = 0, []
+        t = time.monotonic()
+        for i in range(count):
+            data = data_for(1024, i)
+            try:
+                if echo_once(host, port, data, 10) == data:
+                    ok += 1
+                else:
+                    errors.append(f'conn {i}: mismatch')
+            except Exception as e:  # noqa: BLE001
+                errors.append(f'conn {i}: {e!r}')
+        out(mode=mode, count=count, ok=ok, errors=errors[:5], seconds=time.monotonic() - t)
+    elif mode == 'refused':
+        host, port = a[1], a[2]
+        t = time.monotonic()
+        try:
+            socket.create_connection((host, int(port)), timeout=5).close()
+            result = 'connected'
+        except ConnectionRefusedError:
+            result = 'refused'
+        except socket.timeout:
+            result = 'timeout'
+        except OSError as e:
+            result = f'oserror {e.errno}'
+        out(mode=mode, result=result, seconds=time.monotonic() - t)
+    elif mode == 'closewait':
+        host, port = a[1], a[2]
+        s = connect(host, port)
+        local = s.getsockname()
+        s.sendall(b'hello')
+        got = s.recv(16)
+        s.close()
+        # Poll the kernel's view of this connection: it must leave FIN-WAIT-2 promptly,
+        # which only happens when our FIN arrives.
+        t = time.monotonic()
+        states = []
+        while time.monotonic() - t < 5:
+            ss = subprocess.run(['ss', '-tanH', 'sport', '=', f':{local[1]}'],
+                                capture_output=True, text=True).stdout.split()
+            state = ss[0] if ss else 'GONE'
+            if not states or states[-1] != state:
+                states.append(state)
+            if state in ('TIME-WAIT', 'GONE'):
+                break
+            time.sleep(0.01)
+        out(mode=mode, echoed=got == b'hello', states=states, seconds=time.monotonic() - t)
+    elif mode == 'serve':
+        port, n, seed = int(a[1]), int(a[2]), int(a[3])
+        data = data_for(n, seed)
+        ls = socket.socket()
+        ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        ls.bind(('0.0.0.0', port))
+        ls.listen(1)
+        ls.settimeout(30)
+        print(json.dumps({'mode': 'serve', 'ready': True}), flush=True)
+        conn, _ = ls.accept()
+        conn.settimeout(DEADLINE_S)
+        h = hashlib.sha256()
+        count = [0]
+
+        def reader():
+            while True:
+                b = conn.recv(1 << 20)
+                if not b:
+                    break
+                h.update(b)
+                count[0] += len(b)
+        th = threading.Thread(target=reader)
+        th.start()
+        t = time.monotonic()
+        conn.sendall(data)
+        conn.shutdown(socket.SHUT_WR)
+        th.join(DEADLINE_S)
+        out(mode=mode, sent=n, sha_sent=hashlib.sha256(data).hexdigest(), received=count[0],
+            sha_received=h.hexdigest(), seconds=time.monotonic() - t)
+        conn.close()
+    else:
+        sys.exit(f'unknown mode {mode}')
+
+
+if __name__ == '__main__':
+    main(sys.argv[1:])

@@ -1,0 +1,124 @@
+/**
+ * Shared types of the TCP layer: the segment Repr (wire codec) and the engine's
+ * inputs, outputs and configuration. Agreed first so the codec, the engine and the
+ * stack can be built side by side.
+ */
+
+/** Monotonic time in milliseconds, always passed in by the caller (the engine never reads a clock). */
+export type Instant = number;
+
+/**
+ * The one control flag a segment carries besides ACK. Modelled as a single value so that
+ * impossible mixes (SYN+FIN, SYN+RST, FIN+RST) cannot be built. `psh` is data with PSH;
+ * a FIN segment may carry data and is always sent with PSH.
+ */
+export type TcpControl = 'none' | 'psh' | 'syn' | 'fin' | 'rst';
+
+/** One SACK block (RFC 2018): sequence numbers `left` (inclusive) to `right` (exclusive). */
+export interface SackBlock {
+  readonly left: number;
+  readonly right: number;
+}
+
+/** RFC 7323 timestamps option. */
+export interface TcpTimestamp {
+  readonly tsVal: number;
+  readonly tsEcr: number;
+}
+
+/** A parsed or to-be-emitted TCP segment header (everything but the payload bytes). */
+export interface TcpRepr {
+  readonly srcPort: number;
+  readonly dstPort: number;
+  readonly control: TcpControl;
+  /** Sequence number of the first octet (or of the SYN/FIN), uint32. */
+  readonly seq: number;
+  /** Acknowledgment number; present exactly when the ACK flag is set. uint32. */
+  readonly ack: number | undefined;
+  /** The raw 16-bit window field (not yet scaled). */
+  readonly window: number;
+  /** Urgent pointer, present exactly when URG is set (we parse it and never emit it). */
+  readonly urgent?: number | undefined;
+  /** ECN flags (RFC 3168), parsed and emitted; engine support may come later. */
+  readonly ece?: boolean | undefined;
+  readonly cwr?: boolean | undefined;
+  /** Options (RFC 9293 §3.2, RFC 7323, RFC 2018). Absent means "not present". */
+  readonly mss?: number | undefined;
+  readonly windowScale?: number | undefined;
+  readonly sackPermitted?: boolean | undefined;
+  readonly sackBlocks?: readonly SackBlock[] | undefined;
+  readonly timestamp?: TcpTimestamp | undefined;
+}
+
+/** The RFC 9293 states, spelled as in the RFC. */
+export type TcpState =
+  | 'CLOSED'
+  | 'LISTEN'
+  | 'SYN-SENT'
+  | 'SYN-RECEIVED'
+  | 'ESTABLISHED'
+  | 'FIN-WAIT-1'
+  | 'FIN-WAIT-2'
+  | 'CLOSE-WAIT'
+  | 'CLOSING'
+  | 'LAST-ACK'
+  | 'TIME-WAIT';
+
+/** Error codes the engine reports; the socket layer builds Node-style `Error` objects from them. */
+export type TcpErrorCode = 'ECONNREFUSED' | 'ECONNRESET' | 'ETIMEDOUT' | 'EPIPE';
+
+/**
+ * Events drained with `pollEvent()`, in the order they happened.
+ * - `connected`: reached ESTABLISHED (active or passive open).
+ * - `readable`: new in-order bytes can be taken with `recv()`.
+ * - `writable`: send capacity grew (bytes were acknowledged).
+ * - `end`: the peer's FIN arrived and every byte before it has been made readable.
+ * - `error`: the connection failed with `code`; it is CLOSED (no RST needs to be sent by the caller).
+ * - `closed`: the connection reached CLOSED (after TIME-WAIT, LAST-ACK, abort or error);
+ *   it sends nothing more and can be removed from every table.
+ */
+export type TcpEvent =
+  | { readonly type: 'connected' }
+  | { readonly type: 'readable' }
+  | { readonly type: 'writable' }
+  | { readonly type: 'end' }
+  | { readonly type: 'error'; readonly code: TcpErrorCode }
+  | { readonly type: 'closed' };
+
+/** One segment to put on the wire. `payload` may alias engine memory: emit it before the next call. */
+export interface Transmit {
+  readonly repr: TcpRepr;
+  readonly payload: Uint8Array;
+}
+
+/** An IPv4 address (uint32) and a port. */
+export interface Endpoint {
+  readonly addr: number;
+  readonly port: number;
+}
+
+/** Engine configuration; every field has a default (see `DEFAULT_TCP_CONFIG`). */
+export interface TcpConfig {
+  /** MSS we advertise and the ceiling of what we send (link MTU − 40). */
+  readonly mss: number;
+  /** Receive buffer in octets: the most we advertise and hold (in-order + out-of-order). */
+  readonly recvBufferSize: number;
+  /** Send buffer in octets: unsent + unacknowledged data accepted from the application. */
+  readonly sendBufferSize: number;
+  /** RFC 6298 bounds and initial value. */
+  readonly rtoInitialMs: number;
+  readonly rtoMinMs: number;
+  readonly rtoMaxMs: number;
+  /** Retransmissions of one segment before the connection fails with ETIMEDOUT. */
+  readonly maxRetransmits: number;
+  /** Retransmissions of a SYN (active open) or SYN-ACK before giving up. */
+  readonly synRetries: number;
+  /** TIME-WAIT duration (2·MSL). */
+  readonly timeWaitMs: number;
+  /** How long FIN-WAIT-2 may last after our FIN is acknowledged and the application closed. */
+  readonly finWait2TimeoutMs: number;
+  /** Delayed-ACK bound (RFC 1122 4.2.3.2: < 500 ms); 0 acknowledges at once. */
+  readonly delayedAckMs: number;
+  /** Most out-of-order octets held for reassembly (bounded by recvBufferSize too). */
+  readonly maxOutOfOrderBytes: number;
+}

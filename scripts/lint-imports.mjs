@@ -1,0 +1,73 @@
+#!/usr/bin/env node
+// Enforces the layering rules of ARCHITECTURE.md §1 on a package's non-test sources:
+// which workspace packages and which node: modules each layer may import, and which
+// ambient globals the pure layers (ip, tcp) must not touch (clock, randomness, Buffer, timers).
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+
+const RULES = {
+  '@tcp-tun/ip': { packages: [], node: [], pure: true },
+  '@tcp-tun/tcp': { packages: ['@tcp-tun/ip'], node: [], pure: true },
+  '@tcp-tun/tun': { packages: ['ffi-rs'], node: '*', pure: false },
+  '@tcp-tun/net': {
+    packages: ['@tcp-tun/ip', '@tcp-tun/tcp'],
+    node: ['node:stream', 'node:events', 'node:timers', 'node:crypto', 'node:fs', 'node:net', 'node:util', 'node:buffer'],
+    pure: false,
+  },
+};
+const PURE_FORBIDDEN = [
+  [/\bBuffer\b/, 'Buffer'],
+  [/\bDate\.now\b/, 'Date.now'],
+  [/\bperformance\.now\b/, 'performance.now'],
+  [/\bMath\.random\b/, 'Math.random'],
+  [/\bset(Timeout|Interval|Immediate)\s*\(/, 'timers'],
+  [/\bprocess\./, 'process'],
+];
+
+function walk(dir) {
+  const out = [];
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) {
+      if (name !== '__tests__') out.push(...walk(p));
+    } else if (p.endsWith('.ts') && !p.endsWith('.test.ts')) out.push(p);
+  }
+  return out;
+}
+
+/** Returns a list of violations ("file: message") for the package at `root`. */
+export function lintPackage(root) {
+  const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+  const rule = RULES[pkg.name] ?? { packages: '*', node: '*', pure: false };
+  const problems = [];
+  for (const file of walk(join(root, 'src'))) {
+    const src = readFileSync(file, 'utf8');
+    const rel = relative(root, file);
+    const code = src.replace(/\/\*[\s\S]*?\*\//g, '').replace(/\/\/.*$/gm, '');
+    for (const m of code.matchAll(/(?:import|export)[^'";]*?from\s*['"]([^'"]+)['"]|import\s*\(\s*['"]([^'"]+)['"]\s*\)|import\s+['"]([^'"]+)['"]/g)) {
+      const spec = m[1] ?? m[2] ?? m[3];
+      if (spec.startsWith('.')) {
+        if (!spec.endsWith('.js')) problems.push(`${rel}: relative import '${spec}' must end in .js`);
+        continue;
+      }
+      if (spec.startsWith('node:') || !spec.includes('/') && ['fs', 'net', 'os', 'path', 'events', 'stream', 'crypto', 'timers', 'util', 'child_process', 'worker_threads'].includes(spec)) {
+        if (!spec.startsWith('node:')) problems.push(`${rel}: use 'node:${spec}'`);
+        else if (rule.node !== '*' && !rule.node.includes(spec)) problems.push(`${rel}: ${pkg.name} may not import ${spec}`);
+        continue;
+      }
+      const base = spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0];
+      if (rule.packages !== '*' && !rule.packages.includes(base)) problems.push(`${rel}: ${pkg.name} may not import ${base}`);
+    }
+    if (rule.pure) {
+      for (const [re, what] of PURE_FORBIDDEN) if (re.test(code)) problems.push(`${rel}: pure layer uses ${what}`);
+    }
+  }
+  return problems;
+}
+
+if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('lint-imports.mjs')) {
+  const root = resolve(process.argv[2] ?? '.');
+  const problems = lintPackage(root);
+  for (const p of problems) console.error(p);
+  if (problems.length) process.exit(1);
+}
