@@ -22,4 +22,4 @@ if [ ${#missing[@]} -gt 0 ]; then
     echo "bootstrap: missing ${missing[*]} (install them, or run as root on Debian)" >&2
   fi
 fi
-pnpm install --frozen-lockfile --reporter=append-only >&2 || pnpm install --reporter=append-only >&2
+pnpm install --frozen-lockfile --reporter=append-only >&2

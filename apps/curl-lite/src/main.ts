@@ -1,0 +1,74 @@
+#!/usr/bin/env node
+/**
+ * tcp-tun-curl-lite: curl's shape, tcp-tun's TCP. Opens (or creates) the TUN device, runs a
+ * Stack on it, and fetches one URL with Node's http client over the stack's sockets.
+ */
+import { createWriteStream } from 'node:fs';
+import type { Writable } from 'node:stream';
+import { WriteStream } from 'node:tty';
+import { Stack } from '@tcp-tun/net';
+import { openTun } from '@tcp-tun/tun';
+import { CurlError, EXIT } from './errors.js';
+import { parseCurlOptions, type CurlOptions } from './options.js';
+import { progressBar } from './progress.js';
+import { parseTarget, transfer } from './transfer.js';
+
+function outputFile(options: CurlOptions): string | undefined {
+  if (options.output !== undefined) return options.output;
+  if (!options.remoteName) return undefined;
+  const name = parseTarget(options.url).pathname.split('/').pop() ?? '';
+  if (name === '') throw new CurlError(EXIT.WRITE_ERROR, 'Remote file name has no length');
+  return decodeURIComponent(name);
+}
+
+function finish(stream: Writable): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (stream === process.stdout) return resolve();
+    stream.once('error', reject);
+    stream.end(() => resolve());
+  });
+}
+
+async function main(): Promise<number> {
+  const options = parseCurlOptions(process.argv);
+  parseTarget(options.url); // fail on a bad URL before touching any device
+  const file = outputFile(options);
+  let device;
+  try {
+    device = await openTun({ name: options.dev, address: options.peer, peer: options.addr, mtu: options.mtu });
+  } catch (err) {
+    const e = err as { message: string; code?: string };
+    throw new CurlError(EXIT.FAILED_INIT, `cannot open TUN device ${options.dev}: ${e.message}${e.code ? ` (${e.code})` : ''}`);
+  }
+  const stack = new Stack({ link: device, address: options.addr });
+  const body: Writable = file === undefined ? process.stdout : createWriteStream(file);
+  const bar =
+    !options.silent && file !== undefined && process.stderr instanceof WriteStream && process.stderr.isTTY
+      ? progressBar(process.stderr)
+      : undefined;
+  try {
+    await transfer((o, cb) => stack.net.createConnection(o, cb), options, { body, log: process.stderr, progress: bar?.update });
+    bar?.finish();
+    await finish(body);
+    return 0;
+  } catch (err) {
+    bar?.finish();
+    await finish(body).catch(() => undefined);
+    throw err;
+  } finally {
+    await stack.close();
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    const quiet = process.argv.includes('-s') || process.argv.includes('--silent');
+    if (err instanceof CurlError) {
+      if (!quiet) process.stderr.write(`curl-lite: (${err.exitCode}) ${err.message}\n`);
+      process.exit(err.exitCode);
+    }
+    process.stderr.write(`curl-lite: ${(err as Error).stack ?? String(err)}\n`);
+    process.exit(EXIT.FAILED_INIT);
+  },
+);
