@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything the demo and the tests need on a fresh Linux machine that has only
 # Node.js 20 and npm: the pinned pnpm (Corepack cannot fetch it here), the workspace's
-# packages, and the Debian tools the end-to-end tests drive (iproute2, ping, python3).
+# packages, and the Debian tools the end-to-end tests drive (iproute2, ping, python3, curl,
+# tshark).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PNPM_VERSION=$(node -p "require('./package.json').packageManager.split('@')[1]")
@@ -13,6 +14,9 @@ missing=()
 command -v ip >/dev/null || missing+=(iproute2)
 command -v ping >/dev/null || missing+=(iputils-ping)
 command -v python3 >/dev/null || missing+=(python3)
+command -v curl >/dev/null || missing+=(curl)
+command -v ss >/dev/null || missing+=(iproute2)
+command -v tshark >/dev/null || missing+=(tshark)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "bootstrap: installing ${missing[*]}" >&2

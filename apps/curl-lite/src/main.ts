@@ -6,7 +6,7 @@
 import { createWriteStream } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { WriteStream } from 'node:tty';
-import { Stack } from '@tcp-tun/net';
+import { capture, Stack, type Link } from '@tcp-tun/net';
 import { openTun } from '@tcp-tun/tun';
 import { CurlError, EXIT } from './errors.js';
 import { parseCurlOptions, type CurlOptions } from './options.js';
@@ -40,7 +40,8 @@ async function main(): Promise<number> {
     const e = err as { message: string; code?: string };
     throw new CurlError(EXIT.FAILED_INIT, `cannot open TUN device ${options.dev}: ${e.message}${e.code ? ` (${e.code})` : ''}`);
   }
-  const stack = new Stack({ link: device, address: options.addr });
+  const link: Link = options.pcap === undefined ? device : capture(device, options.pcap);
+  const stack = new Stack({ link, address: options.addr });
   const body: Writable = file === undefined ? process.stdout : createWriteStream(file);
   const bar =
     !options.silent && file !== undefined && process.stderr instanceof WriteStream && process.stderr.isTTY
@@ -56,6 +57,7 @@ async function main(): Promise<number> {
     await finish(body).catch(() => undefined);
     throw err;
   } finally {
+    if (options.stats) process.stderr.write(`${JSON.stringify({ stats: stack.stats(), connections: stack.connections() })}\n`);
     await stack.close();
   }
 }

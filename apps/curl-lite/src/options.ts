@@ -16,6 +16,8 @@ export interface CurlOptions extends TransferOptions {
   readonly addr: string;
   readonly peer: string;
   readonly mtu: number;
+  readonly pcap?: string | undefined;
+  readonly stats: boolean;
 }
 
 const DOTTED_QUAD = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
@@ -82,6 +84,8 @@ export function parseCurlOptions(argv: readonly string[]): CurlOptions {
     .option('--addr <ipv4>', "the stack's own IPv4 address", ipv4, '10.0.0.2')
     .option('--peer <ipv4>', "the kernel's address on the TUN", ipv4, '10.0.0.1')
     .option('--mtu <n>', 'link MTU in octets', intIn(576, 65535), 1500)
+    .option('--pcap <file>', 'capture every packet to <file> (pcap, LINKTYPE_RAW)')
+    .option('--stats', 'print the stack statistics and connections as JSON on stderr when done')
     .showHelpAfterError()
     .exitOverride((err) => {
       if (err.exitCode === 0) process.exit(0);
@@ -107,6 +111,8 @@ export function parseCurlOptions(argv: readonly string[]): CurlOptions {
     addr: string;
     peer: string;
     mtu: number;
+    pcap?: string;
+    stats?: boolean;
   }>();
   const raw = o.dataBinary ?? o.data;
   return {
@@ -128,5 +134,7 @@ export function parseCurlOptions(argv: readonly string[]): CurlOptions {
     addr: o.addr,
     peer: o.peer,
     mtu: o.mtu,
+    pcap: o.pcap,
+    stats: o.stats === true,
   };
 }

@@ -6,10 +6,10 @@
 import { expect } from 'chai';
 import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { Namespace, requireNetns, waitForLine } from './__tests__/netns.js';
+import { Namespace, requireNetns, waitForLine } from '../../../testing/netns.js';
 
 const here = (p: string): string => fileURLToPath(new URL(p, import.meta.url));
-const KPEER = here('./__tests__/kpeer.py');
+const KPEER = here('../../../testing/kpeer.py');
 const MAIN = here('../dist/main.js');
 const STACK_CLIENT = here('./__tests__/stack-client.ts');
 const ADDR = '10.0.0.2';

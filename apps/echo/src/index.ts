@@ -1,6 +1,6 @@
 /**
- * tcp-tun-echo: the echo service and its option parser, importable so other programs and
- * tests can run the same service over any `Stack` (a TUN device or an in-memory link).
+ * tcp-tun-echo as a library: the services and the option parser, importable so other programs
+ * and tests can run the same services over any `Stack` (a TUN device or an in-memory link).
  */
-export { startEcho, type EchoService } from './echo.js';
-export { parseEchoOptions, type EchoOptions } from './options.js';
+export { startService, httpHandler, patternByte, SERVICE_NAMES, DEFAULT_PORTS, type Service, type ServiceName } from './services.js';
+export { parseEchoOptions, servicePorts, type EchoOptions } from './options.js';

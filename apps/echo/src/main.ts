@@ -1,33 +1,39 @@
 #!/usr/bin/env node
 /**
  * tcp-tun-echo command: opens (or creates) a TUN device, runs the tcp-tun stack on it and
- * serves echo. Prints `listening on ADDR:PORT` once ready; SIGINT/SIGTERM close everything
+ * serves the chosen services (echo by default). Prints `listening on ADDR:PORT` once ready; SIGINT/SIGTERM close everything
  * (connections are reset, the device is released) and the process exits.
  * SIGUSR1 prints the stack's statistics and connection list as one JSON line.
  */
-import { Stack } from '@tcp-tun/net';
+import { capture, Stack, type Link } from '@tcp-tun/net';
 import { openTun } from '@tcp-tun/tun';
-import { startEcho } from './echo.js';
-import { parseEchoOptions } from './options.js';
+import { parseEchoOptions, servicePorts } from './options.js';
+import { startService, type Service } from './services.js';
 
 async function main(): Promise<void> {
   const options = parseEchoOptions(process.argv);
   const device = await openTun({ name: options.dev, address: options.peer, peer: options.addr, mtu: options.mtu });
-  const stack = new Stack({ link: device, address: options.addr });
-  const echo = await startEcho(stack, options.port);
-  process.stdout.write(`tcp-tun-echo: listening on ${options.addr}:${echo.port} (device ${device.name}, mtu ${device.mtu})\n`);
-
-  process.on('SIGUSR1', () => {
+  const link: Link = options.pcap === undefined ? device : capture(device, options.pcap);
+  const stack = new Stack({ link, address: options.addr });
+  const report = (): void => {
     process.stdout.write(`${JSON.stringify({ stats: stack.stats(), connections: stack.connections() })}\n`);
-  });
+  };
+  const services: Service[] = [];
+  for (const [name, port] of servicePorts(options)) services.push(await startService(stack, name, port));
+  // One line once every service is ready: scripts and tests wait for it.
+  const where = services.map((s) => `${options.addr}:${s.port} (${s.name})`).join(', ');
+  process.stdout.write(`tcp-tun-echo: listening on ${where} [device ${device.name}, mtu ${device.mtu}]\n`);
+
+  process.on('SIGUSR1', report);
   let closing = false;
   const shutdown = (signal: string): void => {
     if (closing) return;
     closing = true;
     process.stdout.write(`tcp-tun-echo: ${signal}, closing\n`);
+    if (options.stats) report();
     // The listener's own close would wait for every connection to end; the stack's close
     // resets them, stops the listener and releases the device at once.
-    void echo.close();
+    for (const s of services) s.close();
     void stack
       .close()
       .then(

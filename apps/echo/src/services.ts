@@ -1,0 +1,164 @@
+/**
+ * The services tcp-tun-echo can run over a `Stack`: echo (RFC 862), discard (RFC 863),
+ * source (a chargen-like stream of pseudo-random bytes, RFC 864's port) and http (Node's own
+ * `http` server fed with the stack's sockets).
+ */
+import { randomBytes } from 'node:crypto';
+import http from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Stack } from '@tcp-tun/net';
+
+/** Names accepted by `--services`. */
+export const SERVICE_NAMES = ['echo', 'discard', 'source', 'http'] as const;
+export type ServiceName = (typeof SERVICE_NAMES)[number];
+
+/** Well-known ports of each service. */
+export const DEFAULT_PORTS: Readonly<Record<ServiceName, number>> = { echo: 7, discard: 9, source: 19, http: 80 };
+
+/** A running service; `close()` stops accepting (open connections are the stack's to close). */
+export interface Service {
+  readonly name: ServiceName;
+  readonly port: number;
+  close(): void;
+}
+
+type Handler = (socket: Duplex) => void;
+
+function quietErrors(socket: Duplex): void {
+  // Peers reset connections as a matter of course; the socket is destroyed either way and
+  // there is nobody to report it to.
+  socket.on('error', () => undefined);
+}
+
+const handlers: Record<Exclude<ServiceName, 'http'>, Handler> = {
+  echo(socket) {
+    quietErrors(socket);
+    // pipe() pauses reading while our send buffer is full, which closes the receive window:
+    // flow control end to end. With allowHalfOpen, the peer's FIN ends the pipe, which then
+    // sends ours once every byte is echoed.
+    socket.pipe(socket);
+  },
+  discard(socket) {
+    quietErrors(socket);
+    socket.on('data', () => undefined);
+    socket.on('end', () => socket.end());
+  },
+  source(socket) {
+    quietErrors(socket);
+    const block = randomBytes(64 * 1024);
+    let open = true;
+    const pump = (): void => {
+      while (open && socket.write(block)) {
+        // keep writing until the send buffer pushes back
+      }
+    };
+    socket.on('drain', pump);
+    socket.on('data', () => undefined);
+    socket.on('end', () => {
+      open = false;
+      socket.end();
+    });
+    socket.on('close', () => {
+      open = false;
+    });
+    pump();
+  },
+};
+
+/** The body byte at offset i of /bytes/N and /chunked/N. */
+export function patternByte(i: number): number {
+  return i % 251;
+}
+
+// One block whose length is a multiple of 251, so slices of it continue the pattern.
+const PATTERN = Uint8Array.from({ length: 251 * 256 }, (_, i) => patternByte(i));
+const MAX_BODY = 4 * 1024 * 1024 * 1024;
+
+function streamPattern(res: http.ServerResponse, length: number): void {
+  let offset = 0;
+  const pump = (): void => {
+    while (offset < length) {
+      const start = offset % PATTERN.length;
+      const end = Math.min(PATTERN.length, start + (length - offset));
+      offset += end - start;
+      if (!res.write(PATTERN.subarray(start, end))) {
+        res.once('drain', pump);
+        return;
+      }
+    }
+    res.end();
+  };
+  pump();
+}
+
+const INDEX = `<!doctype html>
+<title>tcp-tun</title>
+<h1>Served by Node's http over the tcp-tun user-space TCP stack</h1>
+<ul>
+<li><a href="/bytes/1024">/bytes/N</a>: N bytes, byte i = i % 251, with Content-Length
+<li><a href="/chunked/1024">/chunked/N</a>: the same bytes with chunked transfer coding
+<li><a href="/redirect?to=/">/redirect?to=PATH</a>: a 302 to PATH
+</ul>
+`;
+
+/** The request handler of the http service. */
+export function httpHandler(req: http.IncomingMessage, res: http.ServerResponse): void {
+  const url = new URL(req.url ?? '/', 'http://tcp-tun');
+  const sized = /^\/(bytes|chunked)\/(\d{1,10})$/.exec(url.pathname);
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' }).end('method not allowed\n');
+  } else if (url.pathname === '/') {
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-length': Buffer.byteLength(INDEX) });
+    res.end(req.method === 'HEAD' ? undefined : INDEX);
+  } else if (sized) {
+    const length = Number(sized[2]);
+    if (length > MAX_BODY) {
+      res.writeHead(400, { 'content-type': 'text/plain' }).end(`at most ${MAX_BODY} bytes\n`);
+      return;
+    }
+    const headers: http.OutgoingHttpHeaders = { 'content-type': 'application/octet-stream' };
+    if (sized[1] === 'bytes') headers['content-length'] = length;
+    res.writeHead(200, headers);
+    if (req.method === 'HEAD') res.end();
+    else streamPattern(res, length);
+  } else if (url.pathname === '/redirect') {
+    const to = url.searchParams.get('to') ?? '/';
+    // Only local paths: the service is no open redirector.
+    const location = to.startsWith('/') && !to.startsWith('//') ? to : '/';
+    res.writeHead(302, { location, 'content-length': 0 }).end();
+  } else {
+    res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+  }
+}
+
+/** Starts `name` on `port` over `stack`; resolves once it listens. */
+export function startService(stack: Stack, name: ServiceName, port: number): Promise<Service> {
+  let handler: Handler;
+  let httpServer: http.Server | undefined;
+  if (name === 'http') {
+    const server = http.createServer(httpHandler);
+    server.on('clientError', (_err, socket) => socket.destroy());
+    httpServer = server;
+    handler = (socket) => {
+      quietErrors(socket);
+      server.emit('connection', socket);
+    };
+  } else {
+    handler = handlers[name];
+  }
+  return new Promise((resolve, reject) => {
+    const server = stack.net.createServer({ allowHalfOpen: name !== 'http' }, (socket) => handler(socket));
+    server.once('error', reject);
+    server.listen(port, () => {
+      server.off('error', reject);
+      resolve({
+        name,
+        port,
+        close: () => {
+          server.close();
+          httpServer?.close();
+        },
+      });
+    });
+  });
+}
