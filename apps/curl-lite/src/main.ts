@@ -6,8 +6,8 @@
 import { createWriteStream } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { WriteStream } from 'node:tty';
-import { capture, Stack, type Link } from '@tcp-tun/net';
-import { openTun } from '@tcp-tun/tun';
+import { openLink } from '@tcp-tun/echo';
+import { Stack, type Link } from '@tcp-tun/net';
 import { CurlError, EXIT } from './errors.js';
 import { parseCurlOptions, type CurlOptions } from './options.js';
 import { progressBar } from './progress.js';
@@ -33,14 +33,13 @@ async function main(): Promise<number> {
   const options = parseCurlOptions(process.argv);
   parseTarget(options.url); // fail on a bad URL before touching any device
   const file = outputFile(options);
-  let device;
+  let link: Link;
   try {
-    device = await openTun({ name: options.dev, address: options.peer, peer: options.addr, mtu: options.mtu });
+    ({ link } = await openLink(options));
   } catch (err) {
     const e = err as { message: string; code?: string };
     throw new CurlError(EXIT.FAILED_INIT, `cannot open TUN device ${options.dev}: ${e.message}${e.code ? ` (${e.code})` : ''}`);
   }
-  const link: Link = options.pcap === undefined ? device : capture(device, options.pcap);
   const stack = new Stack({ link, address: options.addr });
   const body: Writable = file === undefined ? process.stdout : createWriteStream(file);
   const bar =

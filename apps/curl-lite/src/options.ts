@@ -3,36 +3,17 @@
  * the device flags are those of tcp-tun-echo.
  */
 import { readFileSync } from 'node:fs';
+import { addLinkOptions, intIn, readLinkOptions, type LinkOptions } from '@tcp-tun/echo';
 import { Command, InvalidArgumentError } from 'commander';
 import { CurlError, EXIT } from './errors.js';
 import type { TransferOptions } from './transfer.js';
 
 /** Everything the CLI was asked to do. */
-export interface CurlOptions extends TransferOptions {
+export interface CurlOptions extends TransferOptions, LinkOptions {
   readonly output?: string | undefined;
   readonly remoteName: boolean;
   readonly silent: boolean;
-  readonly dev: string;
-  readonly addr: string;
-  readonly peer: string;
-  readonly mtu: number;
-  readonly pcap?: string | undefined;
   readonly stats: boolean;
-}
-
-const DOTTED_QUAD = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
-
-function ipv4(value: string): string {
-  if (!DOTTED_QUAD.test(value)) throw new InvalidArgumentError('expected an IPv4 address such as 10.0.0.2.');
-  return value;
-}
-
-function intIn(min: number, max: number): (value: string) => number {
-  return (value) => {
-    const n = Number(value);
-    if (!/^\d+$/.test(value) || n < min || n > max) throw new InvalidArgumentError(`expected an integer from ${min} to ${max}.`);
-    return n;
-  };
 }
 
 function seconds(value: string): number {
@@ -58,7 +39,7 @@ function readData(value: string): Uint8Array {
 
 /** Parses `argv` (the whole process.argv). Usage errors exit with curl's code 2 and a hint. */
 export function parseCurlOptions(argv: readonly string[]): CurlOptions {
-  const program = new Command()
+  const program = addLinkOptions(new Command())
     .name('tcp-tun-curl-lite')
     .description(
       'Fetch an http:// URL with Node\'s HTTP client over the tcp-tun user-space TCP stack on a TUN device.\n' +
@@ -80,11 +61,6 @@ export function parseCurlOptions(argv: readonly string[]): CurlOptions {
     .option('-s, --silent', 'no progress bar, no error messages')
     .option('-v, --verbose', 'show the TCP connection and the request and response headers on stderr')
     .option('-m, --max-time <seconds>', 'maximum time for the whole operation', seconds)
-    .option('--dev <name>', 'TUN device name', 'tun0')
-    .option('--addr <ipv4>', "the stack's own IPv4 address", ipv4, '10.0.0.2')
-    .option('--peer <ipv4>', "the kernel's address on the TUN", ipv4, '10.0.0.1')
-    .option('--mtu <n>', 'link MTU in octets', intIn(576, 65535), 1500)
-    .option('--pcap <file>', 'capture every packet to <file> (pcap, LINKTYPE_RAW)')
     .option('--stats', 'print the stack statistics and connections as JSON on stderr when done')
     .showHelpAfterError()
     .exitOverride((err) => {
@@ -107,13 +83,14 @@ export function parseCurlOptions(argv: readonly string[]): CurlOptions {
     silent?: boolean;
     verbose?: boolean;
     maxTime?: number;
-    dev: string;
-    addr: string;
-    peer: string;
-    mtu: number;
-    pcap?: string;
     stats?: boolean;
   }>();
+  let link: LinkOptions;
+  try {
+    link = readLinkOptions(program.opts());
+  } catch (err) {
+    program.error(`error: ${(err as Error).message}`);
+  }
   const raw = o.dataBinary ?? o.data;
   return {
     url: program.args[0] ?? '',
@@ -130,11 +107,7 @@ export function parseCurlOptions(argv: readonly string[]): CurlOptions {
     output: o.output,
     remoteName: o.remoteName === true,
     silent: o.silent === true,
-    dev: o.dev,
-    addr: o.addr,
-    peer: o.peer,
-    mtu: o.mtu,
-    pcap: o.pcap,
+    ...link,
     stats: o.stats === true,
   };
 }

@@ -1,0 +1,107 @@
+/**
+ * The device, capture and fault-injection flags shared by tcp-tun's command-line programs, and
+ * the one function that turns them into a `Link`: the TUN device, wrapped by the fault injector
+ * (when any fault is asked for) and by the pcap writer (outermost, so the capture shows what the
+ * stack itself sent and received).
+ */
+import { capture, withFaults, type FaultOptions, type Link } from '@tcp-tun/net';
+import { openTun, type TunDevice } from '@tcp-tun/tun';
+import { type Command, InvalidArgumentError } from 'commander';
+
+/** The parsed shared flags. */
+export interface LinkOptions {
+  readonly dev: string;
+  readonly addr: string;
+  readonly peer: string;
+  readonly mtu: number;
+  readonly pcap?: string | undefined;
+  /** Undefined when no fault flag was given. */
+  readonly faults?: FaultOptions | undefined;
+}
+
+const DOTTED_QUAD = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+
+/** commander argument parser for an IPv4 address. */
+export function ipv4(value: string): string {
+  if (!DOTTED_QUAD.test(value)) throw new InvalidArgumentError('expected an IPv4 address such as 10.0.0.2.');
+  return value;
+}
+
+/** commander argument parser for an integer in [min, max]. */
+export function intIn(min: number, max: number): (value: string) => number {
+  return (value) => {
+    const n = Number(value);
+    if (!/^\d+$/.test(value) || n < min || n > max) throw new InvalidArgumentError(`expected an integer from ${min} to ${max}.`);
+    return n;
+  };
+}
+
+function probability(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !(n >= 0 && n <= 1)) throw new InvalidArgumentError('expected a probability from 0 to 1, such as 0.05.');
+  return n;
+}
+
+function nonNegative(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !(Number.isFinite(n) && n >= 0)) throw new InvalidArgumentError('expected a non-negative number.');
+  return n;
+}
+
+/** Adds the device, capture and fault flags to `command`. */
+export function addLinkOptions(command: Command): Command {
+  return command
+    .option('--dev <name>', 'TUN device name', 'tun0')
+    .option('--addr <ipv4>', "the stack's own IPv4 address", ipv4, '10.0.0.2')
+    .option('--peer <ipv4>', "the kernel's address on the TUN (point-to-point peer)", ipv4, '10.0.0.1')
+    .option('--mtu <n>', 'link MTU in octets', intIn(576, 65535), 1500)
+    .option('--pcap <file>', 'capture every packet to <file> (pcap, LINKTYPE_RAW; flushed on exit)')
+    .option('--drop <p>', 'fault injection: drop packets with probability p (both directions)', probability)
+    .option('--duplicate <p>', 'fault injection: duplicate packets with probability p', probability)
+    .option('--reorder <p>', 'fault injection: hold back packets with probability p so later ones overtake', probability)
+    .option('--corrupt <p>', 'fault injection: flip one bit with probability p', probability)
+    .option('--delay <ms>', 'fault injection: delay every packet by ms', nonNegative)
+    .option('--jitter <ms>', 'fault injection: add up to ms of random delay', nonNegative)
+    .option('--rate <bytes_per_s>', 'fault injection: limit each direction to this rate', nonNegative)
+    .option('--fault-seed <n>', 'seed of the fault injector (runs replay exactly)', intIn(0, 2 ** 32 - 1), 1);
+}
+
+/** Reads the flags `addLinkOptions` added from commander's `opts()`. */
+export function readLinkOptions(o: Record<string, unknown>): LinkOptions {
+  const dev = String(o.dev);
+  if (dev.length === 0 || dev.length > 15) throw new InvalidArgumentError('--dev must be 1 to 15 characters.');
+  if (o.addr === o.peer) throw new InvalidArgumentError('--addr and --peer must differ.');
+  const num = (k: string): number | undefined => (typeof o[k] === 'number' ? (o[k] as number) : undefined);
+  const faults: FaultOptions = {
+    seed: num('faultSeed') ?? 1,
+    drop: num('drop'),
+    duplicate: num('duplicate'),
+    reorder: num('reorder'),
+    corrupt: num('corrupt'),
+    delayMs: num('delay'),
+    jitterMs: num('jitter'),
+    rateBytesPerSecond: num('rate'),
+  };
+  const anyFault = ['drop', 'duplicate', 'reorder', 'corrupt', 'delay', 'jitter', 'rate'].some((k) => num(k) !== undefined);
+  return {
+    dev,
+    addr: String(o.addr),
+    peer: String(o.peer),
+    mtu: Number(o.mtu),
+    pcap: typeof o.pcap === 'string' ? o.pcap : undefined,
+    faults: anyFault ? faults : undefined,
+  };
+}
+
+/**
+ * Opens (creating and configuring if needed) the TUN device: the kernel side gets `peer`, the
+ * point-to-point destination is `addr`, the stack's address. Returns the device and the link to
+ * give the stack.
+ */
+export async function openLink(options: LinkOptions): Promise<{ device: TunDevice; link: Link }> {
+  const device = await openTun({ name: options.dev, address: options.peer, peer: options.addr, mtu: options.mtu });
+  let link: Link = device;
+  if (options.faults) link = withFaults(link, options.faults);
+  if (options.pcap !== undefined) link = capture(link, options.pcap);
+  return { device, link };
+}

@@ -1,0 +1,197 @@
+#!/usr/bin/env node
+// `pnpm bench`: the kernel-side workloads of bench/kbench.py against tcp-tun (apps/echo with
+// echo, discard and source over a TUN device) and, in the same run, against the Linux kernel
+// over a veth pair with offloads off. Prints a table of medians and the ratio to the kernel,
+// then memory per idle connection and the time to open 10,000 connections.
+// Everything runs in namespaces made here and deleted at the end. Needs root.
+//   REPS=3 ONLY=rr,conn MTU=1500 TXQLEN=500 node bench/run.mjs
+import { execFileSync, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const KBENCH = fileURLToPath(new URL('./kbench.py', import.meta.url));
+const ECHO = `${root}apps/echo/dist/main.js`;
+const REPS = Number(process.env.REPS ?? 3);
+const ONLY = process.env.ONLY?.split(',');
+const MTU = Number(process.env.MTU ?? 1500);
+const TXQLEN = Number(process.env.TXQLEN ?? 500);
+const IDLE = Number(process.env.IDLE ?? 10000);
+const tag = `${process.pid}`;
+const NS = { stack: `tcptun-bench-s-${tag}`, kc: `tcptun-bench-kc-${tag}`, ks: `tcptun-bench-ks-${tag}` };
+const STACK_ADDR = '10.0.0.2';
+const KERNEL_ADDR = '10.78.0.2';
+const children = new Set();
+
+if (process.getuid?.() !== 0) {
+  console.error('bench: needs root (network namespaces, TUN, veth)');
+  process.exit(1);
+}
+
+const sh = (cmd, args) => execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+const inNs = (ns, cmd, args) => sh('ip', ['netns', 'exec', ns, cmd, ...args]);
+
+function start(ns, cmd, args) {
+  const child = spawn('ip', ['netns', 'exec', ns, cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  child.lines = [];
+  let buf = '';
+  child.stdout.setEncoding('utf8').on('data', (d) => {
+    buf += d;
+    const parts = buf.split('\n');
+    buf = parts.pop();
+    for (const line of parts) {
+      child.lines.push(line);
+      child.emit('line', line);
+    }
+  });
+  child.stderr.setEncoding('utf8').on('data', (d) => process.stderr.write(`  [${cmd}] ${d}`));
+  return child;
+}
+
+function waitLine(child, re, ms = 20000) {
+  return new Promise((resolve, reject) => {
+    const hit = child.lines.find((l) => re.test(l));
+    if (hit) return resolve(hit);
+    const t = setTimeout(() => reject(new Error(`timed out waiting for ${re}`)), ms);
+    const on = (line) => {
+      if (re.test(line)) {
+        clearTimeout(t);
+        child.off('line', on);
+        resolve(line);
+      }
+    };
+    child.on('line', on);
+  });
+}
+
+function run(ns, args, ms = 400000) {
+  return new Promise((resolve, reject) => {
+    const child = start(ns, 'sh', ['-c', 'ulimit -n 65536; exec python3 "$@"', 'kbench', KBENCH, ...args]);
+    const timer = setTimeout(() => child.kill('SIGKILL'), ms);
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      const json = child.lines.filter((l) => l.startsWith('{')).at(-1);
+      if (code !== 0 || !json) reject(new Error(`kbench ${args.join(' ')} failed (${code})`));
+      else resolve(JSON.parse(json));
+    });
+  });
+}
+
+function cleanup() {
+  for (const c of children) c.kill('SIGKILL');
+  for (const ns of Object.values(NS)) {
+    try {
+      sh('ip', ['netns', 'del', ns]);
+    } catch {
+      // not created
+    }
+  }
+}
+process.on('exit', cleanup);
+process.on('SIGINT', () => process.exit(130));
+
+async function setup() {
+  for (const ns of Object.values(NS)) {
+    sh('ip', ['netns', 'add', ns]);
+    inNs(ns, 'ip', ['link', 'set', 'lo', 'up']);
+  }
+  // tcp-tun: apps/echo on a TUN. --expose-gc lets its SIGUSR1 report measure a settled heap.
+  const echo = start(NS.stack, 'node', ['--expose-gc', ECHO, '--services', 'echo,discard,source', '--mtu', String(MTU)]);
+  await waitLine(echo, /listening on/);
+  inNs(NS.stack, 'ip', ['link', 'set', 'tun0', 'txqueuelen', String(TXQLEN)]);
+  // Kernel ⇄ kernel: a veth pair between two namespaces, offloads off so the kernel too moves
+  // MTU-sized packets, as it must over a TUN.
+  sh('ip', ['link', 'add', `tbk0-${tag}`.slice(0, 15), 'netns', NS.kc, 'type', 'veth', 'peer', 'name', `tbk1-${tag}`.slice(0, 15), 'netns', NS.ks]);
+  const [a, b] = [`tbk0-${tag}`.slice(0, 15), `tbk1-${tag}`.slice(0, 15)];
+  inNs(NS.kc, 'ip', ['addr', 'add', '10.78.0.1/24', 'dev', a]);
+  inNs(NS.ks, 'ip', ['addr', 'add', `${KERNEL_ADDR}/24`, 'dev', b]);
+  for (const [ns, dev] of [[NS.kc, a], [NS.ks, b]]) {
+    inNs(ns, 'ip', ['link', 'set', dev, 'mtu', String(MTU), 'up']);
+    try {
+      inNs(ns, 'ethtool', ['-K', dev, 'tso', 'off', 'gso', 'off', 'gro', 'off', 'tx', 'off', 'rx', 'off']);
+    } catch {
+      console.error('bench: ethtool missing or failed; kernel baseline keeps its offloads');
+    }
+  }
+  const kserve = start(NS.ks, 'python3', [KBENCH, 'serve']);
+  await waitLine(kserve, /ready/);
+  return echo;
+}
+
+const WORKLOADS = [
+  { name: 'discard', what: 'kernel sends 256 MiB', args: (h) => ['send', h, 9, 256 << 20], metric: 'MBps', unit: 'MB/s', higher: true },
+  { name: 'source', what: 'stack sends 256 MiB', args: (h) => ['recv', h, 19, 256 << 20], metric: 'MBps', unit: 'MB/s', higher: true },
+  { name: 'rr', what: '64 B round trips', args: (h) => ['rr', h, 7, 20000, 64], metric: 'per_s', unit: '/s', higher: true },
+  { name: 'conn', what: 'connect+1 B echo+close', args: (h) => ['conn', h, 7, 2000], metric: 'per_s', unit: '/s', higher: true },
+  { name: 'many100', what: '100 × 64 KiB echo', args: (h) => ['many', h, 7, 100, 65536], metric: 'seconds', unit: 's', higher: false },
+  { name: 'many500', what: '500 × 64 KiB echo', args: (h) => ['many', h, 7, 500, 65536], metric: 'seconds', unit: 's', higher: false },
+];
+
+const median = (xs) => {
+  const s = [...xs].sort((x, y) => x - y);
+  return s.length ? (s[(s.length - 1) >> 1] + s[s.length >> 1]) / 2 : NaN;
+};
+const fmt = (x) => (Number.isNaN(x) ? 'fail' : x >= 100 ? x.toFixed(0) : x >= 1 ? x.toFixed(2) : x.toFixed(3));
+
+async function main() {
+  const echo = await setup();
+  const rows = [];
+  for (const w of WORKLOADS.filter((w) => !ONLY || ONLY.includes(w.name))) {
+    const ours = [];
+    const kernel = [];
+    for (let rep = 0; rep < REPS; rep++) {
+      const order = rep % 2 ? ['kernel', 'ours'] : ['ours', 'kernel'];
+      for (const who of order) {
+        try {
+          const r = who === 'ours' ? await run(NS.stack, w.args(STACK_ADDR).map(String)) : await run(NS.kc, w.args(KERNEL_ADDR).map(String));
+          const ok = r.ok !== false;
+          (who === 'ours' ? ours : kernel).push(ok ? r[w.metric] : NaN);
+          process.stderr.write(`  ${w.name} ${who} #${rep + 1}: ${ok ? fmt(r[w.metric]) : 'FAILED'} ${w.unit}\n`);
+        } catch (err) {
+          (who === 'ours' ? ours : kernel).push(NaN);
+          process.stderr.write(`  ${w.name} ${who} #${rep + 1}: ${err.message}\n`);
+        }
+      }
+    }
+    const o = median(ours.filter((x) => !Number.isNaN(x)));
+    const k = median(kernel.filter((x) => !Number.isNaN(x)));
+    const ratio = w.higher ? o / k : k / o;
+    rows.push([`${w.name} (${w.what})`, `${fmt(o)} ${w.unit}`, `${fmt(k)} ${w.unit}`, `${(ratio * 100).toFixed(0)}%`, `${ours.filter((x) => !Number.isNaN(x)).length}/${REPS}`]);
+  }
+
+  // Idle connections: heap before and after IDLE connections are open (gc'd first).
+  const report = async () => {
+    echo.lines.length = 0;
+    const line = waitLine(echo, /"memory"/, 10000);
+    echo.kill('SIGUSR1');
+    return JSON.parse(await line);
+  };
+  let idle = 'skipped';
+  if (!ONLY || ONLY.includes('idle')) {
+    const before = await report();
+    const client = start(NS.stack, 'sh', ['-c', 'ulimit -n 65536; exec python3 "$@"', 'kbench', KBENCH, 'idle', STACK_ADDR, '7', String(IDLE), '15']);
+    const opened = JSON.parse(await waitLine(client, /"phase": "open"/, 300000));
+    const after = await report();
+    const perConn = (after.memory.heapUsed - before.memory.heapUsed) / Math.max(1, opened.connected);
+    idle = `${opened.connected}/${IDLE} connections open in ${opened.seconds.toFixed(2)} s; heap ${(perConn / 1024).toFixed(2)} KiB per idle connection (${after.connections.length} in the table)`;
+    client.kill('SIGTERM');
+  }
+
+  const header = ['workload', 'tcp-tun (median)', 'kernel/veth (median)', 'tcp-tun vs kernel', 'runs ok'];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
+  console.log(`\ntcp-tun bench: MTU ${MTU}, TUN txqueuelen ${TXQLEN}, ${REPS} runs each, kernel over veth with offloads off`);
+  console.log(line(header));
+  console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
+  for (const r of rows) console.log(line(r));
+  console.log(`\nidle: ${idle}`);
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(`bench: ${err.stack ?? err}`);
+    process.exit(1);
+  },
+);
