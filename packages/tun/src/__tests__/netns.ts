@@ -1,0 +1,192 @@
+/**
+ * Test harness: a network namespace owned by the test, the TUN child process run inside it, and
+ * kernel-side helpers (a UDP sender and a UDP listener, also inside it). Nothing here sends
+ * traffic in the machine's own namespace. Processes are stopped only by the PIDs we started.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { createInterface } from 'node:readline';
+
+const PACKAGE_DIR = fileURLToPath(new URL('../..', import.meta.url));
+const CHILD_SCRIPT = fileURLToPath(new URL('./tun-child.ts', import.meta.url));
+
+/** Why the namespace tests cannot run here, or undefined when they can. */
+export function netnsUnavailable(probeName: string): string | undefined {
+  if (typeof process.getuid !== 'function' || process.getuid() !== 0) return 'not running as root';
+  const add = spawnSync('ip', ['netns', 'add', probeName], { encoding: 'utf8' });
+  if (add.error !== undefined) return `cannot run ip: ${add.error.message}`;
+  if (add.status !== 0) return `ip netns add failed: ${add.stderr.trim()}`;
+  spawnSync('ip', ['netns', 'delete', probeName]);
+  return undefined;
+}
+
+/** A network namespace created for one test suite. */
+export class Netns {
+  readonly name: string;
+  readonly #children = new Set<ChildProcess>();
+
+  constructor(name: string) {
+    this.name = name;
+    const add = spawnSync('ip', ['netns', 'add', name], { encoding: 'utf8' });
+    if (add.status !== 0) throw new Error(`ip netns add ${name} failed: ${add.stderr}`);
+    // Loopback up, so kernel-side sockets behave normally.
+    this.run(['ip', 'link', 'set', 'lo', 'up']);
+  }
+
+  /** Runs a short command in the namespace and returns its stdout; throws on failure. */
+  run(argv: readonly string[]): string {
+    const r = spawnSync('ip', ['netns', 'exec', this.name, ...argv], { encoding: 'utf8', timeout: 10_000 });
+    if (r.status !== 0) throw new Error(`${argv.join(' ')} failed (${r.status}): ${r.stderr}`);
+    return r.stdout;
+  }
+
+  /** Reads a file as seen inside the namespace (/sys/class/net and /proc/sys are per-namespace). */
+  read(path: string): string {
+    return this.run(['cat', path]).trim();
+  }
+
+  /** Starts a process in the namespace; it is killed (by PID) in `destroy()` if still running. */
+  spawn(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): ChildProcess {
+    const child = spawn('ip', ['netns', 'exec', this.name, ...argv], { cwd: PACKAGE_DIR, env, stdio: ['pipe', 'pipe', 'pipe'] });
+    this.#children.add(child);
+    child.once('exit', () => this.#children.delete(child));
+    return child;
+  }
+
+  /** Runs a Node script in the namespace to completion, returning stdout. */
+  node(script: string, args: readonly string[] = [], timeoutMs = 10_000): Promise<string> {
+    const child = this.spawn([process.execPath, '-e', script, '--', ...args]);
+    return collect(child, timeoutMs);
+  }
+
+  /** Kills our children still running, then deletes the namespace. */
+  destroy(): void {
+    for (const child of this.#children) {
+      if (child.exitCode === null && child.pid !== undefined) child.kill('SIGKILL');
+    }
+    spawnSync('ip', ['netns', 'delete', this.name]);
+  }
+}
+
+function collect(child: ChildProcess, timeoutMs: number): Promise<string> {
+  let out = '';
+  let err = '';
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`timed out after ${timeoutMs} ms; stderr: ${err}`));
+    }, timeoutMs);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      if (code === 0) resolve(out);
+      else reject(new Error(`exit ${code}; stderr: ${err}`));
+    });
+  });
+}
+
+/** One JSON event line from the TUN child. */
+export type ChildEvent = { event: string } & Record<string, unknown>;
+
+/** The TUN child process (tun-child.ts) running in a namespace. */
+export class TunChild {
+  readonly process: ChildProcess;
+  readonly #events: ChildEvent[] = [];
+  #waiter: (() => void) | undefined;
+  #stderr = '';
+  readonly #exit: Promise<number | null>;
+
+  constructor(ns: Netns, options: object, env: NodeJS.ProcessEnv = process.env) {
+    this.process = ns.spawn([process.execPath, '--import', 'tsx', CHILD_SCRIPT, JSON.stringify(options)], env);
+    this.process.stderr?.on('data', (d: Buffer) => (this.#stderr += d.toString()));
+    createInterface({ input: this.process.stdout! }).on('line', (line) => {
+      try {
+        this.#events.push(JSON.parse(line) as ChildEvent);
+      } catch {
+        this.#events.push({ event: 'garbage', line });
+      }
+      this.#waiter?.();
+    });
+    this.#exit = new Promise((resolve) => this.process.once('exit', (code) => {
+      resolve(code);
+      this.#waiter?.();
+    }));
+  }
+
+  /** Sends one command line. */
+  command(command: object): void {
+    this.process.stdin?.write(`${JSON.stringify(command)}\n`);
+  }
+
+  /** Waits for the next event named `name` (skipping others unless they are errors). */
+  async next(name: string, timeoutMs = 10_000): Promise<ChildEvent> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const i = this.#events.findIndex((e) => e.event === name);
+      if (i >= 0) return this.#events.splice(i, 1)[0]!;
+      const unexpected = this.#events.find((e) => e.event === 'device-error' || e.event === 'garbage');
+      if (unexpected !== undefined) throw new Error(`child reported ${JSON.stringify(unexpected)}`);
+      if (this.process.exitCode !== null) {
+        throw new Error(`child exited (${this.process.exitCode}) before '${name}'; stderr: ${this.#stderr}`);
+      }
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`no '${name}' from child within ${timeoutMs} ms; stderr: ${this.#stderr}`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.#waiter = () => {
+          clearTimeout(timer);
+          this.#waiter = undefined;
+          resolve();
+        };
+      });
+    }
+  }
+
+  /** Collects packets reported by the child until `count` arrived or the time is up. */
+  async packets(count: number, timeoutMs = 5_000): Promise<Uint8Array[]> {
+    const out: Uint8Array[] = [];
+    const deadline = Date.now() + timeoutMs;
+    while (out.length < count) {
+      const e = await this.next('packets', Math.max(1, deadline - Date.now()));
+      for (const hex of e.hex as string[]) out.push(Buffer.from(hex, 'hex'));
+    }
+    return out;
+  }
+
+  /** Resolves with the exit code, or undefined if the child is still alive after `timeoutMs`. */
+  async exited(timeoutMs: number): Promise<number | null | undefined> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), timeoutMs)));
+    const result = await Promise.race([this.#exit, timeout]);
+    clearTimeout(timer);
+    return result;
+  }
+
+  get stderr(): string {
+    return this.#stderr;
+  }
+}
+
+/** Kernel-side UDP sender: `count` datagrams of `payload` to `address:port`, then exits. */
+export const UDP_SEND_SCRIPT = `
+const dgram = require('node:dgram');
+const [address, port, count, payload] = process.argv.slice(-4);
+const s = dgram.createSocket('udp4');
+let left = Number(count);
+let pending = left;
+const done = () => { if (--pending === 0) s.close(); };
+for (let i = 0; i < left; i++) s.send(Buffer.from(payload + ':' + i), Number(port), address, done);
+`;
+
+/** Kernel-side UDP listener: prints 'ready', then the first datagram as JSON, then exits. */
+export const UDP_RECV_SCRIPT = `
+const dgram = require('node:dgram');
+const [address, port] = process.argv.slice(-2);
+const s = dgram.createSocket('udp4');
+s.on('message', (msg, rinfo) => {
+  process.stdout.write(JSON.stringify({ from: rinfo.address, port: rinfo.port, data: msg.toString() }) + '\\n');
+  s.close();
+});
+s.bind(Number(port), address, () => process.stdout.write('ready\\n'));
+`;

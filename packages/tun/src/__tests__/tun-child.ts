@@ -1,0 +1,113 @@
+/**
+ * Child process for the device tests, run inside a network namespace:
+ *   ip netns exec NS node --import tsx tun-child.ts '<TunOptions JSON>'
+ * (with env TUN_CHILD_DROP_PRIVILEGES=1 it first becomes uid/gid 65534, without capabilities).
+ * It opens the TUN, then obeys one JSON command per stdin line and reports one JSON event per
+ * stdout line. Packets are reported as hex. Commands:
+ *   {cmd:'start', quiet?}   start reading; unless quiet, report each batch
+ *   {cmd:'send', hex}       send one packet
+ *   {cmd:'stats'}           report counters and the largest batch seen
+ *   {cmd:'open', options}   open a second device in this process, report 'open2'/'error2'
+ *   {cmd:'close'}           close (twice, to check idempotence), try start() and send()
+ *                           after it, report, then let stdin go: the process must then exit
+ *   {cmd:'unref'}           unref the device and let stdin go: the process must exit by itself
+ *   {cmd:'exit'}            process.exit(0) without closing
+ */
+import { createInterface } from 'node:readline';
+import { openTun, TunError, type TunDevice, type TunOptions } from '../index.js';
+
+function report(event: Record<string, unknown>): void {
+  process.stdout.write(`${JSON.stringify(event)}\n`);
+}
+
+function describe(error: unknown): Record<string, unknown> {
+  if (error instanceof TunError) {
+    return { code: error.code, errno: error.errno, syscall: error.syscall, message: error.message };
+  }
+  return { code: 'UNEXPECTED', message: String(error) };
+}
+
+function codeOf(action: () => void): string | undefined {
+  try {
+    action();
+    return undefined;
+  } catch (error) {
+    return error instanceof TunError ? error.code : String(error);
+  }
+}
+
+const options = JSON.parse(process.argv[2] ?? '{}') as TunOptions;
+if (process.env.TUN_CHILD_DROP_PRIVILEGES === '1') {
+  // Become 'nobody' (and lose every capability) to provoke ERR_TUN_PERMISSION.
+  process.setgroups?.([]);
+  process.setgid?.(65534);
+  process.setuid?.(65534);
+}
+let device: TunDevice;
+try {
+  device = await openTun(options);
+} catch (error) {
+  report({ event: 'error', ...describe(error) });
+  process.exit(0);
+}
+report({ event: 'open', name: device.name, mtu: device.mtu, fd: device.fd });
+device.on('error', (error: unknown) => report({ event: 'device-error', ...describe(error) }));
+
+let maxBatch = 0;
+let nonIpv4 = 0;
+const lines = createInterface({ input: process.stdin });
+lines.on('line', (line) => {
+  const command = JSON.parse(line) as { cmd: string; hex?: string; quiet?: boolean; options?: TunOptions };
+  void handle(command);
+});
+
+async function handle(command: { cmd: string; hex?: string; quiet?: boolean; options?: TunOptions }): Promise<void> {
+  switch (command.cmd) {
+    case 'start':
+      device.start((packets) => {
+        maxBatch = Math.max(maxBatch, packets.length);
+        for (const p of packets) if (p[0] === undefined || p[0] >> 4 !== 4) nonIpv4++;
+        if (!command.quiet) report({ event: 'packets', hex: packets.map((p) => Buffer.from(p).toString('hex')) });
+      });
+      report({ event: 'started' });
+      break;
+    case 'send':
+      device.send(Buffer.from(command.hex ?? '', 'hex'));
+      report({ event: 'sent', stats: device.stats });
+      break;
+    case 'stats':
+      report({ event: 'stats', stats: device.stats, maxBatch, nonIpv4 });
+      break;
+    case 'open':
+      try {
+        const second = await openTun(command.options);
+        report({ event: 'open2', name: second.name });
+        await second.close();
+      } catch (error) {
+        report({ event: 'error2', ...describe(error) });
+      }
+      break;
+    case 'close': {
+      const a = device.close();
+      const b = device.close();
+      await Promise.all([a, b]);
+      report({
+        event: 'closed',
+        same: a === b,
+        start: codeOf(() => device.start(() => undefined)),
+        send: codeOf(() => device.send(new Uint8Array(20))),
+      });
+      lines.close();
+      process.stdin.destroy();
+      break;
+    }
+    case 'unref':
+      device.unref();
+      report({ event: 'unrefed' });
+      lines.close();
+      process.stdin.destroy();
+      break;
+    case 'exit':
+      process.exit(0);
+  }
+}

@@ -1,0 +1,298 @@
+/**
+ * `TunDevice`: a configured TUN interface that moves whole IP packets between the kernel and
+ * the caller, and `openTun()` that makes one.
+ *
+ * Packet path (no FFI on it, ARCHITECTURE.md §4b):
+ * - Receive: a worker blocked in poll(2) says "readable"; the main thread then reads the
+ *   O_NONBLOCK fd with `fs.readSync` into one pooled buffer until EAGAIN, at most `readBatch`
+ *   packets per event-loop turn (more continue on `setImmediate`, so a flood cannot starve the
+ *   loop), and hands each burst to the receiver as one batch. Then it re-arms the worker.
+ * - Send: one `fs.writeSync` per packet (one write is exactly one packet; `writev` of two would
+ *   lose the second). Failures are counted, never thrown.
+ */
+import { EventEmitter } from 'node:events';
+import { closeSync, readSync, writeSync } from 'node:fs';
+import { attachTun, configureInterface } from './configure.js';
+import { errnoName, invalidArg, TunError } from './errors.js';
+import { resolveOptions, type ResolvedTunOptions, type TunOptions } from './options.js';
+import { ReadinessWatcher } from './readiness.js';
+
+/** Receives every packet of one read burst; packets are valid only during the call. */
+export type TunReceiver = (packets: readonly Uint8Array[]) => void;
+
+/** Counters of a {@link TunDevice}. Bytes are whole IP packets. */
+export interface TunStats {
+  /** Packets read from the device (sent by the kernel to us). */
+  readonly rxPackets: number;
+  readonly rxBytes: number;
+  /** Receiver calls: packets arrive in batches, so this is at most `rxPackets`. */
+  readonly rxBatches: number;
+  /** Packets written to the device (delivered to the kernel). */
+  readonly txPackets: number;
+  readonly txBytes: number;
+  /** Packets whose write failed (EAGAIN, ENOBUFS, EIO when down, EINVAL for garbage, ...). */
+  readonly txDropped: number;
+}
+
+/**
+ * Read-buffer room kept free for the next read, in bytes: the largest IPv4 packet plus one, so a
+ * read can never be truncated (a too-small read buffer truncates a TUN packet silently).
+ */
+const READ_ROOM = 65536;
+/** Upper bound of the packet pool besides READ_ROOM, so huge MTUs do not allocate huge pools. */
+const POOL_CAP = 4 * 1024 * 1024;
+
+/** Watchers still running, stopped synchronously if the process exits without close(). */
+const liveWatchers = new Set<ReadinessWatcher>();
+let exitHookInstalled = false;
+
+function stopAllAtExit(): void {
+  // Node joins worker threads at exit; one blocked in poll(2) would hang process.exit().
+  for (const watcher of liveWatchers) watcher.signalStop();
+}
+
+/** The errno name of a Node system error; libuv leaves some unnamed (EBADFD: "Unknown system error -77"). */
+function errorCode(error: unknown): string | undefined {
+  const e = error as { code?: unknown; errno?: unknown } | null;
+  if (typeof e?.code === 'string' && /^E[A-Z0-9]+$/.test(e.code)) return e.code;
+  if (typeof e?.errno === 'number') return errnoName(Math.abs(e.errno));
+  return undefined;
+}
+
+/**
+ * A TUN interface opened by {@link openTun}. Fits `@tcp-tun/net`'s `Link` structurally.
+ *
+ * Events: `'error'` ({@link TunError} with code `ERR_TUN_IO`) when reading fails for good, e.g.
+ * because the interface was deleted; reading stops then. As with any EventEmitter, an `'error'`
+ * without a listener is thrown.
+ */
+export class TunDevice extends EventEmitter {
+  /** Interface name as the kernel reports it (a `%d` in the requested name is resolved). */
+  readonly name: string;
+  /** MTU in octets, as configured. */
+  readonly mtu: number;
+  /** The TUN file descriptor (O_NONBLOCK). Owned by the device; closed by `close()`. */
+  readonly fd: number;
+
+  readonly #readBatch: number;
+  readonly #pool: Buffer;
+  #receiver: TunReceiver | undefined;
+  #watcher: ReadinessWatcher | undefined;
+  #immediate: NodeJS.Immediate | undefined;
+  #refed = true;
+  #closed = false;
+  #closing: Promise<void> | undefined;
+
+  #rxPackets = 0;
+  #rxBytes = 0;
+  #rxBatches = 0;
+  #txPackets = 0;
+  #txBytes = 0;
+  #txDropped = 0;
+
+  /** @internal Use {@link openTun}. */
+  constructor(fd: number, name: string, options: ResolvedTunOptions) {
+    super();
+    this.fd = fd;
+    this.name = name;
+    this.mtu = options.mtu;
+    this.#readBatch = options.readBatch;
+    const perPacket = (options.mtu + 7) & ~7;
+    this.#pool = Buffer.allocUnsafe(Math.min(POOL_CAP, options.readBatch * perPacket) + READ_ROOM);
+  }
+
+  /** A snapshot of the counters. */
+  get stats(): TunStats {
+    return {
+      rxPackets: this.#rxPackets,
+      rxBytes: this.#rxBytes,
+      rxBatches: this.#rxBatches,
+      txPackets: this.#txPackets,
+      txBytes: this.#txBytes,
+      txDropped: this.#txDropped,
+    };
+  }
+
+  /** True once `close()` was called. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * Starts delivering received packets to `receiver`, in batches. Packets are subarrays of a
+   * reused buffer, valid only during the call: copy what you keep. Until `start()`, packets wait
+   * in the kernel's queue (`txQueueLen`). Throws `ERR_TUN_CLOSED` after close and
+   * `ERR_TUN_ALREADY_STARTED` when called twice.
+   */
+  start(receiver: TunReceiver): void {
+    if (this.#closed) throw new TunError('ERR_TUN_CLOSED', `TUN device '${this.name}' is closed`);
+    if (typeof receiver !== 'function') throw invalidArg('receiver', receiver, 'must be a function');
+    if (this.#receiver !== undefined) {
+      throw new TunError('ERR_TUN_ALREADY_STARTED', `TUN device '${this.name}' was already started`);
+    }
+    this.#receiver = receiver;
+    const watcher = new ReadinessWatcher(this.fd, {
+      readable: () => this.#drain(),
+      hangup: () => this.#drain(),
+      error: (error) => this.#fail(error),
+    });
+    this.#watcher = watcher;
+    if (!this.#refed) watcher.unref();
+    liveWatchers.add(watcher);
+    if (!exitHookInstalled) {
+      exitHookInstalled = true;
+      process.on('exit', stopAllAtExit);
+    }
+  }
+
+  /**
+   * Writes one packet to the kernel. The bytes are copied before this returns. Write failures
+   * (queue full, interface down, malformed packet) are counted in `stats.txDropped`, never
+   * thrown. After close, packets are counted as dropped too: a stack shutting down may still
+   * flush its last segments from a timer, and that must not crash the program.
+   */
+  send(packet: Uint8Array): void {
+    if (this.#closed) {
+      this.#txDropped++;
+      return;
+    }
+    if (!(packet instanceof Uint8Array)) throw invalidArg('packet', typeof packet, 'must be a Uint8Array');
+    try {
+      const n = writeSync(this.fd, packet);
+      this.#txPackets++;
+      this.#txBytes += n;
+    } catch {
+      this.#txDropped++;
+    }
+  }
+
+  /** Keeps the process alive while reading (the default after `start()`). */
+  ref(): this {
+    this.#refed = true;
+    this.#watcher?.ref();
+    return this;
+  }
+
+  /** Lets the process exit while the device is open; the reader is stopped at exit. */
+  unref(): this {
+    this.#refed = false;
+    this.#watcher?.unref();
+    return this;
+  }
+
+  /**
+   * Stops reading (no receiver call happens after this returns), stops the worker and waits for
+   * its thread to end, then closes the fd; a non-persistent interface disappears with it.
+   * Idempotent: later calls return the same promise.
+   */
+  close(): Promise<void> {
+    if (this.#closing === undefined) {
+      this.#closed = true;
+      if (this.#immediate !== undefined) clearImmediate(this.#immediate);
+      this.#immediate = undefined;
+      this.#closing = this.#shutdown();
+    }
+    return this.#closing;
+  }
+
+  async #shutdown(): Promise<void> {
+    const watcher = this.#watcher;
+    if (watcher !== undefined) {
+      liveWatchers.delete(watcher);
+      // The worker polls this fd: close it only after the thread has ended.
+      await watcher.stop();
+    }
+    closeSync(this.fd);
+  }
+
+  #fail(error: TunError): void {
+    if (this.#closed) return;
+    const watcher = this.#watcher;
+    if (watcher !== undefined) {
+      liveWatchers.delete(watcher);
+      void watcher.stop();
+    }
+    this.emit('error', error);
+  }
+
+  /** Reads until EAGAIN or `readBatch` packets, delivering bursts; then re-arms or yields. */
+  #drain(): void {
+    this.#immediate = undefined;
+    const receiver = this.#receiver;
+    if (this.#closed || receiver === undefined) return;
+    const pool = this.#pool;
+    let packets: Uint8Array[] = [];
+    let offset = 0;
+    let count = 0;
+    let drained = false;
+    let failure: unknown;
+    const deliver = (): void => {
+      if (packets.length === 0) return;
+      const batch = packets;
+      packets = [];
+      offset = 0;
+      this.#rxBatches++;
+      receiver(batch);
+    };
+    try {
+      while (count < this.#readBatch && !this.#closed) {
+        // Deliver early rather than offer a read less room than the largest packet.
+        if (pool.length - offset < READ_ROOM) deliver();
+        let n: number;
+        try {
+          n = readSync(this.fd, pool, offset, pool.length - offset, null);
+        } catch (error) {
+          const code = errorCode(error);
+          if (code === 'EINTR') continue;
+          if (code === 'EAGAIN' || code === 'EWOULDBLOCK') drained = true;
+          else failure = error;
+          break;
+        }
+        if (n <= 0) {
+          drained = true;
+          break;
+        }
+        packets.push(pool.subarray(offset, offset + n));
+        this.#rxPackets++;
+        this.#rxBytes += n;
+        count++;
+        offset += (n + 7) & ~7;
+      }
+      deliver();
+    } finally {
+      // Runs even if the receiver threw, so reading never stalls.
+      if (!this.#closed) {
+        if (failure !== undefined) {
+          const code = errorCode(failure);
+          this.#fail(new TunError('ERR_TUN_IO', `reading TUN device '${this.name}' failed: ${code ?? String(failure)}`, {
+            errno: code, syscall: 'read', cause: failure,
+          }));
+        } else if (drained) {
+          this.#watcher?.rearm();
+        } else {
+          this.#immediate = setImmediate(() => this.#drain());
+          if (!this.#refed) this.#immediate.unref();
+        }
+      }
+    }
+  }
+}
+
+/**
+ * Creates (or attaches to) the TUN interface `options.name` and configures it: IPv6 off, MTU,
+ * transmit queue length, address, peer, netmask, up. Rejects with a {@link TunError}:
+ * `ERR_INVALID_ARG_VALUE` (bad option), `ERR_TUN_NO_DEVICE`, `ERR_TUN_PERMISSION`,
+ * `ERR_TUN_BUSY` (another process holds the device) or `ERR_TUN_CONFIG` (an ioctl failed; the
+ * message names it and the errno). On failure nothing stays open.
+ */
+export async function openTun(options: TunOptions = {}): Promise<TunDevice> {
+  const resolved = resolveOptions(options);
+  const { fd, name } = attachTun(resolved.name);
+  try {
+    configureInterface(name, resolved);
+  } catch (error) {
+    closeSync(fd);
+    throw error;
+  }
+  return new TunDevice(fd, name, resolved);
+}

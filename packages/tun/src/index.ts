@@ -1,0 +1,26 @@
+/**
+ * @tcp-tun/tun: a Linux TUN device for Node.js that moves opaque IP packets. It knows nothing
+ * of IP; it is the only package with FFI and system calls.
+ *
+ * What this layer guarantees:
+ * - `openTun()` creates or attaches a layer-3 TUN (`IFF_TUN | IFF_NO_PI`) and configures the
+ *   interface with ioctls (via ffi-rs) and sysctls (via node:fs): IPv6 off before it goes up,
+ *   MTU, transmit queue length, IPv4 address, point-to-point peer, netmask, up. No `ip` command.
+ * - One read is one whole packet and one `send()` is one whole packet; reads always offer at
+ *   least 64 KiB, so no packet is truncated.
+ * - FFI is never on the packet path: packets are read and written with `fs.readSync` and
+ *   `fs.writeSync` on the main thread. A worker thread blocked in poll(2) only signals
+ *   readiness, so reads never block the event loop and nothing spins while idle.
+ * - Received packets arrive in batches (one receiver call per burst, at most `readBatch` per
+ *   event-loop turn, so a flood cannot starve the loop); they are valid only during the call.
+ * - `send()` never throws for transient failures: they are counted in `stats.txDropped`.
+ * - `close()` is idempotent; after it no receiver call happens, the worker thread has ended and
+ *   the fd is closed, so the process can exit. An unref'd device never keeps the process alive.
+ * - Failures are `TunError`s with a permanent `code` (and `errno`/`syscall` where a system call
+ *   failed).
+ *
+ * `TunDevice` satisfies `@tcp-tun/net`'s `Link` interface structurally.
+ */
+export { openTun, TunDevice, type TunReceiver, type TunStats } from './device.js';
+export { TunError, type TunErrorCode, type TunErrorDetails } from './errors.js';
+export type { TunOptions } from './options.js';

@@ -1,0 +1,104 @@
+import { expect } from 'chai';
+import { openTun } from './device.js';
+import { TunError } from './errors.js';
+import { formatIpv4, parseIpv4, resolveOptions, type TunOptions } from './options.js';
+
+function rejectsWith(options: unknown): TunError {
+  try {
+    resolveOptions(options as TunOptions);
+  } catch (error) {
+    expect(error).to.be.instanceOf(TunError);
+    return error as TunError;
+  }
+  throw new Error(`accepted ${JSON.stringify(options)}`);
+}
+
+describe('options', () => {
+  describe('parseIpv4 / formatIpv4', () => {
+    it('parses dotted quads to uint32 and back', () => {
+      expect(parseIpv4('10.0.0.1')).to.equal(0x0a000001);
+      expect(parseIpv4('255.255.255.255')).to.equal(0xffffffff);
+      expect(parseIpv4('0.0.0.0')).to.equal(0);
+      expect(formatIpv4(0xc0a80102)).to.equal('192.168.1.2');
+      expect(formatIpv4(0xffffffff)).to.equal('255.255.255.255');
+    });
+
+    it('refuses anything else', () => {
+      for (const bad of ['', '10.0.0', '10.0.0.1.2', '256.0.0.1', '10.0.0.01', ' 10.0.0.1', '10.0.0.1 ', 'a.b.c.d', '1e1.0.0.1', '::1']) {
+        expect(parseIpv4(bad), bad).to.equal(undefined);
+      }
+    });
+  });
+
+  describe('resolveOptions', () => {
+    it('fills in defaults', () => {
+      expect(resolveOptions()).to.deep.equal({
+        name: 'tun0', address: undefined, peer: undefined, prefixLength: undefined, mtu: 1500,
+        txQueueLen: undefined, up: false, disableIpv6: true, readBatch: 256,
+      });
+    });
+
+    it('brings the interface up by default when an address is given, with /24 without a peer', () => {
+      const r = resolveOptions({ address: '10.0.0.1' });
+      expect(r.up).to.equal(true);
+      expect(r.address).to.equal(0x0a000001);
+      expect(r.prefixLength).to.equal(24);
+    });
+
+    it('keeps the kernel /32 for a point-to-point peer unless a prefix is given', () => {
+      expect(resolveOptions({ address: '10.0.0.1', peer: '10.0.0.2' }).prefixLength).to.equal(undefined);
+      expect(resolveOptions({ address: '10.0.0.1', peer: '10.0.0.2', prefixLength: 30 }).prefixLength).to.equal(30);
+      expect(resolveOptions({ address: '10.0.0.1', up: false }).up).to.equal(false);
+    });
+
+    it('accepts the limits', () => {
+      expect(resolveOptions({ mtu: 68 }).mtu).to.equal(68);
+      expect(resolveOptions({ mtu: 65535 }).mtu).to.equal(65535);
+      expect(resolveOptions({ name: 'a'.repeat(15) }).name).to.equal('a'.repeat(15));
+      expect(resolveOptions({ name: 'tun%d' }).name).to.equal('tun%d');
+      expect(resolveOptions({ txQueueLen: 0 }).txQueueLen).to.equal(0);
+      expect(resolveOptions({ readBatch: 1 }).readBatch).to.equal(1);
+    });
+
+    const bad: Array<[string, unknown]> = [
+      ['name too long', { name: 'a'.repeat(16) }],
+      ['empty name', { name: '' }],
+      ['name with slash', { name: 'a/b' }],
+      ['name with colon', { name: 'a:1' }],
+      ['name with space', { name: 'a b' }],
+      ['name dot', { name: '.' }],
+      ['name not a string', { name: 7 }],
+      ['bad address', { address: '10.0.0.300' }],
+      ['address not a string', { address: 0x0a000001 }],
+      ['bad peer', { address: '10.0.0.1', peer: 'nope' }],
+      ['peer without address', { peer: '10.0.0.2' }],
+      ['prefix without address', { prefixLength: 24 }],
+      ['prefix too long', { address: '10.0.0.1', prefixLength: 33 }],
+      ['mtu too small', { mtu: 67 }],
+      ['mtu too large', { mtu: 65536 }],
+      ['mtu not an integer', { mtu: 1500.5 }],
+      ['mtu a string', { mtu: '1500' }],
+      ['negative txQueueLen', { txQueueLen: -1 }],
+      ['readBatch 0', { readBatch: 0 }],
+      ['up not a boolean', { up: 'yes' }],
+      ['disableIpv6 not a boolean', { disableIpv6: 1 }],
+      ['unknown option', { mut: 1500 }],
+    ];
+    for (const [what, options] of bad) {
+      it(`rejects ${what} with ERR_INVALID_ARG_VALUE`, () => {
+        const error = rejectsWith(options);
+        expect(error.code).to.equal('ERR_INVALID_ARG_VALUE');
+        expect(error.message).to.match(/^The option '\w+' /);
+      });
+    }
+
+    it('makes openTun reject before touching the system', async () => {
+      const error = await openTun({ name: 'x'.repeat(16) }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).to.be.instanceOf(TunError);
+      expect((error as TunError).code).to.equal('ERR_INVALID_ARG_VALUE');
+    });
+  });
+});
