@@ -1,0 +1,521 @@
+/**
+ * TCP segment wire codec (RFC 9293 §3.1 header, §3.2 options; RFC 7323 window scale and
+ * timestamps; RFC 2018 SACK; RFC 3168 ECN flags): a zero-copy view, and `parseTcp` /
+ * `emitTcp` between bytes and a {@link TcpRepr}.
+ *
+ * Receive policy (`parseTcp`), in this order, each with its reason:
+ * 1. `truncated`: fewer than 20 octets.
+ * 2. `bad-data-offset`: Data Offset below 5 words or beyond the segment (RFC 9293 §3.1).
+ * 3. `bad-checksum`: the one's complement sum of pseudo-header + whole segment is not
+ *    0xffff (RFC 9293 §3.1, §3.10.7.x: a bad checksum MUST be discarded). Summing the stored
+ *    field accepts both encodings of a zero checksum (Linux writes 0xffff).
+ * 4. `bad-port`: source or destination port 0 is reserved and never valid on the wire.
+ * 5. `bad-flags`: SYN+FIN, SYN+RST and FIN+RST have no meaning and are scan/evasion
+ *    probes; they cannot be represented by a single `control`. RST may carry ACK, PSH and
+ *    data (RFC 9293 §3.5.3 allows diagnostic data in a RST), so only those mixes are refused.
+ * 6. `bad-option`: an option whose length octet is missing, below 2, runs past the header,
+ *    or does not fit its kind (RFC 9293 §3.2 says to handle an illegal option length "by
+ *    resetting or dropping"; we drop). Unknown kinds are skipped by their length; EOL ends
+ *    the list (RFC 9293 §3.2).
+ * MSS, Window Scale and SACK-Permitted are only meaningful on a SYN (RFC 9293 §3.7.1,
+ * RFC 7323 §2.2 "SHOULD be ignored" otherwise, RFC 2018 §2): on other segments they are
+ * ignored (left `undefined`). A Window Scale above 14 is used as 14 (RFC 7323 §2.3).
+ *
+ * Emit layout (`emitTcp`): options in a compact 32-bit aligned layout, as Linux does:
+ *   MSS(4) | SACK-Permitted+Timestamps(12) or NOP,NOP,Timestamps(12) or NOP,NOP,SACK-Permitted(4)
+ *   | NOP,Window Scale(4) | NOP,NOP,SACK(2+8n)
+ * so no trailing padding is ever needed; SACK blocks that do not fit the 40 option octets
+ * are left out (RFC 2018 §3: with timestamps at most 3 blocks fit).
+ *
+ * Hot path: parse and emit read and write octets directly (no DataView, no copies of the
+ * header; the only allocations are the Repr, the payload subarray, and the timestamp/SACK
+ * objects when those options are present); the checksum is summed over 32-bit chunks.
+ */
+import { onesComplementSum, pseudoHeaderSum, IpProtocol } from '@tcp-tun/ip';
+import type { SackBlock, TcpControl, TcpRepr, TcpTimestamp } from './types.js';
+
+/** Length of a TCP header without options, octets. */
+export const TCP_HEADER_LENGTH = 20;
+/** Longest TCP header (Data Offset is 4 bits of 32-bit words), octets. */
+export const TCP_MAX_HEADER_LENGTH = 60;
+/** Largest window scale shift (RFC 7323 §2.3). */
+export const TCP_MAX_WINDOW_SCALE = 14;
+
+// RFC 9293 §3.1 header layout: octet offsets of each field.
+const F = {
+  SRC_PORT: 0,
+  DST_PORT: 2,
+  SEQ: 4,
+  ACK: 8,
+  DATA_OFFSET: 12, // high nibble: header length in 32-bit words
+  FLAGS: 13,
+  WINDOW: 14,
+  CHECKSUM: 16,
+  URGENT: 18,
+  OPTIONS: 20,
+} as const;
+
+/** TCP flag bits of the FLAGS octet (RFC 9293 §3.1, RFC 3168 §23.2 for ECE/CWR). */
+export const TcpFlags = {
+  FIN: 0x01,
+  SYN: 0x02,
+  RST: 0x04,
+  PSH: 0x08,
+  ACK: 0x10,
+  URG: 0x20,
+  ECE: 0x40,
+  CWR: 0x80,
+} as const;
+
+// Option kinds (IANA "TCP Option Kind Numbers").
+const OPT_EOL = 0;
+const OPT_NOP = 1;
+const OPT_MSS = 2; // RFC 9293 §3.2, length 4
+const OPT_WS = 3; // RFC 7323 §2.2, length 3
+const OPT_SACK_PERM = 4; // RFC 2018 §2, length 2
+const OPT_SACK = 5; // RFC 2018 §3, length 2 + 8n
+const OPT_TS = 8; // RFC 7323 §3.2, length 10
+const MAX_SACK_BLOCKS = 4;
+const MAX_OPTIONS_LENGTH = TCP_MAX_HEADER_LENGTH - TCP_HEADER_LENGTH;
+
+/** Why `parseTcp` dropped a segment (policy in the module comment). */
+export type TcpDropReason = 'truncated' | 'bad-data-offset' | 'bad-checksum' | 'bad-flags' | 'bad-port' | 'bad-option';
+
+/** Result of {@link parseTcp}. `payload` is a subarray of the input (no copy). */
+export type TcpParseResult =
+  | { ok: true; repr: TcpRepr; payload: Uint8Array }
+  | { ok: false; reason: TcpDropReason };
+
+/**
+ * A zero-copy view of a TCP segment over a `Uint8Array` (any `byteOffset`), the bytes being
+ * exactly the segment (the IP payload). Use it on received bytes only after
+ * {@link TcpSegment.check} passed; getters then never read out of bounds.
+ */
+export class TcpSegment {
+  /** The bytes this view wraps. */
+  readonly bytes: Uint8Array;
+  private readonly view: DataView;
+
+  constructor(bytes: Uint8Array) {
+    this.bytes = bytes;
+    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+
+  /**
+   * Validates lengths once: the fixed header fits, and Data Offset is at least 5 words and
+   * within the bytes. Returns `undefined` when safe, else the reason.
+   */
+  static check(bytes: Uint8Array): 'truncated' | 'bad-data-offset' | undefined {
+    if (bytes.length < TCP_HEADER_LENGTH) return 'truncated';
+    const headerLength = (bytes[F.DATA_OFFSET]! >>> 4) * 4;
+    if (headerLength < TCP_HEADER_LENGTH || headerLength > bytes.length) return 'bad-data-offset';
+    return undefined;
+  }
+
+  /** Source port. */
+  get srcPort(): number {
+    return this.view.getUint16(F.SRC_PORT);
+  }
+  set srcPort(v: number) {
+    this.view.setUint16(F.SRC_PORT, v);
+  }
+
+  /** Destination port. */
+  get dstPort(): number {
+    return this.view.getUint16(F.DST_PORT);
+  }
+  set dstPort(v: number) {
+    this.view.setUint16(F.DST_PORT, v);
+  }
+
+  /** Sequence number, uint32. */
+  get seq(): number {
+    return this.view.getUint32(F.SEQ);
+  }
+  set seq(v: number) {
+    this.view.setUint32(F.SEQ, v >>> 0);
+  }
+
+  /** Acknowledgment number field, uint32 (meaningful only when the ACK flag is set). */
+  get ackNumber(): number {
+    return this.view.getUint32(F.ACK);
+  }
+  set ackNumber(v: number) {
+    this.view.setUint32(F.ACK, v >>> 0);
+  }
+
+  /** Header length in octets (Data Offset × 4), 20..60. */
+  get headerLength(): number {
+    return (this.bytes[F.DATA_OFFSET]! >>> 4) * 4;
+  }
+  /** Sets Data Offset from a length in octets (a multiple of 4); the reserved bits are cleared. */
+  set headerLength(octets: number) {
+    this.bytes[F.DATA_OFFSET] = ((octets >>> 2) & 0x0f) << 4;
+  }
+
+  /** The flags octet (see {@link TcpFlags}). */
+  get flags(): number {
+    return this.bytes[F.FLAGS]!;
+  }
+  set flags(v: number) {
+    this.bytes[F.FLAGS] = v;
+  }
+
+  /** FIN flag. */
+  get fin(): boolean {
+    return (this.flags & TcpFlags.FIN) !== 0;
+  }
+  /** SYN flag. */
+  get syn(): boolean {
+    return (this.flags & TcpFlags.SYN) !== 0;
+  }
+  /** RST flag. */
+  get rst(): boolean {
+    return (this.flags & TcpFlags.RST) !== 0;
+  }
+  /** PSH flag. */
+  get psh(): boolean {
+    return (this.flags & TcpFlags.PSH) !== 0;
+  }
+  /** ACK flag. */
+  get ack(): boolean {
+    return (this.flags & TcpFlags.ACK) !== 0;
+  }
+  /** URG flag. */
+  get urg(): boolean {
+    return (this.flags & TcpFlags.URG) !== 0;
+  }
+  /** ECE flag (RFC 3168). */
+  get ece(): boolean {
+    return (this.flags & TcpFlags.ECE) !== 0;
+  }
+  /** CWR flag (RFC 3168). */
+  get cwr(): boolean {
+    return (this.flags & TcpFlags.CWR) !== 0;
+  }
+
+  /** Window field, octets before scaling (RFC 7323). */
+  get window(): number {
+    return this.view.getUint16(F.WINDOW);
+  }
+  set window(v: number) {
+    this.view.setUint16(F.WINDOW, v);
+  }
+
+  /** Checksum field as stored. */
+  get checksum(): number {
+    return this.view.getUint16(F.CHECKSUM);
+  }
+  set checksum(v: number) {
+    this.view.setUint16(F.CHECKSUM, v);
+  }
+
+  /** Urgent pointer field, octets from `seq` (meaningful only when URG is set). */
+  get urgentPointer(): number {
+    return this.view.getUint16(F.URGENT);
+  }
+  set urgentPointer(v: number) {
+    this.view.setUint16(F.URGENT, v);
+  }
+
+  /** The option octets (a subarray, empty without options). */
+  get options(): Uint8Array {
+    return this.bytes.subarray(F.OPTIONS, this.headerLength);
+  }
+
+  /** The payload: everything after the header (a subarray). */
+  get payload(): Uint8Array {
+    return this.bytes.subarray(this.headerLength);
+  }
+
+  /** True when the checksum over pseudo-header + segment verifies (either zero encoding). */
+  verifyChecksum(srcAddr: number, dstAddr: number): boolean {
+    const b = this.bytes;
+    return onesComplementSum(b, pseudoHeaderSum(srcAddr, dstAddr, IpProtocol.Tcp, b.length)) === 0xffff;
+  }
+
+  /** Computes the checksum over pseudo-header + segment and stores it. */
+  fillChecksum(srcAddr: number, dstAddr: number): void {
+    const b = this.bytes;
+    this.checksum = 0;
+    this.checksum = ~onesComplementSum(b, pseudoHeaderSum(srcAddr, dstAddr, IpProtocol.Tcp, b.length)) & 0xffff;
+  }
+}
+
+const BAD_OPTION: TcpParseResult = Object.freeze({ ok: false, reason: 'bad-option' }) as TcpParseResult;
+const TRUNCATED: TcpParseResult = Object.freeze({ ok: false, reason: 'truncated' }) as TcpParseResult;
+const BAD_DATA_OFFSET: TcpParseResult = Object.freeze({ ok: false, reason: 'bad-data-offset' }) as TcpParseResult;
+const BAD_CHECKSUM: TcpParseResult = Object.freeze({ ok: false, reason: 'bad-checksum' }) as TcpParseResult;
+const BAD_PORT: TcpParseResult = Object.freeze({ ok: false, reason: 'bad-port' }) as TcpParseResult;
+const BAD_FLAGS: TcpParseResult = Object.freeze({ ok: false, reason: 'bad-flags' }) as TcpParseResult;
+
+/**
+ * Parses and validates a received TCP segment (`bytes` is exactly the IP payload) sent from
+ * `srcAddr` to `dstAddr` (uint32, for the pseudo-header). Never throws. The Repr always has
+ * every field defined or explicitly `undefined` (one object shape); `payload` is a subarray.
+ */
+export function parseTcp(bytes: Uint8Array, srcAddr: number, dstAddr: number): TcpParseResult {
+  const len = bytes.length;
+  if (len < TCP_HEADER_LENGTH) return TRUNCATED;
+  const headerLength = (bytes[F.DATA_OFFSET]! >>> 4) * 4;
+  if (headerLength < TCP_HEADER_LENGTH || headerLength > len) return BAD_DATA_OFFSET;
+  if (onesComplementSum(bytes, pseudoHeaderSum(srcAddr, dstAddr, IpProtocol.Tcp, len)) !== 0xffff) return BAD_CHECKSUM;
+  const srcPort = (bytes[F.SRC_PORT]! << 8) | bytes[F.SRC_PORT + 1]!;
+  const dstPort = (bytes[F.DST_PORT]! << 8) | bytes[F.DST_PORT + 1]!;
+  if (srcPort === 0 || dstPort === 0) return BAD_PORT;
+
+  const flags = bytes[F.FLAGS]!;
+  const syn = (flags & TcpFlags.SYN) !== 0;
+  const fin = (flags & TcpFlags.FIN) !== 0;
+  const rst = (flags & TcpFlags.RST) !== 0;
+  if ((syn && (fin || rst)) || (fin && rst)) return BAD_FLAGS;
+  const control: TcpControl = syn ? 'syn' : fin ? 'fin' : rst ? 'rst' : (flags & TcpFlags.PSH) !== 0 ? 'psh' : 'none';
+
+  // Options (RFC 9293 §3.2): kind, length, value; EOL ends, NOP pads.
+  let mss: number | undefined;
+  let windowScale: number | undefined;
+  let sackPermitted: boolean | undefined;
+  let sackBlocks: SackBlock[] | undefined;
+  let timestamp: TcpTimestamp | undefined;
+  let i = F.OPTIONS;
+  while (i < headerLength) {
+    const kind = bytes[i]!;
+    if (kind === OPT_EOL) break;
+    if (kind === OPT_NOP) {
+      i++;
+      continue;
+    }
+    if (i + 1 >= headerLength) return BAD_OPTION;
+    const optLen = bytes[i + 1]!;
+    if (optLen < 2 || i + optLen > headerLength) return BAD_OPTION;
+    switch (kind) {
+      case OPT_MSS:
+        if (optLen !== 4) return BAD_OPTION;
+        if (syn) mss = (bytes[i + 2]! << 8) | bytes[i + 3]!;
+        break;
+      case OPT_WS:
+        if (optLen !== 3) return BAD_OPTION;
+        // RFC 7323 §2.3: a shift above 14 is logged and used as 14.
+        if (syn) windowScale = Math.min(bytes[i + 2]!, TCP_MAX_WINDOW_SCALE);
+        break;
+      case OPT_SACK_PERM:
+        if (optLen !== 2) return BAD_OPTION;
+        if (syn) sackPermitted = true;
+        break;
+      case OPT_SACK: {
+        const n = (optLen - 2) >>> 3;
+        if (n < 1 || n > MAX_SACK_BLOCKS || optLen !== 2 + 8 * n) return BAD_OPTION;
+        sackBlocks = [];
+        for (let k = 0, p = i + 2; k < n; k++, p += 8) sackBlocks.push({ left: u32(bytes, p), right: u32(bytes, p + 4) });
+        break;
+      }
+      case OPT_TS:
+        if (optLen !== 10) return BAD_OPTION;
+        timestamp = { tsVal: u32(bytes, i + 2), tsEcr: u32(bytes, i + 6) };
+        break;
+      default:
+        break; // unknown kind: skipped by its length (RFC 9293 §3.2, RFC 1122 §4.2.2.5)
+    }
+    i += optLen;
+  }
+
+  const repr: TcpRepr = {
+    srcPort,
+    dstPort,
+    control,
+    seq: u32(bytes, F.SEQ),
+    ack: (flags & TcpFlags.ACK) !== 0 ? u32(bytes, F.ACK) : undefined,
+    window: (bytes[F.WINDOW]! << 8) | bytes[F.WINDOW + 1]!,
+    urgent: (flags & TcpFlags.URG) !== 0 ? (bytes[F.URGENT]! << 8) | bytes[F.URGENT + 1]! : undefined,
+    ece: (flags & TcpFlags.ECE) !== 0,
+    cwr: (flags & TcpFlags.CWR) !== 0,
+    mss,
+    windowScale,
+    sackPermitted,
+    sackBlocks,
+    timestamp,
+  };
+  return { ok: true, repr, payload: bytes.subarray(headerLength) };
+}
+
+/** How many of `repr.sackBlocks` fit in the option space left by the other options. */
+function sackBlocksThatFit(repr: TcpRepr, otherOptions: number): number {
+  const blocks = repr.sackBlocks;
+  if (blocks === undefined || blocks.length === 0) return 0;
+  // NOP, NOP, kind, length, then 8 octets per block.
+  const room = Math.floor((MAX_OPTIONS_LENGTH - otherOptions - 4) / 8);
+  return Math.max(0, Math.min(blocks.length, MAX_SACK_BLOCKS, room));
+}
+
+/** Option octets other than SACK blocks, in the emit layout (each part a multiple of 4). */
+function fixedOptionsLength(repr: TcpRepr): number {
+  let n = 0;
+  if (repr.mss !== undefined) n += 4;
+  if (repr.timestamp !== undefined) n += 12; // (SACK-Permitted | NOP NOP) + Timestamps
+  else if (repr.sackPermitted === true) n += 4; // NOP NOP SACK-Permitted
+  if (repr.windowScale !== undefined) n += 4; // NOP Window Scale
+  return n;
+}
+
+/**
+ * Header length in octets that {@link emitTcp} writes for `repr`: 20 plus the options in the
+ * emit layout (always a multiple of 4, at most 60; SACK blocks that do not fit are left out).
+ */
+export function tcpHeaderLength(repr: TcpRepr): number {
+  const fixed = fixedOptionsLength(repr);
+  const blocks = sackBlocksThatFit(repr, fixed);
+  return TCP_HEADER_LENGTH + fixed + (blocks > 0 ? 4 + 8 * blocks : 0);
+}
+
+function badArg(message: string): RangeError & { code: string } {
+  const err = new RangeError(message) as RangeError & { code: string };
+  err.code = 'ERR_INVALID_ARG_VALUE';
+  return err;
+}
+
+function isU16(v: number): boolean {
+  return (v & 0xffff) === v; // false for negatives, fractions, NaN and anything above 0xffff
+}
+
+function isU32(v: number): boolean {
+  return v >>> 0 === v;
+}
+
+const CONTROL_FLAGS: Readonly<Record<TcpControl, number>> = {
+  none: 0,
+  psh: TcpFlags.PSH,
+  syn: TcpFlags.SYN,
+  fin: TcpFlags.FIN,
+  rst: TcpFlags.RST,
+};
+
+/**
+ * Writes the segment for `repr` and `payload` from `srcAddr` to `dstAddr` into `out[0..)`:
+ * header, options (layout in the module comment), payload and checksum. Returns the
+ * segment length (header + payload). Every octet of it is written. `payload` may already
+ * sit at its place in `out` (same buffer, offset `tcpHeaderLength(repr)`): it is not copied.
+ *
+ * Flags: ACK exactly when `repr.ack` is defined; `control` sets SYN, FIN, RST or PSH; a FIN
+ * carrying data also gets PSH; URG and the urgent pointer when `repr.urgent` is defined;
+ * ECE/CWR when true. The reserved bits are zero.
+ *
+ * @throws RangeError with `code: 'ERR_INVALID_ARG_VALUE'` for a field out of range (ports,
+ *   window, urgent, MSS: 0..65535; seq/ack/timestamps/SACK edges: uint32; window scale 0..14;
+ *   segment longer than 65535), or `code: 'ERR_BUFFER_OUT_OF_BOUNDS'` when `out` is too short.
+ */
+export function emitTcp(repr: TcpRepr, payload: Uint8Array, srcAddr: number, dstAddr: number, out: Uint8Array): number {
+  if (!isU16(repr.srcPort) || !isU16(repr.dstPort) || !isU16(repr.window)) throw badArg('emitTcp: ports and window must be 0..65535');
+  if (!isU32(repr.seq) || (repr.ack !== undefined && !isU32(repr.ack))) throw badArg('emitTcp: seq and ack must be uint32');
+  if (repr.urgent !== undefined && !isU16(repr.urgent)) throw badArg('emitTcp: urgent must be 0..65535');
+  if (repr.mss !== undefined && !isU16(repr.mss)) throw badArg('emitTcp: mss must be 0..65535');
+  if (repr.windowScale !== undefined && !(isU16(repr.windowScale) && repr.windowScale <= TCP_MAX_WINDOW_SCALE)) {
+    throw badArg('emitTcp: windowScale must be 0..14');
+  }
+  if (repr.timestamp !== undefined && !(isU32(repr.timestamp.tsVal) && isU32(repr.timestamp.tsEcr))) {
+    throw badArg('emitTcp: timestamps must be uint32');
+  }
+  const fixed = fixedOptionsLength(repr);
+  const blocks = sackBlocksThatFit(repr, fixed);
+  const headerLength = TCP_HEADER_LENGTH + fixed + (blocks > 0 ? 4 + 8 * blocks : 0);
+  const total = headerLength + payload.length;
+  if (total > 0xffff) throw badArg(`emitTcp: segment of ${total} octets exceeds 65535`);
+  if (out.length < total) {
+    const err = new RangeError(`emitTcp: buffer of ${out.length} octets, need ${total}`) as RangeError & { code: string };
+    err.code = 'ERR_BUFFER_OUT_OF_BOUNDS';
+    throw err;
+  }
+
+  let flags = CONTROL_FLAGS[repr.control];
+  if (flags === undefined) throw badArg(`emitTcp: unknown control ${String(repr.control)}`);
+  if (repr.control === 'fin' && payload.length > 0) flags |= TcpFlags.PSH;
+  if (repr.ack !== undefined) flags |= TcpFlags.ACK;
+  if (repr.urgent !== undefined) flags |= TcpFlags.URG;
+  if (repr.ece === true) flags |= TcpFlags.ECE;
+  if (repr.cwr === true) flags |= TcpFlags.CWR;
+
+  out[F.SRC_PORT] = repr.srcPort >>> 8;
+  out[F.SRC_PORT + 1] = repr.srcPort & 0xff;
+  out[F.DST_PORT] = repr.dstPort >>> 8;
+  out[F.DST_PORT + 1] = repr.dstPort & 0xff;
+  putU32(out, F.SEQ, repr.seq);
+  putU32(out, F.ACK, repr.ack ?? 0);
+  out[F.DATA_OFFSET] = (headerLength >>> 2) << 4;
+  out[F.FLAGS] = flags;
+  out[F.WINDOW] = repr.window >>> 8;
+  out[F.WINDOW + 1] = repr.window & 0xff;
+  out[F.CHECKSUM] = 0;
+  out[F.CHECKSUM + 1] = 0;
+  const urgent = repr.urgent ?? 0;
+  out[F.URGENT] = urgent >>> 8;
+  out[F.URGENT + 1] = urgent & 0xff;
+
+  let i: number = F.OPTIONS;
+  if (repr.mss !== undefined) {
+    out[i] = OPT_MSS;
+    out[i + 1] = 4;
+    out[i + 2] = repr.mss >>> 8;
+    out[i + 3] = repr.mss & 0xff;
+    i += 4;
+  }
+  if (repr.timestamp !== undefined) {
+    if (repr.sackPermitted === true) {
+      out[i] = OPT_SACK_PERM;
+      out[i + 1] = 2;
+    } else {
+      out[i] = OPT_NOP;
+      out[i + 1] = OPT_NOP;
+    }
+    out[i + 2] = OPT_TS;
+    out[i + 3] = 10;
+    putU32(out, i + 4, repr.timestamp.tsVal);
+    putU32(out, i + 8, repr.timestamp.tsEcr);
+    i += 12;
+  } else if (repr.sackPermitted === true) {
+    out[i] = OPT_NOP;
+    out[i + 1] = OPT_NOP;
+    out[i + 2] = OPT_SACK_PERM;
+    out[i + 3] = 2;
+    i += 4;
+  }
+  if (repr.windowScale !== undefined) {
+    out[i] = OPT_NOP;
+    out[i + 1] = OPT_WS;
+    out[i + 2] = 3;
+    out[i + 3] = repr.windowScale;
+    i += 4;
+  }
+  if (blocks > 0) {
+    const list = repr.sackBlocks!;
+    out[i] = OPT_NOP;
+    out[i + 1] = OPT_NOP;
+    out[i + 2] = OPT_SACK;
+    out[i + 3] = 2 + 8 * blocks;
+    i += 4;
+    for (let k = 0; k < blocks; k++, i += 8) {
+      const block = list[k]!;
+      if (!isU32(block.left) || !isU32(block.right)) throw badArg('emitTcp: SACK block edges must be uint32');
+      putU32(out, i, block.left);
+      putU32(out, i + 4, block.right);
+    }
+  }
+
+  // Copy the payload unless the caller already placed it right after the header.
+  if (payload.length > 0 && !(payload.buffer === out.buffer && payload.byteOffset === out.byteOffset + headerLength)) {
+    out.set(payload, headerLength);
+  }
+  const sum = ~onesComplementSum(out, pseudoHeaderSum(srcAddr, dstAddr, IpProtocol.Tcp, total), 0, total) & 0xffff;
+  out[F.CHECKSUM] = sum >>> 8;
+  out[F.CHECKSUM + 1] = sum & 0xff;
+  return total;
+}
+
+function u32(b: Uint8Array, i: number): number {
+  return ((b[i]! << 24) | (b[i + 1]! << 16) | (b[i + 2]! << 8) | b[i + 3]!) >>> 0;
+}
+
+function putU32(b: Uint8Array, i: number, v: number): void {
+  b[i] = v >>> 24;
+  b[i + 1] = (v >>> 16) & 0xff;
+  b[i + 2] = (v >>> 8) & 0xff;
+  b[i + 3] = v & 0xff;
+}
