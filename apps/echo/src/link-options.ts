@@ -98,8 +98,17 @@ export function readLinkOptions(o: Record<string, unknown>): LinkOptions {
  * point-to-point destination is `addr`, the stack's address. Returns the device and the link to
  * give the stack.
  */
-export async function openLink(options: LinkOptions): Promise<{ device: TunDevice; link: Link }> {
+export async function openLink(
+  options: LinkOptions,
+  onDeviceError: (err: Error) => void = (err) => {
+    process.stderr.write(`tcp-tun: the TUN device failed: ${err.message}\n`);
+    process.exit(1);
+  },
+): Promise<{ device: TunDevice; link: Link }> {
   const device = await openTun({ name: options.dev, address: options.peer, peer: options.addr, mtu: options.mtu });
+  // A device that fails for good (e.g. the interface was deleted under us) reports it here;
+  // without a listener the EventEmitter would throw it into the event loop.
+  device.on('error', onDeviceError);
   let link: Link = device;
   if (options.faults) link = withFaults(link, options.faults);
   if (options.pcap !== undefined) link = capture(link, options.pcap);

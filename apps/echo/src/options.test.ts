@@ -1,0 +1,44 @@
+import { expect } from 'chai';
+import { parseEchoOptions, servicePorts } from './options.js';
+
+const argv = (...args: string[]) => ['node', 'tcp-tun-echo', ...args];
+
+describe('tcp-tun-echo options', () => {
+  it('has the documented defaults', () => {
+    const o = parseEchoOptions(argv());
+    expect(o).to.include({ dev: 'tun0', addr: '10.0.0.2', peer: '10.0.0.1', mtu: 1500, port: 7, stats: false });
+    expect(o.services).to.deep.equal(['echo']);
+    expect(o.faults).to.equal(undefined);
+  });
+
+  it('reads services, ports and fault flags', () => {
+    const o = parseEchoOptions(argv('--services', 'echo,http,discard', '--http-port', '8080', '--port', '7007', '--drop', '0.05', '--delay', '10', '--fault-seed', '9'));
+    expect([...servicePorts(o)]).to.deep.equal([
+      ['echo', 7007],
+      ['http', 8080],
+      ['discard', 9],
+    ]);
+    expect(o.faults).to.include({ drop: 0.05, delayMs: 10, seed: 9 });
+  });
+
+  it('rejects bad values with a usage error', () => {
+    const exits: number[] = [];
+    const realExit = process.exit;
+    const realWrite = process.stderr.write;
+    process.exit = ((code?: number) => {
+      exits.push(code ?? 0);
+      throw new Error('exit');
+    }) as typeof process.exit;
+    process.stderr.write = (() => true) as typeof process.stderr.write;
+    try {
+      for (const bad of [['--addr', '10.0.0.256'], ['--mtu', '20'], ['--services', 'echo,ftp'], ['--drop', '2'], ['--dev', 'a-very-long-device-name'], ['--addr', '10.0.0.1']]) {
+        expect(() => parseEchoOptions(argv(...bad)), bad.join(' ')).to.throw('exit');
+      }
+    } finally {
+      process.exit = realExit;
+      process.stderr.write = realWrite;
+    }
+    expect(exits.every((c) => c !== 0)).to.equal(true);
+    expect(exits).to.have.length(6);
+  });
+});
