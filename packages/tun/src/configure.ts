@@ -9,9 +9,10 @@ import { closeSync, constants, openSync, writeFileSync } from 'node:fs';
 import { configError, TunError } from './errors.js';
 import {
   AF_INET, IfFlags, Ioctl, type IoctlName, ifreqFlags, ifreqName, ifreqWithName, prefixToMask,
-  setIfreqAddress, setIfreqFlags, setIfreqInt,
+  setIfreqAddress, setIfreqFlags, setIfreqInt, TunOffload,
 } from './ifreq.js';
-import { ioctl, socket, SOCK_CLOEXEC, SOCK_DGRAM } from './libc.js';
+import { ioctl, ioctlValue, socket, SOCK_CLOEXEC, SOCK_DGRAM } from './libc.js';
+import { LITTLE_ENDIAN, VNET_HEADER_SIZE } from './vnet.js';
 import { formatIpv4, type ResolvedTunOptions } from './options.js';
 
 /** Path of the TUN clone device. */
@@ -30,10 +31,12 @@ function nodeErrorCode(error: unknown): string {
 
 /**
  * Opens /dev/net/tun non-blocking and binds it to interface `name` with TUNSETIFF
- * (`IFF_TUN | IFF_NO_PI`): creates the device, or attaches to an existing TUN device of that
- * name that no other process holds.
+ * (`IFF_TUN | IFF_NO_PI`, plus `IFF_VNET_HDR` with `offload`): creates the device, or attaches
+ * to an existing TUN device of that name that no other process holds. Then sets the offloads:
+ * CSUM|TSO4 with a 10-byte header when `offload`, none otherwise (a persistent device keeps the
+ * offloads of its last user, and without the header we could not tell a super-segment).
  */
-export function attachTun(name: string): AttachedTun {
+export function attachTun(name: string, offload = false): AttachedTun {
   let fd: number;
   try {
     // libuv adds O_CLOEXEC itself.
@@ -53,7 +56,7 @@ export function attachTun(name: string): AttachedTun {
     throw new TunError('ERR_TUN_CONFIG', `cannot open ${TUN_CLONE_PATH}: ${errno}`, { errno, syscall: 'open', cause });
   }
   const ifr = ifreqWithName(name);
-  setIfreqFlags(ifr, IfFlags.IFF_TUN | IfFlags.IFF_NO_PI);
+  setIfreqFlags(ifr, IfFlags.IFF_TUN | IfFlags.IFF_NO_PI | (offload ? IfFlags.IFF_VNET_HDR : 0));
   const r = ioctl(fd, Ioctl.TUNSETIFF, ifr);
   if (r.value < 0) {
     closeSync(fd);
@@ -67,7 +70,28 @@ export function attachTun(name: string): AttachedTun {
     }
     throw configError(syscall, errno, ` for '${name}'`);
   }
+  try {
+    setOffloads(fd, offload);
+  } catch (error) {
+    closeSync(fd);
+    throw error;
+  }
   return { fd, name: ifreqName(ifr) };
+}
+
+/** TUNSETVNETHDRSZ (10) and TUNSETOFFLOAD (CSUM|TSO4) when `offload`, else TUNSETOFFLOAD(0). */
+function setOffloads(fd: number, offload: boolean): void {
+  if (offload) {
+    // 10 is the kernel's default, but the size belongs to the device: a persistent one may
+    // have been left with another (e.g. 12 for virtio_net_hdr_mrg_rxbuf).
+    const size = new Uint8Array(4);
+    new DataView(size.buffer).setInt32(0, VNET_HEADER_SIZE, LITTLE_ENDIAN);
+    const r = ioctl(fd, Ioctl.TUNSETVNETHDRSZ, size);
+    if (r.value < 0) throw configError('ioctl(TUNSETVNETHDRSZ)', r.errno ?? 'EIO', ` (${VNET_HEADER_SIZE})`);
+  }
+  const flags = offload ? TunOffload.TUN_F_CSUM | TunOffload.TUN_F_TSO4 : 0;
+  const r = ioctlValue(fd, Ioctl.TUNSETOFFLOAD, flags);
+  if (r.value < 0) throw configError('ioctl(TUNSETOFFLOAD)', r.errno ?? 'EIO', ` (0x${flags.toString(16)})`);
 }
 
 /** Runs one configuration ioctl on `sock`, throwing `ERR_TUN_CONFIG`/`ERR_TUN_PERMISSION`. */
@@ -107,11 +131,9 @@ export function configureInterface(name: string, options: ResolvedTunOptions): v
     setIfreqInt(ifr, options.mtu);
     ifIoctl(sock, 'SIOCSIFMTU', ifr, `mtu ${options.mtu}`);
 
-    if (options.txQueueLen !== undefined) {
-      ifr = ifreqWithName(name);
-      setIfreqInt(ifr, options.txQueueLen);
-      ifIoctl(sock, 'SIOCSIFTXQLEN', ifr, `txQueueLen ${options.txQueueLen}`);
-    }
+    ifr = ifreqWithName(name);
+    setIfreqInt(ifr, options.txQueueLen);
+    ifIoctl(sock, 'SIOCSIFTXQLEN', ifr, `txQueueLen ${options.txQueueLen}`);
     if (options.address !== undefined) {
       // A TUN device is IFF_POINTOPOINT, so SIOCSIFADDR gives the address a /32 (no classful mask).
       ifr = ifreqWithName(name);

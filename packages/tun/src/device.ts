@@ -9,13 +9,17 @@
  *   loop), and hands each burst to the receiver as one batch. Then it re-arms the worker.
  * - Send: one `fs.writeSync` per packet (one write is exactly one packet; `writev` of two would
  *   lose the second). Failures are counted, never thrown.
+ * - Offload (option `offload`): every read starts with a 10-byte virtio-net header (vnet.ts).
+ *   The device strips it, completes a partial checksum in place, and delivers the IPv4 packet,
+ *   which may be a TCP super-segment of up to 65535 bytes. Each write gets a zeroed header.
  */
 import { EventEmitter } from 'node:events';
-import { closeSync, readSync, writeSync } from 'node:fs';
+import { closeSync, readFileSync, readSync, writeSync } from 'node:fs';
 import { attachTun, configureInterface } from './configure.js';
 import { errnoName, invalidArg, TunError } from './errors.js';
 import { resolveOptions, type ResolvedTunOptions, type TunOptions } from './options.js';
 import { ReadinessWatcher } from './readiness.js';
+import { completeChecksum, LITTLE_ENDIAN, VNET_HEADER_SIZE, VnetFlags, VnetGso } from './vnet.js';
 
 /** Receives every packet of one read burst; packets are valid only during the call. */
 export type TunReceiver = (packets: readonly Uint8Array[]) => void;
@@ -32,6 +36,12 @@ export interface TunStats {
   readonly txBytes: number;
   /** Packets whose write failed (EAGAIN, ENOBUFS, EIO when down, EINVAL for garbage, ...). */
   readonly txDropped: number;
+  /** Offload only: received packets the kernel marked as GSO super-segments (`gso_type` not NONE). */
+  readonly superSegmentsIn: number;
+  /** Offload only: received packets whose partial checksum the device completed (`NEEDS_CSUM`). */
+  readonly checksumsCompleted: number;
+  /** Offload only: reads dropped because the virtio-net header was unusable (never seen so far). */
+  readonly rxHeaderErrors: number;
 }
 
 /**
@@ -39,6 +49,15 @@ export interface TunStats {
  * read can never be truncated (a too-small read buffer truncates a TUN packet silently).
  */
 const READ_ROOM = 65536;
+/**
+ * With offload, reads go to `offset + VNET_SKEW` so that the 10-byte header ends, and the packet
+ * starts, 8-byte aligned (the checksum sums 32-bit words in place); the room offered is then
+ * still header + largest packet.
+ */
+const VNET_SKEW = 16 - VNET_HEADER_SIZE;
+const VNET_READ_ROOM = 16 + 65536;
+/** Largest packet a write can carry (the IPv4 Total Length field, RFC 791 §3.1). */
+const MAX_PACKET = 65535;
 /** Upper bound of the packet pool besides READ_ROOM, so huge MTUs do not allocate huge pools. */
 const POOL_CAP = 4 * 1024 * 1024;
 
@@ -73,9 +92,15 @@ export class TunDevice extends EventEmitter {
   readonly mtu: number;
   /** The TUN file descriptor (O_NONBLOCK). Owned by the device; closed by `close()`. */
   readonly fd: number;
+  /** True when virtio-net offloads are on (option `offload`): received packets may exceed the MTU. */
+  readonly offload: boolean;
 
   readonly #readBatch: number;
   readonly #pool: Buffer;
+  readonly #poolView: DataView;
+  readonly #readRoom: number;
+  /** Offload only: zeroed virtio-net header + room for one packet, for `send()`. */
+  readonly #txScratch: Buffer | undefined;
   #receiver: TunReceiver | undefined;
   #watcher: ReadinessWatcher | undefined;
   #immediate: NodeJS.Immediate | undefined;
@@ -89,6 +114,9 @@ export class TunDevice extends EventEmitter {
   #txPackets = 0;
   #txBytes = 0;
   #txDropped = 0;
+  #superSegmentsIn = 0;
+  #checksumsCompleted = 0;
+  #rxHeaderErrors = 0;
 
   /** @internal Use {@link openTun}. */
   constructor(fd: number, name: string, options: ResolvedTunOptions) {
@@ -97,8 +125,13 @@ export class TunDevice extends EventEmitter {
     this.name = name;
     this.mtu = options.mtu;
     this.#readBatch = options.readBatch;
-    const perPacket = (options.mtu + 7) & ~7;
-    this.#pool = Buffer.allocUnsafe(Math.min(POOL_CAP, options.readBatch * perPacket) + READ_ROOM);
+    this.offload = options.offload;
+    this.#readRoom = options.offload ? VNET_READ_ROOM : READ_ROOM;
+    const perPacket = ((options.mtu + 7) & ~7) + (options.offload ? 16 : 0);
+    // allocUnsafeSlow: an ArrayBuffer of its own, so pool offsets are memory alignments.
+    this.#pool = Buffer.allocUnsafeSlow(Math.min(POOL_CAP, options.readBatch * perPacket) + this.#readRoom);
+    this.#poolView = new DataView(this.#pool.buffer, this.#pool.byteOffset, this.#pool.byteLength);
+    this.#txScratch = options.offload ? Buffer.alloc(VNET_HEADER_SIZE + MAX_PACKET) : undefined;
   }
 
   /** A snapshot of the counters. */
@@ -110,7 +143,25 @@ export class TunDevice extends EventEmitter {
       txPackets: this.#txPackets,
       txBytes: this.#txBytes,
       txDropped: this.#txDropped,
+      superSegmentsIn: this.#superSegmentsIn,
+      checksumsCompleted: this.#checksumsCompleted,
+      rxHeaderErrors: this.#rxHeaderErrors,
     };
+  }
+
+  /**
+   * The kernel's count of packets it dropped on the way to us, mostly because the transmit
+   * queue (`txQueueLen`) was full: `/sys/class/net/NAME/statistics/tx_dropped`. These drops are
+   * otherwise silent. Returns undefined when the file cannot be read (e.g. a /sys mounted for
+   * another network namespace than the device's, or the interface is gone).
+   */
+  readTxDropped(): number | undefined {
+    try {
+      const value = Number(readFileSync(`/sys/class/net/${this.name}/statistics/tx_dropped`, 'latin1').trim());
+      return Number.isSafeInteger(value) ? value : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   /** True once `close()` was called. */
@@ -157,10 +208,25 @@ export class TunDevice extends EventEmitter {
       return;
     }
     if (!(packet instanceof Uint8Array)) throw invalidArg('packet', typeof packet, 'must be a Uint8Array');
+    const scratch = this.#txScratch;
     try {
-      const n = writeSync(this.fd, packet);
-      this.#txPackets++;
-      this.#txBytes += n;
+      if (scratch === undefined) {
+        const n = writeSync(this.fd, packet);
+        this.#txPackets++;
+        this.#txBytes += n;
+      } else {
+        // The header stays zero: flags 0, GSO_NONE, so the kernel checks the packet as usual.
+        // One copy into the scratch buffer keeps it one write per packet without asking the
+        // caller for headroom.
+        if (packet.length > MAX_PACKET) {
+          this.#txDropped++;
+          return;
+        }
+        scratch.set(packet, VNET_HEADER_SIZE);
+        const n = writeSync(this.fd, scratch, 0, VNET_HEADER_SIZE + packet.length);
+        this.#txPackets++;
+        this.#txBytes += n - VNET_HEADER_SIZE;
+      }
     } catch {
       this.#txDropped++;
     }
@@ -215,12 +281,31 @@ export class TunDevice extends EventEmitter {
     this.emit('error', error);
   }
 
+  /**
+   * Offload: interprets the virtio-net header at `pool[at]` for the `length`-byte packet after
+   * it, completing a partial checksum in place (virtio §5.1.6.2). False when it is unusable.
+   */
+  #acceptVnet(at: number, length: number): boolean {
+    const view = this.#poolView;
+    const flags = view.getUint8(at);
+    const gsoType = view.getUint8(at + 1);
+    if ((gsoType & ~VnetGso.ECN) !== VnetGso.NONE) this.#superSegmentsIn++;
+    if ((flags & VnetFlags.NEEDS_CSUM) === 0) return true;
+    const packet = this.#pool.subarray(at + VNET_HEADER_SIZE, at + VNET_HEADER_SIZE + length);
+    const done = completeChecksum(packet, view.getUint16(at + 6, LITTLE_ENDIAN), view.getUint16(at + 8, LITTLE_ENDIAN));
+    if (!done.ok) return false;
+    this.#checksumsCompleted++;
+    return true;
+  }
+
   /** Reads until EAGAIN or `readBatch` packets, delivering bursts; then re-arms or yields. */
   #drain(): void {
     this.#immediate = undefined;
     const receiver = this.#receiver;
     if (this.#closed || receiver === undefined) return;
     const pool = this.#pool;
+    const room = this.#readRoom;
+    const skew = this.offload ? VNET_SKEW : 0;
     let packets: Uint8Array[] = [];
     let offset = 0;
     let count = 0;
@@ -237,10 +322,10 @@ export class TunDevice extends EventEmitter {
     try {
       while (count < this.#readBatch && !this.#closed) {
         // Deliver early rather than offer a read less room than the largest packet.
-        if (pool.length - offset < READ_ROOM) deliver();
+        if (pool.length - offset < room) deliver();
         let n: number;
         try {
-          n = readSync(this.fd, pool, offset, pool.length - offset, null);
+          n = readSync(this.fd, pool, offset + skew, pool.length - offset - skew, null);
         } catch (error) {
           const code = errorCode(error);
           if (code === 'EINTR') continue;
@@ -252,11 +337,25 @@ export class TunDevice extends EventEmitter {
           drained = true;
           break;
         }
-        packets.push(pool.subarray(offset, offset + n));
+        if (skew === 0) {
+          packets.push(pool.subarray(offset, offset + n));
+          this.#rxPackets++;
+          this.#rxBytes += n;
+          count++;
+          offset += (n + 7) & ~7;
+          continue;
+        }
+        const length = n - VNET_HEADER_SIZE;
+        if (length <= 0 || !this.#acceptVnet(offset + skew, length)) {
+          this.#rxHeaderErrors++;
+          count++; // still a read: keeps the per-turn cap
+          continue;
+        }
+        packets.push(pool.subarray(offset + 16, offset + 16 + length));
         this.#rxPackets++;
-        this.#rxBytes += n;
+        this.#rxBytes += length;
         count++;
-        offset += (n + 7) & ~7;
+        offset += 16 + ((length + 7) & ~7);
       }
       deliver();
     } finally {
@@ -279,15 +378,16 @@ export class TunDevice extends EventEmitter {
 }
 
 /**
- * Creates (or attaches to) the TUN interface `options.name` and configures it: IPv6 off, MTU,
- * transmit queue length, address, peer, netmask, up. Rejects with a {@link TunError}:
+ * Creates (or attaches to) the TUN interface `options.name` and configures it: offloads (on
+ * with `offload`, otherwise off), IPv6 off, MTU, transmit queue length, address, peer, netmask,
+ * up. Rejects with a {@link TunError}:
  * `ERR_INVALID_ARG_VALUE` (bad option), `ERR_TUN_NO_DEVICE`, `ERR_TUN_PERMISSION`,
  * `ERR_TUN_BUSY` (another process holds the device) or `ERR_TUN_CONFIG` (an ioctl failed; the
  * message names it and the errno). On failure nothing stays open.
  */
 export async function openTun(options: TunOptions = {}): Promise<TunDevice> {
   const resolved = resolveOptions(options);
-  const { fd, name } = attachTun(resolved.name);
+  const { fd, name } = attachTun(resolved.name, resolved.offload);
   try {
     configureInterface(name, resolved);
   } catch (error) {

@@ -18,6 +18,10 @@ const IFR_UNION = IFNAMSIZ;
 export const Ioctl = {
   /** `_IOW('T', 202, int)`: attach the fd to a new or existing TUN/TAP device. */
   TUNSETIFF: 0x400454ca,
+  /** `_IOW('T', 208, unsigned int)`: offloads we accept (TUN_F_*); the argument is the value itself. */
+  TUNSETOFFLOAD: 0x400454d0,
+  /** `_IOW('T', 216, int)`: size of the virtio-net header before each packet (IFF_VNET_HDR). */
+  TUNSETVNETHDRSZ: 0x400454d8,
   SIOCGIFFLAGS: 0x8913,
   SIOCSIFFLAGS: 0x8914,
   SIOCSIFDSTADDR: 0x8918,
@@ -38,6 +42,19 @@ export const IfFlags = {
   IFF_TUN: 0x0001,
   /** TUNSETIFF: no 4-byte packet-information prefix: each read/write is exactly one packet. */
   IFF_NO_PI: 0x1000,
+  /** TUNSETIFF: each read and write starts with a `struct virtio_net_hdr` (see vnet.ts). */
+  IFF_VNET_HDR: 0x4000,
+} as const;
+
+/**
+ * TUNSETOFFLOAD bits (linux/if_tun.h): what we can take from the kernel. They become the
+ * device's features, so the kernel stops doing that work in software before handing us packets.
+ */
+export const TunOffload = {
+  /** We complete partial checksums (virtio NEEDS_CSUM): NETIF_F_HW_CSUM. */
+  TUN_F_CSUM: 0x01,
+  /** We take TCP/IPv4 super-segments (virtio GSO_TCPV4): NETIF_F_TSO. Needs TUN_F_CSUM. */
+  TUN_F_TSO4: 0x02,
 } as const;
 
 /** Address family of `struct sockaddr_in` (linux/socket.h). */

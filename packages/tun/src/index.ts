@@ -5,7 +5,12 @@
  * What this layer guarantees:
  * - `openTun()` creates or attaches a layer-3 TUN (`IFF_TUN | IFF_NO_PI`) and configures the
  *   interface with ioctls (via ffi-rs) and sysctls (via node:fs): IPv6 off before it goes up,
- *   MTU, transmit queue length, IPv4 address, point-to-point peer, netmask, up. No `ip` command.
+ *   MTU, transmit queue length (10000 by default, not the kernel's 500, which drops silently
+ *   under bursts), IPv4 address, point-to-point peer, netmask, up. No `ip` command.
+ * - With `offload: true` (virtio-net header, TUNSETOFFLOAD CSUM|TSO4) the kernel hands over TCP
+ *   super-segments of up to 65535 bytes and partial checksums; the device strips the header and
+ *   completes the checksums, so receivers still get ordinary valid IPv4 packets, only larger than
+ *   the MTU. Without it, offloads are turned off even on a persistent device that had them.
  * - One read is one whole packet and one `send()` is one whole packet; reads always offer at
  *   least 64 KiB, so no packet is truncated.
  * - FFI is never on the packet path: packets are read and written with `fs.readSync` and
@@ -23,4 +28,4 @@
  */
 export { openTun, TunDevice, type TunReceiver, type TunStats } from './device.js';
 export { TunError, type TunErrorCode, type TunErrorDetails } from './errors.js';
-export type { TunOptions } from './options.js';
+export { DEFAULT_TX_QUEUE_LEN, type TunOptions } from './options.js';

@@ -3,7 +3,7 @@
  * (the readiness worker binds `poll` itself, see poll-worker.ts). Each costs 8-21 µs
  * (ARCHITECTURE.md §4b), so they serve set-up only, never the packet path.
  */
-import { DataType, define, open } from 'ffi-rs';
+import { DataType, define, load, open } from 'ffi-rs';
 import { errnoName } from './errors.js';
 
 /** Result of a libc call: the C return value and, when it failed, the errno name. */
@@ -39,11 +39,19 @@ type Bound = {
 };
 
 let bound: Bound | undefined;
+let opened = false;
+
+function openLibc(): void {
+  if (!opened) {
+    // dlopen(NULL): symbols of node and the libc it links, glibc or musl alike.
+    open({ library: LIBRARY, path: '' });
+    opened = true;
+  }
+}
 
 function libc(): Bound {
   if (bound === undefined) {
-    // dlopen(NULL): symbols of node and the libc it links, glibc or musl alike.
-    open({ library: LIBRARY, path: '' });
+    openLibc();
     bound = define({
       // int ioctl(int fd, unsigned long request, void *arg). Variadic in C, but on the 64-bit
       // SysV and AAPCS ABIs a pointer third argument is passed the same way either way.
@@ -68,6 +76,24 @@ function asBuffer(bytes: Uint8Array): Buffer {
 /** `ioctl(fd, request, arg)`; the kernel's writes to `arg` land in `arg`. */
 export function ioctl(fd: number, request: number, arg: Uint8Array): CallResult {
   return result(libc().ioctl([fd, request, asBuffer(arg)]));
+}
+
+/**
+ * `ioctl(fd, request, value)` for requests whose argument is a plain integer, not a pointer
+ * (TUNSETOFFLOAD). `define()` binds one signature per symbol name, so this one goes through
+ * `load()`; it serves set-up only.
+ */
+export function ioctlValue(fd: number, request: number, value: number): CallResult {
+  openLibc();
+  const raw = load({
+    library: LIBRARY,
+    funcName: 'ioctl',
+    retType: DataType.I32,
+    paramsType: [DataType.I32, DataType.I64, DataType.I64],
+    paramsValue: [fd, request, value],
+    errno: true,
+  });
+  return result(raw);
 }
 
 /** `socket(domain, type, 0)`. */

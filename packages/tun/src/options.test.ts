@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { openTun } from './device.js';
 import { TunError } from './errors.js';
-import { formatIpv4, parseIpv4, resolveOptions, type TunOptions } from './options.js';
+import { DEFAULT_TX_QUEUE_LEN, formatIpv4, parseIpv4, resolveOptions, type TunOptions } from './options.js';
 
 function rejectsWith(options: unknown): TunError {
   try {
@@ -34,8 +34,9 @@ describe('options', () => {
     it('fills in defaults', () => {
       expect(resolveOptions()).to.deep.equal({
         name: 'tun0', address: undefined, peer: undefined, prefixLength: undefined, mtu: 1500,
-        txQueueLen: undefined, up: false, disableIpv6: true, readBatch: 256,
+        txQueueLen: 10_000, up: false, disableIpv6: true, readBatch: 256, offload: false,
       });
+      expect(DEFAULT_TX_QUEUE_LEN).to.equal(10_000);
     });
 
     it('brings the interface up by default when an address is given, with /24 without a peer', () => {
@@ -58,6 +59,9 @@ describe('options', () => {
       expect(resolveOptions({ name: 'tun%d' }).name).to.equal('tun%d');
       expect(resolveOptions({ txQueueLen: 0 }).txQueueLen).to.equal(0);
       expect(resolveOptions({ readBatch: 1 }).readBatch).to.equal(1);
+      expect(resolveOptions({ txQueueLen: 500 }).txQueueLen).to.equal(500);
+      expect(resolveOptions({ offload: true }).offload).to.equal(true);
+      expect(resolveOptions({ offload: false }).offload).to.equal(false);
     });
 
     const bad: Array<[string, unknown]> = [
@@ -82,6 +86,10 @@ describe('options', () => {
       ['readBatch 0', { readBatch: 0 }],
       ['up not a boolean', { up: 'yes' }],
       ['disableIpv6 not a boolean', { disableIpv6: 1 }],
+      ['offload not a boolean', { offload: 'yes' }],
+      ['offload a number', { offload: 1 }],
+      ['txQueueLen not an integer', { txQueueLen: 1000.5 }],
+      ['txQueueLen too large', { txQueueLen: 2 ** 31 }],
       ['unknown option', { mut: 1500 }],
     ];
     for (const [what, options] of bad) {

@@ -22,7 +22,11 @@ export interface TunOptions {
   prefixLength?: number;
   /** MTU in octets, 68..65535 (RFC 791 minimum and the IPv4 maximum). Default 1500. */
   mtu?: number;
-  /** Length of the kernel's transmit queue towards us, in packets. Default: the kernel's (500). */
+  /**
+   * Length of the kernel's transmit queue towards us, in packets, 0..2^31-1. Past it the kernel
+   * drops silently (visible only in `tx_dropped`, see {@link TunDevice.readTxDropped}).
+   * Default {@link DEFAULT_TX_QUEUE_LEN} (10000), not the kernel's 500: see that constant.
+   */
   txQueueLen?: number;
   /** Bring the interface up. Default `true` when `address` is given, else `false`. */
   up?: boolean;
@@ -33,6 +37,14 @@ export interface TunOptions {
   disableIpv6?: boolean;
   /** Most packets read per event-loop turn and per receiver call, 1..4096. Default 256. */
   readBatch?: number;
+  /**
+   * virtio-net offloads (`IFF_VNET_HDR` + `TUNSETOFFLOAD` CSUM|TSO4). The kernel then hands over
+   * TCP/IPv4 super-segments of up to 65535 bytes (larger than the MTU) and leaves TCP/UDP
+   * checksums partial; the device completes them, so receivers still see ordinary, valid IPv4
+   * packets, only larger and fewer. Sent packets get a zeroed header (no offload requested).
+   * Default `false`.
+   */
+  offload?: boolean;
 }
 
 /** {@link TunOptions} after validation, with defaults filled in. */
@@ -45,10 +57,11 @@ export interface ResolvedTunOptions {
   /** Netmask length to set, or undefined to keep the kernel's choice. */
   readonly prefixLength: number | undefined;
   readonly mtu: number;
-  readonly txQueueLen: number | undefined;
+  readonly txQueueLen: number;
   readonly up: boolean;
   readonly disableIpv6: boolean;
   readonly readBatch: number;
+  readonly offload: boolean;
 }
 
 /** Bytes in a Linux interface name including the terminating NUL (`IFNAMSIZ`). */
@@ -58,8 +71,23 @@ export const MIN_MTU = 68;
 /** Largest IPv4 packet (the 16-bit Total Length field, RFC 791 §3.1). */
 export const MAX_MTU = 65535;
 
+/**
+ * Default TUN transmit queue (towards us), in packets. The kernel's 500 is too short for a
+ * user-space reader: past it packets are dropped silently (only `tx_dropped` tells), and the
+ * senders are local TCP sockets that then wait for a retransmission timeout.
+ * - Bursts: 500 connections that each send an initial window of 10 segments (RFC 6928) queue
+ *   5000 packets at once.
+ * - Stalls: the kernel feeds the queue at 300-450k packets/s (measured, ARCHITECTURE.md §4b),
+ *   so 500 packets cover only 1-1.5 ms of an event loop busy elsewhere (a GC pause, a large
+ *   receiver batch, a slow callback); 10000 cover 20-30 ms. The bench shows the difference.
+ * The cost is memory only while we fall behind: 10000 MTU-sized packets are about 25 MB of
+ * kernel buffers (truesize ~2.3 KB each); each TCP socket's share is capped by TCP Small
+ * Queues (`tcp_limit_output_bytes`, 1 MB), also with offload on when entries are 64 KiB.
+ */
+export const DEFAULT_TX_QUEUE_LEN = 10_000;
+
 const KNOWN_OPTIONS = new Set([
-  'name', 'address', 'peer', 'prefixLength', 'mtu', 'txQueueLen', 'up', 'disableIpv6', 'readBatch',
+  'name', 'address', 'peer', 'prefixLength', 'mtu', 'txQueueLen', 'up', 'disableIpv6', 'readBatch', 'offload',
 ]);
 
 /**
@@ -140,7 +168,9 @@ export function resolveOptions(options: TunOptions = {}): ResolvedTunOptions {
     prefixLength = 24;
   }
   const mtu = options.mtu === undefined ? 1500 : integerIn('mtu', options.mtu, MIN_MTU, MAX_MTU);
-  const txQueueLen = options.txQueueLen === undefined ? undefined : integerIn('txQueueLen', options.txQueueLen, 0, 0x7fffffff);
+  const txQueueLen = options.txQueueLen === undefined
+    ? DEFAULT_TX_QUEUE_LEN
+    : integerIn('txQueueLen', options.txQueueLen, 0, 0x7fffffff);
   const readBatch = options.readBatch === undefined ? 256 : integerIn('readBatch', options.readBatch, 1, 4096);
   return {
     name,
@@ -152,5 +182,6 @@ export function resolveOptions(options: TunOptions = {}): ResolvedTunOptions {
     up: boolean('up', options.up, addr !== undefined),
     disableIpv6: boolean('disableIpv6', options.disableIpv6, true),
     readBatch,
+    offload: boolean('offload', options.offload, false),
   };
 }

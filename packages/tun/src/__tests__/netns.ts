@@ -154,6 +154,21 @@ export class TunChild {
     return out;
   }
 
+  /** Takes every packet reported so far (send a command and await its reply first to sync). */
+  takePackets(): Uint8Array[] {
+    const out: Uint8Array[] = [];
+    for (let i = 0; i < this.#events.length;) {
+      const e = this.#events[i]!;
+      if (e.event !== 'packets') {
+        i++;
+        continue;
+      }
+      this.#events.splice(i, 1);
+      for (const hex of e.hex as string[]) out.push(Buffer.from(hex, 'hex'));
+    }
+    return out;
+  }
+
   /** Resolves with the exit code, or undefined if the child is still alive after `timeoutMs`. */
   async exited(timeoutMs: number): Promise<number | null | undefined> {
     let timer: NodeJS.Timeout | undefined;

@@ -84,3 +84,86 @@ export function readIpv4(p: Uint8Array): Ipv4Summary {
     payload: p.subarray(headerLength, total),
   };
 }
+
+/** TCP flag bits (RFC 9293 §3.1). */
+export const TcpFlags = { FIN: 0x01, SYN: 0x02, RST: 0x04, PSH: 0x08, ACK: 0x10 } as const;
+
+/** Fields of a TCP segment to build. */
+export interface TcpSpec {
+  readonly srcPort: number;
+  readonly dstPort: number;
+  readonly seq: number;
+  readonly ack: number;
+  readonly flags: number;
+  readonly window: number;
+  /** Option bytes, a multiple of 4 long. */
+  readonly options?: Uint8Array;
+  readonly payload?: Uint8Array;
+}
+
+/** A TCP segment (RFC 9293 §3.1) inside IPv4, with its checksum over the pseudo-header. */
+export function tcp(src: string, dst: string, spec: TcpSpec): Uint8Array {
+  const options = spec.options ?? new Uint8Array(0);
+  const payload = spec.payload ?? new Uint8Array(0);
+  const t = new Uint8Array(20 + options.length + payload.length);
+  const v = new DataView(t.buffer);
+  v.setUint16(0, spec.srcPort);
+  v.setUint16(2, spec.dstPort);
+  v.setUint32(4, spec.seq >>> 0);
+  v.setUint32(8, spec.ack >>> 0);
+  t[12] = ((20 + options.length) / 4) << 4;
+  t[13] = spec.flags;
+  v.setUint16(14, spec.window);
+  t.set(options, 20);
+  t.set(payload, 20 + options.length);
+  v.setUint16(16, checksum(t, pseudoHeaderSum(addressBytes(src), addressBytes(dst), 6, t.length)));
+  return ipv4(src, dst, 6, t);
+}
+
+/** Uncomplemented, unfolded-then-folded sum of the IPv4 pseudo-header (RFC 9293 §3.1). */
+function pseudoHeaderSum(src: readonly number[], dst: readonly number[], protocol: number, length: number): number {
+  let sum = 0;
+  for (const a of [src, dst]) sum += ((a[0]! << 8) | a[1]!) + ((a[2]! << 8) | a[3]!);
+  sum += protocol + length;
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+  return sum;
+}
+
+/** The fields of a TCP segment inside an IPv4 packet that the tests look at. */
+export interface TcpSummary {
+  readonly srcPort: number;
+  readonly dstPort: number;
+  readonly seq: number;
+  readonly ack: number;
+  readonly flags: number;
+  readonly window: number;
+  readonly payload: Uint8Array;
+}
+
+/** Reads a TCP segment out of an IPv4 packet (assumed well-formed: test input from the kernel). */
+export function readTcp(ipPacket: Uint8Array): TcpSummary {
+  const segment = readIpv4(ipPacket).payload;
+  const v = new DataView(segment.buffer, segment.byteOffset, segment.byteLength);
+  return {
+    srcPort: v.getUint16(0),
+    dstPort: v.getUint16(2),
+    seq: v.getUint32(4),
+    ack: v.getUint32(8),
+    flags: segment[13]!,
+    window: v.getUint16(14),
+    payload: segment.subarray((segment[12]! >> 4) * 4),
+  };
+}
+
+/**
+ * True when the transport checksum (TCP or UDP) of an IPv4 packet verifies: the segment summed
+ * with the pseudo-header is all ones (RFC 1071 §1; RFC 9293 §3.1), and the IPv4 header checksum
+ * verifies too.
+ */
+export function transportChecksumOk(ipPacket: Uint8Array): boolean {
+  const headerLength = (ipPacket[0]! & 0x0f) * 4;
+  if (checksum(ipPacket.subarray(0, headerLength)) !== 0) return false;
+  const ip = readIpv4(ipPacket);
+  const pseudo = pseudoHeaderSum(addressBytes(ip.src), addressBytes(ip.dst), ip.protocol, ip.payload.length);
+  return checksum(ip.payload, pseudo) === 0;
+}

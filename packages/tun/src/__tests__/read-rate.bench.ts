@@ -8,7 +8,10 @@
  *
  * Rate: a separate process floods UDP datagrams from the kernel to the peer address; we count
  * what the device delivers. Latency: we write ICMP echo requests one at a time and time each
- * reply (write → kernel → poll worker wake → drain), reporting p50/p99.
+ * reply (write → kernel → poll worker wake → drain), reporting p50/p99. Queue: the same flood
+ * while the event loop is blocked for STALL_MS (default 10) every 50 ms, as by a GC pause or
+ * other work, once with the kernel's txQueueLen of 500 and once with our default of 10000;
+ * the kernel's tx_dropped says what the queue could not hold.
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -18,6 +21,7 @@ import { icmpEchoRequest } from './packets.js';
 
 const FLOOD = Number(process.env.FLOOD ?? 300_000);
 const PINGS = Number(process.env.PINGS ?? 2_000);
+const STALL_MS = Number(process.env.STALL_MS ?? 10);
 
 const SENDER = `
 const dgram = require('node:dgram');
@@ -36,6 +40,13 @@ function burst() {
 burst();
 `;
 
+function flood(): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const sender = spawn(process.execPath, ['-e', SENDER, '--', String(FLOOD)], { stdio: 'inherit' });
+    sender.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`sender exited ${code}`))));
+  });
+}
+
 const device = await openTun({ name: 'tbench0', address: '10.200.0.1', peer: '10.200.0.2', txQueueLen: 20_000 });
 let received = 0;
 let first = 0;
@@ -50,10 +61,7 @@ device.start((packets) => {
   for (const p of packets) if (p[9] === 1 && p[20] === 0) onReply?.();
 });
 
-await new Promise<void>((resolve, reject) => {
-  const sender = spawn(process.execPath, ['-e', SENDER, '--', String(FLOOD)], { stdio: 'inherit' });
-  sender.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`sender exited ${code}`))));
-});
+await flood();
 await new Promise((r) => setTimeout(r, 500));
 const dropped = readFileSync('/sys/class/net/tbench0/statistics/tx_dropped', 'utf8').trim();
 const kernelSent = readFileSync('/sys/class/net/tbench0/statistics/tx_packets', 'utf8').trim();
@@ -78,3 +86,23 @@ rtts.sort((a, b) => a - b);
 const pct = (q: number): string => `${((rtts[Math.min(rtts.length - 1, Math.floor(q * rtts.length))] ?? 0) * 1000).toFixed(0)} µs`;
 console.log(`latency (echo round trip through the kernel, ${PINGS} pings): p50 ${pct(0.5)}, p99 ${pct(0.99)}, max ${pct(1)}`);
 await device.close();
+
+for (const txQueueLen of [500, 10_000]) {
+  const queued = await openTun({ name: 'tbench0', address: '10.200.0.1', peer: '10.200.0.2', txQueueLen });
+  let got = 0;
+  queued.start((packets) => {
+    got += packets.length;
+  });
+  const stall = setInterval(() => {
+    const until = performance.now() + STALL_MS;
+    while (performance.now() < until) {
+      // Busy: the event loop does something else, as during a GC pause or a long callback.
+    }
+  }, 50);
+  await flood();
+  await new Promise((r) => setTimeout(r, 500));
+  clearInterval(stall);
+  console.log(`queue: txQueueLen ${txQueueLen}, loop blocked ${STALL_MS} ms every 50 ms: received ${got} of ${FLOOD}, ` +
+    `kernel tx_dropped ${queued.readTxDropped()}`);
+  await queued.close();
+}

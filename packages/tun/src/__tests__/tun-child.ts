@@ -4,7 +4,10 @@
  * (with env TUN_CHILD_DROP_PRIVILEGES=1 it first becomes uid/gid 65534, without capabilities).
  * It opens the TUN, then obeys one JSON command per stdin line and reports one JSON event per
  * stdout line. Packets are reported as hex. Commands:
- *   {cmd:'start', quiet?}   start reading; unless quiet, report each batch
+ *   {cmd:'start', quiet?, sink?}  start reading; unless quiet, report each batch; with
+ *                           sink: {mss} a TcpSink (tcp-sink.ts) answers TCP in the child
+ *   {cmd:'sink'}            report the sink's counters
+ *   {cmd:'txdropped'}       report device.readTxDropped()
  *   {cmd:'send', hex}       send one packet
  *   {cmd:'stats'}           report counters and the largest batch seen
  *   {cmd:'open', options}   open a second device in this process, report 'open2'/'error2'
@@ -15,6 +18,15 @@
  */
 import { createInterface } from 'node:readline';
 import { openTun, TunError, type TunDevice, type TunOptions } from '../index.js';
+import { TcpSink } from './tcp-sink.js';
+
+interface Command {
+  cmd: string;
+  hex?: string;
+  quiet?: boolean;
+  options?: TunOptions;
+  sink?: { mss: number };
+}
 
 function report(event: Record<string, unknown>): void {
   process.stdout.write(`${JSON.stringify(event)}\n`);
@@ -50,26 +62,38 @@ try {
   report({ event: 'error', ...describe(error) });
   process.exit(0);
 }
-report({ event: 'open', name: device.name, mtu: device.mtu, fd: device.fd });
+report({ event: 'open', name: device.name, mtu: device.mtu, fd: device.fd, offload: device.offload });
 device.on('error', (error: unknown) => report({ event: 'device-error', ...describe(error) }));
 
 let maxBatch = 0;
 let nonIpv4 = 0;
+let sink: TcpSink | undefined;
 const lines = createInterface({ input: process.stdin });
 lines.on('line', (line) => {
-  const command = JSON.parse(line) as { cmd: string; hex?: string; quiet?: boolean; options?: TunOptions };
+  const command = JSON.parse(line) as Command;
   void handle(command);
 });
 
-async function handle(command: { cmd: string; hex?: string; quiet?: boolean; options?: TunOptions }): Promise<void> {
+async function handle(command: Command): Promise<void> {
   switch (command.cmd) {
     case 'start':
+      if (command.sink !== undefined) sink = new TcpSink((p) => device.send(p), { mss: command.sink.mss, verify: false });
       device.start((packets) => {
         maxBatch = Math.max(maxBatch, packets.length);
         for (const p of packets) if (p[0] === undefined || p[0] >> 4 !== 4) nonIpv4++;
         if (!command.quiet) report({ event: 'packets', hex: packets.map((p) => Buffer.from(p).toString('hex')) });
+        sink?.handle(packets);
       });
       report({ event: 'started' });
+      break;
+    case 'sink':
+      report({
+        event: 'sink', bytes: sink?.bytes, segments: sink?.segments, largestPacket: sink?.largestPacket,
+        outOfOrder: sink?.outOfOrder, finished: sink?.finished,
+      });
+      break;
+    case 'txdropped':
+      report({ event: 'txdropped', value: device.readTxDropped() });
       break;
     case 'send':
       device.send(Buffer.from(command.hex ?? '', 'hex'));

@@ -1,0 +1,180 @@
+/**
+ * The virtio-net header that prefixes every packet on a TUN fd opened with `IFF_VNET_HDR`, and
+ * the generic checksum completion it asks for. Still no IP here: the header says where a sum
+ * starts and where it goes, and the rule is the same for every protocol (virtio spec v1.2
+ * §5.1.6.2 "Packet Transmission", §5.1.6.4 "Processing of Incoming Packets").
+ *
+ * Layout of `struct virtio_net_hdr` (include/uapi/linux/virtio_net.h), 10 bytes, fields in the
+ * byte order of the host for a legacy (non-VERSION_1) device, which TUN is unless TUNSETVNETLE
+ * or TUNSETVNETBE says otherwise:
+ *
+ * | offset | field       | type | meaning |
+ * |--------|-------------|------|---------|
+ * | 0      | flags       | u8   | `NEEDS_CSUM` (1): a checksum is still to be computed; `DATA_VALID` (2) |
+ * | 1      | gso_type    | u8   | `NONE` (0), `TCPV4` (1), `UDP` (3), `TCPV6` (4), `UDP_L4` (5); `ECN` (0x80) flag |
+ * | 2      | hdr_len     | u16  | bytes of headers before the payload (a hint) |
+ * | 4      | gso_size    | u16  | payload bytes per segment when `gso_type` is not `NONE` |
+ * | 6      | csum_start  | u16  | offset from the start of the packet where summing starts |
+ * | 8      | csum_offset | u16  | where, after `csum_start`, the result is stored |
+ */
+
+/** Size of `struct virtio_net_hdr` in bytes (the TUN default `vnet_hdr_sz`). */
+export const VNET_HEADER_SIZE = 10;
+
+/** `virtio_net_hdr.flags` bits. */
+export const VnetFlags = {
+  /** The packet's checksum is partial: complete it from `csum_start` (virtio §5.1.6.2). */
+  NEEDS_CSUM: 1,
+  /** The sender vouches for the checksum (receive direction only). */
+  DATA_VALID: 2,
+} as const;
+
+/** `virtio_net_hdr.gso_type` values. */
+export const VnetGso = {
+  NONE: 0,
+  TCPV4: 1,
+  UDP: 3,
+  TCPV6: 4,
+  UDP_L4: 5,
+  /** Flag: the TCP segments carry CE/CWR (needs TUN_F_TSO_ECN, which we do not offer). */
+  ECN: 0x80,
+} as const;
+
+/** True when this machine stores multi-byte integers least significant byte first. */
+export const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/** A decoded `struct virtio_net_hdr`. */
+export interface VnetHeader {
+  readonly flags: number;
+  readonly gsoType: number;
+  /** Header bytes before the payload, in octets (a hint; may be 0). */
+  readonly hdrLen: number;
+  /** Payload octets per segment when `gsoType` is not NONE. */
+  readonly gsoSize: number;
+  /** Octet offset in the packet where checksumming starts (when `NEEDS_CSUM`). */
+  readonly csumStart: number;
+  /** Octet offset after `csumStart` of the 16-bit checksum field (when `NEEDS_CSUM`). */
+  readonly csumOffset: number;
+}
+
+/** Reads the header at `bytes[offset..offset+10]` (host byte order). The caller checks length. */
+export function readVnetHeader(bytes: Uint8Array, offset = 0): VnetHeader {
+  const v = new DataView(bytes.buffer, bytes.byteOffset + offset, VNET_HEADER_SIZE);
+  return {
+    flags: v.getUint8(0),
+    gsoType: v.getUint8(1),
+    hdrLen: v.getUint16(2, LITTLE_ENDIAN),
+    gsoSize: v.getUint16(4, LITTLE_ENDIAN),
+    csumStart: v.getUint16(6, LITTLE_ENDIAN),
+    csumOffset: v.getUint16(8, LITTLE_ENDIAN),
+  };
+}
+
+/** Writes `header` into `bytes[offset..offset+10]` (host byte order). */
+export function writeVnetHeader(bytes: Uint8Array, header: VnetHeader, offset = 0): void {
+  const v = new DataView(bytes.buffer, bytes.byteOffset + offset, VNET_HEADER_SIZE);
+  v.setUint8(0, header.flags);
+  v.setUint8(1, header.gsoType);
+  v.setUint16(2, header.hdrLen, LITTLE_ENDIAN);
+  v.setUint16(4, header.gsoSize, LITTLE_ENDIAN);
+  v.setUint16(6, header.csumStart, LITTLE_ENDIAN);
+  v.setUint16(8, header.csumOffset, LITTLE_ENDIAN);
+}
+
+/**
+ * Ones-complement sum (RFC 1071) of `bytes[start..end)`, as 16-bit words in host byte order,
+ * folded to 16 bits, not complemented. Summing host-order words gives the byte-swapped result
+ * on a little-endian machine (RFC 1071 §2(B): the sum is byte-order independent), so a caller
+ * that stores the result with a host-order 16-bit write puts the right bytes on the wire.
+ * `start` must be even relative to the buffer's ArrayBuffer (it is the word alignment).
+ *
+ * Fast path: whole 32-bit words through a Uint32Array, summed as plain doubles. 2^53 / 2^32 is
+ * 2^21 words, far more than a 64 KiB packet, so nothing overflows; a sum of 32-bit words taken
+ * modulo 65535 equals the ones-complement sum of their 16-bit halves (2^16 ≡ 1 mod 65535).
+ */
+export function sumHostOrder(bytes: Uint8Array, start: number, end: number): number {
+  const base = bytes.byteOffset;
+  let sum = 0;
+  let i = start;
+  if (end - i >= 2 && ((base + i) & 3) === 2) {
+    sum += hostWord(bytes, i);
+    i += 2;
+  }
+  const words = (end - i) >>> 2;
+  if (words > 0) {
+    const u32 = new Uint32Array(bytes.buffer, base + i, words);
+    // Four accumulators let the loop's additions overlap.
+    let a = 0;
+    let b = 0;
+    let c = 0;
+    let d = 0;
+    let k = 0;
+    for (; k + 4 <= words; k += 4) {
+      a += u32[k]!;
+      b += u32[k + 1]!;
+      c += u32[k + 2]!;
+      d += u32[k + 3]!;
+    }
+    for (; k < words; k++) a += u32[k]!;
+    sum += a + b + c + d;
+    i += words << 2;
+  }
+  if (end - i >= 2) {
+    sum += hostWord(bytes, i);
+    i += 2;
+  }
+  if (i < end) {
+    // A lone last byte is the first (high-order on the wire) byte of a zero-padded word.
+    const last = bytes[i]!;
+    sum += LITTLE_ENDIAN ? last : last << 8;
+  }
+  return fold(sum);
+}
+
+function hostWord(bytes: Uint8Array, i: number): number {
+  const first = bytes[i]!;
+  const second = bytes[i + 1]!;
+  return LITTLE_ENDIAN ? first | (second << 8) : (first << 8) | second;
+}
+
+/** Folds a non-negative sum (< 2^53) to 16 bits in ones-complement arithmetic. */
+function fold(sum: number): number {
+  if (sum === 0) return 0;
+  // x mod 65535 is the ones-complement fold, except that a non-zero multiple of 65535 is 0xffff.
+  const r = sum % 65535;
+  return r === 0 ? 0xffff : r;
+}
+
+/** Why {@link completeChecksum} refused a packet. */
+export type ChecksumFailure = 'csum-out-of-range';
+
+/**
+ * Completes a partial checksum as virtio-net asks (§5.1.6.2): the 16-bit field at
+ * `csumStart + csumOffset` already holds the folded sum of whatever the protocol adds outside
+ * the packet (for TCP/UDP the pseudo-header); sum from `csumStart` to the end of the packet,
+ * complement, and store the result there. Never throws on bad offsets: returns why instead.
+ */
+export function completeChecksum(
+  packet: Uint8Array,
+  csumStart: number,
+  csumOffset: number,
+): { ok: true } | { ok: false; reason: ChecksumFailure } {
+  const field = csumStart + csumOffset;
+  if (field + 2 > packet.length) return { ok: false, reason: 'csum-out-of-range' };
+  let result: number;
+  if (((packet.byteOffset + csumStart) & 1) === 0) {
+    // A result of 0 goes out as 0xffff, as Linux's skb_checksum_help() does (CSUM_MANGLED_0):
+    // the same value in ones-complement, and the only one UDP may carry (RFC 768).
+    result = ~sumHostOrder(packet, csumStart, packet.length) & 0xffff || 0xffff;
+    // Written in host order, matching how the words were summed.
+    new DataView(packet.buffer, packet.byteOffset).setUint16(field, result, LITTLE_ENDIAN);
+  } else {
+    // Not word-aligned in memory (never seen from the kernel): sum in network order byte by byte.
+    let sum = 0;
+    for (let i = csumStart; i + 1 < packet.length; i += 2) sum += (packet[i]! << 8) | packet[i + 1]!;
+    if ((packet.length - csumStart) & 1) sum += packet[packet.length - 1]! << 8;
+    result = ~fold(sum) & 0xffff || 0xffff;
+    new DataView(packet.buffer, packet.byteOffset).setUint16(field, result, false);
+  }
+  return { ok: true };
+}
