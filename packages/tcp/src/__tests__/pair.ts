@@ -1,0 +1,256 @@
+/**
+ * A test harness joining two TCP engines by a simulated link (delay, jitter/reordering, loss,
+ * duplication, a bandwidth limit with a drop-tail queue), driven by a virtual clock that jumps
+ * to the earliest deadline: the next delivery or either engine's `pollTimeout()`. Everything
+ * random comes from one seeded PRNG, so a failing run replays exactly from its seed.
+ *
+ * Side `a` opens actively (`TcpConnection.connect`); side `b` is a `TcpListener` whose accepted
+ * connection becomes `pair.b`. A segment that reaches a CLOSED connection is answered with
+ * `resetFor`, as a real stack would.
+ */
+import { TcpConnection } from '../connection.js';
+import { TcpListener } from '../listener.js';
+import { resetFor } from '../reset.js';
+import { emitTcp, parseTcp } from '../segment.js';
+import type { Endpoint, TcpConfig, TcpEvent, TcpRepr } from '../types.js';
+
+/** mulberry32: a small, fast, well-mixed 32-bit PRNG. Returns floats in [0, 1). */
+export function mulberry32(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Properties of one direction of the simulated link. */
+export interface LinkOptions {
+  /** One-way propagation delay. */
+  readonly delayMs: number;
+  /** Extra uniformly random delay in [0, jitterMs) for a `reorder` fraction of packets. */
+  readonly jitterMs: number;
+  /** Fraction of packets that get the jitter (and may overtake others). */
+  readonly reorder: number;
+  /** Fraction of packets dropped. */
+  readonly loss: number;
+  /** Fraction of packets delivered twice. */
+  readonly duplicate: number;
+  /** Serialisation rate in octets per ms (0 = unlimited). */
+  readonly bytesPerMs: number;
+  /** Drop-tail bound on the serialisation backlog, in ms of queueing (0 = unbounded). */
+  readonly maxQueueMs: number;
+}
+
+export const CLEAN_LINK: LinkOptions = {
+  delayMs: 10,
+  jitterMs: 0,
+  reorder: 0,
+  loss: 0,
+  duplicate: 0,
+  bytesPerMs: 0,
+  maxQueueMs: 0,
+};
+
+export type Side = 'a' | 'b';
+
+interface InFlight {
+  readonly at: number;
+  readonly order: number;
+  readonly to: Side;
+  readonly repr: TcpRepr;
+  readonly payload: Uint8Array;
+}
+
+export interface PairOptions {
+  readonly seed: number;
+  readonly link?: Partial<LinkOptions>;
+  readonly configA?: Partial<TcpConfig>;
+  readonly configB?: Partial<TcpConfig>;
+  /** Hard virtual deadline; a run still going then fails instead of hanging. */
+  readonly deadlineMs?: number;
+  /** Encode and parse every segment with the wire codec (slower; checks every Repr is emittable). */
+  readonly throughCodec?: boolean;
+  readonly backlog?: number;
+}
+
+/** Hooks the test supplies to play the applications on both sides. */
+export interface PairApp {
+  /** Called for every event, in order. */
+  onEvent?(side: Side, conn: TcpConnection, ev: TcpEvent): void;
+  /** Called after each drain of a side, to write more or close. */
+  pump?(side: Side, conn: TcpConnection): void;
+  /** A virtual time the application wants to run again (e.g. a slow reader's next read). */
+  wakeAt?(): number | undefined;
+}
+
+export const ADDR_A: Endpoint = { addr: 0x0a000001, port: 40000 };
+export const ADDR_B: Endpoint = { addr: 0x0a000002, port: 80 };
+
+export class Pair {
+  readonly rng: () => number;
+  readonly link: LinkOptions;
+  readonly a: TcpConnection;
+  b: TcpConnection | undefined;
+  readonly listener: TcpListener;
+  now = 0;
+  readonly events: Record<Side, TcpEvent[]> = { a: [], b: [] };
+  /** Packets put on the wire / dropped by loss or queue, per sender. */
+  readonly sent: Record<Side, number> = { a: 0, b: 0 };
+  readonly dropped: Record<Side, number> = { a: 0, b: 0 };
+  private readonly deadlineMs: number;
+  private readonly throughCodec: boolean;
+  private flight: InFlight[] = [];
+  private order = 0;
+  private readonly busyUntil: Record<Side, number> = { a: 0, b: 0 };
+  private readonly wire = new Uint8Array(65536 + 60);
+  app: PairApp = {};
+
+  constructor(opts: PairOptions) {
+    this.rng = mulberry32(opts.seed);
+    this.link = { ...CLEAN_LINK, ...opts.link };
+    this.deadlineMs = opts.deadlineMs ?? 3_600_000;
+    this.throughCodec = opts.throughCodec ?? false;
+    const iss = (): number => Math.floor(this.rng() * 4294967296) >>> 0;
+    this.a = TcpConnection.connect(0, { local: ADDR_A, remote: ADDR_B, iss: iss(), config: opts.configA });
+    this.listener = new TcpListener({ local: ADDR_B, backlog: opts.backlog ?? 4, config: opts.configB, isn: iss });
+  }
+
+  conn(side: Side): TcpConnection | undefined {
+    return side === 'a' ? this.a : this.b;
+  }
+
+  /** Runs until `done()` holds after a drain; throws (with the virtual time) past the deadline. */
+  run(done: () => boolean): void {
+    let sameTime = 0;
+    let last = -1;
+    for (;;) {
+      this.drain('a');
+      if (this.b !== undefined) this.drain('b');
+      if (done()) return;
+      const next = this.nextDeadline();
+      if (next === undefined) throw new Error(`stuck at t=${this.now}: no packet in flight and no timer armed`);
+      if (next > this.deadlineMs) throw new Error(`virtual deadline ${this.deadlineMs} ms passed (next event at ${next})`);
+      this.now = Math.max(this.now, next);
+      if (this.now === last) {
+        if (++sameTime > 100_000) throw new Error(`livelock at t=${this.now}`);
+      } else {
+        sameTime = 0;
+        last = this.now;
+      }
+      this.deliverDue();
+      for (const side of ['a', 'b'] as const) {
+        const c = this.conn(side);
+        const t = c?.pollTimeout();
+        if (c !== undefined && t !== undefined && t <= this.now) c.handleTimeout(this.now);
+      }
+    }
+  }
+
+  private nextDeadline(): number | undefined {
+    let t: number | undefined;
+    for (const p of this.flight) if (t === undefined || p.at < t) t = p.at;
+    for (const c of [this.a, this.b]) {
+      const d = c?.pollTimeout();
+      if (d !== undefined && (t === undefined || d < t)) t = d;
+    }
+    const w = this.app.wakeAt?.();
+    if (w !== undefined && w > this.now && (t === undefined || w < t)) t = w;
+    return t;
+  }
+
+  private deliverDue(): void {
+    const due = this.flight.filter((p) => p.at <= this.now).sort((x, y) => x.at - y.at || x.order - y.order);
+    if (due.length === 0) return;
+    this.flight = this.flight.filter((p) => p.at > this.now);
+    for (const p of due) this.deliver(p);
+  }
+
+  private deliver(p: InFlight): void {
+    let repr = p.repr;
+    let payload = p.payload;
+    if (this.throughCodec) {
+      const [src, dst] = p.to === 'b' ? [ADDR_A.addr, ADDR_B.addr] : [ADDR_B.addr, ADDR_A.addr];
+      const n = emitTcp(repr, payload, src, dst, this.wire);
+      const parsed = parseTcp(this.wire.slice(0, n), src, dst);
+      if (!parsed.ok) throw new Error(`codec rejected our own segment: ${parsed.reason}`);
+      repr = parsed.repr;
+      payload = parsed.payload;
+    }
+    if (p.to === 'b' && this.b === undefined) {
+      const r = this.listener.handleSegment(this.now, ADDR_B, ADDR_A, repr, payload);
+      if (r.kind === 'connection') this.b = r.connection;
+      else if (r.kind === 'reply') this.transmit('b', r.transmit.repr, r.transmit.payload);
+      return;
+    }
+    const c = this.conn(p.to)!;
+    if (c.state === 'CLOSED') {
+      const rst = resetFor(repr, payload.length);
+      if (rst !== undefined) this.transmit(p.to, rst, new Uint8Array(0));
+      return;
+    }
+    c.handleSegment(this.now, repr, payload);
+  }
+
+  private drain(side: Side): void {
+    const c = this.conn(side)!;
+    for (let round = 0; round < 1000; round++) {
+      let any = false;
+      for (let tx = c.pollTransmit(this.now); tx !== undefined; tx = c.pollTransmit(this.now)) {
+        this.transmit(side, tx.repr, tx.payload);
+        any = true;
+      }
+      for (let ev = c.pollEvent(); ev !== undefined; ev = c.pollEvent()) {
+        this.events[side].push(ev);
+        if (side === 'b' && ev.type === 'connected') {
+          this.listener.established(c);
+          this.listener.accept();
+        }
+        if (side === 'b' && ev.type === 'closed') this.listener.release(c);
+        this.app.onEvent?.(side, c, ev);
+        any = true;
+      }
+      this.app.pump?.(side, c);
+      if (!any) return;
+    }
+    throw new Error(`drain of ${side} did not settle`);
+  }
+
+  /** Puts a segment from `from` on the link toward the other side (copying the payload). */
+  transmit(from: Side, repr: TcpRepr, payload: Uint8Array): void {
+    const L = this.link;
+    const to: Side = from === 'a' ? 'b' : 'a';
+    this.sent[from]++;
+    let depart = this.now;
+    if (L.bytesPerMs > 0) {
+      const start = Math.max(this.now, this.busyUntil[from]);
+      if (L.maxQueueMs > 0 && start - this.now > L.maxQueueMs) {
+        this.dropped[from]++;
+        return;
+      }
+      depart = start + (payload.length + 40) / L.bytesPerMs;
+      this.busyUntil[from] = depart;
+    }
+    if (this.rng() < L.loss) {
+      this.dropped[from]++;
+      return;
+    }
+    const copy = payload.slice();
+    const arrival = (): number => depart + L.delayMs + (this.rng() < L.reorder ? this.rng() * L.jitterMs : 0);
+    this.flight.push({ at: arrival(), order: this.order++, to, repr, payload: copy });
+    if (this.rng() < L.duplicate) this.flight.push({ at: arrival(), order: this.order++, to, repr, payload: copy });
+  }
+}
+
+/** Octet `i` of the test stream of `salt`: position-dependent so reordering or loss shows. */
+export function streamByte(i: number, salt: number): number {
+  return (i * 131 + (i >>> 8) * 7 + (i >>> 16) * 3 + salt) & 0xff;
+}
+
+/** Fills `out` with stream octets starting at `offset`. */
+export function fillStream(out: Uint8Array, offset: number, salt: number): Uint8Array {
+  for (let i = 0; i < out.length; i++) out[i] = streamByte(offset + i, salt);
+  return out;
+}

@@ -1,0 +1,85 @@
+import { expect } from 'chai';
+import { RecvBuffer } from './recv-buffer.js';
+import { SendBuffer } from './send-buffer.js';
+import { bytes } from './__tests__/trace.js';
+import { mulberry32 } from './__tests__/pair.js';
+
+describe('SendBuffer', () => {
+  it('accepts up to capacity, slices by offset, consumes from the front', () => {
+    const b = new SendBuffer(100);
+    expect(b.write(bytes(70))).to.equal(70);
+    expect(b.write(bytes(70, 70))).to.equal(30);
+    expect([b.length, b.free]).to.deep.equal([100, 0]);
+    expect(Array.from(b.slice(95, 10))).to.deep.equal(Array.from(bytes(5, 95)));
+    b.consume(60);
+    expect(b.write(bytes(50, 100))).to.equal(50);
+    expect(Array.from(b.slice(0, 90))).to.deep.equal(Array.from(bytes(90, 60))); // spans the ring's end
+    b.consume(1000);
+    expect(b.length).to.equal(0);
+  });
+
+  it('grows its storage and keeps content across random writes, slices and consumes', () => {
+    const rng = mulberry32(7);
+    const b = new SendBuffer(100_000);
+    let head = 0;
+    let tail = 0;
+    for (let i = 0; i < 2000; i++) {
+      const n = b.write(bytes(Math.floor(rng() * 5000), tail));
+      tail += n;
+      const off = Math.floor(rng() * b.length);
+      const len = Math.floor(rng() * 3000);
+      const s = b.slice(off, len);
+      expect(s.length).to.equal(Math.min(len, b.length - off));
+      for (let j = 0; j < s.length; j++) if (s[j] !== ((head + off + j) & 0xff)) throw new Error(`mismatch at iteration ${i}`);
+      const c = Math.floor(rng() * 6000);
+      b.consume(c);
+      head = Math.min(tail, head + c);
+    }
+  });
+});
+
+describe('RecvBuffer', () => {
+  it('reassembles out-of-order ranges; the hole filling makes all contiguous data readable', () => {
+    const r = new RecvBuffer(100);
+    expect(r.write(20, bytes(10, 20), 100, 8)).to.equal(0);
+    expect(r.write(40, bytes(10, 40), 100, 8)).to.equal(0);
+    expect(r.write(25, bytes(20, 25), 100, 8)).to.equal(0); // bridges the two ranges
+    expect([r.outOfOrderBytes, r.outOfOrderRanges]).to.deep.equal([30, 1]);
+    expect(r.write(0, bytes(20), 100, 8)).to.equal(50);
+    expect([r.readable, r.outOfOrderBytes, r.outOfOrderRanges]).to.deep.equal([50, 0, 0]);
+    expect(Array.from(r.read(100)!)).to.deep.equal(Array.from(bytes(50)));
+    expect(r.read(10)).to.equal(undefined);
+  });
+
+  it('refuses out-of-order data beyond the octet or range bounds', () => {
+    const r = new RecvBuffer(1000);
+    expect(r.write(10, bytes(10), 15, 8)).to.equal(0);
+    expect(r.write(100, bytes(10), 15, 8)).to.equal(-1); // 20 > 15 octets
+    expect(r.write(15, bytes(10), 15, 8)).to.equal(0); // overlapping: only 5 new
+    expect(r.outOfOrderBytes).to.equal(15);
+    const s = new RecvBuffer(1000);
+    expect(s.write(10, bytes(1), 100, 2)).to.equal(0);
+    expect(s.write(20, bytes(1), 100, 2)).to.equal(0);
+    expect(s.write(30, bytes(1), 100, 2)).to.equal(-1); // a third range
+  });
+
+  it('wraps around its ring and never writes past free space', () => {
+    const r = new RecvBuffer(64);
+    let sent = 0;
+    let read = 0;
+    const rng = mulberry32(3);
+    for (let i = 0; i < 500; i++) {
+      const n = Math.min(Math.floor(rng() * 40), r.space);
+      sent += r.write(0, bytes(n, sent), 0, 0);
+      const out = r.read(Math.floor(rng() * 50));
+      if (out !== undefined) {
+        for (let j = 0; j < out.length; j++) if (out[j] !== ((read + j) & 0xff)) throw new Error(`mismatch at ${read + j}`);
+        read += out.length;
+      }
+    }
+    expect(read).to.be.greaterThan(1000);
+    const before = r.readable;
+    expect(r.write(0, bytes(200), 0, 0)).to.equal(64 - before); // clipped to the free space
+    expect(r.readable).to.equal(64);
+  });
+});

@@ -1,0 +1,34 @@
+/**
+ * @tcp-tun/tcp — the TCP layer: a wire codec for segments and a sans-IO TCP engine.
+ *
+ * What this layer does:
+ * - `parseTcp`/`emitTcp`/`TcpSegment` (segment.ts): TCP headers and options between bytes and a
+ *   plain `TcpRepr`, checksum included. Untrusted bytes never throw.
+ * - `TcpConnection`: one connection's RFC 9293 state machine with RFC 6298 retransmission
+ *   timing, RFC 5681/6582 NewReno congestion control, flow control with silly-window avoidance,
+ *   zero-window probing, out-of-order reassembly and the RFC 5961 hardening that applies.
+ * - `TcpListener`: passive open with a backlog; `resetFor`: the RST for a segment nobody owns.
+ *
+ * What it guarantees:
+ * - No I/O, no clock, no timers, no randomness, no Node APIs: time (`Instant`, monotonic ms) and
+ *   initial sequence numbers are passed in, so the engine runs unchanged in a browser, a worker
+ *   or a deterministic test harness.
+ * - Inputs (`handleSegment`, `handleTimeout`) and commands (`send`, `recv`, `close`, `abort`)
+ *   never emit anything themselves; outputs are pulled with `pollTransmit` (one segment per
+ *   call), `pollEvent` and `pollTimeout`. A burst of segments fed before one drain is
+ *   acknowledged once.
+ * - Peer misbehaviour never throws; it becomes an event (`error` with an errno-style code) or a
+ *   counter. Programmer errors throw a {@link TcpUsageError} carrying a `code`.
+ */
+export * from './types.js';
+export * from './segment.js';
+export { DEFAULT_TCP_CONFIG, MAX_UNSCALED_WINDOW, resolveTcpConfig } from './config.js';
+export { TcpUsageError, type TcpUsageErrorCode } from './errors.js';
+export { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt, seqMax, seqMin } from './seq.js';
+export { NewReno, initialWindow, type AckVerdict, type CongestionControl } from './congestion.js';
+export { RttEstimator } from './rtt.js';
+export { SendBuffer } from './send-buffer.js';
+export { RecvBuffer } from './recv-buffer.js';
+export { TcpConnection, type AcceptOptions, type ConnectOptions, type TcpStats } from './connection.js';
+export { TcpListener, type ListenResult, type ListenerOptions } from './listener.js';
+export { resetFor } from './reset.js';

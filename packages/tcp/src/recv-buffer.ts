@@ -1,0 +1,146 @@
+/**
+ * The receive buffer: in-order octets waiting for `recv()` plus out-of-order octets held for
+ * reassembly, in one ring of `capacity` octets.
+ *
+ * Positions are *stream offsets* (octets since the first data octet, as plain numbers: exact
+ * up to 2^53). Out-of-order data is written straight into the ring at its final place, and a
+ * short sorted list of ranges says which places beyond the contiguous end hold data; when a
+ * hole fills, the contiguous end jumps over every range it now touches. The connection never
+ * advertises more window than the ring has room for (RCV.NXT + RCV.WND ≤ read offset +
+ * capacity), so every acceptable octet has a slot.
+ */
+export class RecvBuffer {
+  /** Ring size: the most octets held, readable and out-of-order together. */
+  readonly capacity: number;
+  private storage: Uint8Array | undefined;
+  /** Stream offset of the next octet `read` returns. */
+  private readOffset = 0;
+  /** Stream offset one past the last contiguous octet (RCV.NXT as a stream offset). */
+  private contigEnd = 0;
+  /** Out-of-order ranges as flat [start, end, start, end, ...], sorted, disjoint, non-adjacent, all > contigEnd. */
+  private readonly ranges: number[] = [];
+  private held = 0;
+
+  constructor(capacity: number) {
+    this.capacity = capacity;
+  }
+
+  /** In-order octets ready for `read`. */
+  get readable(): number {
+    return this.contigEnd - this.readOffset;
+  }
+
+  /** Octets held beyond a hole. */
+  get outOfOrderBytes(): number {
+    return this.held;
+  }
+
+  /** Number of disjoint out-of-order ranges held. */
+  get outOfOrderRanges(): number {
+    return this.ranges.length >> 1;
+  }
+
+  /** Free ring space after the contiguous data (the most window that may be offered). */
+  get space(): number {
+    return this.capacity - this.readable;
+  }
+
+  /**
+   * Stores `data` at `offset` octets past the contiguous end (0 = in order). Returns how far the
+   * contiguous end advanced, or -1 when out-of-order data was refused because holding it would
+   * exceed `maxOutOfOrder` octets or `maxRanges` ranges. The caller trims to the window first;
+   * anything past the ring is clipped here as a last guard.
+   */
+  write(offset: number, data: Uint8Array, maxOutOfOrder: number, maxRanges: number): number {
+    let len = Math.min(data.length, this.space - offset);
+    if (len <= 0 || offset < 0) return 0;
+    const start = this.contigEnd + offset;
+    const end = start + len;
+    if (offset > 0) {
+      // Admission of out-of-order data: compute the held total and range count after merging.
+      let covered = 0;
+      let touching = 0;
+      const r = this.ranges;
+      for (let i = 0; i < r.length; i += 2) {
+        const s = r[i]!;
+        const e = r[i + 1]!;
+        if (e < start || s > end) continue; // disjoint and not adjacent
+        touching++;
+        covered += Math.min(e, end) - Math.max(s, start);
+      }
+      const added = len - covered;
+      const rangesAfter = (r.length >> 1) - touching + 1;
+      if (added > 0 && (this.held + added > maxOutOfOrder || rangesAfter > maxRanges)) return -1;
+    }
+    this.copyIn(start, data.subarray(0, len));
+    if (offset > 0) {
+      this.insertRange(start, end);
+      return 0;
+    }
+    // In order: extend the contiguous end and swallow every range it now reaches.
+    let newEnd = end;
+    const r = this.ranges;
+    let drop = 0;
+    while (drop < r.length && r[drop]! <= newEnd) {
+      const e = r[drop + 1]!;
+      this.held -= e - r[drop]!;
+      if (e > newEnd) {
+        // The range overlapped the new data only partly; its tail is already in the ring.
+        newEnd = e;
+      }
+      drop += 2;
+    }
+    if (drop > 0) r.splice(0, drop);
+    len = newEnd - this.contigEnd;
+    this.contigEnd = newEnd;
+    return len;
+  }
+
+  /** Copies out up to `max` in-order octets into a fresh array (undefined when none). */
+  read(max: number): Uint8Array | undefined {
+    const n = Math.min(max, this.readable);
+    if (n <= 0 || this.storage === undefined) return undefined;
+    const out = new Uint8Array(n);
+    const cap = this.capacity;
+    const pos = this.readOffset % cap;
+    const first = Math.min(n, cap - pos);
+    out.set(this.storage.subarray(pos, pos + first), 0);
+    if (first < n) out.set(this.storage.subarray(0, n - first), first);
+    this.readOffset += n;
+    return out;
+  }
+
+  /** Forgets every out-of-order range (e.g. when the connection is reset). */
+  clearOutOfOrder(): void {
+    this.ranges.length = 0;
+    this.held = 0;
+  }
+
+  private copyIn(start: number, data: Uint8Array): void {
+    if (this.storage === undefined) this.storage = new Uint8Array(this.capacity);
+    const cap = this.capacity;
+    const pos = start % cap;
+    const first = Math.min(data.length, cap - pos);
+    this.storage.set(first === data.length ? data : data.subarray(0, first), pos);
+    if (first < data.length) this.storage.set(data.subarray(first), 0);
+  }
+
+  private insertRange(start: number, end: number): void {
+    const r = this.ranges;
+    // Find the first range that ends at or after `start` (could merge with it).
+    let i = 0;
+    while (i < r.length && r[i + 1]! < start) i += 2;
+    let j = i;
+    let s = start;
+    let e = end;
+    let removed = 0;
+    while (j < r.length && r[j]! <= e) {
+      s = Math.min(s, r[j]!);
+      e = Math.max(e, r[j + 1]!);
+      removed += r[j + 1]! - r[j]!;
+      j += 2;
+    }
+    r.splice(i, j - i, s, e);
+    this.held += e - s - removed;
+  }
+}
