@@ -1,0 +1,769 @@
+/**
+ * The stack: smoltcp's `Interface` for Node. It owns one link and one IPv4 address, parses
+ * and demultiplexes what the link delivers, feeds the sans-IO TCP engine, drains it, and
+ * keeps ONE Node timer for the earliest deadline of every connection.
+ *
+ * Inbound, per batch of packets from the link: IPv4 parse (drops counted by reason) →
+ * destination check → fragment reassembly → ICMP echo (answered) or TCP parse → demultiplex
+ * by 4-tuple → `handleSegment`; no connection → the listener of the port; no listener → RST
+ * (RFC 9293 §3.10.7.1). Each connection touched by the batch is drained ONCE after the whole
+ * batch: transmits, then events (dispatched to its socket, which may issue commands, then it
+ * is drained again), then its deadline moves in a min-heap. Draining once per batch is what
+ * coalesces ACKs. Commands from sockets outside a batch schedule one coalesced drain in a
+ * microtask, so a run of writes costs one drain.
+ *
+ * Only the stack reads the clock; the engine is given `now`.
+ */
+import { randomBytes } from 'node:crypto';
+import { debuglog } from 'node:util';
+import {
+  IpProtocol,
+  Ipv4Reassembler,
+  echoReplyFor,
+  emitIcmpv4,
+  emitIpv4,
+  ipv4FromString,
+  ipv4ToString,
+  isIpv4String,
+  parseIcmpv4,
+  parseIpv4,
+  type Ipv4Repr,
+} from '@tcp-tun/ip';
+import {
+  TcpConnection,
+  TcpListener,
+  emitTcp,
+  parseTcp,
+  resetFor,
+  resolveTcpConfig,
+  type Endpoint,
+  type Instant,
+  type TcpConfig,
+  type TcpEvent,
+  type TcpRepr,
+  type TcpState,
+  type Transmit,
+} from '@tcp-tun/tcp';
+import { ConnectionTable } from './connection-table.js';
+import { DeadlineHeap } from './deadline-heap.js';
+import { EphemeralPorts } from './ephemeral-ports.js';
+import { SystemError, argumentError } from './errors.js';
+import type { ConnectionEntry, ConnectionOwner, ListenerEntry, ListenerOwner } from './internal.js';
+import { IsnGenerator } from './isn.js';
+import type { Link } from './link.js';
+import { createNetApi, type NetApi } from './net-api.js';
+
+const debug = debuglog('tcp-tun');
+
+/** Options of {@link Stack}. */
+export interface StackOptions {
+  /** The packet port: a TUN device, one side of `createLinkPair()`, or a wrapper of either. */
+  readonly link: Link;
+  /** Our IPv4 address, dotted quad ("10.0.0.2"). */
+  readonly address: string;
+  /**
+   * Engine configuration for every connection. `mss` defaults to the link MTU − 40 (and is
+   * capped by it).
+   */
+  readonly tcp?: Partial<TcpConfig>;
+  /** Ephemeral port range for active opens and `listen(0)` (default 49152–65535, RFC 6335). */
+  readonly ephemeralPortRange?: readonly [number, number];
+  /** Monotonic clock in milliseconds (default `performance.now`); for tests. */
+  readonly clock?: () => Instant;
+  /** 24 secret octets for port selection and ISNs (default: random); for reproducible tests. */
+  readonly secret?: Uint8Array;
+}
+
+/** Counters of a stack, from {@link Stack.stats}. */
+export interface StackStats {
+  packetsIn: number;
+  bytesIn: number;
+  packetsOut: number;
+  bytesOut: number;
+  /** Dropped inbound packets by reason, e.g. `ipv4-bad-checksum`, `tcp-truncated`, `not-for-us`. */
+  drops: Record<string, number>;
+  /** Inbound IPv4 headers, TCP segments and ICMP messages whose checksum failed. */
+  checksumFailures: number;
+  /** RSTs sent for segments that matched no connection or listener. */
+  resetsSent: number;
+  icmpEchoReplies: number;
+  /** Connections opened actively / accepted from listeners since the stack started. */
+  connectionsOpened: number;
+  connectionsAccepted: number;
+  /** Connections in the table now, by state. */
+  connections: Partial<Record<TcpState, number>>;
+  /** Listening ports now. */
+  listeners: number;
+}
+
+/** One row of {@link Stack.connections}. */
+export interface ConnectionInfo {
+  state: TcpState;
+  localAddress: string;
+  localPort: number;
+  remoteAddress: string;
+  remotePort: number;
+  /** In-order octets received and not yet read by the application. */
+  readable: number;
+  /** Octets accepted for sending and not yet acknowledged. */
+  sendQueued: number;
+  /** Smoothed RTT in ms (undefined before the first sample). */
+  rttMs: number | undefined;
+  rtoMs: number;
+  /** Congestion window in octets. */
+  cwnd: number;
+  retransmits: number;
+  /** Whether a socket still owns it (false while it closes after the socket was destroyed). */
+  owned: boolean;
+}
+
+type MutableIpv4Repr = { -readonly [K in keyof Ipv4Repr]: Ipv4Repr[K] };
+
+/** Size of the reusable output buffer: the largest IPv4 datagram. */
+const OUTPUT_BUFFER_SIZE = 65535;
+
+/** A user-space TCP/IPv4 stack over one {@link Link}; `stack.net` is its `node:net`-shaped API. */
+export class Stack {
+  /** `createServer`, `createConnection`/`connect`, `Socket`, `Server`, `isIP…` over this stack. */
+  readonly net: NetApi;
+  /** Our address as given. */
+  readonly address: string;
+  /** Our address as a uint32. */
+  readonly addressNumber: number;
+  /** The link's MTU. */
+  readonly mtu: number;
+  /** The engine configuration every connection gets. */
+  readonly tcpConfig: TcpConfig;
+
+  readonly #link: Link;
+  readonly #clock: () => Instant;
+  readonly #ports: EphemeralPorts;
+  readonly #isn: IsnGenerator;
+  readonly #table = new ConnectionTable<ConnectionEntry>();
+  readonly #listeners = new Map<number, ListenerEntry>();
+  readonly #heap = new DeadlineHeap<ConnectionEntry>();
+  readonly #reassembler = new Ipv4Reassembler();
+  readonly #out = new Uint8Array(OUTPUT_BUFFER_SIZE);
+  readonly #ipRepr: MutableIpv4Repr;
+  #ident = 0;
+  #touched: ConnectionEntry[] = [];
+  #inFlush = false;
+  #flushQueued = false;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #timerDeadline = Infinity;
+  #refs = 0;
+  #closed = false;
+  #closePromise: Promise<void> | undefined;
+  #deferredErrors: unknown[] = [];
+
+  readonly #stats = {
+    packetsIn: 0,
+    bytesIn: 0,
+    packetsOut: 0,
+    bytesOut: 0,
+    checksumFailures: 0,
+    resetsSent: 0,
+    icmpEchoReplies: 0,
+    connectionsOpened: 0,
+    connectionsAccepted: 0,
+  };
+  readonly #drops: Record<string, number> = {};
+
+  constructor(options: StackOptions) {
+    if (options === null || typeof options !== 'object') throw argumentError('ERR_INVALID_ARG_TYPE', 'The "options" argument must be an object', 'type');
+    const link = options.link;
+    if (link === null || typeof link !== 'object' || typeof link.send !== 'function' || typeof link.start !== 'function') {
+      throw argumentError('ERR_INVALID_ARG_TYPE', 'The "options.link" argument must be a Link', 'type');
+    }
+    if (!isIpv4String(options.address)) {
+      throw argumentError('ERR_INVALID_IP_ADDRESS', `Invalid IP address: ${String(options.address)}`, 'type');
+    }
+    if (!Number.isInteger(link.mtu) || link.mtu < 68 + 40 || link.mtu > 65535) {
+      throw argumentError('ERR_INVALID_ARG_VALUE', `The link's mtu must be an integer 108..65535, got ${String(link.mtu)}`, 'range');
+    }
+    this.#link = link;
+    this.address = options.address;
+    this.addressNumber = ipv4FromString(options.address);
+    this.mtu = link.mtu;
+    const linkMss = link.mtu - 40;
+    const requested = options.tcp ?? {};
+    this.tcpConfig = resolveTcpConfig({ ...requested, mss: Math.min(requested.mss ?? linkMss, linkMss) });
+    this.#clock = options.clock ?? (() => performance.now());
+    const secret = options.secret ?? randomBytes(24);
+    if (!(secret instanceof Uint8Array) || secret.length < 24) {
+      throw argumentError('ERR_INVALID_ARG_VALUE', 'The "options.secret" argument must hold 24 octets', 'range');
+    }
+    this.#ports = new EphemeralPorts(secret.subarray(0, 16), options.ephemeralPortRange);
+    this.#isn = new IsnGenerator(secret.subarray(16, 24));
+    this.#ipRepr = {
+      src: this.addressNumber,
+      dst: 0,
+      protocol: IpProtocol.Tcp,
+      ttl: 64,
+      payloadLength: 0,
+      ident: 0,
+      dontFragment: true,
+      moreFragments: false,
+      fragmentOffset: 0,
+      dscp: 0,
+      ecn: 0,
+    };
+    this.net = createNetApi(this);
+    link.start((packets) => this.#onPackets(packets));
+  }
+
+  /** Whether `close()` was called. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** A snapshot of the counters. */
+  stats(): StackStats {
+    const connections: Partial<Record<TcpState, number>> = {};
+    for (const e of this.#table.values()) {
+      const s = e.conn.state;
+      connections[s] = (connections[s] ?? 0) + 1;
+    }
+    return { ...this.#stats, drops: { ...this.#drops }, connections, listeners: this.#listeners.size };
+  }
+
+  /** Every connection in the table, with its state, addresses, queues and RTT/cwnd. */
+  connections(): ConnectionInfo[] {
+    const rows: ConnectionInfo[] = [];
+    for (const e of this.#table.values()) {
+      const c = e.conn;
+      const s = c.stats;
+      rows.push({
+        state: c.state,
+        localAddress: this.address,
+        localPort: e.localPort,
+        remoteAddress: ipv4ToString(e.remoteAddr),
+        remotePort: e.remotePort,
+        readable: c.readableLength,
+        sendQueued: c.sendQueued,
+        rttMs: s.rttSamples > 0 ? s.srttMs : undefined,
+        rtoMs: s.rtoMs,
+        cwnd: s.cwnd,
+        retransmits: s.retransmits,
+        owned: e.owner !== undefined,
+      });
+    }
+    return rows;
+  }
+
+  /**
+   * Aborts every connection (RST to each peer), stops every listener, clears the timer and
+   * closes the link. Sockets are destroyed and servers emit 'close'. Safe to call twice.
+   */
+  close(): Promise<void> {
+    if (this.#closePromise !== undefined) return this.#closePromise;
+    this.#closed = true;
+    const listeners = [...this.#listeners.values()];
+    for (const l of listeners) this._unlisten(l);
+    for (const e of [...this.#table.values()]) {
+      e.conn.abort();
+      this._schedule(e);
+    }
+    // Called from an event handler during a drain, the drain in progress sends the RSTs.
+    if (!this.#inFlush) this.#drainTouched(this.#now());
+    this.#closePromise = (async () => {
+      await Promise.resolve();
+      // Aborted connections are CLOSED and gone; anything left is dropped.
+      for (const e of [...this.#table.values()]) this.#remove(e);
+      for (const l of listeners) l.owner.onListenerClosed();
+      this.#heap.clear();
+      this.#clearTimer();
+      await this.#link.close();
+    })();
+    return this.#closePromise;
+  }
+
+  // ---- internal API of the socket layer (socket.ts, server.ts) -------------------------
+
+  /**
+   * Opens a connection to `remoteAddr:remotePort` (SYN queued, drain scheduled).
+   * @internal
+   * @throws SystemError EADDRINUSE (explicit local port taken) or EADDRNOTAVAIL (no free port).
+   */
+  _open(owner: ConnectionOwner, remoteAddr: number, remotePort: number, localPort: number | undefined, config?: Partial<TcpConfig>): ConnectionEntry {
+    this.#assertOpen();
+    const remoteAddress = ipv4ToString(remoteAddr);
+    let port = localPort;
+    if (port === undefined || port === 0) {
+      port = this.#ports.choose(this.addressNumber, remoteAddr, remotePort, (p) => !this.#table.has(remoteAddr, remotePort, p) && !this.#listeners.has(p));
+      if (port === undefined) throw new SystemError('EADDRNOTAVAIL', 'connect', remoteAddress, remotePort);
+    } else if (this.#table.has(remoteAddr, remotePort, port)) {
+      throw new SystemError('EADDRINUSE', 'connect', remoteAddress, remotePort);
+    }
+    const now = this.#now();
+    const local: Endpoint = { addr: this.addressNumber, port };
+    const remote: Endpoint = { addr: remoteAddr, port: remotePort };
+    const conn = TcpConnection.connect(now, {
+      local,
+      remote,
+      iss: this.#isn.isn(now, local, remote),
+      config: config === undefined ? this.tcpConfig : { ...this.tcpConfig, ...config },
+    });
+    const entry = this.#addEntry(conn, undefined);
+    entry.owner = owner;
+    this.#stats.connectionsOpened++;
+    if (debug.enabled) debug('connect %s:%d -> %s:%d', this.address, port, remoteAddress, remotePort);
+    this._schedule(entry);
+    return entry;
+  }
+
+  /**
+   * Queues `entry` for a drain: now, if the stack is inside a batch; else in one microtask
+   * shared by every command issued in this turn.
+   * @internal
+   */
+  _schedule(entry: ConnectionEntry): void {
+    if (entry.removed || entry.touched) return;
+    entry.touched = true;
+    this.#touched.push(entry);
+    if (!this.#inFlush && !this.#flushQueued) {
+      this.#flushQueued = true;
+      queueMicrotask(this.#flush);
+    }
+  }
+
+  /**
+   * The socket let go of `entry` (it was destroyed). A graceful release leaves the connection
+   * to finish its close (our FIN is queued); otherwise it is aborted (RST).
+   * @internal
+   */
+  _release(entry: ConnectionEntry, graceful: boolean): void {
+    entry.owner = undefined;
+    if (entry.removed) return;
+    entry.orphan = true;
+    if (!graceful) entry.conn.abort();
+    this._schedule(entry);
+  }
+
+  /**
+   * Starts listening on `port` (0: an ephemeral port) for `owner`.
+   * @internal
+   * @throws SystemError EADDRINUSE when the port has a listener.
+   */
+  _listen(owner: ListenerOwner, port: number, backlog: number, host: string): ListenerEntry {
+    this.#assertOpen();
+    let p = port;
+    if (p === 0) {
+      const chosen = this.#ports.choose(this.addressNumber, 0, 0, (q) => !this.#listeners.has(q));
+      if (chosen === undefined) throw new SystemError('EADDRINUSE', 'listen', host, 0);
+      p = chosen;
+    } else if (this.#listeners.has(p)) {
+      throw new SystemError('EADDRINUSE', 'listen', host, p);
+    }
+    const listener = new TcpListener({
+      local: { addr: this.addressNumber, port: p },
+      backlog,
+      config: this.tcpConfig,
+      isn: (now, local, remote) => this.#isn.isn(now, local, remote),
+    });
+    const entry: ListenerEntry = { port: p, listener, owner, embryos: new Map(), closed: false };
+    this.#listeners.set(p, entry);
+    if (debug.enabled) debug('listen %s:%d backlog %d', this.address, p, backlog);
+    return entry;
+  }
+
+  /**
+   * Stops a listener: no new connections; embryonic ones and those not yet accepted are
+   * aborted (RST), as closing a listening socket does.
+   * @internal
+   */
+  _unlisten(l: ListenerEntry): void {
+    if (l.closed) return;
+    l.closed = true;
+    if (this.#listeners.get(l.port) === l) this.#listeners.delete(l.port);
+    for (const e of [...l.embryos.values()]) {
+      e.listener = undefined;
+      e.orphan = true;
+      e.conn.abort();
+      this._schedule(e);
+    }
+    l.embryos.clear();
+  }
+
+  /**
+   * A socket or server that keeps the process alive started (+1) or stopped (−1) doing so;
+   * the stack's timer is ref'd while any does.
+   * @internal
+   */
+  _ref(delta: 1 | -1): void {
+    const before = this.#refs;
+    this.#refs += delta;
+    if (this.#timer === undefined) return;
+    if (before === 0 && this.#refs > 0) this.#timer.ref();
+    else if (before > 0 && this.#refs === 0) this.#timer.unref();
+  }
+
+  // ---- inbound ---------------------------------------------------------------------------
+
+  #onPackets(packets: readonly Uint8Array[]): void {
+    if (this.#closed) return;
+    const now = this.#now();
+    this.#inFlush = true;
+    try {
+      for (const packet of packets) {
+        try {
+          this.#receive(now, packet);
+        } catch (err) {
+          // Untrusted bytes must never take the stack down: a throw here is a bug in a codec or
+          // the engine; count it, trace it, and go on with the batch.
+          this.#drop('internal-error');
+          if (debug.enabled) debug('internal error on a received packet: %s', (err as Error)?.stack ?? String(err));
+        }
+      }
+    } finally {
+      this.#inFlush = false;
+    }
+    this.#drainTouched(now);
+  }
+
+  #receive(now: Instant, packet: Uint8Array): void {
+    this.#stats.packetsIn++;
+    this.#stats.bytesIn += packet.length;
+    const ip = parseIpv4(packet);
+    if (!ip.ok) {
+      if (ip.reason === 'bad-checksum') this.#stats.checksumFailures++;
+      this.#drop(`ipv4-${ip.reason}`);
+      return;
+    }
+    let repr = ip.repr;
+    let payload = ip.payload;
+    if (repr.dst !== this.addressNumber) {
+      this.#drop('not-for-us');
+      return;
+    }
+    if (repr.moreFragments || repr.fragmentOffset !== 0) {
+      // Bounded memory; stale datagrams expire on the next add (no timer needed).
+      const whole = this.#reassembler.add(now, repr, payload);
+      if (whole.kind === 'pending') return;
+      if (whole.kind === 'drop') {
+        this.#drop(`fragment-${whole.reason}`);
+        return;
+      }
+      repr = whole.repr;
+      payload = whole.payload;
+    }
+    switch (repr.protocol) {
+      case IpProtocol.Tcp:
+        this.#receiveTcp(now, repr, payload);
+        break;
+      case IpProtocol.Icmp:
+        this.#receiveIcmp(repr, payload);
+        break;
+      default:
+        this.#drop('unsupported-protocol');
+    }
+  }
+
+  #receiveIcmp(ip: Ipv4Repr, payload: Uint8Array): void {
+    const icmp = parseIcmpv4(payload);
+    if (!icmp.ok) {
+      if (icmp.reason === 'bad-checksum') this.#stats.checksumFailures++;
+      this.#drop(`icmp-${icmp.reason}`);
+      return;
+    }
+    if (icmp.repr.type !== 'echo-request') {
+      this.#drop(`icmp-${icmp.repr.type}`);
+      return;
+    }
+    // RFC 1122 §3.2.2.6: an echo request to a broadcast or multicast address MAY be dropped
+    // (we only accept our unicast address) and no reply goes to an invalid source: 0.0.0.0,
+    // broadcast or multicast (the IPv4 parser already rejects the last two).
+    if (ip.src === 0 || ip.src === 0xffffffff || ip.src >>> 28 === 0xe) {
+      this.#drop('icmp-bad-source');
+      return;
+    }
+    const reply = echoReplyFor(icmp.repr);
+    if (20 + payload.length > this.mtu) {
+      // A reassembled request larger than our MTU: we do not fragment what we send.
+      this.#drop('icmp-reply-too-big');
+      return;
+    }
+    const out = this.#out;
+    const length = emitIcmpv4(reply, out.subarray(20));
+    const r = this.#ipRepr;
+    r.dst = ip.src;
+    r.protocol = IpProtocol.Icmp;
+    r.payloadLength = length;
+    r.ident = this.#nextIdent();
+    emitIpv4(r, out);
+    this.#stats.icmpEchoReplies++;
+    this.#sendPacket(out.subarray(0, 20 + length));
+  }
+
+  #receiveTcp(now: Instant, ip: Ipv4Repr, payload: Uint8Array): void {
+    const parsed = parseTcp(payload, ip.src, ip.dst);
+    if (!parsed.ok) {
+      if (parsed.reason === 'bad-checksum') this.#stats.checksumFailures++;
+      this.#drop(`tcp-${parsed.reason}`);
+      return;
+    }
+    const { repr, payload: data } = parsed;
+    const entry = this.#table.get(ip.src, repr.srcPort, repr.dstPort);
+    if (entry !== undefined) {
+      entry.conn.handleSegment(now, repr, data);
+      this._schedule(entry);
+      return;
+    }
+    const l = this.#listeners.get(repr.dstPort);
+    if (l !== undefined) {
+      const local: Endpoint = { addr: this.addressNumber, port: repr.dstPort };
+      const remote: Endpoint = { addr: ip.src, port: repr.srcPort };
+      const result = l.listener.handleSegment(now, local, remote, repr, data);
+      switch (result.kind) {
+        case 'connection': {
+          const e = this.#addEntry(result.connection, l);
+          l.embryos.set(result.connection, e);
+          this._schedule(e);
+          break;
+        }
+        case 'reply':
+          this.#sendTcp(ip.src, result.transmit);
+          break;
+        case 'drop':
+          this.#drop(`listen-${result.reason}`);
+          break;
+      }
+      return;
+    }
+    // RFC 9293 §3.10.7.1: a segment for a CLOSED port gets a RST unless it is one.
+    this.#drop('no-socket');
+    const rst = resetFor(repr, data.length);
+    if (rst !== undefined) {
+      this.#stats.resetsSent++;
+      this.#sendTcp(ip.src, { repr: rst, payload: new Uint8Array(0) });
+    }
+  }
+
+  // ---- draining --------------------------------------------------------------------------
+
+  readonly #flush = (): void => {
+    this.#flushQueued = false;
+    if (this.#touched.length === 0) return;
+    this.#drainTouched(this.#now());
+  };
+
+  #drainTouched(now: Instant): void {
+    this.#inFlush = true;
+    try {
+      // New entries may be appended while draining (a socket's event handler writes to
+      // another socket): the index loop picks them up in this same pass.
+      for (let i = 0; i < this.#touched.length; i++) {
+        const e = this.#touched[i] as ConnectionEntry;
+        e.touched = false;
+        try {
+          this.#drain(e, now);
+        } catch (err) {
+          // Only a bug can get here (event handlers are guarded in #dispatch): keep the other
+          // connections going and report it.
+          this.#deferredErrors.push(err);
+        }
+      }
+      this.#touched = [];
+    } finally {
+      this.#inFlush = false;
+    }
+    this.#rearm(now);
+    if (this.#deferredErrors.length > 0) {
+      const errors = this.#deferredErrors;
+      this.#deferredErrors = [];
+      // An exception thrown by application code in an event handler must not leave the
+      // stack half-drained; it is re-thrown as an uncaught exception, as Node's would be.
+      for (const err of errors) {
+        queueMicrotask(() => {
+          throw err;
+        });
+      }
+    }
+  }
+
+  #drain(entry: ConnectionEntry, now: Instant): void {
+    if (entry.removed) return;
+    const conn = entry.conn;
+    for (;;) {
+      for (let t = conn.pollTransmit(now); t !== undefined; t = conn.pollTransmit(now)) this.#sendTcp(entry.remoteAddr, t);
+      let any = false;
+      let closed = false;
+      for (let ev = conn.pollEvent(); ev !== undefined; ev = conn.pollEvent()) {
+        any = true;
+        if (ev.type === 'closed') closed = true;
+        this.#dispatch(entry, ev);
+      }
+      if (closed) {
+        // Flush what the last commands produced, then forget the connection.
+        for (let t = conn.pollTransmit(now); t !== undefined; t = conn.pollTransmit(now)) this.#sendTcp(entry.remoteAddr, t);
+        this.#remove(entry);
+        return;
+      }
+      if (!any) break;
+    }
+    this.#heap.set(entry, conn.pollTimeout());
+  }
+
+  #dispatch(entry: ConnectionEntry, ev: TcpEvent): void {
+    if (debug.enabled) debug('%s:%d %s %s', ipv4ToString(entry.remoteAddr), entry.remotePort, entry.conn.state, ev.type);
+    const l = entry.listener;
+    if (l !== undefined) {
+      // Embryonic: the listener learns of it; other events wait for the socket, which reads
+      // the connection's state when it attaches.
+      if (ev.type === 'connected') {
+        l.listener.established(entry.conn);
+        this.#acceptAll(l);
+      } else if (ev.type === 'closed') {
+        l.embryos.delete(entry.conn);
+        l.listener.release(entry.conn);
+        entry.listener = undefined;
+      }
+      return;
+    }
+    const owner = entry.owner;
+    if (owner !== undefined) {
+      try {
+        owner.onTcpEvent(ev);
+      } catch (err) {
+        this.#deferredErrors.push(err);
+      }
+      return;
+    }
+    // Orphaned (its socket is gone) and new data arrives: nobody will read it, so reset the
+    // connection, as Linux does for data that reaches a closed socket.
+    if (entry.orphan && ev.type === 'readable' && entry.conn.readableLength > 0) entry.conn.abort();
+  }
+
+  #acceptAll(l: ListenerEntry): void {
+    for (let conn = l.listener.accept(); conn !== undefined; conn = l.listener.accept()) {
+      const e = l.embryos.get(conn);
+      if (e === undefined) continue;
+      l.embryos.delete(conn);
+      e.listener = undefined;
+      this.#stats.connectionsAccepted++;
+      try {
+        l.owner.onConnection(e);
+      } catch (err) {
+        this.#deferredErrors.push(err);
+      }
+      if (e.owner === undefined && !e.removed) this._release(e, false);
+    }
+  }
+
+  #addEntry(conn: TcpConnection, listener: ListenerEntry | undefined): ConnectionEntry {
+    const entry: ConnectionEntry = {
+      conn,
+      remoteAddr: conn.remote.addr,
+      remotePort: conn.remote.port,
+      localPort: conn.local.port,
+      owner: undefined,
+      listener,
+      orphan: false,
+      touched: false,
+      removed: false,
+      deadline: 0,
+      heapIndex: -1,
+    };
+    this.#table.set(entry.remoteAddr, entry.remotePort, entry.localPort, entry);
+    return entry;
+  }
+
+  #remove(entry: ConnectionEntry): void {
+    if (entry.removed) return;
+    entry.removed = true;
+    this.#table.delete(entry.remoteAddr, entry.remotePort, entry.localPort);
+    this.#heap.remove(entry);
+    const l = entry.listener;
+    if (l !== undefined) {
+      l.embryos.delete(entry.conn);
+      l.listener.release(entry.conn);
+      entry.listener = undefined;
+    }
+    if (debug.enabled) debug('%s:%d removed', ipv4ToString(entry.remoteAddr), entry.remotePort);
+  }
+
+  // ---- timer -----------------------------------------------------------------------------
+
+  #rearm(now: Instant): void {
+    const top = this.#heap.peek();
+    if (top === undefined || this.#closed) {
+      this.#clearTimer();
+      return;
+    }
+    // A timer that fires no later than needed is kept: firing early is a cheap no-op.
+    if (this.#timer !== undefined && this.#timerDeadline <= top.deadline) return;
+    this.#clearTimer();
+    this.#timerDeadline = top.deadline;
+    this.#timer = setTimeout(this.#onTimer, Math.max(0, Math.ceil(top.deadline - now)));
+    if (this.#refs === 0) this.#timer.unref();
+  }
+
+  #clearTimer(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#timerDeadline = Infinity;
+  }
+
+  readonly #onTimer = (): void => {
+    this.#timer = undefined;
+    this.#timerDeadline = Infinity;
+    if (this.#closed) return;
+    const now = this.#now();
+    this.#inFlush = true;
+    try {
+      for (let e = this.#heap.popDue(now); e !== undefined; e = this.#heap.popDue(now)) {
+        e.conn.handleTimeout(now);
+        this._schedule(e);
+      }
+    } finally {
+      this.#inFlush = false;
+    }
+    this.#drainTouched(now);
+  };
+
+  // ---- outbound --------------------------------------------------------------------------
+
+  #sendTcp(remoteAddr: number, t: Transmit): void {
+    const out = this.#out;
+    const tcpLength = emitTcp(t.repr, t.payload, this.addressNumber, remoteAddr, out.subarray(20));
+    const r = this.#ipRepr;
+    r.dst = remoteAddr;
+    r.protocol = IpProtocol.Tcp;
+    r.payloadLength = tcpLength;
+    r.ident = this.#nextIdent();
+    emitIpv4(r, out);
+    if (debug.enabled) debug('out %s', describeSegment(t.repr, t.payload.length));
+    this.#sendPacket(out.subarray(0, 20 + tcpLength));
+  }
+
+  #sendPacket(packet: Uint8Array): void {
+    this.#stats.packetsOut++;
+    this.#stats.bytesOut += packet.length;
+    this.#link.send(packet);
+  }
+
+  #nextIdent(): number {
+    const id = this.#ident;
+    this.#ident = (id + 1) & 0xffff;
+    return id;
+  }
+
+  // ---- helpers ---------------------------------------------------------------------------
+
+  #now(): Instant {
+    return this.#clock();
+  }
+
+  #drop(reason: string): void {
+    this.#drops[reason] = (this.#drops[reason] ?? 0) + 1;
+    if (debug.enabled) debug('drop %s', reason);
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw argumentError('ERR_STACK_CLOSED', 'The stack is closed');
+  }
+}
+
+function describeSegment(repr: TcpRepr, length: number): string {
+  return `${repr.srcPort}->${repr.dstPort} ${repr.control}${repr.ack !== undefined ? ' ack' : ''} seq=${repr.seq} ack=${repr.ack ?? '-'} win=${repr.window} len=${length}`;
+}
