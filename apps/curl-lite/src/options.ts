@@ -3,7 +3,7 @@
  * the device flags are those of tcp-tun-echo.
  */
 import { readFileSync } from 'node:fs';
-import { addLinkOptions, intIn, readLinkOptions, type LinkOptions } from '@tcp-tun/echo';
+import { addLinkOptions, intIn, readLinkOptionsOrExit, type LinkOptions } from '@tcp-tun/echo';
 import { Command, InvalidArgumentError } from 'commander';
 import { CurlError, EXIT } from './errors.js';
 import type { TransferOptions } from './transfer.js';
@@ -85,12 +85,7 @@ export function parseCurlOptions(argv: readonly string[]): CurlOptions {
     maxTime?: number;
     stats?: boolean;
   }>();
-  let link: LinkOptions;
-  try {
-    link = readLinkOptions(program.opts());
-  } catch (err) {
-    program.error(`error: ${(err as Error).message}`);
-  }
+  const link = readLinkOptionsOrExit(program);
   const raw = o.dataBinary ?? o.data;
   return {
     url: program.args[0] ?? '',

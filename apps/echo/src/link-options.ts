@@ -93,6 +93,15 @@ export function readLinkOptions(o: Record<string, unknown>): LinkOptions {
   };
 }
 
+/** Reads the shared flags, or ends the program with a usage error as commander does. */
+export function readLinkOptionsOrExit(program: Command): LinkOptions {
+  try {
+    return readLinkOptions(program.opts());
+  } catch (err) {
+    return program.error(`error: ${(err as Error).message}`);
+  }
+}
+
 /**
  * Opens (creating and configuring if needed) the TUN device: the kernel side gets `peer`, the
  * point-to-point destination is `addr`, the stack's address. Returns the device and the link to

@@ -3,7 +3,7 @@
  * and validation messages read like every other CLI.
  */
 import { Command, InvalidArgumentError } from 'commander';
-import { addLinkOptions, intIn, readLinkOptions, type LinkOptions } from './link-options.js';
+import { addLinkOptions, intIn, readLinkOptionsOrExit, type LinkOptions } from './link-options.js';
 import { DEFAULT_PORTS, SERVICE_NAMES, type ServiceName } from './services.js';
 
 /** What the echo app was asked to do. */
@@ -54,11 +54,6 @@ export function parseEchoOptions(argv: readonly string[]): EchoOptions {
     .allowExcessArguments(false);
   program.parse(argv as string[]);
   const o = program.opts<{ port: number; httpPort: number; services: ServiceName[]; stats?: boolean }>();
-  let link: LinkOptions;
-  try {
-    link = readLinkOptions(program.opts());
-  } catch (err) {
-    program.error(`error: ${(err as Error).message}`);
-  }
+  const link = readLinkOptionsOrExit(program);
   return { ...link, port: o.port, httpPort: o.httpPort, services: o.services, stats: o.stats === true };
 }

@@ -510,3 +510,38 @@ describe('Socket over a small-MTU link', () => {
     }
   });
 });
+
+describe("Socket: 'finish' and 'close' mean the peer has every byte", () => {
+  it('loses nothing when the client stack closes right after the socket closes', async () => {
+    // A delayed link keeps data in flight when end() returns; a kernel socket would go on
+    // delivering after the program lets go, a user-space stack cannot, so 'close' must wait.
+    const pair = makePair({ link: { delayMs: 5 } });
+    try {
+      let got = 0;
+      const serverDone = new Promise<void>((resolve) => {
+        pair.b.net
+          .createServer((s) => {
+            s.on('data', (c: Buffer) => (got += c.length));
+            s.on('end', () => resolve());
+          })
+          .listen(9);
+      });
+      const data = randomBytes(2 * 1024 * 1024);
+      const client = await connect(pair, 9);
+      let finishedAt = '';
+      client.on('finish', () => (finishedAt = client.tcpState));
+      await new Promise<void>((resolve) => {
+        client.on('close', () => resolve());
+        client.on('end', () => undefined);
+        client.end(data);
+        client.resume();
+      });
+      expect(finishedAt).to.be.oneOf(['FIN-WAIT-2', 'TIME-WAIT', 'CLOSED']);
+      await pair.a.close();
+      await serverDone;
+      expect(got).to.equal(data.length);
+    } finally {
+      await pair.close();
+    }
+  });
+});

@@ -85,6 +85,8 @@ interface PendingWrite {
 const RECV_CHUNK = 64 * 1024;
 
 // States in which the peer's FIN has already been received (RFC 9293 §3.3.2).
+/** States in which our FIN (and so every byte before it) has been acknowledged. */
+const FIN_ACKED_STATES: ReadonlySet<TcpState> = new Set<TcpState>(['FIN-WAIT-2', 'TIME-WAIT']);
 const PEER_FIN_STATES: ReadonlySet<TcpState> = new Set<TcpState>(['CLOSE-WAIT', 'LAST-ACK', 'CLOSING', 'TIME-WAIT']);
 
 /** A TCP connection of a tcp-tun {@link Stack}, with `node:net`'s `Socket` API. */
@@ -107,6 +109,7 @@ export class Socket extends Duplex implements ConnectionOwner {
   #finQueued = false;
   #pendingWrite: PendingWrite | undefined;
   #pendingFinal: ((error?: Error | null) => void) | undefined;
+  #finAckWait: ((error?: Error | null) => void) | undefined;
   #bytesRead = 0;
   #bytesDispatched = 0;
   #pendingAccepted = 0;
@@ -436,8 +439,9 @@ export class Socket extends Duplex implements ConnectionOwner {
     }
     const pending = this.#pendingWrite;
     this.#pendingWrite = undefined;
-    const final = this.#pendingFinal;
+    const final = this.#pendingFinal ?? this.#finAckWait;
     this.#pendingFinal = undefined;
+    this.#finAckWait = undefined;
     const err = error ?? undefined;
     this.#hadError = err !== undefined;
     if (pending !== undefined) pending.callback(err ?? argumentError('ERR_SOCKET_CLOSED', 'Socket is closed'));
@@ -501,8 +505,11 @@ export class Socket extends Duplex implements ConnectionOwner {
     e.owner = undefined;
     if (this.#deferredReset !== undefined) return;
     if (this.#peerEnded && this.#finQueued) {
-      // A clean close finished before the application read everything: hand over the rest
-      // (bounded by the receive buffer) and let the stream end by itself.
+      // A clean close (both FINs acknowledged). Complete end() and hand over what the
+      // application has not read yet (bounded by the receive buffer); the stream ends by itself.
+      const callback = this.#finAckWait;
+      this.#finAckWait = undefined;
+      callback?.();
       this.#pull(true);
       return;
     }
@@ -519,9 +526,30 @@ export class Socket extends Duplex implements ConnectionOwner {
     if (e !== undefined && !e.removed && !this.#released) {
       e.conn.close();
       this.#finQueued = true;
+      // 'finish' (and so a clean 'close') waits until the peer has acknowledged our FIN, and
+      // with it every byte written: unlike a kernel socket, nothing carries on delivering
+      // after the program lets go, so 'close' must mean "the peer has it all".
+      this.#finAckWait = callback;
       this.#stack?._schedule(e);
+      return;
     }
     callback();
+  }
+
+  /** @internal */
+  get watchingState(): boolean {
+    return this.#finAckWait !== undefined;
+  }
+
+  /** @internal Completes `end()` once our FIN is acknowledged. */
+  onStateChecked(): void {
+    const callback = this.#finAckWait;
+    const e = this.#entry;
+    if (callback === undefined || e === undefined) return;
+    if (FIN_ACKED_STATES.has(e.conn.state) || (e.conn.state === 'CLOSED' && this.#peerEnded)) {
+      this.#finAckWait = undefined;
+      callback();
+    }
   }
 
   /** Moves received bytes into the stream while it wants them (or all of them when `all`). */
