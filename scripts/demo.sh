@@ -34,7 +34,7 @@ wait_for() { for _ in $(seq 100); do grep -q "$2" "$1" && return 0; sleep 0.1; d
 step "namespace $NS; apps/echo on tun0 (kernel $PEER <-> tcp-tun $ADDR)"
 ip netns add "$NS"
 in_ns ip link set lo up
-in_ns node apps/echo/dist/main.js --dev tun0 --addr "$ADDR" --peer "$PEER" --services echo,http >"$WORK/echo.log" 2>&1 &
+ip netns exec "$NS" node apps/echo/dist/main.js --dev tun0 --addr "$ADDR" --peer "$PEER" --services echo,http >"$WORK/echo.log" 2>&1 &
 PIDS+=($!)
 ECHO_PID=$!
 wait_for "$WORK/echo.log" "listening on"
@@ -64,7 +64,7 @@ in_ns curl -sS -o /dev/null -w "   GET /redirect?to=/: HTTP %{http_code} -> %{re
 
 step "curl-lite (tcp-tun as the client, on tun1) downloads 16 MiB from a kernel HTTP server"
 head -c 16777216 /dev/urandom >"$WORK/served.bin"
-in_ns node testing/kserver.mjs 8000 "$WORK/served.bin" >"$WORK/kserver.log" 2>&1 &
+ip netns exec "$NS" node testing/kserver.mjs 8000 "$WORK/served.bin" >"$WORK/kserver.log" 2>&1 &
 PIDS+=($!)
 wait_for "$WORK/kserver.log" ready
 start=$(date +%s.%N)
