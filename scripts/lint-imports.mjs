@@ -3,6 +3,7 @@
 // which workspace packages and which node: modules each layer may import, and which
 // ambient globals the pure layers (ip, tcp) must not touch (clock, randomness, Buffer, timers).
 import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { builtinModules } from 'node:module';
 import { join, relative, resolve } from 'node:path';
 
 const RULES = {
@@ -18,6 +19,7 @@ const RULES = {
 const PURE_FORBIDDEN = [
   [/\bBuffer\b/, 'Buffer'],
   [/\bDate\.now\b/, 'Date.now'],
+  [/\bnew Date\s*\(/, 'new Date()'],
   [/\bperformance\.now\b/, 'performance.now'],
   [/\bMath\.random\b/, 'Math.random'],
   [/\bset(Timeout|Interval|Immediate)\s*\(/, 'timers'],
@@ -50,7 +52,7 @@ export function lintPackage(root) {
         if (!spec.endsWith('.js')) problems.push(`${rel}: relative import '${spec}' must end in .js`);
         continue;
       }
-      if (spec.startsWith('node:') || !spec.includes('/') && ['fs', 'net', 'os', 'path', 'events', 'stream', 'crypto', 'timers', 'util', 'child_process', 'worker_threads'].includes(spec)) {
+      if (spec.startsWith('node:') || builtinModules.includes(spec) || builtinModules.includes(spec.split('/')[0])) {
         if (!spec.startsWith('node:')) problems.push(`${rel}: use 'node:${spec}'`);
         else if (rule.node !== '*' && !rule.node.includes(spec)) problems.push(`${rel}: ${pkg.name} may not import ${spec}`);
         continue;
