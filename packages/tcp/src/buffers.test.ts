@@ -38,6 +38,39 @@ describe('SendBuffer', () => {
   });
 });
 
+describe('SendBuffer memory', () => {
+  it('allocates on the first write and releases its storage once everything is consumed', () => {
+    const b = new SendBuffer(1 << 20);
+    expect(b.allocated).to.equal(0);
+    b.write(bytes(100));
+    expect(b.allocated).to.equal(16 * 1024);
+    b.write(bytes(40_000));
+    expect(b.allocated).to.equal(64 * 1024);
+    b.consume(40_100);
+    expect(b.allocated).to.equal(0);
+    b.write(bytes(10, 7));
+    expect(b.allocated).to.equal(64 * 1024); // the size last used: no re-growing
+    expect(Array.from(b.slice(0, 10))).to.deep.equal(Array.from(bytes(10, 7)));
+  });
+});
+
+describe('RecvBuffer memory', () => {
+  it('grows its ring on demand (moving held data once), keeps out-of-order data, releases when drained', () => {
+    const r = new RecvBuffer(1 << 20);
+    expect(r.allocated).to.equal(0);
+    expect(r.write(0, bytes(1000), 1 << 20, 8)).to.equal(1000);
+    expect(r.allocated).to.equal(4096);
+    expect(r.write(20_000, bytes(1000, 21_000 & 0xff), 1 << 20, 8)).to.equal(0); // out of order, beyond the ring
+    expect(r.allocated).to.equal(32_768);
+    expect(r.write(0, bytes(20_000, 1000 & 0xff), 1 << 20, 8)).to.equal(21_000); // fills the hole
+    const out = r.read(1 << 20)!;
+    expect(out.length).to.equal(22_000);
+    expect(Array.from(out.subarray(0, 1000))).to.deep.equal(Array.from(bytes(1000)));
+    expect(Array.from(out.subarray(21_000))).to.deep.equal(Array.from(bytes(1000, 21_000 & 0xff)));
+    expect(r.allocated).to.equal(0);
+  });
+});
+
 describe('RecvBuffer', () => {
   it('reassembles out-of-order ranges; the hole filling makes all contiguous data readable', () => {
     const r = new RecvBuffer(100);

@@ -1,12 +1,27 @@
 import { expect } from 'chai';
-import { DEFAULT_TCP_CONFIG, resolveTcpConfig } from './config.js';
+import { DEFAULT_TCP_CONFIG, chooseWindowScale, resolveTcpConfig } from './config.js';
 import type { TcpConfig } from './types.js';
 
 describe('resolveTcpConfig', () => {
   it('returns the defaults for no argument or an empty object', () => {
     expect(resolveTcpConfig()).to.equal(DEFAULT_TCP_CONFIG);
     expect(resolveTcpConfig({})).to.deep.equal(DEFAULT_TCP_CONFIG);
-    expect(DEFAULT_TCP_CONFIG).to.deep.include({ mss: 1460, rtoInitialMs: 1000, rtoMinMs: 200, rtoMaxMs: 60_000, delayedAckMs: 0 });
+    expect(DEFAULT_TCP_CONFIG).to.deep.include({
+      mss: 1460,
+      rtoInitialMs: 1000,
+      rtoMinMs: 200,
+      rtoMaxMs: 60_000,
+      delayedAckMs: 40,
+      recvBufferSize: 256 * 1024,
+      sendBufferSize: 256 * 1024,
+      windowScale: -1,
+      windowScaling: true,
+      sack: true,
+      timestamps: true,
+      ecn: true,
+      congestionControl: 'cubic',
+      noDelay: false,
+    });
   });
 
   it('overrides given fields, keeps the rest, treats undefined as "default", and freezes the result', () => {
@@ -29,7 +44,26 @@ describe('resolveTcpConfig', () => {
     ['rtoMin above rtoMax', { rtoMinMs: 5000, rtoMaxMs: 1000, rtoInitialMs: 1000 }],
     ['rtoInitial below rtoMin', { rtoInitialMs: 100 }],
     ['rtoInitial above rtoMax', { rtoMaxMs: 500 }],
+    ['window scale above 14 (RFC 7323 §2.3)', { windowScale: 15 }],
+    ['non-boolean sack', { sack: 1 }],
+    ['unknown congestion control', { congestionControl: 'bbr' }],
+    ['string noDelay', { noDelay: 'yes' }],
   ];
+  it('returns a config it resolved before as is (no copy per connection)', () => {
+    const c = resolveTcpConfig({ mss: 1000 });
+    expect(resolveTcpConfig(c)).to.equal(c);
+  });
+
+  it('chooses the smallest window scale covering the receive buffer (RFC 7323 §2.3)', () => {
+    expect(chooseWindowScale(resolveTcpConfig({ recvBufferSize: 65535 }))).to.equal(0);
+    expect(chooseWindowScale(resolveTcpConfig({ recvBufferSize: 65536 }))).to.equal(1);
+    expect(chooseWindowScale(resolveTcpConfig({}))).to.equal(3); // 256 KiB
+    expect(chooseWindowScale(resolveTcpConfig({ recvBufferSize: 4 * 1024 * 1024 }))).to.equal(7); // like Linux
+    expect(chooseWindowScale(resolveTcpConfig({ recvBufferSize: 16 * 1024 * 1024 }))).to.equal(9);
+    expect(chooseWindowScale(resolveTcpConfig({ recvBufferSize: 1 << 30 }))).to.equal(14);
+    expect(chooseWindowScale(resolveTcpConfig({ windowScale: 3 }))).to.equal(3);
+  });
+
   for (const [what, partial] of bad) {
     it(`rejects ${what} with ERR_INVALID_ARG_VALUE`, () => {
       expect(() => resolveTcpConfig(partial as Partial<TcpConfig>)).to.throw().with.property('code', 'ERR_INVALID_ARG_VALUE');

@@ -5,23 +5,34 @@
 import { TcpUsageError } from './errors.js';
 import type { TcpConfig } from './types.js';
 
-/** Largest window the raw 16-bit field can carry; we offer no window scaling (RFC 7323) yet. */
+/** Largest window the raw 16-bit field can carry (RFC 9293 §3.1; more needs RFC 7323 scaling). */
 export const MAX_UNSCALED_WINDOW = 65535;
+/** Largest window scale shift (RFC 7323 §2.3). */
+export const MAX_WINDOW_SCALE = 14;
 
 /**
  * Defaults:
  * - `mss` 1460: an Ethernet-sized MTU of 1500 − 40 octets of IPv4 and TCP headers.
- * - `recvBufferSize` 65535: the most an unscaled window can advertise.
+ * - `recvBufferSize` and `sendBufferSize` 256 KiB: 256 MB/s at 1 ms RTT, 2.5 MB/s at 100 ms.
+ *   Larger (up to 1 GiB, e.g. 4–16 MiB for long fat paths) is one option away; the default stays
+ *   moderate because the socket layer's flow control (a reader that stops reading closes the
+ *   window) bounds what one connection may hold by it. Both buffers are allocated lazily, grow
+ *   on demand and are released when empty, so the size is a ceiling, not a cost.
+ * - `windowScale` -1: the smallest shift covering `recvBufferSize` (3 for 256 KiB, 7 for 4 MiB).
  * - RTO 1 s initial, 200 ms floor (Linux's; RFC 6298 §2.4 says 1 s SHOULD, and allows less),
  *   60 s ceiling (RFC 6298 §2.5).
  * - `maxRetransmits` 15 and `synRetries` 6, like Linux's tcp_retries2 and tcp_syn_retries.
  * - `timeWaitMs` 60 s and `finWait2TimeoutMs` 60 s like Linux (RFC 9293 §3.3.2 asks 2·MSL = 4 min;
  *   the 4-tuple reuse this guards against is rare with random ephemeral ports).
- * - `delayedAckMs` 0: acknowledge at the end of each input batch (coalescing is done by the drain).
+ * - `delayedAckMs` 40: Linux's minimum delayed-ACK time. RFC 1122 §4.2.3.2 allows up to 500 ms
+ *   and RFC 5681 §4.2 asks for an ACK at least every second full-sized segment; 40 ms keeps the
+ *   Nagle/delayed-ACK stall short while still letting a reply within the same turn carry the ACK.
+ * - `maxOutOfOrderBytes` 1 GiB: in effect "as much as the receive buffer holds", which SACK needs.
+ * - SACK, timestamps, window scaling and ECN on; CUBIC; Nagle on (`noDelay` false, as Node).
  */
 export const DEFAULT_TCP_CONFIG: TcpConfig = Object.freeze({
   mss: 1460,
-  recvBufferSize: 65535,
+  recvBufferSize: 256 * 1024,
   sendBufferSize: 256 * 1024,
   rtoInitialMs: 1000,
   rtoMinMs: 200,
@@ -30,16 +41,25 @@ export const DEFAULT_TCP_CONFIG: TcpConfig = Object.freeze({
   synRetries: 6,
   timeWaitMs: 60_000,
   finWait2TimeoutMs: 60_000,
-  delayedAckMs: 0,
-  maxOutOfOrderBytes: 65535,
+  delayedAckMs: 40,
+  maxOutOfOrderBytes: 1 << 30,
+  windowScale: -1,
+  windowScaling: true,
+  sack: true,
+  timestamps: true,
+  ecn: true,
+  congestionControl: 'cubic',
+  noDelay: false,
 });
 
-const KEYS = Object.keys(DEFAULT_TCP_CONFIG) as (keyof TcpConfig)[];
+type NumericKey = { [K in keyof TcpConfig]: TcpConfig[K] extends number ? K : never }[keyof TcpConfig];
+type BooleanKey = { [K in keyof TcpConfig]: TcpConfig[K] extends boolean ? K : never }[keyof TcpConfig];
 
-/** Inclusive integer bounds of each field. */
-const BOUNDS: Record<keyof TcpConfig, readonly [number, number]> = {
+/** Inclusive integer bounds of each numeric field. */
+const BOUNDS: Record<NumericKey, readonly [number, number]> = {
   // 64 is far below any real link; 65495 = 65535 − 40 (the largest IPv4 datagram's payload).
   mss: [64, 65495],
+  // 1 GiB is the most a window scale of 14 can advertise (RFC 7323 §2.3).
   recvBufferSize: [1, 1 << 30],
   sendBufferSize: [1, 1 << 30],
   rtoInitialMs: [1, 3_600_000],
@@ -52,29 +72,58 @@ const BOUNDS: Record<keyof TcpConfig, readonly [number, number]> = {
   // RFC 1122 §4.2.3.2: an ACK must not be delayed by 500 ms or more.
   delayedAckMs: [0, 499],
   maxOutOfOrderBytes: [0, 1 << 30],
+  windowScale: [-1, MAX_WINDOW_SCALE],
 };
+const BOOLEANS: readonly BooleanKey[] = ['windowScaling', 'sack', 'timestamps', 'ecn', 'noDelay'];
+const CONGESTION_CONTROLS: readonly string[] = ['cubic', 'newreno'];
+const KEYS: readonly string[] = Object.keys(DEFAULT_TCP_CONFIG);
+
+/** Configs this module produced (frozen, validated): passed again, they are returned as they are. */
+const RESOLVED = new WeakSet<object>();
+RESOLVED.add(DEFAULT_TCP_CONFIG);
 
 function invalid(message: string): TcpUsageError {
   return new TcpUsageError('ERR_INVALID_ARG_VALUE', message);
 }
 
 /**
+ * The window scale shift for `config` (RFC 7323 §2.3): the configured one, or with -1 the
+ * smallest shift s such that `recvBufferSize >> s` fits the 16-bit field.
+ */
+export function chooseWindowScale(config: TcpConfig): number {
+  if (config.windowScale >= 0) return config.windowScale;
+  let s = 0;
+  while (s < MAX_WINDOW_SCALE && config.recvBufferSize > MAX_UNSCALED_WINDOW * 2 ** s) s++;
+  return s;
+}
+
+/**
  * Merges `partial` over {@link DEFAULT_TCP_CONFIG} and validates the result. Fields set to
  * `undefined` take their default. Throws a {@link TcpUsageError} with code
- * `ERR_INVALID_ARG_VALUE` on an unknown key, a non-integer, a value out of range, or
- * inconsistent RTO bounds (`rtoMinMs <= rtoInitialMs <= rtoMaxMs` is required).
+ * `ERR_INVALID_ARG_VALUE` on an unknown key, a value of the wrong type, a number that is not an
+ * integer or out of range, or inconsistent RTO bounds (`rtoMinMs <= rtoInitialMs <= rtoMaxMs`).
+ * A config this function returned is returned again as is (no copy per connection).
  */
 export function resolveTcpConfig(partial?: Partial<TcpConfig>): TcpConfig {
   if (partial === undefined) return DEFAULT_TCP_CONFIG;
   if (partial === null || typeof partial !== 'object') throw invalid('TCP config must be an object');
-  const out: Record<string, number> = { ...DEFAULT_TCP_CONFIG };
+  if (RESOLVED.has(partial)) return partial as TcpConfig;
+  const out: Record<string, unknown> = { ...DEFAULT_TCP_CONFIG };
   for (const key of Object.keys(partial)) {
-    if (!(KEYS as string[]).includes(key)) throw invalid(`unknown TCP config option '${key}'`);
+    if (!KEYS.includes(key)) throw invalid(`unknown TCP config option '${key}'`);
     const value = (partial as Record<string, unknown>)[key];
     if (value === undefined) continue;
-    const [lo, hi] = BOUNDS[key as keyof TcpConfig];
-    if (typeof value !== 'number' || !Number.isInteger(value) || value < lo || value > hi) {
-      throw invalid(`TCP config '${key}' must be an integer in [${lo}, ${hi}], got ${String(value)}`);
+    if ((BOOLEANS as readonly string[]).includes(key)) {
+      if (typeof value !== 'boolean') throw invalid(`TCP config '${key}' must be a boolean, got ${String(value)}`);
+    } else if (key === 'congestionControl') {
+      if (typeof value !== 'string' || !CONGESTION_CONTROLS.includes(value)) {
+        throw invalid(`TCP config 'congestionControl' must be one of ${CONGESTION_CONTROLS.join(', ')}, got ${String(value)}`);
+      }
+    } else {
+      const [lo, hi] = BOUNDS[key as NumericKey];
+      if (typeof value !== 'number' || !Number.isInteger(value) || value < lo || value > hi) {
+        throw invalid(`TCP config '${key}' must be an integer in [${lo}, ${hi}], got ${String(value)}`);
+      }
     }
     out[key] = value;
   }
@@ -83,5 +132,7 @@ export function resolveTcpConfig(partial?: Partial<TcpConfig>): TcpConfig {
   if (cfg.rtoInitialMs < cfg.rtoMinMs || cfg.rtoInitialMs > cfg.rtoMaxMs) {
     throw invalid(`rtoInitialMs (${cfg.rtoInitialMs}) must lie in [rtoMinMs, rtoMaxMs]`);
   }
-  return Object.freeze(cfg);
+  Object.freeze(cfg);
+  RESOLVED.add(cfg);
+  return cfg;
 }

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { NewReno, initialWindow } from './congestion.js';
+import { Cubic, HyStart, NewReno, initialWindow, type AckContext } from './congestion.js';
 
 const MSS = 1000;
 
@@ -54,5 +54,122 @@ describe('NewReno (RFC 5681, RFC 6582)', () => {
     cc.onRto(10_000, 10_001, true);
     cc.onRto(1000, 10_001, false);
     expect(cc.ssthresh).to.equal(5000);
+  });
+});
+
+describe('CUBIC (RFC 9438)', () => {
+  const ctx = (now: number): AckContext => ({ now, rttSampleMs: 100, srttMs: 100, sndMax: 0x7fff_0000 });
+
+  it('a loss sets W_max, ssthresh = β·cwnd and K = ∛(W_max·(1 − β)/C)', () => {
+    const cc = new Cubic(MSS, 100_000, 0);
+    cc.onCongestion(100_000, 100_001, 0, true);
+    expect([cc.ssthresh, cc.cwnd, cc.inRecovery]).to.deep.equal([70_000, 70_000, true]);
+    expect(cc.wMax).to.equal(100);
+    expect(cc.onAck(1000, 100_001, 50_000, true, ctx(0))).to.equal('full');
+    expect(cc.cwnd).to.equal(70_000);
+    cc.onAck(1000, 101_001, 69_000, true, ctx(1)); // first CA ACK starts the epoch
+    expect(cc.k).to.be.closeTo(Math.cbrt(75), 1e-9); // ≈ 4.217 s
+    expect(cc.wCubic(0)).to.be.closeTo(70, 1e-9);
+    expect(cc.wCubic(cc.k)).to.be.closeTo(100, 1e-9);
+    expect(cc.wCubic(cc.k + 1)).to.be.closeTo(100.4, 1e-9);
+    expect(cc.wCubic(cc.k + 2)).to.be.closeTo(103.2, 1e-9);
+  });
+
+  it('fast convergence: a loss below the previous W_max releases bandwidth (W_max = cwnd·(1 + β)/2)', () => {
+    const cc = new Cubic(MSS, 100_000, 0);
+    cc.onCongestion(100_000, 1, 0, true);
+    cc.onAck(1000, 2, 0, true, ctx(0));
+    cc.onCongestion(70_000, 3, 0, true); // cwnd 70 < W_last_max 100
+    expect(cc.wMax).to.be.closeTo(70 * 0.85, 1e-9);
+  });
+
+  it('cwnd follows the cubic curve W_cubic(t) = C(t − K)³ + W_max, concave then convex, at 100 ms RTT', () => {
+    const cc = new Cubic(MSS, 100_000, 0);
+    cc.onCongestion(100_000, 1, 0, true);
+    cc.onAck(1000, 1, 0, true, ctx(0)); // ends recovery at t=0
+    let ack = 2;
+    const at = new Map<number, number>();
+    for (let round = 0; round < 70; round++) {
+      const acks = Math.floor(cc.cwnd / MSS);
+      for (let i = 0; i < acks; i++) {
+        const now = round * 100 + (i * 100) / acks;
+        cc.onAck(MSS, (ack += MSS), cc.cwnd, true, ctx(now));
+      }
+      at.set((round + 1) * 100, cc.cwnd / MSS);
+    }
+    // Points on both sides of K ≈ 4.217 s; the window leads W_cubic(t) by about one RTT (§4.2).
+    for (const ms of [1000, 2000, 3000, 4200, 5000, 6000, 7000]) {
+      const expected = cc.wCubic(ms / 1000);
+      expect(at.get(ms)!, `t=${ms} ms`).to.be.closeTo(expected, 0.04 * expected);
+    }
+    // Plateau around W_max near K.
+    expect(at.get(4200)!).to.be.closeTo(100, 2);
+  });
+
+  it('small windows at long RTT grow in the Reno-friendly region (W_est, §4.3)', () => {
+    const cc = new Cubic(MSS, 10_000, 0);
+    cc.onCongestion(10_000, 1, 0, true);
+    cc.onAck(1000, 1, 0, true, { ...ctx(0), srttMs: 1000 });
+    let ack = 2;
+    for (let round = 0; round < 20; round++) {
+      const acks = Math.floor(cc.cwnd / MSS);
+      for (let i = 0; i < acks; i++) cc.onAck(MSS, (ack += MSS), cc.cwnd, true, { ...ctx(round * 1000 + i), srttMs: 1000 });
+    }
+    // W_cubic(20 s) with W_max 10 is far above, but it is clamped to 1.5·cwnd per RTT; Reno would be 7 + 20·0.53.
+    expect(cc.cwnd / MSS).to.be.greaterThan(7 + 20 * 0.5);
+  });
+});
+
+describe('HyStart++ (RFC 9406)', () => {
+  it('leaves slow start for CSS when the round minimum RTT rises by max(4, min(RTT/8, 16)) ms, then ends after 5 CSS rounds', () => {
+    const hs = new HyStart();
+    let sndMax = 0;
+    // One round: the first ACK passes the previous round's end, then 7 more within the round.
+    const round = (rtt: number): number => {
+      const base = sndMax;
+      sndMax += 10_000;
+      let d = 1;
+      for (let i = 1; i <= 8; i++) d = hs.onAck(base + i, sndMax, rtt);
+      return d;
+    };
+    expect(round(100)).to.equal(1);
+    expect(round(110)).to.equal(1); // +10 < 12.5: still slow start
+    expect(round(124)).to.equal(4); // ≥ 110 + 13.75: Conservative Slow Start, growth / 4
+    expect(hs.inCss).to.equal(true);
+    for (let i = 0; i < 4; i++) expect(round(124)).to.equal(4);
+    expect(round(124)).to.equal(0); // fifth CSS round over: ssthresh = cwnd
+    expect(hs.done).to.equal(true);
+  });
+
+  it('an RTT back below the CSS baseline resumes slow start', () => {
+    const hs = new HyStart();
+    let sndMax = 0;
+    const round = (rtt: number): number => {
+      sndMax += 10_000;
+      let d = 1;
+      for (let i = 0; i < 8; i++) d = hs.onAck(sndMax - 10_000 + i, sndMax, rtt);
+      return d;
+    };
+    round(50);
+    round(50);
+    expect(round(60)).to.equal(4);
+    expect(round(40)).to.equal(1);
+    expect(hs.inCss).to.equal(false);
+  });
+
+  it('slow start grows by acked/4 in CSS and sets ssthresh = cwnd when HyStart++ ends it', () => {
+    const cc = new NewReno(MSS, 10_000, 0);
+    let sndMax = 0;
+    const growth: number[] = [];
+    for (const rtt of [100, 100, 130, 130, 130, 130, 130, 130]) {
+      const base = sndMax;
+      sndMax += 20_000;
+      const before = cc.cwnd;
+      for (let i = 1; i <= 8; i++) cc.onAck(1000, base + i, 0, true, { now: 0, rttSampleMs: rtt, srttMs: rtt, sndMax });
+      growth.push(cc.cwnd - before);
+    }
+    expect(growth.slice(0, 2)).to.deep.equal([8000, 8000]); // slow start: acked octets (ABC)
+    expect(growth[3]).to.equal(2000); // a whole CSS round: acked / 4
+    expect(cc.ssthresh).to.equal(cc.cwnd);
   });
 });

@@ -103,16 +103,25 @@ function timeWait(): TcpConnection {
 
 describe('TcpConnection', () => {
   describe('CLOSED', () => {
-    it('connect() leaves CLOSED for SYN-SENT and queues a SYN with our MSS and window, no ACK', () => {
-      const conn = connectWith();
+    it('connect() leaves CLOSED for SYN-SENT and queues a SYN with our MSS, window and options, no ACK', () => {
+      const conn = TcpConnection.connect(0, { local: LOCAL, remote: REMOTE, iss: ISS, config: TRACE_CONFIG, tsOffset: 5000 });
       expect(conn.state).to.equal('SYN-SENT');
-      expectSent(conn, 0, [{ ...TO_PEER, control: 'syn', seq: ISS, ack: undefined, window: 10_000, mss: 1000, windowScale: undefined, sackPermitted: undefined, timestamp: undefined }]);
+      expectSent(conn, 0, [{
+        ...TO_PEER, control: 'syn', seq: ISS, ack: undefined, window: 10_000, mss: 1000,
+        // RFC 7323 / RFC 2018 / RFC 3168 §6.1.1 (ECN-setup SYN: ECE and CWR).
+        windowScale: 0, sackPermitted: true, timestamp: { tsVal: 5000, tsEcr: 0 }, ece: true, cwr: true,
+      }]);
       expect(conn.pollTimeout()).to.equal(1000); // RFC 6298 §2.1: initial RTO 1 s
     });
 
-    it('caps the advertised window at 65535 (no window scaling offered)', () => {
+    it("the SYN's own window is unscaled, so at most 65535 (RFC 7323 §2.2); the scale covers the buffer", () => {
       const conn = connectWith({ recvBufferSize: 1 << 20 });
-      expectSent(conn, 0, [{ control: 'syn', window: 65535 }]);
+      expectSent(conn, 0, [{ control: 'syn', window: 65535, windowScale: 5 }]);
+    });
+
+    it('with every option disabled the SYN carries only the MSS', () => {
+      const conn = connectWith({ ...TRACE_CONFIG, windowScaling: false, sack: false, timestamps: false, ecn: false });
+      expectSent(conn, 0, [{ control: 'syn', mss: 1000, windowScale: undefined, sackPermitted: undefined, timestamp: undefined, ece: undefined, cwr: undefined }]);
     });
 
     it('after abort(): only the final RST is sent, then nothing; no timer; segments are ignored', () => {
@@ -202,8 +211,8 @@ describe('TcpConnection', () => {
       expectSent(conn, 20, [{ payload: 536 }, { payload: 536 }, { payload: 128, control: 'psh' }]);
     });
 
-    it("ignores the peer's window scale, SACK-permitted and timestamps (we offered none)", () => {
-      const conn = established(TRACE_CONFIG, { windowScale: 7, sackPermitted: true, timestamp: { tsVal: 1, tsEcr: 0 } });
+    it("ignores the peer's window scale, SACK-permitted and timestamps when we offered none", () => {
+      const conn = established({ ...TRACE_CONFIG, windowScaling: false, sack: false, timestamps: false }, { windowScale: 7, sackPermitted: true, timestamp: { tsVal: 1, tsEcr: 0 } });
       send(conn, 20, { ...P, window: 100 });
       expect(conn.stats.sendWindow).to.equal(100); // raw, not 100 << 7
       conn.send(bytes(300));
@@ -463,7 +472,10 @@ describe('TcpConnection', () => {
 
       it('delayedAckMs > 0: one segment waits for the timer, a second full-sized one is acknowledged at once', () => {
         const conn = established({ ...TRACE_CONFIG, delayedAckMs: 40 });
-        send(conn, 20, { ...P }, bytes(1000));
+        // We sent data first (a request): no quick-ACK start, replies are expected to carry ACKs.
+        conn.send(bytes(10));
+        drain(conn, 15);
+        send(conn, 20, { ...P, ack: ISS + 11 }, bytes(1000));
         expectNothing(conn, 20);
         expect(conn.pollTimeout()).to.equal(60);
         conn.handleTimeout(60);
@@ -550,7 +562,7 @@ describe('TcpConnection', () => {
         send(conn, 30, { ...P, ack: ISS + 2001 });
         expect(events(conn)).to.deep.equal(['writable']);
         expect(conn.sendCapacity).to.equal(2000);
-        expect(conn.stats.rttSamples).to.equal(2);
+        expect(conn.stats.rttSamples).to.equal(3); // the SYN, then one per ACK (RFC 7323 App. G weights)
       });
 
       it('a new ACK restarts the timer; all acknowledged stops it (RFC 6298 §5.2–5.3)', () => {

@@ -1,42 +1,52 @@
 /**
  * One TCP connection as a sans-IO state machine: the TCB of RFC 9293 and nothing else. It never
- * reads a clock, never does I/O and never allocates per segment beyond the outgoing Repr.
+ * reads a clock, never does I/O, draws no random numbers and never allocates per segment beyond
+ * the outgoing Repr (and its option objects).
  *
  * RFCs a reader must know (section numbers are cited at each rule below):
  * - RFC 9293  TCP itself: states (§3.3.2), sequence space (§3.4), the segment acceptability test
  *             and the SEGMENT ARRIVES processing order (§3.10.7), window management (§3.8.6),
- *             MSS option (§3.7.1), TIME-WAIT (§3.6.1).
+ *             MSS option (§3.7.1), Nagle (§3.7.4), TIME-WAIT (§3.6.1).
+ * - RFC 7323  window scale (§2), timestamps: RTTM (§4) and PAWS (§5).
+ * - RFC 2018  SACK option; RFC 6675 SACK-based loss recovery (pipe, NextSeg);
+ *             RFC 8985 RACK-TLP (time-based loss detection, tail loss probe). See scoreboard.ts.
+ * - RFC 3168  ECN: negotiation (§6.1.1), ECT on data, ECE/CWR (§6.1.2–§6.1.5).
  * - RFC 5961  blind-attack mitigations: challenge ACK for a SYN in a synchronized state (§4),
  *             ACK acceptability bounds (§5). (Exact-match RST with challenge ACK, §3, is later work.)
  * - RFC 6298  retransmission timer: SRTT/RTTVAR, backoff, Karn's algorithm.
- * - RFC 5681  congestion control (slow start, avoidance, fast retransmit/recovery, duplicate
- *             ACK definition §2, immediate ACK of out-of-order data §4.2); RFC 6582 NewReno;
- *             RFC 6928 initial window. See congestion.ts.
- * - RFC 1122  §4.2.3.3/§4.2.3.4 silly-window-syndrome avoidance on both sides, §4.2.3.2 delayed ACK.
+ * - RFC 5681  congestion control; RFC 6582 NewReno; RFC 9438 CUBIC; RFC 9406 HyStart++;
+ *             RFC 3465 ABC; RFC 6928 initial window. See congestion.ts.
+ * - RFC 1122  §4.2.3.2 delayed ACK, §4.2.3.3/§4.2.3.4 silly-window avoidance and Nagle.
  *
- * Model. Inputs: `handleSegment`, `handleTimeout`. Commands: `send`, `recv`, `close`, `abort`.
- * Outputs: `pollTransmit` (one segment per call), `pollEvent`, `pollTimeout`. After any input or
- * command the owner drains transmits, then events, then re-reads the deadline.
+ * Model. Inputs: `handleSegment`, `handleTimeout`. Commands: `send`, `recv`, `close`, `abort`,
+ * `setNoDelay`. Outputs: `pollTransmit` (one segment per call), `pollEvent`, `pollTimeout`.
+ * After any input or command the owner drains transmits, then events, then re-reads the deadline.
  *
  * Send side. The send buffer holds every octet from SND.UNA (or from ISS+1 while the SYN is
- * unacknowledged); `bufSeq` is the sequence number of its first octet. `sndMax` is the highest
- * sequence number sent (the RFC's SND.NXT); `sndNxt` is where the next transmission starts and
- * falls back to SND.UNA on a retransmission timeout (go-back-N, RFC 5681 §3.1 / RFC 6298 §5.4).
- * Fast retransmit resends just the first unacknowledged segment and leaves `sndNxt` alone.
+ * unacknowledged); `bufSeq` is the sequence number of its first octet and `bufOff` its stream
+ * offset (octets since the first data octet). `sndMax` (= `sndNxt` once synchronized) is the
+ * RFC's SND.NXT: new data always goes out from there. Every data segment sent is recorded in the
+ * scoreboard (scoreboard.ts) with its transmit time; retransmissions are always of recorded
+ * segments that are marked lost (by RACK, three duplicate ACKs, a NewReno partial ACK or an RTO)
+ * and are sent, like new data, while pipe < cwnd (RFC 6675 §5), the first one of a recovery
+ * episode at once (RFC 5681 §3.2 step 2, RFC 6675 §5 step 4.3).
  *
  * Receive side. Out-of-order data is stored in place in the receive ring (recv-buffer.ts); the
  * right edge RCV.NXT + RCV.WND we advertised is remembered in `rcvAdvRight` and never moves left.
  */
-import { MAX_UNSCALED_WINDOW, resolveTcpConfig } from './config.js';
-import { NewReno, initialWindow, type CongestionControl } from './congestion.js';
+import { MAX_UNSCALED_WINDOW, chooseWindowScale, resolveTcpConfig } from './config.js';
+import { createCongestionControl, initialWindow, type AckContext, type CongestionControl } from './congestion.js';
 import { TcpUsageError } from './errors.js';
 import { RecvBuffer } from './recv-buffer.js';
 import { RttEstimator } from './rtt.js';
+import { FIN, SACKED, Scoreboard, newRackState, type RackState } from './scoreboard.js';
 import { SendBuffer } from './send-buffer.js';
 import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt } from './seq.js';
 import type {
   Endpoint,
   Instant,
+  SackBlock,
+  TcpCongestionControlName,
   TcpConfig,
   TcpControl,
   TcpErrorCode,
@@ -46,34 +56,57 @@ import type {
   Transmit,
 } from './types.js';
 
-/** Counters and estimator values of one connection; a snapshot, read with `conn.stats`. */
+/** Counters and estimator values of one connection; a snapshot, read with `conn.stats` (in the spirit of `ss -ti`). */
 export interface TcpStats {
+  /** The RFC 9293 state. */
+  readonly state: TcpState;
   /** Smoothed RTT (RFC 6298), 0 before the first sample. */
   readonly srttMs: number;
   /** RTT variance (RFC 6298), 0 before the first sample. */
   readonly rttvarMs: number;
+  /** Smallest RTT seen (RACK.min_RTT), 0 before the first sample. */
+  readonly minRttMs: number;
   /** Current retransmission timeout, backoff included. */
   readonly rtoMs: number;
-  /** Number of RTT samples taken (Karn: never from retransmitted data). */
+  /** Number of RTT samples taken (Karn: never from retransmitted data, unless timestamps disambiguate). */
   readonly rttSamples: number;
+  /** Congestion controller in use. */
+  readonly congestionControl: TcpCongestionControlName;
   /** Congestion window in octets. */
   readonly cwnd: number;
   /** Slow-start threshold in octets (0x7fffffff until the first loss). */
   readonly ssthresh: number;
-  /** Effective send MSS: min(peer's MSS option or 536, config.mss). */
+  /** In loss recovery (fast recovery or after an RTO). */
+  readonly inRecovery: boolean;
+  /**
+   * Effective send MSS: data octets per full segment, min(peer's MSS option or 536, config.mss)
+   * less the 12 octets of a negotiated timestamps option (RFC 6691 §2; Linux's 1448).
+   */
   readonly sendMss: number;
   /** Octets sent and not yet acknowledged (SND.MAX − SND.UNA). */
   readonly bytesInFlight: number;
-  /** The peer's current window (SND.WND). */
+  /** RFC 6675 pipe: octets presumed in the network (in flight − SACKed − lost + retransmitted). */
+  readonly pipe: number;
+  /** Octets currently SACKed by the peer above SND.UNA. */
+  readonly sackedBytes: number;
+  /** Octets currently presumed lost and awaiting retransmission or its ACK. */
+  readonly lostBytes: number;
+  /** Segments ever marked lost (RACK, duplicate ACKs, partial ACKs, RTOs). */
+  readonly lostSegments: number;
+  /** The peer's current window (SND.WND, scaled). */
   readonly sendWindow: number;
-  /** The window we last advertised, measured from RCV.NXT. */
+  /** The window we last advertised, measured from RCV.NXT (scaled). */
   readonly recvWindow: number;
-  /** Segments resent, for any reason. */
+  /** Segments resent, for any reason (tail loss probes of old data included). */
   readonly retransmits: number;
   /** Retransmission timer expiries. */
   readonly rtoCount: number;
-  /** Fast retransmits on three duplicate ACKs, plus NewReno partial-ACK retransmits. */
+  /** Loss recovery episodes started by duplicate ACKs or SACK/RACK, plus NewReno partial-ACK retransmits. */
   readonly fastRetransmits: number;
+  /** Tail loss probes sent (RFC 8985 §7). */
+  readonly tlpProbes: number;
+  /** D-SACK blocks received (RFC 2883): the peer got a segment twice. */
+  readonly dsacksReceived: number;
   /** Segments handed to `handleSegment`. */
   readonly segmentsIn: number;
   /** Segments returned by `pollTransmit`. */
@@ -86,6 +119,8 @@ export interface TcpStats {
   readonly outOfOrderSegments: number;
   /** Segments that failed the acceptability test (answered with an ACK when not RST). */
   readonly unacceptableSegments: number;
+  /** Segments rejected by PAWS (RFC 7323 §5.3 R1). */
+  readonly pawsRejected: number;
   /** Challenge ACKs sent (RFC 5961 §4). */
   readonly challengeAcks: number;
   /** Zero-window probes sent. */
@@ -96,6 +131,26 @@ export interface TcpStats {
   readonly bytesAcked: number;
   /** Application octets made readable. */
   readonly bytesReceived: number;
+  /** Acknowledged octets per second over the last round trip (0 before one completed). */
+  readonly deliveryRateBps: number;
+  /** Segments received with the IP CE codepoint (RFC 3168). */
+  readonly ceReceived: number;
+  /** ACKs received with ECE (RFC 3168 §6.1.2). */
+  readonly eceReceived: number;
+  /** Congestion window reductions in response to ECE. */
+  readonly ecnReductions: number;
+  /** Window scale shift applied to the peer's windows (RFC 7323), -1 when not negotiated. */
+  readonly sendWindowScale: number;
+  /** Window scale shift applied to our windows, -1 when not negotiated. */
+  readonly recvWindowScale: number;
+  /** SACK negotiated (RFC 2018). */
+  readonly sackEnabled: boolean;
+  /** Timestamps negotiated (RFC 7323). */
+  readonly timestampsEnabled: boolean;
+  /** ECN negotiated (RFC 3168). */
+  readonly ecnEnabled: boolean;
+  /** Nagle's algorithm disabled. */
+  readonly noDelay: boolean;
 }
 
 /** Receive-side bound on disjoint out-of-order ranges (each costs a scan on insert). */
@@ -104,8 +159,23 @@ const MAX_OOO_RANGES = 64;
 const DEFAULT_PEER_MSS = 536;
 /** Floor for a peer-announced MSS, so a hostile tiny MSS cannot make us send 1-octet segments. */
 const MIN_PEER_MSS = 64;
-/** Most duplicate ACKs emitted in one drain for out-of-order arrivals. */
+/** Most duplicate ACKs emitted in one drain for out-of-order arrivals (peers without SACK). */
 const MAX_DUP_ACKS_PER_DRAIN = 16;
+/** RFC 5681 §3.2: fast retransmit on the third duplicate ACK (DupThresh, RFC 6675 §2). */
+const DUP_THRESH = 3;
+/** Data segments acknowledged at once at the start of a connection (Linux's quick-ACK mode). */
+const QUICK_ACK_SEGMENTS = 16;
+/** RFC 7323 §5.5: TS.Recent idle for more than 24 days is invalid (PAWS_IDLE). */
+const PAWS_IDLE_MS = 24 * 24 * 3600 * 1000;
+/** RFC 8985 §7.2: worst-case delayed-ACK time assumed for the peer when one segment is in flight. */
+const TLP_WC_DEL_ACK_MS = 200;
+/** Most SACK blocks per segment (RFC 2018 §3: 4, or 3 with timestamps). */
+const MAX_SACK_BLOCKS = 4;
+/** NOP, NOP, Timestamps (RFC 7323 Appendix A layout). */
+const TIMESTAMP_OPTION_LENGTH = 12;
+/** NOP, NOP, kind, length of a SACK option, and each block. */
+const SACK_OPTION_BASE = 4;
+const SACK_BLOCK_LENGTH = 8;
 
 const EMPTY = new Uint8Array(0);
 const EV_CONNECTED: TcpEvent = Object.freeze({ type: 'connected' });
@@ -120,6 +190,14 @@ function earliest(a: Instant | undefined, b: Instant | undefined): Instant | und
   return a < b ? a : b;
 }
 
+/** A fixed mix of the ISS, used as the timestamp offset when the caller supplies none. */
+function mixOffset(x: number): number {
+  let h = Math.imul(x ^ 0x9e3779b9, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
 /** Options of {@link TcpConnection.connect}. */
 export interface ConnectOptions {
   readonly local: Endpoint;
@@ -127,6 +205,12 @@ export interface ConnectOptions {
   /** Initial send sequence number (RFC 9293 §3.4.1; the caller supplies it, e.g. RFC 6528). */
   readonly iss: number;
   readonly config?: Partial<TcpConfig> | undefined;
+  /**
+   * Random per-connection offset added to the millisecond clock to form TSval (RFC 7323 §5.4,
+   * §7.1: hides the clock and makes TSvals of different connections unrelated). The caller draws
+   * it; when absent a mix of `iss` is used.
+   */
+  readonly tsOffset?: number | undefined;
 }
 
 /** Options of {@link TcpConnection.accept}. */
@@ -149,6 +233,24 @@ export class TcpConnection {
   private readonly iss: number;
   private irs = 0;
 
+  // ---- negotiated options ----
+  private sackOk = false;
+  private tsOk = false;
+  private ecnOk = false;
+  /** Shift we offer (−1: no Window Scale option). */
+  private readonly wsOffered: number;
+  /** Shift applied to the peer's window fields / to ours; both 0 unless negotiated (RFC 7323 §2.2). */
+  private sndWscale = 0;
+  private rcvWscale = 0;
+  private wsOk = false;
+  private readonly tsOffset: number;
+  /** RFC 7323 §4.3: TS.Recent, when it was set, and Last.ACK.sent. */
+  private tsRecent = 0;
+  private tsRecentAt = 0;
+  private lastAckSent = 0;
+  private ecnSynSent = false;
+  private noDelayOn: boolean;
+
   // ---- send sequence space (RFC 9293 §3.3.1) ----
   private sndUna: number;
   private sndNxt: number;
@@ -158,7 +260,10 @@ export class TcpConnection {
   private sndWl2 = 0;
   private maxSndWnd = 0;
   private bufSeq: number;
+  /** Stream offset of `bufSeq` (data octets acknowledged so far). */
+  private bufOff = 0;
   private readonly sendBuf: SendBuffer;
+  /** Data octets of a full-sized segment: the MSS less the timestamps option (RFC 6691). */
   private sendMss: number;
   private closeRequested = false;
   private finQueued = false;
@@ -166,16 +271,38 @@ export class TcpConnection {
   private finAcked = false;
   private cc: CongestionControl;
   private readonly rtt: RttEstimator;
+  private readonly sb = new Scoreboard();
+  private rack: RackState | undefined;
+  private ackCtx: AckContext | undefined;
+  /** SYN RTT timing (the SYN is not in the scoreboard). */
   private rttSeq: number | undefined;
   private rttStart = 0;
   private rtoRetries = 0;
   private synRetransmitted = false;
   private dupAcks = 0;
+  /** Retransmit the first lost segment regardless of pipe (start of a recovery episode). */
   private fastRetransmitPending = false;
+  /** After an RTO until SND.MAX at that time is acknowledged (RFC 8985 "RTO recovery"). */
+  private rtoRecoverySeq: number | undefined;
   private probePending = false;
   private probeEnd: number | undefined;
   private persistBackoff = 0;
   private unansweredProbes = 0;
+  /** Minshall's Nagle variant: end of the last sub-MSS segment sent (RFC 1122 §4.2.3.4). */
+  private sndSml: number;
+  /** RFC 8985 §7: probe due, the end of the outstanding probe (−1: none), whether it resent old data. */
+  private tlpPending = false;
+  private tlpEndSeq = -1;
+  private tlpIsRetrans = false;
+  private tlpDsack = false;
+  /** ECN sender side: CWR due on the next new data segment; no new reduction before this ACK. */
+  private cwrPending = false;
+  private ecnRecover: number;
+  /** Delivery rate sampling: octets acknowledged since `rateStart`, round end. */
+  private rateDelivered = 0;
+  private rateStart = 0;
+  private rateRoundEnd: number;
+  private deliveryRate = 0;
 
   // ---- receive sequence space ----
   private rcvNxt = 0;
@@ -187,14 +314,27 @@ export class TcpConnection {
   private peerFinReceived = false;
   private ackNow = false;
   private ackDeadline: Instant | undefined;
-  private unackedSegments = 0;
+  private unackedBytes = 0;
   private dupAcksOwed = 0;
+  /** Largest segment the peer sent so far (Linux's rcv_mss), for "every second full-sized segment". */
+  private rcvMss: number;
+  private quickAcks = QUICK_ACK_SEGMENTS;
+  /** We sent data since the peer's previous data segment: a reply will likely carry the ACK. */
+  private sentSinceRecv = false;
+  /** ECN receiver side: echo ECE until the peer's CWR (RFC 3168 §6.1.3). */
+  private eceEcho = false;
+  /** Stream offsets of the latest out-of-order arrivals, newest first (RFC 2018 §4 block order). */
+  private sackRecent: number[] | undefined;
 
   // ---- timers (absolute deadlines; undefined = disarmed) ----
   private rtxDeadline: Instant | undefined;
   private persistDeadline: Instant | undefined;
   private timeWaitDeadline: Instant | undefined;
   private finWait2Deadline: Instant | undefined;
+  /** RACK reordering timer (RFC 8985 §6.2 step 5). */
+  private reoDeadline: Instant | undefined;
+  /** Tail loss probe timeout (RFC 8985 §7.2). */
+  private tlpDeadline: Instant | undefined;
 
   // ---- output queues ----
   private readonly replies: TcpRepr[] = [];
@@ -220,8 +360,15 @@ export class TcpConnection {
   private nBytesAcked = 0;
   private nBytesReceived = 0;
   private nRttSamples = 0;
+  private nLost = 0;
+  private nTlp = 0;
+  private nDsack = 0;
+  private nPaws = 0;
+  private nCe = 0;
+  private nEce = 0;
+  private nEcnReductions = 0;
 
-  private constructor(local: Endpoint, remote: Endpoint, iss: number, config: TcpConfig, passive: boolean) {
+  private constructor(local: Endpoint, remote: Endpoint, iss: number, config: TcpConfig, passive: boolean, tsOffset: number | undefined) {
     this.local = local;
     this.remote = remote;
     this.config = config;
@@ -230,21 +377,29 @@ export class TcpConnection {
     this.sndUna = this.iss;
     this.sndNxt = this.iss;
     this.sndMax = this.iss;
+    this.sndSml = this.iss;
+    this.ecnRecover = this.iss;
+    this.rateRoundEnd = this.iss;
     this.bufSeq = seqAdd(this.iss, 1);
+    this.tsOffset = (tsOffset ?? mixOffset(this.iss)) >>> 0;
+    this.noDelayOn = config.noDelay;
+    this.wsOffered = config.windowScaling ? chooseWindowScale(config) : -1;
     this.sendBuf = new SendBuffer(config.sendBufferSize);
-    this.recvBuf = new RecvBuffer(config.recvBufferSize);
+    // Slack of one scale unit: a window rounded up to the scale granularity (RFC 7323 §2.4) still fits.
+    this.recvBuf = new RecvBuffer(config.recvBufferSize + (this.wsOffered > 0 ? (1 << this.wsOffered) - 1 : 0));
     this.synWindow = Math.min(config.recvBufferSize, MAX_UNSCALED_WINDOW);
     // RFC 1122 §4.2.3.3: open the window only in steps of min(buffer/2, MSS).
     this.swsThreshold = Math.max(1, Math.min(config.mss, Math.floor(config.recvBufferSize / 2)));
     this.sendMss = Math.min(DEFAULT_PEER_MSS, config.mss);
+    this.rcvMss = Math.min(DEFAULT_PEER_MSS, config.mss);
     this.rtt = new RttEstimator(config.rtoInitialMs, config.rtoMinMs, config.rtoMaxMs);
     // Replaced once the handshake fixes the MSS; only its recovery point matters before that.
-    this.cc = new NewReno(config.mss, config.mss, this.iss);
+    this.cc = createCongestionControl(config.congestionControl, config.mss, config.mss, this.iss);
   }
 
   /** Active open (RFC 9293 §3.10.1): the connection starts in SYN-SENT with its SYN queued for `pollTransmit`. */
   static connect(_now: Instant, opts: ConnectOptions): TcpConnection {
-    const conn = new TcpConnection(opts.local, opts.remote, opts.iss, resolveTcpConfig(opts.config), false);
+    const conn = new TcpConnection(opts.local, opts.remote, opts.iss, resolveTcpConfig(opts.config), false, opts.tsOffset);
     conn.setState('SYN-SENT');
     return conn;
   }
@@ -252,17 +407,21 @@ export class TcpConnection {
   /**
    * Passive open from a SYN received in LISTEN (RFC 9293 §3.10.7.2): the connection starts in
    * SYN-RECEIVED with its SYN-ACK queued. Data carried by the SYN is not accepted (the peer
-   * retransmits it after the handshake).
+   * retransmits it after the handshake). The SYN-ACK answers each option the SYN offered and we
+   * support (RFC 7323 §1.3, RFC 2018 §2, RFC 3168 §6.1.1).
    */
-  static accept(_now: Instant, opts: AcceptOptions): TcpConnection {
-    const conn = new TcpConnection(opts.local, opts.remote, opts.iss, resolveTcpConfig(opts.config), true);
+  static accept(now: Instant, opts: AcceptOptions): TcpConnection {
+    const conn = new TcpConnection(opts.local, opts.remote, opts.iss, resolveTcpConfig(opts.config), true, opts.tsOffset);
     conn.setState('LISTEN');
     const syn = opts.syn;
     conn.irs = syn.seq >>> 0;
     conn.rcvNxt = seqAdd(conn.irs, 1);
+    conn.lastAckSent = conn.rcvNxt;
     conn.rcvAdvRight = seqAdd(conn.rcvNxt, conn.synWindow);
-    conn.learnPeerOptions(syn);
-    conn.sndWnd = syn.window;
+    conn.learnPeerOptions(now, syn, true);
+    // RFC 3168 §6.1.1: an ECN-setup SYN has both ECE and CWR.
+    conn.ecnOk = conn.config.ecn && syn.ece === true && syn.cwr === true;
+    conn.sndWnd = syn.window; // RFC 7323 §2.2: the window of a SYN is never scaled
     conn.maxSndWnd = syn.window;
     conn.sndWl1 = conn.irs;
     conn.sndWl2 = conn.iss;
@@ -301,33 +460,65 @@ export class TcpConnection {
     return this.recvBuf.readable;
   }
 
+  /** Whether Nagle's algorithm is disabled (see {@link setNoDelay}). */
+  get noDelay(): boolean {
+    return this.noDelayOn;
+  }
+
+  /** Octets of buffer storage this connection holds right now (send, receive, scoreboard). */
+  get bufferedMemory(): number {
+    return this.sendBuf.allocated + this.recvBuf.allocated + this.sb.allocated;
+  }
+
   /** A snapshot of the connection's counters and estimators. */
   get stats(): TcpStats {
+    const synced = this.st !== 'SYN-SENT' && this.st !== 'CLOSED' && this.st !== 'LISTEN';
     return {
+      state: this.st,
       srttMs: this.rtt.srttMs,
       rttvarMs: this.rtt.rttvarMs,
+      minRttMs: this.rack !== undefined && this.rack.minRttMs !== Infinity ? this.rack.minRttMs : 0,
       rtoMs: this.rtt.rtoMs,
       rttSamples: this.nRttSamples,
-      cwnd: this.cc.cwnd,
-      ssthresh: this.cc.ssthresh,
+      congestionControl: this.cc.name,
+      cwnd: Math.floor(this.cc.cwnd),
+      ssthresh: Math.floor(this.cc.ssthresh),
+      inRecovery: this.cc.inRecovery || this.rtoRecoverySeq !== undefined,
       sendMss: this.sendMss,
       bytesInFlight: Math.max(0, seqDiff(this.sndMax, this.sndUna)),
+      pipe: this.sb.pipe,
+      sackedBytes: this.sb.sackedBytes,
+      lostBytes: this.sb.lostBytes,
+      lostSegments: this.nLost,
       sendWindow: this.sndWnd,
-      recvWindow: this.st === 'SYN-SENT' || this.st === 'CLOSED' ? 0 : Math.max(0, seqDiff(this.rcvAdvRight, this.rcvNxt)),
+      recvWindow: synced ? Math.max(0, seqDiff(this.rcvAdvRight, this.rcvNxt)) : 0,
       retransmits: this.nRetransmits,
       rtoCount: this.nRto,
       fastRetransmits: this.nFastRetransmits,
+      tlpProbes: this.nTlp,
+      dsacksReceived: this.nDsack,
       segmentsIn: this.nSegmentsIn,
       segmentsOut: this.nSegmentsOut,
       dupAcksIn: this.nDupAcksIn,
       outOfOrderBytes: this.recvBuf.outOfOrderBytes,
       outOfOrderSegments: this.nOooSegments,
       unacceptableSegments: this.nUnacceptable,
+      pawsRejected: this.nPaws,
       challengeAcks: this.nChallengeAcks,
       persistProbes: this.nProbes,
       windowUpdates: this.nWindowUpdates,
       bytesAcked: this.nBytesAcked,
       bytesReceived: this.nBytesReceived,
+      deliveryRateBps: Math.round(this.deliveryRate),
+      ceReceived: this.nCe,
+      eceReceived: this.nEce,
+      ecnReductions: this.nEcnReductions,
+      sendWindowScale: this.wsOk ? this.sndWscale : -1,
+      recvWindowScale: this.wsOk ? this.rcvWscale : -1,
+      sackEnabled: this.sackOk,
+      timestampsEnabled: this.tsOk,
+      ecnEnabled: this.ecnOk,
+      noDelay: this.noDelayOn,
     };
   }
 
@@ -354,6 +545,15 @@ export class TcpConnection {
     const out = this.recvBuf.read(max ?? this.recvBuf.readable);
     if (out !== undefined && this.acksAllowed()) this.maybeWindowUpdate();
     return out;
+  }
+
+  /**
+   * Turns Nagle's algorithm off (`true`, the default argument, as Node's `socket.setNoDelay()`)
+   * or on. With it off, a segment smaller than the MSS goes out at once even while earlier
+   * small data is unacknowledged. Drain transmits afterwards: held data may now be sendable.
+   */
+  setNoDelay(noDelay = true): void {
+    this.noDelayOn = noDelay;
   }
 
   /**
@@ -390,10 +590,11 @@ export class TcpConnection {
 
   /**
    * Processes one received segment (RFC 9293 §3.10.7). `payload` is only read during the call.
+   * `ipEcn` is the ECN field of the IP header that carried it (0..3; 3 = CE, RFC 3168 §5).
    * Nothing is sent from here: replies are queued for `pollTransmit`, so a burst of segments fed
    * before one drain is acknowledged once.
    */
-  handleSegment(now: Instant, seg: TcpRepr, payload: Uint8Array): void {
+  handleSegment(now: Instant, seg: TcpRepr, payload: Uint8Array, ipEcn = 0): void {
     this.nSegmentsIn++;
     switch (this.st) {
       case 'CLOSED':
@@ -405,7 +606,7 @@ export class TcpConnection {
         this.segmentInSynSent(now, seg, payload);
         return;
       default:
-        this.segmentInSynchronized(now, seg, payload);
+        this.segmentInSynchronized(now, seg, payload, ipEcn);
     }
   }
 
@@ -427,6 +628,14 @@ export class TcpConnection {
     if (this.rtxDeadline !== undefined && now >= this.rtxDeadline) {
       this.onRetransmitTimeout(now);
       if (this.closedEmitted) return;
+    }
+    if (this.reoDeadline !== undefined && now >= this.reoDeadline) {
+      this.reoDeadline = undefined;
+      this.detectLosses(now);
+    }
+    if (this.tlpDeadline !== undefined && now >= this.tlpDeadline) {
+      this.tlpDeadline = undefined;
+      if (this.tlpAllowed()) this.tlpPending = true;
     }
     if (this.persistDeadline !== undefined && now >= this.persistDeadline) {
       this.onPersistTimeout(now);
@@ -451,32 +660,44 @@ export class TcpConnection {
       const rst = this.finalRst;
       if (rst === undefined) return undefined;
       this.finalRst = undefined;
-      return this.out(rst, EMPTY);
+      return this.out(rst, EMPTY, false);
     }
     const reply = this.replies.shift();
-    if (reply !== undefined) return this.out(reply, EMPTY);
+    if (reply !== undefined) return this.out(reply, EMPTY, false);
 
     const s = this.st;
     if ((s === 'SYN-SENT' || s === 'SYN-RECEIVED') && this.sndNxt === this.iss) return this.transmitSyn(now);
 
     if (this.canTransmitData()) {
+      if (this.tlpPending) {
+        this.tlpPending = false;
+        const t = this.transmitTlp(now);
+        if (t !== undefined) return t;
+      }
+      // RFC 6675 §5 step 4.3 / RFC 5681 §3.2 step 2: the first retransmission of an episode goes at once.
       if (this.fastRetransmitPending) {
         this.fastRetransmitPending = false;
-        const t = this.retransmitFirst(now);
-        if (t !== undefined) return t;
+        const i = this.sb.firstLostToSend();
+        if (i >= 0) return this.retransmitRecord(i, now);
       }
+      // RFC 6675 §4 NextSeg rule 1: lost segments first, while pipe leaves room in cwnd.
+      const i = this.sb.firstLostToSend();
+      if (i >= 0 && this.sb.pipe + this.sb.spanOf(i) <= this.cc.cwnd) return this.retransmitRecord(i, now);
       if (this.probePending) {
         this.probePending = false;
-        const t = this.transmitProbe();
+        const t = this.transmitProbe(now);
         if (t !== undefined) return t;
       }
-      const t = this.transmitData(now);
-      if (t !== undefined) return t;
+      if (i < 0) {
+        // NextSeg rule 2: new data only when no lost segment waits for room.
+        const t = this.transmitData(now, false);
+        if (t !== undefined) return t;
+      }
     }
 
     if (this.acksAllowed() && (this.ackNow || this.dupAcksOwed > 0 || (this.ackDeadline !== undefined && now >= this.ackDeadline))) {
       if (this.dupAcksOwed > 0) this.dupAcksOwed--;
-      return this.out(this.pureAck(), EMPTY);
+      return this.out(this.pureAck(now), EMPTY, false);
     }
     return undefined;
   }
@@ -499,7 +720,7 @@ export class TcpConnection {
     if (this.st === 'CLOSED') return undefined;
     return earliest(
       earliest(earliest(this.rtxDeadline, this.persistDeadline), earliest(this.timeWaitDeadline, this.finWait2Deadline)),
-      this.ackDeadline,
+      earliest(this.ackDeadline, earliest(this.reoDeadline, this.tlpDeadline)),
     );
   }
 
@@ -525,22 +746,26 @@ export class TcpConnection {
     if (seg.control !== 'syn') return;
     this.irs = seg.seq >>> 0;
     this.rcvNxt = seqAdd(this.irs, 1);
+    this.lastAckSent = this.rcvNxt;
     this.rcvAdvRight = seqAdd(this.rcvNxt, this.synWindow);
-    this.learnPeerOptions(seg);
     if (ack !== undefined) {
-      // Our SYN is acknowledged: ESTABLISHED, and acknowledge theirs.
+      // Our SYN is acknowledged: options are settled by this SYN-ACK (RFC 7323 §1.3, RFC 2018 §2);
+      // RFC 3168 §6.1.1: an ECN-setup SYN-ACK has ECE and not CWR.
+      this.learnPeerOptions(now, seg, this.config.windowScaling);
+      this.ecnOk = this.ecnSynSent && seg.ece === true && seg.cwr !== true;
       this.ackSyn(now, ack);
-      this.sndWnd = seg.window;
+      this.sndWnd = seg.window; // RFC 7323 §2.2: never scaled in a SYN
       this.maxSndWnd = Math.max(this.maxSndWnd, seg.window);
       this.sndWl1 = this.irs;
       this.sndWl2 = ack;
       this.establish();
       this.ackNow = true;
       // Data on a SYN-ACK continues at the sixth step of §3.10.7.4.
-      if (payload.length > 0) this.processText(now, seqAdd(seg.seq, 1), payload, false);
+      if (payload.length > 0) this.processText(now, seqAdd(seg.seq, 1), payload, false, false);
       return;
     }
     // Simultaneous open (RFC 9293 §3.5 figure 7): SYN-RECEIVED, resend our SYN as a SYN-ACK.
+    this.learnPeerOptions(now, seg, this.config.windowScaling);
     this.sndWnd = seg.window;
     this.maxSndWnd = Math.max(this.maxSndWnd, seg.window);
     this.sndWl1 = this.irs;
@@ -550,7 +775,7 @@ export class TcpConnection {
   }
 
   /** RFC 9293 §3.10.7.4: every state from SYN-RECEIVED on. */
-  private segmentInSynchronized(now: Instant, seg: TcpRepr, payload: Uint8Array): void {
+  private segmentInSynchronized(now: Instant, seg: TcpRepr, payload: Uint8Array, ipEcn: number): void {
     let seq = seg.seq >>> 0;
     let control: TcpControl = seg.control;
 
@@ -566,6 +791,17 @@ export class TcpConnection {
       // ours. Take it as the ACK that completes our handshake.
       seq = seqAdd(seq, 1);
       control = 'none';
+    }
+
+    const ts = this.tsOk ? seg.timestamp : undefined;
+    // RFC 7323 §5.3 R1 (PAWS): a non-RST segment whose TSval is older than TS.Recent is a
+    // duplicate from an earlier wrap of the sequence space: ACK and drop. TS.Recent idle for
+    // more than 24 days is no longer valid (§5.5).
+    const tsStale = now - this.tsRecentAt > PAWS_IDLE_MS;
+    if (ts !== undefined && control !== 'rst' && !tsStale && seqLt(ts.tsVal, this.tsRecent)) {
+      this.nPaws++;
+      this.ackNow = true;
+      return;
     }
 
     const fin = control === 'fin';
@@ -595,6 +831,12 @@ export class TcpConnection {
       // Old duplicates and out-of-window segments: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>, unless RST.
       if (control !== 'rst') this.ackNow = true;
       return;
+    }
+
+    // RFC 7323 §4.3 / §5.3 R3: remember the TSval of a segment covering Last.ACK.sent.
+    if (ts !== undefined && control !== 'rst' && seqLe(seq, this.lastAckSent) && (tsStale || seqGe(ts.tsVal, this.tsRecent))) {
+      this.tsRecent = ts.tsVal;
+      this.tsRecentAt = now;
     }
 
     // ---- second: RST (§3.10.7.4 second; in-window RSTs are accepted) ----
@@ -631,6 +873,16 @@ export class TcpConnection {
     if (ack === undefined) return; // "if the ACK bit is off, drop the segment and return"
     this.unansweredProbes = 0;
 
+    if (this.ecnOk) {
+      // RFC 3168 §6.1.3: CWR ends our ECE echo; a CE mark (on this very segment too) starts it.
+      if (seg.cwr === true) this.eceEcho = false;
+      if (ipEcn === 3) {
+        this.nCe++;
+        this.eceEcho = true;
+        this.ackNow = true; // tell the sender promptly
+      }
+    }
+
     if (this.st === 'SYN-RECEIVED') {
       if (!(seqGt(ack, this.sndUna) && seqLe(ack, this.sndMax))) {
         // §3.10.7.4 fifth, SYN-RECEIVED: unacceptable ACK → <SEQ=SEG.ACK><CTL=RST>.
@@ -638,12 +890,12 @@ export class TcpConnection {
         return;
       }
       this.ackSyn(now, ack);
-      this.sndWnd = seg.window;
-      this.maxSndWnd = Math.max(this.maxSndWnd, seg.window);
+      this.sndWnd = seg.window << this.sndWscale;
+      this.maxSndWnd = Math.max(this.maxSndWnd, this.sndWnd);
       this.sndWl1 = seq;
       this.sndWl2 = ack;
       this.establish();
-    } else if (!this.processAck(now, seq, ack, seg.window, payload.length === 0 && control !== 'fin')) {
+    } else if (!this.processAck(now, seq, seg, payload.length === 0 && control !== 'fin')) {
       return;
     }
 
@@ -673,14 +925,16 @@ export class TcpConnection {
     }
 
     // ---- sixth (URG: ignored), seventh (text), eighth (FIN) ----
-    if (payload.length > 0 || fin) this.processText(now, seq, payload, fin);
+    if (payload.length > 0 || fin) this.processText(now, seq, payload, fin, control === 'psh' || fin);
   }
 
   /**
    * §3.10.7.4 fifth step for ESTABLISHED and later states. Returns false when the segment must be
    * dropped here (ACK of unsent data, or an ACK too old per RFC 5961 §5.2).
    */
-  private processAck(now: Instant, seq: number, ack: number, window: number, maybeDuplicate: boolean): boolean {
+  private processAck(now: Instant, seq: number, seg: TcpRepr, maybeDuplicate: boolean): boolean {
+    const ack = seg.ack!;
+    const window = seg.window << this.sndWscale;
     const ackLimit = this.probeEnd !== undefined && seqGt(this.probeEnd, this.sndMax) ? this.probeEnd : this.sndMax;
     if (seqGt(ack, ackLimit)) {
       // "If the ACK acks something not yet sent (SEG.ACK > SND.NXT), then send an ACK, drop the
@@ -694,17 +948,31 @@ export class TcpConnection {
       return false;
     }
     const oldWnd = this.sndWnd;
+    const flightBefore = Math.max(0, seqDiff(this.sndMax, this.sndUna));
+    let delivered = false;
     if (seqGt(ack, this.sndUna)) {
-      this.newAck(now, ack);
-    } else if (
-      ack === this.sndUna &&
-      maybeDuplicate &&
-      window === oldWnd &&
-      seqGt(this.sndMax, this.sndUna)
-    ) {
+      this.newAck(now, ack, seg);
+      delivered = true;
+    } else if (ack === this.sndUna && maybeDuplicate && window === oldWnd && seqGt(this.sndMax, this.sndUna)) {
       // RFC 5681 §2 duplicate ACK: outstanding data, no payload, no SYN/FIN, same ACK, same window.
-      this.onDuplicateAck();
+      this.onDuplicateAck(now);
     }
+    if (this.sackOk && seg.sackBlocks !== undefined && seg.sackBlocks.length > 0) {
+      if (this.processSack(now, ack, seg.sackBlocks)) delivered = true;
+    }
+    // RFC 3168 §6.1.2: ECE means congestion; reduce at most once per window of data, and not
+    // on top of a loss response in the same window.
+    if (this.ecnOk && seg.ece === true) {
+      this.nEce++;
+      if (!this.cc.inRecovery && seqGe(ack, this.ecnRecover) && flightBefore > 0) {
+        this.cc.onEcnEcho(flightBefore, now);
+        this.nEcnReductions++;
+        this.ecnRecover = this.sndMax;
+        this.cwrPending = true;
+      }
+    }
+    if (delivered && this.sackOk) this.detectLosses(now);
+    if (delivered) this.armTlp(now);
     // Window update (§3.10.7.4 fifth): only from a segment at least as new as the last one used.
     if (seqLe(this.sndUna, ack) && (seqLt(this.sndWl1, seq) || (this.sndWl1 === seq && seqLe(this.sndWl2, ack)))) {
       this.sndWnd = window;
@@ -720,13 +988,16 @@ export class TcpConnection {
     return true;
   }
 
-  /** SND.UNA advances to `ack` (§3.10.7.4 fifth; RFC 6298 §5.2–5.3; RFC 5681; RFC 6582). */
-  private newAck(now: Instant, ack: number): void {
+  /** SND.UNA advances to `ack` (§3.10.7.4 fifth; RFC 6298 §5.2–5.3; RFC 7323 §4; RFC 5681; RFC 6582). */
+  private newAck(now: Instant, ack: number, seg: TcpRepr): void {
     const acked = seqDiff(ack, this.sndUna);
+    const flightBefore = Math.max(0, seqDiff(this.sndMax, this.sndUna));
+    const ackOff = this.offsetOf(ack);
     const dataAcked = Math.min(Math.max(0, seqDiff(ack, this.bufSeq)), this.sendBuf.length);
     if (dataAcked > 0) {
       this.sendBuf.consume(dataAcked);
       this.bufSeq = seqAdd(this.bufSeq, dataAcked);
+      this.bufOff += dataAcked;
       this.nBytesAcked += dataAcked;
       if (this.canSend && !this.writablePending) {
         this.writablePending = true;
@@ -739,40 +1010,147 @@ export class TcpConnection {
     if (this.probeEnd !== undefined && seqGe(ack, this.probeEnd)) this.probeEnd = undefined;
     if (seqGt(ack, this.sndMax)) this.sndMax = ack; // the probe octet was accepted
 
-    // Karn's algorithm: the timed segment was never retransmitted (timing is cancelled on any
-    // retransmission), so this sample is unambiguous (RFC 6298 §3).
-    if (this.rttSeq !== undefined && seqGe(ack, this.rttSeq)) {
-      this.rtt.sample(now - this.rttStart);
+    const rack = this.rackState();
+    const karnXmit = this.sb.ack(ackOff, now, rack);
+    // RTT: from the echoed timestamp when negotiated (RFC 7323 §4.1: unambiguous even for
+    // retransmissions), else from a never-retransmitted segment (Karn, RFC 6298 §3).
+    let sample = -1;
+    const ts = seg.timestamp;
+    if (this.tsOk && ts !== undefined) {
+      const d = seqDiff(this.tsNow(now), ts.tsEcr);
+      if (d >= 0 && d <= this.config.rtoMaxMs * 2) sample = d;
+    } else if (karnXmit >= 0) {
+      sample = now - karnXmit;
+    }
+    if (sample >= 0) {
+      // RFC 7323 Appendix G: with a sample per ACK, weight each by the ACKs expected per RTT.
+      this.rtt.sample(sample, Math.max(1, Math.ceil(flightBefore / (2 * this.sendMss))));
       this.nRttSamples++;
-      this.rttSeq = undefined;
     }
     this.rtt.resetBackoff();
     this.rtoRetries = 0;
+    if (this.rtoRecoverySeq !== undefined && seqGe(ack, this.rtoRecoverySeq)) this.rtoRecoverySeq = undefined;
+
+    // Delivery rate over the last round trip.
+    this.rateDelivered += acked;
+    if (seqGe(ack, this.rateRoundEnd)) {
+      const elapsed = now - this.rateStart;
+      if (elapsed > 0 && this.rateStart > 0) this.deliveryRate = (this.rateDelivered * 1000) / elapsed;
+      this.rateDelivered = 0;
+      this.rateStart = now;
+      this.rateRoundEnd = this.sndMax;
+    }
 
     const flight = Math.max(0, seqDiff(this.sndMax, this.sndUna));
+    const ctx = (this.ackCtx ??= { now: 0, rttSampleMs: -1, srttMs: 0, sndMax: 0 });
+    ctx.now = now;
+    ctx.rttSampleMs = sample;
+    ctx.srttMs = this.rtt.srttMs;
+    ctx.sndMax = this.sndMax;
     // Cwnd-limited: what was in flight before this ACK came within one MSS of cwnd.
-    const verdict = this.cc.onAck(acked, ack, flight, flight + acked + this.sendMss >= this.cc.cwnd);
-    if (verdict === 'partial') {
+    const verdict = this.cc.onAck(acked, ack, flight, flightBefore + this.sendMss >= this.cc.cwnd, ctx);
+    if (verdict === 'partial' && !this.sackOk) {
       // RFC 6582 §3.2 step 5: retransmit the first unacknowledged segment.
+      this.markHeadLost();
       this.fastRetransmitPending = true;
       this.nFastRetransmits++;
     }
     this.dupAcks = 0;
+    // RFC 8985 §7.4: the probe's episode ends when it is acknowledged. A probe that resent old
+    // data and drew no D-SACK repaired a real loss: respond to the congestion.
+    if (this.tlpEndSeq >= 0 && seqGe(ack, this.tlpEndSeq)) {
+      if (this.tlpIsRetrans && !this.tlpDsack && !this.cc.inRecovery) this.cc.onEcnEcho(flightBefore, now);
+      this.tlpEndSeq = -1;
+    }
     // RFC 6298 §5.2/§5.3: stop the timer when all is acknowledged, else restart it.
     this.rtxDeadline = seqGt(this.sndNxt, this.sndUna) ? now + this.rtt.rtoMs : undefined;
+    if (this.sb.count === 0) {
+      this.reoDeadline = undefined;
+      this.tlpDeadline = undefined;
+    }
+  }
+
+  /** SACK blocks (RFC 2018 §3) into the scoreboard; D-SACKs (RFC 2883) are counted. Returns whether anything new was SACKed. */
+  private processSack(now: Instant, ack: number, blocks: readonly SackBlock[]): boolean {
+    let added = 0;
+    const rack = this.rackState();
+    for (let k = 0; k < blocks.length; k++) {
+      const b = blocks[k]!;
+      const left = b.left >>> 0;
+      const right = b.right >>> 0;
+      if (!seqLt(left, right)) continue;
+      // RFC 2883 §4: a first block below the cumulative ACK, or inside the second, is a D-SACK.
+      if (seqLe(right, ack) || (k === 0 && blocks.length > 1 && seqGe(left, blocks[1]!.left) && seqLe(right, blocks[1]!.right))) {
+        if (k === 0) {
+          this.nDsack++;
+          if (this.tlpEndSeq >= 0) this.tlpDsack = true;
+        }
+        continue;
+      }
+      // Ignore blocks outside what we sent (RFC 2018 §3 blocks lie within SND.UNA..SND.MAX).
+      if (seqLt(left, this.sndUna) || seqGt(right, this.sndMax)) continue;
+      added += this.sb.sack(this.offsetOf(left), this.offsetOf(right), now, rack);
+    }
+    return added > 0;
+  }
+
+  /**
+   * RACK (RFC 8985 §6.2): mark segments lost by time, arm the reordering timer, and start a
+   * recovery episode on the first loss (RFC 6675 §5).
+   */
+  private detectLosses(now: Instant): void {
+    if (!this.sackOk || this.sb.count === 0) {
+      this.reoDeadline = undefined;
+      return;
+    }
+    const rack = this.rackState();
+    const newlyLost = this.sb.rackDetect(now, this.reorderWindowMs(), rack);
+    this.nLost += newlyLost;
+    this.reoDeadline = this.sb.rackTimeoutMs > 0 ? now + this.sb.rackTimeoutMs : undefined;
+    if (newlyLost > 0 && !this.cc.inRecovery && this.rtoRecoverySeq === undefined && this.cc.canFastRetransmit(this.sndUna)) {
+      this.enterRecovery(now);
+    }
+  }
+
+  /** RFC 8985 §6.2 step 4: the reordering window. */
+  private reorderWindowMs(): number {
+    const rack = this.rack!;
+    if (!rack.reorderingSeen) {
+      if (this.cc.inRecovery || this.rtoRecoverySeq !== undefined) return 0;
+      if (this.sb.sackedBytes >= DUP_THRESH * this.sendMss) return 0;
+    }
+    const minRtt = rack.minRttMs === Infinity ? 0 : rack.minRttMs;
+    return Math.min(minRtt / 4, this.rtt.srttMs);
+  }
+
+  /** Loss detected: reduce cwnd once and retransmit the first lost segment at once. */
+  private enterRecovery(now: Instant): void {
+    this.cc.onCongestion(Math.max(0, seqDiff(this.sndMax, this.sndUna)), this.sndMax, now, this.sackOk);
+    this.fastRetransmitPending = true;
+    this.nFastRetransmits++;
+    this.tlpDeadline = undefined;
+    this.tlpPending = false;
   }
 
   /** RFC 5681 §3.2 fast retransmit / fast recovery, RFC 6582 guard against repeats. */
-  private onDuplicateAck(): void {
+  private onDuplicateAck(now: Instant): void {
     this.nDupAcksIn++;
     this.dupAcks++;
     if (this.cc.inRecovery) {
       this.cc.onDuplicateAck();
-    } else if (this.dupAcks === 3 && this.cc.canFastRetransmit(this.sndUna)) {
-      this.cc.onCongestion(seqDiff(this.sndMax, this.sndUna), this.sndMax);
-      this.fastRetransmitPending = true;
-      this.nFastRetransmits++;
+    } else if (this.dupAcks === DUP_THRESH && this.rtoRecoverySeq === undefined && this.cc.canFastRetransmit(this.sndUna)) {
+      // With SACK, RACK normally acts first; the DupThresh rule is the fallback (RFC 6675 §5).
+      this.markHeadLost();
+      this.enterRecovery(now);
     }
+  }
+
+  private markHeadLost(): void {
+    if (this.sb.count === 0) return;
+    const f = this.sb.flagsOf(0);
+    if ((f & SACKED) !== 0) return;
+    this.sb.markLost(0);
+    this.nLost++;
   }
 
   /** The ACK acknowledged our SYN (SYN-SENT or SYN-RECEIVED). */
@@ -790,7 +1168,7 @@ export class TcpConnection {
   }
 
   /** Seventh and eighth steps: segment text and FIN (§3.10.7.4). */
-  private processText(now: Instant, seq: number, payload: Uint8Array, fin: boolean): void {
+  private processText(now: Instant, seq: number, payload: Uint8Array, fin: boolean, push: boolean): void {
     const s = this.st;
     // Text is taken only while the peer may still send it (§3.10.7.4 seventh).
     if (s !== 'ESTABLISHED' && s !== 'FIN-WAIT-1' && s !== 'FIN-WAIT-2') return;
@@ -810,13 +1188,20 @@ export class TcpConnection {
       keepFin = false;
       this.ackNow = true;
     }
+    if (payload.length > this.rcvMss) this.rcvMss = Math.min(payload.length, this.config.mss);
     if (data.length > 0) {
+      const interactive = this.sentSinceRecv;
+      this.sentSinceRecv = false;
       const hadHoles = this.recvBuf.outOfOrderRanges > 0;
+      const streamOff = this.recvBuf.contiguousEnd + off;
       const advanced = this.recvBuf.write(off, data, this.config.maxOutOfOrderBytes, MAX_OOO_RANGES);
       if (off > 0) {
-        // RFC 5681 §4.2: an out-of-order segment is acknowledged at once (a duplicate ACK).
+        // RFC 5681 §4.2: an out-of-order segment is acknowledged at once (a duplicate ACK). With
+        // SACK one ACK per drain carries everything; without it the peer counts duplicates.
         this.nOooSegments++;
-        if (this.dupAcksOwed < MAX_DUP_ACKS_PER_DRAIN) this.dupAcksOwed++;
+        if (advanced >= 0) this.noteSackArrival(streamOff);
+        if (this.sackOk) this.ackNow = true;
+        else if (this.dupAcksOwed < MAX_DUP_ACKS_PER_DRAIN) this.dupAcksOwed++;
       } else if (advanced > 0) {
         this.rcvNxt = seqAdd(this.rcvNxt, advanced);
         this.nBytesReceived += advanced;
@@ -825,7 +1210,7 @@ export class TcpConnection {
           this.emit(EV_READABLE);
         }
         // RFC 5681 §4.2: a segment that fills a hole is acknowledged at once.
-        this.requestAck(now, hadHoles, data.length);
+        this.requestAck(now, hadHoles, data.length, push && !interactive);
       }
     } else if (payload.length > 0) {
       this.ackNow = true; // wholly old or beyond the window
@@ -857,23 +1242,41 @@ export class TcpConnection {
     }
   }
 
-  /** In-order data arrived: acknowledge now, or within `delayedAckMs` (RFC 1122 §4.2.3.2). */
-  private requestAck(now: Instant, immediate: boolean, segmentLength: number): void {
+  /**
+   * In-order data arrived: acknowledge now, or within `delayedAckMs` (RFC 1122 §4.2.3.2,
+   * RFC 5681 §4.2). At once: when it filled a hole, during the first segments of the connection
+   * (the peer's slow start needs ACKs), when two full-sized segments' worth is unacknowledged,
+   * and for a pushed segment when we are not exchanging data both ways (no reply will carry the
+   * ACK, and a peer's Nagle may be waiting for it).
+   */
+  private requestAck(now: Instant, immediate: boolean, segmentLength: number, pushAlone: boolean): void {
     if (immediate || this.config.delayedAckMs === 0) {
       this.ackNow = true;
       return;
     }
-    // RFC 5681 §4.2: at least every second full-sized segment.
-    if (segmentLength >= this.sendMss) this.unackedSegments++;
-    if (this.unackedSegments >= 2) this.ackNow = true;
+    if (this.quickAcks > 0) {
+      this.quickAcks--;
+      this.ackNow = true;
+      return;
+    }
+    this.unackedBytes += segmentLength;
+    if (this.unackedBytes >= 2 * this.rcvMss || pushAlone) this.ackNow = true;
     else if (this.ackDeadline === undefined) this.ackDeadline = now + this.config.delayedAckMs;
+  }
+
+  /** RFC 2018 §4: remember where the latest out-of-order segment landed (first SACK block). */
+  private noteSackArrival(streamOff: number): void {
+    if (!this.sackOk) return;
+    const r = (this.sackRecent ??= []);
+    r.unshift(streamOff);
+    if (r.length > MAX_SACK_BLOCKS) r.length = MAX_SACK_BLOCKS;
   }
 
   // =====================================================================================
   // Timers
   // =====================================================================================
 
-  /** Retransmission timer expiry (RFC 6298 §5.4–5.6, RFC 5681 §3.1). */
+  /** Retransmission timer expiry (RFC 6298 §5.4–5.6, RFC 5681 §3.1, RFC 8985 §6.3). */
   private onRetransmitTimeout(now: Instant): void {
     this.rtxDeadline = undefined;
     if (!seqGt(this.sndNxt, this.sndUna)) return; // nothing in flight: spurious (or persist's job)
@@ -885,13 +1288,27 @@ export class TcpConnection {
     }
     this.rtoRetries++;
     this.nRto++;
-    if (synPhase) this.synRetransmitted = true;
-    else this.cc.onRto(seqDiff(this.sndMax, this.sndUna), this.sndMax, this.rtoRetries === 1);
     this.rtt.backoff(); // §5.5
-    this.rttSeq = undefined; // Karn: what is in flight now is ambiguous
-    this.sndNxt = this.sndUna; // §5.4: retransmit the earliest unacknowledged segment (then go-back-N)
+    this.rttSeq = undefined;
     this.dupAcks = 0;
     this.fastRetransmitPending = false;
+    if (synPhase) {
+      this.synRetransmitted = true;
+      this.sndNxt = this.sndUna; // resend the SYN
+    } else if (this.sb.count > 0) {
+      this.cc.onRto(seqDiff(this.sndMax, this.sndUna), this.sndMax, this.rtoRetries === 1);
+      // RFC 2018 §8: a SACKed head at timeout means the peer reneged: forget the SACKs.
+      if ((this.sb.flagsOf(0) & SACKED) !== 0) this.sb.clearSacks();
+      const lostBefore = this.sb.lostBytes;
+      this.sb.markAllLost();
+      if (this.sb.lostBytes > lostBefore) this.nLost++;
+      this.rtoRecoverySeq = this.sndMax;
+      this.fastRetransmitPending = true; // §5.4: the earliest unacknowledged segment goes now
+      this.tlpDeadline = undefined;
+      this.tlpPending = false;
+      this.tlpEndSeq = -1;
+      this.reoDeadline = undefined;
+    }
     this.rtxDeadline = now + this.rtt.rtoMs; // §5.6
   }
 
@@ -924,11 +1341,37 @@ export class TcpConnection {
     return seqLt(this.sndNxt, seqAdd(this.bufSeq, this.sendBuf.length));
   }
 
+  /** RFC 8985 §7.2: a probe may be scheduled (SACK, data outstanding, no recovery, none outstanding). */
+  private tlpAllowed(): boolean {
+    return this.sackOk && this.sb.count > 0 && this.tlpEndSeq < 0 && !this.cc.inRecovery && this.rtoRecoverySeq === undefined && this.canTransmitData();
+  }
+
+  /** (Re)arms the probe timeout after new data was sent or new data acknowledged (RFC 8985 §7.2). */
+  private armTlp(now: Instant): void {
+    if (!this.tlpAllowed()) {
+      this.tlpDeadline = undefined;
+      return;
+    }
+    let pto: number;
+    if (this.rtt.hasSample) {
+      pto = 2 * this.rtt.srttMs;
+      if (this.sb.count === 1) pto += TLP_WC_DEL_ACK_MS;
+    } else {
+      pto = 1000;
+    }
+    pto = Math.max(pto, 1);
+    let at = now + pto;
+    if (this.rtxDeadline !== undefined && this.rtxDeadline < at) at = this.rtxDeadline;
+    this.tlpDeadline = at;
+  }
+
   private enterTimeWait(now: Instant): void {
     this.setState('TIME-WAIT');
     this.finWait2Deadline = undefined;
     this.rtxDeadline = undefined;
     this.persistDeadline = undefined;
+    this.reoDeadline = undefined;
+    this.tlpDeadline = undefined;
     this.timeWaitDeadline = now + this.config.timeWaitMs;
   }
 
@@ -939,17 +1382,43 @@ export class TcpConnection {
   private transmitSyn(now: Instant): Transmit {
     const synAck = this.st === 'SYN-RECEIVED';
     const fresh = this.sndMax === this.iss;
-    const repr: TcpRepr = {
-      srcPort: this.local.port,
-      dstPort: this.remote.port,
-      control: 'syn',
-      seq: this.iss,
-      ack: synAck ? this.rcvNxt : undefined,
-      window: synAck ? this.advertise() : this.synWindow,
-      // RFC 9293 §3.7.1: announce the largest segment we can receive. No window scale, SACK or
-      // timestamps yet, so by RFC 7323 §1.3 / RFC 2018 the peer's such options stay unused.
-      mss: this.config.mss,
-    };
+    const cfg = this.config;
+    let repr: TcpRepr;
+    if (synAck) {
+      // Answer exactly the options the peer's SYN offered (RFC 7323 §1.3, RFC 2018 §2).
+      repr = {
+        srcPort: this.local.port,
+        dstPort: this.remote.port,
+        control: 'syn',
+        seq: this.iss,
+        ack: this.rcvNxt,
+        window: this.synWindowField(),
+        mss: cfg.mss,
+        windowScale: this.wsOk ? this.rcvWscale : undefined,
+        sackPermitted: this.sackOk ? true : undefined,
+        timestamp: this.tsOk ? { tsVal: this.tsNow(now), tsEcr: this.tsRecent } : undefined,
+        // RFC 3168 §6.1.1: an ECN-setup SYN-ACK carries ECE without CWR.
+        ece: this.ecnOk ? true : undefined,
+      };
+    } else {
+      // RFC 3168 §6.1.1.1: a retransmitted SYN goes without ECN setup, in case ECN was the problem.
+      this.ecnSynSent = cfg.ecn && fresh;
+      repr = {
+        srcPort: this.local.port,
+        dstPort: this.remote.port,
+        control: 'syn',
+        seq: this.iss,
+        ack: undefined,
+        window: this.synWindow,
+        // RFC 9293 §3.7.1: announce the largest segment we can receive.
+        mss: cfg.mss,
+        windowScale: this.wsOffered >= 0 ? this.wsOffered : undefined,
+        sackPermitted: cfg.sack ? true : undefined,
+        timestamp: cfg.timestamps ? { tsVal: this.tsNow(now), tsEcr: 0 } : undefined,
+        ece: this.ecnSynSent ? true : undefined,
+        cwr: this.ecnSynSent ? true : undefined,
+      };
+    }
     this.sndNxt = seqAdd(this.iss, 1);
     this.sndMax = this.sndNxt;
     if (fresh) {
@@ -960,29 +1429,46 @@ export class TcpConnection {
       this.rttSeq = undefined;
     }
     if (this.rtxDeadline === undefined) this.rtxDeadline = now + this.rtt.rtoMs;
-    return this.out(repr, EMPTY);
+    return this.out(repr, EMPTY, false);
   }
 
-  /** New data (and FIN) from `sndNxt`, within the peer's window, cwnd and MSS (§3.8.6.2.1). */
-  private transmitData(now: Instant): Transmit | undefined {
+  /** The window of a SYN-ACK: unscaled (RFC 7323 §2.2), remembered as the promised right edge. */
+  private synWindowField(): number {
+    const wnd = Math.min(this.synWindow, Math.max(0, this.recvBuf.space));
+    this.rcvAdvRight = seqAdd(this.rcvNxt, wnd);
+    return wnd;
+  }
+
+  /**
+   * New data (and FIN) from SND.NXT, within the peer's window, cwnd − pipe and the MSS, subject to
+   * sender SWS avoidance (RFC 9293 §3.8.6.2.1) and Nagle (RFC 1122 §4.2.3.4). A tail loss probe
+   * (`probe`) ignores cwnd and Nagle (RFC 8985 §7.3).
+   */
+  private transmitData(now: Instant, probe: boolean): Transmit | undefined {
     const bufLen = this.sendBuf.length;
     const off = seqDiff(this.sndNxt, this.bufSeq);
     const avail = off >= 0 ? bufLen - off : 0;
     let len = 0;
+    let full = this.sendMss;
     if (avail > 0) {
-      const usable = seqDiff(seqAdd(this.sndUna, Math.min(this.sndWnd, this.cc.cwnd)), this.sndNxt);
-      len = Math.min(avail, this.sendMss, Math.max(0, usable));
-      // Sender SWS avoidance (RFC 9293 §3.8.6.2.1): send a full segment, all that is queued, at
-      // least half the largest window seen, or anything when nothing is in flight (the
-      // override that keeps a small window from stalling us).
-      if (
-        len > 0 &&
-        len < this.sendMss &&
-        len < avail &&
-        len < this.maxSndWnd / 2 &&
-        this.sndNxt !== this.sndUna
-      ) {
-        len = 0;
+      const rwndRoom = seqDiff(seqAdd(this.sndUna, this.sndWnd), this.sndNxt);
+      const cwndRoom = probe ? this.sendMss : Math.floor(this.cc.cwnd - this.sb.pipe);
+      // SACK blocks we owe ride on data too, so they take room from the payload (RFC 6691).
+      full = this.sendMss - this.sackOptionLength(this.sackBlockLimit());
+      len = Math.max(0, Math.min(avail, full, rwndRoom, cwndRoom));
+      const inFlight = this.sndNxt !== this.sndUna;
+      const finRides = this.finQueued && seqAdd(this.sndNxt, len) === this.finSeq;
+      if (len > 0 && len < full && !probe) {
+        if (len < avail) {
+          // Sender SWS avoidance (RFC 9293 §3.8.6.2.1): send a full segment, all that is queued,
+          // at least half the largest window seen, or anything when nothing is in flight (the
+          // override that keeps a small window from stalling us).
+          if (len < this.maxSndWnd / 2 && inFlight) len = 0;
+        } else if (!this.noDelayOn && !finRides && inFlight && seqGt(this.sndSml, this.sndUna)) {
+          // Nagle, Minshall's variant (as Linux): a sub-MSS segment waits while an earlier
+          // sub-MSS segment is unacknowledged. The FIN's segment is never held.
+          len = 0;
+        }
       }
       if (len === 0 && this.zeroWindowBlocked() && this.persistDeadline === undefined) {
         this.persistDeadline = now + this.persistIntervalMs();
@@ -991,86 +1477,136 @@ export class TcpConnection {
     const end = seqAdd(this.sndNxt, len);
     // FIN goes after the last octet, riding on it when it fits. A lone FIN does not wait for
     // window (it takes no buffer; Linux accepts a bare FIN at RCV.NXT into a zero window).
-    const sendFin = this.finQueued && !this.finAcked && end === this.finSeq && (len > 0 || len === avail);
+    const sendFin = this.finQueued && !this.finAcked && end === this.finSeq && seqGe(end, this.sndMax) && (len > 0 || len === avail);
     if (len === 0 && !sendFin) return undefined;
 
-    const isNew = seqGe(this.sndNxt, this.sndMax);
     const lastOfBurst = len > 0 && len === avail;
-    const repr: TcpRepr = {
-      srcPort: this.local.port,
-      dstPort: this.remote.port,
-      control: sendFin ? 'fin' : lastOfBurst ? 'psh' : 'none',
-      seq: this.sndNxt,
-      ack: this.rcvNxt,
-      window: this.advertise(),
-    };
+    const cwr = this.cwrPending && len > 0;
+    if (cwr) this.cwrPending = false;
+    const repr = this.dataRepr(now, sendFin ? 'fin' : lastOfBurst ? 'psh' : 'none', this.sndNxt, cwr, len);
     const payload = len > 0 ? this.sendBuf.slice(off, len) : EMPTY;
+    this.sb.push(this.bufOff + off, len, sendFin, now);
     this.sndNxt = sendFin ? seqAdd(end, 1) : end;
     if (seqGt(this.sndNxt, this.sndMax)) this.sndMax = this.sndNxt;
-    if (isNew) {
-      if (this.rttSeq === undefined) {
-        this.rttSeq = this.sndNxt;
-        this.rttStart = now;
-      }
-    } else {
-      this.nRetransmits++;
-      this.rttSeq = undefined; // Karn
+    if (len > 0 && len < full) this.sndSml = end;
+    if (len > 0) {
+      this.sentSinceRecv = true;
+      this.quickAcks = 0; // we reply with data: delayed ACKs will ride on it
     }
     if (this.rtxDeadline === undefined) this.rtxDeadline = now + this.rtt.rtoMs;
-    return this.out(repr, payload);
+    if (!probe) this.armTlp(now);
+    // RFC 3168 §6.1.2: new data of an ECN-capable connection is ECT(0).
+    return this.out(repr, payload, this.ecnOk && len > 0);
   }
 
-  /** Resends the segment at SND.UNA (fast retransmit, RFC 5681 §3.2 step 2; partial ACK, RFC 6582). */
-  private retransmitFirst(now: Instant): Transmit | undefined {
-    const sent = seqDiff(this.sndMax, this.sndUna);
-    if (sent <= 0) return undefined;
-    const off = seqDiff(this.sndUna, this.bufSeq);
-    const dataSent = Math.max(0, Math.min(this.sendBuf.length - off, seqDiff(this.sndMax, this.sndUna)));
-    const len = Math.min(this.sendMss, dataSent);
-    const end = seqAdd(this.sndUna, len);
-    const withFin = this.finQueued && end === this.finSeq && seqGt(this.sndMax, this.finSeq);
-    if (len === 0 && !withFin) return undefined;
-    const repr: TcpRepr = {
-      srcPort: this.local.port,
-      dstPort: this.remote.port,
-      control: withFin ? 'fin' : 'psh',
-      seq: this.sndUna,
-      ack: this.rcvNxt,
-      window: this.advertise(),
-    };
+  /** Resends scoreboard record `i` (RFC 6675 NextSeg; RFC 6298 §5.4; RFC 6582 §3.2). */
+  private retransmitRecord(i: number, now: Instant): Transmit {
+    const start = this.sb.startOf(i);
+    const len = this.sb.lenOf(i);
+    const fin = (this.sb.flagsOf(i) & FIN) !== 0;
+    const rel = start - this.bufOff;
+    const repr = this.dataRepr(now, fin ? 'fin' : 'psh', seqAdd(this.bufSeq, rel), false, len);
+    this.sb.retransmitted(i, now);
     this.nRetransmits++;
-    this.rttSeq = undefined; // Karn
     if (this.rtxDeadline === undefined) this.rtxDeadline = now + this.rtt.rtoMs;
-    return this.out(repr, len > 0 ? this.sendBuf.slice(off, len) : EMPTY);
+    // RFC 3168 §6.1.5: retransmitted data is not ECN-capable.
+    return this.out(repr, len > 0 ? this.sendBuf.slice(rel, len) : EMPTY, false);
+  }
+
+  /**
+   * RFC 8985 §7.3: the tail loss probe: one new segment when the window allows, else the last
+   * segment sent again. Then the RTO is re-armed and the episode lasts until the probe is acknowledged.
+   */
+  private transmitTlp(now: Instant): Transmit | undefined {
+    if (!this.tlpAllowed()) return undefined;
+    let t = this.transmitData(now, true);
+    if (t !== undefined) {
+      this.tlpIsRetrans = false;
+    } else {
+      t = this.retransmitRecord(this.sb.count - 1, now);
+      this.tlpIsRetrans = true;
+    }
+    this.nTlp++;
+    this.tlpEndSeq = this.sndMax;
+    this.tlpDsack = false;
+    this.rtxDeadline = now + this.rtt.rtoMs;
+    return t;
   }
 
   /** One octet beyond the zero window (RFC 9293 §3.8.6.1); sequence space is not advanced. */
-  private transmitProbe(): Transmit | undefined {
+  private transmitProbe(now: Instant): Transmit | undefined {
     if (!this.zeroWindowBlocked()) return undefined;
     const off = seqDiff(this.sndUna, this.bufSeq);
     this.nProbes++;
     this.probeEnd = seqAdd(this.sndUna, 1);
-    const repr: TcpRepr = {
-      srcPort: this.local.port,
-      dstPort: this.remote.port,
-      control: 'none',
-      seq: this.sndUna,
-      ack: this.rcvNxt,
-      window: this.advertise(),
-    };
-    return this.out(repr, this.sendBuf.slice(off, 1));
+    const repr = this.dataRepr(now, 'none', this.sndUna, false, 1);
+    return this.out(repr, this.sendBuf.slice(off, 1), false);
   }
 
-  private pureAck(): TcpRepr {
+  private pureAck(now: Instant): TcpRepr {
+    // <SEQ=SND.NXT>: the highest sequence number sent, which the peer expects next.
+    return this.dataRepr(now, 'none', this.sndMax, false, 0);
+  }
+
+  /**
+   * A segment with ACK and every option a synchronized segment carries (timestamps, SACK, ECE).
+   * SACK blocks are limited to what fits beside `payloadLength` octets within the MSS.
+   */
+  private dataRepr(now: Instant, control: TcpControl, seq: number, cwr: boolean, payloadLength: number): TcpRepr {
+    let sackBlocks: SackBlock[] | undefined;
+    if (this.sackOk && this.recvBuf.outOfOrderRanges > 0) {
+      const fit = Math.floor((this.sendMss - payloadLength - SACK_OPTION_BASE) / SACK_BLOCK_LENGTH);
+      const n = Math.min(fit, this.sackBlockLimit());
+      if (n > 0) sackBlocks = this.sackBlocks(n);
+    }
     return {
       srcPort: this.local.port,
       dstPort: this.remote.port,
-      control: 'none',
-      // <SEQ=SND.NXT>: the highest sequence number sent, which the peer expects next.
-      seq: this.sndMax,
+      control,
+      seq,
       ack: this.rcvNxt,
       window: this.advertise(),
+      // RFC 3168 §6.1.3: ECE on every ACK until the peer's CWR.
+      ece: this.eceEcho ? true : undefined,
+      cwr: cwr ? true : undefined,
+      // RFC 7323 §3.2: once negotiated, TSopt is sent in every non-RST segment.
+      timestamp: this.tsOk ? { tsVal: this.tsNow(now), tsEcr: this.tsRecent } : undefined,
+      sackBlocks,
     };
+  }
+
+  /**
+   * SACK blocks for an outgoing ACK (RFC 2018 §4): the block holding the most recently received
+   * segment first, then the blocks of the other recent arrivals, then any others; at most 3 with
+   * timestamps (the option space), else 4.
+   */
+  private sackBlocks(max: number): SackBlock[] {
+    const rb = this.recvBuf;
+    const out: SackBlock[] = [];
+    const base = rb.contiguousEnd;
+    const recent = this.sackRecent;
+    const nRecent = recent === undefined ? 0 : recent.length;
+    // Candidates: ranges holding the recent arrivals (newest first), then every range from the top.
+    for (let k = 0, n = rb.outOfOrderRanges; k < nRecent + n && out.length < max; k++) {
+      const idx = k < nRecent ? rb.rangeContaining(recent![k]!) : n - 1 - (k - nRecent);
+      if (idx < 0) continue;
+      const left = seqAdd(this.rcvNxt, rb.rangeStart(idx) - base);
+      let dup = false;
+      for (let j = 0; j < out.length; j++) if (out[j]!.left === left) dup = true;
+      if (!dup) out.push({ left, right: seqAdd(this.rcvNxt, rb.rangeEnd(idx) - base) });
+    }
+    return out;
+  }
+
+  /** SACK blocks we would send now: one per out-of-order range, at most 4 (3 with timestamps). */
+  private sackBlockLimit(): number {
+    if (!this.sackOk) return 0;
+    return Math.min(this.recvBuf.outOfOrderRanges, this.tsOk ? 3 : MAX_SACK_BLOCKS);
+  }
+
+  /** Option octets taken by `blocks` SACK blocks. */
+  private sackOptionLength(blocks: number): number {
+    return blocks === 0 ? 0 : SACK_OPTION_BASE + SACK_BLOCK_LENGTH * blocks;
   }
 
   private rstRepr(seq: number): TcpRepr {
@@ -1078,27 +1614,46 @@ export class TcpConnection {
   }
 
   /** Books an outgoing segment; every segment with ACK carries everything an ACK would. */
-  private out(repr: TcpRepr, payload: Uint8Array): Transmit {
+  private out(repr: TcpRepr, payload: Uint8Array, ect: boolean): Transmit {
     this.nSegmentsOut++;
     if (repr.ack !== undefined) {
       this.ackNow = false;
       this.ackDeadline = undefined;
-      this.unackedSegments = 0;
+      this.unackedBytes = 0;
+      this.lastAckSent = repr.ack;
     }
-    return { repr, payload };
+    return { repr, payload, ecn: ect ? 'ect0' : 'not-ect' };
   }
 
   /**
-   * The window to put in an outgoing segment, remembered as the right edge we promised.
+   * The window field for an outgoing segment, its right edge remembered as promised.
    * RFC 9293 §3.8.6.2.2 / RFC 1122 §4.2.3.3: the right edge never moves left, and it moves
-   * right only in steps of at least min(MSS, buffer/2) (receiver SWS avoidance).
+   * right only in steps of at least min(MSS, buffer/2) (receiver SWS avoidance). With window
+   * scaling the field is the window >> shift; a kept edge is rounded up (RFC 7323 §2.4) within
+   * the receive ring's slack.
    */
   private advertise(): number {
+    const s = this.rcvWscale;
     const current = Math.max(0, seqDiff(this.rcvAdvRight, this.rcvNxt));
-    const possible = Math.min(this.recvBuf.space, MAX_UNSCALED_WINDOW);
-    const wnd = possible > current && possible - current >= this.swsThreshold ? possible : current;
-    this.rcvAdvRight = seqAdd(this.rcvNxt, wnd);
-    return wnd;
+    const room = this.config.recvBufferSize - this.recvBuf.readable;
+    const possible = Math.max(0, Math.min(room, this.maxRecvWindow()));
+    const aligned = s === 0 ? possible : possible - (possible % (1 << s));
+    let field: number;
+    if (aligned > current && aligned - current >= this.swsThreshold) {
+      field = aligned >>> s;
+    } else {
+      field = Math.ceil(current / 2 ** s);
+      if (field * 2 ** s > this.recvBuf.space) field = Math.floor(current / 2 ** s);
+    }
+    if (field > MAX_UNSCALED_WINDOW) field = MAX_UNSCALED_WINDOW;
+    const edge = seqAdd(this.rcvNxt, field * 2 ** s);
+    if (seqGt(edge, this.rcvAdvRight)) this.rcvAdvRight = edge;
+    return field;
+  }
+
+  /** The largest window we may offer: the buffer, within what the field can express. */
+  private maxRecvWindow(): number {
+    return Math.min(this.config.recvBufferSize, MAX_UNSCALED_WINDOW * 2 ** this.rcvWscale);
   }
 
   /**
@@ -1108,8 +1663,8 @@ export class TcpConnection {
    */
   private maybeWindowUpdate(): void {
     const current = Math.max(0, seqDiff(this.rcvAdvRight, this.rcvNxt));
-    const max = Math.min(this.recvBuf.capacity, MAX_UNSCALED_WINDOW);
-    const possible = Math.min(this.recvBuf.space, MAX_UNSCALED_WINDOW);
+    const max = this.maxRecvWindow();
+    const possible = Math.min(this.config.recvBufferSize - this.recvBuf.readable, max);
     if (current * 2 <= max && possible - current >= this.swsThreshold && !this.ackNow) {
       this.ackNow = true;
       this.nWindowUpdates++;
@@ -1119,6 +1674,20 @@ export class TcpConnection {
   // =====================================================================================
   // Helpers
   // =====================================================================================
+
+  /** TSval for `now` (RFC 7323 §5.4: a 1 ms clock plus the per-connection offset). */
+  private tsNow(now: Instant): number {
+    return (Math.floor(now) + this.tsOffset) >>> 0;
+  }
+
+  /** Stream offset of send sequence number `seq`. */
+  private offsetOf(seq: number): number {
+    return this.bufOff + seqDiff(seq, this.bufSeq);
+  }
+
+  private rackState(): RackState {
+    return (this.rack ??= newRackState());
+  }
 
   private inWindow(seq: number, wnd: number): boolean {
     const d = seqDiff(seq, this.rcvNxt);
@@ -1135,10 +1704,27 @@ export class TcpConnection {
     return s !== 'CLOSED' && s !== 'LISTEN' && s !== 'SYN-SENT';
   }
 
-  private learnPeerOptions(syn: TcpRepr): void {
+  /**
+   * Options of the peer's SYN (passive open, simultaneous open) or SYN-ACK. An option is in use
+   * only when both sides sent it (RFC 7323 §1.3, RFC 2018 §2); `wsAllowed` says whether we
+   * offered (or will offer) window scaling.
+   */
+  private learnPeerOptions(now: Instant, syn: TcpRepr, wsAllowed: boolean): void {
+    const cfg = this.config;
     // RFC 9293 §3.7.1: no MSS option means 536; send no more than min(theirs, ours).
     const peerMss = syn.mss === undefined ? DEFAULT_PEER_MSS : Math.max(MIN_PEER_MSS, syn.mss);
-    this.sendMss = Math.min(peerMss, this.config.mss);
+    this.wsOk = wsAllowed && this.wsOffered >= 0 && syn.windowScale !== undefined;
+    this.sndWscale = this.wsOk ? Math.min(syn.windowScale!, 14) : 0;
+    this.rcvWscale = this.wsOk ? this.wsOffered : 0;
+    this.sackOk = cfg.sack && syn.sackPermitted === true;
+    this.tsOk = cfg.timestamps && syn.timestamp !== undefined;
+    if (this.tsOk) {
+      this.tsRecent = syn.timestamp!.tsVal;
+      this.tsRecentAt = now;
+    }
+    // RFC 6691 §2: the MSS bounds data plus TCP options, so a segment that always carries
+    // timestamps has 12 octets less room for data (SACK blocks are fitted per segment).
+    this.sendMss = Math.max(MIN_PEER_MSS - TIMESTAMP_OPTION_LENGTH, Math.min(peerMss, cfg.mss) - (this.tsOk ? TIMESTAMP_OPTION_LENGTH : 0));
   }
 
   /** Resend the SYN (as SYN-ACK once SYN-RECEIVED) on the next poll. */
@@ -1149,8 +1735,11 @@ export class TcpConnection {
 
   /** SYN-SENT / SYN-RECEIVED → ESTABLISHED. */
   private establish(): void {
-    this.cc = new NewReno(this.sendMss, initialWindow(this.sendMss, this.synRetransmitted), this.iss);
+    this.cc = createCongestionControl(this.config.congestionControl, this.sendMss, initialWindow(this.sendMss, this.synRetransmitted), this.iss);
     if (this.synRetransmitted) this.rtt.afterSynLoss();
+    this.ecnRecover = this.sndMax;
+    this.rateRoundEnd = this.sndMax;
+    this.sndSml = this.sndMax;
     this.setState('ESTABLISHED');
     this.emit(EV_CONNECTED);
     if (this.closeRequested) this.setState('FIN-WAIT-1');
@@ -1176,11 +1765,14 @@ export class TcpConnection {
     this.timeWaitDeadline = undefined;
     this.finWait2Deadline = undefined;
     this.ackDeadline = undefined;
+    this.reoDeadline = undefined;
+    this.tlpDeadline = undefined;
     this.ackNow = false;
     this.dupAcksOwed = 0;
     this.replies.length = 0;
     this.fastRetransmitPending = false;
     this.probePending = false;
+    this.tlpPending = false;
     this.emit(EV_CLOSED);
     this.closedEmitted = true;
   }

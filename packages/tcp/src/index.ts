@@ -5,8 +5,10 @@
  * - `parseTcp`/`emitTcp`/`TcpSegment` (segment.ts): TCP headers and options between bytes and a
  *   plain `TcpRepr`, checksum included. Untrusted bytes never throw.
  * - `TcpConnection`: one connection's RFC 9293 state machine with RFC 6298 retransmission
- *   timing, RFC 5681/6582 NewReno congestion control, flow control with silly-window avoidance,
- *   zero-window probing, out-of-order reassembly and the RFC 5961 hardening that applies.
+ *   timing, RFC 7323 window scaling and timestamps (RTTM, PAWS), RFC 2018 SACK with RFC 6675 /
+ *   RFC 8985 (RACK-TLP) loss recovery, CUBIC (RFC 9438) or NewReno (RFC 5681/6582) with
+ *   HyStart++ (RFC 9406), ECN (RFC 3168), delayed ACKs, Nagle, flow control with silly-window
+ *   avoidance, zero-window probing, out-of-order reassembly and the RFC 5961 hardening that applies.
  * - `TcpListener`: passive open with a backlog; `resetFor`: the RST for a segment nobody owns.
  *
  * What it guarantees:
@@ -22,10 +24,22 @@
  */
 export * from './types.js';
 export * from './segment.js';
-export { DEFAULT_TCP_CONFIG, MAX_UNSCALED_WINDOW, resolveTcpConfig } from './config.js';
+export { DEFAULT_TCP_CONFIG, MAX_UNSCALED_WINDOW, MAX_WINDOW_SCALE, chooseWindowScale, resolveTcpConfig } from './config.js';
 export { TcpUsageError, type TcpUsageErrorCode } from './errors.js';
 export { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt, seqMax, seqMin } from './seq.js';
-export { NewReno, initialWindow, type AckVerdict, type CongestionControl } from './congestion.js';
+export {
+  CUBIC_BETA,
+  CUBIC_C,
+  Cubic,
+  HyStart,
+  NewReno,
+  createCongestionControl,
+  initialWindow,
+  type AckContext,
+  type AckVerdict,
+  type CongestionControl,
+} from './congestion.js';
+export { Scoreboard, type RackState } from './scoreboard.js';
 export { RttEstimator } from './rtt.js';
 export { SendBuffer } from './send-buffer.js';
 export { RecvBuffer } from './recv-buffer.js';

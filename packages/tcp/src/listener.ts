@@ -28,6 +28,11 @@ export interface ListenerOptions {
   readonly config?: Partial<TcpConfig> | undefined;
   /** Initial sequence number generator (RFC 9293 §3.4.1, RFC 6528); time and randomness come from the stack. */
   readonly isn: (now: Instant, local: Endpoint, remote: Endpoint) => number;
+  /**
+   * Timestamp offset for each accepted connection (RFC 7323 §5.4: random per connection; the
+   * stack supplies the randomness). Absent: each connection derives one from its ISS.
+   */
+  readonly tsOffset?: ((now: Instant, local: Endpoint, remote: Endpoint) => number) | undefined;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -40,6 +45,7 @@ export class TcpListener {
   readonly backlog: number;
   private readonly config: TcpConfig;
   private readonly isn: (now: Instant, local: Endpoint, remote: Endpoint) => number;
+  private readonly tsOffset: ((now: Instant, local: Endpoint, remote: Endpoint) => number) | undefined;
   private readonly pending = new Set<TcpConnection>();
   private readonly queue: TcpConnection[] = [];
 
@@ -55,6 +61,7 @@ export class TcpListener {
     // Validated once here, so a bad option throws at listen() time rather than on the first SYN.
     this.config = resolveTcpConfig(opts.config);
     this.isn = opts.isn;
+    this.tsOffset = opts.tsOffset;
   }
 
   /** Embryonic connections (SYN-RECEIVED). */
@@ -95,6 +102,7 @@ export class TcpListener {
       iss: this.isn(now, local, remote),
       syn: repr,
       config: this.config,
+      tsOffset: this.tsOffset?.(now, local, remote),
     });
     this.pending.add(connection);
     return { kind: 'connection', connection };

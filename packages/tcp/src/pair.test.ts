@@ -153,18 +153,39 @@ describe('Pair: two engines over a simulated link', function () {
     }
   });
 
-  it('10% loss, reordering, duplication: 1 MiB each way, 200 seeds, every octet intact', () => {
+  it('10% loss, reordering, duplication: 1 MiB each way, 200 seeds, every octet intact (SACK, timestamps, window scale, ECN, CUBIC)', () => {
     let fastRetransmits = 0;
     let rtos = 0;
     for (const seed of seedsFromEnv(Number(process.env['SWEEP'] ?? 200), 1000)) {
       const r = transfer(seed, LOSSY, MiB);
       expect(r.failure, `seed ${seed} (replay: SEED=${seed})`).to.equal(undefined);
+      expect(r.pair.a.stats.sackEnabled && r.pair.b!.stats.timestampsEnabled, `seed ${seed}: options negotiated`).to.equal(true);
       fastRetransmits += r.pair.a.stats.fastRetransmits + r.pair.b!.stats.fastRetransmits;
       rtos += r.pair.a.stats.rtoCount + r.pair.b!.stats.rtoCount;
     }
     // Both loss-recovery paths were exercised.
     expect(fastRetransmits).to.be.greaterThan(0);
     expect(rtos).to.be.greaterThan(0);
+  });
+
+  it('10% loss with every option off both sides (no SACK, timestamps, window scale or ECN; NewReno): 60 seeds', () => {
+    const off: Partial<TcpConfig> = { sack: false, timestamps: false, windowScaling: false, ecn: false, congestionControl: 'newreno' };
+    let fastRetransmits = 0;
+    for (const seed of seedsFromEnv(Number(process.env['SWEEP'] ?? 60), 3000)) {
+      const r = transfer(seed, LOSSY, MiB, { configA: off, configB: off });
+      expect(r.failure, `seed ${seed} (replay: SEED=${seed})`).to.equal(undefined);
+      expect(r.pair.a.stats.sackEnabled || r.pair.a.stats.timestampsEnabled, `seed ${seed}`).to.equal(false);
+      fastRetransmits += r.pair.a.stats.fastRetransmits + r.pair.b!.stats.fastRetransmits;
+    }
+    expect(fastRetransmits).to.be.greaterThan(0);
+  });
+
+  it('10% loss with a modern side and a plain side (each option declined): 40 seeds', () => {
+    const off: Partial<TcpConfig> = { sack: false, timestamps: false, windowScaling: false, ecn: false };
+    for (const seed of seedsFromEnv(40, 3500)) {
+      const r = transfer(seed, LOSSY, MiB, seed % 2 === 0 ? { configB: off } : { configA: off });
+      expect(r.failure, `seed ${seed} (replay: SEED=${seed})`).to.equal(undefined);
+    }
   });
 
   it('small buffers and MSS (window closes often): 256 KiB each way under loss', () => {

@@ -1,18 +1,25 @@
 /**
  * The receive buffer: in-order octets waiting for `recv()` plus out-of-order octets held for
- * reassembly, in one ring of `capacity` octets.
+ * reassembly, in one ring of at most `capacity` octets.
  *
  * Positions are *stream offsets* (octets since the first data octet, as plain numbers: exact
  * up to 2^53). Out-of-order data is written straight into the ring at its final place, and a
  * short sorted list of ranges says which places beyond the contiguous end hold data; when a
  * hole fills, the contiguous end jumps over every range it now touches. The connection never
- * advertises more window than the ring has room for (RCV.NXT + RCV.WND ≤ read offset +
- * capacity), so every acceptable octet has a slot.
+ * advertises more window than the buffer has room for, so every acceptable octet has a slot.
+ *
+ * Memory follows use: the ring is allocated on the first write at the size it needs (at least
+ * 4 KiB, or the size it had when last released), doubles while data beyond it arrives (moving
+ * the held octets once), and is released as soon as nothing is held, so an idle connection owns
+ * no ring. Each octet is copied exactly twice: in by `write`, out by `read`.
  */
+const MIN_STORAGE = 4096;
+
 export class RecvBuffer {
-  /** Ring size: the most octets held, readable and out-of-order together. */
+  /** Most octets held, readable and out-of-order together. */
   readonly capacity: number;
   private storage: Uint8Array | undefined;
+  private lastSize = 0;
   /** Stream offset of the next octet `read` returns. */
   private readOffset = 0;
   /** Stream offset one past the last contiguous octet (RCV.NXT as a stream offset). */
@@ -40,16 +47,46 @@ export class RecvBuffer {
     return this.ranges.length >> 1;
   }
 
-  /** Free ring space after the contiguous data (the most window that may be offered). */
+  /** Free space after the contiguous data (the most window that may be offered). */
   get space(): number {
     return this.capacity - this.readable;
+  }
+
+  /** Stream offset one past the contiguous data (RCV.NXT as a stream offset). */
+  get contiguousEnd(): number {
+    return this.contigEnd;
+  }
+
+  /** Octets of ring allocated right now (0 when nothing is held). */
+  get allocated(): number {
+    return this.storage?.length ?? 0;
+  }
+
+  /** Start (stream offset) of out-of-order range `i` (0 = lowest). */
+  rangeStart(i: number): number {
+    return this.ranges[2 * i]!;
+  }
+
+  /** End (exclusive stream offset) of out-of-order range `i`. */
+  rangeEnd(i: number): number {
+    return this.ranges[2 * i + 1]!;
+  }
+
+  /** Index of the out-of-order range holding stream offset `off`, or -1. */
+  rangeContaining(off: number): number {
+    const r = this.ranges;
+    for (let i = 0; i < r.length; i += 2) {
+      if (off < r[i]!) return -1;
+      if (off < r[i + 1]!) return i >> 1;
+    }
+    return -1;
   }
 
   /**
    * Stores `data` at `offset` octets past the contiguous end (0 = in order). Returns how far the
    * contiguous end advanced, or -1 when out-of-order data was refused because holding it would
    * exceed `maxOutOfOrder` octets or `maxRanges` ranges. The caller trims to the window first;
-   * anything past the ring is clipped here as a last guard.
+   * anything past the capacity is clipped here as a last guard.
    */
   write(offset: number, data: Uint8Array, maxOutOfOrder: number, maxRanges: number): number {
     let len = Math.min(data.length, this.space - offset);
@@ -99,14 +136,16 @@ export class RecvBuffer {
   /** Copies out up to `max` in-order octets into a fresh array (undefined when none). */
   read(max: number): Uint8Array | undefined {
     const n = Math.min(max, this.readable);
-    if (n <= 0 || this.storage === undefined) return undefined;
+    const storage = this.storage;
+    if (n <= 0 || storage === undefined) return undefined;
     const out = new Uint8Array(n);
-    const cap = this.capacity;
-    const pos = this.readOffset % cap;
-    const first = Math.min(n, cap - pos);
-    out.set(this.storage.subarray(pos, pos + first), 0);
-    if (first < n) out.set(this.storage.subarray(0, n - first), first);
+    const size = storage.length;
+    const pos = this.readOffset % size;
+    const first = Math.min(n, size - pos);
+    out.set(storage.subarray(pos, pos + first), 0);
+    if (first < n) out.set(storage.subarray(0, n - first), first);
     this.readOffset += n;
+    this.maybeRelease();
     return out;
   }
 
@@ -114,15 +153,54 @@ export class RecvBuffer {
   clearOutOfOrder(): void {
     this.ranges.length = 0;
     this.held = 0;
+    this.maybeRelease();
+  }
+
+  private maybeRelease(): void {
+    if (this.readOffset === this.contigEnd && this.ranges.length === 0 && this.storage !== undefined) {
+      this.lastSize = this.storage.length;
+      this.storage = undefined;
+    }
+  }
+
+  /** A ring covering stream offsets [readOffset, end): allocated or grown (data moved once). */
+  private ensure(end: number): Uint8Array {
+    const need = end - this.readOffset;
+    const old = this.storage;
+    if (old !== undefined && old.length >= need) return old;
+    let size = Math.max(MIN_STORAGE, old === undefined ? this.lastSize : old.length * 2);
+    while (size < need) size *= 2;
+    size = Math.min(size, this.capacity);
+    const next = new Uint8Array(size);
+    if (old !== undefined) {
+      // Move everything from readOffset to the highest held octet (holes included) to its
+      // position in the larger ring.
+      const r = this.ranges;
+      const top = r.length > 0 ? r[r.length - 1]! : this.contigEnd;
+      this.moveRegion(old, next, this.readOffset, top);
+    }
+    this.storage = next;
+    return next;
+  }
+
+  private moveRegion(from: Uint8Array, to: Uint8Array, start: number, end: number): void {
+    let pos = start;
+    while (pos < end) {
+      const src = pos % from.length;
+      const dst = pos % to.length;
+      const n = Math.min(end - pos, from.length - src, to.length - dst);
+      to.set(from.subarray(src, src + n), dst);
+      pos += n;
+    }
   }
 
   private copyIn(start: number, data: Uint8Array): void {
-    if (this.storage === undefined) this.storage = new Uint8Array(this.capacity);
-    const cap = this.capacity;
-    const pos = start % cap;
-    const first = Math.min(data.length, cap - pos);
-    this.storage.set(first === data.length ? data : data.subarray(0, first), pos);
-    if (first < data.length) this.storage.set(data.subarray(first), 0);
+    const storage = this.ensure(start + data.length);
+    const size = storage.length;
+    const pos = start % size;
+    const first = Math.min(data.length, size - pos);
+    storage.set(first === data.length ? data : data.subarray(0, first), pos);
+    if (first < data.length) storage.set(data.subarray(first), 0);
   }
 
   private insertRange(start: number, end: number): void {

@@ -55,15 +55,21 @@ export class RttEstimator {
     return Math.min(rto, this.maxMs);
   }
 
-  /** Feeds one RTT measurement in ms (RFC 6298 §2.2, §2.3). */
-  sample(rttMs: number): void {
+  /**
+   * Feeds one RTT measurement in ms (RFC 6298 §2.2, §2.3). `expectedSamples` is how many samples
+   * one RTT is expected to yield when sampling every ACK (RFC 7323 Appendix G): alpha and beta
+   * are divided by it, so the estimator's memory stays about one RTT. Default 1 (RFC 6298).
+   */
+  sample(rttMs: number, expectedSamples = 1): void {
     const r = Math.max(0, rttMs);
     if (this.srtt === undefined) {
       this.srtt = r;
       this.rttvar = r / 2;
     } else {
-      this.rttvar = (1 - BETA) * this.rttvar + BETA * Math.abs(this.srtt - r);
-      this.srtt = (1 - ALPHA) * this.srtt + ALPHA * r;
+      const beta = BETA / expectedSamples;
+      const alpha = ALPHA / expectedSamples;
+      this.rttvar = (1 - beta) * this.rttvar + beta * Math.abs(this.srtt - r);
+      this.srtt = (1 - alpha) * this.srtt + alpha * r;
     }
     this.baseRto = this.srtt + Math.max(GRANULARITY_MS, K * this.rttvar);
     // RFC 6298 §5.7 (last paragraph): a fresh sample replaces the backed-off value.

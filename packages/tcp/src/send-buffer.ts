@@ -4,17 +4,22 @@
  * (SND.UNA once the SYN is acknowledged); retransmission reads by offset, acknowledgment
  * consumes from the front.
  *
- * A ring buffer, so acknowledging and appending never move data. Storage starts small and
- * doubles up to `capacity`, so an idle connection costs little. A segment that straddles the
+ * A ring buffer, so acknowledging and appending never move data. Storage is allocated on the
+ * first write, doubles up to `capacity` as needed, and is released once everything was
+ * acknowledged (the next write allocates the size last used again, so a steady sender does not
+ * re-grow), so an idle connection holds no send storage at all. A segment that straddles the
  * ring's end is copied into a scratch array (at most one MSS, once per lap); every other
  * segment payload is a zero-copy `subarray`.
  */
 const INITIAL_STORAGE = 16 * 1024;
+const EMPTY = new Uint8Array(0);
 
 export class SendBuffer {
   /** Most octets the buffer holds. */
   readonly capacity: number;
-  private storage: Uint8Array;
+  private storage: Uint8Array | undefined;
+  /** Size of the storage released last (0: none yet), reused on the next allocation. */
+  private lastSize = 0;
   /** Index in `storage` of offset 0. */
   private head = 0;
   private used = 0;
@@ -22,7 +27,6 @@ export class SendBuffer {
 
   constructor(capacity: number) {
     this.capacity = capacity;
-    this.storage = new Uint8Array(Math.min(capacity, INITIAL_STORAGE));
   }
 
   /** Octets held (unacknowledged, sent or not). */
@@ -35,24 +39,40 @@ export class SendBuffer {
     return this.capacity - this.used;
   }
 
+  /** Octets of storage allocated right now (0 when idle). */
+  get allocated(): number {
+    return (this.storage?.length ?? 0) + (this.scratch?.length ?? 0);
+  }
+
   /** Appends as much of `bytes` as fits (copying) and returns how many octets were taken. */
   write(bytes: Uint8Array): number {
     const n = Math.min(bytes.length, this.capacity - this.used);
     if (n === 0) return 0;
-    if (this.used + n > this.storage.length) this.grow(this.used + n);
-    const size = this.storage.length;
+    let storage = this.storage;
+    if (storage === undefined) {
+      let size = Math.max(INITIAL_STORAGE, this.lastSize);
+      while (size < n) size *= 2;
+      storage = this.storage = new Uint8Array(Math.min(size, this.capacity));
+      this.head = 0;
+    } else if (this.used + n > storage.length) {
+      storage = this.grow(this.used + n);
+    }
+    const size = storage.length;
     const tail = (this.head + this.used) % size;
     const first = Math.min(n, size - tail);
-    this.storage.set(first === bytes.length ? bytes : bytes.subarray(0, first), tail);
-    if (first < n) this.storage.set(bytes.subarray(first, n), 0);
+    storage.set(first === bytes.length ? bytes : bytes.subarray(0, first), tail);
+    if (first < n) storage.set(bytes.subarray(first, n), 0);
     this.used += n;
     return n;
   }
 
-  /** Drops `n` octets from the front (they were acknowledged). */
+  /** Drops `n` octets from the front (they were acknowledged); releases the storage when empty. */
   consume(n: number): void {
-    if (n <= 0) return;
+    if (n <= 0 || this.storage === undefined) return;
     if (n >= this.used) {
+      this.lastSize = this.storage.length;
+      this.storage = undefined;
+      this.scratch = undefined;
       this.head = 0;
       this.used = 0;
       return;
@@ -67,27 +87,29 @@ export class SendBuffer {
    */
   slice(offset: number, length: number): Uint8Array {
     const n = Math.max(0, Math.min(length, this.used - offset));
-    if (n === 0) return this.storage.subarray(0, 0);
-    const size = this.storage.length;
+    const storage = this.storage;
+    if (n === 0 || storage === undefined) return EMPTY;
+    const size = storage.length;
     const start = (this.head + offset) % size;
-    if (start + n <= size) return this.storage.subarray(start, start + n);
+    if (start + n <= size) return storage.subarray(start, start + n);
     if (this.scratch === undefined || this.scratch.length < n) this.scratch = new Uint8Array(Math.max(n, 2048));
     const first = size - start;
-    this.scratch.set(this.storage.subarray(start, size), 0);
-    this.scratch.set(this.storage.subarray(0, n - first), first);
+    this.scratch.set(storage.subarray(start, size), 0);
+    this.scratch.set(storage.subarray(0, n - first), first);
     return this.scratch.subarray(0, n);
   }
 
-  private grow(needed: number): void {
-    let size = this.storage.length;
+  private grow(needed: number): Uint8Array {
+    const old = this.storage!;
+    let size = old.length;
     while (size < needed) size *= 2;
     size = Math.min(size, this.capacity);
     const next = new Uint8Array(size);
-    const old = this.storage;
     const first = Math.min(this.used, old.length - this.head);
     next.set(old.subarray(this.head, this.head + first), 0);
     if (first < this.used) next.set(old.subarray(0, this.used - first), first);
     this.storage = next;
     this.head = 0;
+    return next;
   }
 }

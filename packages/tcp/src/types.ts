@@ -85,11 +85,23 @@ export type TcpEvent =
   | { readonly type: 'error'; readonly code: TcpErrorCode }
   | { readonly type: 'closed' };
 
+/**
+ * IP ECN codepoint for an outgoing segment (RFC 3168 §5): `ect0` = ECT(0) (binary 10), set on new
+ * data segments of an ECN-capable connection; `not-ect` (00) on everything else (SYNs, pure ACKs,
+ * retransmissions and window probes, RFC 3168 §6.1.1, §6.1.4, §6.1.5).
+ */
+export type TcpEcnCodepoint = 'ect0' | 'not-ect';
+
 /** One segment to put on the wire. `payload` may alias engine memory: emit it before the next call. */
 export interface Transmit {
   readonly repr: TcpRepr;
   readonly payload: Uint8Array;
+  /** The IP header's ECN field for this segment; absent means `not-ect`. */
+  readonly ecn?: TcpEcnCodepoint | undefined;
 }
+
+/** Congestion controllers the engine offers (`TcpConfig.congestionControl`). */
+export type TcpCongestionControlName = 'cubic' | 'newreno';
 
 /** An IPv4 address (uint32) and a port. */
 export interface Endpoint {
@@ -121,4 +133,25 @@ export interface TcpConfig {
   readonly delayedAckMs: number;
   /** Most out-of-order octets held for reassembly (bounded by recvBufferSize too). */
   readonly maxOutOfOrderBytes: number;
+  /**
+   * Receive window scale shift we offer (RFC 7323 §2): -1 (default) picks the smallest shift that
+   * lets the window cover `recvBufferSize`; 0..14 offers that shift. Ignored when
+   * `windowScaling` is false.
+   */
+  readonly windowScale: number;
+  /** Offer the Window Scale option (RFC 7323 §2) on our SYN / accept it on the peer's. */
+  readonly windowScaling: boolean;
+  /** Offer and accept SACK (RFC 2018) with RFC 6675 / RFC 8985 (RACK-TLP) loss recovery. */
+  readonly sack: boolean;
+  /** Offer and accept timestamps (RFC 7323 §3–§5: RTTM and PAWS). */
+  readonly timestamps: boolean;
+  /** Negotiate ECN (RFC 3168 §6.1.1): ECT(0) on data, react to CE via ECE/CWR. */
+  readonly ecn: boolean;
+  /** Congestion controller: `cubic` (RFC 9438, default) or `newreno` (RFC 5681/6582). */
+  readonly congestionControl: TcpCongestionControlName;
+  /**
+   * Disable Nagle's algorithm (RFC 1122 §4.2.3.4) from the start; `setNoDelay()` changes it
+   * per connection. Default false: Nagle on, as Node's `net.Socket`.
+   */
+  readonly noDelay: boolean;
 }

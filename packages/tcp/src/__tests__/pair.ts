@@ -11,7 +11,8 @@
 import { TcpConnection } from '../connection.js';
 import { TcpListener } from '../listener.js';
 import { resetFor } from '../reset.js';
-import { emitTcp, parseTcp } from '../segment.js';
+import { resolveTcpConfig } from '../config.js';
+import { emitTcp, parseTcp, tcpHeaderLength } from '../segment.js';
 import type { Endpoint, TcpConfig, TcpEvent, TcpRepr } from '../types.js';
 
 /** mulberry32: a small, fast, well-mixed 32-bit PRNG. Returns floats in [0, 1). */
@@ -42,6 +43,8 @@ export interface LinkOptions {
   readonly bytesPerMs: number;
   /** Drop-tail bound on the serialisation backlog, in ms of queueing (0 = unbounded). */
   readonly maxQueueMs: number;
+  /** ECN-capable packets meeting more than this many ms of queue are marked CE (0 = no marking). */
+  readonly ceMarkQueueMs: number;
 }
 
 export const CLEAN_LINK: LinkOptions = {
@@ -52,6 +55,7 @@ export const CLEAN_LINK: LinkOptions = {
   duplicate: 0,
   bytesPerMs: 0,
   maxQueueMs: 0,
+  ceMarkQueueMs: 0,
 };
 
 export type Side = 'a' | 'b';
@@ -62,6 +66,8 @@ interface InFlight {
   readonly to: Side;
   readonly repr: TcpRepr;
   readonly payload: Uint8Array;
+  /** IP ECN field (0 Not-ECT, 2 ECT(0), 3 CE). */
+  readonly ecn: number;
 }
 
 export interface PairOptions {
@@ -100,12 +106,18 @@ export class Pair {
   /** Packets put on the wire / dropped by loss or queue, per sender. */
   readonly sent: Record<Side, number> = { a: 0, b: 0 };
   readonly dropped: Record<Side, number> = { a: 0, b: 0 };
+  /** Data-bearing segments dropped, per sender. */
+  readonly droppedData: Record<Side, number> = { a: 0, b: 0 };
+  /** Packets marked CE, per sender. */
+  readonly ceMarked: Record<Side, number> = { a: 0, b: 0 };
   private readonly deadlineMs: number;
   private readonly throughCodec: boolean;
   private flight: InFlight[] = [];
   private order = 0;
   private readonly busyUntil: Record<Side, number> = { a: 0, b: 0 };
   private readonly wire = new Uint8Array(65536 + 60);
+  /** The MSS each side announced: what it may be sent, data and options together (RFC 6691). */
+  private readonly mss: Record<Side, number>;
   app: PairApp = {};
 
   constructor(opts: PairOptions) {
@@ -113,9 +125,10 @@ export class Pair {
     this.link = { ...CLEAN_LINK, ...opts.link };
     this.deadlineMs = opts.deadlineMs ?? 3_600_000;
     this.throughCodec = opts.throughCodec ?? false;
-    const iss = (): number => Math.floor(this.rng() * 4294967296) >>> 0;
-    this.a = TcpConnection.connect(0, { local: ADDR_A, remote: ADDR_B, iss: iss(), config: opts.configA });
-    this.listener = new TcpListener({ local: ADDR_B, backlog: opts.backlog ?? 4, config: opts.configB, isn: iss });
+    this.mss = { a: resolveTcpConfig(opts.configA).mss, b: resolveTcpConfig(opts.configB).mss };
+    const rand32 = (): number => Math.floor(this.rng() * 4294967296) >>> 0;
+    this.a = TcpConnection.connect(0, { local: ADDR_A, remote: ADDR_B, iss: rand32(), config: opts.configA, tsOffset: rand32() });
+    this.listener = new TcpListener({ local: ADDR_B, backlog: opts.backlog ?? 4, config: opts.configB, isn: rand32, tsOffset: rand32 });
   }
 
   conn(side: Side): TcpConnection | undefined {
@@ -191,7 +204,7 @@ export class Pair {
       if (rst !== undefined) this.transmit(p.to, rst, new Uint8Array(0));
       return;
     }
-    c.handleSegment(this.now, repr, payload);
+    c.handleSegment(this.now, repr, payload, p.ecn);
   }
 
   private drain(side: Side): void {
@@ -199,7 +212,7 @@ export class Pair {
     for (let round = 0; round < 1000; round++) {
       let any = false;
       for (let tx = c.pollTransmit(this.now); tx !== undefined; tx = c.pollTransmit(this.now)) {
-        this.transmit(side, tx.repr, tx.payload);
+        this.transmit(side, tx.repr, tx.payload, tx.ecn === 'ect0' ? 2 : 0);
         any = true;
       }
       for (let ev = c.pollEvent(); ev !== undefined; ev = c.pollEvent()) {
@@ -219,28 +232,39 @@ export class Pair {
   }
 
   /** Puts a segment from `from` on the link toward the other side (copying the payload). */
-  transmit(from: Side, repr: TcpRepr, payload: Uint8Array): void {
+  transmit(from: Side, repr: TcpRepr, payload: Uint8Array, ecn = 0): void {
     const L = this.link;
     const to: Side = from === 'a' ? 'b' : 'a';
+    // A real link drops what exceeds its MTU: here it is a bug, so it fails loudly.
+    const optionsAndData = tcpHeaderLength(repr) - 20 + payload.length;
+    if (payload.length > 0 && optionsAndData > this.mss[to]) {
+      throw new Error(`${from} sent ${payload.length} octets + ${tcpHeaderLength(repr) - 20} of options, beyond the peer's MSS ${this.mss[to]}`);
+    }
     this.sent[from]++;
     let depart = this.now;
     if (L.bytesPerMs > 0) {
       const start = Math.max(this.now, this.busyUntil[from]);
       if (L.maxQueueMs > 0 && start - this.now > L.maxQueueMs) {
         this.dropped[from]++;
+        if (payload.length > 0) this.droppedData[from]++;
         return;
+      }
+      if (L.ceMarkQueueMs > 0 && ecn !== 0 && start - this.now > L.ceMarkQueueMs) {
+        ecn = 3;
+        this.ceMarked[from]++;
       }
       depart = start + (payload.length + 40) / L.bytesPerMs;
       this.busyUntil[from] = depart;
     }
     if (this.rng() < L.loss) {
       this.dropped[from]++;
+      if (payload.length > 0) this.droppedData[from]++;
       return;
     }
     const copy = payload.slice();
     const arrival = (): number => depart + L.delayMs + (this.rng() < L.reorder ? this.rng() * L.jitterMs : 0);
-    this.flight.push({ at: arrival(), order: this.order++, to, repr, payload: copy });
-    if (this.rng() < L.duplicate) this.flight.push({ at: arrival(), order: this.order++, to, repr, payload: copy });
+    this.flight.push({ at: arrival(), order: this.order++, to, repr, payload: copy, ecn });
+    if (this.rng() < L.duplicate) this.flight.push({ at: arrival(), order: this.order++, to, repr, payload: copy, ecn });
   }
 }
 

@@ -33,7 +33,12 @@ export const TO_PEER = { srcPort: LOCAL.port, dstPort: REMOTE.port } as const;
 /** What an expected outgoing segment may pin down. */
 export type Expected = Partial<TcpRepr> & { payload?: Uint8Array | number };
 
-/** A config small enough for readable traces: MSS 1000, 10 kB buffers, short closing timers. */
+/**
+ * A config small enough for readable traces: MSS 1000, 10 kB buffers, short closing timers,
+ * NewReno and an ACK at the end of each drain (the RFC 9293 state-machine traces). We still offer
+ * window scaling, SACK, timestamps and ECN; the trace peer's SYN-ACK declines them all unless a
+ * test adds them.
+ */
 export const TRACE_CONFIG: Partial<TcpConfig> = {
   mss: 1000,
   recvBufferSize: 10_000,
@@ -41,6 +46,8 @@ export const TRACE_CONFIG: Partial<TcpConfig> = {
   maxOutOfOrderBytes: 10_000,
   timeWaitMs: 2000,
   finWait2TimeoutMs: 5000,
+  delayedAckMs: 0,
+  congestionControl: 'newreno',
 };
 
 /** `n` octets counting up from `from` (mod 256), so slices are recognisable. */
@@ -66,8 +73,10 @@ export function drain(conn: TcpConnection, t: Instant): { repr: TcpRepr; payload
 }
 
 function describeRepr(r: TcpRepr, len: number): string {
-  return `${r.control}${r.ack !== undefined ? '+ack' : ''} seq=${r.seq} ack=${String(r.ack)} win=${r.window}` +
-    `${r.mss !== undefined ? ` mss=${r.mss}` : ''} len=${len}`;
+  return `${r.control}${r.ack !== undefined ? '+ack' : ''}${r.ece === true ? '+ece' : ''}${r.cwr === true ? '+cwr' : ''} seq=${r.seq} ack=${String(r.ack)} win=${r.window}` +
+    `${r.mss !== undefined ? ` mss=${r.mss}` : ''}${r.windowScale !== undefined ? ` ws=${r.windowScale}` : ''}` +
+    `${r.timestamp !== undefined ? ` ts=${r.timestamp.tsVal}/${r.timestamp.tsEcr}` : ''}` +
+    `${r.sackBlocks !== undefined ? ` sack=${r.sackBlocks.map((b) => `${b.left}-${b.right}`).join(',')}` : ''} len=${len}`;
 }
 
 /** `conn` sends exactly the segments `expected` at time `t` (each compared on the keys it names). */
