@@ -26,7 +26,9 @@ const watchdog = setTimeout(() => {
   process.exit(2);
 }, 110_000);
 
-const socket = stack.net.connect({ host: peer, port: Number(portText) });
+// Half-open allowed: the server may finish its direction long before we finish ours, and we
+// must go on writing (with allowHalfOpen false, Node's rule would end our side on its FIN).
+const socket = stack.net.connect({ host: peer, port: Number(portText), allowHalfOpen: true });
 socket.on('data', (chunk: Buffer) => {
   received.update(chunk);
   receivedBytes += chunk.length;
