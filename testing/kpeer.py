@@ -4,13 +4,20 @@
 Runs inside the test's network namespace and prints one JSON line. Every mode is bounded in
 time (socket timeouts and deadlines) so a broken stack fails the test instead of hanging it.
 
-  echo HOST PORT BYTES SEED      send BYTES random bytes, read them back, compare
+  echo HOST PORT BYTES SEED [DEADLINE_S]
+                                 send BYTES random bytes, read them back, compare (within
+                                 DEADLINE_S seconds, default 120)
   many HOST PORT COUNT BYTES     COUNT concurrent connections, each echoes BYTES
   seq HOST PORT COUNT            COUNT sequential connect + 1 KiB echo + close
   refused HOST PORT              time a connect that should be refused
   closewait HOST PORT            connect, echo a little, close; then watch our side's state
   serve PORT BYTES SEED          accept one connection, send BYTES while reading until EOF;
                                  report what was read (for the stack-as-client test)
+  zerowindow HOST PORT FIRST PAUSE_S THEN
+                                 connect with a small receive buffer (to a sending service),
+                                 read FIRST bytes, print {"phase": "paused"}, stop reading for
+                                 PAUSE_S seconds (the kernel's window closes), then read THEN
+                                 bytes and print {"phase": "resumed"} with how long that took
 """
 import hashlib, json, os, random, selectors, socket, subprocess, sys, threading, time
 
@@ -71,9 +78,10 @@ def main(a):
     mode = a[0]
     if mode == 'echo':
         host, port, n, seed = a[1], a[2], int(a[3]), int(a[4])
+        deadline = float(a[5]) if len(a) > 5 else DEADLINE_S
         data = data_for(n, seed)
         t = time.monotonic()
-        got = echo_once(host, port, data)
+        got = echo_once(host, port, data, deadline)
         dt = time.monotonic() - t
         out(mode=mode, sent=n, received=len(got), identical=got == data, seconds=dt,
             sha_sent=hashlib.sha256(data).hexdigest(), sha_received=hashlib.sha256(got).hexdigest())
@@ -173,6 +181,30 @@ def main(a):
         out(mode=mode, sent=n, sha_sent=hashlib.sha256(data).hexdigest(), received=count[0],
             sha_received=h.hexdigest(), seconds=time.monotonic() - t)
         conn.close()
+    elif mode == 'zerowindow':
+        host, port, first, pause, then = a[1], int(a[2]), int(a[3]), float(a[4]), int(a[5])
+        s = socket.socket()
+        # Small, so it fills at once and the kernel advertises a zero window.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32 * 1024)
+        s.settimeout(10)
+        s.connect((host, port))
+
+        def read(n):
+            got, start = 0, time.monotonic()
+            while got < n:
+                b = s.recv(min(1 << 16, n - got))
+                if not b:
+                    break
+                got += len(b)
+            return got, time.monotonic() - start
+        got1, dt1 = read(first)
+        # Let the receive queue fill completely before announcing the pause.
+        time.sleep(0.5)
+        out(mode=mode, phase='paused', read=got1, seconds=dt1, local_port=s.getsockname()[1])
+        time.sleep(pause)
+        got2, dt2 = read(then)
+        out(mode=mode, phase='resumed', read=got2, seconds=dt2)
+        s.close()
     else:
         sys.exit(f'unknown mode {mode}')
 

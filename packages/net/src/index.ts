@@ -25,7 +25,7 @@
  *
  * Debug tracing: `NODE_DEBUG=tcp-tun` (free when off).
  */
-export { Stack, type StackOptions, type StackStats, type ConnectionInfo } from './stack.js';
+export { Stack, DEFAULT_MAX_CONNECTIONS, type StackOptions, type StackStats, type ConnectionInfo } from './stack.js';
 export type { Link, LinkReceiver } from './link.js';
 export { createLinkPair, type LinkPairOptions, type LinkPairCounters, type PairedLink } from './link-pair.js';
 export {

@@ -488,7 +488,12 @@ export class Socket extends Duplex implements ConnectionOwner {
       error = new SystemError(code, 'write');
     } else {
       error = new SystemError(code, 'read');
-      if (code === 'ECONNRESET' && !this.#wantRead && !this.destroyed) {
+      // A reset is deferred only while something can still observe it: a read (the stream
+      // has not ended) or a write (the writable side is open). When both sides are done and
+      // end() waits for our FIN's acknowledgment, which will never come, it fails now;
+      // deferring it would leave a socket that never closes.
+      const observable = !this.#pushedEof || !this.writableEnded;
+      if (code === 'ECONNRESET' && !this.#wantRead && !this.destroyed && this.#finAckWait === undefined && observable) {
         // As with Node over a kernel socket whose reading stopped (its stream buffer is full):
         // the reset is seen by the next read (ECONNRESET) or write (EPIPE), not before.
         this.#deferredReset = error;
@@ -503,7 +508,14 @@ export class Socket extends Duplex implements ConnectionOwner {
     if (this.destroyed || e === undefined) return;
     this.#released = true;
     e.owner = undefined;
-    if (this.#deferredReset !== undefined) return;
+    if (this.#deferredReset !== undefined) {
+      // A write waiting for send-buffer room will never get it: it is the write that sees the
+      // reset (EPIPE). Left waiting, the socket would never finish nor close.
+      const p = this.#pendingWrite;
+      this.#pendingWrite = undefined;
+      p?.callback(new SystemError('EPIPE', 'write'));
+      return;
+    }
     if (this.#peerEnded && this.#finQueued) {
       // A clean close (both FINs acknowledged). Complete end() and hand over what the
       // application has not read yet (bounded by the receive buffer); the stream ends by itself.

@@ -27,6 +27,8 @@ import {
   isIpv4String,
   parseIcmpv4,
   parseIpv4,
+  type Ipv4ReassemblerOptions,
+  type Ipv4ReassemblerStats,
   type Ipv4Repr,
 } from '@tcp-tun/ip';
 import {
@@ -63,9 +65,22 @@ export interface StackOptions {
   readonly address: string;
   /**
    * Engine configuration for every connection. `mss` defaults to the link MTU − 40 (and is
-   * capped by it).
+   * capped by it). The per-connection memory caps live here: `recvBufferSize`,
+   * `sendBufferSize` and `maxOutOfOrderBytes`.
    */
   readonly tcp?: Partial<TcpConfig>;
+  /**
+   * Most connections in the table at once, in any state (embryonic and TIME-WAIT included;
+   * default 65536). A SYN beyond it is dropped and counted as `max-connections` (the peer
+   * retries, as with a full backlog); an active open beyond it fails with ENOBUFS.
+   */
+  readonly maxConnections?: number;
+  /**
+   * Limits of IPv4 fragment reassembly (defaults: `DEFAULT_REASSEMBLER_OPTIONS` of
+   * `@tcp-tun/ip`: 64 datagrams, 65515 octets each, 1 MiB in all, 64 fragments each, 30 s).
+   * Incomplete datagrams expire on the stack's timer.
+   */
+  readonly reassembly?: Partial<Ipv4ReassemblerOptions>;
   /** Ephemeral port range for active opens and `listen(0)` (default 49152–65535, RFC 6335). */
   readonly ephemeralPortRange?: readonly [number, number];
   /** Monotonic clock in milliseconds (default `performance.now`); for tests. */
@@ -94,6 +109,10 @@ export interface StackStats {
   connections: Partial<Record<TcpState, number>>;
   /** Listening ports now. */
   listeners: number;
+  /** The `maxConnections` in force. */
+  maxConnections: number;
+  /** IPv4 fragment reassembly: counters and what it holds now (bounded by `reassembly`). */
+  reassembly: Ipv4ReassemblerStats;
 }
 
 /** One row of {@link Stack.connections}. */
@@ -113,6 +132,14 @@ export interface ConnectionInfo {
   /** Congestion window in octets. */
   cwnd: number;
   retransmits: number;
+  /** Retransmission timer expiries. */
+  rtoCount: number;
+  /** Octets sent and not yet acknowledged (SYN and FIN count one each). */
+  bytesInFlight: number;
+  /** Zero-window probes sent (RFC 9293 §3.8.6.1). */
+  persistProbes: number;
+  /** Out-of-order octets held for reassembly now (bounded by `tcp.maxOutOfOrderBytes`). */
+  outOfOrderBytes: number;
   /** Whether a socket still owns it (false while it closes after the socket was destroyed). */
   owned: boolean;
 }
@@ -121,6 +148,8 @@ type MutableIpv4Repr = { -readonly [K in keyof Ipv4Repr]: Ipv4Repr[K] };
 
 /** Size of the reusable output buffer: the largest IPv4 datagram. */
 const OUTPUT_BUFFER_SIZE = 65535;
+/** Default {@link StackOptions.maxConnections}: a whole port range's worth. */
+export const DEFAULT_MAX_CONNECTIONS = 65536;
 
 /** A user-space TCP/IPv4 stack over one {@link Link}; `stack.net` is its `node:net`-shaped API. */
 export class Stack {
@@ -134,6 +163,8 @@ export class Stack {
   readonly mtu: number;
   /** The engine configuration every connection gets. */
   readonly tcpConfig: TcpConfig;
+  /** Most connections the table holds (see {@link StackOptions.maxConnections}). */
+  readonly maxConnections: number;
 
   readonly #link: Link;
   readonly #clock: () => Instant;
@@ -142,10 +173,12 @@ export class Stack {
   readonly #table = new ConnectionTable<ConnectionEntry>();
   readonly #listeners = new Map<number, ListenerEntry>();
   readonly #heap = new DeadlineHeap<ConnectionEntry>();
-  readonly #reassembler = new Ipv4Reassembler();
+  readonly #reassembler: Ipv4Reassembler;
   readonly #out = new Uint8Array(OUTPUT_BUFFER_SIZE);
   readonly #ipRepr: MutableIpv4Repr;
   #ident = 0;
+  /** The reassembler may hold datagrams: the timer must also cover their expiry. */
+  #reassemblyArmed = false;
   #touched: ConnectionEntry[] = [];
   #inFlush = false;
   #flushQueued = false;
@@ -188,6 +221,13 @@ export class Stack {
     const linkMss = link.mtu - 40;
     const requested = options.tcp ?? {};
     this.tcpConfig = resolveTcpConfig({ ...requested, mss: Math.min(requested.mss ?? linkMss, linkMss) });
+    const maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+    if (!Number.isInteger(maxConnections) || maxConnections < 1) {
+      throw argumentError('ERR_INVALID_ARG_VALUE', `The "options.maxConnections" argument must be a positive integer, got ${String(maxConnections)}`, 'range');
+    }
+    this.maxConnections = maxConnections;
+    // Bad limits throw ERR_INVALID_ARG_VALUE (a RangeError) here, before the link starts.
+    this.#reassembler = new Ipv4Reassembler(options.reassembly);
     this.#clock = options.clock ?? (() => performance.now());
     const secret = options.secret ?? randomBytes(24);
     if (!(secret instanceof Uint8Array) || secret.length < 24) {
@@ -224,7 +264,14 @@ export class Stack {
       const s = e.conn.state;
       connections[s] = (connections[s] ?? 0) + 1;
     }
-    return { ...this.#stats, drops: { ...this.#drops }, connections, listeners: this.#listeners.size };
+    return {
+      ...this.#stats,
+      drops: { ...this.#drops },
+      connections,
+      listeners: this.#listeners.size,
+      maxConnections: this.maxConnections,
+      reassembly: this.#reassembler.stats,
+    };
   }
 
   /** Every connection in the table, with its state, addresses, queues and RTT/cwnd. */
@@ -245,6 +292,10 @@ export class Stack {
         rtoMs: s.rtoMs,
         cwnd: s.cwnd,
         retransmits: s.retransmits,
+        rtoCount: s.rtoCount,
+        bytesInFlight: s.bytesInFlight,
+        persistProbes: s.persistProbes,
+        outOfOrderBytes: s.outOfOrderBytes,
         owned: e.owner !== undefined,
       });
     }
@@ -294,6 +345,10 @@ export class Stack {
       if (port === undefined) throw new SystemError('EADDRNOTAVAIL', 'connect', remoteAddress, remotePort);
     } else if (this.#table.has(remoteAddr, remotePort, port)) {
       throw new SystemError('EADDRINUSE', 'connect', remoteAddress, remotePort);
+    }
+    if (this.#table.size >= this.maxConnections) {
+      this.#drop('max-connections');
+      throw new SystemError('ENOBUFS', 'connect', remoteAddress, remotePort);
     }
     const now = this.#now();
     const local: Endpoint = { addr: this.addressNumber, port };
@@ -398,6 +453,34 @@ export class Stack {
     else if (before > 0 && this.#refs === 0) this.#timer.unref();
   }
 
+  /**
+   * Runs what the stack's Node timer runs when it fires (due connection timers, fragment
+   * expiry), now. For tests that drive a virtual `clock`: after advancing it, this fires
+   * every deadline that passed, synchronously and in a reproducible order.
+   * @internal
+   */
+  _runTimers(): void {
+    if (this.#closed) return;
+    this.#clearTimer();
+    this.#onTimer();
+  }
+
+  /**
+   * Every connection record in the table (for invariant checks in tests; do not mutate).
+   * @internal
+   */
+  _connectionEntries(): IterableIterator<ConnectionEntry> {
+    return this.#table.values();
+  }
+
+  /**
+   * How many inbound packets were dropped for `reason` (cheaper than `stats()`).
+   * @internal
+   */
+  _dropCount(reason: string): number {
+    return this.#drops[reason] ?? 0;
+  }
+
   // ---- inbound ---------------------------------------------------------------------------
 
   #onPackets(packets: readonly Uint8Array[]): void {
@@ -437,9 +520,15 @@ export class Stack {
       return;
     }
     if (repr.moreFragments || repr.fragmentOffset !== 0) {
-      // Bounded memory; stale datagrams expire on the next add (no timer needed).
+      // Bounded memory (StackOptions.reassembly); stale datagrams expire on the stack's timer
+      // and on the next add.
+      const timedOut = this.#reassembler.stats.datagramsTimedOut;
       const whole = this.#reassembler.add(now, repr, payload);
-      if (whole.kind === 'pending') return;
+      this.#countExpired(timedOut);
+      if (whole.kind === 'pending') {
+        this.#reassemblyArmed = true;
+        return;
+      }
       if (whole.kind === 'drop') {
         this.#drop(`fragment-${whole.reason}`);
         return;
@@ -511,6 +600,12 @@ export class Stack {
     }
     const l = this.#listeners.get(repr.dstPort);
     if (l !== undefined) {
+      if (this.#table.size >= this.maxConnections && repr.control !== 'rst') {
+        // The table is full: drop whatever could open a connection (a SYN, or the ACK that
+        // completes a SYN-cookie handshake); the peer retries, as with a full backlog.
+        this.#drop('max-connections');
+        return;
+      }
       const local: Endpoint = { addr: this.addressNumber, port: repr.dstPort };
       const remote: Endpoint = { addr: ip.src, port: repr.srcPort };
       const result = l.listener.handleSegment(now, local, remote, repr, data);
@@ -695,17 +790,28 @@ export class Stack {
   // ---- timer -----------------------------------------------------------------------------
 
   #rearm(now: Instant): void {
-    const top = this.#heap.peek();
-    if (top === undefined || this.#closed) {
+    let deadline = this.#heap.peek()?.deadline ?? Infinity;
+    if (this.#reassemblyArmed) {
+      const expiry = this.#reassembler.nextDeadline;
+      if (expiry === undefined) this.#reassemblyArmed = false;
+      else if (expiry < deadline) deadline = expiry;
+    }
+    if (deadline === Infinity || this.#closed) {
       this.#clearTimer();
       return;
     }
     // A timer that fires no later than needed is kept: firing early is a cheap no-op.
-    if (this.#timer !== undefined && this.#timerDeadline <= top.deadline) return;
+    if (this.#timer !== undefined && this.#timerDeadline <= deadline) return;
     this.#clearTimer();
-    this.#timerDeadline = top.deadline;
-    this.#timer = setTimeout(this.#onTimer, Math.max(0, Math.ceil(top.deadline - now)));
+    this.#timerDeadline = deadline;
+    this.#timer = setTimeout(this.#onTimer, Math.max(0, Math.ceil(deadline - now)));
     if (this.#refs === 0) this.#timer.unref();
+  }
+
+  /** Counts the datagrams the reassembler let expire since its counter read `before`. */
+  #countExpired(before: number): void {
+    const n = this.#reassembler.stats.datagramsTimedOut - before;
+    if (n > 0) this.#drops['fragment-timeout'] = (this.#drops['fragment-timeout'] ?? 0) + n;
   }
 
   #clearTimer(): void {
@@ -719,6 +825,11 @@ export class Stack {
     this.#timerDeadline = Infinity;
     if (this.#closed) return;
     const now = this.#now();
+    if (this.#reassemblyArmed) {
+      const timedOut = this.#reassembler.stats.datagramsTimedOut;
+      this.#reassembler.expire(now);
+      this.#countExpired(timedOut);
+    }
     this.#inFlush = true;
     try {
       for (let e = this.#heap.popDue(now); e !== undefined; e = this.#heap.popDue(now)) {

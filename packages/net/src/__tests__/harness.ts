@@ -36,20 +36,27 @@ export function makePair(options: { link?: LinkPairOptions; tcp?: Partial<TcpCon
   };
 }
 
-/** A link that records what is sent and lets a test inject packets. */
+/**
+ * A link that records what is sent and lets a test inject packets. Given `onSend`, it hands
+ * each sent packet to it instead of recording it (the packet is valid only during the call),
+ * so a long run keeps no memory.
+ */
 export class RawLink implements Link {
   readonly mtu: number;
   readonly sent: Uint8Array[] = [];
+  readonly #onSend: ((packet: Uint8Array) => void) | undefined;
   #receiver: LinkReceiver | undefined;
   closed = false;
-  constructor(mtu = 1500) {
+  constructor(mtu = 1500, onSend?: (packet: Uint8Array) => void) {
     this.mtu = mtu;
+    this.#onSend = onSend;
   }
   start(receiver: LinkReceiver): void {
     this.#receiver = receiver;
   }
   send(packet: Uint8Array): void {
-    this.sent.push(packet.slice());
+    if (this.#onSend !== undefined) this.#onSend(packet);
+    else this.sent.push(packet.slice());
   }
   /** Delivers one batch to the stack, synchronously. */
   inject(...packets: Uint8Array[]): void {
