@@ -159,13 +159,22 @@ describe('IPv4 reassembly (RFC 791 / RFC 815 / RFC 5722)', () => {
   });
 
   describe('memory bounds', () => {
-    it('table-full: at most maxDatagrams datagrams', () => {
+    it('table full: the oldest datagram makes way, so a fragment flood cannot lock out real datagrams', () => {
       const r = new Ipv4Reassembler({ maxDatagrams: 2 });
       const d = data(16);
       r.add(0, ...frag(d, 0, 8, { ident: 1 }));
       r.add(0, ...frag(d, 0, 8, { ident: 2 }));
-      expect(r.add(0, ...frag(d, 0, 8, { ident: 3 }))).to.deep.equal({ kind: 'drop', reason: 'table-full' });
-      expect(r.add(0, ...frag(d, 8, 16, { ident: 1 })).kind).to.equal('complete'); // existing ones still complete
+      expect(r.add(0, ...frag(d, 0, 8, { ident: 3 })).kind).to.equal('pending');
+      expect(r.stats).to.include({ datagramsHeld: 2, datagramsEvicted: 1, bytesHeld: 16 });
+      expect(r.add(0, ...frag(d, 8, 16, { ident: 3 })).kind).to.equal('complete');
+      expect(r.add(0, ...frag(d, 8, 16, { ident: 2 })).kind).to.equal('complete'); // the newer one survived
+      expect(r.add(0, ...frag(d, 8, 16, { ident: 1 })).kind).to.equal('pending'); // the evicted one starts afresh
+      // A flood of junk first fragments, then a real two-fragment datagram: it still completes.
+      const flooded = new Ipv4Reassembler({ maxDatagrams: 64 });
+      for (let i = 0; i < 10_000; i++) flooded.add(0, ...frag(d, 0, 8, { ident: 1000 + i }));
+      expect(flooded.add(0, ...frag(d, 0, 8, { ident: 7 })).kind).to.equal('pending');
+      expect(flooded.add(0, ...frag(d, 8, 16, { ident: 7 })).kind).to.equal('complete');
+      expect(flooded.stats.datagramsHeld).to.be.at.most(64);
     });
 
     it('too-big: maxBytesPerDatagram and maxFragmentsPerDatagram', () => {
@@ -181,8 +190,12 @@ describe('IPv4 reassembly (RFC 791 / RFC 815 / RFC 5722)', () => {
       const r = new Ipv4Reassembler({ maxTotalBytes: 64 });
       const d = data(80);
       expect(r.add(0, ...frag(d, 0, 40, { ident: 1 })).kind).to.equal('pending');
-      expect(r.add(0, ...frag(d, 0, 40, { ident: 2 }))).to.deep.equal({ kind: 'drop', reason: 'memory-limit' });
-      expect(r.stats.bytesHeld).to.equal(40);
+      // The newer datagram takes the older one's room rather than being refused...
+      expect(r.add(0, ...frag(d, 0, 40, { ident: 2 })).kind).to.equal('pending');
+      expect(r.stats).to.include({ bytesHeld: 40, datagramsEvicted: 1, datagramsHeld: 1 });
+      // ...but one datagram alone cannot exceed the cap.
+      expect(r.add(0, ...frag(d, 40, 72, { ident: 2 }))).to.deep.equal({ kind: 'drop', reason: 'memory-limit' });
+      expect(r.stats.bytesHeld).to.equal(0);
     });
 
     it('rejects bad limits with a coded error', () => {

@@ -51,8 +51,8 @@ export type Ipv4ReassemblyDropReason =
   | 'discarded' // belongs to a datagram already discarded for overlap
   | 'duplicate' // exact copy of a held fragment; ignored, the datagram stays
   | 'too-big' // exceeds maxBytesPerDatagram or maxFragmentsPerDatagram: datagram discarded
-  | 'table-full' // maxDatagrams reached: the new datagram is not started
-  | 'memory-limit'; // maxTotalBytes reached: the datagram is discarded
+  | 'table-full' // maxDatagrams reached and nothing could be evicted (not reached in practice)
+  | 'memory-limit'; // maxTotalBytes reached even after evicting every older datagram
 
 /** Result of {@link Ipv4Reassembler.add}. */
 export type Ipv4ReassemblyResult =
@@ -72,6 +72,8 @@ export interface Ipv4ReassemblerStats {
   readonly datagramsDiscarded: number;
   /** Datagrams that timed out incomplete. */
   readonly datagramsTimedOut: number;
+  /** Oldest datagrams given up to make room for newer ones (table or memory full). */
+  readonly datagramsEvicted: number;
   /** Datagrams currently held (including remembered discarded ones). */
   readonly datagramsHeld: number;
   /** Fragment octets currently held. */
@@ -118,6 +120,7 @@ export class Ipv4Reassembler {
     datagramsCompleted: 0,
     datagramsDiscarded: 0,
     datagramsTimedOut: 0,
+    datagramsEvicted: 0,
   };
 
   /**
@@ -169,6 +172,9 @@ export class Ipv4Reassembler {
     const key = `${repr.src}/${repr.dst}/${repr.protocol}/${repr.ident}`;
     let d = this.datagrams.get(key);
     if (d === undefined) {
+      // A full table gives up its oldest datagram rather than refusing the new one: otherwise a
+      // flood of never-completed fragments would lock out every real datagram until it timed out.
+      if (this.datagrams.size >= this.options.maxDatagrams) this.evictOldest(undefined);
       if (this.datagrams.size >= this.options.maxDatagrams) return this.drop('table-full');
       d = { expiresAt: now + this.options.timeoutMs, fragments: [], received: 0, totalLength: -1, first: undefined, discarded: false };
       this.datagrams.set(key, d);
@@ -199,6 +205,10 @@ export class Ipv4Reassembler {
     }
     if (end > this.options.maxBytesPerDatagram || frags.length >= this.options.maxFragmentsPerDatagram) {
       return this.discard(d, 'too-big');
+    }
+    // The same for memory: older datagrams make way (oldest first) before this one is refused.
+    while (this.bytesHeld + payload.length > this.options.maxTotalBytes && this.evictOldest(d)) {
+      // evicted one
     }
     if (this.bytesHeld + payload.length > this.options.maxTotalBytes) return this.discard(d, 'memory-limit');
 
@@ -231,6 +241,17 @@ export class Ipv4Reassembler {
       n++;
     }
     return n;
+  }
+
+  /** Forgets the oldest datagram other than `keep`; false when there is none. */
+  private evictOldest(keep: Datagram | undefined): boolean {
+    for (const [key, d] of this.datagrams) {
+      if (d === keep) continue;
+      this.remove(key, d);
+      this.counters.datagramsEvicted++;
+      return true;
+    }
+    return false;
   }
 
   private drop(reason: Ipv4ReassemblyDropReason): Ipv4ReassemblyResult {
