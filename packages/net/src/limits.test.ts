@@ -100,9 +100,11 @@ describe('Stack limits', () => {
     expect(s.reassembly.fragmentsReceived).to.equal(injected);
     // Every fragment dropped is counted by reason (fragment-timeout counts datagrams instead).
     expect(fragmentDrops).to.equal(s.reassembly.fragmentsDropped);
-    expect(s.drops['fragment-timeout']).to.equal(s.reassembly.datagramsTimedOut).and.be.above(10);
+    // Timeouts are rare here: a full table evicts its oldest datagrams first (the next test
+    // covers expiry on the stack's timer).
+    expect(s.drops['fragment-timeout'] ?? 0).to.equal(s.reassembly.datagramsTimedOut);
     expect(s.drops['fragment-overlap']).to.be.above(100);
-    expect(s.drops['fragment-table-full']).to.be.above(100);
+    expect(s.reassembly.datagramsEvicted, 'a full table evicts its oldest datagram').to.be.above(100);
     expect((s.drops['fragment-too-big'] ?? 0) + (s.drops['fragment-memory-limit'] ?? 0)).to.be.above(0);
     expect(s.drops['internal-error']).to.equal(undefined);
   });
