@@ -67,7 +67,7 @@ function waitLine(child, re, ms = 20000) {
 
 function run(ns, args, ms = 400000) {
   return new Promise((resolve, reject) => {
-    const child = start(ns, 'sh', ['-c', 'ulimit -n 65536; exec python3 "$@"', 'kbench', KBENCH, ...args]);
+    const child = start(ns, 'sh', ['-c', 'ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"; exec python3 "$@"', 'kbench', KBENCH, ...args]);
     const timer = setTimeout(() => child.kill('SIGKILL'), ms);
     child.once('close', (code) => {
       clearTimeout(timer);
@@ -170,7 +170,7 @@ async function main() {
   let idle = 'skipped';
   if (!ONLY || ONLY.includes('idle')) {
     const before = await report();
-    const client = start(NS.stack, 'sh', ['-c', 'ulimit -n 65536; exec python3 "$@"', 'kbench', KBENCH, 'idle', STACK_ADDR, '7', String(IDLE), '15']);
+    const client = start(NS.stack, 'sh', ['-c', 'ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"; exec python3 "$@"', 'kbench', KBENCH, 'idle', STACK_ADDR, '7', String(IDLE), '15']);
     const opened = JSON.parse(await waitLine(client, /"phase": "open"/, 300000));
     const after = await report();
     const perConn = (after.memory.heapUsed - before.memory.heapUsed) / Math.max(1, opened.connected);
