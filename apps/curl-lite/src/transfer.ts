@@ -72,7 +72,9 @@ class ConnectorAgent extends http.Agent {
     super({ keepAlive: true, maxSockets: 1 });
   }
 
-  override createConnection(options: http.ClientRequestArgs, callback?: (err: Error | null, socket: Duplex) => void): Duplex {
+  // http.Agent accepts the socket either returned or passed to the callback; returning it is
+  // enough, so the callback goes unused.
+  override createConnection(options: http.ClientRequestArgs, _callback?: (err: Error | null, socket: Duplex) => void): Duplex {
     const host = String(options.host ?? options.hostname ?? '');
     const port = Number(options.port ?? 80);
     this.log?.(`*   Trying ${host}:${port}...`);
@@ -80,7 +82,6 @@ class ConnectorAgent extends http.Agent {
       const s = socket as Duplex & { localAddress?: string; localPort?: number };
       this.log?.(`* Connected to ${host} port ${port} (from ${s.localAddress ?? '?'}:${s.localPort ?? '?'}, tcp-tun user-space TCP)`);
     });
-    void callback;
     return socket;
   }
 }
