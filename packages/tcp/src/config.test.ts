@@ -21,6 +21,12 @@ describe('resolveTcpConfig', () => {
       ecn: true,
       congestionControl: 'cubic',
       noDelay: false,
+      keepAliveIdleMs: 7_200_000,
+      keepAliveIntervalMs: 75_000,
+      keepAliveProbes: 9,
+      userTimeoutMs: 0,
+      challengeAckLimit: 10,
+      challengeAckWindowMs: 1000,
     });
   });
 
@@ -48,6 +54,10 @@ describe('resolveTcpConfig', () => {
     ['non-boolean sack', { sack: 1 }],
     ['unknown congestion control', { congestionControl: 'bbr' }],
     ['string noDelay', { noDelay: 'yes' }],
+    ['keepAliveProbes 0', { keepAliveProbes: 0 }],
+    ['keepAliveIdleMs 0', { keepAliveIdleMs: 0 }],
+    ['negative userTimeoutMs', { userTimeoutMs: -1 }],
+    ['challengeAckWindowMs 0', { challengeAckWindowMs: 0 }],
   ];
   it('returns a config it resolved before as is (no copy per connection)', () => {
     const c = resolveTcpConfig({ mss: 1000 });

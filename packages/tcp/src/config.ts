@@ -50,6 +50,14 @@ export const DEFAULT_TCP_CONFIG: TcpConfig = Object.freeze({
   ecn: true,
   congestionControl: 'cubic',
   noDelay: false,
+  // RFC 1122 §4.2.3.6: at least two hours of idleness before keepalive probes (Linux: 7200/75/9).
+  keepAliveIdleMs: 7_200_000,
+  keepAliveIntervalMs: 75_000,
+  keepAliveProbes: 9,
+  userTimeoutMs: 0,
+  // RFC 5961 §7 leaves the numbers open; Linux's per-socket default is 10 per second-ish.
+  challengeAckLimit: 10,
+  challengeAckWindowMs: 1000,
 });
 
 type NumericKey = { [K in keyof TcpConfig]: TcpConfig[K] extends number ? K : never }[keyof TcpConfig];
@@ -73,6 +81,12 @@ const BOUNDS: Record<NumericKey, readonly [number, number]> = {
   delayedAckMs: [0, 499],
   maxOutOfOrderBytes: [0, 1 << 30],
   windowScale: [-1, MAX_WINDOW_SCALE],
+  keepAliveIdleMs: [1, 0x7fffffff],
+  keepAliveIntervalMs: [1, 0x7fffffff],
+  keepAliveProbes: [1, 1000],
+  userTimeoutMs: [0, 0x7fffffff],
+  challengeAckLimit: [0, 1_000_000],
+  challengeAckWindowMs: [1, 3_600_000],
 };
 const BOOLEANS: readonly BooleanKey[] = ['windowScaling', 'sack', 'timestamps', 'ecn', 'noDelay'];
 const CONGESTION_CONTROLS: readonly string[] = ['cubic', 'newreno'];

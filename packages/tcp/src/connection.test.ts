@@ -168,7 +168,7 @@ describe('TcpConnection', () => {
     });
 
     it('backlog full: SYNs are dropped until a connection is accepted or released', () => {
-      const l = listen(2);
+      const l = new TcpListener({ local: { addr: 0, port: LOCAL.port }, backlog: 2, config: TRACE_CONFIG, isn: () => ISS, synCookies: false });
       const c1 = l.handleSegment(0, LOCAL, { ...REMOTE, port: 1001 }, SYN, none);
       const c2 = l.handleSegment(0, LOCAL, { ...REMOTE, port: 1002 }, SYN, none);
       expect(l.pendingCount).to.equal(2);
@@ -742,13 +742,13 @@ describe('TcpConnection', () => {
     });
 
     describe('control segments', () => {
-      it('RST in the window → ECONNRESET; outside the window it is ignored silently', () => {
+      it('RST at exactly RCV.NXT → ECONNRESET; outside the window it is ignored silently (RFC 5961 §3.2)', () => {
         const conn = established();
         send(conn, 20, { control: 'rst', seq: IRS + 10_001 });
         send(conn, 20, { control: 'rst', seq: IRS });
         expectNothing(conn, 20);
         expect(conn.state).to.equal('ESTABLISHED');
-        send(conn, 21, { control: 'rst', seq: IRS + 5000 });
+        send(conn, 21, { control: 'rst', seq: IRS + 1 });
         expect(conn.state).to.equal('CLOSED');
         expect(events(conn)).to.deep.equal(['error:ECONNRESET', 'closed']);
         expectNothing(conn, 21);
@@ -960,16 +960,32 @@ describe('TcpConnection', () => {
       expect(conn.pollTimeout()).to.equal(3000);
     });
 
-    it('a new SYN gets an ACK (challenge), not a new connection', () => {
+    it('an old SYN (SEG.SEQ =< RCV.NXT) gets a challenge ACK, not a new connection', () => {
       const conn = timeWait();
-      send(conn, 100, { control: 'syn', seq: IRS + 100_000 });
+      expect(conn.reusableBy({ ...FROM_PEER, control: 'syn', seq: IRS + 1 })).to.equal(false);
+      send(conn, 100, { control: 'syn', seq: IRS + 1 });
       expectSent(conn, 100, [{ seq: ISS + 2, ack: IRS + 2 }]);
       expect(conn.state).to.equal('TIME-WAIT');
     });
 
-    it('RST → CLOSED without error (RFC 9293 §3.10.7.4)', () => {
+    it('a new SYN with SEG.SEQ > RCV.NXT may reuse the 4-tuple: CLOSED quietly (RFC 6191, RFC 1122 §4.2.2.13)', () => {
+      const conn = timeWait();
+      const syn = { ...FROM_PEER, control: 'syn', seq: IRS + 100_000 } as const;
+      expect(conn.reusableBy(syn)).to.equal(true);
+      expect(conn.reusableBy({ ...syn, ack: 5 })).to.equal(false);
+      conn.handleSegment(100, syn, new Uint8Array(0));
+      expect(conn.state).to.equal('CLOSED');
+      expect(events(conn)).to.deep.equal(['closed']);
+      expectNothing(conn, 100);
+    });
+
+    it('RST is ignored: TIME-WAIT runs its course (RFC 1337)', () => {
       const conn = timeWait();
       send(conn, 100, { control: 'rst', seq: IRS + 2 });
+      expect(conn.state).to.equal('TIME-WAIT');
+      expect(events(conn)).to.deep.equal([]);
+      expectNothing(conn, 100);
+      conn.handleTimeout(2040);
       expect(events(conn)).to.deep.equal(['closed']);
     });
   });

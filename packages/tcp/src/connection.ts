@@ -11,8 +11,12 @@
  * - RFC 2018  SACK option; RFC 6675 SACK-based loss recovery (pipe, NextSeg);
  *             RFC 8985 RACK-TLP (time-based loss detection, tail loss probe). See scoreboard.ts.
  * - RFC 3168  ECN: negotiation (§6.1.1), ECT on data, ECE/CWR (§6.1.2–§6.1.5).
- * - RFC 5961  blind-attack mitigations: challenge ACK for a SYN in a synchronized state (§4),
- *             ACK acceptability bounds (§5). (Exact-match RST with challenge ACK, §3, is later work.)
+ * - RFC 5961  blind-attack mitigations: a RST resets only at exactly RCV.NXT, in-window ones earn
+ *             a challenge ACK (§3); challenge ACK for a SYN in a synchronized state (§4); ACK
+ *             acceptability bounds (§5); challenge ACKs rate-limited per connection (§7).
+ * - RFC 1337  TIME-WAIT ignores RST; RFC 6191 a new SYN may reuse a TIME-WAIT 4-tuple.
+ * - RFC 1122  §4.2.3.6 keepalive; RFC 5482 / RFC 9293 §3.10.8 user timeout;
+ *             RFC 1122 §4.2.3.9 / RFC 5927 ICMP errors; RFC 1191 path MTU discovery.
  * - RFC 6298  retransmission timer: SRTT/RTTVAR, backoff, Karn's algorithm.
  * - RFC 5681  congestion control; RFC 6582 NewReno; RFC 9438 CUBIC; RFC 9406 HyStart++;
  *             RFC 3465 ABC; RFC 6928 initial window. See congestion.ts.
@@ -51,6 +55,7 @@ import type {
   TcpControl,
   TcpErrorCode,
   TcpEvent,
+  TcpIcmpError,
   TcpRepr,
   TcpState,
   Transmit,
@@ -121,8 +126,14 @@ export interface TcpStats {
   readonly unacceptableSegments: number;
   /** Segments rejected by PAWS (RFC 7323 §5.3 R1). */
   readonly pawsRejected: number;
-  /** Challenge ACKs sent (RFC 5961 §4). */
+  /** Challenge ACKs sent (RFC 5961 §3–§5: in-window RST, SYN, unacceptable ACK). */
   readonly challengeAcks: number;
+  /** Challenge ACKs not sent because of the per-connection limit (RFC 5961 §7). */
+  readonly challengeAcksSuppressed: number;
+  /** Keepalive probes sent (RFC 1122 §4.2.3.6). */
+  readonly keepAliveProbes: number;
+  /** ICMP errors accepted by `handleIcmpError` (quoted sequence number within SND.UNA..SND.NXT). */
+  readonly icmpErrors: number;
   /** Zero-window probes sent. */
   readonly persistProbes: number;
   /** Pure window updates triggered by `recv()`. */
@@ -211,6 +222,14 @@ export interface ConnectOptions {
    * it; when absent a mix of `iss` is used.
    */
   readonly tsOffset?: number | undefined;
+}
+
+/** Options of {@link TcpConnection.fromCookie}. */
+export interface CookieOptions extends ConnectOptions {
+  /** The ACK completing the handshake (SEG.ACK − 1 = `iss`, the cookie; SEG.SEQ − 1 = the peer's ISN). */
+  readonly ack: TcpRepr;
+  /** The peer's MSS as decoded from the cookie. */
+  readonly mss: number;
 }
 
 /** Options of {@link TcpConnection.accept}. */
@@ -367,6 +386,27 @@ export class TcpConnection {
   private nCe = 0;
   private nEce = 0;
   private nEcnReductions = 0;
+  private nChallengeSuppressed = 0;
+  private nKeepAliveProbes = 0;
+  private nIcmpErrors = 0;
+
+  // ---- defences and liveness (RFC 5961 §7, RFC 1122 §4.2.3.6, RFC 5482, RFC 1191) ----
+  /** Start of the current challenge-ACK rate window and challenge ACKs sent in it. */
+  private caWindowStart = -Infinity;
+  private caCount = 0;
+  /** Last time an acceptable segment arrived (keepalive idleness). */
+  private lastRecvAt = 0;
+  private keepAliveOn = false;
+  private keepAliveIdleMs: number;
+  private kaDeadline: Instant | undefined;
+  private kaProbesSent = 0;
+  private kaProbePending = false;
+  private userTimeoutMs: number;
+  /** Since when data has been outstanding without the peer acknowledging anything new (or held by a zero window). */
+  private stallSince: Instant | undefined;
+  /** Send MSS bound learnt from ICMP frag-needed (RFC 1191), options included. */
+  private pmtuMss = Infinity;
+  private softErr: TcpErrorCode | undefined;
 
   private constructor(local: Endpoint, remote: Endpoint, iss: number, config: TcpConfig, passive: boolean, tsOffset: number | undefined) {
     this.local = local;
@@ -383,6 +423,8 @@ export class TcpConnection {
     this.bufSeq = seqAdd(this.iss, 1);
     this.tsOffset = (tsOffset ?? mixOffset(this.iss)) >>> 0;
     this.noDelayOn = config.noDelay;
+    this.keepAliveIdleMs = config.keepAliveIdleMs;
+    this.userTimeoutMs = config.userTimeoutMs;
     this.wsOffered = config.windowScaling ? chooseWindowScale(config) : -1;
     this.sendBuf = new SendBuffer(config.sendBufferSize);
     // Slack of one scale unit: a window rounded up to the scale granularity (RFC 7323 §2.4) still fits.
@@ -400,7 +442,37 @@ export class TcpConnection {
   /** Active open (RFC 9293 §3.10.1): the connection starts in SYN-SENT with its SYN queued for `pollTransmit`. */
   static connect(_now: Instant, opts: ConnectOptions): TcpConnection {
     const conn = new TcpConnection(opts.local, opts.remote, opts.iss, resolveTcpConfig(opts.config), false, opts.tsOffset);
+    conn.lastRecvAt = _now;
     conn.setState('SYN-SENT');
+    return conn;
+  }
+
+  /**
+   * Passive open completed by a SYN cookie (RFC 4987 §3.6): the listener answered the SYN
+   * statelessly with ISN `iss` and now holds the ACK that returned it. The connection starts in
+   * ESTABLISHED with `connected` pending; the options the cookie cannot carry (window scale, SACK,
+   * timestamps, ECN) are off. Data or FIN on `ack` is not processed here: hand the segment to
+   * `handleSegment` afterwards (the listener does).
+   */
+  static fromCookie(now: Instant, opts: CookieOptions): TcpConnection {
+    const conn = new TcpConnection(opts.local, opts.remote, opts.iss, resolveTcpConfig(opts.config), true, opts.tsOffset);
+    conn.lastRecvAt = now;
+    conn.setState('LISTEN');
+    const seg = opts.ack;
+    conn.irs = seqAdd(seg.seq, -1);
+    conn.rcvNxt = seg.seq >>> 0;
+    conn.lastAckSent = conn.rcvNxt;
+    // The cookie SYN-ACK offered the SYN window (see TcpListener).
+    conn.rcvAdvRight = seqAdd(conn.rcvNxt, conn.synWindow);
+    conn.learnPeerOptions(now, { ...seg, mss: opts.mss, windowScale: undefined, sackPermitted: undefined, timestamp: undefined }, false);
+    conn.sndUna = seqAdd(conn.iss, 1);
+    conn.sndNxt = conn.sndUna;
+    conn.sndMax = conn.sndUna;
+    conn.sndWnd = seg.window; // no window scale was agreed
+    conn.maxSndWnd = seg.window;
+    conn.sndWl1 = conn.rcvNxt;
+    conn.sndWl2 = conn.sndUna;
+    conn.establish();
     return conn;
   }
 
@@ -412,6 +484,7 @@ export class TcpConnection {
    */
   static accept(now: Instant, opts: AcceptOptions): TcpConnection {
     const conn = new TcpConnection(opts.local, opts.remote, opts.iss, resolveTcpConfig(opts.config), true, opts.tsOffset);
+    conn.lastRecvAt = now;
     conn.setState('LISTEN');
     const syn = opts.syn;
     conn.irs = syn.seq >>> 0;
@@ -465,6 +538,37 @@ export class TcpConnection {
     return this.noDelayOn;
   }
 
+  /**
+   * The last soft error an ICMP message reported (RFC 1122 §4.2.3.9: reported, not fatal), e.g.
+   * to explain an eventual ETIMEDOUT; undefined when none.
+   */
+  get softError(): TcpErrorCode | undefined {
+    return this.softErr;
+  }
+
+  /** Whether keepalive is on (see {@link setKeepAlive}). */
+  get keepAlive(): boolean {
+    return this.keepAliveOn;
+  }
+
+  /**
+   * RFC 6191 / RFC 1122 §4.2.2.13: may the SYN `syn` reopen this connection, which is in
+   * TIME-WAIT? True when the previous incarnation used timestamps and the SYN's TSval is newer
+   * than TS.Recent (or equal with SEG.SEQ > RCV.NXT), or without timestamps when SEG.SEQ > RCV.NXT.
+   * The stack asks before `handleSegment`; given such a SYN, `handleSegment` closes this
+   * connection (`closed`) and the stack hands the SYN to the listener.
+   */
+  reusableBy(syn: TcpRepr): boolean {
+    if (this.st !== 'TIME-WAIT' || syn.control !== 'syn' || syn.ack !== undefined) return false;
+    const seqNewer = seqGt(syn.seq >>> 0, this.rcvNxt);
+    if (this.tsOk && syn.timestamp !== undefined) {
+      const ts = syn.timestamp.tsVal >>> 0;
+      if (ts === this.tsRecent) return seqNewer;
+      return seqGt(ts, this.tsRecent);
+    }
+    return seqNewer;
+  }
+
   /** Octets of buffer storage this connection holds right now (send, receive, scoreboard). */
   get bufferedMemory(): number {
     return this.sendBuf.allocated + this.recvBuf.allocated + this.sb.allocated;
@@ -505,6 +609,9 @@ export class TcpConnection {
       unacceptableSegments: this.nUnacceptable,
       pawsRejected: this.nPaws,
       challengeAcks: this.nChallengeAcks,
+      challengeAcksSuppressed: this.nChallengeSuppressed,
+      keepAliveProbes: this.nKeepAliveProbes,
+      icmpErrors: this.nIcmpErrors,
       persistProbes: this.nProbes,
       windowUpdates: this.nWindowUpdates,
       bytesAcked: this.nBytesAcked,
@@ -554,6 +661,71 @@ export class TcpConnection {
    */
   setNoDelay(noDelay = true): void {
     this.noDelayOn = noDelay;
+  }
+
+  /**
+   * Keepalive (RFC 1122 §4.2.3.6): with `enable`, after `idleMs` (default `keepAliveIdleMs`;
+   * 0 or absent keeps the current value, as Node's `setKeepAlive`) without an acceptable segment
+   * from the peer, send a probe <SEQ=SND.NXT−1><ACK=RCV.NXT> with no data every
+   * `keepAliveIntervalMs`; `keepAliveProbes` unanswered probes fail the connection with RST and
+   * `ETIMEDOUT`. Idleness counts from the last segment received. Re-read `pollTimeout()` afterwards.
+   */
+  setKeepAlive(enable: boolean, idleMs?: number): void {
+    if (idleMs !== undefined) {
+      if (!Number.isInteger(idleMs) || idleMs < 0 || idleMs > 0x7fffffff) {
+        throw new TcpUsageError('ERR_INVALID_ARG_VALUE', `keepalive idle time must be an integer in [0, 2^31-1] ms, got ${String(idleMs)}`);
+      }
+      if (idleMs > 0) this.keepAliveIdleMs = idleMs;
+    }
+    this.keepAliveOn = enable;
+    this.kaProbesSent = 0;
+    this.kaProbePending = false;
+    this.kaDeadline = enable && this.st !== 'CLOSED' && this.st !== 'TIME-WAIT' ? this.lastRecvAt + this.keepAliveIdleMs : undefined;
+  }
+
+  /**
+   * User timeout (RFC 9293 §3.10.8, RFC 5482 semantics, Linux TCP_USER_TIMEOUT): data that stays
+   * unacknowledged (or held by a zero window) for `ms` fails the connection with `ETIMEDOUT`;
+   * while set it replaces the `maxRetransmits` bound. 0 disables. Re-read `pollTimeout()` afterwards.
+   */
+  setUserTimeout(ms: number): void {
+    if (!Number.isInteger(ms) || ms < 0 || ms > 0x7fffffff) {
+      throw new TcpUsageError('ERR_INVALID_ARG_VALUE', `user timeout must be an integer in [0, 2^31-1] ms, got ${String(ms)}`);
+    }
+    this.userTimeoutMs = ms;
+  }
+
+  /**
+   * An ICMP error about this connection, already matched by the stack to its 4-tuple; `seq` is
+   * the sequence number quoted from our segment. Ignored (returns false) unless
+   * SND.UNA =< seq < SND.NXT (RFC 5927 §4.1, RFC 5961 spirit), or when no segment can be
+   * outstanding (CLOSED, TIME-WAIT).
+   * - In SYN-SENT, port/host/net unreachable fail the connection at once with `ECONNREFUSED` /
+   *   `EHOSTUNREACH` / `ENETUNREACH` (as Linux; RFC 5461 §4.1); an embryonic passive connection
+   *   (SYN-RECEIVED) is dropped quietly.
+   * - Otherwise they are soft errors (RFC 1122 §4.2.3.9): remembered in `softError`.
+   * - `frag-needed` (RFC 1191): the send MSS drops to `mtu` − 40 (not below 64 octets, options
+   *   included) and the segments in flight that no longer fit are split and resent at once,
+   *   without a congestion response.
+   * Drain afterwards.
+   */
+  handleIcmpError(now: Instant, error: TcpIcmpError, seq: number): boolean {
+    const s = this.st;
+    if (s === 'CLOSED' || s === 'LISTEN' || s === 'TIME-WAIT') return false;
+    const q = seq >>> 0;
+    if (!(seqGe(q, this.sndUna) && seqLt(q, this.sndMax))) return false;
+    this.nIcmpErrors++;
+    if (error.kind === 'frag-needed') {
+      this.onFragNeeded(now, error.mtu);
+      return true;
+    }
+    const code: TcpErrorCode = error.kind === 'port-unreachable' ? 'ECONNREFUSED' : error.kind === 'host-unreachable' ? 'EHOSTUNREACH' : 'ENETUNREACH';
+    if (s === 'SYN-SENT' || (s === 'SYN-RECEIVED' && this.passive)) {
+      this.toClosed(code);
+      return true;
+    }
+    this.softErr = code;
+    return true;
   }
 
   /**
@@ -625,8 +797,21 @@ export class TcpConnection {
       this.toClosed('ETIMEDOUT');
       return;
     }
+    const userDeadline = this.userDeadline();
+    if (userDeadline !== undefined && now >= userDeadline) {
+      // RFC 9293 §3.10.8 USER TIMEOUT: "flush all queues, signal the user ... and enter CLOSED".
+      if (seqGt(this.sndMax, this.sndUna) || this.zeroWindowBlocked()) {
+        this.toClosed('ETIMEDOUT');
+        return;
+      }
+      this.stallSince = undefined;
+    }
     if (this.rtxDeadline !== undefined && now >= this.rtxDeadline) {
       this.onRetransmitTimeout(now);
+      if (this.closedEmitted) return;
+    }
+    if (this.kaDeadline !== undefined && now >= this.kaDeadline) {
+      this.onKeepAliveTimeout(now);
       if (this.closedEmitted) return;
     }
     if (this.reoDeadline !== undefined && now >= this.reoDeadline) {
@@ -664,6 +849,11 @@ export class TcpConnection {
     }
     const reply = this.replies.shift();
     if (reply !== undefined) return this.out(reply, EMPTY, false);
+    if (this.kaProbePending) {
+      // RFC 1122 §4.2.3.6: <SEQ=SND.NXT−1> with no data: the peer must answer with an ACK.
+      this.kaProbePending = false;
+      return this.out(this.dataRepr(now, 'none', seqAdd(this.sndMax, -1), false, 0), EMPTY, false);
+    }
 
     const s = this.st;
     if ((s === 'SYN-SENT' || s === 'SYN-RECEIVED') && this.sndNxt === this.iss) return this.transmitSyn(now);
@@ -720,7 +910,7 @@ export class TcpConnection {
     if (this.st === 'CLOSED') return undefined;
     return earliest(
       earliest(earliest(this.rtxDeadline, this.persistDeadline), earliest(this.timeWaitDeadline, this.finWait2Deadline)),
-      earliest(this.ackDeadline, earliest(this.reoDeadline, this.tlpDeadline)),
+      earliest(earliest(this.ackDeadline, earliest(this.reoDeadline, this.tlpDeadline)), earliest(this.kaDeadline, this.userDeadline())),
     );
   }
 
@@ -748,6 +938,7 @@ export class TcpConnection {
     this.rcvNxt = seqAdd(this.irs, 1);
     this.lastAckSent = this.rcvNxt;
     this.rcvAdvRight = seqAdd(this.rcvNxt, this.synWindow);
+    this.lastRecvAt = now;
     if (ack !== undefined) {
       // Our SYN is acknowledged: options are settled by this SYN-ACK (RFC 7323 §1.3, RFC 2018 §2);
       // RFC 3168 §6.1.1: an ECN-setup SYN-ACK has ECE and not CWR.
@@ -778,6 +969,13 @@ export class TcpConnection {
   private segmentInSynchronized(now: Instant, seg: TcpRepr, payload: Uint8Array, ipEcn: number): void {
     let seq = seg.seq >>> 0;
     let control: TcpControl = seg.control;
+
+    // RFC 6191: a SYN that may reuse the 4-tuple ends TIME-WAIT; the stack then gives it to the
+    // listener (it asked `reusableBy` first).
+    if (control === 'syn' && this.st === 'TIME-WAIT' && this.reusableBy(seg)) {
+      this.toClosed(undefined);
+      return;
+    }
 
     if (this.st === 'SYN-RECEIVED' && control === 'syn' && seq === this.irs) {
       const ack = seg.ack;
@@ -833,14 +1031,30 @@ export class TcpConnection {
       return;
     }
 
+    // The peer is alive: keepalive idleness restarts.
+    this.lastRecvAt = now;
+    if (this.kaDeadline !== undefined || this.kaProbesSent > 0) {
+      this.kaProbesSent = 0;
+      this.kaDeadline = this.keepAliveOn && this.st !== 'TIME-WAIT' ? now + this.keepAliveIdleMs : undefined;
+    }
+
     // RFC 7323 §4.3 / §5.3 R3: remember the TSval of a segment covering Last.ACK.sent.
     if (ts !== undefined && control !== 'rst' && seqLe(seq, this.lastAckSent) && (tsStale || seqGe(ts.tsVal, this.tsRecent))) {
       this.tsRecent = ts.tsVal;
       this.tsRecentAt = now;
     }
 
-    // ---- second: RST (§3.10.7.4 second; in-window RSTs are accepted) ----
+    // ---- second: RST (§3.10.7.4 second, RFC 5961 §3.2) ----
     if (control === 'rst') {
+      // RFC 1337: a RST in TIME-WAIT would assassinate it (an old duplicate then finds a
+      // reopened 4-tuple); ignore it and let the 2·MSL wait run out.
+      if (this.st === 'TIME-WAIT') return;
+      // RFC 5961 §3.2: only a RST at exactly RCV.NXT resets; one elsewhere in the window may be
+      // a blind guess, so answer with a challenge ACK (a genuine peer replies with the exact RST).
+      if (seq !== this.rcvNxt) {
+        this.challengeAck(now);
+        return;
+      }
       switch (this.st) {
         case 'SYN-RECEIVED':
           // Passive open: back to LISTEN, i.e. this embryonic connection just disappears.
@@ -863,8 +1077,7 @@ export class TcpConnection {
 
     // ---- fourth: SYN in a synchronized state → challenge ACK (RFC 5961 §4, RFC 9293 §3.10.7.4) ----
     if (control === 'syn') {
-      this.nChallengeAcks++;
-      this.ackNow = true;
+      this.challengeAck(now);
       return;
     }
 
@@ -938,13 +1151,14 @@ export class TcpConnection {
     const ackLimit = this.probeEnd !== undefined && seqGt(this.probeEnd, this.sndMax) ? this.probeEnd : this.sndMax;
     if (seqGt(ack, ackLimit)) {
       // "If the ACK acks something not yet sent (SEG.ACK > SND.NXT), then send an ACK, drop the
-      // segment, and return."
-      this.ackNow = true;
+      // segment, and return." RFC 5961 §5.2: that ACK is a (rate-limited) challenge ACK.
+      this.challengeAck(now);
       return false;
     }
     if (seqLt(ack, seqAdd(this.sndUna, -this.maxSndWnd))) {
-      // RFC 5961 §5.2: an ACK older than SND.UNA − MAX.SND.WND is answered with an ACK and dropped.
-      this.ackNow = true;
+      // RFC 5961 §5.2: an ACK older than SND.UNA − MAX.SND.WND is dropped and answered with a
+      // (rate-limited, §7) challenge ACK.
+      this.challengeAck(now);
       return false;
     }
     const oldWnd = this.sndWnd;
@@ -983,6 +1197,7 @@ export class TcpConnection {
         // The window opened: the persist timer's job is done (§3.8.6.1).
         this.persistDeadline = undefined;
         this.persistBackoff = 0;
+        if (!seqGt(this.sndMax, this.sndUna)) this.stallSince = undefined;
       }
     }
     return true;
@@ -1029,6 +1244,8 @@ export class TcpConnection {
     }
     this.rtt.resetBackoff();
     this.rtoRetries = 0;
+    // User timeout: progress; the clock restarts for what is still outstanding.
+    this.stallSince = seqGt(this.sndMax, ack) ? now : undefined;
     if (this.rtoRecoverySeq !== undefined && seqGe(ack, this.rtoRecoverySeq)) this.rtoRecoverySeq = undefined;
 
     // Delivery rate over the last round trip.
@@ -1282,7 +1499,8 @@ export class TcpConnection {
     if (!seqGt(this.sndNxt, this.sndUna)) return; // nothing in flight: spurious (or persist's job)
     const synPhase = this.st === 'SYN-SENT' || this.st === 'SYN-RECEIVED';
     const limit = synPhase ? this.config.synRetries : this.config.maxRetransmits;
-    if (this.rtoRetries >= limit) {
+    // RFC 5482: a user timeout, when set, bounds data retransmission instead of the count.
+    if (this.rtoRetries >= limit && (synPhase || this.userTimeoutMs === 0)) {
       this.toClosed('ETIMEDOUT');
       return;
     }
@@ -1319,7 +1537,7 @@ export class TcpConnection {
       this.persistBackoff = 0;
       return;
     }
-    if (this.unansweredProbes >= this.config.maxRetransmits) {
+    if (this.unansweredProbes >= this.config.maxRetransmits && this.userTimeoutMs === 0) {
       this.toClosed('ETIMEDOUT');
       return;
     }
@@ -1327,6 +1545,72 @@ export class TcpConnection {
     this.probePending = true;
     this.persistBackoff++;
     this.persistDeadline = now + this.persistIntervalMs();
+  }
+
+  /** Keepalive timer (RFC 1122 §4.2.3.6). */
+  private onKeepAliveTimeout(now: Instant): void {
+    this.kaDeadline = undefined;
+    const s = this.st;
+    if (!this.keepAliveOn || s === 'TIME-WAIT') return;
+    // Probe only an idle connection: with data outstanding or waiting, the retransmission and
+    // persist timers watch the peer (as Linux does).
+    if ((s !== 'ESTABLISHED' && s !== 'CLOSE-WAIT' && s !== 'FIN-WAIT-2') || seqGt(this.sndMax, this.sndUna) || this.sendBuf.length > 0) {
+      this.kaProbesSent = 0;
+      this.kaDeadline = now + this.keepAliveIdleMs;
+      return;
+    }
+    if (this.kaProbesSent >= this.config.keepAliveProbes) {
+      // As Linux: tell the peer (should it come back) with a RST, report ETIMEDOUT.
+      this.finalRst = this.rstRepr(this.sndMax);
+      this.toClosed('ETIMEDOUT');
+      return;
+    }
+    this.kaProbesSent++;
+    this.nKeepAliveProbes++;
+    this.kaProbePending = true;
+    this.kaDeadline = now + this.config.keepAliveIntervalMs;
+  }
+
+  /** When the user timeout fires, or undefined (off, or nothing outstanding). */
+  private userDeadline(): Instant | undefined {
+    return this.userTimeoutMs > 0 && this.stallSince !== undefined ? this.stallSince + this.userTimeoutMs : undefined;
+  }
+
+  /** RFC 1191: ICMP "fragmentation needed" quoting one of our segments. */
+  private onFragNeeded(now: Instant, mtu: number): void {
+    if (!Number.isFinite(mtu)) return;
+    // 40 octets of IPv4 and TCP headers; options count within the MSS (RFC 6691).
+    const bound = Math.max(MIN_PEER_MSS, Math.floor(mtu) - 40);
+    if (bound >= this.pmtuMss) return;
+    this.pmtuMss = bound;
+    const mss = Math.max(MIN_PEER_MSS - TIMESTAMP_OPTION_LENGTH, Math.min(bound, this.config.mss) - (this.tsOk ? TIMESTAMP_OPTION_LENGTH : 0));
+    if (this.st === 'SYN-SENT' || this.st === 'SYN-RECEIVED' || mss >= this.sendMss) return;
+    this.sendMss = mss;
+    // The segments that no longer fit were dropped by the router: resend them now in pieces,
+    // without a congestion response (the loss was not congestion).
+    if (this.sb.count > 0 && this.sb.resegment(mss) > 0) {
+      this.nLost++;
+      this.fastRetransmitPending = true;
+      if (this.rtxDeadline === undefined) this.rtxDeadline = now + this.rtt.rtoMs;
+    }
+  }
+
+  /** RFC 5961 §3–§5 challenge ACK, at most `challengeAckLimit` per `challengeAckWindowMs` (§7). */
+  private challengeAck(now: Instant): void {
+    const limit = this.config.challengeAckLimit;
+    if (limit > 0) {
+      if (now - this.caWindowStart >= this.config.challengeAckWindowMs) {
+        this.caWindowStart = now;
+        this.caCount = 0;
+      }
+      if (this.caCount >= limit) {
+        this.nChallengeSuppressed++;
+        return;
+      }
+      this.caCount++;
+    }
+    this.nChallengeAcks++;
+    this.ackNow = true;
   }
 
   private persistIntervalMs(): number {
@@ -1372,6 +1656,8 @@ export class TcpConnection {
     this.persistDeadline = undefined;
     this.reoDeadline = undefined;
     this.tlpDeadline = undefined;
+    this.kaDeadline = undefined;
+    this.stallSince = undefined;
     this.timeWaitDeadline = now + this.config.timeWaitMs;
   }
 
@@ -1470,8 +1756,10 @@ export class TcpConnection {
           len = 0;
         }
       }
-      if (len === 0 && this.zeroWindowBlocked() && this.persistDeadline === undefined) {
-        this.persistDeadline = now + this.persistIntervalMs();
+      if (len === 0 && this.zeroWindowBlocked()) {
+        if (this.persistDeadline === undefined) this.persistDeadline = now + this.persistIntervalMs();
+        // User timeout: data held by a zero window counts as unacknowledged (RFC 5482, Linux).
+        if (this.stallSince === undefined) this.stallSince = now;
       }
     }
     const end = seqAdd(this.sndNxt, len);
@@ -1486,6 +1774,7 @@ export class TcpConnection {
     const repr = this.dataRepr(now, sendFin ? 'fin' : lastOfBurst ? 'psh' : 'none', this.sndNxt, cwr, len);
     const payload = len > 0 ? this.sendBuf.slice(off, len) : EMPTY;
     this.sb.push(this.bufOff + off, len, sendFin, now);
+    if (this.stallSince === undefined) this.stallSince = now;
     this.sndNxt = sendFin ? seqAdd(end, 1) : end;
     if (seqGt(this.sndNxt, this.sndMax)) this.sndMax = this.sndNxt;
     if (len > 0 && len < full) this.sndSml = end;
@@ -1712,7 +2001,7 @@ export class TcpConnection {
   private learnPeerOptions(now: Instant, syn: TcpRepr, wsAllowed: boolean): void {
     const cfg = this.config;
     // RFC 9293 §3.7.1: no MSS option means 536; send no more than min(theirs, ours).
-    const peerMss = syn.mss === undefined ? DEFAULT_PEER_MSS : Math.max(MIN_PEER_MSS, syn.mss);
+    const peerMss = Math.min(syn.mss === undefined ? DEFAULT_PEER_MSS : Math.max(MIN_PEER_MSS, syn.mss), this.pmtuMss);
     this.wsOk = wsAllowed && this.wsOffered >= 0 && syn.windowScale !== undefined;
     this.sndWscale = this.wsOk ? Math.min(syn.windowScale!, 14) : 0;
     this.rcvWscale = this.wsOk ? this.wsOffered : 0;
@@ -1767,6 +2056,9 @@ export class TcpConnection {
     this.ackDeadline = undefined;
     this.reoDeadline = undefined;
     this.tlpDeadline = undefined;
+    this.kaDeadline = undefined;
+    this.kaProbePending = false;
+    this.stallSince = undefined;
     this.ackNow = false;
     this.dupAcksOwed = 0;
     this.replies.length = 0;

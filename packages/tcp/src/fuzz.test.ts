@@ -86,8 +86,18 @@ function runFuzz(seed: number): string | undefined {
           now = Math.max(now, t);
           conn.handleTimeout(now);
         }
-      } else if (op < 0.9) {
+      } else if (op < 0.88) {
         if (conn.canSend) conn.send(bytes(int(5000)));
+      } else if (op < 0.9) {
+        // Keepalive, user timeout and ICMP errors (quoting sequence numbers around SND.NXT).
+        const k = rng();
+        if (k < 0.3) conn.setKeepAlive(rng() < 0.8, int(5000));
+        else if (k < 0.5) conn.setUserTimeout(int(8000));
+        else {
+          const kinds = ['port-unreachable', 'host-unreachable', 'net-unreachable'] as const;
+          const error = rng() < 0.4 ? { kind: 'frag-needed' as const, mtu: int(1600) } : { kind: kinds[int(3)]! };
+          conn.handleIcmpError(now, error, (ourMax - int(4000)) >>> 0);
+        }
       } else if (op < 0.96) {
         conn.recv(rng() < 0.5 ? undefined : int(3000));
       } else if (op < 0.99) {

@@ -8,8 +8,11 @@
  *   timing, RFC 7323 window scaling and timestamps (RTTM, PAWS), RFC 2018 SACK with RFC 6675 /
  *   RFC 8985 (RACK-TLP) loss recovery, CUBIC (RFC 9438) or NewReno (RFC 5681/6582) with
  *   HyStart++ (RFC 9406), ECN (RFC 3168), delayed ACKs, Nagle, flow control with silly-window
- *   avoidance, zero-window probing, out-of-order reassembly and the RFC 5961 hardening that applies.
- * - `TcpListener`: passive open with a backlog; `resetFor`: the RST for a segment nobody owns.
+ *   avoidance, zero-window probing, out-of-order reassembly, RFC 5961 hardening (exact-match RST,
+ *   rate-limited challenge ACKs), keepalive, user timeout, ICMP errors / PMTU, and RFC 1337 /
+ *   RFC 6191 TIME-WAIT handling.
+ * - `TcpListener`: passive open with a backlog and SYN cookies (RFC 4987); `resetFor`: the RST
+ *   for a segment nobody owns.
  *
  * What it guarantees:
  * - No I/O, no clock, no timers, no randomness, no Node APIs: time (`Instant`, monotonic ms) and
@@ -43,6 +46,6 @@ export { Scoreboard, type RackState } from './scoreboard.js';
 export { RttEstimator } from './rtt.js';
 export { SendBuffer } from './send-buffer.js';
 export { RecvBuffer } from './recv-buffer.js';
-export { TcpConnection, type AcceptOptions, type ConnectOptions, type TcpStats } from './connection.js';
-export { TcpListener, type ListenResult, type ListenerOptions } from './listener.js';
+export { TcpConnection, type AcceptOptions, type ConnectOptions, type CookieOptions, type TcpStats } from './connection.js';
+export { COOKIE_MSS, TcpListener, type ListenResult, type ListenerOptions, type ListenerStats } from './listener.js';
 export { resetFor } from './reset.js';

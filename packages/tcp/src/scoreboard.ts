@@ -150,6 +150,64 @@ export class Scoreboard {
     for (let i = 0; i < this.count; i++) this.markLost(i);
   }
 
+  /**
+   * The path MTU shrank (RFC 1191): records longer than `maxLen` octets are split into pieces of
+   * at most `maxLen` (flags copied, FIN on the last piece) and every piece not SACKed is marked
+   * lost, so it is resent at the new size (Linux's tcp_simple_retransmit). Returns the number of
+   * pieces marked lost.
+   */
+  resegment(maxLen: number): number {
+    let extra = 0;
+    for (let i = 0; i < this.count; i++) {
+      const len = this.lenOf(i);
+      if (len > maxLen) extra += Math.ceil(len / maxLen) - 1;
+    }
+    if (extra === 0) return 0;
+    const n = this.count + extra;
+    let cap = Math.max(this.cap, INITIAL_RECORDS);
+    while (cap < n) cap *= 2;
+    const starts = new Float64Array(cap);
+    const lens = new Int32Array(cap);
+    const xmits = new Float64Array(cap);
+    const flags = new Uint8Array(cap);
+    const split: number[] = [];
+    let k = 0;
+    for (let i = 0; i < this.count; i++) {
+      const p = this.phys(i);
+      const start = this.starts![p]!;
+      const len = this.lens![p]!;
+      const f = this.flags![p]!;
+      if (len <= maxLen) {
+        starts[k] = start;
+        lens[k] = len;
+        xmits[k] = this.xmits![p]!;
+        flags[k++] = f;
+        continue;
+      }
+      for (let o = 0; o < len; o += maxLen) {
+        const last = o + maxLen >= len;
+        starts[k] = start + o;
+        lens[k] = Math.min(maxLen, len - o);
+        xmits[k] = this.xmits![p]!;
+        flags[k] = last ? f : f & ~FIN;
+        split.push(k++);
+      }
+    }
+    this.starts = starts;
+    this.lens = lens;
+    this.xmits = xmits;
+    this.flags = flags;
+    this.head = 0;
+    this.cap = cap;
+    this.count = n;
+    let marked = 0;
+    for (const i of split) {
+      if ((this.flags[i]! & (SACKED | LOST)) === 0) marked++;
+      this.markLost(i);
+    }
+    return marked;
+  }
+
   /** SACK reneging (RFC 2018 §8): forget every SACK mark. */
   clearSacks(): void {
     for (let i = 0; i < this.count; i++) {

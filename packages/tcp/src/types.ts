@@ -65,7 +65,21 @@ export type TcpState =
   | 'TIME-WAIT';
 
 /** Error codes the engine reports; the socket layer builds Node-style `Error` objects from them. */
-export type TcpErrorCode = 'ECONNREFUSED' | 'ECONNRESET' | 'ETIMEDOUT' | 'EPIPE';
+export type TcpErrorCode = 'ECONNREFUSED' | 'ECONNRESET' | 'ETIMEDOUT' | 'EPIPE' | 'EHOSTUNREACH' | 'ENETUNREACH';
+
+/**
+ * An ICMP error about a connection (RFC 1122 §4.2.3.9, RFC 5927), already matched by the stack to
+ * the connection's 4-tuple; see `TcpConnection.handleIcmpError`.
+ * - `port-unreachable`, `host-unreachable`, `net-unreachable`: hard errors in SYN-SENT (the
+ *   connection fails with ECONNREFUSED / EHOSTUNREACH / ENETUNREACH), soft errors otherwise.
+ * - `frag-needed` (RFC 1191): the path MTU is `mtu`; the send MSS drops to fit and the segments
+ *   that no longer fit are resent.
+ */
+export type TcpIcmpError =
+  | { readonly kind: 'port-unreachable' }
+  | { readonly kind: 'host-unreachable' }
+  | { readonly kind: 'net-unreachable' }
+  | { readonly kind: 'frag-needed'; readonly mtu: number };
 
 /**
  * Events drained with `pollEvent()`, in the order they happened.
@@ -154,4 +168,19 @@ export interface TcpConfig {
    * per connection. Default false: Nagle on, as Node's `net.Socket`.
    */
   readonly noDelay: boolean;
+  /** Keepalive (RFC 1122 §4.2.3.6, off until `setKeepAlive(true)`): idle time before the first probe. */
+  readonly keepAliveIdleMs: number;
+  /** Keepalive: time between unanswered probes. */
+  readonly keepAliveIntervalMs: number;
+  /** Keepalive: unanswered probes before the connection fails with ETIMEDOUT. */
+  readonly keepAliveProbes: number;
+  /**
+   * User timeout (RFC 9293 §3.10.8, RFC 5482 semantics): data unacknowledged (or held by a zero
+   * window) for this long fails the connection with ETIMEDOUT; it then replaces the
+   * `maxRetransmits` bound on data and probes. 0 = off. Per connection: `setUserTimeout()`.
+   */
+  readonly userTimeoutMs: number;
+  /** RFC 5961 §7: at most this many challenge ACKs per `challengeAckWindowMs` per connection (0 = unlimited). */
+  readonly challengeAckLimit: number;
+  readonly challengeAckWindowMs: number;
 }

@@ -9,7 +9,7 @@
  * `resetFor`, as a real stack would.
  */
 import { TcpConnection } from '../connection.js';
-import { TcpListener } from '../listener.js';
+import { TcpListener, type ListenerOptions } from '../listener.js';
 import { resetFor } from '../reset.js';
 import { resolveTcpConfig } from '../config.js';
 import { emitTcp, parseTcp, tcpHeaderLength } from '../segment.js';
@@ -45,6 +45,13 @@ export interface LinkOptions {
   readonly maxQueueMs: number;
   /** ECN-capable packets meeting more than this many ms of queue are marked CE (0 = no marking). */
   readonly ceMarkQueueMs: number;
+  /**
+   * Fraction of packets with one bit flipped on the wire. Such a packet is encoded with `emitTcp`,
+   * corrupted and parsed with `parseTcp`, whose checksum must reject it (it is then dropped).
+   */
+  readonly corrupt: number;
+  /** From this virtual time on, every packet is lost (the path dies); 0 = never. */
+  readonly blackoutAtMs: number;
 }
 
 export const CLEAN_LINK: LinkOptions = {
@@ -56,6 +63,8 @@ export const CLEAN_LINK: LinkOptions = {
   bytesPerMs: 0,
   maxQueueMs: 0,
   ceMarkQueueMs: 0,
+  corrupt: 0,
+  blackoutAtMs: 0,
 };
 
 export type Side = 'a' | 'b';
@@ -80,6 +89,8 @@ export interface PairOptions {
   /** Encode and parse every segment with the wire codec (slower; checks every Repr is emittable). */
   readonly throughCodec?: boolean;
   readonly backlog?: number;
+  /** Extra listener options (e.g. `maxSynReceived: 0` to force SYN cookies). */
+  readonly listener?: Partial<ListenerOptions>;
 }
 
 /** Hooks the test supplies to play the applications on both sides. */
@@ -110,6 +121,8 @@ export class Pair {
   readonly droppedData: Record<Side, number> = { a: 0, b: 0 };
   /** Packets marked CE, per sender. */
   readonly ceMarked: Record<Side, number> = { a: 0, b: 0 };
+  /** Corrupted packets the checksum caught, per sender. */
+  readonly corrupted: Record<Side, number> = { a: 0, b: 0 };
   private readonly deadlineMs: number;
   private readonly throughCodec: boolean;
   private flight: InFlight[] = [];
@@ -128,7 +141,7 @@ export class Pair {
     this.mss = { a: resolveTcpConfig(opts.configA).mss, b: resolveTcpConfig(opts.configB).mss };
     const rand32 = (): number => Math.floor(this.rng() * 4294967296) >>> 0;
     this.a = TcpConnection.connect(0, { local: ADDR_A, remote: ADDR_B, iss: rand32(), config: opts.configA, tsOffset: rand32() });
-    this.listener = new TcpListener({ local: ADDR_B, backlog: opts.backlog ?? 4, config: opts.configB, isn: rand32, tsOffset: rand32 });
+    this.listener = new TcpListener({ local: ADDR_B, backlog: opts.backlog ?? 4, config: opts.configB, isn: rand32, tsOffset: rand32, ...opts.listener });
   }
 
   conn(side: Side): TcpConnection | undefined {
@@ -184,6 +197,17 @@ export class Pair {
   private deliver(p: InFlight): void {
     let repr = p.repr;
     let payload = p.payload;
+    if (this.link.corrupt > 0 && this.rng() < this.link.corrupt) {
+      const [src, dst] = p.to === 'b' ? [ADDR_A.addr, ADDR_B.addr] : [ADDR_B.addr, ADDR_A.addr];
+      const n = emitTcp(repr, payload, src, dst, this.wire);
+      const bit = Math.floor(this.rng() * n * 8);
+      this.wire[bit >>> 3] = this.wire[bit >>> 3]! ^ (1 << (bit & 7));
+      const parsed = parseTcp(this.wire.slice(0, n), src, dst);
+      // One flipped bit always changes the one's-complement sum (RFC 1071): it must not pass.
+      if (parsed.ok) throw new Error(`a corrupted segment (bit ${bit} of ${n * 8}) passed parseTcp`);
+      this.corrupted[p.to === 'b' ? 'a' : 'b']++;
+      return;
+    }
     if (this.throughCodec) {
       const [src, dst] = p.to === 'b' ? [ADDR_A.addr, ADDR_B.addr] : [ADDR_B.addr, ADDR_A.addr];
       const n = emitTcp(repr, payload, src, dst, this.wire);
@@ -256,7 +280,7 @@ export class Pair {
       depart = start + (payload.length + 40) / L.bytesPerMs;
       this.busyUntil[from] = depart;
     }
-    if (this.rng() < L.loss) {
+    if ((L.blackoutAtMs > 0 && this.now >= L.blackoutAtMs) || this.rng() < L.loss) {
       this.dropped[from]++;
       if (payload.length > 0) this.droppedData[from]++;
       return;
