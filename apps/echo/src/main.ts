@@ -20,13 +20,14 @@ async function main(): Promise<void> {
     const memory = process.memoryUsage();
     process.stdout.write(`${JSON.stringify({ stats: stack.stats(), connections: stack.connections(), memory })}\n`);
   };
+  // Installed before the ready line: a SIGUSR1 without a handler would start Node's inspector.
+  process.on('SIGUSR1', report);
   const services: Service[] = [];
   for (const [name, port] of servicePorts(options)) services.push(await startService(stack, name, port));
   // One line once every service is ready: scripts and tests wait for it.
   const where = services.map((s) => `${options.addr}:${s.port} (${s.name})`).join(', ');
   process.stdout.write(`tcp-tun-echo: listening on ${where} [device ${device.name}, mtu ${device.mtu}]\n`);
 
-  process.on('SIGUSR1', report);
   let closing = false;
   const shutdown = (signal: string): void => {
     if (closing) return;

@@ -45,6 +45,8 @@ export const SYSTEM_ERRNO = {
   ENOBUFS: -105,
   ETIMEDOUT: -110,
   ECONNREFUSED: -111,
+  ENETUNREACH: -101,
+  EHOSTUNREACH: -113,
   ENOTFOUND: -3008,
 } as const;
 
@@ -64,6 +66,8 @@ const DESCRIPTIONS: Record<SystemErrorCode, string> = {
   ENOBUFS: 'no buffer space available',
   ETIMEDOUT: 'connection timed out',
   ECONNREFUSED: 'connection refused',
+  ENETUNREACH: 'network is unreachable',
+  EHOSTUNREACH: 'host is unreachable',
   ENOTFOUND: 'name not found',
 };
 

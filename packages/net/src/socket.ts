@@ -48,9 +48,17 @@ export interface TcpSocketConnectOpts {
   readonly family?: number;
   /** Idle timeout, as `setTimeout()`. */
   readonly timeout?: number;
+  /** Turn Nagle's algorithm off (`setNoDelay()`). */
   readonly noDelay?: boolean;
+  /** Keepalive probes (`setKeepAlive()`), after `keepAliveInitialDelay` ms idle. */
   readonly keepAlive?: boolean;
   readonly keepAliveInitialDelay?: number;
+  /**
+   * Fail with ETIMEDOUT when written data stays unacknowledged this long, in ms (tcp-tun
+   * extension, Linux's TCP_USER_TIMEOUT; `setUserTimeout()`). Default: the stack's
+   * `tcp.userTimeoutMs` (0 = off: the retransmission limit decides).
+   */
+  readonly userTimeout?: number;
   readonly signal?: AbortSignal;
   /** Per-connection engine settings (tcp-tun extension; e.g. short `synRetries` in tests). */
   readonly tcp?: Partial<TcpConfig>;
@@ -117,9 +125,13 @@ export class Socket extends Duplex implements ConnectionOwner {
   #idleTimer: ReturnType<typeof setNodeTimeout> | undefined;
   #refed = true;
   #counted = false;
-  #noDelay = false;
+  /** Set by setNoDelay(); undefined keeps the engine's configured default. */
+  #noDelay: boolean | undefined;
   #keepAlive = false;
   #keepAliveInitialDelayMs = 0;
+  #keepAliveSet = false;
+  /** Set by setUserTimeout(); undefined keeps the stack's `tcp.userTimeoutMs`. */
+  #userTimeoutMs: number | undefined;
   #hadError = false;
   /** A reset that arrived while nobody was reading; surfaces on the next read or write. */
   #deferredReset: SystemError | undefined;
@@ -239,6 +251,7 @@ export class Socket extends Duplex implements ConnectionOwner {
     if (options.timeout !== undefined) this.setTimeout(options.timeout);
     if (options.noDelay !== undefined) this.setNoDelay(options.noDelay);
     if (options.keepAlive !== undefined) this.setKeepAlive(options.keepAlive, options.keepAliveInitialDelay);
+    if (options.userTimeout !== undefined) this.setUserTimeout(options.userTimeout);
     if (options.signal !== undefined) this.#watchSignal(options.signal);
     this.connecting = true;
     this.#remotePort = port;
@@ -262,16 +275,55 @@ export class Socket extends Duplex implements ConnectionOwner {
     return this;
   }
 
-  /** Stored for a later version of the engine (Nagle is not implemented); returns this. */
+  /**
+   * Turns Nagle's algorithm (RFC 1122 §4.2.3.4) off (`true`, the default argument, as Node) or
+   * on: with it off a small write goes out at once even while earlier small data is
+   * unacknowledged. Data Nagle was holding is sent now. Before the connection exists the
+   * setting is kept and applied when it does.
+   */
   setNoDelay(noDelay = true): this {
     this.#noDelay = Boolean(noDelay);
+    const e = this.#liveEntry();
+    if (e !== undefined) {
+      e.conn.setNoDelay(this.#noDelay);
+      this.#stack?._schedule(e);
+    }
     return this;
   }
 
-  /** Stored for a later version of the engine (keep-alive probes are not implemented); returns this. */
+  /**
+   * Keepalive (RFC 1122 §4.2.3.6), as Node's: with `enable`, after `initialDelay` ms without a
+   * segment from the peer (0 keeps the current idle time: the stack's `tcp.keepAliveIdleMs`,
+   * 2 h by default) probes are sent every `tcp.keepAliveIntervalMs`; after
+   * `tcp.keepAliveProbes` unanswered ones the socket fails with ETIMEDOUT.
+   */
   setKeepAlive(enable = false, initialDelay = 0): this {
     this.#keepAlive = Boolean(enable);
-    this.#keepAliveInitialDelayMs = Math.max(0, Math.trunc(Number(initialDelay) || 0));
+    this.#keepAliveInitialDelayMs = Math.min(0x7fffffff, Math.max(0, Math.trunc(Number(initialDelay) || 0)));
+    this.#keepAliveSet = true;
+    this.#applyKeepAlive();
+    return this;
+  }
+
+  /**
+   * User timeout (tcp-tun extension; RFC 9293 §3.10.8, RFC 5482, Linux's TCP_USER_TIMEOUT): when
+   * written data stays unacknowledged (or held by a zero window) for `ms`, the connection is
+   * reset and the socket fails with ETIMEDOUT, however many retransmissions that is. 0 turns it
+   * off (the retransmission limit `tcp.maxRetransmits` decides).
+   */
+  setUserTimeout(ms: number): this {
+    if (typeof ms !== 'number' || Number.isNaN(ms)) {
+      throw argumentError('ERR_INVALID_ARG_TYPE', `The "msecs" argument must be of type number. Received ${describe(ms)}`, 'type');
+    }
+    if (ms < 0 || ms > 0x7fffffff || !Number.isFinite(ms)) {
+      throw argumentError('ERR_OUT_OF_RANGE', `The value of "msecs" is out of range. It must be >= 0 && <= 2147483647. Received ${ms}`, 'range');
+    }
+    this.#userTimeoutMs = Math.trunc(ms);
+    const e = this.#liveEntry();
+    if (e !== undefined) {
+      e.conn.setUserTimeout(this.#userTimeoutMs);
+      this.#stack?._schedule(e);
+    }
     return this;
   }
 
@@ -342,9 +394,17 @@ export class Socket extends Duplex implements ConnectionOwner {
     return this;
   }
 
-  /** Tcp-tun extension: the `setNoDelay`/`setKeepAlive` settings as stored. */
-  get socketOptions(): { noDelay: boolean; keepAlive: boolean; keepAliveInitialDelayMs: number } {
-    return { noDelay: this.#noDelay, keepAlive: this.#keepAlive, keepAliveInitialDelayMs: this.#keepAliveInitialDelayMs };
+  /**
+   * Tcp-tun extension: the `setNoDelay`/`setKeepAlive`/`setUserTimeout` settings in force
+   * (the engine's defaults where the socket set none).
+   */
+  get socketOptions(): { noDelay: boolean; keepAlive: boolean; keepAliveInitialDelayMs: number; userTimeoutMs: number } {
+    return {
+      noDelay: this.#noDelay ?? this.#stack?.tcpConfig.noDelay ?? false,
+      keepAlive: this.#keepAlive,
+      keepAliveInitialDelayMs: this.#keepAliveInitialDelayMs,
+      userTimeoutMs: this.#userTimeoutMs ?? this.#stack?.tcpConfig.userTimeoutMs ?? 0,
+    };
   }
 
   // ---- stack side ----------------------------------------------------------------------
@@ -460,6 +520,26 @@ export class Socket extends Duplex implements ConnectionOwner {
     this.#remoteAddress = ipv4ToString(entry.remoteAddr);
     this.#remotePort = entry.remotePort;
     entry.owner = this;
+    // Settings made before the connection existed (connect options, or set early).
+    const conn = entry.conn;
+    if (this.#noDelay !== undefined) conn.setNoDelay(this.#noDelay);
+    if (this.#userTimeoutMs !== undefined) conn.setUserTimeout(this.#userTimeoutMs);
+    this.#applyKeepAlive();
+  }
+
+  /** The connection, while this socket owns it and it is not closed. */
+  #liveEntry(): ConnectionEntry | undefined {
+    const e = this.#entry;
+    return e === undefined || e.removed || this.#released ? undefined : e;
+  }
+
+  #applyKeepAlive(): void {
+    const e = this.#liveEntry();
+    if (e === undefined || !this.#keepAliveSet) return;
+    const delay = this.#keepAliveInitialDelayMs;
+    e.conn.setKeepAlive(this.#keepAlive, delay > 0 ? delay : undefined);
+    // The drain re-reads the connection's deadline.
+    this.#stack?._schedule(e);
   }
 
   #onConnected(): void {
@@ -482,7 +562,7 @@ export class Socket extends Duplex implements ConnectionOwner {
 
   #onError(code: TcpErrorCode): void {
     let error: SystemError;
-    if (code === 'ECONNREFUSED' || (code === 'ETIMEDOUT' && this.connecting)) {
+    if (code === 'ECONNREFUSED' || ((code === 'ETIMEDOUT' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH') && this.connecting)) {
       error = new SystemError(code, 'connect', this.#remoteAddress, this.#remotePort);
     } else if (code === 'EPIPE') {
       error = new SystemError(code, 'write');

@@ -14,10 +14,11 @@
  *
  * Only the stack reads the clock; the engine is given `now`.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomFillSync } from 'node:crypto';
 import { debuglog } from 'node:util';
 import {
   IpProtocol,
+  Icmpv4UnreachableCode,
   Ipv4Reassembler,
   echoReplyFor,
   emitIcmpv4,
@@ -27,6 +28,8 @@ import {
   isIpv4String,
   parseIcmpv4,
   parseIpv4,
+  parseQuotedDatagram,
+  type Icmpv4Repr,
   type Ipv4ReassemblerOptions,
   type Ipv4ReassemblerStats,
   type Ipv4Repr,
@@ -42,6 +45,7 @@ import {
   type Instant,
   type TcpConfig,
   type TcpEvent,
+  type TcpIcmpError,
   type TcpRepr,
   type TcpState,
   type Transmit,
@@ -51,6 +55,7 @@ import { DeadlineHeap } from './deadline-heap.js';
 import { EphemeralPorts } from './ephemeral-ports.js';
 import { SystemError, argumentError } from './errors.js';
 import type { ConnectionEntry, ConnectionOwner, ListenerEntry, ListenerOwner } from './internal.js';
+import { KeyedHash } from './keyed-hash.js';
 import { IsnGenerator } from './isn.js';
 import type { Link } from './link.js';
 import { createNetApi, type NetApi } from './net-api.js';
@@ -85,7 +90,11 @@ export interface StackOptions {
   readonly ephemeralPortRange?: readonly [number, number];
   /** Monotonic clock in milliseconds (default `performance.now`); for tests. */
   readonly clock?: () => Instant;
-  /** 24 secret octets for port selection and ISNs (default: random); for reproducible tests. */
+  /**
+   * Secret octets for port selection, ISNs and SYN cookies (default: 32 random ones); for
+   * reproducible tests. At least 24: octets 0–15 key the ports, 16–23 the ISNs, 24–31 (when
+   * given, else derived from the ISN key) the SYN cookies.
+   */
   readonly secret?: Uint8Array;
 }
 
@@ -102,6 +111,16 @@ export interface StackStats {
   /** RSTs sent for segments that matched no connection or listener. */
   resetsSent: number;
   icmpEchoReplies: number;
+  /**
+   * ICMP errors (destination unreachable, time exceeded) matched to a connection by the quoted
+   * 4-tuple and accepted by it (quoted sequence number in its window). The others are counted
+   * in `drops` as `icmp-no-connection`, `icmp-rejected`, `icmp-bad-quote`, ...
+   */
+  icmpErrors: number;
+  /** SYN cookies (RFC 4987 §3.6) sent by full listeners, and cookie ACKs accepted / rejected. */
+  synCookiesSent: number;
+  synCookiesAccepted: number;
+  synCookiesRejected: number;
   /** Connections opened actively / accepted from listeners since the stack started. */
   connectionsOpened: number;
   connectionsAccepted: number;
@@ -140,6 +159,16 @@ export interface ConnectionInfo {
   persistProbes: number;
   /** Out-of-order octets held for reassembly now (bounded by `tcp.maxOutOfOrderBytes`). */
   outOfOrderBytes: number;
+  /** Keepalive probes sent (RFC 1122 §4.2.3.6). */
+  keepAliveProbes: number;
+  /** Challenge ACKs sent / suppressed by the rate limit (RFC 5961 §3, §4, §7). */
+  challengeAcks: number;
+  challengeAcksSuppressed: number;
+  /** ICMP errors the connection accepted; the last soft one (RFC 1122 §4.2.3.9), if any. */
+  icmpErrors: number;
+  softError: string | undefined;
+  /** MSS we send with now (lowered by ICMP frag-needed, RFC 1191). */
+  sendMss: number;
   /** Whether a socket still owns it (false while it closes after the socket was destroyed). */
   owned: boolean;
 }
@@ -170,6 +199,13 @@ export class Stack {
   readonly #clock: () => Instant;
   readonly #ports: EphemeralPorts;
   readonly #isn: IsnGenerator;
+  /** Keyed hash behind SYN cookies (RFC 4987 §3.6: the secret makes them unforgeable). */
+  readonly #cookieHash: KeyedHash;
+  /** Random octets drawn in bulk for per-connection timestamp offsets (RFC 7323 §5.4). */
+  readonly #randomPool = new Uint32Array(256);
+  #randomNext = 256;
+  /** SYN-cookie counters of listeners that have closed (live ones are summed in stats()). */
+  readonly #closedListenerCookies = { sent: 0, accepted: 0, rejected: 0 };
   readonly #table = new ConnectionTable<ConnectionEntry>();
   readonly #listeners = new Map<number, ListenerEntry>();
   readonly #heap = new DeadlineHeap<ConnectionEntry>();
@@ -197,6 +233,7 @@ export class Stack {
     checksumFailures: 0,
     resetsSent: 0,
     icmpEchoReplies: 0,
+    icmpErrors: 0,
     connectionsOpened: 0,
     connectionsAccepted: 0,
   };
@@ -229,12 +266,13 @@ export class Stack {
     // Bad limits throw ERR_INVALID_ARG_VALUE (a RangeError) here, before the link starts.
     this.#reassembler = new Ipv4Reassembler(options.reassembly);
     this.#clock = options.clock ?? (() => performance.now());
-    const secret = options.secret ?? randomBytes(24);
+    const secret = options.secret ?? randomBytes(32);
     if (!(secret instanceof Uint8Array) || secret.length < 24) {
       throw argumentError('ERR_INVALID_ARG_VALUE', 'The "options.secret" argument must hold 24 octets', 'range');
     }
     this.#ports = new EphemeralPorts(secret.subarray(0, 16), options.ephemeralPortRange);
     this.#isn = new IsnGenerator(secret.subarray(16, 24));
+    this.#cookieHash = new KeyedHash(secret.length >= 32 ? secret.subarray(24, 32) : deriveKey(secret.subarray(16, 24)));
     this.#ipRepr = {
       src: this.addressNumber,
       dst: 0,
@@ -264,8 +302,18 @@ export class Stack {
       const s = e.conn.state;
       connections[s] = (connections[s] ?? 0) + 1;
     }
+    let { sent, accepted, rejected } = this.#closedListenerCookies;
+    for (const l of this.#listeners.values()) {
+      const ls = l.listener.stats;
+      sent += ls.synCookiesSent;
+      accepted += ls.synCookiesAccepted;
+      rejected += ls.synCookiesRejected;
+    }
     return {
       ...this.#stats,
+      synCookiesSent: sent,
+      synCookiesAccepted: accepted,
+      synCookiesRejected: rejected,
       drops: { ...this.#drops },
       connections,
       listeners: this.#listeners.size,
@@ -296,6 +344,12 @@ export class Stack {
         bytesInFlight: s.bytesInFlight,
         persistProbes: s.persistProbes,
         outOfOrderBytes: s.outOfOrderBytes,
+        keepAliveProbes: s.keepAliveProbes,
+        challengeAcks: s.challengeAcks,
+        challengeAcksSuppressed: s.challengeAcksSuppressed,
+        icmpErrors: s.icmpErrors,
+        softError: c.softError,
+        sendMss: s.sendMss,
         owned: e.owner !== undefined,
       });
     }
@@ -357,6 +411,7 @@ export class Stack {
       local,
       remote,
       iss: this.#isn.isn(now, local, remote),
+      tsOffset: this.#randomU32(),
       config: config === undefined ? this.tcpConfig : { ...this.tcpConfig, ...config },
     });
     const entry = this.#addEntry(conn, undefined);
@@ -415,6 +470,11 @@ export class Stack {
       backlog,
       config: this.tcpConfig,
       isn: (now, local, remote) => this.#isn.isn(now, local, remote),
+      tsOffset: () => this.#randomU32(),
+      // RFC 4987 §3.6: a full listener answers with SYN cookies and keeps no state, so a SYN
+      // flood cannot lock real clients out; the stack's secret keys the cookie hash.
+      synCookies: true,
+      cookieHash: (a, b, c, d) => this.#cookieHash.hash(a, b, c, d, 4),
     });
     const entry: ListenerEntry = { port: p, listener, owner, embryos: new Map(), closed: false };
     this.#listeners.set(p, entry);
@@ -430,7 +490,13 @@ export class Stack {
   _unlisten(l: ListenerEntry): void {
     if (l.closed) return;
     l.closed = true;
-    if (this.#listeners.get(l.port) === l) this.#listeners.delete(l.port);
+    if (this.#listeners.get(l.port) === l) {
+      this.#listeners.delete(l.port);
+      const ls = l.listener.stats;
+      this.#closedListenerCookies.sent += ls.synCookiesSent;
+      this.#closedListenerCookies.accepted += ls.synCookiesAccepted;
+      this.#closedListenerCookies.rejected += ls.synCookiesRejected;
+    }
     for (const e of [...l.embryos.values()]) {
       e.listener = undefined;
       e.orphan = true;
@@ -471,6 +537,22 @@ export class Stack {
    */
   _connectionEntries(): IterableIterator<ConnectionEntry> {
     return this.#table.values();
+  }
+
+  /**
+   * Whether the stack's one Node timer is armed (for tests that check nothing is left behind).
+   * @internal
+   */
+  _timerArmed(): boolean {
+    return this.#timer !== undefined;
+  }
+
+  /**
+   * Every listener record (for invariant checks in tests; do not mutate).
+   * @internal
+   */
+  _listenerEntries(): IterableIterator<ListenerEntry> {
+    return this.#listeners.values();
   }
 
   /**
@@ -541,18 +623,23 @@ export class Stack {
         this.#receiveTcp(now, repr, payload);
         break;
       case IpProtocol.Icmp:
-        this.#receiveIcmp(repr, payload);
+        this.#receiveIcmp(now, repr, payload);
         break;
       default:
         this.#drop('unsupported-protocol');
     }
   }
 
-  #receiveIcmp(ip: Ipv4Repr, payload: Uint8Array): void {
+  #receiveIcmp(now: Instant, ip: Ipv4Repr, payload: Uint8Array): void {
     const icmp = parseIcmpv4(payload);
     if (!icmp.ok) {
       if (icmp.reason === 'bad-checksum') this.#stats.checksumFailures++;
       this.#drop(`icmp-${icmp.reason}`);
+      return;
+    }
+    if (icmp.repr.type === 'dest-unreachable' || icmp.repr.type === 'time-exceeded') {
+      // RFC 1122 §3.2.2: an ICMP error is never answered with an ICMP error (nor anything else).
+      this.#receiveIcmpError(now, icmp.repr);
       return;
     }
     if (icmp.repr.type !== 'echo-request') {
@@ -577,11 +664,51 @@ export class Stack {
     const r = this.#ipRepr;
     r.dst = ip.src;
     r.protocol = IpProtocol.Icmp;
+    r.ecn = 0;
     r.payloadLength = length;
     r.ident = this.#nextIdent();
     emitIpv4(r, out);
     this.#stats.icmpEchoReplies++;
     this.#sendPacket(out.subarray(0, 20 + length));
+  }
+
+  /**
+   * An ICMP error (RFC 792) about a datagram we sent: find the connection by the quoted 4-tuple
+   * (its source is us) and let the engine judge the quoted sequence number (RFC 5927 §4.1: only
+   * SND.UNA ≤ seq < SND.NXT is believed, so a blind attacker must guess it). Hard or soft, and
+   * what frag-needed does (RFC 1191), is the engine's decision (RFC 1122 §4.2.3.9).
+   */
+  #receiveIcmpError(now: Instant, icmp: Icmpv4Repr & { type: 'dest-unreachable' | 'time-exceeded' }): void {
+    const quoted = parseQuotedDatagram(icmp.quoted);
+    if (quoted === undefined) {
+      this.#drop('icmp-bad-quote');
+      return;
+    }
+    if (quoted.protocol !== IpProtocol.Tcp || quoted.src !== this.addressNumber) {
+      this.#drop('icmp-not-ours');
+      return;
+    }
+    const error = icmpErrorKind(icmp);
+    if (error === undefined) {
+      this.#drop(`icmp-${icmp.type}-code-${icmp.code}`);
+      return;
+    }
+    const t = quoted.transport;
+    const srcPort = ((t[0] as number) << 8) | (t[1] as number);
+    const dstPort = ((t[2] as number) << 8) | (t[3] as number);
+    const seq = (((t[4] as number) << 24) | ((t[5] as number) << 16) | ((t[6] as number) << 8) | (t[7] as number)) >>> 0;
+    const entry = this.#table.get(quoted.dst, dstPort, srcPort);
+    if (entry === undefined) {
+      this.#drop('icmp-no-connection');
+      return;
+    }
+    if (!entry.conn.handleIcmpError(now, error, seq)) {
+      this.#drop('icmp-rejected');
+      return;
+    }
+    this.#stats.icmpErrors++;
+    if (debug.enabled) debug('%s:%d icmp %s', ipv4ToString(entry.remoteAddr), entry.remotePort, error.kind);
+    this._schedule(entry);
   }
 
   #receiveTcp(now: Instant, ip: Ipv4Repr, payload: Uint8Array): void {
@@ -593,12 +720,20 @@ export class Stack {
     }
     const { repr, payload: data } = parsed;
     const entry = this.#table.get(ip.src, repr.srcPort, repr.dstPort);
-    if (entry !== undefined) {
-      entry.conn.handleSegment(now, repr, data);
-      this._schedule(entry);
-      return;
-    }
     const l = this.#listeners.get(repr.dstPort);
+    if (entry !== undefined) {
+      if (l !== undefined && repr.control === 'syn' && entry.conn.state === 'TIME-WAIT' && entry.conn.reusableBy(repr)) {
+        // RFC 6191 / RFC 1122 §4.2.2.13: a new SYN may reopen a 4-tuple in TIME-WAIT. The old
+        // incarnation goes quietly (abort sends nothing in TIME-WAIT) and the listener takes it.
+        entry.conn.abort();
+        this.#drain(entry, now);
+        this.#remove(entry);
+      } else {
+        entry.conn.handleSegment(now, repr, data, ip.ecn);
+        this._schedule(entry);
+        return;
+      }
+    }
     if (l !== undefined) {
       if (this.#table.size >= this.maxConnections && repr.control !== 'rst') {
         // The table is full: drop whatever could open a connection (a SYN, or the ACK that
@@ -850,6 +985,8 @@ export class Stack {
     const r = this.#ipRepr;
     r.dst = remoteAddr;
     r.protocol = IpProtocol.Tcp;
+    // RFC 3168 §5: the engine marks new data of an ECN-capable connection ECT(0) (binary 10).
+    r.ecn = t.ecn === 'ect0' ? 2 : 0;
     r.payloadLength = tcpLength;
     r.ident = this.#nextIdent();
     emitIpv4(r, out);
@@ -861,6 +998,15 @@ export class Stack {
     this.#stats.packetsOut++;
     this.#stats.bytesOut += packet.length;
     this.#link.send(packet);
+  }
+
+  /** A uniformly random uint32 from a pool refilled by `node:crypto` (one syscall per 256). */
+  #randomU32(): number {
+    if (this.#randomNext >= this.#randomPool.length) {
+      randomFillSync(this.#randomPool);
+      this.#randomNext = 0;
+    }
+    return (this.#randomPool[this.#randomNext++] as number) >>> 0;
   }
 
   #nextIdent(): number {
@@ -883,6 +1029,48 @@ export class Stack {
   #assertOpen(): void {
     if (this.#closed) throw argumentError('ERR_STACK_CLOSED', 'The stack is closed');
   }
+}
+
+/**
+ * The engine's view of an ICMP error (RFC 792, RFC 1122 §3.2.2.1): which ones end an opening
+ * connection and which only lower the MSS. Codes Linux treats alike are grouped as it does
+ * (protocol unreachable as port unreachable; administratively prohibited, host unknown and
+ * time exceeded as host unreachable). Frag-needed without a next-hop MTU (a pre-RFC 1191
+ * router) is not acted on: we have no plateau table.
+ */
+function icmpErrorKind(icmp: Icmpv4Repr & { type: 'dest-unreachable' | 'time-exceeded' }): TcpIcmpError | undefined {
+  if (icmp.type === 'time-exceeded') return { kind: 'host-unreachable' };
+  switch (icmp.code) {
+    case Icmpv4UnreachableCode.NetUnreachable:
+    case 6: // destination network unknown
+    case 9: // network administratively prohibited
+    case 11: // network unreachable for TOS
+      return { kind: 'net-unreachable' };
+    case Icmpv4UnreachableCode.HostUnreachable:
+    case Icmpv4UnreachableCode.SourceRouteFailed:
+    case 7: // destination host unknown
+    case 10: // host administratively prohibited
+    case 12: // host unreachable for TOS
+    case Icmpv4UnreachableCode.AdminProhibited:
+      return { kind: 'host-unreachable' };
+    case Icmpv4UnreachableCode.ProtocolUnreachable:
+    case Icmpv4UnreachableCode.PortUnreachable:
+      return { kind: 'port-unreachable' };
+    case Icmpv4UnreachableCode.FragmentationNeeded:
+      return icmp.nextHopMtu >= 68 ? { kind: 'frag-needed', mtu: icmp.nextHopMtu } : undefined;
+    default:
+      return undefined;
+  }
+}
+
+/** Eight key octets derived from `key` by the keyed hash itself (keys of unrelated uses differ). */
+function deriveKey(key: Uint8Array): Uint8Array {
+  const h = new KeyedHash(key);
+  const out = new Uint8Array(8);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, h.hash(0x636f6f6b, 0x69653031, 0, 0, 2), true);
+  view.setUint32(4, h.hash(0x636f6f6b, 0x69653032, 0, 0, 2), true);
+  return out;
 }
 
 function describeSegment(repr: TcpRepr, length: number): string {

@@ -1,0 +1,173 @@
+/**
+ * Scripted attacks against a live stack, played by hand over a RawLink (we are 10.0.0.1, the
+ * attacker or peer 10.0.0.2): blind in-window resets and SYNs (RFC 5961), segments outside the
+ * window, a burst of resets against the challenge-ACK limit (RFC 5961 §7), reuse of a 4-tuple
+ * in TIME-WAIT (RFC 6191) and SYN cookies when a listener is full (RFC 4987 §3.6).
+ */
+import { once } from 'node:events';
+import { expect } from 'chai';
+import type { TcpRepr } from '@tcp-tun/tcp';
+import { ADDR_A, RawLink, nextError, sleep } from './__tests__/harness.js';
+import { connectByHand, sentTcp, tcpPacket } from './__tests__/packets.js';
+import type { Socket } from './socket.js';
+import { Stack } from './stack.js';
+
+describe('Attacks on an established connection (RFC 5961)', () => {
+  let stack: Stack;
+  let link: RawLink;
+  beforeEach(() => {
+    link = new RawLink();
+    stack = new Stack({ link, address: ADDR_A });
+  });
+  afterEach(async () => {
+    await stack.close();
+  });
+
+  /** Data from the peer at RCV.NXT reaches the socket: the connection is intact. */
+  async function stillCarriesData(socket: Socket, peer: { srcPort: number; dstPort: number; window: number }, ours: number, seq = 7001): Promise<void> {
+    let got = '';
+    socket.on('data', (b: Buffer) => (got += String(b)));
+    link.inject(tcpPacket({ ...peer, control: 'psh', seq, ack: ours }, Buffer.from('still here')));
+    await sleep(5);
+    expect(got).to.equal('still here');
+    expect(socket.tcpState).to.equal('ESTABLISHED');
+  }
+
+  it('an in-window RST that is not exact draws a challenge ACK and the connection survives', async () => {
+    const { socket, peer, ours } = await connectByHand(stack, link);
+    link.inject(tcpPacket({ ...peer, control: 'rst', seq: 7001 + 1000, ack: undefined }));
+    const sent = sentTcp(link);
+    expect(sent).to.have.length(1);
+    expect(sent[0]).to.include({ control: 'none', seq: ours, ack: 7001 });
+    expect(socket.tcpState).to.equal('ESTABLISHED');
+    await stillCarriesData(socket, peer, ours);
+    expect(stack.connections()[0]?.challengeAcks).to.equal(1);
+  });
+
+  it('an exact RST (SEG.SEQ = RCV.NXT) resets the connection', async () => {
+    const { socket, peer } = await connectByHand(stack, link);
+    const failed = nextError(socket);
+    link.inject(tcpPacket({ ...peer, control: 'rst', seq: 7001, ack: undefined }));
+    expect((await failed).code).to.equal('ECONNRESET');
+  });
+
+  it('ignores a RST, data and bad ACKs outside the window; a SYN only draws a challenge ACK', async () => {
+    const { socket, peer, ours } = await connectByHand(stack, link);
+    let got = 0;
+    socket.on('data', (b: Buffer) => (got += b.length));
+    link.inject(tcpPacket({ ...peer, control: 'rst', seq: (7001 + 0x40000000) >>> 0, ack: undefined }));
+    link.inject(tcpPacket({ ...peer, control: 'rst', seq: (7001 - 100_000) >>> 0, ack: undefined }));
+    expect(sentTcp(link), 'an out-of-window RST gets no reply at all').to.have.length(0);
+    // Data outside the receive window: not delivered (a duplicate ACK at most).
+    link.inject(tcpPacket({ ...peer, control: 'psh', seq: (7001 + 0x40000000) >>> 0, ack: ours }, Buffer.from('junk')));
+    // In-window data whose ACK is far too old or acknowledges data never sent (RFC 5961 §5.2).
+    link.inject(tcpPacket({ ...peer, control: 'psh', seq: 7001, ack: (ours - 0x20000000) >>> 0 }, Buffer.from('junk')));
+    link.inject(tcpPacket({ ...peer, control: 'psh', seq: 7001, ack: (ours + 0x100000) >>> 0 }, Buffer.from('junk')));
+    // A SYN in a synchronized state, in window or not: a challenge ACK, never a reset (§4).
+    link.inject(tcpPacket({ ...peer, control: 'syn', seq: 7001 + 10, ack: undefined, mss: 1460 }));
+    link.inject(tcpPacket({ ...peer, control: 'syn', seq: 123456789, ack: undefined, mss: 1460 }));
+    await sleep(5);
+    expect(got, 'no attacker data reached the application').to.equal(0);
+    const sent = sentTcp(link);
+    expect(sent.every((r) => r.control === 'none' && r.seq === ours && r.ack === 7001), 'only ACKs, nothing moved').to.equal(true);
+    expect(stack.connections()[0]).to.include({ state: 'ESTABLISHED', readable: 0, sendQueued: 0 });
+    await stillCarriesData(socket, peer, ours);
+  });
+
+  it('holds the challenge-ACK rate limit under a burst of 1000 in-window RSTs', async () => {
+    const { socket, peer, ours } = await connectByHand(stack, link);
+    for (let i = 0; i < 1000; i++) {
+      // One packet per batch, so no ACK coalescing hides a missing limit.
+      link.inject(tcpPacket({ ...peer, control: 'rst', seq: (7001 + 1 + ((i * 97) % 60000)) >>> 0, ack: undefined }));
+    }
+    await sleep(1);
+    const acks = sentTcp(link);
+    expect(acks.length, 'challenge ACKs in one second').to.be.at.least(1).and.at.most(stack.tcpConfig.challengeAckLimit);
+    expect(acks.every((r) => r.control === 'none')).to.equal(true);
+    const info = stack.connections()[0];
+    expect(info?.challengeAcksSuppressed).to.equal(1000 - acks.length);
+    await stillCarriesData(socket, peer, ours);
+  });
+});
+
+const SYN: TcpRepr = { srcPort: 40000, dstPort: 80, control: 'syn', seq: 1000, ack: undefined, window: 65535, mss: 1460 };
+
+describe('Listener defences', () => {
+  let stack: Stack;
+  let link: RawLink;
+  afterEach(async () => {
+    await stack.close();
+  });
+
+  async function listening(backlog: number, onSocket: (s: Socket) => void): Promise<void> {
+    link = new RawLink();
+    stack = new Stack({ link, address: ADDR_A });
+    const server = stack.net.createServer((s) => {
+      s.on('error', () => undefined);
+      onSocket(s);
+    });
+    server.listen({ port: 80, backlog });
+    await once(server, 'listening');
+  }
+
+  it('a new SYN with a higher sequence number reopens a 4-tuple in TIME-WAIT (RFC 6191); an old one does not', async () => {
+    const accepted: Socket[] = [];
+    await listening(16, (s) => {
+      accepted.push(s);
+      s.resume();
+      s.end(); // we close first: our side ends in TIME-WAIT
+    });
+    link.inject(tcpPacket(SYN));
+    const synAck = sentTcp(link).find((r) => r.control === 'syn');
+    const ours = ((synAck?.seq as number) + 1) >>> 0;
+    link.inject(tcpPacket({ ...SYN, control: 'none', seq: 1001, ack: ours, mss: undefined }));
+    await sleep(5);
+    const fin = sentTcp(link).find((r) => r.control === 'fin');
+    expect(fin?.seq).to.equal(ours);
+    // The peer acknowledges our FIN and sends its own.
+    link.inject(tcpPacket({ ...SYN, control: 'fin', seq: 1001, ack: (ours + 1) >>> 0, mss: undefined }));
+    await sleep(5);
+    expect(stack.connections().map((c) => c.state)).to.deep.equal(['TIME-WAIT']);
+    // An old duplicate SYN (below RCV.NXT) must not reopen it.
+    link.sent.length = 0;
+    link.inject(tcpPacket({ ...SYN, seq: 500 }));
+    expect(stack.connections().map((c) => c.state)).to.deep.equal(['TIME-WAIT']);
+    expect(sentTcp(link).filter((r) => r.control === 'syn')).to.have.length(0);
+    // A new incarnation: the listener answers and the old TCB is gone.
+    link.sent.length = 0;
+    link.inject(tcpPacket({ ...SYN, seq: 900_000 }));
+    const reply = sentTcp(link);
+    expect(reply).to.have.length(1);
+    expect(reply[0]).to.include({ control: 'syn', ack: 900_001 });
+    expect(stack.connections().map((c) => c.state)).to.deep.equal(['SYN-RECEIVED']);
+    link.inject(tcpPacket({ ...SYN, control: 'psh', seq: 900_001, ack: ((reply[0]?.seq as number) + 1) >>> 0, mss: undefined }, Buffer.from('again')));
+    await sleep(5);
+    expect(accepted).to.have.length(2);
+  });
+
+  it('answers SYNs beyond the backlog with stateless SYN cookies; a valid cookie ACK opens a connection, a forged one is reset', async () => {
+    const got: string[] = [];
+    await listening(2, (s) => {
+      s.on('data', (b: Buffer) => got.push(String(b)));
+    });
+    for (let i = 0; i < 10; i++) link.inject(tcpPacket({ ...SYN, srcPort: 41000 + i, seq: 1000 + i }));
+    const synAcks = sentTcp(link).filter((r) => r.control === 'syn');
+    expect(synAcks, 'every SYN is answered').to.have.length(10);
+    expect(stack.stats().connections, 'only the backlog keeps state').to.deep.equal({ 'SYN-RECEIVED': 2 });
+    expect(stack.stats().synCookiesSent).to.equal(8);
+    // Complete the handshake of a cookie with data in the ACK.
+    const cookie = synAcks.find((r) => r.dstPort === 41005);
+    link.sent.length = 0;
+    link.inject(tcpPacket({ ...SYN, srcPort: 41005, control: 'psh', seq: 1006, ack: ((cookie?.seq as number) + 1) >>> 0, mss: undefined }, Buffer.from('via cookie')));
+    await sleep(5);
+    expect(got).to.deep.equal(['via cookie']);
+    expect(stack.stats().synCookiesAccepted).to.equal(1);
+    expect(stack.connections().find((c) => c.remotePort === 41005)?.state).to.equal('ESTABLISHED');
+    // A forged cookie (a guessed ISN) is answered with RST and opens nothing.
+    link.sent.length = 0;
+    link.inject(tcpPacket({ ...SYN, srcPort: 41006, control: 'none', seq: 1007, ack: ((cookie?.seq as number) + 2) >>> 0, mss: undefined }));
+    expect(sentTcp(link).map((r) => r.control)).to.deep.equal(['rst']);
+    expect(stack.stats().synCookiesRejected).to.equal(1);
+    expect(stack.connections().find((c) => c.remotePort === 41006)).to.equal(undefined);
+  });
+});
