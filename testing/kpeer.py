@@ -117,6 +117,22 @@ def main(a):
             except Exception as e:  # noqa: BLE001
                 errors.append(f'conn {i}: {e!r}')
         out(mode=mode, count=count, ok=ok, errors=errors[:5], seconds=time.monotonic() - t)
+    elif mode == 'options':
+        # Connects, moves a little data, and reports the kernel's own view of the connection
+        # (`ss -ti`): which options it negotiated with the stack.
+        host, port = a[1], a[2]
+        s = connect(host, port)
+        s.sendall(b'x' * 4096)
+        got = 0
+        while got < 4096:
+            b = s.recv(4096 - got)
+            if not b:
+                break
+            got += len(b)
+        local = s.getsockname()
+        info = subprocess.run(['ss', '-tinoH', 'sport', '=', f':{local[1]}'], capture_output=True, text=True).stdout
+        s.close()
+        out(mode=mode, echoed=got, ss=' '.join(info.split()))
     elif mode == 'refused':
         host, port = a[1], a[2]
         t = time.monotonic()

@@ -82,6 +82,17 @@ describe('end-to-end: kernel client ⇄ TUN ⇄ apps/echo', function () {
     expect(r.ok).to.equal(200);
   });
 
+  it('negotiates window scaling, SACK, timestamps and ECN with Linux (as `ss -tio` shows)', async () => {
+    ns.execSync('sysctl', ['-qw', 'net.ipv4.tcp_ecn=1']);
+    const r = await kpeer(ns, ['options', ADDR, '7']);
+    const ss = String(r.ss);
+    expect(r.echoed).to.equal(4096);
+    expect(ss, ss).to.match(/\bwscale:\d+,\d+/);
+    expect(ss, ss).to.match(/\bsack\b/);
+    expect(ss, ss).to.match(/\bts\b/);
+    expect(ss, ss).to.match(/\becn\b/);
+  });
+
   it('refuses a connect to a closed port at once', async () => {
     const r = await kpeer(ns, ['refused', ADDR, '8081']);
     expect(r.result).to.equal('refused');
