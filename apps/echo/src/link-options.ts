@@ -14,6 +14,11 @@ export interface LinkOptions {
   readonly addr: string;
   readonly peer: string;
   readonly mtu: number;
+  /**
+   * Virtio-net offloads on the TUN device (`--offload`): the kernel hands over TCP super-segments
+   * of up to 64 KiB with checksums completed by the device. What we send stays within `mtu`.
+   */
+  readonly offload: boolean;
   readonly pcap?: string | undefined;
   /** Undefined when no fault flag was given. */
   readonly faults?: FaultOptions | undefined;
@@ -55,6 +60,7 @@ export function addLinkOptions(command: Command): Command {
     .option('--addr <ipv4>', "the stack's own IPv4 address", ipv4, '10.0.0.2')
     .option('--peer <ipv4>', "the kernel's address on the TUN (point-to-point peer)", ipv4, '10.0.0.1')
     .option('--mtu <n>', 'link MTU in octets', intIn(576, 65535), 1500)
+    .option('--offload', 'receive TCP super-segments of up to 64 KiB from the kernel (IFF_VNET_HDR, TSO4); sending stays within the MTU', false)
     .option('--pcap <file>', 'capture every packet to <file> (pcap, LINKTYPE_RAW; flushed on exit)')
     .option('--drop <p>', 'fault injection: drop packets with probability p (both directions)', probability)
     .option('--duplicate <p>', 'fault injection: duplicate packets with probability p', probability)
@@ -88,6 +94,7 @@ export function readLinkOptions(o: Record<string, unknown>): LinkOptions {
     addr: String(o.addr),
     peer: String(o.peer),
     mtu: Number(o.mtu),
+    offload: o.offload === true,
     pcap: typeof o.pcap === 'string' ? o.pcap : undefined,
     faults: anyFault ? faults : undefined,
   };
@@ -114,7 +121,13 @@ export async function openLink(
     process.exit(1);
   },
 ): Promise<{ device: TunDevice; link: Link }> {
-  const device = await openTun({ name: options.dev, address: options.peer, peer: options.addr, mtu: options.mtu });
+  const device = await openTun({
+    name: options.dev,
+    address: options.peer,
+    peer: options.addr,
+    mtu: options.mtu,
+    offload: options.offload,
+  });
   // A device that fails for good (e.g. the interface was deleted under us) reports it here;
   // without a listener the EventEmitter would throw it into the event loop.
   device.on('error', onDeviceError);

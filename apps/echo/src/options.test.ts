@@ -6,7 +6,7 @@ const argv = (...args: string[]) => ['node', 'tcp-tun-echo', ...args];
 describe('tcp-tun-echo options', () => {
   it('has the documented defaults', () => {
     const o = parseEchoOptions(argv());
-    expect(o).to.include({ dev: 'tun0', addr: '10.0.0.2', peer: '10.0.0.1', mtu: 1500, port: 7, stats: false });
+    expect(o).to.include({ dev: 'tun0', addr: '10.0.0.2', peer: '10.0.0.1', mtu: 1500, offload: false, port: 7, stats: false });
     expect(o.services).to.deep.equal(['echo']);
     expect(o.faults).to.equal(undefined);
   });
@@ -19,6 +19,10 @@ describe('tcp-tun-echo options', () => {
       ['discard', 9],
     ]);
     expect(o.faults).to.include({ drop: 0.05, delayMs: 10, seed: 9 });
+  });
+
+  it('reads --offload', () => {
+    expect(parseEchoOptions(argv('--offload', '--mtu', '9000'))).to.include({ offload: true, mtu: 9000 });
   });
 
   it('rejects bad values with a usage error', () => {
