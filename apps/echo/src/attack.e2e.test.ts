@@ -14,7 +14,7 @@ const SYNFLOOD = fileURLToPath(new URL('../../../testing/synflood.py', import.me
 const ADDR = '10.0.0.2';
 
 interface Status {
-  stats: { drops: Record<string, number>; connections: Record<string, number>; synCookiesSent: number; synCookiesAccepted: number };
+  stats: { packetsIn: number; drops: Record<string, number>; connections: Record<string, number>; synCookiesSent: number; synCookiesAccepted: number };
   connections: unknown[];
   memory: { heapUsed: number };
 }
@@ -45,6 +45,18 @@ describe('end-to-end: a SYN flood does not lock out real clients', function () {
     const flood = await ns.run('python3', [SYNFLOOD, ADDR, '7', '20000'], 90_000);
     expect(flood.code, flood.stderr).to.equal(0);
     expect(JSON.parse(flood.stdout.trim()).sent).to.equal(20000);
+    // What reached the stack (the kernel's TUN queue may drop part of a 20,000-packet burst):
+    // every one of those SYNs got either one of the backlog's half-open slots or a cookie.
+    const mid = await status(app);
+    const arrived = mid.stats.packetsIn - before.stats.packetsIn;
+    const cookies = mid.stats.synCookiesSent - before.stats.synCookiesSent;
+    const slots = mid.stats.connections['SYN-RECEIVED'] ?? 0;
+    const listenDrops = Object.entries(mid.stats.drops)
+      .filter(([k]) => k.startsWith('listen-'))
+      .reduce((n, [k, v]) => n + v - (before.stats.drops[k] ?? 0), 0);
+    expect(arrived, 'SYNs that reached the stack').to.be.above(5000);
+    expect(cookies + slots + listenDrops, `${arrived} SYNs: ${cookies} cookies, ${slots} half-open, ${listenDrops} dropped`).to.be.at.least(arrived - 5);
+    expect(cookies, 'most of the flood was answered statelessly').to.be.above(arrived / 2);
     const t = performance.now();
     const echo = await ns.run('python3', [KPEER, 'echo', ADDR, '7', String(1 << 20), '9'], 30_000);
     const seconds = (performance.now() - t) / 1000;
@@ -53,9 +65,8 @@ describe('end-to-end: a SYN flood does not lock out real clients', function () {
     const after = await status(app);
     // State stays bounded: half-open connections are capped by the backlog, the rest were cookies.
     const halfOpen = after.stats.connections['SYN-RECEIVED'] ?? 0;
-    // The flood reached the stack and was answered statelessly; the kernel client, arriving
-    // with the backlog full of the flood's half-open connections, came in through a cookie.
-    expect(after.stats.synCookiesSent - before.stats.synCookiesSent).to.be.above(15_000);
+    // The kernel client, arriving with the backlog full of the flood's half-open connections,
+    // came in through a cookie.
     expect(after.stats.synCookiesAccepted - before.stats.synCookiesAccepted).to.be.at.least(1);
     expect(halfOpen).to.be.at.most(1024);
     expect(after.connections.length).to.be.at.most(1100);
