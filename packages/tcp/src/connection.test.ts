@@ -7,6 +7,8 @@ import { expect } from 'chai';
 import { TcpConnection } from './connection.js';
 import { TcpListener } from './listener.js';
 import {
+  P,
+  ACK_OUT,
   FROM_PEER,
   IRS,
   ISS,
@@ -25,9 +27,6 @@ import {
 } from './__tests__/trace.js';
 import type { TcpConfig, TcpRepr } from './types.js';
 
-/** The peer's next in-order segment, acknowledging our SYN, window 10000. */
-const P = { seq: IRS + 1, ack: ISS + 1, window: 10_000 } as const;
-const ACK_OUT = { ...TO_PEER, control: 'none' } as const;
 
 function connectWith(config: Partial<TcpConfig> = TRACE_CONFIG): TcpConnection {
   return TcpConnection.connect(0, { local: LOCAL, remote: REMOTE, iss: ISS, config });

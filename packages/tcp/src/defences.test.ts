@@ -8,6 +8,8 @@ import { expect } from 'chai';
 import { TcpConnection } from './connection.js';
 import { TcpListener } from './listener.js';
 import {
+  P,
+  ACK_OUT,
   FROM_PEER,
   IRS,
   ISS,
@@ -26,9 +28,6 @@ import {
 } from './__tests__/trace.js';
 import type { TcpConfig, TcpRepr } from './types.js';
 
-/** The peer's next in-order segment, acknowledging our SYN, window 10000. */
-const P = { seq: IRS + 1, ack: ISS + 1, window: 10_000 } as const;
-const ACK_OUT = { ...TO_PEER, control: 'none' } as const;
 const NONE = new Uint8Array(0);
 
 /** Runs every timer until the connection closes (or 200 firings); returns the time of the last one. */

@@ -9,6 +9,7 @@ import { expect } from 'chai';
 import { TcpConnection } from './connection.js';
 import { TcpListener } from './listener.js';
 import {
+  P,
   FROM_PEER,
   IRS,
   ISS,
@@ -26,7 +27,6 @@ import {
 } from './__tests__/trace.js';
 import type { TcpConfig, TcpRepr } from './types.js';
 
-const P = { seq: IRS + 1, ack: ISS + 1, window: 10_000 } as const;
 const PEER_OPTS: Partial<TcpRepr> = { windowScale: 2, sackPermitted: true, timestamp: { tsVal: 500, tsEcr: 0 } };
 
 /** Active open with `config`, tsOffset 0; the SYN-ACK at t=10 carries `peer` options. */

@@ -30,6 +30,12 @@ export const FROM_PEER: TcpRepr = {
 /** Expected segment from us to the peer. */
 export const TO_PEER = { srcPort: LOCAL.port, dstPort: REMOTE.port } as const;
 
+/** The peer's next in-order segment after the handshake: acknowledges our SYN, window 10000. */
+export const P = { seq: IRS + 1, ack: ISS + 1, window: 10_000 } as const;
+
+/** A pure ACK from us. */
+export const ACK_OUT = { ...TO_PEER, control: 'none' } as const;
+
 /** What an expected outgoing segment may pin down. */
 export type Expected = Partial<TcpRepr> & { payload?: Uint8Array | number };
 
