@@ -7,6 +7,7 @@ import { expect } from 'chai';
 import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Namespace, requireNetns, waitForLine } from '../../../testing/netns.js';
+import { appReport } from '../../../testing/report.js';
 
 const MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
 const KPEER = fileURLToPath(new URL('../../../testing/kpeer.py', import.meta.url));
@@ -17,12 +18,6 @@ interface Status {
   stats: { packetsIn: number; drops: Record<string, number>; connections: Record<string, number>; synCookiesSent: number; synCookiesAccepted: number };
   connections: unknown[];
   memory: { heapUsed: number };
-}
-
-async function status(app: ChildProcess): Promise<Status> {
-  const line = waitForLine(app, /^\{.*"connections"/, 5000);
-  app.kill('SIGUSR1');
-  return JSON.parse(await line) as Status;
 }
 
 describe('end-to-end: a SYN flood does not lock out real clients', function () {
@@ -41,13 +36,13 @@ describe('end-to-end: a SYN flood does not lock out real clients', function () {
   });
 
   it('answers 20,000 spoofed SYNs with cookies and still serves a kernel client', async () => {
-    const before = await status(app);
+    const before = await appReport<Status>(app);
     const flood = await ns.run('python3', [SYNFLOOD, ADDR, '7', '20000'], 90_000);
     expect(flood.code, flood.stderr).to.equal(0);
     expect(JSON.parse(flood.stdout.trim()).sent).to.equal(20000);
     // What reached the stack (the kernel's TUN queue may drop part of a 20,000-packet burst):
     // every one of those SYNs got either one of the backlog's half-open slots or a cookie.
-    const mid = await status(app);
+    const mid = await appReport<Status>(app);
     const arrived = mid.stats.packetsIn - before.stats.packetsIn;
     const cookies = mid.stats.synCookiesSent - before.stats.synCookiesSent;
     const slots = mid.stats.connections['SYN-RECEIVED'] ?? 0;
@@ -62,7 +57,7 @@ describe('end-to-end: a SYN flood does not lock out real clients', function () {
     const seconds = (performance.now() - t) / 1000;
     expect(echo.stdout, echo.stderr).to.contain('"identical": true');
     expect(seconds, 'the real client connected without waiting out the flood').to.be.below(5);
-    const after = await status(app);
+    const after = await appReport<Status>(app);
     // State stays bounded: half-open connections are capped by the backlog, the rest were cookies.
     const halfOpen = after.stats.connections['SYN-RECEIVED'] ?? 0;
     // The kernel client, arriving with the backlog full of the flood's half-open connections,

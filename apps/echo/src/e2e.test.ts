@@ -7,6 +7,7 @@ import { expect } from 'chai';
 import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Namespace, requireNetns, waitForLine } from '../../../testing/netns.js';
+import { appReport, lastJson, python, type Json } from '../../../testing/report.js';
 
 const here = (p: string): string => fileURLToPath(new URL(p, import.meta.url));
 const KPEER = here('../../../testing/kpeer.py');
@@ -14,30 +15,6 @@ const MAIN = here('../dist/main.js');
 const STACK_CLIENT = here('./__tests__/stack-client.ts');
 const ADDR = '10.0.0.2';
 const PEER = '10.0.0.1';
-
-interface Json {
-  [key: string]: unknown;
-}
-
-function lastJson(stdout: string): Json {
-  const lines = stdout.trim().split('\n').filter((l) => l.startsWith('{'));
-  const last = lines.at(-1);
-  if (last === undefined) throw new Error(`no JSON line in output: ${stdout}`);
-  return JSON.parse(last) as Json;
-}
-
-async function kpeer(ns: Namespace, args: readonly string[], timeoutMs = 150_000): Promise<Json> {
-  const result = await ns.run('python3', [KPEER, ...args], timeoutMs);
-  if (result.code !== 0) throw new Error(`kpeer ${args.join(' ')} exited ${result.code}: ${result.stderr}`);
-  return lastJson(result.stdout);
-}
-
-/** Asks the echo app (SIGUSR1) for its stats and connection list. */
-async function echoStatus(app: ChildProcess): Promise<{ connections: unknown[]; stats: Json }> {
-  const line = waitForLine(app, /^\{.*"connections"/, 5000);
-  app.kill('SIGUSR1');
-  return JSON.parse(await line) as { connections: unknown[]; stats: Json };
-}
 
 describe('end-to-end: kernel client ⇄ TUN ⇄ apps/echo', function () {
   this.timeout(180_000);
@@ -64,27 +41,27 @@ describe('end-to-end: kernel client ⇄ TUN ⇄ apps/echo', function () {
   });
 
   it('echoes 16 MiB of random bytes back identical', async () => {
-    const r = await kpeer(ns, ['echo', ADDR, '7', String(16 * 1024 * 1024), '42']);
+    const r = await python(ns, KPEER, ['echo', ADDR, '7', String(16 * 1024 * 1024), '42']);
     expect(r.received).to.equal(16 * 1024 * 1024);
     expect(r.sha_received).to.equal(r.sha_sent);
     expect(r.identical).to.equal(true);
   });
 
   it('serves 50 concurrent connections × 64 KiB, all intact', async () => {
-    const r = await kpeer(ns, ['many', ADDR, '7', '50', String(64 * 1024)]);
+    const r = await python(ns, KPEER, ['many', ADDR, '7', '50', String(64 * 1024)]);
     expect(r.failures).to.deep.equal([]);
     expect(r.ok).to.equal(50);
   });
 
   it('accepts 200 sequential connections', async () => {
-    const r = await kpeer(ns, ['seq', ADDR, '7', '200']);
+    const r = await python(ns, KPEER, ['seq', ADDR, '7', '200']);
     expect(r.errors).to.deep.equal([]);
     expect(r.ok).to.equal(200);
   });
 
   it('negotiates window scaling, SACK, timestamps and ECN with Linux (as `ss -tio` shows)', async () => {
     ns.execSync('sysctl', ['-qw', 'net.ipv4.tcp_ecn=1']);
-    const r = await kpeer(ns, ['options', ADDR, '7']);
+    const r = await python(ns, KPEER, ['options', ADDR, '7']);
     const ss = String(r.ss);
     expect(r.echoed).to.equal(4096);
     expect(ss, ss).to.match(/\bwscale:\d+,\d+/);
@@ -94,22 +71,22 @@ describe('end-to-end: kernel client ⇄ TUN ⇄ apps/echo', function () {
   });
 
   it('refuses a connect to a closed port at once', async () => {
-    const r = await kpeer(ns, ['refused', ADDR, '8081']);
+    const r = await python(ns, KPEER, ['refused', ADDR, '8081']);
     expect(r.result).to.equal('refused');
     expect(r.seconds as number).to.be.below(1);
   });
 
   it('sends its FIN after the client closes: the kernel leaves FIN-WAIT-2 and our side reaches CLOSED', async () => {
-    const r = await kpeer(ns, ['closewait', ADDR, '7']);
+    const r = await python(ns, KPEER, ['closewait', ADDR, '7']);
     expect(r.echoed).to.equal(true);
     const states = r.states as string[];
     expect(states.at(-1), `kernel states ${states.join(' → ')}`).to.be.oneOf(['TIME-WAIT', 'GONE']);
     expect(r.seconds as number).to.be.below(1);
     // Every earlier connection of this suite is finished too: the table must be empty.
-    let status = await echoStatus(app);
+    let status = await appReport<{ connections: unknown[]; stats: Json }>(app);
     for (let i = 0; i < 20 && status.connections.length > 0; i++) {
       await new Promise((resolve) => setTimeout(resolve, 100));
-      status = await echoStatus(app);
+      status = await appReport<{ connections: unknown[]; stats: Json }>(app);
     }
     expect(status.connections).to.deep.equal([]);
   });

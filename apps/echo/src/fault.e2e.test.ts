@@ -9,6 +9,7 @@ import { expect } from 'chai';
 import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Namespace, requireNetns, waitForLine } from '../../../testing/netns.js';
+import { appReport, lastJson, type Json } from '../../../testing/report.js';
 
 const here = (p: string): string => fileURLToPath(new URL(p, import.meta.url));
 const KPEER = here('../../../testing/kpeer.py');
@@ -20,10 +21,6 @@ const FAULT_SEED = Number(process.env.FAULT_SEED ?? 7);
 /** The kernel client gives up after this long; the test's own timeout is a little longer. */
 const DEADLINE_S = 540;
 
-interface Json {
-  [key: string]: unknown;
-}
-
 interface ConnectionRow {
   localPort: number;
   remotePort: number;
@@ -33,19 +30,6 @@ interface ConnectionRow {
   cwnd: number;
   rttMs: number | undefined;
   rtoMs: number;
-}
-
-function lastJson(stdout: string): Json {
-  const last = stdout.trim().split('\n').filter((l) => l.startsWith('{')).at(-1);
-  if (last === undefined) throw new Error(`no JSON line in output: ${stdout}`);
-  return JSON.parse(last) as Json;
-}
-
-/** Asks the echo app (SIGUSR1) for its stats and connection list. */
-async function echoStatus(app: ChildProcess): Promise<{ connections: ConnectionRow[]; stats: Json }> {
-  const line = waitForLine(app, /^\{.*"connections"/, 5000);
-  app.kill('SIGUSR1');
-  return JSON.parse(await line) as { connections: ConnectionRow[]; stats: Json };
 }
 
 describe('end-to-end: 64 MiB echo through 5% loss, 2% reordering, 1% duplication', function () {
@@ -83,12 +67,12 @@ describe('end-to-end: 64 MiB echo through 5% loss, 2% reordering, 1% duplication
     while (!finished) {
       await Promise.race([done, new Promise((resolve) => setTimeout(resolve, 2000))]);
       if (finished) break;
-      const status = await echoStatus(app);
+      const status = await appReport<{ connections: ConnectionRow[]; stats: Json }>(app);
       last = status.connections.find((c) => c.localPort === 7) ?? last;
     }
     const code = await done;
     const seconds = (performance.now() - started) / 1000;
-    const status = await echoStatus(app);
+    const status = await appReport<{ connections: ConnectionRow[]; stats: Json }>(app);
     const drops = status.stats.drops as Record<string, number>;
     process.stdout.write(
       `      64 MiB echoed in ${seconds.toFixed(1)} s; last sample of the connection: ${JSON.stringify(last)}; ` +

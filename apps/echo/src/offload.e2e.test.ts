@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Namespace, requireNetns, waitForLine } from '../../../testing/netns.js';
+import { appReport, python } from '../../../testing/report.js';
 
 const here = (p: string): string => fileURLToPath(new URL(p, import.meta.url));
 const KPEER = here('../../../testing/kpeer.py');
@@ -21,10 +22,6 @@ const PEER = '10.0.0.1';
 const MTU = 1500;
 const MIB16 = 16 * 1024 * 1024;
 
-interface Json {
-  [key: string]: unknown;
-}
-
 interface Counters {
   packetsIn: number;
   bytesIn: number;
@@ -32,26 +29,6 @@ interface Counters {
   bytesOut: number;
   checksumFailures: number;
   drops: Record<string, number>;
-}
-
-function lastJson(stdout: string): Json {
-  const lines = stdout.trim().split('\n').filter((l) => l.startsWith('{'));
-  const last = lines.at(-1);
-  if (last === undefined) throw new Error(`no JSON line in output: ${stdout}`);
-  return JSON.parse(last) as Json;
-}
-
-async function python(ns: Namespace, script: string, args: readonly string[]): Promise<Json> {
-  const result = await ns.run('python3', [script, ...args], 150_000);
-  if (result.code !== 0) throw new Error(`${script} ${args.join(' ')} exited ${result.code}: ${result.stderr}`);
-  return lastJson(result.stdout);
-}
-
-/** The stack's counters, from the echo app's SIGUSR1 report. */
-async function counters(app: ChildProcess): Promise<Counters> {
-  const line = waitForLine(app, /^\{.*"stats"/, 5000);
-  app.kill('SIGUSR1');
-  return (JSON.parse(await line) as { stats: Counters }).stats;
 }
 
 /** Average inbound IPv4 packet size between two reports. */
@@ -92,9 +69,9 @@ describe('end-to-end: apps/echo --offload (TCP super-segments from the kernel)',
   });
 
   it('echoes 16 MiB of random bytes back identical while receiving super-segments', async () => {
-    const before = await counters(app);
+    const before = (await appReport<{ stats: Counters }>(app)).stats;
     const r = await python(ns, KPEER, ['echo', ADDR, '7', String(MIB16), '42']);
-    const after = await counters(app);
+    const after = (await appReport<{ stats: Counters }>(app)).stats;
     expect(r.received).to.equal(MIB16);
     expect(r.sha_received).to.equal(r.sha_sent);
     expect(r.identical).to.equal(true);
@@ -109,9 +86,9 @@ describe('end-to-end: apps/echo --offload (TCP super-segments from the kernel)',
   });
 
   it('takes 16 MiB at the discard service in super-segments averaging well above the MTU', async () => {
-    const before = await counters(app);
+    const before = (await appReport<{ stats: Counters }>(app)).stats;
     const r = await python(ns, KBENCH, ['send', ADDR, '9', String(MIB16)]);
-    const after = await counters(app);
+    const after = (await appReport<{ stats: Counters }>(app)).stats;
     expect(r.bytes).to.equal(MIB16);
     expect(after.bytesIn - before.bytesIn).to.be.at.least(MIB16);
     const avg = averageIn(before, after);

@@ -13,6 +13,7 @@ import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Namespace, requireNetns, waitForLine } from '../../../testing/netns.js';
+import { appReport } from '../../../testing/report.js';
 
 const here = (p: string): string => fileURLToPath(new URL(p, import.meta.url));
 const KPEER = here('../../../testing/kpeer.py');
@@ -33,13 +34,6 @@ interface ConnectionRow {
   sendQueued: number;
   retransmits: number;
   rtoCount: number;
-}
-
-/** Asks the echo app (SIGUSR1) for its connection list. */
-async function connections(app: ChildProcess): Promise<ConnectionRow[]> {
-  const line = waitForLine(app, /^\{.*"connections"/, 5000);
-  app.kill('SIGUSR1');
-  return (JSON.parse(await line) as { connections: ConnectionRow[] }).connections;
 }
 
 /** utime + stime of `pid`, in clock ticks (proc(5): fields 14 and 15). */
@@ -76,7 +70,7 @@ describe('end-to-end: a kernel peer that stops reading (zero window)', function 
     expect(paused.read).to.equal(MIB);
     const pausedAt = performance.now();
     const row = async (): Promise<ConnectionRow> => {
-      const r = (await connections(app)).find((c) => c.localPort === 19 && c.remotePort === paused.local_port);
+      const r = ((await appReport<{ connections: ConnectionRow[] }>(app)).connections).find((c) => c.localPort === 19 && c.remotePort === paused.local_port);
       if (r === undefined) throw new Error('the source connection is gone');
       return r;
     };
