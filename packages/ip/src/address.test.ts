@@ -13,7 +13,7 @@ import {
   isUnspecified,
   subnetBroadcast,
 } from './address.js';
-import { withSeed } from './__tests__/random.js';
+import { withSeed } from '../../../testing/random.js';
 
 describe('IPv4 addresses', () => {
   it('parses strict dotted quads into uint32', () => {

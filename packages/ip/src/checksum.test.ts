@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { internetChecksum, onesComplementSum, pseudoHeaderSum, verifyChecksum } from './checksum.js';
 import { KERNEL_ECHO_REQUEST, KERNEL_TCP_SYN, atOffset, hex } from './__tests__/captured.js';
-import { withSeed } from './__tests__/random.js';
+import { withSeed } from '../../../testing/random.js';
 
 /** Textbook RFC 1071 sum: 16-bit words, carries folded after every addition. */
 function referenceSum(bytes: Uint8Array, initial = 0): number {

@@ -15,7 +15,7 @@ import {
 } from './icmpv4.js';
 import { IpProtocol } from './ipv4.js';
 import { KERNEL_ECHO_REPLY, KERNEL_ECHO_REQUEST, KERNEL_PORT_UNREACHABLE, atOffset, hex } from './__tests__/captured.js';
-import { withSeed, type Prng } from './__tests__/random.js';
+import { withSeed, type Prng } from '../../../testing/random.js';
 
 const ECHO_REQUEST_ICMP = KERNEL_ECHO_REQUEST.subarray(20);
 const ECHO_REPLY_ICMP = KERNEL_ECHO_REPLY.subarray(20);

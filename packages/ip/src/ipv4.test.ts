@@ -3,7 +3,7 @@ import { ipv4FromString } from './address.js';
 import { internetChecksum } from './checksum.js';
 import { IPV4_HEADER_LENGTH, IpProtocol, Ipv4Packet, emitIpv4, makeIpv4Repr, parseIpv4, type Ipv4Repr } from './ipv4.js';
 import { KERNEL_ECHO_REQUEST, KERNEL_FRAGMENTS, KERNEL_PORT_UNREACHABLE, atOffset, hex } from './__tests__/captured.js';
-import { withSeed, type Prng } from './__tests__/random.js';
+import { withSeed, type Prng } from '../../../testing/random.js';
 
 const KERNEL = ipv4FromString('10.0.0.1');
 const PEER = ipv4FromString('10.0.0.2');

@@ -3,7 +3,7 @@ import { parseIcmpv4 } from './icmpv4.js';
 import { parseIpv4, type Ipv4Repr } from './ipv4.js';
 import { Ipv4Reassembler, type Ipv4ReassemblyResult } from './reassembly.js';
 import { KERNEL_ECHO_REQUEST, KERNEL_FRAGMENTS } from './__tests__/captured.js';
-import { withSeed } from './__tests__/random.js';
+import { withSeed } from '../../../testing/random.js';
 
 const BASE: Ipv4Repr = {
   src: 0x0a000002,

@@ -3,7 +3,7 @@ import { internetChecksum, onesComplementSum, pseudoHeaderSum } from '@tcp-tun/i
 import { TCP_HEADER_LENGTH, TcpFlags, TcpSegment, emitTcp, parseTcp, tcpHeaderLength, type TcpDropReason } from './segment.js';
 import type { SackBlock, TcpControl, TcpRepr } from './types.js';
 import { KERNEL_TCP_RST_ACK, KERNEL_TCP_SYN, KERNEL_TCP_SYN_ACK, atOffset, hex } from './__tests__/segment-fixtures.js';
-import { withSeed, type Prng } from './__tests__/segment-random.js';
+import { withSeed, type Prng } from '../../../testing/random.js';
 
 const KERNEL = 0x0a000001; // 10.0.0.1
 const PEER = 0x0a000002; // 10.0.0.2
