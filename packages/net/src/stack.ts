@@ -720,9 +720,8 @@ export class Stack {
     }
     const { repr, payload: data } = parsed;
     const entry = this.#table.get(ip.src, repr.srcPort, repr.dstPort);
-    const l = this.#listeners.get(repr.dstPort);
     if (entry !== undefined) {
-      if (l !== undefined && repr.control === 'syn' && entry.conn.state === 'TIME-WAIT' && entry.conn.reusableBy(repr)) {
+      if (repr.control === 'syn' && entry.conn.state === 'TIME-WAIT' && this.#listeners.has(repr.dstPort) && entry.conn.reusableBy(repr)) {
         // RFC 6191 / RFC 1122 §4.2.2.13: a new SYN may reopen a 4-tuple in TIME-WAIT. The old
         // incarnation goes quietly (abort sends nothing in TIME-WAIT) and the listener takes it.
         entry.conn.abort();
@@ -734,6 +733,8 @@ export class Stack {
         return;
       }
     }
+    // Only segments that match no connection look for a listener.
+    const l = this.#listeners.get(repr.dstPort);
     if (l !== undefined) {
       if (this.#table.size >= this.maxConnections && repr.control !== 'rst') {
         // The table is full: drop whatever could open a connection (a SYN, or the ACK that
