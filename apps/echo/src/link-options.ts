@@ -5,7 +5,7 @@
  * stack itself sent and received).
  */
 import { capture, withFaults, type FaultOptions, type Link } from '@tcp-tun/net';
-import { openTun, type TunDevice } from '@tcp-tun/tun';
+import { DEFAULT_BUSY_POLL_US, openTun, type TunDevice } from '@tcp-tun/tun';
 import { type Command, InvalidArgumentError } from 'commander';
 
 /** The parsed shared flags. */
@@ -19,6 +19,8 @@ export interface LinkOptions {
    * of up to 64 KiB with checksums completed by the device. What we send stays within `mtu`.
    */
   readonly offload: boolean;
+  /** Busy-polling window of the TUN reader in microseconds (`--busy-poll`); 0 turns it off. */
+  readonly busyPollUs: number;
   readonly pcap?: string | undefined;
   /** Undefined when no fault flag was given. */
   readonly faults?: FaultOptions | undefined;
@@ -60,6 +62,7 @@ export function addLinkOptions(command: Command): Command {
     .option('--addr <ipv4>', "the stack's own IPv4 address", ipv4, '10.0.0.2')
     .option('--peer <ipv4>', "the kernel's address on the TUN (point-to-point peer)", ipv4, '10.0.0.1')
     .option('--mtu <n>', 'link MTU in octets', intIn(576, 65535), 1500)
+    .option('--busy-poll <us>', 'keep polling the TUN device this many microseconds after the last packet before sleeping (0: off)', intIn(0, 100_000), DEFAULT_BUSY_POLL_US)
     .option('--offload', 'receive TCP super-segments of up to 64 KiB from the kernel (IFF_VNET_HDR, TSO4); sending stays within the MTU', false)
     .option('--pcap <file>', 'capture every packet to <file> (pcap, LINKTYPE_RAW; flushed on exit)')
     .option('--drop <p>', 'fault injection: drop packets with probability p (both directions)', probability)
@@ -95,6 +98,7 @@ export function readLinkOptions(o: Record<string, unknown>): LinkOptions {
     peer: String(o.peer),
     mtu: Number(o.mtu),
     offload: o.offload === true,
+    busyPollUs: Number(o.busyPoll),
     pcap: typeof o.pcap === 'string' ? o.pcap : undefined,
     faults: anyFault ? faults : undefined,
   };
@@ -127,6 +131,7 @@ export async function openLink(
     peer: options.addr,
     mtu: options.mtu,
     offload: options.offload,
+    busyPollUs: options.busyPollUs,
   });
   // A device that fails for good (e.g. the interface was deleted under us) reports it here;
   // without a listener the EventEmitter would throw it into the event loop.

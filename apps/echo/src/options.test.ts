@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { parseEchoOptions, servicePorts } from './options.js';
+import { DEFAULT_BUSY_POLL_US } from '@tcp-tun/tun';
 
 const argv = (...args: string[]) => ['node', 'tcp-tun-echo', ...args];
 
@@ -23,6 +24,8 @@ describe('tcp-tun-echo options', () => {
 
   it('reads --offload', () => {
     expect(parseEchoOptions(argv('--offload', '--mtu', '9000'))).to.include({ offload: true, mtu: 9000 });
+    expect(parseEchoOptions(argv()).busyPollUs).to.equal(DEFAULT_BUSY_POLL_US);
+    expect(parseEchoOptions(argv('--busy-poll', '0')).busyPollUs).to.equal(0);
   });
 
   it('rejects bad values with a usage error', () => {
@@ -35,7 +38,7 @@ describe('tcp-tun-echo options', () => {
     }) as typeof process.exit;
     process.stderr.write = (() => true) as typeof process.stderr.write;
     try {
-      for (const bad of [['--addr', '10.0.0.256'], ['--mtu', '20'], ['--services', 'echo,ftp'], ['--drop', '2'], ['--dev', 'a-very-long-device-name'], ['--addr', '10.0.0.1']]) {
+      for (const bad of [['--addr', '10.0.0.256'], ['--mtu', '20'], ['--services', 'echo,ftp'], ['--drop', '2'], ['--dev', 'a-very-long-device-name'], ['--addr', '10.0.0.1'], ['--busy-poll', '-1'], ['--busy-poll', '100001']]) {
         expect(() => parseEchoOptions(argv(...bad)), bad.join(' ')).to.throw('exit');
       }
     } finally {
@@ -43,6 +46,6 @@ describe('tcp-tun-echo options', () => {
       process.stderr.write = realWrite;
     }
     expect(exits.every((c) => c !== 0)).to.equal(true);
-    expect(exits).to.have.length(6);
+    expect(exits).to.have.length(8);
   });
 });

@@ -7,7 +7,7 @@
  */
 import { expect } from 'chai';
 import { createInterface } from 'node:readline';
-import { Netns, netnsUnavailable, TunChild, UDP_RECV_SCRIPT, UDP_SEND_SCRIPT } from './__tests__/netns.js';
+import { Netns, netnsUnavailable, TunChild, UDP_PACED_SCRIPT, UDP_RECV_SCRIPT, UDP_SEND_SCRIPT } from './__tests__/netns.js';
 import { icmpEchoRequest, readIpv4, udp } from './__tests__/packets.js';
 
 const NS = `tcptun-tun-${process.pid}`;
@@ -178,6 +178,34 @@ describe('TunDevice in a network namespace', function () {
     expect(ns!.read('/sys/class/net/tflood0/statistics/tx_dropped')).to.equal('0');
     c.command({ cmd: 'close' });
     await c.next('closed');
+  });
+
+  it('busy polling catches packets that follow within busyPollUs without waking the worker', async () => {
+    // 10 ms gaps inside a 100 ms window: the first packet wakes the reader, polling catches the
+    // rest. Without busy polling each packet needs its own wake-up. A packet after the window
+    // has passed proves the reader handed the fd back to the worker.
+    const stats = async (busyPollUs: number, name: string, third: string): Promise<Record<string, number>> => {
+      const c = child({ name, address: `10.${third}.0.1`, peer: `10.${third}.0.2`, busyPollUs });
+      await c.next('open');
+      c.command({ cmd: 'start' });
+      await c.next('started');
+      await ns!.node(UDP_PACED_SCRIPT, [`10.${third}.0.2`, '4000', '5', '10']);
+      await c.packets(5);
+      await new Promise((r) => setTimeout(r, 600));
+      await ns!.node(UDP_SEND_SCRIPT, [`10.${third}.0.2`, '4000', '1', 'late']);
+      await c.packets(1);
+      c.command({ cmd: 'stats' });
+      const e = await c.next('stats');
+      c.command({ cmd: 'close' });
+      await c.next('closed');
+      return e.stats as Record<string, number>;
+    };
+    const polled = await stats(100_000, 'tbusy0', '103');
+    expect(polled.rxPackets).to.equal(6);
+    expect(polled.readinessWakeups, 'one wake-up per quiet period').to.equal(2);
+    const plain = await stats(0, 'tbusy1', '104');
+    expect(plain.rxPackets).to.equal(6);
+    expect(plain.readinessWakeups, 'one wake-up per packet').to.equal(6);
   });
 
   it('fails with ERR_TUN_BUSY when another process holds the device', async () => {

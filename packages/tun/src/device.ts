@@ -6,7 +6,9 @@
  * - Receive: a worker blocked in poll(2) says "readable"; the main thread then reads the
  *   O_NONBLOCK fd with `fs.readSync` into one pooled buffer until EAGAIN, at most `readBatch`
  *   packets per event-loop turn (more continue on `setImmediate`, so a flood cannot starve the
- *   loop), and hands each burst to the receiver as one batch. Then it re-arms the worker.
+ *   loop), and hands each burst to the receiver as one batch. Then it re-arms the worker, or,
+ *   with busy polling (option `busyPollUs`), first keeps reading once per event-loop turn until
+ *   the fd has been quiet that long.
  * - Send: one `fs.writeSync` per packet (one write is exactly one packet; `writev` of two would
  *   lose the second). Failures are counted, never thrown.
  * - Offload (option `offload`): every read starts with a 10-byte virtio-net header (vnet.ts).
@@ -42,6 +44,11 @@ export interface TunStats {
   readonly checksumsCompleted: number;
   /** Offload only: reads dropped because the virtio-net header was unusable (never seen so far). */
   readonly rxHeaderErrors: number;
+  /**
+   * Times the readiness worker woke the reader. With busy polling most bursts are caught by
+   * polling instead, so this stays well below `rxBatches` under steady traffic.
+   */
+  readonly readinessWakeups: number;
 }
 
 /**
@@ -58,6 +65,7 @@ const VNET_SKEW = 16 - VNET_HEADER_SIZE;
 const VNET_READ_ROOM = 16 + 65536;
 /** Largest packet a write can carry (the IPv4 Total Length field, RFC 791 §3.1). */
 const MAX_PACKET = 65535;
+
 /** Upper bound of the packet pool besides READ_ROOM, so huge MTUs do not allocate huge pools. */
 const POOL_CAP = 4 * 1024 * 1024;
 
@@ -104,6 +112,9 @@ export class TunDevice extends EventEmitter {
   #receiver: TunReceiver | undefined;
   #watcher: ReadinessWatcher | undefined;
   #immediate: NodeJS.Immediate | undefined;
+  readonly #busyPollMs: number;
+  /** `performance.now()` of the last burst that brought packets, for busy polling. */
+  #lastRxAt = 0;
   #refed = true;
   #closed = false;
   #closing: Promise<void> | undefined;
@@ -117,6 +128,7 @@ export class TunDevice extends EventEmitter {
   #superSegmentsIn = 0;
   #checksumsCompleted = 0;
   #rxHeaderErrors = 0;
+  #readinessWakeups = 0;
 
   /** @internal Use {@link openTun}. */
   constructor(fd: number, name: string, options: ResolvedTunOptions) {
@@ -125,6 +137,7 @@ export class TunDevice extends EventEmitter {
     this.name = name;
     this.mtu = options.mtu;
     this.#readBatch = options.readBatch;
+    this.#busyPollMs = options.busyPollUs / 1000;
     this.offload = options.offload;
     this.#readRoom = options.offload ? VNET_READ_ROOM : READ_ROOM;
     const perPacket = ((options.mtu + 7) & ~7) + (options.offload ? 16 : 0);
@@ -146,6 +159,7 @@ export class TunDevice extends EventEmitter {
       superSegmentsIn: this.#superSegmentsIn,
       checksumsCompleted: this.#checksumsCompleted,
       rxHeaderErrors: this.#rxHeaderErrors,
+      readinessWakeups: this.#readinessWakeups,
     };
   }
 
@@ -183,7 +197,10 @@ export class TunDevice extends EventEmitter {
     }
     this.#receiver = receiver;
     const watcher = new ReadinessWatcher(this.fd, {
-      readable: () => this.#drain(),
+      readable: () => {
+        this.#readinessWakeups++;
+        this.#drain();
+      },
       hangup: () => this.#drain(),
       error: (error) => this.#fail(error),
     });
@@ -298,6 +315,19 @@ export class TunDevice extends EventEmitter {
     return true;
   }
 
+  readonly #drainNext = (): void => this.#drain();
+
+  /**
+   * Busy polling (TunOptions.busyPollUs): after a drain that reached EAGAIN, whether to try again
+   * on the next event-loop turn instead of handing the fd back to the readiness worker.
+   */
+  #keepPolling(gotPackets: boolean): boolean {
+    if (this.#busyPollMs === 0) return false;
+    const now = performance.now();
+    if (gotPackets) this.#lastRxAt = now;
+    return now - this.#lastRxAt < this.#busyPollMs;
+  }
+
   /** Reads until EAGAIN or `readBatch` packets, delivering bursts; then re-arms or yields. */
   #drain(): void {
     this.#immediate = undefined;
@@ -366,10 +396,11 @@ export class TunDevice extends EventEmitter {
           this.#fail(new TunError('ERR_TUN_IO', `reading TUN device '${this.name}' failed: ${code ?? String(failure)}`, {
             errno: code, syscall: 'read', cause: failure,
           }));
-        } else if (drained) {
+        } else if (drained && !this.#keepPolling(count > 0)) {
           this.#watcher?.rearm();
         } else {
-          this.#immediate = setImmediate(() => this.#drain());
+          // More to read (the per-turn cap was reached), or busy polling: try again next turn.
+          this.#immediate = setImmediate(this.#drainNext);
           if (!this.#refed) this.#immediate.unref();
         }
       }

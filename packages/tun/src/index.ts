@@ -28,4 +28,4 @@
  */
 export { openTun, TunDevice, type TunReceiver, type TunStats } from './device.js';
 export { TunError, type TunErrorCode, type TunErrorDetails } from './errors.js';
-export { DEFAULT_TX_QUEUE_LEN, type TunOptions } from './options.js';
+export { DEFAULT_BUSY_POLL_US, DEFAULT_TX_QUEUE_LEN, type TunOptions } from './options.js';

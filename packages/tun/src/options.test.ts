@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { openTun } from './device.js';
 import { TunError } from './errors.js';
-import { DEFAULT_TX_QUEUE_LEN, formatIpv4, parseIpv4, resolveOptions, type TunOptions } from './options.js';
+import { DEFAULT_BUSY_POLL_US, DEFAULT_TX_QUEUE_LEN, formatIpv4, parseIpv4, resolveOptions, type TunOptions } from './options.js';
 
 function rejectsWith(options: unknown): TunError {
   try {
@@ -34,7 +34,7 @@ describe('options', () => {
     it('fills in defaults', () => {
       expect(resolveOptions()).to.deep.equal({
         name: 'tun0', address: undefined, peer: undefined, prefixLength: undefined, mtu: 1500,
-        txQueueLen: 10_000, up: false, disableIpv6: true, readBatch: 256, offload: false,
+        txQueueLen: 10_000, up: false, disableIpv6: true, readBatch: 256, busyPollUs: DEFAULT_BUSY_POLL_US, offload: false,
       });
       expect(DEFAULT_TX_QUEUE_LEN).to.equal(10_000);
     });
@@ -59,6 +59,8 @@ describe('options', () => {
       expect(resolveOptions({ name: 'tun%d' }).name).to.equal('tun%d');
       expect(resolveOptions({ txQueueLen: 0 }).txQueueLen).to.equal(0);
       expect(resolveOptions({ readBatch: 1 }).readBatch).to.equal(1);
+      expect(resolveOptions({ busyPollUs: 0 }).busyPollUs).to.equal(0);
+      expect(resolveOptions({ busyPollUs: 100_000 }).busyPollUs).to.equal(100_000);
       expect(resolveOptions({ txQueueLen: 500 }).txQueueLen).to.equal(500);
       expect(resolveOptions({ offload: true }).offload).to.equal(true);
       expect(resolveOptions({ offload: false }).offload).to.equal(false);
@@ -84,6 +86,9 @@ describe('options', () => {
       ['mtu a string', { mtu: '1500' }],
       ['negative txQueueLen', { txQueueLen: -1 }],
       ['readBatch 0', { readBatch: 0 }],
+      ['negative busyPollUs', { busyPollUs: -1 }],
+      ['busyPollUs too large', { busyPollUs: 100_001 }],
+      ['busyPollUs not an integer', { busyPollUs: 2.5 }],
       ['up not a boolean', { up: 'yes' }],
       ['disableIpv6 not a boolean', { disableIpv6: 1 }],
       ['offload not a boolean', { offload: 'yes' }],

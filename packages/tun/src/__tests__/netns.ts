@@ -194,6 +194,19 @@ const done = () => { if (--pending === 0) s.close(); };
 for (let i = 0; i < left; i++) s.send(Buffer.from(payload + ':' + i), Number(port), address, done);
 `;
 
+/** Kernel-side UDP sender, paced: argv ADDRESS PORT COUNT GAP_MS; one datagram every GAP_MS. */
+export const UDP_PACED_SCRIPT = `
+const dgram = require('node:dgram');
+const [address, port, count, gap] = process.argv.slice(-4).map((v, i) => (i === 0 ? v : Number(v)));
+const s = dgram.createSocket('udp4');
+let i = 0;
+const next = () => {
+  if (i === count) return s.close();
+  s.send(Buffer.from('paced:' + i++), port, address, () => setTimeout(next, gap));
+};
+next();
+`;
+
 /** Kernel-side UDP listener: prints 'ready', then the first datagram as JSON, then exits. */
 export const UDP_RECV_SCRIPT = `
 const dgram = require('node:dgram');
