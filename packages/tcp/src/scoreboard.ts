@@ -8,13 +8,15 @@
  * sequence numbers never enter the bookkeeping. A FIN occupies one octet after the last data
  * octet and is carried by the last record.
  *
- * Memory: records live in parallel typed arrays forming a ring (struct of arrays), allocated on
- * the first send, doubled when full and released when nothing is outstanding. Nothing is
- * allocated per segment.
+ * Memory: records live in parallel typed arrays forming a ring (struct of arrays), views of one
+ * block from the block pool, taken on the first send, doubled when full and handed back when
+ * nothing is outstanding. Nothing is allocated per segment.
  *
  * Counters are kept incrementally so `pipe` is O(1) (RFC 6675 §4 SetPipe, in the form Linux
  * uses: outstanding − SACKed − lost + retransmitted-in-flight).
  */
+import { giveBlock, takeBlock } from './block-pool.js';
+
 
 /** Record flags. */
 export const SACKED = 1;
@@ -28,6 +30,8 @@ export const RETRANS_OUT = 8;
 export const FIN = 16;
 
 const INITIAL_RECORDS = 16;
+/** Octets per record in the storage block: 8 + 8 + 4 + 1 used, rounded up to a power of two. */
+const RECORD_OCTETS = 32;
 
 /** RACK state (RFC 8985 §6.1). */
 export interface RackState {
@@ -54,6 +58,8 @@ export class Scoreboard {
   private lens: Int32Array | undefined;
   private xmits: Float64Array | undefined;
   private flags: Uint8Array | undefined;
+  /** The pooled block the four arrays above are views of. */
+  private block: Uint8Array | undefined;
 
   /** Sequence span of all records (data + FIN). */
   outstanding = 0;
@@ -75,7 +81,7 @@ export class Scoreboard {
 
   /** Octets of typed arrays allocated (0 when nothing is outstanding). */
   get allocated(): number {
-    return this.cap * (8 + 4 + 8 + 1);
+    return this.cap * RECORD_OCTETS;
   }
 
   // ---- record access by logical index (0 = oldest) ----
@@ -371,10 +377,15 @@ export class Scoreboard {
 
   private grow(): void {
     const cap = this.cap === 0 ? INITIAL_RECORDS : this.cap * 2;
-    const starts = new Float64Array(cap);
-    const lens = new Int32Array(cap);
-    const xmits = new Float64Array(cap);
-    const flags = new Uint8Array(cap);
+    // One pooled block holds the four arrays (32 octets per record: a power of two, so the
+    // block pool can reuse it; 21 are used). A connection that empties its scoreboard on every
+    // round trip then allocates nothing.
+    const block = takeBlock(cap * RECORD_OCTETS);
+    const buf = block.buffer;
+    const starts = new Float64Array(buf, 0, cap);
+    const xmits = new Float64Array(buf, cap * 8, cap);
+    const lens = new Int32Array(buf, cap * 16, cap);
+    const flags = new Uint8Array(buf, cap * 20, cap);
     for (let i = 0; i < this.count; i++) {
       const p = this.phys(i);
       starts[i] = this.starts![p]!;
@@ -382,6 +393,8 @@ export class Scoreboard {
       xmits[i] = this.xmits![p]!;
       flags[i] = this.flags![p]!;
     }
+    if (this.block !== undefined) giveBlock(this.block);
+    this.block = block;
     this.starts = starts;
     this.lens = lens;
     this.xmits = xmits;
@@ -391,6 +404,8 @@ export class Scoreboard {
   }
 
   private release(): void {
+    if (this.block !== undefined) giveBlock(this.block);
+    this.block = undefined;
     this.starts = undefined;
     this.lens = undefined;
     this.xmits = undefined;

@@ -7,10 +7,14 @@
  * A ring buffer, so acknowledging and appending never move data. Storage is allocated on the
  * first write, doubles up to `capacity` as needed, and is released once everything was
  * acknowledged (the next write allocates the size last used again, so a steady sender does not
- * re-grow), so an idle connection holds no send storage at all. A segment that straddles the
+ * re-grow), so an idle connection holds no send storage at all. Storage comes from and returns
+ * to the block pool (block-pool.ts), so emptying the buffer on every round trip costs no
+ * allocation. A segment that straddles the
  * ring's end is copied into a scratch array (at most one MSS, once per lap); every other
  * segment payload is a zero-copy `subarray`.
  */
+import { giveBlock, takeBlock } from './block-pool.js';
+
 const INITIAL_STORAGE = 16 * 1024;
 const EMPTY = new Uint8Array(0);
 
@@ -52,7 +56,7 @@ export class SendBuffer {
     if (storage === undefined) {
       let size = Math.max(INITIAL_STORAGE, this.lastSize);
       while (size < n) size *= 2;
-      storage = this.storage = new Uint8Array(Math.min(size, this.capacity));
+      storage = this.storage = takeBlock(Math.min(size, this.capacity));
       this.head = 0;
     } else if (this.used + n > storage.length) {
       storage = this.grow(this.used + n);
@@ -71,6 +75,7 @@ export class SendBuffer {
     if (n <= 0 || this.storage === undefined) return;
     if (n >= this.used) {
       this.lastSize = this.storage.length;
+      giveBlock(this.storage);
       this.storage = undefined;
       this.scratch = undefined;
       this.head = 0;
@@ -104,10 +109,11 @@ export class SendBuffer {
     let size = old.length;
     while (size < needed) size *= 2;
     size = Math.min(size, this.capacity);
-    const next = new Uint8Array(size);
+    const next = takeBlock(size);
     const first = Math.min(this.used, old.length - this.head);
     next.set(old.subarray(this.head, this.head + first), 0);
     if (first < this.used) next.set(old.subarray(0, this.used - first), first);
+    giveBlock(old);
     this.storage = next;
     this.head = 0;
     return next;
