@@ -95,4 +95,31 @@ describe('checksum (RFC 1071)', () => {
     const bytes = new Uint8Array(65535).fill(0xff);
     expect(onesComplementSum(bytes)).to.equal(referenceSum(bytes));
   });
+
+  it('sums aligned ranges by 32-bit words exactly as the byte loop does (offsets, lengths, two buffers)', () => {
+    withSeed((rng) => {
+      // Two buffers used in turn, as a stack's receive pool and transmit scratch are.
+      const pools = [new Uint8Array(4096), new Uint8Array(8192)];
+      for (const p of pools) p.set(rng.bytes(p.length));
+      for (let n = 0; n < 2000; n++) {
+        const pool = pools[n & 1]!;
+        const start = rng.int(64) * 4 + (rng.chance(0.2) ? rng.int(4) : 0);
+        const len = rng.int(pool.length - start);
+        const view = pool.subarray(start, start + len);
+        const initial = rng.chance(0.5) ? rng.int(0x10000) : 0;
+        expect(onesComplementSum(view, initial), `start ${start} len ${len}`).to.equal(referenceSum(view, initial));
+        // start/end inside the view, aligned or not
+        const a = rng.int(len + 1);
+        const b = a + rng.int(len - a + 1);
+        expect(onesComplementSum(view, 0, a, b), `start ${start} [${a}, ${b})`).to.equal(referenceSum(view.subarray(a, b)));
+      }
+    });
+  });
+
+  it('folds long word runs without losing carries (more than 2^20 words)', () => {
+    const bytes = new Uint8Array(5 * 1024 * 1024 + 6).fill(0xff);
+    bytes[12345] = 0x12;
+    expect(onesComplementSum(bytes)).to.equal(referenceSum(bytes));
+    expect(onesComplementSum(new Uint8Array(4096))).to.equal(0); // all zero stays 0
+  });
 });

@@ -1,7 +1,9 @@
 import { expect } from 'chai';
 import { ipv4FromString } from './address.js';
 import { internetChecksum } from './checksum.js';
-import { IPV4_HEADER_LENGTH, IpProtocol, Ipv4Packet, emitIpv4, makeIpv4Repr, parseIpv4, type Ipv4Repr } from './ipv4.js';
+import {
+  IPV4_HEADER_LENGTH, IpProtocol, Ipv4Packet, Ipv4ParseTarget, emitIpv4, makeIpv4Repr, parseIpv4, parseIpv4Into, type Ipv4Repr,
+} from './ipv4.js';
 import { KERNEL_ECHO_REQUEST, KERNEL_FRAGMENTS, KERNEL_PORT_UNREACHABLE, atOffset, hex } from './__tests__/captured.js';
 import { withSeed, type Prng } from '../../../testing/random.js';
 
@@ -93,6 +95,18 @@ describe('IPv4 (RFC 791)', () => {
         expect(Array.from(r.payload)).to.deep.equal(Array.from(KERNEL_ECHO_REQUEST.subarray(20)));
       });
     }
+
+    it('returns a plain Uint8Array payload view for a subclass input too (as a Node Buffer is)', () => {
+      class Subclass extends Uint8Array {}
+      const bytes = new Subclass(KERNEL_ECHO_REQUEST.length + 4);
+      bytes.set(KERNEL_ECHO_REQUEST); // 4 octets of link padding after Total Length
+      const r = parseIpv4(bytes);
+      if (!r.ok) throw new Error(r.reason);
+      expect(Object.getPrototypeOf(r.payload)).to.equal(Uint8Array.prototype);
+      expect(r.payload.buffer).to.equal(bytes.buffer);
+      expect(r.payload.byteOffset).to.equal(20);
+      expect(Array.from(r.payload)).to.deep.equal(Array.from(KERNEL_ECHO_REQUEST.subarray(20)));
+    });
 
     it('emits the same header octets from the Repr into a 0xa5-filled buffer', () => {
       const out = new Uint8Array(40).fill(0xa5);
@@ -251,6 +265,36 @@ describe('IPv4 (RFC 791)', () => {
           }
         }
         expect(accepted).to.be.greaterThan(0);
+      });
+    });
+
+    it('parseIpv4Into one reused target agrees with parseIpv4 on valid, mutated and random datagrams', () => {
+      withSeed((rng) => {
+        const target = new Ipv4ParseTarget();
+        for (let n = 0; n < 10000; n++) {
+          let bytes: Uint8Array;
+          const kind = rng.int(3);
+          if (kind === 0) {
+            const repr = randomRepr(rng);
+            bytes = new Uint8Array(20 + repr.payloadLength);
+            emitIpv4(repr, bytes);
+          } else if (kind === 1) {
+            bytes = atOffset(KERNEL_ECHO_REQUEST, rng.int(4));
+            for (let k = rng.int(3); k >= 0; k--) bytes[rng.int(20)] = rng.u32() & 0xff;
+            if (rng.chance(0.7)) fixChecksum(bytes.subarray(0, Math.max(20, (bytes[0]! & 0xf) * 4)));
+          } else {
+            bytes = atOffset(rng.bytes(rng.int(80)), rng.int(4));
+          }
+          const expected = parseIpv4(bytes);
+          const reason = parseIpv4Into(bytes, target);
+          if (!expected.ok) {
+            expect(reason).to.equal(expected.reason);
+            continue;
+          }
+          expect(reason).to.equal(undefined);
+          expect({ ...target.repr }).to.deep.equal(expected.repr);
+          expect(target.headerLength).to.equal(expected.headerLength);
+        }
       });
     });
   });

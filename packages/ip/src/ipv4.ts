@@ -281,7 +281,7 @@ export class Ipv4Packet {
   }
 }
 
-/** Result of {@link parseIpv4}. `payload` is a subarray of the input (no copy). */
+/** Result of {@link parseIpv4}. `payload` is a view of the input's memory (no copy), a plain `Uint8Array`. */
 export type Ipv4ParseResult =
   | { readonly ok: true; readonly repr: Ipv4Repr; readonly headerLength: number; readonly payload: Uint8Array }
   | { readonly ok: false; readonly reason: Ipv4DropReason };
@@ -291,39 +291,70 @@ export type Ipv4ParseResult =
  * on any input. `payload` ends at Total Length, so link padding is excluded.
  */
 export function parseIpv4(bytes: Uint8Array): Ipv4ParseResult {
-  if (bytes.length < IPV4_HEADER_LENGTH) return { ok: false, reason: 'truncated' };
+  const target = new Ipv4ParseTarget();
+  const reason = parseIpv4Into(bytes, target);
+  if (reason !== undefined) return { ok: false, reason };
+  const { repr, headerLength } = target;
+  // A plain Uint8Array view even when `bytes` is a Node Buffer: Buffer's subarray goes through
+  // its species constructor and costs more.
+  const payload = new Uint8Array(bytes.buffer, bytes.byteOffset + headerLength, repr.payloadLength);
+  return { ok: true, repr, headerLength, payload };
+}
+
+/** An {@link Ipv4Repr} whose fields {@link parseIpv4Into} overwrites. */
+export type MutableIpv4Repr = { -readonly [K in keyof Ipv4Repr]: Ipv4Repr[K] };
+
+/**
+ * Where {@link parseIpv4Into} puts what it parsed. A receive loop keeps one and parses every
+ * packet into it, instead of allocating a result, a Repr and a payload view per packet (the
+ * garbage of a 1500-octet packet stream was most of what the collector had to do).
+ */
+export class Ipv4ParseTarget {
+  /** The parsed header: overwritten by the next parse into this target (copy what you keep). */
+  readonly repr: MutableIpv4Repr = { ...makeIpv4Repr({ src: 0, dst: 0, protocol: 0, payloadLength: 0 }) };
+  /** Header length in octets: the payload is `bytes[headerLength, headerLength + repr.payloadLength)`. */
+  headerLength = 0;
+}
+
+/**
+ * {@link parseIpv4} without allocating: the same checks and policy, the result written into
+ * `target`. Returns `undefined` when the datagram is valid, else why it was dropped (the
+ * target's content is then unspecified). Never throws on any input.
+ */
+export function parseIpv4Into(bytes: Uint8Array, target: Ipv4ParseTarget): Ipv4DropReason | undefined {
+  if (bytes.length < IPV4_HEADER_LENGTH) return 'truncated';
   const b0 = bytes[F.VER_IHL]!;
-  if (b0 >>> 4 !== 4) return { ok: false, reason: 'bad-version' };
+  if (b0 >>> 4 !== 4) return 'bad-version';
   const checked = Ipv4Packet.check(bytes);
-  if (checked !== undefined) return { ok: false, reason: checked };
+  if (checked !== undefined) return checked;
   const headerLength = (b0 & 0x0f) * 4;
   const totalLength = (bytes[F.TOTAL_LENGTH]! << 8) | bytes[F.TOTAL_LENGTH + 1]!;
-  if (!verifyChecksum(bytes, 0, 0, headerLength)) return { ok: false, reason: 'bad-checksum' };
+  if (!verifyChecksum(bytes, 0, 0, headerLength)) return 'bad-checksum';
   const src = u32(bytes, F.SRC);
-  if (isBroadcastOrMulticast(src)) return { ok: false, reason: 'bad-source' };
+  if (isBroadcastOrMulticast(src)) return 'bad-source';
   const flagsFrag = (bytes[F.FLAGS_FRAG]! << 8) | bytes[F.FLAGS_FRAG + 1]!;
   const moreFragments = (flagsFrag & FLAG_MF) !== 0;
   const fragmentOffset = (flagsFrag & FRAG_OFFSET_MASK) * 8;
   const payloadLength = totalLength - headerLength;
   // RFC 791 §3.2: every fragment but the last carries a multiple of 8 octets, and the
   // reassembled datagram cannot exceed 65535 octets.
-  if (moreFragments && (payloadLength === 0 || (payloadLength & 7) !== 0)) return { ok: false, reason: 'bad-fragment' };
-  if (fragmentOffset + payloadLength + headerLength > IPV4_MAX_LENGTH) return { ok: false, reason: 'bad-fragment' };
+  if (moreFragments && (payloadLength === 0 || (payloadLength & 7) !== 0)) return 'bad-fragment';
+  if (fragmentOffset + payloadLength + headerLength > IPV4_MAX_LENGTH) return 'bad-fragment';
   const tos = bytes[F.DSCP_ECN]!;
-  const repr: Ipv4Repr = {
-    src,
-    dst: u32(bytes, F.DST),
-    protocol: bytes[F.PROTOCOL]!,
-    ttl: bytes[F.TTL]!,
-    payloadLength,
-    ident: (bytes[F.IDENT]! << 8) | bytes[F.IDENT + 1]!,
-    dontFragment: (flagsFrag & FLAG_DF) !== 0,
-    moreFragments,
-    fragmentOffset,
-    dscp: tos >>> 2,
-    ecn: tos & 0x03,
-  };
-  return { ok: true, repr, headerLength, payload: bytes.subarray(headerLength, totalLength) };
+  const repr = target.repr;
+  repr.src = src;
+  repr.dst = u32(bytes, F.DST);
+  repr.protocol = bytes[F.PROTOCOL]!;
+  repr.ttl = bytes[F.TTL]!;
+  repr.payloadLength = payloadLength;
+  repr.ident = (bytes[F.IDENT]! << 8) | bytes[F.IDENT + 1]!;
+  repr.dontFragment = (flagsFrag & FLAG_DF) !== 0;
+  repr.moreFragments = moreFragments;
+  repr.fragmentOffset = fragmentOffset;
+  repr.dscp = tos >>> 2;
+  repr.ecn = tos & 0x03;
+  target.headerLength = headerLength;
+  return undefined;
 }
 
 function u32(b: Uint8Array, i: number): number {

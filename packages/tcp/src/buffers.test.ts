@@ -71,6 +71,43 @@ describe('RecvBuffer memory', () => {
   });
 });
 
+describe('RecvBuffer ring reuse', () => {
+  it('a released ring serves the next buffer of the same size; its stale octets are never read', () => {
+    const a = new RecvBuffer(1 << 20);
+    a.write(0, new Uint8Array(3000).fill(0xee), 1 << 20, 8);
+    expect(a.allocated).to.equal(4096);
+    expect(a.read(1 << 20)!.every((b) => b === 0xee)).to.equal(true);
+    expect(a.allocated).to.equal(0); // released: kept as a spare
+
+    const b = new RecvBuffer(1 << 20);
+    // Out of order first, so the ring holds a hole of stale octets below it.
+    expect(b.write(1000, bytes(500, 1000 & 0xff), 1 << 20, 8)).to.equal(0);
+    expect(b.allocated).to.equal(4096);
+    expect(b.read(1 << 20)).to.equal(undefined); // nothing in order yet
+    expect(b.write(0, bytes(1000), 1 << 20, 8)).to.equal(1500);
+    expect(Array.from(b.read(1 << 20)!)).to.deep.equal(Array.from(bytes(1500)));
+  });
+
+  it('readInto copies into the caller\'s memory, across the ring\'s end, and says how much', () => {
+    const r = new RecvBuffer(64);
+    let written = 0;
+    let readTotal = 0;
+    const rng = mulberry32(11);
+    const out = new Uint8Array(50);
+    for (let i = 0; i < 300; i++) {
+      written += r.write(0, bytes(Math.min(Math.floor(rng() * 40), r.space), written), 0, 0);
+      const want = Math.floor(rng() * 50);
+      const before = r.readable;
+      const n = r.readInto(out.subarray(0, want));
+      expect(n).to.equal(Math.min(want, before));
+      for (let j = 0; j < n; j++) if (out[j] !== ((readTotal + j) & 0xff)) throw new Error(`mismatch at ${readTotal + j}`);
+      readTotal += n;
+    }
+    expect(readTotal).to.be.greaterThan(1000);
+    expect(new RecvBuffer(10).readInto(out)).to.equal(0);
+  });
+});
+
 describe('RecvBuffer', () => {
   it('reassembles out-of-order ranges; the hole filling makes all contiguous data readable', () => {
     const r = new RecvBuffer(100);

@@ -515,6 +515,23 @@ describe('TcpConnection', () => {
         expectSent(conn, 28, [{ window: 10_000 }]);
       });
 
+      it('recvInto() copies into the caller\'s memory and reopens the window like recv()', () => {
+        const conn = established();
+        for (let i = 0; i < 10; i++) send(conn, 20, { ...P, seq: IRS + 1 + i * 1000 }, bytes(1000, i * 1000));
+        expectSent(conn, 20, [{ ack: IRS + 10_001, window: 0 }]);
+        const out = new Uint8Array(1100).fill(0xee);
+        expect(conn.recvInto(out.subarray(0, 500))).to.equal(500); // below the SWS threshold
+        expectNothing(conn, 25);
+        expect(conn.recvInto(out.subarray(500))).to.equal(600);
+        expect(Array.from(out)).to.deep.equal(Array.from(bytes(1100)));
+        expectSent(conn, 26, [{ ...ACK_OUT, seq: ISS + 1, ack: IRS + 10_001, window: 1100 }]);
+        const rest = new Uint8Array(20_000);
+        expect(conn.recvInto(rest)).to.equal(8900);
+        expect(Array.from(rest.subarray(0, 8900))).to.deep.equal(Array.from(bytes(8900, 1100)));
+        expect(conn.recvInto(rest)).to.equal(0);
+        expectSent(conn, 28, [{ window: 10_000 }]);
+      });
+
       it('the peer FIN after data: readable, then end, in order; ACK covers the FIN', () => {
         const conn = established();
         send(conn, 20, { ...P, seq: IRS + 1001, control: 'fin' }, bytes(500, 1000));

@@ -655,6 +655,17 @@ export class TcpConnection {
   }
 
   /**
+   * Like {@link recv}, into the caller's memory: copies up to `out.length` in-order octets to
+   * `out` from index 0 and returns how many (0 when none are readable). The caller may pass
+   * memory it did not zero (Node's `Buffer.allocUnsafe`) sized by `readableLength`.
+   */
+  recvInto(out: Uint8Array): number {
+    const n = this.recvBuf.readInto(out);
+    if (n > 0 && this.acksAllowed()) this.maybeWindowUpdate();
+    return n;
+  }
+
+  /**
    * Turns Nagle's algorithm off (`true`, the default argument, as Node's `socket.setNoDelay()`)
    * or on. With it off, a segment smaller than the MSS goes out at once even while earlier
    * small data is unacknowledged. Drain transmits afterwards: held data may now be sendable.

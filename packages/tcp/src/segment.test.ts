@@ -1,6 +1,8 @@
 import { expect } from 'chai';
 import { internetChecksum, onesComplementSum, pseudoHeaderSum } from '@tcp-tun/ip';
-import { TCP_HEADER_LENGTH, TcpFlags, TcpSegment, emitTcp, parseTcp, tcpHeaderLength, type TcpDropReason } from './segment.js';
+import {
+  TCP_HEADER_LENGTH, TcpFlags, TcpParseTarget, TcpSegment, emitTcp, parseTcp, parseTcpInto, tcpHeaderLength, type TcpDropReason,
+} from './segment.js';
 import type { SackBlock, TcpControl, TcpRepr } from './types.js';
 import { KERNEL_TCP_RST_ACK, KERNEL_TCP_SYN, KERNEL_TCP_SYN_ACK, atOffset, hex } from './__tests__/segment-fixtures.js';
 import { withSeed, type Prng } from '../../../testing/random.js';
@@ -128,6 +130,32 @@ describe('TCP segment codec', () => {
     expect(new TextDecoder().decode(r.payload)).to.equal('hello');
     expect(r.payload.buffer).to.equal(seg.buffer);
     expect(r.payload.byteOffset).to.equal(seg.byteOffset + 20);
+  });
+
+  it('returns a plain Uint8Array payload view for a subclass input too (as a Node Buffer is)', () => {
+    class Subclass extends Uint8Array {}
+    const seg = segment(TcpFlags.ACK | TcpFlags.PSH, '', '68656c6c6f');
+    const buf = new Subclass(seg.length);
+    buf.set(seg);
+    const r = parseTcp(buf, KERNEL, PEER);
+    if (!r.ok) throw new Error(r.reason);
+    expect(Object.getPrototypeOf(r.payload)).to.equal(Uint8Array.prototype);
+    expect(r.payload.buffer).to.equal(buf.buffer);
+    expect(r.payload.byteOffset).to.equal(buf.byteOffset + 20);
+    expect(new TextDecoder().decode(r.payload)).to.equal('hello');
+  });
+
+  it('takes NOP, NOP, Timestamps (the usual layout, parsed without the option loop) as the general parser would', () => {
+    const ts = '080a 01020304 a0b0c0d0';
+    const usual = parseTcp(segment(TcpFlags.ACK, `0101 ${ts}`, 'aa'), KERNEL, PEER);
+    const reordered = parseTcp(segment(TcpFlags.ACK, `${ts} 0101`, 'aa'), KERNEL, PEER);
+    if (!usual.ok || !reordered.ok) throw new Error('not parsed');
+    expect(usual.repr.timestamp).to.deep.equal({ tsVal: 0x01020304, tsEcr: 0xa0b0c0d0 });
+    expect(usual.repr).to.deep.equal(reordered.repr);
+    expect(Array.from(usual.payload)).to.deep.equal([0xaa]);
+    // A timestamp option with a wrong length in the same place is still refused.
+    const bad = parseTcp(segment(TcpFlags.ACK, '0101 0809 01020304 a0b0c0d0'), KERNEL, PEER);
+    expect(bad.ok || bad.reason).to.equal('bad-option');
   });
 
   describe('checksum', () => {
@@ -415,6 +443,50 @@ describe('TCP segment codec', () => {
         }
         expect([...seen]).to.include.members(['ok', 'truncated', 'bad-data-offset', 'bad-checksum', 'bad-option']);
       });
+    });
+
+    it('parseTcpInto one reused target, inside a larger buffer, agrees with parseTcp', () => {
+      withSeed((rng) => {
+        const target = new TcpParseTarget();
+        const seen = new Set<string>();
+        for (let n = 0; n < 20000; n++) {
+          let seg: Uint8Array;
+          if (n % 2 === 0) {
+            const repr = randomRepr(rng);
+            const payload = rng.bytes(rng.chance(0.5) ? 0 : rng.int(300));
+            seg = new Uint8Array(tcpHeaderLength(repr) + payload.length);
+            emitTcp(repr, payload, KERNEL, PEER, seg);
+            if (rng.chance(0.3)) seg[rng.int(seg.length)] = rng.u32() & 0xff;
+          } else {
+            seg = rng.pick([SYN, SYN_ACK, RST_ACK]).slice();
+            for (let k = rng.int(3); k >= 0; k--) seg[rng.int(seg.length)] = rng.u32() & 0xff;
+            if (rng.chance(0.7)) fixChecksum(seg);
+            seg = seg.subarray(0, rng.int(seg.length + 1));
+          }
+          // The segment sits inside a larger buffer, as in a received IPv4 packet.
+          const before = rng.int(30);
+          const outer = new Uint8Array(before + seg.length + rng.int(8)).fill(0x5a);
+          outer.set(seg, before);
+          const expected = parseTcp(seg, KERNEL, PEER);
+          const reason = parseTcpInto(outer, KERNEL, PEER, target, before, before + seg.length);
+          seen.add(reason ?? 'ok');
+          if (!expected.ok) {
+            expect(reason).to.equal(expected.reason);
+            continue;
+          }
+          expect(reason).to.equal(undefined);
+          expect({ ...target.repr }).to.deep.equal(expected.repr);
+          expect(Array.from(outer.subarray(target.payloadStart, before + seg.length))).to.deep.equal(Array.from(expected.payload));
+        }
+        expect([...seen]).to.include.members(['ok', 'truncated', 'bad-checksum']);
+      });
+    });
+
+    it('parseTcpInto throws a coded RangeError for a range outside the bytes', () => {
+      const target = new TcpParseTarget();
+      for (const [start, end] of [[-1, 10], [5, 4], [0, SYN.length + 1]] as const) {
+        expect(() => parseTcpInto(SYN, KERNEL, PEER, target, start, end)).to.throw(RangeError).with.property('code', 'ERR_OUT_OF_RANGE');
+      }
     });
   });
 });

@@ -28,8 +28,10 @@
  * are left out (RFC 2018 §3: with timestamps at most 3 blocks fit).
  *
  * Hot path: parse and emit read and write octets directly (no DataView, no copies of the
- * header; the only allocations are the Repr, the payload subarray, and the timestamp/SACK
- * objects when those options are present); the checksum is summed over 32-bit chunks.
+ * header; the only allocations are the Repr, the payload view, and the timestamp/SACK
+ * objects when those options are present; `parseTcpInto` writes into a reusable target and
+ * allocates none of them but SACK blocks); the usual NOP, NOP, Timestamps option block is recognised without
+ * the option loop; the checksum is summed over 32-bit words.
  */
 import { onesComplementSum, pseudoHeaderSum, IpProtocol } from '@tcp-tun/ip';
 import type { SackBlock, TcpControl, TcpRepr, TcpTimestamp } from './types.js';
@@ -81,7 +83,7 @@ const MAX_OPTIONS_LENGTH = TCP_MAX_HEADER_LENGTH - TCP_HEADER_LENGTH;
 /** Why `parseTcp` dropped a segment (policy in the module comment). */
 export type TcpDropReason = 'truncated' | 'bad-data-offset' | 'bad-checksum' | 'bad-flags' | 'bad-port' | 'bad-option';
 
-/** Result of {@link parseTcp}. `payload` is a subarray of the input (no copy). */
+/** Result of {@link parseTcp}. `payload` is a view of the input's memory (no copy), a plain `Uint8Array`. */
 export type TcpParseResult =
   | { ok: true; repr: TcpRepr; payload: Uint8Array }
   | { ok: false; reason: TcpDropReason };
@@ -242,76 +244,164 @@ export class TcpSegment {
   }
 }
 
-const BAD_OPTION: TcpParseResult = Object.freeze({ ok: false, reason: 'bad-option' }) as TcpParseResult;
-const TRUNCATED: TcpParseResult = Object.freeze({ ok: false, reason: 'truncated' }) as TcpParseResult;
-const BAD_DATA_OFFSET: TcpParseResult = Object.freeze({ ok: false, reason: 'bad-data-offset' }) as TcpParseResult;
-const BAD_CHECKSUM: TcpParseResult = Object.freeze({ ok: false, reason: 'bad-checksum' }) as TcpParseResult;
-const BAD_PORT: TcpParseResult = Object.freeze({ ok: false, reason: 'bad-port' }) as TcpParseResult;
-const BAD_FLAGS: TcpParseResult = Object.freeze({ ok: false, reason: 'bad-flags' }) as TcpParseResult;
+const FAILED: Readonly<Record<TcpDropReason, TcpParseResult>> = {
+  truncated: Object.freeze({ ok: false, reason: 'truncated' }),
+  'bad-data-offset': Object.freeze({ ok: false, reason: 'bad-data-offset' }),
+  'bad-checksum': Object.freeze({ ok: false, reason: 'bad-checksum' }),
+  'bad-flags': Object.freeze({ ok: false, reason: 'bad-flags' }),
+  'bad-port': Object.freeze({ ok: false, reason: 'bad-port' }),
+  'bad-option': Object.freeze({ ok: false, reason: 'bad-option' }),
+};
 
 /**
  * Parses and validates a received TCP segment (`bytes` is exactly the IP payload) sent from
  * `srcAddr` to `dstAddr` (uint32, for the pseudo-header). Never throws. The Repr always has
- * every field defined or explicitly `undefined` (one object shape); `payload` is a subarray.
+ * every field defined or explicitly `undefined` (one object shape); `payload` is a view of `bytes`.
  */
 export function parseTcp(bytes: Uint8Array, srcAddr: number, dstAddr: number): TcpParseResult {
-  const len = bytes.length;
-  if (len < TCP_HEADER_LENGTH) return TRUNCATED;
-  const headerLength = (bytes[F.DATA_OFFSET]! >>> 4) * 4;
-  if (headerLength < TCP_HEADER_LENGTH || headerLength > len) return BAD_DATA_OFFSET;
-  if (onesComplementSum(bytes, pseudoHeaderSum(srcAddr, dstAddr, IpProtocol.Tcp, len)) !== 0xffff) return BAD_CHECKSUM;
-  const srcPort = (bytes[F.SRC_PORT]! << 8) | bytes[F.SRC_PORT + 1]!;
-  const dstPort = (bytes[F.DST_PORT]! << 8) | bytes[F.DST_PORT + 1]!;
-  if (srcPort === 0 || dstPort === 0) return BAD_PORT;
+  const target = new TcpParseTarget();
+  const reason = parseTcpInto(bytes, srcAddr, dstAddr, target);
+  if (reason !== undefined) return FAILED[reason];
+  // A plain Uint8Array view even when `bytes` is a Node Buffer: cheaper than Buffer's subarray.
+  const payload = new Uint8Array(bytes.buffer, bytes.byteOffset + target.payloadStart, bytes.length - target.payloadStart);
+  return { ok: true, repr: target.repr, payload };
+}
 
-  const flags = bytes[F.FLAGS]!;
+/** A {@link TcpRepr} whose fields {@link parseTcpInto} overwrites. */
+export type MutableTcpRepr = { -readonly [K in keyof TcpRepr]: TcpRepr[K] };
+
+/**
+ * Where {@link parseTcpInto} puts what it parsed. A receive loop keeps one and parses every
+ * segment into it, instead of allocating a result, a Repr and a timestamp object per segment
+ * (with the IPv4 ones, most of the garbage of a 1500-octet packet stream).
+ */
+export class TcpParseTarget {
+  /**
+   * The parsed header, every field present (one object shape). It, and the object in its
+   * `timestamp`, are overwritten by the next parse into this target: copy what you keep.
+   * `sackBlocks`, when present, is a fresh array.
+   */
+  readonly repr: MutableTcpRepr = {
+    srcPort: 0,
+    dstPort: 0,
+    control: 'none',
+    seq: 0,
+    ack: undefined,
+    window: 0,
+    urgent: undefined,
+    ece: false,
+    cwr: false,
+    mss: undefined,
+    windowScale: undefined,
+    sackPermitted: undefined,
+    sackBlocks: undefined,
+    timestamp: undefined,
+  };
+  /** Index in the parsed `bytes` where the payload starts; it runs to the segment's end. */
+  payloadStart = 0;
+  /** The object `repr.timestamp` points to when the segment carries timestamps (reused). */
+  readonly timestampStorage: { tsVal: number; tsEcr: number } = { tsVal: 0, tsEcr: 0 };
+}
+
+/** Points `target.repr.timestamp` at the target's reused object, holding the option at `at`. */
+function readTimestamp(target: TcpParseTarget, bytes: Uint8Array, at: number): void {
+  const ts = target.timestampStorage;
+  ts.tsVal = u32(bytes, at);
+  ts.tsEcr = u32(bytes, at + 4);
+  target.repr.timestamp = ts;
+}
+
+/**
+ * {@link parseTcp} without allocating (but for SACK blocks): the same checks and policy over
+ * the segment `bytes[start, end)`, the result written into `target`. The payload is
+ * `bytes[target.payloadStart, end)`. Returns `undefined` when the segment is valid, else why it
+ * was dropped (the target's content is then unspecified). Never throws on any octets.
+ * @throws RangeError with `code: 'ERR_OUT_OF_RANGE'` when `[start, end)` is not within `bytes`.
+ */
+export function parseTcpInto(
+  bytes: Uint8Array,
+  srcAddr: number,
+  dstAddr: number,
+  target: TcpParseTarget,
+  start = 0,
+  end = bytes.length,
+): TcpDropReason | undefined {
+  if (!(start >= 0 && start <= end && end <= bytes.length)) {
+    const err = new RangeError(`parseTcpInto: [${start}, ${end}) is not within ${bytes.length} octets`) as RangeError & { code: string };
+    err.code = 'ERR_OUT_OF_RANGE';
+    throw err;
+  }
+  const len = end - start;
+  if (len < TCP_HEADER_LENGTH) return 'truncated';
+  const headerLength = (bytes[start + F.DATA_OFFSET]! >>> 4) * 4;
+  if (headerLength < TCP_HEADER_LENGTH || headerLength > len) return 'bad-data-offset';
+  if (onesComplementSum(bytes, pseudoHeaderSum(srcAddr, dstAddr, IpProtocol.Tcp, len), start, end) !== 0xffff) return 'bad-checksum';
+  const srcPort = (bytes[start + F.SRC_PORT]! << 8) | bytes[start + F.SRC_PORT + 1]!;
+  const dstPort = (bytes[start + F.DST_PORT]! << 8) | bytes[start + F.DST_PORT + 1]!;
+  if (srcPort === 0 || dstPort === 0) return 'bad-port';
+
+  const flags = bytes[start + F.FLAGS]!;
   const syn = (flags & TcpFlags.SYN) !== 0;
   const fin = (flags & TcpFlags.FIN) !== 0;
   const rst = (flags & TcpFlags.RST) !== 0;
-  if ((syn && (fin || rst)) || (fin && rst)) return BAD_FLAGS;
-  const control: TcpControl = syn ? 'syn' : fin ? 'fin' : rst ? 'rst' : (flags & TcpFlags.PSH) !== 0 ? 'psh' : 'none';
+  if ((syn && (fin || rst)) || (fin && rst)) return 'bad-flags';
+  const repr = target.repr;
+  repr.mss = undefined;
+  repr.windowScale = undefined;
+  repr.sackPermitted = undefined;
+  repr.sackBlocks = undefined;
+  repr.timestamp = undefined;
 
   // Options (RFC 9293 §3.2): kind, length, value; EOL ends, NOP pads.
-  let mss: number | undefined;
-  let windowScale: number | undefined;
-  let sackPermitted: boolean | undefined;
-  let sackBlocks: SackBlock[] | undefined;
-  let timestamp: TcpTimestamp | undefined;
-  let i = F.OPTIONS;
-  while (i < headerLength) {
+  const optionsEnd = start + headerLength;
+  let i = start + F.OPTIONS;
+  if (
+    headerLength === F.OPTIONS + 12 &&
+    bytes[i] === OPT_NOP &&
+    bytes[i + 1] === OPT_NOP &&
+    bytes[i + 2] === OPT_TS &&
+    bytes[i + 3] === 10
+  ) {
+    // The layout of nearly every segment of a connection with timestamps (RFC 7323 Appendix A):
+    // NOP, NOP, Timestamps and nothing else. Taken without the general loop below.
+    readTimestamp(target, bytes, i + 4);
+    i = optionsEnd;
+  }
+  while (i < optionsEnd) {
     const kind = bytes[i]!;
     if (kind === OPT_EOL) break;
     if (kind === OPT_NOP) {
       i++;
       continue;
     }
-    if (i + 1 >= headerLength) return BAD_OPTION;
+    if (i + 1 >= optionsEnd) return 'bad-option';
     const optLen = bytes[i + 1]!;
-    if (optLen < 2 || i + optLen > headerLength) return BAD_OPTION;
+    if (optLen < 2 || i + optLen > optionsEnd) return 'bad-option';
     switch (kind) {
       case OPT_MSS:
-        if (optLen !== 4) return BAD_OPTION;
-        if (syn) mss = (bytes[i + 2]! << 8) | bytes[i + 3]!;
+        if (optLen !== 4) return 'bad-option';
+        if (syn) repr.mss = (bytes[i + 2]! << 8) | bytes[i + 3]!;
         break;
       case OPT_WS:
-        if (optLen !== 3) return BAD_OPTION;
+        if (optLen !== 3) return 'bad-option';
         // RFC 7323 §2.3: a shift above 14 is logged and used as 14.
-        if (syn) windowScale = Math.min(bytes[i + 2]!, TCP_MAX_WINDOW_SCALE);
+        if (syn) repr.windowScale = Math.min(bytes[i + 2]!, TCP_MAX_WINDOW_SCALE);
         break;
       case OPT_SACK_PERM:
-        if (optLen !== 2) return BAD_OPTION;
-        if (syn) sackPermitted = true;
+        if (optLen !== 2) return 'bad-option';
+        if (syn) repr.sackPermitted = true;
         break;
       case OPT_SACK: {
         const n = (optLen - 2) >>> 3;
-        if (n < 1 || n > MAX_SACK_BLOCKS || optLen !== 2 + 8 * n) return BAD_OPTION;
-        sackBlocks = [];
-        for (let k = 0, p = i + 2; k < n; k++, p += 8) sackBlocks.push({ left: u32(bytes, p), right: u32(bytes, p + 4) });
+        if (n < 1 || n > MAX_SACK_BLOCKS || optLen !== 2 + 8 * n) return 'bad-option';
+        const blocks: SackBlock[] = [];
+        for (let k = 0, p = i + 2; k < n; k++, p += 8) blocks.push({ left: u32(bytes, p), right: u32(bytes, p + 4) });
+        repr.sackBlocks = blocks;
         break;
       }
       case OPT_TS:
-        if (optLen !== 10) return BAD_OPTION;
-        timestamp = { tsVal: u32(bytes, i + 2), tsEcr: u32(bytes, i + 6) };
+        if (optLen !== 10) return 'bad-option';
+        readTimestamp(target, bytes, i + 2);
         break;
       default:
         break; // unknown kind: skipped by its length (RFC 9293 §3.2, RFC 1122 §4.2.2.5)
@@ -319,23 +409,17 @@ export function parseTcp(bytes: Uint8Array, srcAddr: number, dstAddr: number): T
     i += optLen;
   }
 
-  const repr: TcpRepr = {
-    srcPort,
-    dstPort,
-    control,
-    seq: u32(bytes, F.SEQ),
-    ack: (flags & TcpFlags.ACK) !== 0 ? u32(bytes, F.ACK) : undefined,
-    window: (bytes[F.WINDOW]! << 8) | bytes[F.WINDOW + 1]!,
-    urgent: (flags & TcpFlags.URG) !== 0 ? (bytes[F.URGENT]! << 8) | bytes[F.URGENT + 1]! : undefined,
-    ece: (flags & TcpFlags.ECE) !== 0,
-    cwr: (flags & TcpFlags.CWR) !== 0,
-    mss,
-    windowScale,
-    sackPermitted,
-    sackBlocks,
-    timestamp,
-  };
-  return { ok: true, repr, payload: bytes.subarray(headerLength) };
+  repr.srcPort = srcPort;
+  repr.dstPort = dstPort;
+  repr.control = syn ? 'syn' : fin ? 'fin' : rst ? 'rst' : (flags & TcpFlags.PSH) !== 0 ? 'psh' : 'none';
+  repr.seq = u32(bytes, start + F.SEQ);
+  repr.ack = (flags & TcpFlags.ACK) !== 0 ? u32(bytes, start + F.ACK) : undefined;
+  repr.window = (bytes[start + F.WINDOW]! << 8) | bytes[start + F.WINDOW + 1]!;
+  repr.urgent = (flags & TcpFlags.URG) !== 0 ? (bytes[start + F.URGENT]! << 8) | bytes[start + F.URGENT + 1]! : undefined;
+  repr.ece = (flags & TcpFlags.ECE) !== 0;
+  repr.cwr = (flags & TcpFlags.CWR) !== 0;
+  target.payloadStart = optionsEnd;
+  return undefined;
 }
 
 /** How many of `repr.sackBlocks` fit in the option space left by the other options. */
