@@ -20,6 +20,8 @@ export type TunErrorCode =
   | 'ERR_TUN_CLOSED'
   /** `start()` was called a second time. */
   | 'ERR_TUN_ALREADY_STARTED'
+  /** `sendTso()` on a device opened without `offload` (programmer error). */
+  | 'ERR_TUN_NO_OFFLOAD'
   /** A bad option or argument (programmer error). */
   | 'ERR_INVALID_ARG_VALUE';
 

@@ -6,7 +6,9 @@
  */
 import { expect } from 'chai';
 import { Netns, netnsUnavailable, TunChild, UDP_SEND_SCRIPT } from './__tests__/netns.js';
-import { icmpEchoRequest, readIpv4, readTcp, transportChecksumOk } from './__tests__/packets.js';
+import {
+  addressBytes, icmpEchoRequest, pseudoHeaderSum, readIpv4, readTcp, tcp, TcpFlags, transportChecksumOk,
+} from './__tests__/packets.js';
 import { TCP_SEND_SCRIPT } from './__tests__/tcp-sink.js';
 
 const NS = `tcptun-off-${process.pid}`;
@@ -139,6 +141,48 @@ describe('TunDevice offloads and transmit queue in a network namespace', functio
     expect(new DataView(next!.buffer, next!.byteOffset).getUint16(26), 'reply to seq 5, none to the corrupt seq 4').to.equal(5);
     c.command({ cmd: 'close' });
     await c.next('closed');
+  });
+
+  it('sendTso: the kernel takes a TCP super-packet with a partial checksum whole (one RST covering all of it)', async () => {
+    const c = child({ name: 'toff3', address: '10.116.0.1', peer: '10.116.0.2', offload: true });
+    expect(await c.next('open')).to.deep.include({ offload: true, tso: { maxPacket: 65535 } });
+    c.command({ cmd: 'start' });
+    await c.next('started');
+    /** A TCP packet to a closed kernel port, without ACK, its checksum field left partial. */
+    const partial = (seq: number, length: number): Uint8Array => {
+      const p = tcp('10.116.0.2', '10.116.0.1', {
+        srcPort: 40001, dstPort: 9, seq, ack: 0, flags: TcpFlags.PSH, window: 1000, payload: new Uint8Array(length).fill(0x62),
+      });
+      const sum = pseudoHeaderSum(addressBytes('10.116.0.2'), addressBytes('10.116.0.1'), 6, length + 20);
+      new DataView(p.buffer, p.byteOffset).setUint16(36, sum);
+      return p;
+    };
+    // 3000 octets cut into 1000-octet segments; wholly larger than the 1500-octet MTU.
+    const big = partial(1_000_000, 3000);
+    c.command({ cmd: 'sendTso', hex: Buffer.from(big).toString('hex'), segmentSize: 1000 });
+    expect((await c.next('sent')).stats).to.include({ txPackets: 1, txSuperSegments: 1, txSegments: 3, txChecksumsOffloaded: 1, txDropped: 0 });
+    // RFC 9293 §3.10.7.1: a segment without ACK to a closed port gets <SEQ=0><ACK=SEG.SEQ+SEG.LEN>.
+    // One RST acknowledging all 3000 octets: the kernel took the super-packet whole, checksum trusted.
+    const [rst] = await c.packets(1);
+    expect(readTcp(rst!)).to.include({ srcPort: 9, dstPort: 40001, ack: 1_003_000 });
+    expect(readTcp(rst!).flags & TcpFlags.RST).to.equal(TcpFlags.RST);
+    // A single packet with a partial checksum (no GSO) is taken too.
+    c.command({ cmd: 'sendTso', hex: Buffer.from(partial(2_000_000, 500)).toString('hex'), segmentSize: 1000 });
+    expect((await c.next('sent')).stats).to.include({ txPackets: 2, txSuperSegments: 1, txChecksumsOffloaded: 2, txDropped: 0 });
+    const [rst2] = await c.packets(1);
+    expect(readTcp(rst2!)).to.include({ ack: 2_000_500 });
+    // Not IPv4/TCP: counted as dropped, nothing written.
+    c.command({ cmd: 'sendTso', hex: Buffer.from(icmpEchoRequest('10.116.0.2', '10.116.0.1', 1, 1, new Uint8Array(40))).toString('hex'), segmentSize: 1000 });
+    expect((await c.next('sent')).stats).to.include({ txPackets: 2, txDropped: 1 });
+    c.command({ cmd: 'close' });
+    await c.next('closed');
+
+    const plain = child({ name: 'toff4', address: '10.117.0.1', peer: '10.117.0.2' });
+    expect(await plain.next('open')).to.deep.include({ offload: false, tso: null });
+    plain.command({ cmd: 'sendTso', hex: Buffer.from(big).toString('hex'), segmentSize: 1000 });
+    expect(await plain.next('sent')).to.include({ code: 'ERR_TUN_NO_OFFLOAD' });
+    plain.command({ cmd: 'close' });
+    await plain.next('closed');
   });
 
   it('without offload, gets only MTU-sized packets with full checksums, even from a device that had offloads', async () => {

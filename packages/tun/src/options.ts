@@ -51,7 +51,8 @@ export interface TunOptions {
    * virtio-net offloads (`IFF_VNET_HDR` + `TUNSETOFFLOAD` CSUM|TSO4). The kernel then hands over
    * TCP/IPv4 super-segments of up to 65535 bytes (larger than the MTU) and leaves TCP/UDP
    * checksums partial; the device completes them, so receivers still see ordinary, valid IPv4
-   * packets, only larger and fewer. Sent packets get a zeroed header (no offload requested).
+   * packets, only larger and fewer. `send()` writes a zeroed header (no offload requested);
+   * `sendTso()` (GSO send) asks the kernel to segment a TCP super-packet and finish its checksum.
    * Default `false`.
    */
   offload?: boolean;

@@ -1,8 +1,9 @@
 import { expect } from 'chai';
 import {
-  completeChecksum, LITTLE_ENDIAN, readVnetHeader, sumHostOrder, VNET_HEADER_SIZE, VnetFlags, VnetGso, writeVnetHeader,
+  completeChecksum, LITTLE_ENDIAN, readVnetHeader, sumHostOrder, VNET_HEADER_SIZE, VnetFlags, VnetGso, writeTcpOffloadHeader,
+  writeVnetHeader,
 } from './vnet.js';
-import { checksum } from './__tests__/packets.js';
+import { checksum, ipv4, tcp, TcpFlags, udp } from './__tests__/packets.js';
 
 /** xorshift32: a seeded PRNG so failures replay (SEED=n). */
 function prng(seed: number): () => number {
@@ -43,6 +44,64 @@ describe('virtio-net header', () => {
     expect(readVnetHeader(bytes, 2)).to.deep.equal(header);
     expect(VNET_HEADER_SIZE).to.equal(10);
     expect(LITTLE_ENDIAN, 'tests assume x86_64/aarch64').to.equal(true);
+  });
+});
+
+describe('writeTcpOffloadHeader (GSO send)', () => {
+  /** A TCP packet with timestamps (32-octet header) and `n` payload octets. */
+  const packet = (n: number, flags: number = TcpFlags.ACK | TcpFlags.PSH): Uint8Array =>
+    tcp('10.0.0.2', '10.0.0.1', {
+      srcPort: 19, dstPort: 40000, seq: 1, ack: 2, flags, window: 512,
+      options: Uint8Array.from([1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2]), payload: new Uint8Array(n).fill(0x61),
+    });
+
+  it('asks for TCPV4 segmentation and a partial checksum when the payload exceeds segmentSize', () => {
+    const out = new Uint8Array(14).fill(0xa5);
+    expect(writeTcpOffloadHeader(out, 2, packet(3 * 1448 + 1), 1448)).to.equal(4);
+    // flags NEEDS_CSUM, TCPV4, hdr_len 52, gso_size 1448, csum_start 20, csum_offset 16 (little-endian host).
+    expect(Buffer.from(out).toString('hex')).to.equal('a5a5' + '0101' + '3400' + 'a805' + '1400' + '1000' + 'a5a5');
+    expect(readVnetHeader(out, 2)).to.deep.equal({
+      flags: VnetFlags.NEEDS_CSUM, gsoType: VnetGso.TCPV4, hdrLen: 52, gsoSize: 1448, csumStart: 20, csumOffset: 16,
+    });
+    expect(writeTcpOffloadHeader(out, 2, packet(44 * 1448), 1448), 'an exact multiple').to.equal(44);
+  });
+
+  it('asks only for the checksum when the payload fits one segment (or is empty)', () => {
+    const out = new Uint8Array(10).fill(0xa5);
+    for (const n of [0, 1, 1448]) {
+      expect(writeTcpOffloadHeader(out, 0, packet(n), 1448), `payload ${n}`).to.equal(1);
+      expect(readVnetHeader(out)).to.deep.equal({
+        flags: VnetFlags.NEEDS_CSUM, gsoType: VnetGso.NONE, hdrLen: 0, gsoSize: 0, csumStart: 20, csumOffset: 16,
+      });
+    }
+  });
+
+  it('sets the ECN flag for a super-packet with CWR, so the kernel keeps CWR on the first segment only', () => {
+    const out = new Uint8Array(10);
+    expect(writeTcpOffloadHeader(out, 0, packet(3000, TcpFlags.ACK | 0x80), 1000)).to.equal(3);
+    expect(readVnetHeader(out).gsoType).to.equal(VnetGso.TCPV4 | VnetGso.ECN);
+  });
+
+  it('refuses (returns 0, writes nothing) what it cannot describe', () => {
+    const good = packet(3000);
+    const cases: [string, Uint8Array, number][] = [
+      ['shorter than IPv4 + TCP headers', good.subarray(0, 39), 1000],
+      ['not IPv4', Uint8Array.from(good, (b, i) => (i === 0 ? 0x65 : b)), 1000],
+      ['IHL below 5', Uint8Array.from(good, (b, i) => (i === 0 ? 0x44 : b)), 1000],
+      ['UDP', udp('10.0.0.2', '10.0.0.1', 1, 2, new Uint8Array(3000)), 1000],
+      ['a fragment (MF)', Uint8Array.from(good, (b, i) => (i === 6 ? 0x20 : b)), 1000],
+      ['a fragment (offset)', Uint8Array.from(good, (b, i) => (i === 7 ? 0x01 : b)), 1000],
+      ['TCP data offset below 5', Uint8Array.from(good, (b, i) => (i === 32 ? 0x40 : b)), 1000],
+      ['TCP header longer than the packet', ipv4('10.0.0.2', '10.0.0.1', 6, Uint8Array.from({ length: 24 }, (_, i) => (i === 12 ? 0xf0 : 0))), 1000],
+      ['segmentSize 0', good, 0],
+      ['segmentSize above 65535', good, 65536],
+      ['segmentSize not an integer', good, 1000.5],
+    ];
+    for (const [what, p, size] of cases) {
+      const out = new Uint8Array(10).fill(0xa5);
+      expect(writeTcpOffloadHeader(out, 0, p, size), what).to.equal(0);
+      expect(out.every((b) => b === 0xa5), `${what}: untouched`).to.equal(true);
+    }
   });
 });
 

@@ -12,7 +12,8 @@ export function checksum(bytes: Uint8Array, initial = 0): number {
   return ~sum & 0xffff;
 }
 
-function addressBytes(text: string): number[] {
+/** The four octets of a dotted quad. */
+export function addressBytes(text: string): number[] {
   return text.split('.').map(Number);
 }
 
@@ -121,7 +122,7 @@ export function tcp(src: string, dst: string, spec: TcpSpec): Uint8Array {
 }
 
 /** Uncomplemented, unfolded-then-folded sum of the IPv4 pseudo-header (RFC 9293 §3.1). */
-function pseudoHeaderSum(src: readonly number[], dst: readonly number[], protocol: number, length: number): number {
+export function pseudoHeaderSum(src: readonly number[], dst: readonly number[], protocol: number, length: number): number {
   let sum = 0;
   for (const a of [src, dst]) sum += ((a[0]! << 8) | a[1]!) + ((a[2]! << 8) | a[3]!);
   sum += protocol + length;

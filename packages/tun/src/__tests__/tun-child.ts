@@ -9,6 +9,8 @@
  *   {cmd:'sink'}            report the sink's counters
  *   {cmd:'txdropped'}       report device.readTxDropped()
  *   {cmd:'send', hex}       send one packet
+ *   {cmd:'sendTso', hex, segmentSize}  send one packet with sendTso() (reports 'sent' with the
+ *                           error code, if it threw)
  *   {cmd:'stats'}           report counters and the largest batch seen
  *   {cmd:'open', options}   open a second device in this process, report 'open2'/'error2'
  *   {cmd:'close'}           close (twice, to check idempotence), try start() and send()
@@ -26,6 +28,7 @@ interface Command {
   quiet?: boolean;
   options?: TunOptions;
   sink?: { mss: number };
+  segmentSize?: number;
 }
 
 function report(event: Record<string, unknown>): void {
@@ -62,7 +65,7 @@ try {
   report({ event: 'error', ...describe(error) });
   process.exit(0);
 }
-report({ event: 'open', name: device.name, mtu: device.mtu, fd: device.fd, offload: device.offload });
+report({ event: 'open', name: device.name, mtu: device.mtu, fd: device.fd, offload: device.offload, tso: device.tso ?? null });
 device.on('error', (error: unknown) => report({ event: 'device-error', ...describe(error) }));
 
 let maxBatch = 0;
@@ -99,6 +102,11 @@ async function handle(command: Command): Promise<void> {
       device.send(Buffer.from(command.hex ?? '', 'hex'));
       report({ event: 'sent', stats: device.stats });
       break;
+    case 'sendTso': {
+      const code = codeOf(() => device.sendTso(Buffer.from(command.hex ?? '', 'hex'), command.segmentSize ?? 0));
+      report({ event: 'sent', stats: device.stats, code });
+      break;
+    }
     case 'stats':
       report({ event: 'stats', stats: device.stats, maxBatch, nonIpv4 });
       break;
