@@ -16,7 +16,8 @@ export interface LinkOptions {
   readonly mtu: number;
   /**
    * Virtio-net offloads on the TUN device (`--offload`): the kernel hands over TCP super-segments
-   * of up to 64 KiB with checksums completed by the device. What we send stays within `mtu`.
+   * of up to 64 KiB with checksums completed by the device, and the stack sends TCP super-packets
+   * of up to 64 KiB that the kernel segments to the MTU (GSO send, `Link.tso`).
    */
   readonly offload: boolean;
   /** Busy-polling window of the TUN reader in microseconds (`--busy-poll`); 0 turns it off. */
@@ -63,7 +64,7 @@ export function addLinkOptions(command: Command): Command {
     .option('--peer <ipv4>', "the kernel's address on the TUN (point-to-point peer)", ipv4, '10.0.0.1')
     .option('--mtu <n>', 'link MTU in octets', intIn(576, 65535), 1500)
     .option('--busy-poll <us>', 'keep polling the TUN device this many microseconds after the last packet before sleeping (0: off)', intIn(0, 100_000), DEFAULT_BUSY_POLL_US)
-    .option('--offload', 'receive TCP super-segments of up to 64 KiB from the kernel (IFF_VNET_HDR, TSO4); sending stays within the MTU', false)
+    .option('--offload', 'exchange TCP super-segments of up to 64 KiB with the kernel (IFF_VNET_HDR, TSO4, GSO send); the kernel segments what we send to the MTU', false)
     .option('--pcap <file>', 'capture every packet to <file> (pcap, LINKTYPE_RAW; flushed on exit)')
     .option('--drop <p>', 'fault injection: drop packets with probability p (both directions)', probability)
     .option('--duplicate <p>', 'fault injection: duplicate packets with probability p', probability)

@@ -27,7 +27,7 @@ describe('Attacks on an established connection (RFC 5961)', () => {
   async function stillCarriesData(socket: Socket, peer: { srcPort: number; dstPort: number; window: number }, ours: number, seq = 7001): Promise<void> {
     let got = '';
     socket.on('data', (b: Buffer) => (got += String(b)));
-    link.inject(tcpPacket({ ...peer, control: 'psh', seq, ack: ours }, Buffer.from('still here')));
+    await link.inject(tcpPacket({ ...peer, control: 'psh', seq, ack: ours }, Buffer.from('still here')));
     await sleep(5);
     expect(got).to.equal('still here');
     expect(socket.tcpState).to.equal('ESTABLISHED');
@@ -35,7 +35,7 @@ describe('Attacks on an established connection (RFC 5961)', () => {
 
   it('an in-window RST that is not exact draws a challenge ACK and the connection survives', async () => {
     const { socket, peer, ours } = await connectByHand(stack, link);
-    link.inject(tcpPacket({ ...peer, control: 'rst', seq: 7001 + 1000, ack: undefined }));
+    await link.inject(tcpPacket({ ...peer, control: 'rst', seq: 7001 + 1000, ack: undefined }));
     const sent = sentTcp(link);
     expect(sent).to.have.length(1);
     expect(sent[0]).to.include({ control: 'none', seq: ours, ack: 7001 });
@@ -47,7 +47,7 @@ describe('Attacks on an established connection (RFC 5961)', () => {
   it('an exact RST (SEG.SEQ = RCV.NXT) resets the connection', async () => {
     const { socket, peer } = await connectByHand(stack, link);
     const failed = nextError(socket);
-    link.inject(tcpPacket({ ...peer, control: 'rst', seq: 7001, ack: undefined }));
+    await link.inject(tcpPacket({ ...peer, control: 'rst', seq: 7001, ack: undefined }));
     expect((await failed).code).to.equal('ECONNRESET');
   });
 
@@ -55,17 +55,17 @@ describe('Attacks on an established connection (RFC 5961)', () => {
     const { socket, peer, ours } = await connectByHand(stack, link);
     let got = 0;
     socket.on('data', (b: Buffer) => (got += b.length));
-    link.inject(tcpPacket({ ...peer, control: 'rst', seq: (7001 + 0x40000000) >>> 0, ack: undefined }));
-    link.inject(tcpPacket({ ...peer, control: 'rst', seq: (7001 - 100_000) >>> 0, ack: undefined }));
+    await link.inject(tcpPacket({ ...peer, control: 'rst', seq: (7001 + 0x40000000) >>> 0, ack: undefined }));
+    await link.inject(tcpPacket({ ...peer, control: 'rst', seq: (7001 - 100_000) >>> 0, ack: undefined }));
     expect(sentTcp(link), 'an out-of-window RST gets no reply at all').to.have.length(0);
     // Data outside the receive window: not delivered (a duplicate ACK at most).
-    link.inject(tcpPacket({ ...peer, control: 'psh', seq: (7001 + 0x40000000) >>> 0, ack: ours }, Buffer.from('junk')));
+    await link.inject(tcpPacket({ ...peer, control: 'psh', seq: (7001 + 0x40000000) >>> 0, ack: ours }, Buffer.from('junk')));
     // In-window data whose ACK is far too old or acknowledges data never sent (RFC 5961 §5.2).
-    link.inject(tcpPacket({ ...peer, control: 'psh', seq: 7001, ack: (ours - 0x20000000) >>> 0 }, Buffer.from('junk')));
-    link.inject(tcpPacket({ ...peer, control: 'psh', seq: 7001, ack: (ours + 0x100000) >>> 0 }, Buffer.from('junk')));
+    await link.inject(tcpPacket({ ...peer, control: 'psh', seq: 7001, ack: (ours - 0x20000000) >>> 0 }, Buffer.from('junk')));
+    await link.inject(tcpPacket({ ...peer, control: 'psh', seq: 7001, ack: (ours + 0x100000) >>> 0 }, Buffer.from('junk')));
     // A SYN in a synchronized state, in window or not: a challenge ACK, never a reset (§4).
-    link.inject(tcpPacket({ ...peer, control: 'syn', seq: 7001 + 10, ack: undefined, mss: 1460 }));
-    link.inject(tcpPacket({ ...peer, control: 'syn', seq: 123456789, ack: undefined, mss: 1460 }));
+    await link.inject(tcpPacket({ ...peer, control: 'syn', seq: 7001 + 10, ack: undefined, mss: 1460 }));
+    await link.inject(tcpPacket({ ...peer, control: 'syn', seq: 123456789, ack: undefined, mss: 1460 }));
     await sleep(5);
     expect(got, 'no attacker data reached the application').to.equal(0);
     const sent = sentTcp(link);
@@ -78,7 +78,7 @@ describe('Attacks on an established connection (RFC 5961)', () => {
     const { socket, peer, ours } = await connectByHand(stack, link);
     for (let i = 0; i < 1000; i++) {
       // One packet per batch, so no ACK coalescing hides a missing limit.
-      link.inject(tcpPacket({ ...peer, control: 'rst', seq: (7001 + 1 + ((i * 97) % 60000)) >>> 0, ack: undefined }));
+      await link.inject(tcpPacket({ ...peer, control: 'rst', seq: (7001 + 1 + ((i * 97) % 60000)) >>> 0, ack: undefined }));
     }
     await sleep(1);
     const acks = sentTcp(link);
@@ -117,30 +117,30 @@ describe('Listener defences', () => {
       s.resume();
       s.end(); // we close first: our side ends in TIME-WAIT
     });
-    link.inject(tcpPacket(SYN));
+    await link.inject(tcpPacket(SYN));
     const synAck = sentTcp(link).find((r) => r.control === 'syn');
     const ours = ((synAck?.seq as number) + 1) >>> 0;
-    link.inject(tcpPacket({ ...SYN, control: 'none', seq: 1001, ack: ours, mss: undefined }));
+    await link.inject(tcpPacket({ ...SYN, control: 'none', seq: 1001, ack: ours, mss: undefined }));
     await sleep(5);
     const fin = sentTcp(link).find((r) => r.control === 'fin');
     expect(fin?.seq).to.equal(ours);
     // The peer acknowledges our FIN and sends its own.
-    link.inject(tcpPacket({ ...SYN, control: 'fin', seq: 1001, ack: (ours + 1) >>> 0, mss: undefined }));
+    await link.inject(tcpPacket({ ...SYN, control: 'fin', seq: 1001, ack: (ours + 1) >>> 0, mss: undefined }));
     await sleep(5);
     expect(stack.connections().map((c) => c.state)).to.deep.equal(['TIME-WAIT']);
     // An old duplicate SYN (below RCV.NXT) must not reopen it.
     link.sent.length = 0;
-    link.inject(tcpPacket({ ...SYN, seq: 500 }));
+    await link.inject(tcpPacket({ ...SYN, seq: 500 }));
     expect(stack.connections().map((c) => c.state)).to.deep.equal(['TIME-WAIT']);
     expect(sentTcp(link).filter((r) => r.control === 'syn')).to.have.length(0);
     // A new incarnation: the listener answers and the old TCB is gone.
     link.sent.length = 0;
-    link.inject(tcpPacket({ ...SYN, seq: 900_000 }));
+    await link.inject(tcpPacket({ ...SYN, seq: 900_000 }));
     const reply = sentTcp(link);
     expect(reply).to.have.length(1);
     expect(reply[0]).to.include({ control: 'syn', ack: 900_001 });
     expect(stack.connections().map((c) => c.state)).to.deep.equal(['SYN-RECEIVED']);
-    link.inject(tcpPacket({ ...SYN, control: 'psh', seq: 900_001, ack: ((reply[0]?.seq as number) + 1) >>> 0, mss: undefined }, Buffer.from('again')));
+    await link.inject(tcpPacket({ ...SYN, control: 'psh', seq: 900_001, ack: ((reply[0]?.seq as number) + 1) >>> 0, mss: undefined }, Buffer.from('again')));
     await sleep(5);
     expect(accepted).to.have.length(2);
   });
@@ -150,7 +150,7 @@ describe('Listener defences', () => {
     await listening(2, (s) => {
       s.on('data', (b: Buffer) => got.push(String(b)));
     });
-    for (let i = 0; i < 10; i++) link.inject(tcpPacket({ ...SYN, srcPort: 41000 + i, seq: 1000 + i }));
+    for (let i = 0; i < 10; i++) await link.inject(tcpPacket({ ...SYN, srcPort: 41000 + i, seq: 1000 + i }));
     const synAcks = sentTcp(link).filter((r) => r.control === 'syn');
     expect(synAcks, 'every SYN is answered').to.have.length(10);
     expect(stack.stats().connections, 'only the backlog keeps state').to.deep.equal({ 'SYN-RECEIVED': 2 });
@@ -158,14 +158,14 @@ describe('Listener defences', () => {
     // Complete the handshake of a cookie with data in the ACK.
     const cookie = synAcks.find((r) => r.dstPort === 41005);
     link.sent.length = 0;
-    link.inject(tcpPacket({ ...SYN, srcPort: 41005, control: 'psh', seq: 1006, ack: ((cookie?.seq as number) + 1) >>> 0, mss: undefined }, Buffer.from('via cookie')));
+    await link.inject(tcpPacket({ ...SYN, srcPort: 41005, control: 'psh', seq: 1006, ack: ((cookie?.seq as number) + 1) >>> 0, mss: undefined }, Buffer.from('via cookie')));
     await sleep(5);
     expect(got).to.deep.equal(['via cookie']);
     expect(stack.stats().synCookiesAccepted).to.equal(1);
     expect(stack.connections().find((c) => c.remotePort === 41005)?.state).to.equal('ESTABLISHED');
     // A forged cookie (a guessed ISN) is answered with RST and opens nothing.
     link.sent.length = 0;
-    link.inject(tcpPacket({ ...SYN, srcPort: 41006, control: 'none', seq: 1007, ack: ((cookie?.seq as number) + 2) >>> 0, mss: undefined }));
+    await link.inject(tcpPacket({ ...SYN, srcPort: 41006, control: 'none', seq: 1007, ack: ((cookie?.seq as number) + 2) >>> 0, mss: undefined }));
     expect(sentTcp(link).map((r) => r.control)).to.deep.equal(['rst']);
     expect(stack.stats().synCookiesRejected).to.equal(1);
     expect(stack.connections().find((c) => c.remotePort === 41006)).to.equal(undefined);

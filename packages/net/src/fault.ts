@@ -178,6 +178,9 @@ class Direction {
 /**
  * Wraps `link` with faults. Top-level profile fields apply to both directions; `inbound`
  * (link → stack) and `outbound` (stack → link) override them field by field.
+ *
+ * The wrapper never advertises GSO send (`tso`/`sendTso`), even when `link` has it: faults act
+ * on the packets the peer sees, so the stack hands it ordinary ones.
  */
 export function withFaults(link: Link, options: FaultOptions): FaultyLink {
   const { seed = 1, inbound = {}, outbound = {}, ...shared } = options;

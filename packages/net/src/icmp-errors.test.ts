@@ -50,7 +50,7 @@ describe('ICMP errors to connections', () => {
   it('port unreachable during connect fails it at once with ECONNREFUSED', async () => {
     const { socket, syn } = await synSent();
     const failed = nextError(socket);
-    link.inject(icmpPacket(unreachable(3, syn)));
+    await link.inject(icmpPacket(unreachable(3, syn)));
     const err = await failed;
     expect(err).to.include({ code: 'ECONNREFUSED', errno: -111, syscall: 'connect', address: ADDR_B, port: 80 });
     expect(err.message).to.equal('connect ECONNREFUSED 10.0.0.2:80');
@@ -62,14 +62,14 @@ describe('ICMP errors to connections', () => {
   it('host and net unreachable during connect give EHOSTUNREACH and ENETUNREACH, from a router', async () => {
     const first = await synSent();
     const hostErr = nextError(first.socket);
-    link.inject(icmpPacket(unreachable(1, first.syn), ROUTER));
+    await link.inject(icmpPacket(unreachable(1, first.syn), ROUTER));
     const e1 = await hostErr;
     expect(e1).to.include({ code: 'EHOSTUNREACH', errno: -113, syscall: 'connect' });
     expect(e1.message).to.equal('connect EHOSTUNREACH 10.0.0.2:80');
     link.sent.length = 0;
     const second = await synSent();
     const netErr = nextError(second.socket);
-    link.inject(icmpPacket(unreachable(0, second.syn), ROUTER));
+    await link.inject(icmpPacket(unreachable(0, second.syn), ROUTER));
     const e2 = await netErr;
     expect(e2).to.include({ code: 'ENETUNREACH', errno: -101, syscall: 'connect' });
     expect(e2.message).to.equal('connect ENETUNREACH 10.0.0.2:80');
@@ -82,28 +82,28 @@ describe('ICMP errors to connections', () => {
     const data = sentTcpPackets(link).find((p) => p.payloadLength > 0);
     expect(data).to.not.equal(undefined);
     const bytes = data?.bytes as Uint8Array;
-    link.inject(icmpPacket(unreachable(3, withSeq(bytes, ours + 100_000))));
-    link.inject(icmpPacket(unreachable(1, withSeq(bytes, ours - 1))));
-    link.inject(icmpPacket({ type: 'time-exceeded', code: 0, quoted: icmpv4Quote(withSeq(bytes, ours + 7)) }, ROUTER));
+    await link.inject(icmpPacket(unreachable(3, withSeq(bytes, ours + 100_000))));
+    await link.inject(icmpPacket(unreachable(1, withSeq(bytes, ours - 1))));
+    await link.inject(icmpPacket({ type: 'time-exceeded', code: 0, quoted: icmpv4Quote(withSeq(bytes, ours + 7)) }, ROUTER));
     expect(stack._dropCount('icmp-rejected')).to.equal(3);
     // A quote naming no connection of ours.
     const other = bytes.slice();
     other[20] = 0x12;
-    link.inject(icmpPacket(unreachable(3, other)));
+    await link.inject(icmpPacket(unreachable(3, other)));
     expect(stack._dropCount('icmp-no-connection')).to.equal(1);
     expect(socket.tcpState).to.equal('ESTABLISHED');
     expect(icmpSent(link)).to.equal(0);
     // The connection still carries data both ways.
     let got = '';
     socket.on('data', (b: Buffer) => (got += String(b)));
-    link.inject(tcpPacket({ ...peer, control: 'psh', seq: 7001, ack: (ours + 7) >>> 0 }, Buffer.from('reply')));
+    await link.inject(tcpPacket({ ...peer, control: 'psh', seq: 7001, ack: (ours + 7) >>> 0 }, Buffer.from('reply')));
     await sleep(5);
     expect(got).to.equal('reply');
     // An in-window error while established is soft (RFC 1122 §4.2.3.9): remembered, not fatal.
     socket.write('more');
     await sleep(1);
     const more = sentTcpPackets(link).find((p) => p.payloadLength === 4);
-    link.inject(icmpPacket(unreachable(1, more?.bytes as Uint8Array)));
+    await link.inject(icmpPacket(unreachable(1, more?.bytes as Uint8Array)));
     expect(stack.connections()[0]).to.include({ state: 'ESTABLISHED', icmpErrors: 1, softError: 'EHOSTUNREACH' });
   });
 
@@ -114,7 +114,7 @@ describe('ICMP errors to connections', () => {
     const first = sentTcpPackets(link).filter((p) => p.payloadLength > 0);
     expect(first[0]?.payloadLength).to.equal(1460);
     link.sent.length = 0;
-    link.inject(icmpPacket(unreachable(4, first[0]?.bytes as Uint8Array, 576), ROUTER));
+    await link.inject(icmpPacket(unreachable(4, first[0]?.bytes as Uint8Array, 576), ROUTER));
     socket.write(Buffer.alloc(3000, 2));
     await sleep(1);
     const after = sentTcpPackets(link).filter((p) => p.payloadLength > 0);
@@ -123,7 +123,7 @@ describe('ICMP errors to connections', () => {
     expect(stack.connections()[0]?.sendMss).to.be.at.most(536);
     expect(icmpSent(link)).to.equal(0);
     // Frag-needed without a next-hop MTU (a pre-RFC 1191 router) is counted and not acted on.
-    link.inject(icmpPacket(unreachable(4, after[0]?.bytes as Uint8Array, 0)));
+    await link.inject(icmpPacket(unreachable(4, after[0]?.bytes as Uint8Array, 0)));
     expect(stack._dropCount('icmp-dest-unreachable-code-4')).to.equal(1);
   });
 
@@ -135,9 +135,9 @@ describe('ICMP errors to connections', () => {
     const notOurs = bytes.slice();
     notOurs[12] = 10;
     notOurs[15] = 77; // source 10.0.0.77
-    link.inject(icmpPacket(unreachable(3, notOurs)));
+    await link.inject(icmpPacket(unreachable(3, notOurs)));
     expect(stack._dropCount('icmp-not-ours')).to.equal(1);
-    link.inject(icmpPacket({ type: 'dest-unreachable', code: 3, nextHopMtu: 0, quoted: bytes.subarray(0, 24) }));
+    await link.inject(icmpPacket({ type: 'dest-unreachable', code: 3, nextHopMtu: 0, quoted: bytes.subarray(0, 24) }));
     expect(stack._dropCount('icmp-bad-quote')).to.equal(1);
     expect(socket.tcpState).to.equal('ESTABLISHED');
     expect(sentTcp(link).filter((r) => r.control === 'rst')).to.have.length(0);

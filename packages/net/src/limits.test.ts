@@ -32,11 +32,11 @@ async function listening(options: Partial<StackOptions>, onSocket: (s: import('.
 async function handshake(link: RawLink, stack: Stack, server: { once: (e: string, f: () => void) => unknown }, port = 40000): Promise<number> {
   link.sent.length = 0;
   const accepted = new Promise<void>((resolve) => server.once('connection', () => resolve()));
-  link.inject(tcpPacket({ ...SYN, srcPort: port }));
+  await link.inject(tcpPacket({ ...SYN, srcPort: port }));
   const synAck = sentTcp(link).find((r) => r.control === 'syn');
   if (synAck === undefined) throw new Error(`no SYN-ACK; drops ${JSON.stringify(stack.stats().drops)}`);
   const ours = (synAck.seq + 1) >>> 0;
-  link.inject(tcpPacket({ ...SYN, srcPort: port, control: 'none', seq: 1001, ack: ours, mss: undefined }));
+  await link.inject(tcpPacket({ ...SYN, srcPort: port, control: 'none', seq: 1001, ack: ours, mss: undefined }));
   await accepted;
   link.sent.length = 0;
   return ours;
@@ -64,7 +64,7 @@ describe('Stack limits', () => {
   it('drops SYNs beyond maxConnections (counted) and fails active opens with ENOBUFS', async () => {
     const l = await listening({ maxConnections: 3 });
     stack = l.stack;
-    for (let i = 0; i < 10; i++) l.link.inject(tcpPacket({ ...SYN, srcPort: 41000 + i }));
+    for (let i = 0; i < 10; i++) await l.link.inject(tcpPacket({ ...SYN, srcPort: 41000 + i }));
     expect(sentTcp(l.link).filter((r) => r.control === 'syn')).to.have.length(3);
     expect(stack.stats().connections).to.deep.equal({ 'SYN-RECEIVED': 3 });
     expect(stack.stats().drops['max-connections']).to.equal(7);
@@ -75,7 +75,7 @@ describe('Stack limits', () => {
     expect(stack.stats().drops['max-connections']).to.equal(8);
   });
 
-  it('keeps a flood of overlapping fragments within the reassembly caps, counting every drop', () => {
+  it('keeps a flood of overlapping fragments within the reassembly caps, counting every drop', async () => {
     const caps = { maxDatagrams: 4, maxBytesPerDatagram: 4096, maxTotalBytes: 8192, maxFragmentsPerDatagram: 8, timeoutMs: 40 };
     const link = new RawLink();
     let now = 0;
@@ -88,7 +88,7 @@ describe('Stack limits', () => {
       const offset = 8 * rng.int(600);
       const length = 8 * (1 + rng.int(64));
       const more = rng.chance(0.9);
-      link.inject(ipPacket({ protocol: IpProtocol.Tcp, ident: rng.int(12), moreFragments: more, fragmentOffset: offset, dontFragment: false }, data.subarray(0, length)));
+      await link.inject(ipPacket({ protocol: IpProtocol.Tcp, ident: rng.int(12), moreFragments: more, fragmentOffset: offset, dontFragment: false }, data.subarray(0, length)));
       if (more || offset !== 0) injected++; // else not a fragment at all
       const r = stack.stats().reassembly;
       expect(r.bytesHeld, `packet ${i} (SEED=${SEED})`).to.be.at.most(caps.maxTotalBytes);
@@ -115,13 +115,13 @@ describe('Stack limits', () => {
     const seg = new Uint8Array(60);
     const n = emitTcp(SYN, new Uint8Array(0), PEER, US, seg);
     // The first half of a SYN, never the rest.
-    l.link.inject(ipPacket({ protocol: IpProtocol.Tcp, ident: 9, moreFragments: true, dontFragment: false }, seg.subarray(0, 16)));
+    await l.link.inject(ipPacket({ protocol: IpProtocol.Tcp, ident: 9, moreFragments: true, dontFragment: false }, seg.subarray(0, 16)));
     expect(stack.stats().reassembly).to.include({ datagramsHeld: 1, bytesHeld: 16 });
     await sleep(80);
     expect(stack.stats().reassembly).to.include({ datagramsHeld: 0, bytesHeld: 0, datagramsTimedOut: 1 });
     expect(stack.stats().drops['fragment-timeout']).to.equal(1);
     // The second half alone is a new incomplete datagram: still no connection.
-    l.link.inject(ipPacket({ protocol: IpProtocol.Tcp, ident: 9, fragmentOffset: 16, dontFragment: false }, seg.subarray(16, n)));
+    await l.link.inject(ipPacket({ protocol: IpProtocol.Tcp, ident: 9, fragmentOffset: 16, dontFragment: false }, seg.subarray(16, n)));
     expect(stack.connections()).to.have.length(0);
   });
 
@@ -138,7 +138,7 @@ describe('Stack limits', () => {
       // Anywhere past the first 1000 octets of the window: a hole that never fills.
       const off = 1000 + rng.int(60 * 1024);
       const len = 1 + rng.int(1400);
-      l.link.inject(tcpPacket({ ...SYN, control: 'psh', seq: (1001 + off) >>> 0, ack: ours, mss: undefined }, data.subarray(off, Math.min(data.length, off + len))));
+      await l.link.inject(tcpPacket({ ...SYN, control: 'psh', seq: (1001 + off) >>> 0, ack: ours, mss: undefined }, data.subarray(off, Math.min(data.length, off + len))));
       const [row] = stack.connections();
       expect(row?.outOfOrderBytes, `segment ${i} (SEED=${SEED})`).to.be.at.most(maxOutOfOrderBytes);
       expect(row?.readable).to.equal(0);
@@ -146,7 +146,7 @@ describe('Stack limits', () => {
     }
     expect(maxSeen).to.be.above(maxOutOfOrderBytes / 2);
     // The hole fills: what was held is delivered in order at once.
-    l.link.inject(tcpPacket({ ...SYN, control: 'psh', seq: 1001, ack: ours, mss: undefined }, data.subarray(0, 1000)));
+    await l.link.inject(tcpPacket({ ...SYN, control: 'psh', seq: 1001, ack: ours, mss: undefined }, data.subarray(0, 1000)));
     await sleep(5);
     const got = Buffer.concat(received);
     expect(got.length).to.be.at.least(1000);

@@ -22,4 +22,23 @@ export interface Link {
   send(packet: Uint8Array): void;
   /** Stops delivery and releases the link. Safe to call twice. */
   close(): Promise<void>;
+  /**
+   * Present when the link can segment TCP itself (GSO send, "TSO"; the TUN device with offload):
+   * `maxPacket` is the largest super-packet `sendTso` takes, in octets (at most 65535). A link
+   * without it (or without `sendTso`) gets only `send`, exactly as before. Wrappers that work
+   * per packet (fault injection) do not advertise it.
+   */
+  readonly tso?: { readonly maxPacket: number };
+  /**
+   * Sends one IPv4/TCP packet of up to `tso.maxPacket` octets whose TCP checksum field holds the
+   * PARTIAL sum: the folded pseudo-header sum (RFC 9293 §3.1) over the whole TCP length, not
+   * complemented, as Linux's `__tcp_v4_send_check` leaves it for hardware. When its payload is
+   * longer than `segmentSize`, the link (or whatever is behind it) cuts it into segments of
+   * `segmentSize` payload octets, as Linux's tcp_gso_segment does: headers copied, sequence
+   * numbers advanced, FIN and PSH only on the last segment, CWR only on the first, IPv4
+   * identification incremented per segment, checksums completed. A shorter packet is one
+   * segment that only needs its checksum completed. Copies or writes before returning, and
+   * never throws for transient failures, as `send`.
+   */
+  sendTso?(packet: Uint8Array, segmentSize: number): void;
 }

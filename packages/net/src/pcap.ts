@@ -97,10 +97,25 @@ export interface CapturingLink extends Link {
 /**
  * Wraps `link` so every packet sent and received is written to `path` as pcap. The file is
  * flushed and closed by the wrapper's `close()` (or the writer's, for a process about to exit).
+ *
+ * GSO send passes through: when `link` has `tso` and `sendTso`, so does the wrapper, and a
+ * super-packet is recorded as the stack handed it over, ONE record larger than the MTU whose
+ * TCP checksum field holds the partial (pseudo-header) sum, as tcpdump shows a host's own
+ * offloaded packets ("incorrect checksum"). The segments the link cuts from it are not recorded.
  */
 export function capture(link: Link, path: string, options: CaptureOptions = {}): CapturingLink {
   const writer = new PcapWriter(path, options);
+  const sendTso = link.tso !== undefined && typeof link.sendTso === 'function' ? link.sendTso.bind(link) : undefined;
   return {
+    ...(sendTso === undefined
+      ? {}
+      : {
+          tso: link.tso,
+          sendTso(packet: Uint8Array, segmentSize: number): void {
+            writer.write(packet);
+            sendTso(packet, segmentSize);
+          },
+        }),
     writer,
     get mtu() {
       return link.mtu;

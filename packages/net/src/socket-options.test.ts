@@ -33,7 +33,7 @@ describe('Socket options and engine features on the wire', () => {
     const peer = { srcPort: 80, dstPort: syn?.tcp.srcPort as number, window: 65535 };
     link.sent.length = 0;
     const connected = once(socket, 'connect');
-    link.inject(tcpPacket({ ...peer, control: 'syn', seq: 7000, ack: ours, mss: 1460, ece: true }));
+    await link.inject(tcpPacket({ ...peer, control: 'syn', seq: 7000, ack: ours, mss: 1460, ece: true }));
     await connected;
     socket.write('hello');
     await sleep(1);
@@ -54,7 +54,7 @@ describe('Socket options and engine features on the wire', () => {
     while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
     ce[10] = (~sum >>> 8) & 0xff;
     ce[11] = ~sum & 0xff;
-    link.inject(ce);
+    await link.inject(ce);
     socket.resume();
     await sleep(60);
     const echoed = sentTcp(link).filter((r) => r.ack === 7002);

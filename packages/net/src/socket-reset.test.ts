@@ -26,17 +26,17 @@ describe('Socket: a reset while a write waits for room and nobody reads', () => 
       // The peer's window is closed: what we write beyond the send buffer waits.
       const peer = { srcPort: 5000, dstPort: syn?.srcPort as number, window: 0 };
       const connected = once(socket, 'connect');
-      link.inject(tcpPacket({ ...peer, control: 'syn', seq: 7000, ack: ours, mss: 1460 }));
+      await link.inject(tcpPacket({ ...peer, control: 'syn', seq: 7000, ack: ours, mss: 1460 }));
       await connected;
       let writeError: (Error & { code?: string }) | null | undefined;
       socket.write(Buffer.alloc(10_000), (err) => {
         writeError = err;
       });
-      link.inject(tcpPacket({ ...peer, control: 'fin', seq: 7001, ack: ours }));
+      await link.inject(tcpPacket({ ...peer, control: 'fin', seq: 7001, ack: ours }));
       await sleep(5);
       expect(socket.destroyed).to.equal(false);
       const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
-      link.inject(tcpPacket({ ...peer, control: 'rst', seq: 7002, ack: undefined }));
+      await link.inject(tcpPacket({ ...peer, control: 'rst', seq: 7002, ack: undefined }));
       await Promise.race([closed, sleep(500).then(() => Promise.reject(new Error('no close after the reset')))]);
       expect(writeError?.code).to.equal('EPIPE');
       expect(errors.map((e) => e.code)).to.deep.equal(['EPIPE']);

@@ -6,8 +6,8 @@
  * - `_write`/`_writev` → `conn.send()`. The callback runs once EVERY byte was accepted into the
  *   engine's send buffer; while the buffer is full the rest waits for the engine's 'writable'
  *   event, so Writable's highWaterMark and 'drain' give real backpressure.
- * - `_read` → `conn.recv()` and `push()`; when `push()` returns false we stop taking bytes, so
- *   the engine's receive buffer fills and its advertised window closes: the peer is
+ * - `_read` → `conn.recvInto()` and `push()`; when `push()` returns false we stop taking
+ *   bytes, so the engine's receive buffer fills and its advertised window closes: the peer is
  *   flow-controlled. The next `_read` resumes.
  * - `_final` → `conn.close()` (our FIN after the queued data); the peer's FIN → `push(null)`.
  *   `allowHalfOpen` is Duplex's, as in Node (default false: we end when the peer ends).
@@ -89,7 +89,7 @@ interface PendingWrite {
   readonly callback: (error?: Error | null) => void;
 }
 
-// Largest single recv(): large enough to amortise the call, small enough to keep chunks sane.
+// Largest single read: large enough to amortise the call, small enough to keep chunks sane.
 const RECV_CHUNK = 64 * 1024;
 
 // States in which the peer's FIN has already been received (RFC 9293 §3.3.2).
@@ -654,11 +654,18 @@ export class Socket extends Duplex implements ConnectionOwner {
       let took = false;
       if (conn !== undefined && !this.connecting) {
         while ((this.#wantRead || all) && !this.destroyed) {
-          const bytes = conn.recv(RECV_CHUNK);
-          if (bytes === undefined || bytes.length === 0) break;
+          const n = Math.min(conn.readableLength, RECV_CHUNK);
+          if (n === 0) break;
+          // allocUnsafe: recvInto overwrites all n octets, so zero-filling them first (what a
+          // fresh Uint8Array does) would be wasted work on every chunk. Only what it copied is
+          // pushed, so uninitialised memory never reaches the application.
+          const raw = Buffer.allocUnsafe(n);
+          const copied = conn.recvInto(raw);
+          if (copied === 0) break;
+          const chunk = copied === n ? raw : raw.subarray(0, copied);
           took = true;
-          this.#bytesRead += bytes.length;
-          if (!this.push(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength))) this.#wantRead = false;
+          this.#bytesRead += copied;
+          if (!this.push(chunk)) this.#wantRead = false;
         }
         if (took) this.#touchIdle();
         // Reading opened the window: let the drain send a window update if one is due.

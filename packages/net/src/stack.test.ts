@@ -14,7 +14,7 @@ import {
   type Ipv4ReprInit,
 } from '@tcp-tun/ip';
 import { emitTcp, parseTcp, type TcpRepr } from '@tcp-tun/tcp';
-import { ADDR_A, ADDR_B, RawLink, makePair, nextError, readAll, seededBytes } from './__tests__/harness.js';
+import { ADDR_A, ADDR_B, RawLink, makePair, nextError, readAll, seededBytes, sleep } from './__tests__/harness.js';
 import { createLinkPair } from './link-pair.js';
 import { Stack } from './stack.js';
 
@@ -66,9 +66,9 @@ describe('Stack', () => {
     await stack.close();
   });
 
-  it('answers an ICMP echo request', () => {
+  it('answers an ICMP echo request', async () => {
     const data = Uint8Array.from([1, 2, 3, 4, 5]);
-    link.inject(icmpPacket({ type: 'echo-request', ident: 0x1234, seqNo: 7, data }));
+    await link.inject(icmpPacket({ type: 'echo-request', ident: 0x1234, seqNo: 7, data }));
     expect(link.sent).to.have.length(1);
     const ip = parseIpv4(link.sent[0] as Uint8Array);
     expect(ip.ok).to.equal(true);
@@ -80,18 +80,18 @@ describe('Stack', () => {
     expect(stack.stats().icmpEchoReplies).to.equal(1);
   });
 
-  it('does not answer echo requests from invalid sources or to other addresses', () => {
-    link.inject(icmpPacket({ type: 'echo-request', ident: 1, seqNo: 1, data: new Uint8Array(0) }, 0));
+  it('does not answer echo requests from invalid sources or to other addresses', async () => {
+    await link.inject(icmpPacket({ type: 'echo-request', ident: 1, seqNo: 1, data: new Uint8Array(0) }, 0));
     const other = icmpPacket({ type: 'echo-request', ident: 1, seqNo: 1, data: new Uint8Array(0) });
     // Rewrite the destination to 10.0.0.3 (and fix the header checksum by re-emitting).
     const toOther = new Uint8Array(other);
     emitIpv4(makeIpv4Repr({ src: PEER, dst: US + 2, protocol: IpProtocol.Icmp, payloadLength: other.length - 20 }), toOther);
-    link.inject(toOther);
+    await link.inject(toOther);
     expect(link.sent).to.have.length(0);
     expect(stack.stats().drops).to.include({ 'icmp-bad-source': 1, 'not-for-us': 1 });
   });
 
-  it('counts malformed packets as drops and never throws', () => {
+  it('counts malformed packets as drops and never throws', async () => {
     const good = tcpPacket(SYN);
     const badIpChecksum = new Uint8Array(good);
     flip(badIpChecksum, 10);
@@ -100,10 +100,10 @@ describe('Stack', () => {
     const truncatedTcp = ipPacket({ protocol: IpProtocol.Tcp }, new Uint8Array(10));
     const badIcmp = icmpPacket({ type: 'echo-request', ident: 1, seqNo: 1, data: new Uint8Array(4) });
     flip(badIcmp, badIcmp.length - 1);
-    link.inject(new Uint8Array(0), new Uint8Array(7), good.subarray(0, 30), badIpChecksum, badTcpChecksum, truncatedTcp, badIcmp);
+    await link.inject(new Uint8Array(0), new Uint8Array(7), good.subarray(0, 30), badIpChecksum, badTcpChecksum, truncatedTcp, badIcmp);
     const v6 = new Uint8Array(40);
     v6[0] = 0x60;
-    link.inject(v6, ipPacket({ protocol: IpProtocol.Udp }, new Uint8Array(8)));
+    await link.inject(v6, ipPacket({ protocol: IpProtocol.Udp }, new Uint8Array(8)));
     const stats = stack.stats();
     expect(stats.packetsIn).to.equal(9);
     expect(stats.drops).to.deep.equal({
@@ -133,12 +133,12 @@ describe('Stack', () => {
     }
   });
 
-  it('resets a segment for a closed port but not a RST', () => {
-    link.inject(tcpPacket(SYN));
+  it('resets a segment for a closed port but not a RST', async () => {
+    await link.inject(tcpPacket(SYN));
     const sent = sentTcp(link);
     expect(sent).to.have.length(1);
     expect(sent[0]).to.include({ srcPort: 80, dstPort: 40000, control: 'rst', seq: 0, ack: 1001 });
-    link.inject(tcpPacket({ ...SYN, control: 'rst' }));
+    await link.inject(tcpPacket({ ...SYN, control: 'rst' }));
     expect(sentTcp(link)).to.have.length(1);
     expect(stack.stats().resetsSent).to.equal(1);
     expect(stack.stats().drops['no-socket']).to.equal(2);
@@ -148,7 +148,7 @@ describe('Stack', () => {
     const server = stack.net.createServer();
     server.listen(80);
     await once(server, 'listening');
-    link.inject(tcpPacket(SYN));
+    await link.inject(tcpPacket(SYN));
     const [synAck] = sentTcp(link);
     expect(synAck).to.include({ control: 'syn', ack: 1001, srcPort: 80, dstPort: 40000, mss: 1460 });
     expect(stack.connections()).to.have.length(1);
@@ -164,7 +164,7 @@ describe('Stack', () => {
     const seg = new Uint8Array(60);
     const n = emitTcp(SYN, new Uint8Array(0), PEER, US, seg);
     const tcp = seg.subarray(0, n);
-    link.inject(
+    await link.inject(
       ipPacket({ protocol: IpProtocol.Tcp, ident: 9, moreFragments: true, dontFragment: false }, tcp.subarray(0, 16)),
       ipPacket({ protocol: IpProtocol.Tcp, ident: 9, fragmentOffset: 16, dontFragment: false }, tcp.subarray(16)),
     );
@@ -176,26 +176,52 @@ describe('Stack', () => {
     server.listen(80);
     await once(server, 'listening');
     const accepted = once(server, 'connection');
-    link.inject(tcpPacket(SYN));
+    await link.inject(tcpPacket(SYN));
     const [synAck] = sentTcp(link);
     const iss = synAck?.seq as number;
-    link.inject(tcpPacket({ ...SYN, control: 'none', seq: 1001, ack: (iss + 1) >>> 0, mss: undefined }));
+    await link.inject(tcpPacket({ ...SYN, control: 'none', seq: 1001, ack: (iss + 1) >>> 0, mss: undefined }));
     await accepted;
     link.sent.length = 0;
     const segs = [0, 1, 2, 3].map((i) =>
       tcpPacket({ ...SYN, control: 'psh', seq: 1001 + i * 100, ack: (iss + 1) >>> 0, mss: undefined }, new Uint8Array(100).fill(i)),
     );
-    link.inject(...segs);
+    await link.inject(...segs);
     const acks = sentTcp(link);
     expect(acks).to.have.length(1);
     expect(acks[0]?.ack).to.equal(1401);
+  });
+
+  it("sends an application's reply with the ACK of what it answers, and its FIN with the ACK of the peer's FIN", async () => {
+    // An echo server that closes when the peer does (allowHalfOpen false): the reply to data
+    // and the FIN after 'end' are produced by the application after the segment arrived (the
+    // FIN from a process.nextTick chain), yet each must share a segment with our ACK.
+    const server = stack.net.createServer((socket) => socket.pipe(socket));
+    server.listen(80);
+    await once(server, 'listening');
+    await link.inject(tcpPacket(SYN));
+    const iss = sentTcp(link)[0]?.seq as number;
+    const ack = (iss + 1) >>> 0;
+    await link.inject(tcpPacket({ ...SYN, control: 'none', seq: 1001, ack, mss: undefined }));
+    link.sent.length = 0;
+    await link.inject(tcpPacket({ ...SYN, control: 'psh', seq: 1001, ack, mss: undefined }, Buffer.from('ping')));
+    await sleep(5);
+    const reply = sentTcp(link);
+    expect(reply, 'one segment: the echo carrying the ACK').to.have.length(1);
+    expect(reply[0]).to.include({ control: 'psh', seq: ack, ack: 1005 });
+    link.sent.length = 0;
+    await link.inject(tcpPacket({ ...SYN, control: 'fin', seq: 1005, ack: (ack + 4) >>> 0, mss: undefined }));
+    await sleep(5);
+    const fin = sentTcp(link);
+    expect(fin, 'one segment: our FIN carrying the ACK of theirs').to.have.length(1);
+    expect(fin[0]).to.include({ control: 'fin', seq: (ack + 4) >>> 0, ack: 1006 });
+    expect(stack.connections().map((c) => c.state)).to.deep.equal(['LAST-ACK']);
   });
 
   it('lists connections and counts them by state', async () => {
     const server = stack.net.createServer();
     server.listen(80);
     await once(server, 'listening');
-    link.inject(tcpPacket(SYN), tcpPacket({ ...SYN, srcPort: 40001 }));
+    await link.inject(tcpPacket(SYN), tcpPacket({ ...SYN, srcPort: 40001 }));
     expect(stack.stats().connections).to.deep.equal({ 'SYN-RECEIVED': 2 });
     expect(stack.stats().listeners).to.equal(1);
     const rows = stack.connections();
@@ -207,7 +233,7 @@ describe('Stack', () => {
     const server = stack.net.createServer();
     server.listen(80);
     await once(server, 'listening');
-    link.inject(tcpPacket(SYN));
+    await link.inject(tcpPacket(SYN));
     link.sent.length = 0;
     const closed = once(server, 'close');
     await stack.close();

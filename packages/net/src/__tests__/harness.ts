@@ -58,9 +58,14 @@ export class RawLink implements Link {
     if (this.#onSend !== undefined) this.#onSend(packet);
     else this.sent.push(packet.slice());
   }
-  /** Delivers one batch to the stack, synchronously. */
-  inject(...packets: Uint8Array[]): void {
+  /**
+   * Delivers one batch to the stack, synchronously. The stack sends its answers later in the
+   * same turn (after the application saw the events and its ticks ran): await the result, which
+   * settles on the next turn, to see them in `sent`.
+   */
+  inject(...packets: Uint8Array[]): Promise<void> {
     this.#receiver?.(packets);
+    return new Promise((resolve) => setImmediate(resolve));
   }
   close(): Promise<void> {
     this.closed = true;
