@@ -217,6 +217,33 @@ describe('Stack', () => {
     expect(stack.connections().map((c) => c.state)).to.deep.equal(['LAST-ACK']);
   });
 
+  it('sends an answer written from a data handler before the batch call returns; a bare ACK never does', async () => {
+    const server = stack.net.createServer((socket) => {
+      socket.on('data', (b: Buffer) => {
+        if (String(b) === 'ping') socket.write('pong');
+      });
+    });
+    server.listen(80);
+    await once(server, 'listening');
+    await link.inject(tcpPacket(SYN));
+    const ack = ((sentTcp(link)[0]?.seq as number) + 1) >>> 0;
+    await link.inject(tcpPacket({ ...SYN, control: 'none', seq: 1001, ack, mss: undefined }));
+    link.sent.length = 0;
+    const settled = link.inject(tcpPacket({ ...SYN, control: 'psh', seq: 1001, ack, mss: undefined }, Buffer.from('ping')));
+    expect(sentTcp(link), 'the answer, synchronously').to.have.length(1);
+    expect(sentTcp(link)[0]).to.include({ control: 'psh', ack: 1005 });
+    await settled;
+    expect(sentTcp(link)).to.have.length(1);
+    link.sent.length = 0;
+    const later = link.inject(tcpPacket({ ...SYN, control: 'psh', seq: 1005, ack: (ack + 4) >>> 0, mss: undefined }, Buffer.from('noop')));
+    expect(sentTcp(link), 'no answer: nothing yet').to.have.length(0);
+    await later;
+    await sleep(60); // a second small segment may wait for the delayed-ACK timer (40 ms)
+    const bare = sentTcp(link);
+    expect(bare).to.have.length(1);
+    expect(bare[0]).to.include({ control: 'none', ack: 1009 });
+  });
+
   it('lists connections and counts them by state', async () => {
     const server = stack.net.createServer();
     server.listen(80);

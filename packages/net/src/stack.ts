@@ -643,11 +643,39 @@ export class Stack {
       this.#inFlush = false;
     }
     this.#deliverEvents(now);
+    this.#sendReplies(now);
+  }
+
+  /**
+   * Sends at once the segments of connections that the batch left with data to send (an
+   * answer the application wrote from its event handlers, or data an ACK let go); they carry
+   * our ACK. The rest (pure ACKs, window updates, a FIN that Node's streams decide on in a
+   * later tick) waits for the flush later in the turn, as #deliverEvents explains. Waiting
+   * would gain nothing for these: the data is there, and a request/response exchange would pay
+   * the rest of the turn (reading the device to EAGAIN, ticks, microtasks) on every round trip.
+   */
+  #sendReplies(now: Instant): void {
+    const touched = this.#touched;
+    if (touched.length === 0) return;
+    this.#inFlush = true;
+    try {
+      for (let i = 0; i < touched.length; i++) {
+        const e = touched[i] as ConnectionEntry;
+        if (e.removed || e.conn.unsentLength === 0) continue;
+        const conn = e.conn;
+        for (let t = conn.pollTransmit(now); t !== undefined; t = conn.pollTransmit(now)) this.#sendTcp(e.remoteAddr, t);
+        this.#endTrain();
+      }
+    } catch (err) {
+      this.#deferredErrors.push(err);
+    } finally {
+      this.#inFlush = false;
+    }
   }
 
   /**
    * After a received batch: hand every touched connection's events to its owner now, and leave
-   * the segments for the microtask flush. What the application does in response (an echo's
+   * the segments for the microtask flush (except data, see #sendReplies). What the application does in response (an echo's
    * reply, or the `end()` that follows 'end', which Node's streams run from `process.nextTick`,
    * ahead of microtasks) then leaves in the same segments as our ACK instead of segments of its
    * own: a sequential connect-echo-close costs 3 writes to the link instead of 5. Writes are the

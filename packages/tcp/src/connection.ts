@@ -528,6 +528,16 @@ export class TcpConnection {
     return this.sendBuf.length;
   }
 
+  /**
+   * Octets accepted by `send()` and not sent yet (they may be waiting for the window, the
+   * congestion window or Nagle). The stack sends a connection's segments at once, instead of
+   * later in the turn, when a received batch left it with data to send.
+   */
+  get unsentLength(): number {
+    const off = seqDiff(this.sndNxt, this.bufSeq);
+    return off >= 0 ? Math.max(0, this.sendBuf.length - off) : 0;
+  }
+
   /** In-order octets ready for `recv()`. */
   get readableLength(): number {
     return this.recvBuf.readable;

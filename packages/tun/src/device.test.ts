@@ -152,7 +152,7 @@ describe('TunDevice in a network namespace', function () {
     await c.next('closed');
   });
 
-  it('delivers a burst in batches of at most readBatch, losing nothing', async () => {
+  it('delivers a burst in batches of at most readBatch (the first packet alone), losing nothing', async () => {
     const count = 2000;
     const c = child({ name: 'tflood0', address: '10.97.0.1', peer: '10.97.0.2', txQueueLen: 5000, readBatch: 64 });
     await c.next('open');
@@ -168,6 +168,7 @@ describe('TunDevice in a network namespace', function () {
       stats = e.stats as Record<string, unknown>;
       if ((stats.rxPackets as number) >= count) {
         expect(e.maxBatch).to.be.at.most(64).and.at.least(2);
+        expect(e.firstBatch, 'the first packet of a drain is delivered on its own').to.equal(1);
         expect(e.nonIpv4).to.equal(0);
         break;
       }

@@ -6,7 +6,8 @@
  * - Receive: a worker blocked in poll(2) says "readable"; the main thread then reads the
  *   O_NONBLOCK fd with `fs.readSync` into one pooled buffer until EAGAIN, at most `readBatch`
  *   packets per event-loop turn (more continue on `setImmediate`, so a flood cannot starve the
- *   loop), and hands each burst to the receiver as one batch. Then it re-arms the worker, or,
+ *   loop), and hands the first packet to the receiver at once and the rest of the burst as one
+ *   batch. Then it re-arms the worker, or,
  *   with busy polling (option `busyPollUs`), first keeps reading once per event-loop turn until
  *   the fd has been quiet that long.
  * - Send: one `fs.writeSync` per packet (one write is exactly one packet; `writev` of two would
@@ -413,6 +414,11 @@ export class TunDevice extends EventEmitter {
     let count = 0;
     let drained = false;
     let failure: unknown;
+    // The first packet of a drain is delivered on its own, before reading on: when the drain
+    // holds a single packet (a request, an ACK) the receiver can answer it without first paying
+    // for the EAGAIN read that ends the drain (~2 µs of a ~35 µs round trip). The rest of a
+    // burst goes in batches. (A receiver that coalesces its answers per turn, as the stack's
+    // ACKs, is unaffected.)
     const deliver = (): void => {
       if (packets.length === 0) return;
       const batch = packets;
@@ -452,6 +458,7 @@ export class TunDevice extends EventEmitter {
           this.#rxBytes += n;
           count++;
           offset += (n + 7) & ~7;
+          if (count === 1) deliver();
           continue;
         }
         const length = n - VNET_HEADER_SIZE;
@@ -465,6 +472,7 @@ export class TunDevice extends EventEmitter {
         this.#rxBytes += length;
         count++;
         offset += 16 + ((length + 7) & ~7);
+        if (count === 1) deliver();
       }
       deliver();
     } finally {

@@ -69,6 +69,7 @@ report({ event: 'open', name: device.name, mtu: device.mtu, fd: device.fd, offlo
 device.on('error', (error: unknown) => report({ event: 'device-error', ...describe(error) }));
 
 let maxBatch = 0;
+let firstBatch = 0;
 let nonIpv4 = 0;
 let sink: TcpSink | undefined;
 const lines = createInterface({ input: process.stdin });
@@ -83,6 +84,7 @@ async function handle(command: Command): Promise<void> {
       if (command.sink !== undefined) sink = new TcpSink((p) => device.send(p), { mss: command.sink.mss, verify: false });
       device.start((packets) => {
         maxBatch = Math.max(maxBatch, packets.length);
+        if (firstBatch === 0) firstBatch = packets.length;
         for (const p of packets) if (p[0] === undefined || p[0] >> 4 !== 4) nonIpv4++;
         if (!command.quiet) report({ event: 'packets', hex: packets.map((p) => Buffer.from(p).toString('hex')) });
         sink?.handle(packets);
@@ -108,7 +110,7 @@ async function handle(command: Command): Promise<void> {
       break;
     }
     case 'stats':
-      report({ event: 'stats', stats: device.stats, maxBatch, nonIpv4 });
+      report({ event: 'stats', stats: device.stats, maxBatch, firstBatch, nonIpv4 });
       break;
     case 'open':
       try {
