@@ -1,6 +1,6 @@
 /**
  * A process-wide free list of byte blocks for the engine's per-connection storage (send
- * buffers, scoreboards), which is allocated when a connection starts sending and released when
+ * buffers, receive rings, scoreboards), which is allocated when a connection starts sending and released when
  * everything is acknowledged, so that idle connections hold none.
  *
  * Why a pool: a request/response connection empties its buffers on every round trip, and a
@@ -9,12 +9,15 @@
  * next connection that needs that size; their stale contents are never read, because every
  * user reads only what it wrote.
  *
- * Bounded: at most {@link POOL_MAX_BYTES} octets are kept in all; beyond that a released block
- * is left to the garbage collector. Only power-of-two sizes are pooled (what the users allocate).
+ * Bounded per size: each size keeps at most {@link POOL_BYTES_PER_SIZE} octets of blocks (and
+ * at least two blocks, for the large ones), so that thousands of small blocks released at once
+ * (10,000 connections closing) cannot crowd out the few large receive rings a busy connection
+ * cycles through; beyond that a released block is left to the garbage collector. Only
+ * power-of-two sizes are pooled (what the users allocate), so there are few sizes.
  */
 
-/** Most octets the pool keeps across all sizes. */
-export const POOL_MAX_BYTES = 4 * 1024 * 1024;
+/** Most octets the pool keeps of blocks of any one size (two blocks for sizes above it). */
+export const POOL_BYTES_PER_SIZE = 1024 * 1024;
 
 const free = new Map<number, Uint8Array[]>();
 let pooledBytes = 0;
@@ -40,12 +43,12 @@ export function giveBlock(block: Uint8Array): void {
   // Only whole blocks of a pooled size: a view into a larger buffer would hand out memory
   // another user still owns.
   if (!isPowerOfTwo(size) || block.byteOffset !== 0 || block.buffer.byteLength !== size) return;
-  if (pooledBytes + size > POOL_MAX_BYTES) return;
   let list = free.get(size);
   if (list === undefined) {
     list = [];
     free.set(size, list);
   }
+  if (list.length >= Math.max(2, POOL_BYTES_PER_SIZE / size)) return;
   list.push(block);
   pooledBytes += size;
 }
