@@ -7,9 +7,8 @@
  *   O_NONBLOCK fd with `fs.readSync` into one pooled buffer until EAGAIN, at most `readBatch`
  *   packets per event-loop turn (more continue on `setImmediate`, so a flood cannot starve the
  *   loop), and hands the first packet to the receiver at once and the rest of the burst as one
- *   batch. Then it re-arms the worker, or,
- *   with busy polling (option `busyPollUs`), first keeps reading once per event-loop turn until
- *   the fd has been quiet that long.
+ *   batch. Then it re-arms the worker, or, with busy polling (option `busyPollUs`), first keeps
+ *   reading once per event-loop turn until the fd has been quiet that long.
  * - Send: one `fs.writeSync` per packet (one write is exactly one packet; `writev` of two would
  *   lose the second). Failures are counted, never thrown.
  * - Offload (option `offload`): every read starts with a 10-byte virtio-net header (vnet.ts).
