@@ -67,4 +67,21 @@ describe('end-to-end: a SYN flood does not lock out real clients', function () {
     expect(after.connections.length).to.be.at.most(1100);
     expect(after.memory.heapUsed - before.memory.heapUsed).to.be.below(64 * 1024 * 1024);
   });
+
+  it('a kernel client that came in through a cookie keeps window scaling, SACK and timestamps (ss -ti)', async () => {
+    // A flood of its own, so the backlog is full of half-open connections whatever came before.
+    const flood = await ns.run('python3', [SYNFLOOD, ADDR, '7', '3000'], 60_000);
+    expect(flood.code, flood.stderr).to.equal(0);
+    const before = await appReport<Status>(app);
+    const r = await ns.run('python3', [KPEER, 'options', ADDR, '7'], 30_000);
+    const after = await appReport<Status>(app);
+    expect(r.code, r.stderr).to.equal(0);
+    const res = JSON.parse(r.stdout.trim()) as { echoed: number; ss: string };
+    expect(after.stats.synCookiesAccepted - before.stats.synCookiesAccepted, 'the client came in through a cookie').to.equal(1);
+    expect(res.echoed).to.equal(4096);
+    // The kernel's own view: the options the cookie SYN-ACK agreed (TSval-encoded, RFC 4987 §3.6).
+    expect(res.ss).to.match(/(^| )ts( |$)/);
+    expect(res.ss).to.match(/(^| )sack( |$)/);
+    expect(res.ss).to.match(/ wscale:\d+,\d+ /);
+  });
 });

@@ -110,6 +110,15 @@ describe('Listener defences', () => {
     await once(server, 'listening');
   }
 
+  it('resets a bare ACK to a listening port and counts it as stray while no cookie was sent', async () => {
+    await listening(16, () => undefined);
+    await link.inject(tcpPacket({ ...SYN, control: 'none', seq: 5000, ack: 777, mss: undefined }));
+    const rst = sentTcp(link);
+    expect(rst).to.have.length(1);
+    expect(rst[0]).to.include({ control: 'rst', seq: 777 });
+    expect(stack.stats()).to.include({ strayAcks: 1, synCookiesRejected: 0, synCookiesSent: 0 });
+  });
+
   it('a new SYN with a higher sequence number reopens a 4-tuple in TIME-WAIT (RFC 6191); an old one does not', async () => {
     const accepted: Socket[] = [];
     await listening(16, (s) => {

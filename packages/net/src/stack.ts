@@ -143,6 +143,11 @@ export interface StackStats {
   synCookiesSent: number;
   synCookiesAccepted: number;
   synCookiesRejected: number;
+  /**
+   * Bare ACKs for a listening port that no cookie could explain (no cookie sent in the last two
+   * 64 s periods), answered with RST: late ACKs of connections already gone, or probes.
+   */
+  strayAcks: number;
   /** Connections opened actively / accepted from listeners since the stack started. */
   connectionsOpened: number;
   connectionsAccepted: number;
@@ -228,7 +233,7 @@ export class Stack {
   readonly #randomPool = new Uint32Array(256);
   #randomNext = 256;
   /** SYN-cookie counters of listeners that have closed (live ones are summed in stats()). */
-  readonly #closedListenerCookies = { sent: 0, accepted: 0, rejected: 0 };
+  readonly #closedListenerCookies = { sent: 0, accepted: 0, rejected: 0, stray: 0 };
   readonly #table = new ConnectionTable<ConnectionEntry>();
   /** The entry the last received segment went to: a bulk transfer skips the table lookups. */
   #lastEntry: ConnectionEntry | undefined;
@@ -361,18 +366,20 @@ export class Stack {
       const s = e.conn.state;
       connections[s] = (connections[s] ?? 0) + 1;
     }
-    let { sent, accepted, rejected } = this.#closedListenerCookies;
+    let { sent, accepted, rejected, stray } = this.#closedListenerCookies;
     for (const l of this.#listeners.values()) {
       const ls = l.listener.stats;
       sent += ls.synCookiesSent;
       accepted += ls.synCookiesAccepted;
       rejected += ls.synCookiesRejected;
+      stray += ls.strayAcks;
     }
     return {
       ...this.#stats,
       synCookiesSent: sent,
       synCookiesAccepted: accepted,
       synCookiesRejected: rejected,
+      strayAcks: stray,
       drops: { ...this.#drops },
       connections,
       listeners: this.#listeners.size,
@@ -555,6 +562,7 @@ export class Stack {
       this.#closedListenerCookies.sent += ls.synCookiesSent;
       this.#closedListenerCookies.accepted += ls.synCookiesAccepted;
       this.#closedListenerCookies.rejected += ls.synCookiesRejected;
+      this.#closedListenerCookies.stray += ls.strayAcks;
     }
     for (const e of [...l.embryos.values()]) {
       e.listener = undefined;

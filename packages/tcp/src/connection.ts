@@ -224,12 +224,31 @@ export interface ConnectOptions {
   readonly tsOffset?: number | undefined;
 }
 
+/**
+ * TCP options a cookie SYN-ACK agreed with the peer, as the listener decodes them from the TSecr
+ * of the ACK (see listener.ts). Timestamps are implied: they are what carried these.
+ */
+export interface CookieAgreedOptions {
+  /** The peer's window shift from its SYN (0–14), or undefined without window scaling. */
+  readonly windowScale: number | undefined;
+  /** Both sides sent SACK-permitted (RFC 2018 §2). */
+  readonly sackPermitted: boolean;
+  /** ECN setup SYN and SYN-ACK were exchanged (RFC 3168 §6.1.1). */
+  readonly ecn: boolean;
+}
+
 /** Options of {@link TcpConnection.fromCookie}. */
 export interface CookieOptions extends ConnectOptions {
   /** The ACK completing the handshake (SEG.ACK − 1 = `iss`, the cookie; SEG.SEQ − 1 = the peer's ISN). */
   readonly ack: TcpRepr;
   /** The peer's MSS as decoded from the cookie. */
   readonly mss: number;
+  /**
+   * Options agreed by a cookie SYN-ACK that offered timestamps; `ack` must then carry a
+   * timestamp (its TSval becomes TS.Recent). Absent: a cookie without options (MSS only).
+   * `tsOffset` must be the one the cookie SYN-ACK's TSval was made with.
+   */
+  readonly options?: CookieAgreedOptions | undefined;
 }
 
 /** Options of {@link TcpConnection.accept}. */
@@ -450,26 +469,46 @@ export class TcpConnection {
   /**
    * Passive open completed by a SYN cookie (RFC 4987 §3.6): the listener answered the SYN
    * statelessly with ISN `iss` and now holds the ACK that returned it. The connection starts in
-   * ESTABLISHED with `connected` pending; the options the cookie cannot carry (window scale, SACK,
-   * timestamps, ECN) are off. Data or FIN on `ack` is not processed here: hand the segment to
-   * `handleSegment` afterwards (the listener does).
+   * ESTABLISHED with `connected` pending. With `options` (the SYN-ACK offered timestamps and the
+   * ACK echoed the choices) window scaling (our shift: the config's choice), SACK, timestamps
+   * (TS.Recent from the ACK's TSval) and ECN are on as agreed; without, they are all off. Data
+   * or FIN on `ack` is not processed here: hand the segment to `handleSegment` afterwards (the
+   * listener does).
+   * @throws TcpUsageError `ERR_INVALID_ARG_VALUE` when `options` is given and `ack` carries no
+   * timestamp, or the window shift is not an integer in [0, 14].
    */
   static fromCookie(now: Instant, opts: CookieOptions): TcpConnection {
+    const o = opts.options;
+    const seg = opts.ack;
+    if (o !== undefined) {
+      if (seg.timestamp === undefined) throw new TcpUsageError('ERR_INVALID_ARG_VALUE', 'cookie options need an ACK with a timestamp');
+      const ws = o.windowScale;
+      if (ws !== undefined && !(Number.isInteger(ws) && ws >= 0 && ws <= 14)) {
+        throw new TcpUsageError('ERR_INVALID_ARG_VALUE', `cookie window scale must be an integer in [0, 14], got ${String(ws)}`);
+      }
+    }
     const conn = new TcpConnection(opts.local, opts.remote, opts.iss, resolveTcpConfig(opts.config), true, opts.tsOffset);
     conn.lastRecvAt = now;
     conn.setState('LISTEN');
-    const seg = opts.ack;
     conn.irs = seqAdd(seg.seq, -1);
     conn.rcvNxt = seg.seq >>> 0;
     conn.lastAckSent = conn.rcvNxt;
     // The cookie SYN-ACK offered the SYN window (see TcpListener).
     conn.rcvAdvRight = seqAdd(conn.rcvNxt, conn.synWindow);
-    conn.learnPeerOptions(now, { ...seg, mss: opts.mss, windowScale: undefined, sackPermitted: undefined, timestamp: undefined }, false);
+    if (o === undefined) {
+      conn.learnPeerOptions(now, { ...seg, mss: opts.mss, windowScale: undefined, sackPermitted: undefined, timestamp: undefined }, false);
+    } else {
+      // As if from the SYN: the options it offered that the cookie SYN-ACK answered, and TS.Recent
+      // from the ACK (RFC 7323 §4.3: the TSval of the segment that covers Last.ACK.sent).
+      conn.learnPeerOptions(now, { ...seg, mss: opts.mss, windowScale: o.windowScale, sackPermitted: o.sackPermitted ? true : undefined }, true);
+      conn.ecnOk = conn.config.ecn && o.ecn;
+    }
     conn.sndUna = seqAdd(conn.iss, 1);
     conn.sndNxt = conn.sndUna;
     conn.sndMax = conn.sndUna;
-    conn.sndWnd = seg.window; // no window scale was agreed
-    conn.maxSndWnd = seg.window;
+    // RFC 7323 §2.2: the window of the (non-SYN) ACK is scaled when window scaling was agreed.
+    conn.sndWnd = seg.window << conn.sndWscale;
+    conn.maxSndWnd = conn.sndWnd;
     conn.sndWl1 = conn.rcvNxt;
     conn.sndWl2 = conn.sndUna;
     conn.establish();

@@ -166,7 +166,9 @@ describe('RFC 5961 (blind in-window attacks)', () => {
 });
 
 describe('SYN cookies (RFC 4987 §3.6)', () => {
-  const SYN = { ...FROM_PEER, control: 'syn', seq: IRS, mss: 1460, windowScale: 7, sackPermitted: true, timestamp: { tsVal: 1, tsEcr: 0 } } as const;
+  // Without timestamps there is nowhere to keep the options: window scale and SACK are offered
+  // here but a cookie SYN-ACK declines them (cookies with options: syn-cookies.test.ts).
+  const SYN = { ...FROM_PEER, control: 'syn', seq: IRS, mss: 1460, windowScale: 7, sackPermitted: true } as const;
   const peer = (port: number): typeof REMOTE => ({ ...REMOTE, port });
   const listen = (opts: { backlog?: number; maxSynReceived?: number; synCookies?: boolean } = {}): TcpListener =>
     new TcpListener({ local: { addr: 0, port: LOCAL.port }, backlog: opts.backlog ?? 1, config: TRACE_CONFIG, isn: () => ISS, ...opts });
@@ -178,7 +180,7 @@ describe('SYN cookies (RFC 4987 §3.6)', () => {
     return r.transmit.repr.seq;
   }
 
-  it('backlog full → a stateless SYN-ACK with a cookie ISN and only the MSS option', () => {
+  it('backlog full, a SYN without timestamps → a stateless SYN-ACK with a cookie ISN and only the MSS option', () => {
     const l = listen();
     expect(l.handleSegment(0, LOCAL, peer(1001), SYN, NONE).kind).to.equal('connection');
     const r = l.handleSegment(0, LOCAL, peer(1002), SYN, NONE);
@@ -234,17 +236,45 @@ describe('SYN cookies (RFC 4987 §3.6)', () => {
     const cookie = cookieFor(l, 1002);
     const ack = (a: number, port = 1002, now = 10, seq = IRS + 1) =>
       l.handleSegment(now, LOCAL, peer(port), { ...FROM_PEER, srcPort: port, seq, ack: a >>> 0 }, NONE);
-    for (const r of [ack(cookie + 2), ack(cookie + 1, 1003), ack(cookie + 1, 1002, 10, IRS + 2), ack(cookie + 1, 1002, 200_000)]) {
+    for (const r of [ack(cookie + 2), ack(cookie + 1, 1003), ack(cookie + 1, 1002, 10, IRS + 2)]) {
       expect(r.kind).to.equal('reply');
       if (r.kind === 'reply') expect(r.transmit.repr).to.deep.include({ control: 'rst', seq: r.transmit.repr.seq, ack: undefined });
     }
-    expect(l.stats.synCookiesRejected).to.equal(4);
+    expect(l.stats.synCookiesRejected).to.equal(3);
     // A data segment with an unverifiable cookie while cookies are in use is dropped, not reset.
     expect(l.handleSegment(20, LOCAL, peer(1002), { ...FROM_PEER, srcPort: 1002, seq: IRS + 1001, ack: (cookie + 1) >>> 0 }, bytes(10))).to.deep.equal({ kind: 'drop', reason: 'bad-segment' });
-    expect(l.stats.synCookiesRejected).to.equal(5);
+    expect(l.stats.synCookiesRejected).to.equal(4);
     // t = 100 s: counter 1, the cookie's 0 is the previous period → accepted.
     expect(ack(cookie + 1, 1002, 100_000).kind).to.equal('connection');
     expect(l.stats.synCookiesAccepted).to.equal(1);
+    // Stale: two periods on, while a newer cookie (t = 150 s) is outstanding → rejected, RST.
+    cookieFor(l, 1004, 150_000);
+    const stale = ack(cookie + 1, 1002, 200_000);
+    expect(stale.kind).to.equal('reply');
+    expect(l.stats).to.deep.include({ synCookiesRejected: 5, strayAcks: 0 });
+  });
+
+  it('an ACK while no cookie can be outstanding is a stray ACK, not a cookie rejection: RST all the same', () => {
+    const l = listen();
+    const ack = (now: number, a = 5, payload: Uint8Array = NONE) => l.handleSegment(now, LOCAL, peer(1002), { ...FROM_PEER, srcPort: 1002, seq: IRS + 1, ack: a }, payload);
+    // No cookie ever sent.
+    const r0 = ack(0);
+    expect(r0.kind).to.equal('reply');
+    if (r0.kind === 'reply') expect(r0.transmit.repr).to.deep.include({ control: 'rst', seq: 5, ack: undefined });
+    // Data too: nothing can be a cookie connection, so it is reset rather than dropped.
+    expect(ack(1, 5, bytes(3)).kind).to.equal('reply');
+    expect(l.stats).to.deep.include({ synCookiesSent: 0, synCookiesRejected: 0, strayAcks: 2 });
+    // A cookie at t = 10 s (counter 0): ACKs within counter 0 and 1 are checked as cookies...
+    l.handleSegment(10_000, LOCAL, peer(1001), SYN, NONE);
+    const cookie = cookieFor(l, 1003, 10_000);
+    expect(ack(127_999).kind).to.equal('reply');
+    expect(l.stats).to.deep.include({ synCookiesSent: 1, synCookiesRejected: 1, strayAcks: 2 });
+    // ...from counter 2 on (t ≥ 128 s) no cookie can be valid any more: stray again.
+    expect(ack(128_000, (cookie + 1) >>> 0).kind).to.equal('reply');
+    expect(l.stats).to.deep.include({ synCookiesRejected: 1, strayAcks: 3 });
+    // A SYN-ACK to a listener is a stray ACK as well (RFC 9293 §3.10.7.2 second).
+    expect(l.handleSegment(128_001, LOCAL, peer(1002), { ...FROM_PEER, srcPort: 1002, control: 'syn', seq: IRS, ack: 5 }, NONE).kind).to.equal('reply');
+    expect(l.stats).to.deep.include({ synCookiesRejected: 1, strayAcks: 4 });
   });
 
   it('maxSynReceived bounds embryonic connections on its own; synCookies false drops instead', () => {
@@ -256,7 +286,7 @@ describe('SYN cookies (RFC 4987 §3.6)', () => {
     expect(off.handleSegment(0, LOCAL, peer(1002), SYN, NONE)).to.deep.equal({ kind: 'drop', reason: 'backlog-full' });
     // With cookies off a stray ACK is simply reset.
     expect(off.handleSegment(0, LOCAL, peer(1002), { ...FROM_PEER, seq: 1, ack: 5 }, NONE).kind).to.equal('reply');
-    expect(off.stats).to.deep.include({ synDropped: 1, synCookiesSent: 0, synCookiesRejected: 0 });
+    expect(off.stats).to.deep.include({ synDropped: 1, synCookiesSent: 0, synCookiesRejected: 0, strayAcks: 1 });
     expect(() => listen({ maxSynReceived: -1 })).to.throw().with.property('code', 'ERR_INVALID_ARG_VALUE');
   });
 

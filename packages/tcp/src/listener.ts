@@ -8,13 +8,33 @@
  * Cookie layout (the ISN of our SYN-ACK), as in RFC 4987 §3.6 and Linux:
  *   bits 31..27  t mod 32, t = floor(now / 64 s)
  *   bits 26..24  index of the peer's MSS in COOKIE_MSS (largest entry not above it)
- *   bits 23..0   keyed hash of the 4-tuple, t, the MSS index and the peer's ISN
- * A cookie is valid for the current and the previous counter period (64–128 s). Options the
- * cookie cannot carry (window scale, SACK, timestamps, ECN) are not offered in a cookie SYN-ACK.
+ *   bits 23..0   keyed hash of the 4-tuple, t, the MSS index, the peer's ISN and the options word
+ * A cookie is valid for the current and the previous counter period (64–128 s).
+ *
+ * Options (RFC 4987 §3.6 names their loss as the cookies' main drawback). When the SYN offers
+ * timestamps and our config allows them, the cookie SYN-ACK offers what a normal SYN-ACK would
+ * (window scale, SACK-permitted, timestamps, ECN setup) and carries the choices in the low 6 bits
+ * of its TSval, as Linux's cookie_init_timestamp():
+ *   bits 3..0  the peer's window shift (0–14), 0xf = no window scaling
+ *   bit  4     SACK permitted
+ *   bit  5     ECN agreed (RFC 3168 §6.1.1)
+ * The peer's ACK echoes that TSval in TSecr (RFC 7323 §3.2), so the choices come back with it.
+ * Unlike Linux, the options word (those 6 bits, plus whether timestamps were offered at all) is
+ * also an input of the cookie hash: a TSecr whose low bits differ from what we sent makes the
+ * cookie invalid, so a peer (or an on-path forger) cannot switch on anything we did not agree to.
+ * Without timestamps the SYN-ACK offers only the MSS option and the connection runs without
+ * window scaling, SACK, timestamps and ECN (there is nowhere to keep the choices).
+ *
+ * TSval of a cookie SYN-ACK: the connection's clock value (now + offset) with its low 6 bits
+ * replaced by the options, minus 64 if that would exceed the clock value; so it is never ahead
+ * of the TSvals the connection sends later (RFC 7323 §5.4 monotonicity) and at most 63 ms behind.
+ * The timestamp offset of a cookie connection cannot be stored, so it is recomputed from the
+ * 4-tuple with the keyed `cookieHash` (as Linux's secure_tcp_ts_off): both the SYN-ACK and the
+ * connection made from the ACK use it. Connections from ordinary SYNs keep the `tsOffset` option.
  */
-import { resolveTcpConfig } from './config.js';
-import { TcpConnection } from './connection.js';
-import { seqAdd } from './seq.js';
+import { chooseWindowScale, resolveTcpConfig } from './config.js';
+import { TcpConnection, type CookieAgreedOptions } from './connection.js';
+import { seqAdd, seqGt } from './seq.js';
 import { TcpUsageError } from './errors.js';
 import { resetFor } from './reset.js';
 import type { Endpoint, Instant, TcpConfig, TcpRepr, Transmit } from './types.js';
@@ -43,8 +63,10 @@ export interface ListenerOptions {
   /** Initial sequence number generator (RFC 9293 §3.4.1, RFC 6528); time and randomness come from the stack. */
   readonly isn: (now: Instant, local: Endpoint, remote: Endpoint) => number;
   /**
-   * Timestamp offset for each accepted connection (RFC 7323 §5.4: random per connection; the
-   * stack supplies the randomness). Absent: each connection derives one from its ISS.
+   * Timestamp offset for each connection accepted from a SYN (RFC 7323 §5.4: random per
+   * connection; the stack supplies the randomness). Absent: each connection derives one from its
+   * ISS. Cookie connections with timestamps use an offset derived from the 4-tuple with
+   * `cookieHash` instead (nothing is stored for them).
    */
   readonly tsOffset?: ((now: Instant, local: Endpoint, remote: Endpoint) => number) | undefined;
   /** Answer SYNs with SYN cookies when full (RFC 4987 §3.6) instead of dropping them. Default true. */
@@ -52,7 +74,8 @@ export interface ListenerOptions {
   /** Most embryonic (SYN-RECEIVED) connections; beyond it SYNs get cookies (or are dropped). Default `backlog`. */
   readonly maxSynReceived?: number | undefined;
   /**
-   * Keyed 32-bit hash of four uint32s for the cookies, supplied by the stack (it holds the secret
+   * Keyed 32-bit hash of four uint32s for the cookies and the timestamp offsets of cookie
+   * connections, supplied by the stack (it holds the secret
    * and the randomness, e.g. SipHash or HMAC over a random key). Absent: a simple
    * non-cryptographic mix keyed with one value of `isn`, adequate for tests only.
    */
@@ -65,8 +88,16 @@ export interface ListenerStats {
   readonly synCookiesSent: number;
   /** ACKs whose cookie was valid: connections created from them. */
   readonly synCookiesAccepted: number;
-  /** ACKs checked for a cookie and found invalid or stale (answered with RST). */
+  /**
+   * ACKs checked for a cookie and found invalid or stale (answered with RST, or dropped if they
+   * carry data); only counted while cookies were sent in the current or previous cookie period.
+   */
   readonly synCookiesRejected: number;
+  /**
+   * ACKs for the port that matched no connection while no cookie could be outstanding (cookies
+   * off, or none sent in the current or previous period): answered with RST (RFC 9293 §3.10.7.2).
+   */
+  readonly strayAcks: number;
   /** SYNs dropped because the listener was full (cookies off), and valid cookie ACKs dropped because the accept queue was full. */
   readonly synDropped: number;
 }
@@ -75,6 +106,32 @@ export interface ListenerStats {
 export const COOKIE_MSS: readonly number[] = [536, 1220, 1300, 1440, 1460, 4312, 8960, 65495];
 /** Length of one cookie time counter period (RFC 4987 §3.6: 64 s, as Linux). */
 const COOKIE_PERIOD_MS = 64_000;
+/** Low TSval bits of a cookie SYN-ACK that carry the options (Linux's TSBITS). */
+const TS_OPTION_BITS = 6;
+const TS_OPTION_MASK = (1 << TS_OPTION_BITS) - 1;
+/** Window shift field of the options: 0xf = no window scaling (RFC 7323 §2.3: shifts are 0–14). */
+const TS_OPT_WSCALE_MASK = 0xf;
+const TS_OPT_SACK = 1 << 4;
+const TS_OPT_ECN = 1 << 5;
+/** Bit of the hashed options word: timestamps were offered (the 6 bits above are valid). */
+const OPT_WORD_TS = 1 << TS_OPTION_BITS;
+/**
+ * First word of the timestamp offset hash; it keeps that hash apart from the cookie hashes, whose
+ * first word is a peer's ISN (inner) or address (outer): 255.255.255.255 is never a peer address.
+ */
+const TS_OFFSET_TAG = 0xffffffff;
+
+/** The low 6 TSval bits for `o` (Linux's cookie_init_timestamp layout). */
+function encodeOptions(o: CookieAgreedOptions): number {
+  const ws = o.windowScale === undefined ? TS_OPT_WSCALE_MASK : Math.min(o.windowScale, 14);
+  return ws | (o.sackPermitted ? TS_OPT_SACK : 0) | (o.ecn ? TS_OPT_ECN : 0);
+}
+
+/** The options in the low 6 bits of an echoed TSval (0xf in the shift field: no window scaling). */
+function decodeOptions(tsEcr: number): CookieAgreedOptions {
+  const ws = tsEcr & TS_OPT_WSCALE_MASK;
+  return { windowScale: ws === TS_OPT_WSCALE_MASK ? undefined : ws, sackPermitted: (tsEcr & TS_OPT_SACK) !== 0, ecn: (tsEcr & TS_OPT_ECN) !== 0 };
+}
 
 /** A fixed 32-bit mix (murmur3 finaliser) for the fallback cookie hash. */
 function fmix(h: number): number {
@@ -103,6 +160,9 @@ export class TcpListener {
   private nCookiesAccepted = 0;
   private nCookiesRejected = 0;
   private nSynDropped = 0;
+  private nStrayAcks = 0;
+  /** The shift we offer (RFC 7323 §2.3), −1 with window scaling off in the config. */
+  private readonly wsOffered: number;
   /** When the last cookie SYN-ACK was sent. */
   private lastCookieAt: Instant | undefined;
 
@@ -120,6 +180,7 @@ export class TcpListener {
     this.isn = opts.isn;
     this.tsOffset = opts.tsOffset;
     this.synCookies = opts.synCookies ?? true;
+    this.wsOffered = this.config.windowScaling ? chooseWindowScale(this.config) : -1;
     const maxSyn = opts.maxSynReceived ?? opts.backlog;
     if (!Number.isInteger(maxSyn) || maxSyn < 0) {
       throw new TcpUsageError('ERR_INVALID_ARG_VALUE', `maxSynReceived must be a non-negative integer, got ${String(maxSyn)}`);
@@ -140,6 +201,7 @@ export class TcpListener {
       synCookiesAccepted: this.nCookiesAccepted,
       synCookiesRejected: this.nCookiesRejected,
       synDropped: this.nSynDropped,
+      strayAcks: this.nStrayAcks,
     };
   }
 
@@ -166,10 +228,13 @@ export class TcpListener {
     // Second: "Any acknowledgment is bad if it arrives on a connection still in the LISTEN
     // state": <SEQ=SEG.ACK><CTL=RST> (a SYN-ACK included).
     if (repr.ack !== undefined) {
-      // RFC 4987 §3.6: the ACK may return one of our SYN cookies.
-      if (this.synCookies && repr.control !== 'syn') {
+      // RFC 4987 §3.6: the ACK may return one of our SYN cookies, if one can be outstanding.
+      // Otherwise it is a plain stray ACK (late, or for a connection that is gone).
+      if (repr.control !== 'syn' && this.cookiesOutstanding(now)) {
         const r = this.cookieAck(now, local, remote, repr, payload);
         if (r !== undefined) return r;
+      } else {
+        this.nStrayAcks++;
       }
       const rst = resetFor(repr, payload.length);
       if (rst === undefined) return { kind: 'drop', reason: 'rst' };
@@ -199,44 +264,108 @@ export class TcpListener {
     return { kind: 'connection', connection };
   }
 
-  /** The cookie for this 4-tuple, counter `t`, MSS index `m` and peer ISN. */
-  private cookie(local: Endpoint, remote: Endpoint, t: number, m: number, peerIsn: number): number {
-    const inner = this.cookieHash(peerIsn >>> 0, t >>> 0, m, local.addr >>> 0);
+  /**
+   * Whether a cookie sent by this listener can still be valid: one was sent in the current or
+   * the previous counter period.
+   */
+  private cookiesOutstanding(now: Instant): boolean {
+    if (!this.synCookies || this.lastCookieAt === undefined) return false;
+    return Math.floor(now / COOKIE_PERIOD_MS) - Math.floor(this.lastCookieAt / COOKIE_PERIOD_MS) <= 1;
+  }
+
+  /**
+   * The cookie for this 4-tuple, counter `t`, MSS index `m`, peer ISN and options word (0
+   * without timestamps, else OPT_WORD_TS | the 6 option bits of the TSval).
+   */
+  private cookie(local: Endpoint, remote: Endpoint, t: number, m: number, peerIsn: number, optWord: number): number {
+    const inner = this.cookieHash(peerIsn >>> 0, t >>> 0, (m | (optWord << 3)) >>> 0, local.addr >>> 0);
     const h = this.cookieHash(remote.addr >>> 0, local.addr >>> 0, ((remote.port << 16) | local.port) >>> 0, inner >>> 0) & 0xffffff;
     return (((t & 31) << 27) | (m << 24) | h) >>> 0;
   }
 
-  /** A stateless SYN-ACK whose ISN is a cookie; only the MSS option is offered. */
+  /**
+   * The timestamp offset of a cookie connection (RFC 7323 §5.4, §7.1: unrelated across
+   * connections and hiding our clock), recomputable from the 4-tuple alone because the listener
+   * keeps no state for it (Linux's secure_tcp_ts_off), keyed by the secret behind `cookieHash`.
+   */
+  private cookieTsOffset(local: Endpoint, remote: Endpoint): number {
+    return this.cookieHash(TS_OFFSET_TAG, remote.addr >>> 0, local.addr >>> 0, ((remote.port << 16) | local.port) >>> 0) >>> 0;
+  }
+
+  /**
+   * A stateless SYN-ACK whose ISN is a cookie. With timestamps (the SYN offered them and the
+   * config allows them) it answers the SYN's options as TcpConnection.accept would and encodes
+   * the choices in the low bits of its TSval; without, it offers only the MSS option.
+   */
   private cookieSynAck(now: Instant, local: Endpoint, remote: Endpoint, syn: TcpRepr): Transmit {
+    const cfg = this.config;
     const peerMss = syn.mss ?? COOKIE_MSS[0]!;
     let m = 0;
     while (m + 1 < COOKIE_MSS.length && COOKIE_MSS[m + 1]! <= peerMss) m++;
     const t = Math.floor(now / COOKIE_PERIOD_MS);
+    const synTs = cfg.timestamps ? syn.timestamp : undefined;
+    let agreed: CookieAgreedOptions | undefined;
+    let optWord = 0;
+    if (synTs !== undefined) {
+      agreed = {
+        // RFC 7323 §2.3: a shift above 14 is used as 14.
+        windowScale: this.wsOffered >= 0 && syn.windowScale !== undefined ? Math.min(syn.windowScale, 14) : undefined,
+        sackPermitted: cfg.sack && syn.sackPermitted === true,
+        // RFC 3168 §6.1.1: an ECN-setup SYN has both ECE and CWR.
+        ecn: cfg.ecn && syn.ece === true && syn.cwr === true,
+      };
+      optWord = OPT_WORD_TS | encodeOptions(agreed);
+    }
     this.nCookiesSent++;
     this.lastCookieAt = now;
+    let timestamp: TcpRepr['timestamp'];
+    if (synTs !== undefined) {
+      // Our clock as the connection will read it, low bits replaced by the options, never ahead
+      // of it (the connection's later TSvals must not be older: RFC 7323 §5.4).
+      const clock = (Math.floor(now) + this.cookieTsOffset(local, remote)) >>> 0;
+      let tsVal = ((clock & ~TS_OPTION_MASK) | (optWord & TS_OPTION_MASK)) >>> 0;
+      if (seqGt(tsVal, clock)) tsVal = seqAdd(tsVal, -(1 << TS_OPTION_BITS));
+      timestamp = { tsVal, tsEcr: synTs.tsVal };
+    }
     const repr: TcpRepr = {
       srcPort: local.port,
       dstPort: remote.port,
       control: 'syn',
-      seq: this.cookie(local, remote, t, m, syn.seq),
+      seq: this.cookie(local, remote, t, m, syn.seq, optWord),
       ack: seqAdd(syn.seq, 1),
       // The SYN window TcpConnection.fromCookie assumes we advertised (unscaled, RFC 7323 §2.2).
       window: Math.min(this.config.recvBufferSize, 65535),
-      mss: this.config.mss,
+      mss: cfg.mss,
+      windowScale: agreed?.windowScale !== undefined ? this.wsOffered : undefined,
+      sackPermitted: agreed?.sackPermitted === true ? true : undefined,
+      timestamp,
+      // RFC 3168 §6.1.1: an ECN-setup SYN-ACK carries ECE without CWR.
+      ece: agreed?.ecn === true ? true : undefined,
     };
     return { repr, payload: EMPTY };
   }
 
   /** An ACK for the port: a connection if it returns a valid cookie, else undefined (→ RST). */
   private cookieAck(now: Instant, local: Endpoint, remote: Endpoint, repr: TcpRepr, payload: Uint8Array): ListenResult | undefined {
+    const cfg = this.config;
     const cookie = seqAdd(repr.ack!, -1);
     const peerIsn = seqAdd(repr.seq, -1);
     const m = (cookie >>> 24) & 7;
+    // RFC 7323 §3.2: the ACK echoes our SYN-ACK's TSval in TSecr, and with it the options. The
+    // hash covers them, so a TSecr whose low bits differ from what we sent invalidates the cookie.
+    const ts = cfg.timestamps ? repr.timestamp : undefined;
+    const optWord = ts === undefined ? 0 : OPT_WORD_TS | (ts.tsEcr & TS_OPTION_MASK);
     const tNow = Math.floor(now / COOKIE_PERIOD_MS);
     let valid = false;
     // The current and the previous counter period (RFC 4987 §3.6).
     for (let t = tNow; t >= tNow - 1 && t >= 0 && !valid; t--) {
-      if ((t & 31) === cookie >>> 27 && this.cookie(local, remote, t, m, peerIsn) === cookie) valid = true;
+      if ((t & 31) === cookie >>> 27 && this.cookie(local, remote, t, m, peerIsn, optWord) === cookie) valid = true;
+    }
+    const agreed = ts === undefined ? undefined : decodeOptions(ts.tsEcr);
+    // Nothing beyond what a SYN-ACK of ours can agree: the 4-bit shift field holds 0–14 or 0xf
+    // (none), and options off in our config are never agreed (even a hash collision cannot).
+    if (agreed !== undefined && ((agreed.windowScale !== undefined && this.wsOffered < 0) || (agreed.sackPermitted && !cfg.sack) || (agreed.ecn && !cfg.ecn))) {
+      valid = false;
     }
     if (!valid) {
       this.nCookiesRejected++;
@@ -244,9 +373,7 @@ export class TcpListener {
       // peer's ISN, so its cookie cannot be checked) may belong to a cookie connection whose
       // first ACK was lost or overtaken: drop it silently rather than reset that connection;
       // the peer retransmits from its ISN + 1, which validates. Bare ACKs are still reset.
-      if (payload.length > 0 && this.lastCookieAt !== undefined && now - this.lastCookieAt < 2 * COOKIE_PERIOD_MS) {
-        return { kind: 'drop', reason: 'bad-segment' };
-      }
+      if (payload.length > 0) return { kind: 'drop', reason: 'bad-segment' };
       return undefined;
     }
     if (this.queue.length >= this.backlog) {
@@ -262,7 +389,9 @@ export class TcpListener {
       ack: repr,
       mss: COOKIE_MSS[m]!,
       config: this.config,
-      tsOffset: this.tsOffset?.(now, local, remote),
+      // With timestamps the offset is the one the cookie SYN-ACK's TSval was made with.
+      tsOffset: agreed !== undefined ? this.cookieTsOffset(local, remote) : this.tsOffset?.(now, local, remote),
+      options: agreed,
     });
     if (payload.length > 0 || repr.control === 'fin') connection.handleSegment(now, repr, payload);
     this.pending.add(connection);
