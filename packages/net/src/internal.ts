@@ -9,10 +9,6 @@ import type { HeapItem } from './deadline-heap.js';
 /** Receives the engine events of one connection (a `Socket`). */
 export interface ConnectionOwner {
   onTcpEvent(event: TcpEvent): void;
-  /** True while the owner waits for something no event announces (our FIN being acknowledged). */
-  readonly watchingState: boolean;
-  /** Called after each drain while `watchingState` is true. */
-  onStateChecked(): void;
 }
 
 /** Receives the connections a listener accepted (a `Server`). */

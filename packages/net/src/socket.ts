@@ -93,8 +93,6 @@ interface PendingWrite {
 const RECV_CHUNK = 64 * 1024;
 
 // States in which the peer's FIN has already been received (RFC 9293 §3.3.2).
-/** States in which our FIN (and so every byte before it) has been acknowledged. */
-const FIN_ACKED_STATES: ReadonlySet<TcpState> = new Set<TcpState>(['FIN-WAIT-2', 'TIME-WAIT']);
 const PEER_FIN_STATES: ReadonlySet<TcpState> = new Set<TcpState>(['CLOSE-WAIT', 'LAST-ACK', 'CLOSING', 'TIME-WAIT']);
 
 /** A TCP connection of a tcp-tun {@link Stack}, with `node:net`'s `Socket` API. */
@@ -438,6 +436,9 @@ export class Socket extends Duplex implements ConnectionOwner {
         this.#peerEnded = true;
         this.#pull();
         break;
+      case 'fin-acked':
+        this.#onFinAcked();
+        break;
       case 'error':
         this.#onError(event.code);
         break;
@@ -597,8 +598,11 @@ export class Socket extends Duplex implements ConnectionOwner {
       return;
     }
     if (this.#peerEnded && this.#finQueued) {
-      // A clean close (both FINs acknowledged). Complete end() and hand over what the
-      // application has not read yet (bounded by the receive buffer); the stream ends by itself.
+      // Both FINs were exchanged. When ours was acknowledged, 'fin-acked' has completed end()
+      // already; a connection that closed without that ACK and without an error (a RST in
+      // CLOSING or LAST-ACK, RFC 9293 §3.10.7.4, or an abort there) completes it here. Hand
+      // over what the application has not read yet (bounded by the receive buffer); the
+      // stream ends by itself.
       const callback = this.#finAckWait;
       this.#finAckWait = undefined;
       callback?.();
@@ -628,20 +632,15 @@ export class Socket extends Duplex implements ConnectionOwner {
     callback();
   }
 
-  /** @internal */
-  get watchingState(): boolean {
-    return this.#finAckWait !== undefined;
-  }
-
-  /** @internal Completes `end()` once our FIN is acknowledged. */
-  onStateChecked(): void {
+  /**
+   * The engine's `fin-acked` (RFC 9293 §3.10.7.4): the peer acknowledged our FIN, and with it
+   * every byte written, so `end()` completes ('finish'). It comes at most once, before `closed`,
+   * and never after a reset, abort or timeout: those reach the socket as 'error' or 'closed'.
+   */
+  #onFinAcked(): void {
     const callback = this.#finAckWait;
-    const e = this.#entry;
-    if (callback === undefined || e === undefined) return;
-    if (FIN_ACKED_STATES.has(e.conn.state) || (e.conn.state === 'CLOSED' && this.#peerEnded)) {
-      this.#finAckWait = undefined;
-      callback();
-    }
+    this.#finAckWait = undefined;
+    callback?.();
   }
 
   /** Moves received bytes into the stream while it wants them (or all of them when `all`). */

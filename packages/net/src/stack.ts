@@ -1022,16 +1022,6 @@ export class Stack {
       }
       if (!any) break;
     }
-    // Our FIN being acknowledged (FIN-WAIT-1 → FIN-WAIT-2) produces no engine event, yet a
-    // socket's 'finish' waits for it: the owner looks at the state after the drain.
-    const owner = entry.owner;
-    if (owner !== undefined && owner.watchingState) {
-      try {
-        owner.onStateChecked();
-      } catch (err) {
-        this.#deferredErrors.push(err);
-      }
-    }
     this.#heap.set(entry, conn.pollTimeout());
   }
 

@@ -58,6 +58,7 @@ function finWait2(): TcpConnection {
   send(conn, 30, { ...P, ack: ISS + 2 });
   expect(conn.state).to.equal('FIN-WAIT-2');
   expectNothing(conn, 30);
+  expect(events(conn)).to.deep.equal(['fin-acked']);
   return conn;
 }
 
@@ -848,6 +849,8 @@ describe('TcpConnection', () => {
       send(conn, 30, { ...P, ack: ISS + 2, control: 'fin' });
       expect(conn.state).to.equal('TIME-WAIT');
       expectSent(conn, 30, [{ seq: ISS + 2, ack: IRS + 2 }]);
+      // The fifth step (ACK) runs before the eighth (FIN): our FIN's ACK is announced first.
+      expect(events(conn)).to.deep.equal(['fin-acked', 'end']);
     });
 
     it('our FIN is retransmitted on timeout', () => {
@@ -924,6 +927,7 @@ describe('TcpConnection', () => {
       send(conn, 40, { ...P, seq: IRS + 2, ack: ISS + 2 });
       expect(conn.state).to.equal('TIME-WAIT');
       expectNothing(conn, 40);
+      expect(events(conn)).to.deep.equal(['fin-acked']);
     });
 
     it('RST → CLOSED without error', () => {
@@ -938,7 +942,7 @@ describe('TcpConnection', () => {
       const conn = lastAck();
       send(conn, 40, { ...P, seq: IRS + 2, ack: ISS + 2 });
       expect(conn.state).to.equal('CLOSED');
-      expect(events(conn)).to.deep.equal(['closed']);
+      expect(events(conn)).to.deep.equal(['fin-acked', 'closed']);
       expect(conn.pollTimeout()).to.equal(undefined);
       expectNothing(conn, 40);
     });

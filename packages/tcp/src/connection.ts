@@ -193,6 +193,7 @@ const EV_CONNECTED: TcpEvent = Object.freeze({ type: 'connected' });
 const EV_READABLE: TcpEvent = Object.freeze({ type: 'readable' });
 const EV_WRITABLE: TcpEvent = Object.freeze({ type: 'writable' });
 const EV_END: TcpEvent = Object.freeze({ type: 'end' });
+const EV_FIN_ACKED: TcpEvent = Object.freeze({ type: 'fin-acked' });
 const EV_CLOSED: TcpEvent = Object.freeze({ type: 'closed' });
 
 function earliest(a: Instant | undefined, b: Instant | undefined): Instant | undefined {
@@ -1279,7 +1280,13 @@ export class TcpConnection {
         this.emit(EV_WRITABLE);
       }
     }
-    if (this.finQueued && seqGt(ack, this.finSeq) && seqGt(this.sndMax, this.finSeq)) this.finAcked = true;
+    if (this.finQueued && !this.finAcked && seqGt(ack, this.finSeq) && seqGt(this.sndMax, this.finSeq)) {
+      // §3.10.7.4 fifth: SND.UNA passes our FIN. The state change it causes (FIN-WAIT-1 →
+      // FIN-WAIT-2, CLOSING → TIME-WAIT, LAST-ACK → CLOSED) follows in segmentInSynchronized;
+      // the event is queued here, once, after any `writable` of this ACK and before `closed`.
+      this.finAcked = true;
+      this.emit(EV_FIN_ACKED);
+    }
     this.sndUna = ack;
     if (seqLt(this.sndNxt, ack)) this.sndNxt = ack;
     if (this.probeEnd !== undefined && seqGe(ack, this.probeEnd)) this.probeEnd = undefined;

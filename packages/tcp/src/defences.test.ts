@@ -512,7 +512,7 @@ describe('TIME-WAIT (RFC 1337, RFC 6191)', () => {
     send(conn, 30, { ...P, ack: ISS + 2, control: 'fin', timestamp: { tsVal: 600, tsEcr: 0 } });
     expect(conn.state).to.equal('TIME-WAIT');
     drain(conn, 30);
-    events(conn);
+    expect(events(conn)).to.deep.equal(['fin-acked', 'end']);
     return conn;
   }
 

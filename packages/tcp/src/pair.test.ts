@@ -111,6 +111,9 @@ function transfer(seed: number, link: Partial<LinkOptions>, size: number, extra:
       if (!ended[side]) fail(`${side}: no 'end'`);
       const closed = evs.filter((e) => e.type === 'closed').length;
       if (closed !== 1 || evs[evs.length - 1]?.type !== 'closed') fail(`${side}: 'closed' not exactly once and last`);
+      // A clean close: each side's FIN was acknowledged, announced exactly once before 'closed'.
+      const finAcked = evs.filter((e) => e.type === 'fin-acked').length;
+      if (finAcked !== 1) fail(`${side}: 'fin-acked' ${finAcked} times, not once`);
       if (evs[0]?.type !== 'connected') fail(`${side}: first event is ${evs[0]?.type}, not 'connected'`);
     }
   }

@@ -87,6 +87,11 @@ export type TcpIcmpError =
  * - `readable`: new in-order bytes can be taken with `recv()`.
  * - `writable`: send capacity grew (bytes were acknowledged).
  * - `end`: the peer's FIN arrived and every byte before it has been made readable.
+ * - `fin-acked`: the peer acknowledged our FIN (SND.UNA passed it, RFC 9293 §3.10.7.4 fifth:
+ *   FIN-WAIT-1 → FIN-WAIT-2, CLOSING → TIME-WAIT, LAST-ACK → CLOSED), and with it every byte
+ *   we sent. Emitted at most once, where the acknowledgment arrived among the other events (so
+ *   in LAST-ACK right before `closed`); never when the connection was reset, aborted or failed
+ *   before the acknowledgment.
  * - `error`: the connection failed with `code`; it is CLOSED (no RST needs to be sent by the caller).
  * - `closed`: the connection reached CLOSED (after TIME-WAIT, LAST-ACK, abort or error);
  *   it sends nothing more and can be removed from every table.
@@ -96,6 +101,7 @@ export type TcpEvent =
   | { readonly type: 'readable' }
   | { readonly type: 'writable' }
   | { readonly type: 'end' }
+  | { readonly type: 'fin-acked' }
   | { readonly type: 'error'; readonly code: TcpErrorCode }
   | { readonly type: 'closed' };
 
