@@ -256,13 +256,16 @@ export class TunDevice extends EventEmitter {
         this.#txPackets++;
         this.#txBytes += n;
       } else {
-        // The header stays zero: flags 0, GSO_NONE, so the kernel checks the packet as usual.
+        // A zero header (flags 0, GSO_NONE), so the kernel checks the packet as usual. It must
+        // be written each time: sendTso() leaves its own header in the shared scratch buffer,
+        // and a stale NEEDS_CSUM would make the kernel trust this packet's checksum.
         // One copy into the scratch buffer keeps it one write per packet without asking the
         // caller for headroom.
         if (packet.length > MAX_PACKET) {
           this.#txDropped++;
           return;
         }
+        scratch.fill(0, 0, VNET_HEADER_SIZE);
         scratch.set(packet, VNET_HEADER_SIZE);
         const n = writeSync(this.fd, scratch, 0, VNET_HEADER_SIZE + packet.length);
         this.#txPackets++;

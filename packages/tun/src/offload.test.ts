@@ -171,9 +171,21 @@ describe('TunDevice offloads and transmit queue in a network namespace', functio
     expect((await c.next('sent')).stats).to.include({ txPackets: 2, txSuperSegments: 1, txChecksumsOffloaded: 2, txDropped: 0 });
     const [rst2] = await c.packets(1);
     expect(readTcp(rst2!)).to.include({ ack: 2_000_500 });
+    // send() after sendTso(): its header must be zero again, not the last partial-checksum one.
+    // A segment with a wrong (full) checksum is then refused; only the good one draws a RST.
+    const full = (seq: number): Uint8Array =>
+      tcp('10.116.0.2', '10.116.0.1', { srcPort: 40001, dstPort: 9, seq, ack: 0, flags: TcpFlags.PSH, window: 1000, payload: new Uint8Array(100).fill(0x63) });
+    const bad = full(3_000_000);
+    bad[bad.length - 1] = (bad[bad.length - 1] ?? 0) ^ 0xff;
+    c.command({ cmd: 'send', hex: Buffer.from(bad).toString('hex') });
+    await c.next('sent');
+    c.command({ cmd: 'send', hex: Buffer.from(full(4_000_000)).toString('hex') });
+    await c.next('sent');
+    const [rst3] = await c.packets(1);
+    expect(readTcp(rst3!).ack, 'a RST for the good segment only').to.equal(4_000_100);
     // Not IPv4/TCP: counted as dropped, nothing written.
     c.command({ cmd: 'sendTso', hex: Buffer.from(icmpEchoRequest('10.116.0.2', '10.116.0.1', 1, 1, new Uint8Array(40))).toString('hex'), segmentSize: 1000 });
-    expect((await c.next('sent')).stats).to.include({ txPackets: 2, txDropped: 1 });
+    expect((await c.next('sent')).stats).to.include({ txPackets: 4, txDropped: 1 });
     c.command({ cmd: 'close' });
     await c.next('closed');
 
