@@ -670,9 +670,7 @@ export class Stack {
       for (let i = 0; i < touched.length; i++) {
         const e = touched[i] as ConnectionEntry;
         if (e.removed || e.conn.unsentLength === 0) continue;
-        const conn = e.conn;
-        for (let t = conn.pollTransmit(now); t !== undefined; t = conn.pollTransmit(now)) this.#sendTcp(e.remoteAddr, t);
-        this.#endTrain();
+        this.#transmit(e, now);
       }
     } catch (err) {
       this.#deferredErrors.push(err);
@@ -734,9 +732,7 @@ export class Stack {
       this.#dispatch(entry, ev);
     }
     if (closed) {
-      const now = this.#now();
-      for (let t = conn.pollTransmit(now); t !== undefined; t = conn.pollTransmit(now)) this.#sendTcp(entry.remoteAddr, t);
-      this.#endTrain();
+      this.#transmit(entry, this.#now());
       this.#remove(entry);
     }
   }
@@ -1004,8 +1000,7 @@ export class Stack {
     if (entry.removed) return;
     const conn = entry.conn;
     for (;;) {
-      for (let t = conn.pollTransmit(now); t !== undefined; t = conn.pollTransmit(now)) this.#sendTcp(entry.remoteAddr, t);
-      this.#endTrain();
+      this.#transmit(entry, now);
       let any = false;
       let closed = false;
       for (let ev = conn.pollEvent(); ev !== undefined; ev = conn.pollEvent()) {
@@ -1015,8 +1010,7 @@ export class Stack {
       }
       if (closed) {
         // Flush what the last commands produced, then forget the connection.
-        for (let t = conn.pollTransmit(now); t !== undefined; t = conn.pollTransmit(now)) this.#sendTcp(entry.remoteAddr, t);
-        this.#endTrain();
+        this.#transmit(entry, now);
         this.#remove(entry);
         return;
       }
@@ -1159,6 +1153,13 @@ export class Stack {
   };
 
   // ---- outbound --------------------------------------------------------------------------
+
+  /** Sends every segment the connection has ready now, then any GSO train they formed. */
+  #transmit(entry: ConnectionEntry, now: Instant): void {
+    const conn = entry.conn;
+    for (let t = conn.pollTransmit(now); t !== undefined; t = conn.pollTransmit(now)) this.#sendTcp(entry.remoteAddr, t);
+    this.#endTrain();
+  }
 
   #sendTcp(remoteAddr: number, t: Transmit): void {
     if (this.#tsoMax > 0 && t.payload.length > 0) {
