@@ -267,7 +267,6 @@ export class Stack {
   #trainControl: TcpControl = 'none';
   /** Whether a later segment may still join: the last one was full-sized, without PSH/FIN. */
   #trainOpen = false;
-  #trainFlushQueued = false;
   readonly #ipRepr: MutableIpv4Repr;
   #ident = 0;
   /** The reassembler may hold datagrams: the timer must also cover their expiry. */
@@ -1243,14 +1242,8 @@ export class Stack {
     this.#trainControl = t.repr.control;
     this.#trainOpen = t.repr.control === 'none';
     if (debug.enabled) debug('out %s', describeSegment(t.repr, t.payload.length));
-    if (!this.#trainOpen) {
-      this.#endTrain();
-    } else if (!this.#trainFlushQueued) {
-      // Safety net: a train never outlives the synchronous run that built it, even if the
-      // caller forgot #endTrain() (any other packet sent flushes it first, so order holds).
-      this.#trainFlushQueued = true;
-      queueMicrotask(this.#endTrainTask);
-    }
+    // Every data segment comes from #transmit, which ends the train after its loop.
+    if (!this.#trainOpen) this.#endTrain();
   }
 
   #addToTrain(t: Transmit): void {
@@ -1265,11 +1258,6 @@ export class Stack {
     // Nothing more can join (PSH/FIN/short segment, or no room for another full one): send it now.
     if (!this.#trainOpen || this.#trainLength + this.#trainSegmentSize > this.#tsoMax) this.#endTrain();
   }
-
-  readonly #endTrainTask = (): void => {
-    this.#trainFlushQueued = false;
-    this.#endTrain();
-  };
 
   /**
    * Sends the train, if any: one packet through `Link.sendTso` with the partial checksum (the
