@@ -697,7 +697,7 @@ export class Stack {
       // Handlers may touch more connections: the index loop reaches them too.
       for (let i = 0; i < this.#touched.length; i++) {
         try {
-          this.#dispatchEvents(this.#touched[i] as ConnectionEntry);
+          this.#dispatchEvents(this.#touched[i] as ConnectionEntry, now);
         } catch (err) {
           this.#deferredErrors.push(err);
         }
@@ -721,20 +721,29 @@ export class Stack {
     queueMicrotask(this.#flush);
   };
 
-  /** Events of one connection (see #deliverEvents); a connection that closed is sent its last segments and forgotten. */
-  #dispatchEvents(entry: ConnectionEntry): void {
-    if (entry.removed) return;
+  /**
+   * Hands the connection's events to its owner; returns whether there were any (handlers may
+   * have issued commands that need another drain). A connection that closed is sent its last
+   * segments and forgotten.
+   */
+  #dispatchEvents(entry: ConnectionEntry, now: Instant): boolean {
+    if (entry.removed) return false;
     const conn = entry.conn;
+    let any = false;
     let closed = false;
     for (let ev = conn.pollEvent(); ev !== undefined; ev = conn.pollEvent()) {
+      any = true;
       if (ev.type === 'closed') closed = true;
       this.#dispatch(entry, ev);
     }
     if (closed) {
-      this.#transmit(entry, this.#now());
+      // Flush what the last commands produced, then forget the connection.
+      this.#transmit(entry, now);
       this.#remove(entry);
     }
+    return any;
   }
+
 
   #receive(now: Instant, packet: Uint8Array): void {
     this.#stats.packetsIn++;
@@ -997,26 +1006,11 @@ export class Stack {
 
   #drain(entry: ConnectionEntry, now: Instant): void {
     if (entry.removed) return;
-    const conn = entry.conn;
-    for (;;) {
-      this.#transmit(entry, now);
-      let any = false;
-      let closed = false;
-      for (let ev = conn.pollEvent(); ev !== undefined; ev = conn.pollEvent()) {
-        any = true;
-        if (ev.type === 'closed') closed = true;
-        this.#dispatch(entry, ev);
-      }
-      if (closed) {
-        // Flush what the last commands produced, then forget the connection.
-        this.#transmit(entry, now);
-        this.#remove(entry);
-        return;
-      }
-      if (!any) break;
-    }
-    this.#heap.set(entry, conn.pollTimeout());
+    do this.#transmit(entry, now);
+    while (this.#dispatchEvents(entry, now) && !entry.removed);
+    if (!entry.removed) this.#heap.set(entry, entry.conn.pollTimeout());
   }
+
 
   #dispatch(entry: ConnectionEntry, ev: TcpEvent): void {
     if (debug.enabled) debug('%s:%d %s %s', ipv4ToString(entry.remoteAddr), entry.remotePort, entry.conn.state, ev.type);
