@@ -512,6 +512,7 @@ export class Stack {
     if (entry.removed) return;
     entry.orphan = true;
     if (!graceful) entry.conn.abort();
+    else entry.conn.orphan(this.#now());
     this._schedule(entry);
   }
 

@@ -878,8 +878,20 @@ describe('TcpConnection', () => {
       expect(events(conn)).to.deep.equal(['readable', 'end']);
     });
 
-    it('a silent peer: after finWait2TimeoutMs of idleness, RST and ETIMEDOUT', () => {
+    it('a half-closed connection the application still holds is never timed out (RFC 9293 §3.6)', () => {
       const conn = finWait2();
+      // Not an orphan: no FIN-WAIT-2 bound, so nothing is due at all.
+      expect(conn.pollTimeout()).to.equal(undefined);
+      conn.handleTimeout(90_000);
+      expectNothing(conn, 90_000);
+      send(conn, 90_000, { ...P, ack: ISS + 2 }, bytes(3)); // the answer, 90 s later
+      expect(conn.state).to.equal('FIN-WAIT-2');
+      expect(events(conn)).to.deep.equal(['readable']);
+    });
+
+    it('a silent peer of an orphan: after finWait2TimeoutMs of idleness, RST and ETIMEDOUT', () => {
+      const conn = finWait2();
+      conn.orphan(30);
       expect(conn.pollTimeout()).to.equal(5030);
       send(conn, 1000, { ...P, ack: ISS + 2 }, bytes(1)); // activity restarts the bound
       drain(conn, 1000);

@@ -370,6 +370,8 @@ export class TcpConnection {
   private persistDeadline: Instant | undefined;
   private timeWaitDeadline: Instant | undefined;
   private finWait2Deadline: Instant | undefined;
+  /** No application holds this connection any more (`orphan()`): FIN-WAIT-2 is bounded. */
+  private orphaned = false;
   /** RACK reordering timer (RFC 8985 §6.2 step 5). */
   private reoDeadline: Instant | undefined;
   /** Tail loss probe timeout (RFC 8985 §7.2). */
@@ -805,6 +807,23 @@ export class TcpConnection {
   }
 
   /**
+   * The application let go of this connection (the kernel's close() after shutdown: Node's
+   * `destroy()`). Delivery of what was accepted and the FIN go on; from now on FIN-WAIT-2 is
+   * bounded by `finWait2TimeoutMs` (Linux's tcp_fin_timeout, which applies to orphans only).
+   * Idempotent. Call `close()` first if a FIN is wanted.
+   */
+  orphan(now: Instant): void {
+    if (this.orphaned) return;
+    this.orphaned = true;
+    if (this.st === 'FIN-WAIT-2') this.finWait2Deadline = now + this.config.finWait2TimeoutMs;
+  }
+
+  /** True once `orphan()` was called. */
+  get isOrphan(): boolean {
+    return this.orphaned;
+  }
+
+  /**
    * Abort (RFC 9293 §3.10.5): a RST when synchronized (queued for `pollTransmit`), then CLOSED and
    * `closed` (no `error`). In SYN-SENT, CLOSING, LAST-ACK and TIME-WAIT no RST is sent.
    */
@@ -1178,7 +1197,9 @@ export class TcpConnection {
       case 'FIN-WAIT-1':
         if (this.finAcked) {
           this.setState('FIN-WAIT-2');
-          this.finWait2Deadline = now + this.config.finWait2TimeoutMs;
+          // Linux applies tcp_fin_timeout to orphans only: a half-closed socket whose
+          // application still reads keeps receiving for as long as the peer sends (RFC 9293 §3.6).
+          if (this.orphaned) this.finWait2Deadline = now + this.config.finWait2TimeoutMs;
         }
         break;
       case 'CLOSING':
@@ -1192,7 +1213,7 @@ export class TcpConnection {
         break;
       case 'FIN-WAIT-2':
         // Idle bound only: a peer still sending in our half-closed connection keeps it alive.
-        this.finWait2Deadline = now + this.config.finWait2TimeoutMs;
+        if (this.orphaned) this.finWait2Deadline = now + this.config.finWait2TimeoutMs;
         break;
       default:
         break;
