@@ -5,10 +5,11 @@
  * Order matters: IPv6 is turned off before the interface goes up, or the kernel sends router
  * solicitations (and DAD probes) into the device the moment it is up.
  */
-import { closeSync, constants, openSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
 import { configError, TunError } from './errors.js';
 import {
-  AF_INET, IfFlags, Ioctl, type IoctlName, ifreqFlags, ifreqName, ifreqWithName, prefixToMask,
+  AF_INET, IfFlags, Ioctl, type IoctlName, ifreqAddress, ifreqFlags, ifreqInt, ifreqName, ifreqWithName, prefixToMask,
   setIfreqAddress, setIfreqFlags, setIfreqInt, TunOffload,
 } from './ifreq.js';
 import { ioctl, ioctlValue, socket, SOCK_CLOEXEC, SOCK_DGRAM } from './libc.js';
@@ -49,7 +50,10 @@ export function attachTun(name: string, offload = false): AttachedTun {
       });
     }
     if (errno === 'EPERM' || errno === 'EACCES') {
-      throw new TunError('ERR_TUN_PERMISSION', `cannot open ${TUN_CLONE_PATH} (${errno}): needs CAP_NET_ADMIN: run as root or grant the capability`, {
+      // Opening the clone device grants nothing by itself (TUNSETIFF checks owner or
+      // CAP_NET_ADMIN), so distributions make it 0666; a stricter mode stops every non-root user.
+      throw new TunError('ERR_TUN_PERMISSION', `cannot open ${TUN_CLONE_PATH} (${errno}): this user may not open the clone device. ` +
+        `Fix: as root, chmod 0666 ${TUN_CLONE_PATH} (its usual mode), or run as root`, {
         errno, syscall: 'open', cause,
       });
     }
@@ -67,6 +71,18 @@ export function attachTun(name: string, offload = false): AttachedTun {
     }
     if (errno === 'EINVAL') {
       throw configError(syscall, errno, `: '${name}' may exist as a non-TUN device (TAP, multi-queue or other type)`);
+    }
+    if (errno === 'EPERM' || errno === 'EACCES') {
+      // tun_not_capable(): attaching needs the device's owner or group, or CAP_NET_ADMIN;
+      // creating one needs CAP_NET_ADMIN.
+      const who = currentUser();
+      throw new TunError(
+        'ERR_TUN_PERMISSION',
+        `cannot attach TUN device '${name}' (${errno}): it does not exist or belongs to another user, and ` +
+          `creating or taking it needs CAP_NET_ADMIN. Fix: as root, ip tuntap add dev ${name} mode tun user ${who} ` +
+          `(then give it its address and bring it up), or run with CAP_NET_ADMIN`,
+        { errno, syscall },
+      );
     }
     throw configError(syscall, errno, ` for '${name}'`);
   }
@@ -94,71 +110,233 @@ function setOffloads(fd: number, offload: boolean): void {
   if (r.value < 0) throw configError('ioctl(TUNSETOFFLOAD)', r.errno ?? 'EIO', ` (0x${flags.toString(16)})`);
 }
 
-/** Runs one configuration ioctl on `sock`, throwing `ERR_TUN_CONFIG`/`ERR_TUN_PERMISSION`. */
-function ifIoctl(sock: number, which: IoctlName, ifr: Uint8Array, detail: string): void {
-  const r = ioctl(sock, Ioctl[which], ifr);
-  if (r.value < 0) throw configError(`ioctl(${which})`, r.errno ?? 'EIO', detail === '' ? '' : ` (${detail})`);
+/** The user name of this process for a fix-it command, or its uid when it has no name. */
+function currentUser(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return String(process.geteuid?.() ?? process.getuid?.() ?? 'USER');
+  }
 }
 
-/** Writes "1" to the interface's disable_ipv6 sysctl; a kernel without IPv6 needs nothing. */
-export function disableIpv6(name: string): void {
-  const path = `/proc/sys/net/ipv6/conf/${name}/disable_ipv6`;
+/** Runs one ioctl on `sock`; returns the errno name on failure, undefined on success. */
+function tryIoctl(sock: number, which: IoctlName, ifr: Uint8Array): string | undefined {
+  const r = ioctl(sock, Ioctl[which], ifr);
+  return r.value < 0 ? r.errno ?? 'EIO' : undefined;
+}
+
+/** Reads an `int` interface attribute (SIOCGIFMTU, SIOCGIFTXQLEN); throws `ERR_TUN_CONFIG`. */
+function readInt(sock: number, name: string, which: 'SIOCGIFMTU' | 'SIOCGIFTXQLEN'): number {
+  const ifr = ifreqWithName(name);
+  const errno = tryIoctl(sock, which, ifr);
+  if (errno !== undefined) throw configError(`ioctl(${which})`, errno, ` for '${name}'`);
+  return ifreqInt(ifr);
+}
+
+/** Reads an IPv4 attribute; undefined when the interface has none (EADDRNOTAVAIL). */
+function readAddress(sock: number, name: string, which: 'SIOCGIFADDR' | 'SIOCGIFDSTADDR' | 'SIOCGIFNETMASK'): number | undefined {
+  const ifr = ifreqWithName(name);
+  const errno = tryIoctl(sock, which, ifr);
+  if (errno === 'EADDRNOTAVAIL') return undefined;
+  if (errno !== undefined) throw configError(`ioctl(${which})`, errno, ` for '${name}'`);
+  return ifreqAddress(ifr);
+}
+
+function readFlags(sock: number, name: string): number {
+  const ifr = ifreqWithName(name);
+  const errno = tryIoctl(sock, 'SIOCGIFFLAGS', ifr);
+  if (errno !== undefined) throw configError('ioctl(SIOCGIFFLAGS)', errno, ` for '${name}'`);
+  return ifreqFlags(ifr);
+}
+
+/** Opens the throwaway AF_INET datagram socket the interface ioctls go through, as ifconfig's. */
+function withControlSocket<T>(use: (sock: number) => T): T {
+  const s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC);
+  if (s.value < 0) throw configError('socket(AF_INET, SOCK_DGRAM)', s.errno ?? 'EIO');
   try {
-    writeFileSync(path, '1');
-  } catch (cause) {
-    const errno = nodeErrorCode(cause);
-    if (errno === 'ENOENT') return;
-    if (errno === 'EPERM' || errno === 'EACCES' || errno === 'EROFS') {
-      throw new TunError('ERR_TUN_PERMISSION', `cannot write ${path} (${errno}): needs CAP_NET_ADMIN and a writable /proc/sys`, {
-        errno, syscall: 'open', cause,
-      });
-    }
-    throw new TunError('ERR_TUN_CONFIG', `cannot write ${path}: ${errno}`, { errno, syscall: 'open', cause });
+    return use(s.value);
+  } finally {
+    closeSync(s.value);
   }
+}
+
+/** What an unconfigured look at the interface finds (`configure: false`). */
+export interface InterfaceState {
+  readonly mtu: number;
+  /** IFF_UP: the interface is administratively up. */
+  readonly up: boolean;
+}
+
+/** Reads the interface's MTU and whether it is up; touches nothing. Needs no privilege. */
+export function readInterface(name: string): InterfaceState {
+  return withControlSocket((sock) => ({ mtu: readInt(sock, name, 'SIOCGIFMTU'), up: (readFlags(sock, name) & IfFlags.IFF_UP) !== 0 }));
+}
+
+/**
+ * One setting of the interface: how to read it, how to change it, and the command a
+ * privileged user would run instead.
+ */
+interface Setting {
+  /** For messages: `mtu`, `address`, ... */
+  readonly what: string;
+  /** The value asked for, as shown in messages. */
+  readonly wanted: string;
+  /** The value now, as shown (`'none'` when unset). */
+  current(): string;
+  /** Changes it; returns the errno name on failure. */
+  apply(): string | undefined;
+  /** The shell command that would change it. */
+  readonly fix: string;
+  /** Refusal is an error (true) or is skipped with a warning (a default that only tunes). */
+  readonly required: boolean;
+}
+
+/** A refused setting left as it was (see {@link ConfigureResult}). */
+export interface SkippedSetting {
+  readonly what: string;
+  readonly wanted: string;
+  readonly current: string;
+  readonly errno: string;
+  readonly fix: string;
+}
+
+/** What {@link configureInterface} did. */
+export interface ConfigureResult {
+  /** Settings changed. */
+  readonly changed: readonly string[];
+  /** Default settings left as they were because changing them was refused for lack of privilege. */
+  readonly skipped: readonly SkippedSetting[];
+}
+
+function isPermission(errno: string): boolean {
+  return errno === 'EPERM' || errno === 'EACCES' || errno === 'EROFS';
+}
+
+/** The disable_ipv6 setting, read and written through /proc/sys (absent without IPv6). */
+function ipv6Setting(name: string, required: boolean): Setting {
+  const path = `/proc/sys/net/ipv6/conf/${name}/disable_ipv6`;
+  return {
+    what: 'disable_ipv6',
+    wanted: '1',
+    required,
+    fix: `sysctl -w net.ipv6.conf.${name}.disable_ipv6=1`,
+    current() {
+      try {
+        return readFileSync(path, 'latin1').trim();
+      } catch {
+        return '1'; // A kernel (or namespace) without IPv6: nothing to turn off.
+      }
+    },
+    apply() {
+      try {
+        writeFileSync(path, '1');
+        return undefined;
+      } catch (cause) {
+        return nodeErrorCode(cause);
+      }
+    },
+  };
+}
+
+/** The settings `options` ask for, in the order they must be applied (IPv6 off before up). */
+function settings(sock: number, name: string, options: ResolvedTunOptions): Setting[] {
+  const list: Setting[] = [];
+  const intSetting = (what: string, get: 'SIOCGIFMTU' | 'SIOCGIFTXQLEN', set: IoctlName, value: number, fix: string, required: boolean): Setting => ({
+    what, wanted: String(value), fix, required,
+    current: () => String(readInt(sock, name, get)),
+    apply() {
+      const ifr = ifreqWithName(name);
+      setIfreqInt(ifr, value);
+      return tryIoctl(sock, set, ifr);
+    },
+  });
+  const addressSetting = (what: string, get: 'SIOCGIFADDR' | 'SIOCGIFDSTADDR' | 'SIOCGIFNETMASK', set: IoctlName, value: number, fix: string): Setting => ({
+    what, wanted: formatIpv4(value), fix, required: true,
+    current() {
+      const now = readAddress(sock, name, get);
+      return now === undefined ? 'none' : formatIpv4(now);
+    },
+    apply() {
+      const ifr = ifreqWithName(name);
+      setIfreqAddress(ifr, value);
+      return tryIoctl(sock, set, ifr);
+    },
+  });
+  if (options.disableIpv6) list.push(ipv6Setting(name, options.disableIpv6Required));
+  list.push(intSetting('mtu', 'SIOCGIFMTU', 'SIOCSIFMTU', options.mtu, `ip link set dev ${name} mtu ${options.mtu}`, true));
+  list.push(intSetting('txqueuelen', 'SIOCGIFTXQLEN', 'SIOCSIFTXQLEN', options.txQueueLen, `ip link set dev ${name} txqueuelen ${options.txQueueLen}`, options.txQueueLenRequired));
+  if (options.address !== undefined) {
+    const a = formatIpv4(options.address);
+    const addFix = options.peer !== undefined
+      ? `ip addr add ${a} peer ${formatIpv4(options.peer)} dev ${name}`
+      : `ip addr add ${a}/${options.prefixLength ?? 32} dev ${name}`;
+    // A TUN device is IFF_POINTOPOINT, so SIOCSIFADDR gives the address a /32 (no classful mask).
+    list.push(addressSetting('address', 'SIOCGIFADDR', 'SIOCSIFADDR', options.address, addFix));
+    if (options.peer !== undefined) list.push(addressSetting('peer', 'SIOCGIFDSTADDR', 'SIOCSIFDSTADDR', options.peer, addFix));
+    if (options.prefixLength !== undefined) {
+      list.push(addressSetting('netmask', 'SIOCGIFNETMASK', 'SIOCSIFNETMASK', prefixToMask(options.prefixLength), addFix));
+    }
+  }
+  if (options.up) {
+    list.push({
+      what: 'state', wanted: 'up', fix: `ip link set dev ${name} up`, required: true,
+      current: () => ((readFlags(sock, name) & IfFlags.IFF_UP) !== 0 ? 'up' : 'down'),
+      apply() {
+        const ifr = ifreqWithName(name);
+        const errno = tryIoctl(sock, 'SIOCGIFFLAGS', ifr);
+        if (errno !== undefined) return errno;
+        // IFF_RUNNING is reported by the kernel from the carrier; setting it is harmless and
+        // documents what we expect to see.
+        setIfreqFlags(ifr, ifreqFlags(ifr) | IfFlags.IFF_UP | IfFlags.IFF_RUNNING);
+        return tryIoctl(sock, 'SIOCSIFFLAGS', ifr);
+      },
+    });
+  }
+  return list;
 }
 
 /**
  * Applies the options to interface `name`: IPv6 off, MTU, transmit queue length, address, peer,
- * netmask, then up. The ioctls go through a throwaway AF_INET datagram socket, as ifconfig does.
+ * netmask, then up. Each setting is read first and changed only when it differs, so a device
+ * prepared by root for this user needs no privilege at all (least privilege: the process
+ * configures only what it is asked to and allowed to). A change refused for lack of privilege is
+ * an `ERR_TUN_CONFIG` naming the command that would fix it, unless the setting is a default that
+ * only tunes the device (txqueuelen, disable_ipv6): that one is returned in `skipped`.
  */
-export function configureInterface(name: string, options: ResolvedTunOptions): void {
-  if (options.disableIpv6) disableIpv6(name);
-  const s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC);
-  if (s.value < 0) throw configError('socket(AF_INET, SOCK_DGRAM)', s.errno ?? 'EIO');
-  const sock = s.value;
-  try {
-    let ifr = ifreqWithName(name);
-    setIfreqInt(ifr, options.mtu);
-    ifIoctl(sock, 'SIOCSIFMTU', ifr, `mtu ${options.mtu}`);
+export function configureInterface(name: string, options: ResolvedTunOptions): ConfigureResult {
+  return withControlSocket((sock) => {
+    const changed: string[] = [];
+    const skipped: SkippedSetting[] = [];
+    for (const setting of settings(sock, name, options)) {
+      const current = setting.current();
+      if (current === setting.wanted) continue;
+      const errno = setting.apply();
+      if (errno === undefined) {
+        changed.push(setting.what);
+        continue;
+      }
+      if (!isPermission(errno)) {
+        throw new TunError('ERR_TUN_CONFIG', `cannot set ${setting.what} ${setting.wanted} on '${name}': ${errno}`, {
+          errno, syscall: setting.what === 'disable_ipv6' ? 'open' : `set ${setting.what}`,
+        });
+      }
+      if (!setting.required) {
+        skipped.push({ what: setting.what, wanted: setting.wanted, current, errno, fix: setting.fix });
+        continue;
+      }
+      throw new TunError(
+        'ERR_TUN_CONFIG',
+        `TUN device '${name}' has ${setting.what} ${current}, wanted ${setting.wanted}, and changing it was refused ` +
+          `(${errno}: needs CAP_NET_ADMIN). Fix: as root, ${setting.fix}; or run with CAP_NET_ADMIN`,
+        { errno, syscall: setting.what === 'disable_ipv6' ? 'open' : `set ${setting.what}` },
+      );
+    }
+    return { changed, skipped };
+  });
+}
 
-    ifr = ifreqWithName(name);
-    setIfreqInt(ifr, options.txQueueLen);
-    ifIoctl(sock, 'SIOCSIFTXQLEN', ifr, `txQueueLen ${options.txQueueLen}`);
-    if (options.address !== undefined) {
-      // A TUN device is IFF_POINTOPOINT, so SIOCSIFADDR gives the address a /32 (no classful mask).
-      ifr = ifreqWithName(name);
-      setIfreqAddress(ifr, options.address);
-      ifIoctl(sock, 'SIOCSIFADDR', ifr, formatIpv4(options.address));
-    }
-    if (options.peer !== undefined) {
-      ifr = ifreqWithName(name);
-      setIfreqAddress(ifr, options.peer);
-      ifIoctl(sock, 'SIOCSIFDSTADDR', ifr, formatIpv4(options.peer));
-    }
-    if (options.prefixLength !== undefined) {
-      ifr = ifreqWithName(name);
-      setIfreqAddress(ifr, prefixToMask(options.prefixLength));
-      ifIoctl(sock, 'SIOCSIFNETMASK', ifr, `/${options.prefixLength}`);
-    }
-    if (options.up) {
-      ifr = ifreqWithName(name);
-      ifIoctl(sock, 'SIOCGIFFLAGS', ifr, '');
-      // IFF_RUNNING is reported by the kernel from the carrier; setting it is harmless and
-      // documents what we expect to see.
-      setIfreqFlags(ifr, ifreqFlags(ifr) | IfFlags.IFF_UP | IfFlags.IFF_RUNNING);
-      ifIoctl(sock, 'SIOCSIFFLAGS', ifr, 'up');
-    }
-  } finally {
-    closeSync(sock);
-  }
+/** The one warning line for settings `configureInterface` skipped. */
+export function skippedWarning(name: string, skipped: readonly SkippedSetting[]): string {
+  const parts = skipped.map((s) => `${s.what} is ${s.current}, not ${s.wanted} (fix: ${s.fix})`);
+  return `TUN device '${name}': not allowed to change defaults (${skipped[0]?.errno ?? 'EPERM'}), going on: ${parts.join('; ')}`;
 }

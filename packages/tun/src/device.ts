@@ -20,7 +20,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { closeSync, readFileSync, readSync, writeSync } from 'node:fs';
-import { attachTun, configureInterface } from './configure.js';
+import { attachTun, configureInterface, readInterface, skippedWarning, type SkippedSetting } from './configure.js';
 import { errnoName, invalidArg, TunError } from './errors.js';
 import { resolveOptions, type ResolvedTunOptions, type TunOptions } from './options.js';
 import { ReadinessWatcher } from './readiness.js';
@@ -61,6 +61,18 @@ export interface TunStats {
    * polling instead, so this stays well below `rxBatches` under steady traffic.
    */
   readonly readinessWakeups: number;
+}
+
+/** What `openTun()` found and did to the interface (see {@link TunOptions.configure}). */
+export interface TunConfiguration {
+  /** False with `configure: false`: nothing was touched. */
+  readonly configured: boolean;
+  /** Settings changed (`mtu`, `txqueuelen`, `address`, `peer`, `netmask`, `state`, `disable_ipv6`). */
+  readonly changed: readonly string[];
+  /** Default settings left as they were because changing them was refused for lack of privilege. */
+  readonly skipped: readonly SkippedSetting[];
+  /** Whether the interface was up (IFF_UP) when `openTun()` returned. */
+  readonly up: boolean;
 }
 
 /**
@@ -119,6 +131,8 @@ export class TunDevice extends EventEmitter {
    * `tso` of `@tcp-tun/net`'s `Link`). Undefined without offload: there is no header to ask with.
    */
   readonly tso: { readonly maxPacket: number } | undefined;
+  /** What `openTun()` found and did to the interface. */
+  readonly configuration: TunConfiguration;
 
   readonly #readBatch: number;
   readonly #pool: Buffer;
@@ -151,16 +165,17 @@ export class TunDevice extends EventEmitter {
   #readinessWakeups = 0;
 
   /** @internal Use {@link openTun}. */
-  constructor(fd: number, name: string, options: ResolvedTunOptions) {
+  constructor(fd: number, name: string, options: ResolvedTunOptions, configuration?: TunConfiguration, mtu = options.mtu) {
     super();
     this.fd = fd;
     this.name = name;
-    this.mtu = options.mtu;
+    this.mtu = mtu;
+    this.configuration = configuration ?? { configured: true, changed: [], skipped: [], up: options.up };
     this.#readBatch = options.readBatch;
     this.#busyPollMs = options.busyPollUs / 1000;
     this.offload = options.offload;
     this.#readRoom = options.offload ? VNET_READ_ROOM : READ_ROOM;
-    const perPacket = ((options.mtu + 7) & ~7) + (options.offload ? 16 : 0);
+    const perPacket = ((mtu + 7) & ~7) + (options.offload ? 16 : 0);
     // allocUnsafeSlow: an ArrayBuffer of its own, so pool offsets are memory alignments.
     this.#pool = Buffer.allocUnsafeSlow(Math.min(POOL_CAP, options.readBatch * perPacket) + this.#readRoom);
     this.#poolView = new DataView(this.#pool.buffer, this.#pool.byteOffset, this.#pool.byteLength);
@@ -500,19 +515,35 @@ export class TunDevice extends EventEmitter {
 /**
  * Creates (or attaches to) the TUN interface `options.name` and configures it: offloads (on
  * with `offload`, otherwise off), IPv6 off, MTU, transmit queue length, address, peer, netmask,
- * up. Rejects with a {@link TunError}:
- * `ERR_INVALID_ARG_VALUE` (bad option), `ERR_TUN_NO_DEVICE`, `ERR_TUN_PERMISSION`,
- * `ERR_TUN_BUSY` (another process holds the device) or `ERR_TUN_CONFIG` (an ioctl failed; the
- * message names it and the errno). On failure nothing stays open.
+ * up. Each setting is read first and changed only where it differs, so a device that root
+ * prepared for this user (`ip tuntap add dev tun0 mode tun user NAME`, its address, up) opens
+ * without privilege; defaults that only tune it (`txQueueLen`, `disableIpv6`) are skipped with one
+ * warning when they may not be changed. With `configure: false` nothing is touched; the device's
+ * own MTU is used. Rejects with a {@link TunError}:
+ * `ERR_INVALID_ARG_VALUE` (bad option), `ERR_TUN_NO_DEVICE`, `ERR_TUN_PERMISSION` (may not open,
+ * create or attach the device: the message says which command fixes it), `ERR_TUN_BUSY`
+ * (another process holds the device) or `ERR_TUN_CONFIG` (a setting is wrong and may not be
+ * changed, or an ioctl failed; the message names it, the errno and the fixing command). On
+ * failure nothing stays open.
  */
 export async function openTun(options: TunOptions = {}): Promise<TunDevice> {
   const resolved = resolveOptions(options);
   const { fd, name } = attachTun(resolved.name, resolved.offload);
   try {
-    configureInterface(name, resolved);
+    if (!resolved.configure) {
+      const state = readInterface(name);
+      return new TunDevice(fd, name, resolved, { configured: false, changed: [], skipped: [], up: state.up }, state.mtu);
+    }
+    const result = configureInterface(name, resolved);
+    if (result.skipped.length > 0) {
+      const message = skippedWarning(name, result.skipped);
+      if (resolved.onWarning !== undefined) resolved.onWarning(message);
+      else process.emitWarning(message, { code: 'TCP_TUN_UNPRIVILEGED' });
+    }
+    const state = readInterface(name);
+    return new TunDevice(fd, name, resolved, { configured: true, ...result, up: state.up }, state.mtu);
   } catch (error) {
     closeSync(fd);
     throw error;
   }
-  return new TunDevice(fd, name, resolved);
 }

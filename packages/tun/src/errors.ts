@@ -72,6 +72,7 @@ const ERRNO_NAMES: Readonly<Record<number, string>> = {
   77: 'EBADFD',
   95: 'EOPNOTSUPP',
   97: 'EAFNOSUPPORT',
+  99: 'EADDRNOTAVAIL',
   105: 'ENOBUFS',
 };
 

@@ -23,6 +23,11 @@ export const Ioctl = {
   /** `_IOW('T', 216, int)`: size of the virtio-net header before each packet (IFF_VNET_HDR). */
   TUNSETVNETHDRSZ: 0x400454d8,
   SIOCGIFFLAGS: 0x8913,
+  SIOCGIFADDR: 0x8915,
+  SIOCGIFDSTADDR: 0x8917,
+  SIOCGIFNETMASK: 0x891b,
+  SIOCGIFMTU: 0x8921,
+  SIOCGIFTXQLEN: 0x8942,
   SIOCSIFFLAGS: 0x8914,
   SIOCSIFDSTADDR: 0x8918,
   SIOCSIFADDR: 0x8916,
@@ -98,6 +103,16 @@ export function ifreqFlags(ifr: Uint8Array): number {
 /** Sets the `int` member of the union (`ifr_mtu`, `ifr_qlen`, host order). */
 export function setIfreqInt(ifr: Uint8Array, value: number): void {
   view(ifr).setInt32(IFR_UNION, value, LITTLE_ENDIAN);
+}
+
+/** Reads the `int` member of the union (`ifr_mtu`, `ifr_qlen`). */
+export function ifreqInt(ifr: Uint8Array): number {
+  return view(ifr).getInt32(IFR_UNION, LITTLE_ENDIAN);
+}
+
+/** Reads the IPv4 address (uint32) of the `struct sockaddr_in` in the union. */
+export function ifreqAddress(ifr: Uint8Array): number {
+  return view(ifr).getUint32(IFR_UNION + 4, false);
 }
 
 /** Writes a `struct sockaddr_in` for `address` (uint32) into the union (`ifr_addr` and friends). */

@@ -35,6 +35,7 @@ describe('options', () => {
       expect(resolveOptions()).to.deep.equal({
         name: 'tun0', address: undefined, peer: undefined, prefixLength: undefined, mtu: 1500,
         txQueueLen: 10_000, up: false, disableIpv6: true, readBatch: 256, busyPollUs: DEFAULT_BUSY_POLL_US, offload: false,
+        configure: true, txQueueLenRequired: false, disableIpv6Required: false, onWarning: undefined,
       });
       expect(DEFAULT_TX_QUEUE_LEN).to.equal(10_000);
     });

@@ -56,6 +56,26 @@ export interface TunOptions {
    * Default `false`.
    */
   offload?: boolean;
+  /**
+   * Configure the interface (default `true`). With `false` the device is used as it is: it is
+   * attached to (it must exist, or the process must be allowed to create it), its MTU is read
+   * and nothing else is touched: `address`, `peer`, `prefixLength`, `mtu`, `txQueueLen`, `up`
+   * and `disableIpv6` are ignored. For a device that root prepared for this user
+   * (`ip tuntap add dev tun0 mode tun user NAME`, then `ip addr` and `ip link`).
+   *
+   * With `true`, each setting is first read back and only changed when it differs, so a device
+   * already configured as asked needs no privilege. A change refused for lack of privilege
+   * (EPERM/EACCES) fails with `ERR_TUN_CONFIG` naming the command that would fix it, except for
+   * the two settings left at their defaults (`txQueueLen`, `disableIpv6`), which are skipped
+   * with one warning (see `onWarning`): they tune the device, they do not make it usable.
+   */
+  configure?: boolean;
+  /**
+   * Called at most once per `openTun()`, with one line saying which default settings were left
+   * as they were because the process may not change them, and the commands that would.
+   * Default: `process.emitWarning(message, { code: 'TCP_TUN_UNPRIVILEGED' })`.
+   */
+  onWarning?: (message: string) => void;
 }
 
 /** {@link TunOptions} after validation, with defaults filled in. */
@@ -74,6 +94,12 @@ export interface ResolvedTunOptions {
   readonly readBatch: number;
   readonly busyPollUs: number;
   readonly offload: boolean;
+  readonly configure: boolean;
+  /** True when `txQueueLen` was asked for explicitly: then a refusal to set it is an error. */
+  readonly txQueueLenRequired: boolean;
+  /** True when `disableIpv6: true` was asked for explicitly: then a refusal is an error. */
+  readonly disableIpv6Required: boolean;
+  readonly onWarning: ((message: string) => void) | undefined;
 }
 
 /** Bytes in a Linux interface name including the terminating NUL (`IFNAMSIZ`). */
@@ -109,6 +135,7 @@ export const DEFAULT_BUSY_POLL_US = 50;
 
 const KNOWN_OPTIONS = new Set([
   'name', 'address', 'peer', 'prefixLength', 'mtu', 'txQueueLen', 'up', 'disableIpv6', 'readBatch', 'busyPollUs', 'offload',
+  'configure', 'onWarning',
 ]);
 
 /**
@@ -164,6 +191,12 @@ function boolean(name: string, value: unknown, fallback: boolean): boolean {
   return value;
 }
 
+function warningHandler(value: unknown): ((message: string) => void) | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'function') throw invalidArg('onWarning', typeof value, 'must be a function');
+  return value as (message: string) => void;
+}
+
 /** Validates `options` and fills in defaults; throws `ERR_INVALID_ARG_VALUE` on a bad one. */
 export function resolveOptions(options: TunOptions = {}): ResolvedTunOptions {
   if (typeof options !== 'object' || options === null) {
@@ -205,5 +238,9 @@ export function resolveOptions(options: TunOptions = {}): ResolvedTunOptions {
     readBatch,
     busyPollUs: options.busyPollUs === undefined ? DEFAULT_BUSY_POLL_US : integerIn('busyPollUs', options.busyPollUs, 0, 100_000),
     offload: boolean('offload', options.offload, false),
+    configure: boolean('configure', options.configure, true),
+    txQueueLenRequired: options.txQueueLen !== undefined,
+    disableIpv6Required: options.disableIpv6 === true,
+    onWarning: warningHandler(options.onWarning),
   };
 }

@@ -86,6 +86,16 @@ function collect(child: ChildProcess, timeoutMs: number): Promise<string> {
   });
 }
 
+/**
+ * Shell prefix (`sh -c OPEN_TUN_NODE sh CMD...`) that runs CMD with a /dev/net/tun of mode 0666,
+ * the mode distributions give it (opening it grants nothing: creating or attaching a device is
+ * checked by the kernel). This machine's node is 0600, which would stop every unprivileged user
+ * before the checks under test. `ip netns exec` runs in a mount namespace of its own, so the tmpfs
+ * over /dev/net is seen only by this process tree and the machine's node is left as it is.
+ */
+export const OPEN_TUN_NODE =
+  'mount -t tmpfs -o mode=0755,size=64k tcptun-dev /dev/net && mknod -m 0666 /dev/net/tun c 10 200 && exec "$@"';
+
 /** One JSON event line from the TUN child. */
 export type ChildEvent = { event: string } & Record<string, unknown>;
 
@@ -98,7 +108,9 @@ export class TunChild {
   readonly #exit: Promise<number | null>;
 
   constructor(ns: Netns, options: object, env: NodeJS.ProcessEnv = process.env) {
-    this.process = ns.spawn([process.execPath, '--import', 'tsx', CHILD_SCRIPT, JSON.stringify(options)], env);
+    const argv = [process.execPath, '--import', 'tsx', CHILD_SCRIPT, JSON.stringify(options)];
+    // A child that drops to nobody gets a world-openable /dev/net/tun of its own (see OPEN_TUN_NODE).
+    this.process = ns.spawn(env.TUN_CHILD_DROP_PRIVILEGES === '1' ? ['sh', '-c', OPEN_TUN_NODE, 'sh', ...argv] : argv, env);
     this.process.stderr?.on('data', (d: Buffer) => (this.#stderr += d.toString()));
     createInterface({ input: this.process.stdout! }).on('line', (line) => {
       try {
@@ -141,6 +153,11 @@ export class TunChild {
         };
       });
     }
+  }
+
+  /** The events named `name` received and not yet taken (does not remove them). */
+  events(name: string): ChildEvent[] {
+    return this.#events.filter((e) => e.event === name);
   }
 
   /** Collects packets reported by the child until `count` arrived or the time is up. */

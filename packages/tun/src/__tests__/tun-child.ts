@@ -52,6 +52,8 @@ function codeOf(action: () => void): string | undefined {
 }
 
 const options = JSON.parse(process.argv[2] ?? '{}') as TunOptions;
+// Warnings become events, so a test can count them ("say so once").
+options.onWarning = (message) => report({ event: 'warning', message });
 if (process.env.TUN_CHILD_DROP_PRIVILEGES === '1') {
   // Become 'nobody' (and lose every capability) to provoke ERR_TUN_PERMISSION.
   process.setgroups?.([]);
@@ -65,7 +67,10 @@ try {
   report({ event: 'error', ...describe(error) });
   process.exit(0);
 }
-report({ event: 'open', name: device.name, mtu: device.mtu, fd: device.fd, offload: device.offload, tso: device.tso ?? null });
+report({
+  event: 'open', name: device.name, mtu: device.mtu, fd: device.fd, offload: device.offload, tso: device.tso ?? null,
+  configuration: device.configuration,
+});
 device.on('error', (error: unknown) => report({ event: 'device-error', ...describe(error) }));
 
 let maxBatch = 0;
