@@ -15,6 +15,11 @@ const RULES = {
     node: ['node:stream', 'node:events', 'node:timers', 'node:crypto', 'node:fs', 'node:net', 'node:util', 'node:buffer'],
     pure: false,
   },
+  // The programs' shared flags: may use every library layer, never an app.
+  '@tcp-tun/cli': { packages: ['@tcp-tun/net', '@tcp-tun/tun', 'commander'], node: '*', pure: false },
+  // The apps: libraries and the shared CLI package, never each other.
+  '@tcp-tun/echo': { packages: ['@tcp-tun/cli', '@tcp-tun/net', '@tcp-tun/tun', 'commander'], node: '*', pure: false },
+  '@tcp-tun/curl-lite': { packages: ['@tcp-tun/cli', '@tcp-tun/net', 'commander'], node: '*', pure: false },
 };
 const PURE_FORBIDDEN = [
   [/\bBuffer\b/, 'Buffer'],

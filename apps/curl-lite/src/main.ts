@@ -6,7 +6,7 @@
 import { createWriteStream } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { WriteStream } from 'node:tty';
-import { openLink } from '@tcp-tun/echo';
+import { openLink } from '@tcp-tun/cli';
 import { Stack, type Link } from '@tcp-tun/net';
 import { CurlError, EXIT } from './errors.js';
 import { parseCurlOptions, type CurlOptions } from './options.js';

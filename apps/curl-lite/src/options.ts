@@ -3,7 +3,7 @@
  * the device flags are those of tcp-tun-echo.
  */
 import { readFileSync } from 'node:fs';
-import { addLinkOptions, intIn, readLinkOptionsOrExit, type LinkOptions } from '@tcp-tun/echo';
+import { addLinkOptions, intIn, readLinkOptionsOrExit, type LinkOptions } from '@tcp-tun/cli';
 import { Command, InvalidArgumentError } from 'commander';
 import { CurlError, EXIT } from './errors.js';
 import type { TransferOptions } from './transfer.js';

@@ -4,4 +4,3 @@
  */
 export { startService, httpHandler, patternByte, SERVICE_NAMES, DEFAULT_PORTS, type Service, type ServiceName } from './services.js';
 export { parseEchoOptions, servicePorts, type EchoOptions } from './options.js';
-export { addLinkOptions, readLinkOptions, readLinkOptionsOrExit, openLink, ipv4, intIn, type LinkOptions } from './link-options.js';

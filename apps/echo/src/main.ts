@@ -6,7 +6,7 @@
  * SIGUSR1 prints the stack's statistics and connection list as one JSON line.
  */
 import { Stack } from '@tcp-tun/net';
-import { openLink } from './link-options.js';
+import { openLink } from '@tcp-tun/cli';
 import { parseEchoOptions, servicePorts } from './options.js';
 import { startService, type Service } from './services.js';
 

@@ -3,7 +3,7 @@
  * and validation messages read like every other CLI.
  */
 import { Command, InvalidArgumentError } from 'commander';
-import { addLinkOptions, intIn, readLinkOptionsOrExit, type LinkOptions } from './link-options.js';
+import { addLinkOptions, intIn, readLinkOptionsOrExit, type LinkOptions } from '@tcp-tun/cli';
 import { DEFAULT_PORTS, SERVICE_NAMES, type ServiceName } from './services.js';
 
 /** What the echo app was asked to do. */

@@ -1,12 +1,16 @@
 /**
- * The device, capture and fault-injection flags shared by tcp-tun's command-line programs, and
- * the one function that turns them into a `Link`: the TUN device, wrapped by the fault injector
- * (when any fault is asked for) and by the pcap writer (outermost, so the capture shows what the
- * stack itself sent and received).
+ * The device, privilege, capture and fault-injection flags shared by tcp-tun's command-line
+ * programs, and the one function that turns them into a `Link`: the TUN device, wrapped by the
+ * fault injector (when any fault is asked for) and by the pcap writer (outermost, so the capture
+ * shows what the stack itself sent and received). It also drops root (`--user`) once the device
+ * and the capture file are open, before the caller can handle a packet.
  */
+import { closeSync } from 'node:fs';
 import { capture, withFaults, type FaultOptions, type Link } from '@tcp-tun/net';
 import { DEFAULT_BUSY_POLL_US, openTun, type TunDevice } from '@tcp-tun/tun';
 import { type Command, InvalidArgumentError } from 'commander';
+import { dropPrivileges, resolveGroup, resolveUser, type Identity } from './privileges.js';
+import { openPrivateFile, pathOfFd } from './private-file.js';
 
 /** The parsed shared flags. */
 export interface LinkOptions {
@@ -23,6 +27,15 @@ export interface LinkOptions {
   /** Busy-polling window of the TUN reader in microseconds (`--busy-poll`); 0 turns it off. */
   readonly busyPollUs: number;
   readonly pcap?: string | undefined;
+  /**
+   * Configure the device (default); `--no-configure` uses it as it is (TunOptions.configure:
+   * false), for a device root prepared for this user.
+   */
+  readonly configure: boolean;
+  /** `--user`: become this user (name or uid) once the device is open. */
+  readonly user?: string | undefined;
+  /** `--group`: with `--user`, this group instead of the user's primary group. */
+  readonly group?: string | undefined;
   /** Undefined when no fault flag was given. */
   readonly faults?: FaultOptions | undefined;
 }
@@ -65,7 +78,10 @@ export function addLinkOptions(command: Command): Command {
     .option('--mtu <n>', 'link MTU in octets', intIn(576, 65535), 1500)
     .option('--busy-poll <us>', 'keep polling the TUN device this many microseconds after the last packet before sleeping (0: off)', intIn(0, 100_000), DEFAULT_BUSY_POLL_US)
     .option('--offload', 'exchange TCP super-segments of up to 64 KiB with the kernel (IFF_VNET_HDR, TSO4, GSO send); the kernel segments what we send to the MTU', false)
-    .option('--pcap <file>', 'capture every packet to <file> (pcap, LINKTYPE_RAW; flushed on exit)')
+    .option('--no-configure', 'use the TUN device as it is: attach, read its MTU, change nothing (for a device root made for this user)')
+    .option('--user <name>', 'after opening the device (and --pcap file), drop root to this user (name or uid) before handling any packet')
+    .option('--group <name>', 'with --user: drop to this group instead of the user\'s primary group')
+    .option('--pcap <file>', 'capture every packet to <file> (pcap, LINKTYPE_RAW; flushed on exit; created mode 0600, never through a symlink)')
     .option('--drop <p>', 'fault injection: drop packets with probability p (both directions)', probability)
     .option('--duplicate <p>', 'fault injection: duplicate packets with probability p', probability)
     .option('--reorder <p>', 'fault injection: hold back packets with probability p so later ones overtake', probability)
@@ -92,6 +108,7 @@ export function readLinkOptions(o: Record<string, unknown>): LinkOptions {
     jitterMs: num('jitter'),
     rateBytesPerSecond: num('rate'),
   };
+  if (o.group !== undefined && o.user === undefined) throw new InvalidArgumentError('--group needs --user.');
   const anyFault = ['drop', 'duplicate', 'reorder', 'corrupt', 'delay', 'jitter', 'rate'].some((k) => num(k) !== undefined);
   return {
     dev,
@@ -101,6 +118,9 @@ export function readLinkOptions(o: Record<string, unknown>): LinkOptions {
     offload: o.offload === true,
     busyPollUs: Number(o.busyPoll),
     pcap: typeof o.pcap === 'string' ? o.pcap : undefined,
+    configure: o.configure !== false,
+    user: typeof o.user === 'string' ? o.user : undefined,
+    group: typeof o.group === 'string' ? o.group : undefined,
     faults: anyFault ? faults : undefined,
   };
 }
@@ -114,10 +134,24 @@ export function readLinkOptionsOrExit(program: Command): LinkOptions {
   }
 }
 
+/** What {@link openLink} returns. */
+export interface OpenedLink {
+  readonly device: TunDevice;
+  /** The link to give the stack. */
+  readonly link: Link;
+  /** The identity after `--user`, or undefined when no drop was asked for. */
+  readonly identity: Identity | undefined;
+}
+
+/** Where {@link openLink} writes its one-line notices (a refused default setting). */
+export type Notice = (message: string) => void;
+
 /**
- * Opens (creating and configuring if needed) the TUN device: the kernel side gets `peer`, the
- * point-to-point destination is `addr`, the stack's address. Returns the device and the link to
- * give the stack.
+ * Opens (creating and configuring if needed, unless `configure` is false) the TUN device: the
+ * kernel side gets `peer`, the point-to-point destination is `addr`, the stack's address. Opens
+ * the `--pcap` file (mode 0600, no symlink), then, with `user`, drops root to that user: all of
+ * this before the stack exists, so no packet is handled with privileges. Throws (and releases
+ * the device) when the drop fails: a program asked to drop must not run on as root.
  */
 export async function openLink(
   options: LinkOptions,
@@ -125,7 +159,11 @@ export async function openLink(
     process.stderr.write(`tcp-tun: the TUN device failed: ${err.message}\n`);
     process.exit(1);
   },
-): Promise<{ device: TunDevice; link: Link }> {
+  notice: Notice = (message) => process.stderr.write(`tcp-tun: ${message}\n`),
+): Promise<OpenedLink> {
+  // Resolve the account before touching the device: a typo must not leave a device behind.
+  const account = options.user === undefined ? undefined : resolveUser(options.user);
+  const gid = options.group === undefined ? account?.gid : resolveGroup(options.group);
   const device = await openTun({
     name: options.dev,
     address: options.peer,
@@ -133,12 +171,30 @@ export async function openLink(
     mtu: options.mtu,
     offload: options.offload,
     busyPollUs: options.busyPollUs,
+    configure: options.configure,
+    onWarning: notice,
   });
+  let link: Link = device;
+  let identity: Identity | undefined;
+  try {
+    if (!device.configuration.up) notice(`TUN device '${device.name}' is down: nothing will arrive until it is up (ip link set dev ${device.name} up)`);
+    if (options.faults) link = withFaults(link, options.faults);
+    if (options.pcap !== undefined) {
+      // net's writer takes a path: it reopens the file we created safely through its fd.
+      const fd = openPrivateFile(options.pcap);
+      try {
+        link = capture(link, pathOfFd(fd));
+      } finally {
+        closeSync(fd);
+      }
+    }
+    if (account !== undefined) identity = dropPrivileges(account, gid);
+  } catch (error) {
+    await link.close();
+    throw error;
+  }
   // A device that fails for good (e.g. the interface was deleted under us) reports it here;
   // without a listener the EventEmitter would throw it into the event loop.
   device.on('error', onDeviceError);
-  let link: Link = device;
-  if (options.faults) link = withFaults(link, options.faults);
-  if (options.pcap !== undefined) link = capture(link, options.pcap);
-  return { device, link };
+  return { device, link, identity };
 }

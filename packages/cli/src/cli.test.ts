@@ -1,0 +1,135 @@
+import { expect } from 'chai';
+import { mkdirSync, mkdtempSync, linkSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync, writeSync, closeSync, chmodSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Command } from 'commander';
+import { addLinkOptions, readLinkOptions } from './link-options.js';
+import { dropPrivileges, PrivilegeError, resolveUser, type ProcessIdentity } from './privileges.js';
+import { openPrivateFile, OutputFileError } from './private-file.js';
+
+function parse(...args: string[]): ReturnType<typeof readLinkOptions> {
+  const program = addLinkOptions(new Command()).exitOverride();
+  program.parse(['node', 'x', ...args]);
+  return readLinkOptions(program.opts());
+}
+
+describe('@tcp-tun/cli', () => {
+  describe('link flags', () => {
+    it('configure by default; --no-configure, --user and --group read', () => {
+      expect(parse()).to.include({ configure: true, user: undefined, group: undefined });
+      expect(parse('--no-configure', '--user', 'nobody', '--group', 'nogroup')).to.include({ configure: false, user: 'nobody', group: 'nogroup' });
+    });
+
+    it('--group needs --user', () => {
+      expect(() => parse('--group', 'nogroup')).to.throw('--group needs --user');
+    });
+  });
+
+  describe('dropPrivileges', () => {
+    /** A fake process identity that records calls and behaves like Linux for root and others. */
+    function fakeProcess(start = 0, refuse?: string): ProcessIdentity & { calls: string[] } {
+      let uid = start;
+      let gid = start;
+      let groups = [start];
+      const calls: string[] = [];
+      const guard = (name: string): void => {
+        calls.push(name);
+        if (name === refuse) throw Object.assign(new Error('EPERM'), { code: 'EPERM' });
+        if (uid !== 0) throw Object.assign(new Error('EPERM'), { code: 'EPERM' });
+      };
+      return {
+        calls,
+        getuid: () => uid, geteuid: () => uid, getgid: () => gid, getegid: () => gid, getgroups: () => groups,
+        initgroups: (_user, extra) => { guard('initgroups'); groups = [extra]; },
+        setgroups: (g) => { guard('setgroups'); groups = g; },
+        setgid: (g) => { guard('setgid'); gid = g; },
+        setuid: (u) => { guard('setuid'); uid = u; },
+      };
+    }
+
+    it('sets groups, then the group, then the user, and checks root cannot be regained', () => {
+      const proc = fakeProcess();
+      const identity = dropPrivileges({ name: 'nobody', uid: 65534, gid: 65534 }, 65534, proc);
+      expect(identity).to.deep.equal({ uid: 65534, gid: 65534, groups: [65534] });
+      expect(proc.calls).to.deep.equal(['initgroups', 'setgid', 'setuid', 'setuid']);
+    });
+
+    it('throws ERR_PRIVILEGE_DROP when a step fails, naming it', () => {
+      for (const step of ['setgid', 'setuid']) {
+        const proc = fakeProcess(0, step);
+        let error: unknown;
+        try {
+          dropPrivileges({ name: 'nobody', uid: 65534, gid: 65534 }, 65534, proc);
+        } catch (e) {
+          error = e;
+        }
+        expect(error).to.be.instanceOf(PrivilegeError);
+        expect((error as PrivilegeError).code).to.equal('ERR_PRIVILEGE_DROP');
+        expect((error as Error).message).to.contain(`${step} failed`).and.to.contain('not running on as uid 0');
+      }
+    });
+
+    it('throws when not root and asked to become someone else', () => {
+      expect(() => dropPrivileges({ name: 'nobody', uid: 65534, gid: 65534 }, 65534, fakeProcess(1000))).to.throw(PrivilegeError, /cannot drop privileges/);
+    });
+
+    it('resolves names through NSS and refuses unknown ones', () => {
+      expect(resolveUser('nobody')).to.include({ name: 'nobody', uid: 65534 });
+      expect(resolveUser('65534')).to.include({ name: 'nobody' });
+      expect(() => resolveUser('no-such-user-tcptun')).to.throw(PrivilegeError, /no such user/);
+    });
+  });
+
+  describe('openPrivateFile', () => {
+    let dir: string;
+    beforeEach(() => {
+      dir = mkdtempSync(join(tmpdir(), 'tcptun-cli-'));
+    });
+    afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+    it('creates a new file with mode 0600 whatever the umask', () => {
+      const old = process.umask(0);
+      try {
+        const fd = openPrivateFile(join(dir, 'a.pcap'));
+        writeSync(fd, 'x');
+        closeSync(fd);
+      } finally {
+        process.umask(old);
+      }
+      expect(statSync(join(dir, 'a.pcap')).mode & 0o777).to.equal(0o600);
+    });
+
+    it('empties and narrows an existing regular file of ours', () => {
+      const path = join(dir, 'b.pcap');
+      writeFileSync(path, 'old contents');
+      chmodSync(path, 0o644);
+      closeSync(openPrivateFile(path));
+      expect(readFileSync(path, 'utf8')).to.equal('');
+      expect(statSync(path).mode & 0o777).to.equal(0o600);
+    });
+
+    it('never writes through a symbolic link, a hard link, a FIFO or a directory', () => {
+      const target = join(dir, 'target');
+      writeFileSync(target, 'precious');
+      symlinkSync(target, join(dir, 'sym'));
+      symlinkSync(join(dir, 'nowhere'), join(dir, 'dangling'));
+      linkSync(target, join(dir, 'hard'));
+      execFileSync('mkfifo', [join(dir, 'fifo')]);
+      mkdirSync(join(dir, 'sub'));
+      for (const name of ['sym', 'dangling', 'hard', 'fifo', 'sub']) {
+        let error: unknown;
+        try {
+          closeSync(openPrivateFile(join(dir, name)));
+        } catch (e) {
+          error = e;
+        }
+        expect(error, name).to.be.instanceOf(OutputFileError);
+        // A FIFO without a reader already fails the open (ENXIO), a directory too (EISDIR).
+        if (name !== 'sub' && name !== 'fifo') expect((error as OutputFileError).code, name).to.equal('ERR_UNSAFE_OUTPUT_FILE');
+      }
+      expect(readFileSync(target, 'utf8')).to.equal('precious');
+      expect(() => statSync(join(dir, 'nowhere')), 'the dangling link created nothing').to.throw();
+    });
+  });
+});
