@@ -4,6 +4,7 @@
  * afterwards, so nothing is ever configured or sent in the machine's own namespace.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 
 let seq = 0;
 
@@ -35,6 +36,49 @@ export function requireNetns(suite: Mocha.Suite): boolean {
   }
   process.stderr.write(`\n*** SKIPPED: ${message}. Run the tests as root to include them. ***\n\n`);
   return false;
+}
+
+/**
+ * Shell text for `sh -c TEXT sh CMD...`: runs CMD with a /dev/net/tun of mode 0666, the mode
+ * distributions give the clone device (opening it grants nothing; creating or attaching a device
+ * is checked by the kernel: owner or CAP_NET_ADMIN). Machines that make it 0600 stop every
+ * non-root user before those checks. `ip netns exec` gives each command a mount namespace of
+ * its own, so this tmpfs over /dev/net is seen only by CMD and its children: the machine's
+ * device node is left as it is.
+ */
+export const OPEN_TUN_NODE =
+  'mount -t tmpfs -o mode=0755,size=64k tcptun-dev /dev/net && mknod -m 0666 /dev/net/tun c 10 200 && exec "$@"';
+
+/** How {@link unprivileged} runs a command. */
+export interface UnprivilegedOptions {
+  /** Keep CAP_NET_ADMIN as an ambient capability (inherited through exec), nothing else. */
+  readonly netAdmin?: boolean;
+  /** Give it the tmpfs /dev/net/tun of mode 0666 ({@link OPEN_TUN_NODE}); default true. */
+  readonly openTunNode?: boolean;
+}
+
+/**
+ * `[cmd, args]` for `Namespace.spawn`/`run` that run `argv` as nobody:nogroup without root and
+ * without capabilities (with `netAdmin`: with CAP_NET_ADMIN only, as
+ * `setpriv --inh-caps +net_admin --ambient-caps +net_admin` grants it). setpriv execs, so the
+ * spawned PID ends up being `argv`'s process.
+ */
+export function unprivileged(argv: readonly string[], options: UnprivilegedOptions = {}): [string, string[]] {
+  const setpriv = ['setpriv', '--reuid', 'nobody', '--regid', 'nogroup', '--clear-groups'];
+  if (options.netAdmin === true) setpriv.push('--inh-caps', '+net_admin', '--ambient-caps', '+net_admin');
+  if (options.openTunNode === false) return [setpriv[0]!, [...setpriv.slice(1), ...argv]];
+  return ['sh', ['-c', OPEN_TUN_NODE, 'sh', ...setpriv, ...argv]];
+}
+
+/** The `Uid:`/`Gid:` (real, effective, saved, filesystem) and `CapEff:` of a process, from /proc. */
+export function processIds(pid: number): { uid: number[]; gid: number[]; capEff: bigint } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const field = (name: string): string => /^(\w+):\s*(.*)$/m.exec(status.split('\n').find((l) => l.startsWith(`${name}:`)) ?? '')?.[2] ?? '';
+  return {
+    uid: field('Uid').split(/\s+/).map(Number),
+    gid: field('Gid').split(/\s+/).map(Number),
+    capEff: BigInt(`0x${field('CapEff') || '0'}`),
+  };
 }
 
 /** Output of a finished command. */

@@ -35,10 +35,14 @@ async function main(): Promise<number> {
   const file = outputFile(options);
   let link: Link;
   try {
-    ({ link } = await openLink(options));
+    // Opens the device, then (--user) drops root: the stack below never runs privileged.
+    ({ link } = await openLink(options, undefined, (message) => {
+      if (!options.silent) process.stderr.write(`curl-lite: ${message}\n`);
+    }));
   } catch (err) {
     const e = err as { message: string; code?: string };
-    throw new CurlError(EXIT.FAILED_INIT, `cannot open TUN device ${options.dev}: ${e.message}${e.code ? ` (${e.code})` : ''}`);
+    const what = e.code?.startsWith('ERR_TUN') === true ? `cannot open TUN device ${options.dev}: ` : '';
+    throw new CurlError(EXIT.FAILED_INIT, `${what}${e.message}${e.code ? ` (${e.code})` : ''}`);
   }
   const stack = new Stack({ link, address: options.addr });
   const body: Writable = file === undefined ? process.stdout : createWriteStream(file);

@@ -12,7 +12,8 @@ import { startService, type Service } from './services.js';
 
 async function main(): Promise<void> {
   const options = parseEchoOptions(process.argv);
-  const { device, link } = await openLink(options);
+  // Opens the device, then (--user) drops root: the stack below never runs privileged.
+  const { device, link } = await openLink(options, undefined, (message) => process.stderr.write(`tcp-tun-echo: ${message}\n`));
   const stack = new Stack({ link, address: options.addr });
   const report = (): void => {
     // With --expose-gc the heap figure is of live objects only (the benchmark's memory probe).
