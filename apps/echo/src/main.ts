@@ -14,7 +14,13 @@ async function main(): Promise<void> {
   const options = parseEchoOptions(process.argv);
   // Opens the device, then (--user) drops root: the stack below never runs privileged.
   const { device, link } = await openLink(options, undefined, (message) => process.stderr.write(`tcp-tun-echo: ${message}\n`));
-  const stack = new Stack({ link, address: options.addr });
+  // --keepalive sets the idle time and the probe interval alike, as curl's --keepalive-time does.
+  const keepAlive = options.keepAliveMs;
+  const stack = new Stack({
+    link,
+    address: options.addr,
+    ...(keepAlive === undefined ? {} : { tcp: { keepAliveIdleMs: keepAlive, keepAliveIntervalMs: keepAlive } }),
+  });
   const report = (): void => {
     // With --expose-gc the heap figure is of live objects only (the benchmark's memory probe).
     (globalThis as { gc?: () => void }).gc?.();
@@ -24,7 +30,13 @@ async function main(): Promise<void> {
   // Installed before the ready line: a SIGUSR1 without a handler would start Node's inspector.
   process.on('SIGUSR1', report);
   const services: Service[] = [];
-  for (const [name, port] of servicePorts(options)) services.push(await startService(stack, name, port));
+  const liveness = {
+    keepAliveMs: options.keepAliveMs,
+    userTimeoutMs: options.userTimeoutMs,
+    idleTimeoutMs: options.idleTimeoutMs,
+    maxConnections: options.maxConnections,
+  };
+  for (const [name, port] of servicePorts(options)) services.push(await startService(stack, name, port, liveness));
   // One line once every service is ready: scripts and tests wait for it.
   const where = services.map((s) => `${options.addr}:${s.port} (${s.name})`).join(', ');
   process.stdout.write(`tcp-tun-echo: listening on ${where} [device ${device.name}, mtu ${device.mtu}]\n`);

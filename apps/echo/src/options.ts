@@ -15,6 +15,24 @@ export interface EchoOptions extends LinkOptions {
   readonly services: readonly ServiceName[];
   /** Print statistics and connections as JSON when exiting. */
   readonly stats: boolean;
+  /** `--keepalive SECONDS` in ms: keepalive idle time and probe interval; undefined: off. */
+  readonly keepAliveMs: number | undefined;
+  /** `--user-timeout MS`; undefined: the stack's default (off). */
+  readonly userTimeoutMs: number | undefined;
+  /** `--idle-timeout SECONDS` in ms; undefined: connections may idle forever. */
+  readonly idleTimeoutMs: number | undefined;
+  /** `--max-connections N` per service; undefined: no limit but the stack's. */
+  readonly maxConnections: number | undefined;
+}
+
+/** commander parser for a positive number of seconds (fractions allowed), returned in ms. */
+function secondsToMs(value: string): number {
+  const n = Number(value);
+  // Node's timers take at most 2^31-1 ms.
+  if (value.trim() === '' || !Number.isFinite(n) || n <= 0 || n * 1000 > 0x7fffffff) {
+    throw new InvalidArgumentError('expected a positive number of seconds (at most 2147483).');
+  }
+  return Math.max(1, Math.round(n * 1000));
 }
 
 function serviceList(value: string): ServiceName[] {
@@ -50,10 +68,27 @@ export function parseEchoOptions(argv: readonly string[]): EchoOptions {
     .option('--port <n>', 'TCP port of the echo service', intIn(1, 65535), DEFAULT_PORTS.echo)
     .option('--http-port <n>', 'TCP port of the http service', intIn(1, 65535), DEFAULT_PORTS.http)
     .option('--stats', 'print the stack statistics and connection list as JSON on exit (also on SIGUSR1)')
+    .option('--keepalive <seconds>', 'send keepalive probes after <seconds> of silence from the peer, one every <seconds>; a peer gone silently is dropped after 9 unanswered', secondsToMs)
+    .option('--user-timeout <ms>', 'reset a connection whose sent data stays unacknowledged for <ms> (TCP_USER_TIMEOUT; 0: off)', intIn(0, 0x7fffffff))
+    .option('--idle-timeout <seconds>', 'close connections that were idle (nothing read or written) this long', secondsToMs)
+    .option('--max-connections <n>', 'most connections per service at once; more are closed at once (server.maxConnections)', intIn(0, 0x7fffffff))
     .showHelpAfterError()
     .allowExcessArguments(false);
   program.parse(argv as string[]);
-  const o = program.opts<{ port: number; httpPort: number; services: ServiceName[]; stats?: boolean }>();
+  const o = program.opts<{
+    port: number; httpPort: number; services: ServiceName[]; stats?: boolean;
+    keepalive?: number; userTimeout?: number; idleTimeout?: number; maxConnections?: number;
+  }>();
   const link = readLinkOptionsOrExit(program);
-  return { ...link, port: o.port, httpPort: o.httpPort, services: o.services, stats: o.stats === true };
+  return {
+    ...link,
+    port: o.port,
+    httpPort: o.httpPort,
+    services: o.services,
+    stats: o.stats === true,
+    keepAliveMs: o.keepalive,
+    userTimeoutMs: o.userTimeout,
+    idleTimeoutMs: o.idleTimeout,
+    maxConnections: o.maxConnections,
+  };
 }

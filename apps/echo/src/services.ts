@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { Stack } from '@tcp-tun/net';
+import type { Socket, Stack } from '@tcp-tun/net';
 
 /** Names accepted by `--services`. */
 export const SERVICE_NAMES = ['echo', 'discard', 'source', 'http'] as const;
@@ -23,6 +23,45 @@ export interface Service {
 }
 
 type Handler = (socket: Duplex) => void;
+
+/**
+ * Liveness settings applied to every connection a service accepts (the echo app's
+ * `--keepalive`, `--user-timeout`, `--idle-timeout`, `--max-connections`): a user-space stack
+ * pays memory for every connection whose peer is gone, so these let the operator bound that.
+ */
+export interface ServiceOptions {
+  /**
+   * Keepalive (RFC 1122 §4.2.3.6) after this many ms without a segment from the peer. The
+   * interval between probes is the stack's `tcp.keepAliveIntervalMs` (the app sets it to the
+   * same value, as curl does for its `--keepalive-time`).
+   */
+  readonly keepAliveMs?: number | undefined;
+  /** TCP user timeout (RFC 5482, Linux's TCP_USER_TIMEOUT): unacknowledged data this long resets. */
+  readonly userTimeoutMs?: number | undefined;
+  /**
+   * Close a connection idle (nothing read or written) this long: FIN, then a reset if the peer
+   * has not closed its side one more such period later.
+   */
+  readonly idleTimeoutMs?: number | undefined;
+  /** `server.maxConnections`: connections past it are closed at once (Node's 'drop'). */
+  readonly maxConnections?: number | undefined;
+}
+
+/** Applies the per-connection settings of `options` to an accepted socket. */
+export function applyLiveness(socket: Socket, options: ServiceOptions): void {
+  if (options.keepAliveMs !== undefined) socket.setKeepAlive(true, options.keepAliveMs);
+  if (options.userTimeoutMs !== undefined) socket.setUserTimeout(options.userTimeoutMs);
+  const idleMs = options.idleTimeoutMs;
+  if (idleMs !== undefined) {
+    // 'timeout' only reports idleness (Node's semantics); the service decides to close: a FIN
+    // (end), as a server closing an idle keep-alive connection does, and if the peer has not
+    // finished the close one more idle period later, a reset (destroy).
+    socket.setTimeout(idleMs, () => {
+      socket.end();
+      socket.setTimeout(idleMs, () => socket.destroy());
+    });
+  }
+}
 
 function quietErrors(socket: Duplex): void {
   // Peers reset connections as a matter of course; the socket is destroyed either way and
@@ -137,7 +176,7 @@ export function httpHandler(req: http.IncomingMessage, res: http.ServerResponse)
 }
 
 /** Starts `name` on `port` over `stack`; resolves once it listens. */
-export function startService(stack: Stack, name: ServiceName, port: number): Promise<Service> {
+export function startService(stack: Stack, name: ServiceName, port: number, options: ServiceOptions = {}): Promise<Service> {
   let handler: Handler;
   let httpServer: http.Server | undefined;
   if (name === 'http') {
@@ -152,7 +191,11 @@ export function startService(stack: Stack, name: ServiceName, port: number): Pro
     handler = handlers[name];
   }
   return new Promise((resolve, reject) => {
-    const server = stack.net.createServer({ allowHalfOpen: name !== 'http' }, (socket) => handler(socket));
+    const server = stack.net.createServer({ allowHalfOpen: name !== 'http' }, (socket) => {
+      applyLiveness(socket, options);
+      handler(socket);
+    });
+    if (options.maxConnections !== undefined) server.maxConnections = options.maxConnections;
     server.once('error', reject);
     server.listen(port, () => {
       server.off('error', reject);
