@@ -44,7 +44,13 @@ async function main(): Promise<number> {
     const what = e.code?.startsWith('ERR_TUN') === true ? `cannot open TUN device ${options.dev}: ` : '';
     throw new CurlError(EXIT.FAILED_INIT, `${what}${e.message}${e.code ? ` (${e.code})` : ''}`);
   }
-  const stack = new Stack({ link, address: options.addr });
+  // curl sets TCP_KEEPIDLE and TCP_KEEPINTVL both to --keepalive-time: the interval is the stack's.
+  const keepAlive = options.keepAliveMs;
+  const stack = new Stack({
+    link,
+    address: options.addr,
+    ...(keepAlive === undefined ? {} : { tcp: { keepAliveIdleMs: keepAlive, keepAliveIntervalMs: keepAlive } }),
+  });
   const body: Writable = file === undefined ? process.stdout : createWriteStream(file);
   const bar =
     !options.silent && file !== undefined && process.stderr instanceof WriteStream && process.stderr.isTTY

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { addLinkOptions, intIn, readLinkOptionsOrExit, type LinkOptions } from '@tcp-tun/cli';
 import { Command, InvalidArgumentError } from 'commander';
 import { CurlError, EXIT } from './errors.js';
-import type { TransferOptions } from './transfer.js';
+import { DEFAULT_KEEPALIVE_MS, type TransferOptions } from './transfer.js';
 
 /** Everything the CLI was asked to do. */
 export interface CurlOptions extends TransferOptions, LinkOptions {
@@ -19,6 +19,13 @@ export interface CurlOptions extends TransferOptions, LinkOptions {
 function seconds(value: string): number {
   const n = Number(value);
   if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a positive number of seconds.');
+  return n;
+}
+
+/** curl's --keepalive-time: a whole number of seconds, at least 1. */
+function wholeSeconds(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < 1 || n * 1000 > 0x7fffffff) throw new InvalidArgumentError('expected a whole number of seconds from 1 to 2147483.');
   return n;
 }
 
@@ -62,6 +69,9 @@ export function parseCurlOptions(argv: readonly string[]): CurlOptions {
     .option('-v, --verbose', 'show the TCP connection and the request and response headers on stderr')
     .option('-m, --max-time <seconds>', 'maximum time for the whole operation', seconds)
     .option('--stats', 'print the stack statistics and connections as JSON on stderr when done')
+    .option('--keepalive-time <seconds>', 'TCP keepalive: probe after <seconds> of silence, then every <seconds> (default 60, as curl)', wholeSeconds)
+    .option('--no-keepalive', 'turn TCP keepalive off')
+    .option('--connect-timeout <seconds>', 'maximum time for the TCP connect (fractions allowed); exit 28 when it passes', seconds)
     .showHelpAfterError()
     .exitOverride((err) => {
       if (err.exitCode === 0) process.exit(0);
@@ -84,6 +94,9 @@ export function parseCurlOptions(argv: readonly string[]): CurlOptions {
     verbose?: boolean;
     maxTime?: number;
     stats?: boolean;
+    keepalive: boolean;
+    keepaliveTime?: number;
+    connectTimeout?: number;
   }>();
   const link = readLinkOptionsOrExit(program);
   const raw = o.dataBinary ?? o.data;
@@ -99,6 +112,8 @@ export function parseCurlOptions(argv: readonly string[]): CurlOptions {
     failOnError: o.fail === true,
     verbose: o.verbose === true,
     maxTimeMs: o.maxTime === undefined ? undefined : Math.round(o.maxTime * 1000),
+    keepAliveMs: o.keepalive === false ? undefined : (o.keepaliveTime ?? DEFAULT_KEEPALIVE_MS / 1000) * 1000,
+    connectTimeoutMs: o.connectTimeout === undefined ? undefined : Math.max(1, Math.round(o.connectTimeout * 1000)),
     output: o.output,
     remoteName: o.remoteName === true,
     silent: o.silent === true,

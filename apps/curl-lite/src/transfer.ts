@@ -7,8 +7,20 @@ import http from 'node:http';
 import type { Duplex, Writable } from 'node:stream';
 import { CurlError, EXIT, fromSocketError } from './errors.js';
 
+/** What a {@link Connector} is asked for: Node's `net.connect` options of the same names. */
+export interface ConnectOptions {
+  host: string;
+  port: number;
+  /** Keepalive on, after `keepAliveInitialDelay` ms of silence (curl's `--keepalive-time`). */
+  keepAlive?: boolean;
+  keepAliveInitialDelay?: number;
+}
+
 /** Opens a TCP connection; `stack.net.createConnection` fits. */
-export type Connector = (options: { host: string; port: number }, onConnect?: () => void) => Duplex;
+export type Connector = (options: ConnectOptions, onConnect?: () => void) => Duplex;
+
+/** curl's default `--keepalive-time`: 60 s (idle time and probe interval alike). */
+export const DEFAULT_KEEPALIVE_MS = 60_000;
 
 /** What to fetch and how, already validated by the CLI. */
 export interface TransferOptions {
@@ -27,6 +39,14 @@ export interface TransferOptions {
   readonly verbose: boolean;
   /** Milliseconds for the whole operation; undefined means no limit. */
   readonly maxTimeMs?: number | undefined;
+  /**
+   * TCP keepalive idle time in ms (curl's `--keepalive-time`, on by default at 60 s as in curl);
+   * undefined turns keepalive off (`--no-keepalive`). The probe interval is the stack's, which
+   * the CLI sets to the same value, as curl sets TCP_KEEPIDLE and TCP_KEEPINTVL alike.
+   */
+  readonly keepAliveMs?: number | undefined;
+  /** Milliseconds allowed for the TCP connect (curl's `--connect-timeout`); undefined: no limit. */
+  readonly connectTimeoutMs?: number | undefined;
 }
 
 /** Where the transfer writes; `progress` is called as body bytes arrive. */
@@ -68,6 +88,7 @@ class ConnectorAgent extends http.Agent {
   constructor(
     private readonly connect: Connector,
     private readonly log: ((line: string) => void) | undefined,
+    private readonly tcp: { keepAliveMs?: number | undefined; connectTimeoutMs?: number | undefined },
   ) {
     super({ keepAlive: true, maxSockets: 1 });
   }
@@ -78,10 +99,26 @@ class ConnectorAgent extends http.Agent {
     const host = String(options.host ?? options.hostname ?? '');
     const port = Number(options.port ?? 80);
     this.log?.(`*   Trying ${host}:${port}...`);
-    const socket = this.connect({ host, port }, () => {
-      const s = socket as Duplex & { localAddress?: string; localPort?: number };
-      this.log?.(`* Connected to ${host} port ${port} (from ${s.localAddress ?? '?'}:${s.localPort ?? '?'}, tcp-tun user-space TCP)`);
-    });
+    const keepAlive = this.tcp.keepAliveMs;
+    const started = performance.now();
+    let connectTimer: NodeJS.Timeout | undefined;
+    const socket = this.connect(
+      { host, port, ...(keepAlive === undefined ? {} : { keepAlive: true, keepAliveInitialDelay: keepAlive }) },
+      () => {
+        if (connectTimer !== undefined) clearTimeout(connectTimer);
+        const s = socket as Duplex & { localAddress?: string; localPort?: number };
+        this.log?.(`* Connected to ${host} port ${port} (from ${s.localAddress ?? '?'}:${s.localPort ?? '?'}, tcp-tun user-space TCP)`);
+      },
+    );
+    const limit = this.tcp.connectTimeoutMs;
+    if (limit !== undefined) {
+      // As curl's --connect-timeout: only the connect is limited; the message is curl's.
+      connectTimer = setTimeout(() => {
+        const ms = Math.round(performance.now() - started);
+        socket.destroy(new CurlError(EXIT.OPERATION_TIMEDOUT, `Failed to connect to ${host} port ${port} after ${ms} ms: Timeout was reached`));
+      }, limit);
+      socket.once('close', () => clearTimeout(connectTimer));
+    }
     return socket;
   }
 }
@@ -92,7 +129,7 @@ class ConnectorAgent extends http.Agent {
  */
 export async function transfer(connect: Connector, options: TransferOptions, output: TransferOutput): Promise<TransferResult> {
   const verbose = options.verbose ? (line: string) => output.log.write(`${line}\n`) : undefined;
-  const agent = new ConnectorAgent(connect, verbose);
+  const agent = new ConnectorAgent(connect, verbose, { keepAliveMs: options.keepAliveMs, connectTimeoutMs: options.connectTimeoutMs });
   const controller = new AbortController();
   let timedOut = false;
   const timer =
@@ -222,7 +259,12 @@ function deliver(res: http.IncomingMessage, options: TransferOptions, output: Tr
       } else resolve(received);
     });
     res.once('aborted', () => reject(new CurlError(EXIT.RECV_ERROR, 'Connection closed during the response body')));
-    res.once('error', (err: NodeJS.ErrnoException) => reject(err.name === 'AbortError' ? err : fromSocketError(err, 'the server')));
+    res.once('error', (err: NodeJS.ErrnoException) => {
+      // A connection that died during the body (keepalive or user timeout gave up): curl says
+      // "Recv failure: Connection timed out" with 56.
+      if (err.code === 'ETIMEDOUT') reject(new CurlError(EXIT.RECV_ERROR, 'Recv failure: Connection timed out'));
+      else reject(err.name === 'AbortError' ? err : fromSocketError(err, 'the server'));
+    });
     output.body.once('error', (err) => reject(new CurlError(EXIT.WRITE_ERROR, `Failure writing output: ${err.message}`)));
   });
 }
