@@ -18,6 +18,16 @@ time (socket timeouts and deadlines) so a broken stack fails the test instead of
                                  read FIRST bytes, print {"phase": "paused"}, stop reading for
                                  PAUSE_S seconds (the kernel's window closes), then read THEN
                                  bytes and print {"phase": "resumed"} with how long that took
+  delayed PORT DELAY_S BYTES     accept one connection, read the request until EOF (the
+                                 client's FIN), wait DELAY_S seconds, answer BYTES (byte i =
+                                 i % 251), close; report what it read and whether the close
+                                 completed (the peer's FIN came back)
+  churn HOST PORT COUNT SECONDS SRC[,SRC...]
+                                 COUNT connections, split over one process per source address,
+                                 each: connect, "GET /bytes/1" with Connection: close, read to
+                                 EOF (the server closes first), close; stops at SECONDS; reports
+                                 ok, errors, timeouts and connects slower than 0.9 s (a dropped
+                                 SYN is retried after 1 s)
 """
 import hashlib, json, os, random, selectors, socket, subprocess, sys, threading, time
 
@@ -221,6 +231,93 @@ def main(a):
         got2, dt2 = read(then)
         out(mode=mode, phase='resumed', read=got2, seconds=dt2)
         s.close()
+    elif mode == 'delayed':
+        port, delay, n = int(a[1]), float(a[2]), int(a[3])
+        ls = socket.socket()
+        ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        ls.bind(('0.0.0.0', port))
+        ls.listen(1)
+        ls.settimeout(30)
+        out(mode=mode, ready=True)
+        conn, _ = ls.accept()
+        conn.settimeout(delay + 60)
+        request = bytearray()
+        while True:
+            b = conn.recv(65536)
+            if not b:
+                break
+            request += b
+        t = time.monotonic()
+        time.sleep(delay)
+        answer = bytes(i % 251 for i in range(n))
+        error = None
+        try:
+            conn.sendall(answer)
+            conn.shutdown(socket.SHUT_WR)
+            # The client closes its side after reading: our recv sees EOF, not a reset.
+            tail = conn.recv(1)
+            closed = tail == b''
+        except OSError as e:
+            closed, error = False, repr(e)
+        out(mode=mode, request=request.decode('latin1'), answered=n, waited=time.monotonic() - t,
+            closed_cleanly=closed, error=error)
+        conn.close()
+    elif mode == 'churn':
+        host, port, count, seconds = a[1], int(a[2]), int(a[3]), float(a[4])
+        sources = a[5].split(',')
+        end = time.monotonic() + seconds
+        request = f'GET /bytes/1 HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n'.encode()
+
+        def worker(src, n, q):
+            ok = errors = timeouts = slow = 0
+            first = []
+            for _ in range(n):
+                if time.monotonic() > end:
+                    break
+                s = socket.socket()
+                s.settimeout(5)
+                try:
+                    s.bind((src, 0))
+                    t = time.monotonic()
+                    s.connect((host, port))
+                    if time.monotonic() - t > 0.9:
+                        slow += 1
+                    s.sendall(request)
+                    got = b''
+                    while True:
+                        b = s.recv(4096)
+                        if not b:
+                            break
+                        got += b
+                    if got.startswith(b'HTTP/1.1 200'):
+                        ok += 1
+                    else:
+                        errors += 1
+                except socket.timeout:
+                    timeouts += 1
+                except OSError as e:
+                    errors += 1
+                    if len(first) < 3:
+                        first.append(repr(e))
+                finally:
+                    s.close()
+            q.put(dict(src=src, ok=ok, errors=errors, timeouts=timeouts, slow=slow, first=first))
+
+        import multiprocessing
+        q = multiprocessing.Queue()
+        t = time.monotonic()
+        per = [count // len(sources) + (1 if i < count % len(sources) else 0) for i in range(len(sources))]
+        procs = [multiprocessing.Process(target=worker, args=(src, per[i], q)) for i, src in enumerate(sources)]
+        for p in procs:
+            p.start()
+        results = [q.get(timeout=seconds + 60) for _ in procs]
+        for p in procs:
+            p.join(10)
+        dt = time.monotonic() - t
+        total = sum(r['ok'] for r in results)
+        out(mode=mode, count=count, ok=total, errors=sum(r['errors'] for r in results),
+            timeouts=sum(r['timeouts'] for r in results), slow_connects=sum(r['slow'] for r in results),
+            seconds=dt, rate=total / dt if dt > 0 else 0, first_errors=[e for r in results for e in r['first']][:5])
     else:
         sys.exit(f'unknown mode {mode}')
 
