@@ -50,8 +50,9 @@ export function parseCurlOptions(argv: readonly string[]): CurlOptions {
     .name('tcp-tun-curl-lite')
     .description(
       'Fetch an http:// URL with Node\'s HTTP client over the tcp-tun user-space TCP stack on a TUN device.\n' +
-        'The stack answers for --addr; the kernel side of the TUN is --peer. Needs CAP_NET_ADMIN;\n' +
-        'run it inside a network namespace.',
+        'The stack answers for --addr; the kernel side of the TUN is --peer. Needs CAP_NET_ADMIN,\n' +
+        'or a device made for this user, or root with --user (see the README); run it inside a\n' +
+        'network namespace.',
     )
     .argument('<url>', 'http://IPV4[:PORT]/PATH')
     .option('-o, --output <file>', 'write the body to <file> instead of stdout')

@@ -61,7 +61,8 @@ export function parseEchoOptions(argv: readonly string[]): EchoOptions {
       .description(
         'Serve echo, discard, source and http from the tcp-tun user-space stack over a TUN device.\n' +
           'The device is created and configured if it does not exist: the kernel side gets --peer,\n' +
-          'the stack answers for --addr. Needs CAP_NET_ADMIN; run it inside a network namespace.',
+          'the stack answers for --addr. Needs CAP_NET_ADMIN, or a device made for this user, or\n' +
+          'root with --user (see the README); run it inside a network namespace.',
       ),
   )
     .option('--services <list>', `services to run: ${SERVICE_NAMES.map((n) => `${n} (port ${DEFAULT_PORTS[n]})`).join(', ')}`, serviceList, ['echo'] as ServiceName[])
