@@ -2,7 +2,7 @@
 # Installs everything the demo and the tests need on a fresh Linux machine that has only
 # Node.js 20 and npm: the pinned pnpm (Corepack cannot fetch it here), the workspace's
 # packages, and the Debian tools the end-to-end tests drive (iproute2, ping, python3, curl,
-# tshark).
+# tshark; setpriv, mount and mknod from util-linux/mount/coreutils for the least-privilege tests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PNPM_VERSION=$(node -p "require('./package.json').packageManager.split('@')[1]")
@@ -17,6 +17,8 @@ command -v python3 >/dev/null || missing+=(python3)
 command -v curl >/dev/null || missing+=(curl)
 command -v ss >/dev/null || missing+=(iproute2)
 command -v tshark >/dev/null || missing+=(tshark)
+command -v setpriv >/dev/null || missing+=(util-linux)
+command -v mount >/dev/null || missing+=(mount)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "bootstrap: installing ${missing[*]}" >&2
