@@ -10,7 +10,7 @@
 import { expect } from 'chai';
 import type { ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -136,11 +136,17 @@ describe('end-to-end: apps/echo with least privilege', function () {
     }
   });
 
-  it('refuses to run on when asked to drop and the drop fails', async () => {
+  it('refuses to run on when asked to drop and the drop fails, leaving no capture file', async () => {
     prepareDevice(ns, 'tun0', '10.0.0.1', '10.0.0.2');
+    const dir = mkdtempSync(join(tmpdir(), 'tcptun-priv-'));
+    chmodSync(dir, 0o777);
+    const pcap = join(dir, 'refused.pcap');
     // nobody may not become daemon: setgroups/setgid/setuid all fail with EPERM.
-    const [cmd, args] = unprivileged(['node', MAIN, '--user', 'daemon', '--dev', 'tun0', '--addr', '10.0.0.2', '--peer', '10.0.0.1']);
+    const [cmd, args] = unprivileged(['node', MAIN, '--user', 'daemon', '--pcap', pcap, '--dev', 'tun0', '--addr', '10.0.0.2', '--peer', '10.0.0.1']);
     const r = await ns.run(cmd, args, 30_000);
+    const left = existsSync(pcap);
+    rmSync(dir, { recursive: true, force: true });
+    expect(left, 'the capture file it created was removed').to.equal(false);
     expect(r.code).to.not.equal(0);
     expect(r.stdout).not.to.contain('listening');
     const errors = r.stderr.trim().split('\n').filter((l) => !l.includes('not allowed to change defaults'));

@@ -17,4 +17,4 @@ export {
   dropPrivileges, resolveGroup, resolveUser, PrivilegeError,
   type Account, type Identity, type ProcessIdentity,
 } from './privileges.js';
-export { openPrivateFile, pathOfFd, OutputFileError } from './private-file.js';
+export { createPrivateFile, openPrivateFile, pathOfFd, OutputFileError } from './private-file.js';

@@ -5,12 +5,12 @@
  * shows what the stack itself sent and received). It also drops root (`--user`) once the device
  * and the capture file are open, before the caller can handle a packet.
  */
-import { closeSync } from 'node:fs';
+import { closeSync, unlinkSync } from 'node:fs';
 import { capture, withFaults, type FaultOptions, type Link } from '@tcp-tun/net';
 import { DEFAULT_BUSY_POLL_US, openTun, type TunDevice } from '@tcp-tun/tun';
 import { type Command, InvalidArgumentError } from 'commander';
 import { dropPrivileges, resolveGroup, resolveUser, type Identity } from './privileges.js';
-import { openPrivateFile, pathOfFd } from './private-file.js';
+import { createPrivateFile, pathOfFd } from './private-file.js';
 
 /** The parsed shared flags. */
 export interface LinkOptions {
@@ -176,21 +176,25 @@ export async function openLink(
   });
   let link: Link = device;
   let identity: Identity | undefined;
+  let createdPcap = false;
   try {
     if (!device.configuration.up) notice(`TUN device '${device.name}' is down: nothing will arrive until it is up (ip link set dev ${device.name} up)`);
     if (options.faults) link = withFaults(link, options.faults);
     if (options.pcap !== undefined) {
       // net's writer takes a path: it reopens the file we created safely through its fd.
-      const fd = openPrivateFile(options.pcap);
+      const file = createPrivateFile(options.pcap);
+      createdPcap = file.created;
       try {
-        link = capture(link, pathOfFd(fd));
+        link = capture(link, pathOfFd(file.fd));
       } finally {
-        closeSync(fd);
+        closeSync(file.fd);
       }
     }
     if (account !== undefined) identity = dropPrivileges(account, gid);
   } catch (error) {
     await link.close();
+    // Nothing left behind: a capture file this run created goes with the failed start.
+    if (createdPcap && options.pcap !== undefined) unlinkSync(options.pcap);
     throw error;
   }
   // A device that fails for good (e.g. the interface was deleted under us) reports it here;

@@ -32,11 +32,18 @@ function errnoOf(error: unknown): string {
  * `ERR_UNSAFE_OUTPUT_FILE`.
  */
 export function openPrivateFile(path: string): number {
+  return createPrivateFile(path).fd;
+}
+
+/** {@link openPrivateFile}, also saying whether the file is new (a caller that fails may remove it). */
+export function createPrivateFile(path: string): { fd: number; created: boolean } {
   const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW, O_NONBLOCK } = constants;
   let fd: number;
+  let created = true;
   try {
     fd = openSync(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
   } catch (error) {
+    created = false;
     const errno = errnoOf(error);
     if (errno !== 'EEXIST') throw new OutputFileError(errno, `cannot create ${path}: ${errno}`);
     try {
@@ -58,7 +65,7 @@ export function openPrivateFile(path: string): number {
   }
   // The umask can only have narrowed the mode; an existing file may have had a wider one.
   fchmodSync(fd, 0o600);
-  return fd;
+  return { fd, created };
 }
 
 /**

@@ -7,6 +7,10 @@
  *   interface with ioctls (via ffi-rs) and sysctls (via node:fs): IPv6 off before it goes up,
  *   MTU, transmit queue length (10000 by default, not the kernel's 500, which drops silently
  *   under bursts), IPv4 address, point-to-point peer, netmask, up. No `ip` command.
+ * - Least privilege: each setting is read first and changed only where it differs, so a device
+ *   root prepared for this user opens without privilege; tuning defaults it may not change are
+ *   skipped with one warning; `configure: false` touches nothing. What cannot be fixed fails with
+ *   `ERR_TUN_PERMISSION` / `ERR_TUN_CONFIG` naming the command that would fix it.
  * - With `offload: true` (virtio-net header, TUNSETOFFLOAD CSUM|TSO4) the kernel hands over TCP
  *   super-segments of up to 65535 bytes and partial checksums; the device strips the header and
  *   completes the checksums, so receivers still get ordinary valid IPv4 packets, only larger than
