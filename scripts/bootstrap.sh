@@ -2,7 +2,8 @@
 # Installs everything the demo and the tests need on a fresh Linux machine that has only
 # Node.js 20 and npm: the pinned pnpm (Corepack cannot fetch it here), the workspace's
 # packages, and the Debian tools the end-to-end tests drive (iproute2, ping, python3, curl,
-# tshark; setpriv, mount and mknod from util-linux/mount/coreutils for the least-privilege tests).
+# tshark; setpriv, setcap, mount and mknod (util-linux, libcap2-bin, mount, coreutils) for the
+# least-privilege tests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PNPM_VERSION=$(node -p "require('./package.json').packageManager.split('@')[1]")
@@ -18,6 +19,7 @@ command -v curl >/dev/null || missing+=(curl)
 command -v ss >/dev/null || missing+=(iproute2)
 command -v tshark >/dev/null || missing+=(tshark)
 command -v setpriv >/dev/null || missing+=(util-linux)
+command -v setcap >/dev/null || missing+=(libcap2-bin)
 command -v mount >/dev/null || missing+=(mount)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

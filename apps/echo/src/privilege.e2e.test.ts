@@ -2,15 +2,16 @@
  * End-to-end, least privilege (issue 14): apps/echo without root, in the three ways the README
  * documents, each in a namespace the test creates, with kernel clients:
  * - as nobody on a TUN device root created for nobody (configured by root, or `--no-configure`);
- * - as nobody with CAP_NET_ADMIN as its only (ambient) capability: it creates and configures;
+ * - as nobody with CAP_NET_ADMIN as its only capability (ambient, or a file capability on a
+ *   private copy of node): it creates and configures;
  * - started as root with `--user nobody`: after start-up it is nobody (read from /proc).
  * And without privilege and without a usable device: one error line with a code and the command
  * that fixes it, a non-zero exit, nothing left behind.
  */
 import { expect } from 'chai';
-import type { ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { execFileSync, type ChildProcess } from 'node:child_process';
+import { chmodSync, copyFileSync, existsSync, mkdtempSync, realpathSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -110,6 +111,32 @@ describe('end-to-end: apps/echo with least privilege', function () {
     expect(r.identical).to.equal(true);
     expect(await curlSha(ns, '10.0.0.2', 100_000)).to.equal(patternSha(100_000));
     expect(stderr()).to.equal('');
+  });
+
+  it('with CAP_NET_ADMIN as a file capability on a copy of node (setcap), run as nobody: creates its device and serves', async () => {
+    // A private copy: the machine's node binary is never given the capability.
+    const dir = mkdtempSync(join(tmpdir(), 'tcptun-setcap-'));
+    try {
+      chmodSync(dir, 0o755);
+      const node = join(dir, 'node-netadmin');
+      copyFileSync(realpathSync(process.execPath), node);
+      chmodSync(node, 0o755);
+      execFileSync('setcap', ['cap_net_admin+ep', node]);
+      const [cmd, args] = unprivileged([node, MAIN, '--dev', 'tfcap0', '--addr', '10.0.0.2', '--peer', '10.0.0.1']);
+      const app = ns.spawn(cmd, args);
+      await waitForLine(app, /listening on 10\.0\.0\.2:7/);
+      const ids = processIds(app.pid!);
+      expect(ids.uid).to.deep.equal([NOBODY, NOBODY, NOBODY, NOBODY]);
+      expect(ids.capEff, 'CAP_NET_ADMIN (bit 12) only').to.equal(1n << 12n);
+      expect(ns.execSync('cat', ['/sys/class/net/tfcap0/tx_queue_len']).trim()).to.equal('10000');
+      const r = await python(ns, KPEER, ['echo', '10.0.0.2', '7', String(MiB), '18']);
+      expect(r.identical).to.equal(true);
+      const exited = new Promise<void>((resolve) => app.once('exit', () => resolve()));
+      app.kill('SIGTERM');
+      await exited;
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('started as root with --user nobody: real and effective uid are nobody\'s after start-up, the pcap is 0600, and it serves', async () => {
