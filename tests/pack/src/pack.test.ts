@@ -126,7 +126,9 @@ describe('packed packages, installed with npm into a fresh folder', function () 
   });
 
   after(function () {
-    rmSync(work, { recursive: true, force: true });
+    // TCPTUN_PACK_KEEP=1 keeps the tarballs and the consumer for a look after a failure.
+    if (process.env.TCPTUN_PACK_KEEP) console.log(`    kept ${work}`);
+    else rmSync(work, { recursive: true, force: true });
   });
 
   it('packs every publishable package: README, LICENSE, dist and sources, no tests, no workspace: ranges', async function () {
