@@ -9,11 +9,12 @@ SUMMARY=$(mktemp)
 export TCPTUN_TEST_SUMMARY=$SUMMARY
 status=0
 pnpm exec turbo run build typecheck lint test --concurrency=1 --continue --output-logs=full || status=$?
-# The API reference (TypeDoc, `pnpm docs`): built every run so a broken TSDoc link or a public
-# type that cannot be documented fails here; warnings (undocumented exports, ...) are counted.
+# The API reference (TypeDoc; `pnpm run docs`, as plain `pnpm docs` is a pnpm built-in): built
+# every run so a broken TSDoc link or an undocumentable public type fails here; warnings
+# (undocumented exports, ...) are counted.
 DOCS_LOG=$(mktemp)
 if pnpm exec typedoc --logLevel Warn >"$DOCS_LOG" 2>&1; then
-  echo "docs: docs/api built; TypeDoc: $(grep -o 'Found [0-9]* errors\? and [0-9]* warnings\?' "$DOCS_LOG" | tail -1 || echo 'no warnings') (pnpm docs lists them)"
+  echo "docs: docs/api built; TypeDoc: $(grep -o 'Found [0-9]* errors\? and [0-9]* warnings\?' "$DOCS_LOG" | tail -1 || echo 'no warnings') (pnpm run docs lists them)"
 else
   cat "$DOCS_LOG"; echo "docs: TypeDoc failed"; status=1
 fi
