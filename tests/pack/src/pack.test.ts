@@ -98,14 +98,17 @@ function walk(dir: string, prefix = ''): string[] {
 }
 
 describe('packed packages, installed with npm into a fresh folder', function () {
-  const work = mkdtempSync(join(tmpdir(), 'tcptun-pack-'));
-  const tarballs = join(work, 'tarballs');
-  const app = join(work, 'app');
+  let work = '';
+  let tarballs = '';
+  let app = '';
   const packed: Packed[] = [];
   let install: Run | undefined;
 
   before(async function () {
     this.timeout(240_000);
+    work = mkdtempSync(join(tmpdir(), 'tcptun-pack-'));
+    tarballs = join(work, 'tarballs');
+    app = join(work, 'app');
     mkdirSync(tarballs);
     for (const { name, dir } of publishable()) {
       const before = new Set(readdirSync(tarballs));
@@ -127,6 +130,7 @@ describe('packed packages, installed with npm into a fresh folder', function () 
 
   after(function () {
     // TCPTUN_PACK_KEEP=1 keeps the tarballs and the consumer for a look after a failure.
+    if (!work) return;
     if (process.env.TCPTUN_PACK_KEEP) console.log(`    kept ${work}`);
     else rmSync(work, { recursive: true, force: true });
   });
