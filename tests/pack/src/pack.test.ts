@@ -191,6 +191,22 @@ describe('packed packages, installed with npm into a fresh folder', function () 
     expect(r.stdout).to.include('ok @tcp-tun/ip').and.include('ok @tcp-tun/tcp').and.include('ok @tcp-tun/tun').and.include('ok @tcp-tun/net');
   });
 
+  it('the examples shipped in the tarballs run from the installed packages', async function () {
+    const failures: string[] = [];
+    let count = 0;
+    for (const p of packed) {
+      const dir = join(app, 'node_modules', p.name, 'examples');
+      if (!existsSync(dir)) continue;
+      for (const example of readdirSync(dir).filter((f) => f.endsWith('.mjs'))) {
+        count++;
+        const r = await run('node', [join(dir, example)], app, 30_000);
+        if (r.code !== 0) failures.push(`${p.name}/examples/${example}: ${explain(r)}`);
+      }
+    }
+    expect(count, 'examples shipped').to.be.greaterThan(0);
+    expect(failures).to.deep.equal([]);
+  });
+
   it('a CommonJS program loads them with require() (the engines.node floor, >=20.19.0)', async function () {
     const r = await run('node', ['require.cjs'], app, 30_000);
     expect(r.code, explain(r)).to.equal(0);
