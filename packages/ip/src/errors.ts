@@ -7,14 +7,14 @@
 /** An `Error` subclass instance with a permanent machine-readable `code`. */
 export type CodedError<E extends Error = Error> = E & { readonly code: string };
 
-/** Builds a `TypeError` carrying `code`. */
+/** Builds a `TypeError` carrying `code`. @internal Used by this package to throw; not part of its API. */
 export function codedTypeError(code: string, message: string): CodedError<TypeError> {
   const err = new TypeError(message) as TypeError & { code: string };
   err.code = code;
   return err;
 }
 
-/** Builds a `RangeError` carrying `code`. */
+/** Builds a `RangeError` carrying `code`. @internal Used by this package to throw; not part of its API. */
 export function codedRangeError(code: string, message: string): CodedError<RangeError> {
   const err = new RangeError(message) as RangeError & { code: string };
   err.code = code;
