@@ -3,15 +3,19 @@
  * tcp-tun-curl-lite: curl's shape, tcp-tun's TCP. Opens (or creates) the TUN device, runs a
  * Stack on it, and fetches one URL with Node's http client over the stack's sockets.
  */
-import { createWriteStream } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { WriteStream } from 'node:tty';
 import { openLink } from '@tcp-tun/echo';
 import { Stack, type Link } from '@tcp-tun/net';
 import { CurlError, EXIT } from './errors.js';
+import { FileOutput } from './file-output.js';
 import { parseCurlOptions, type CurlOptions } from './options.js';
 import { progressBar } from './progress.js';
-import { parseTarget, transfer } from './transfer.js';
+import { perform } from './perform.js';
+import { parseTarget } from './transfer.js';
+
+/** Set once the flags are read: `-s` without `-S` silences the error line. */
+let quietErrors: boolean | undefined;
 
 function outputFile(options: CurlOptions): string | undefined {
   if (options.output !== undefined) return options.output;
@@ -31,6 +35,7 @@ function finish(stream: Writable): Promise<void> {
 
 async function main(): Promise<number> {
   const options = parseCurlOptions(process.argv);
+  quietErrors = options.silent && !options.showError;
   parseTarget(options.url); // fail on a bad URL before touching any device
   const file = outputFile(options);
   let link: Link;
@@ -41,13 +46,19 @@ async function main(): Promise<number> {
     throw new CurlError(EXIT.FAILED_INIT, `cannot open TUN device ${options.dev}: ${e.message}${e.code ? ` (${e.code})` : ''}`);
   }
   const stack = new Stack({ link, address: options.addr });
-  const body: Writable = file === undefined ? process.stdout : createWriteStream(file);
+  const body: Writable = file === undefined ? process.stdout : new FileOutput(file);
   const bar =
     !options.silent && file !== undefined && process.stderr instanceof WriteStream && process.stderr.isTTY
       ? progressBar(process.stderr)
       : undefined;
   try {
-    await transfer((o, cb) => stack.net.createConnection(o, cb), options, { body, log: process.stderr, progress: bar?.update });
+    await perform((o, cb) => stack.net.createConnection(o, cb), options, {
+      body,
+      stdout: process.stdout,
+      stderr: process.stderr,
+      progress: bar?.update,
+      filename: file,
+    });
     bar?.finish();
     await finish(body);
     return 0;
@@ -64,7 +75,7 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (err: unknown) => {
-    const quiet = process.argv.includes('-s') || process.argv.includes('--silent');
+    const quiet = quietErrors ?? (process.argv.includes('-s') || process.argv.includes('--silent'));
     if (err instanceof CurlError) {
       if (!quiet) process.stderr.write(`curl-lite: (${err.exitCode}) ${err.message}\n`);
       process.exit(err.exitCode);

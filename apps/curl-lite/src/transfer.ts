@@ -66,8 +66,6 @@ export interface TransferResult {
   readonly url: string;
   readonly bodyBytes: number;
   readonly redirects: number;
-  /** The response's Retry-After in seconds, when it had one (RFC 9110 §10.2.3), for `--retry`. */
-  readonly retryAfterSeconds?: number | undefined;
 }
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
@@ -258,14 +256,7 @@ export async function transfer(connect: Connector, options: TransferOptions, out
         }
       }
       const bodyBytes = await deliver(response, options, output, info);
-      const retryAfter = Number(response.headers['retry-after']);
-      return {
-        statusCode: status,
-        url: url.toString(),
-        bodyBytes,
-        redirects,
-        retryAfterSeconds: Number.isInteger(retryAfter) && retryAfter >= 0 ? retryAfter : undefined,
-      };
+      return { statusCode: status, url: url.toString(), bodyBytes, redirects };
     }
   } catch (err) {
     if (timedOut) throw new CurlError(EXIT.OPERATION_TIMEDOUT, `Operation timed out after ${options.maxTimeMs} milliseconds with ${info.sizeDownload} bytes received`);
