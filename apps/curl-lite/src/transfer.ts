@@ -216,7 +216,6 @@ export async function transfer(connect: Connector, options: TransferOptions, out
       const trusted = sameOrigin(first, url);
       const custom = options.headers.filter(([n]) => trusted || !/^(authorization|cookie)$/i.test(n));
       const credentials = trusted ? credentialsFor(first, options.user) : undefined;
-      if (credentials !== undefined) verbose?.(`* Server auth using Basic with user '${credentials.slice(0, credentials.indexOf(':'))}'`);
       const headers = requestHeaders({
         url,
         userAgent: options.userAgent,
@@ -328,6 +327,8 @@ function request(
       info.sizeUpload = 0;
       info.sizeRequest += head.length;
       if (verbose) {
+        const auth = step.headers.find(([n]) => n === 'Authorization');
+        if (auth !== undefined) verbose(`* Server auth using Basic with user '${Buffer.from(auth[1].slice(6), 'base64').toString().split(':')[0]}'`);
         for (const line of head.split('\r\n').slice(0, -2)) verbose(`> ${line}`);
         verbose('> ');
       }
