@@ -54,12 +54,12 @@ export function retryWarning(reason: RetryReason, sleepMs: number, left: number)
 
 /**
  * curl's message lines (tool_msgs.c): the prefix on every line, each at most 79 columns, broken
- * after the last blank that fits.
+ * after the last blank that fits. curl's messages end in a newline, which counts towards the width.
  */
 export function wrapMessage(prefix: string, message: string): string {
   const width = 79 - prefix.length;
   let out = '';
-  let rest = message;
+  let rest = `${message}\n`;
   while (rest.length > width) {
     let cut = width - 1;
     while (cut > 0 && rest[cut] !== ' ' && rest[cut] !== '\t') cut--;
@@ -67,7 +67,7 @@ export function wrapMessage(prefix: string, message: string): string {
     out += `${prefix}${rest.slice(0, cut + 1)}\n`;
     rest = rest.slice(cut + 1);
   }
-  return `${out}${prefix}${rest}\n`;
+  return `${out}${prefix}${rest}`;
 }
 
 /** The sleep schedule of one run of retries. */

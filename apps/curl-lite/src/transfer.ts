@@ -176,6 +176,8 @@ interface Step {
   readonly method: string;
   readonly body: Uint8Array | undefined;
   readonly headers: [string, string][];
+  /** The user of the Basic credentials sent, for the `-v` line. */
+  readonly user?: string | undefined;
 }
 
 /**
@@ -229,7 +231,7 @@ export async function transfer(connect: Connector, options: TransferOptions, out
       });
       Object.assign(info, { method, url: info.url, urlEffective: url.toString(), scheme: url.protocol.slice(0, -1).toUpperCase(), referer });
       const stepStart = performance.now();
-      const response = await request(agentFor(url), { url, method, body, headers }, options, info, controller.signal, verbose);
+      const response = await request(agentFor(url), { url, method, body, headers, user: credentials?.slice(0, credentials.indexOf(':')) }, options, info, controller.signal, verbose);
       const status = response.statusCode ?? 0;
       const location = response.headers.location;
       if (REDIRECTS.has(status) && location !== undefined) {
@@ -327,8 +329,7 @@ function request(
       info.sizeUpload = 0;
       info.sizeRequest += head.length;
       if (verbose) {
-        const auth = step.headers.find(([n]) => n === 'Authorization');
-        if (auth !== undefined) verbose(`* Server auth using Basic with user '${Buffer.from(auth[1].slice(6), 'base64').toString().split(':')[0]}'`);
+        if (step.user !== undefined) verbose(`* Server auth using Basic with user '${step.user}'`);
         for (const line of head.split('\r\n').slice(0, -2)) verbose(`> ${line}`);
         verbose('> ');
       }
