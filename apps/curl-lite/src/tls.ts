@@ -20,21 +20,21 @@ export interface TlsResult {
   readonly verifyResult: number;
 }
 
-// OpenSSL's X509_V_ERR_* numbers for the codes Node reports, so `%{ssl_verify_result}` and the
-// `-v` line read as curl's (openssl/x509_vfy.h).
-const VERIFY_NUMBERS: Readonly<Record<string, number>> = {
-  UNABLE_TO_GET_ISSUER_CERT: 2,
-  CERT_NOT_YET_VALID: 9,
-  CERT_HAS_EXPIRED: 10,
-  DEPTH_ZERO_SELF_SIGNED_CERT: 18,
-  SELF_SIGNED_CERT_IN_CHAIN: 19,
-  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 20,
-  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 21,
-  CERT_REVOKED: 23,
-  HOSTNAME_MISMATCH: 62,
+// OpenSSL's X509_V_ERR_* numbers and texts for the codes Node reports, so `%{ssl_verify_result}`
+// and the `-v` line read as curl's (openssl/x509_vfy.h, X509_verify_cert_error_string).
+const VERIFY: Readonly<Record<string, readonly [number, string]>> = {
+  UNABLE_TO_GET_ISSUER_CERT: [2, 'unable to get issuer certificate'],
+  CERT_NOT_YET_VALID: [9, 'certificate is not yet valid'],
+  CERT_HAS_EXPIRED: [10, 'certificate has expired'],
+  DEPTH_ZERO_SELF_SIGNED_CERT: [18, 'self-signed certificate'],
+  SELF_SIGNED_CERT_IN_CHAIN: [19, 'self-signed certificate in certificate chain'],
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: [20, 'unable to get local issuer certificate'],
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: [21, 'unable to verify the first certificate'],
+  CERT_REVOKED: [23, 'certificate revoked'],
+  HOSTNAME_MISMATCH: [62, 'hostname mismatch'],
 };
 
-const VERIFY_CODES = new Set([...Object.keys(VERIFY_NUMBERS), 'CERT_UNTRUSTED', 'CERT_REJECTED', 'INVALID_CA', 'CERT_SIGNATURE_FAILURE']);
+const VERIFY_CODES = new Set([...Object.keys(VERIFY), 'CERT_UNTRUSTED', 'CERT_REJECTED', 'INVALID_CA', 'CERT_SIGNATURE_FAILURE']);
 
 /** Marks an error raised during the handshake, so `tlsFailure` can tell it from a later one. */
 const HANDSHAKE = Symbol('tcp-tun.tlsHandshake');
@@ -63,7 +63,7 @@ export function startTls(socket: Duplex, host: string, settings: TlsSettings, lo
       secure.off('error', onError);
       const authError = secure.authorizationError as (Error & { code?: string }) | string | null;
       const code = authError === null ? undefined : typeof authError === 'string' ? authError : authError.code ?? authError.message;
-      const verifyResult = code === undefined ? 0 : VERIFY_NUMBERS[code] ?? 1;
+      const [verifyResult, verifyText] = code === undefined ? [0, 'ok'] : VERIFY[code] ?? [1, code];
       if (log) {
         const cipher = secure.getCipher();
         log(`* SSL connection using ${secure.getProtocol() ?? '?'} / ${cipher.standardName ?? cipher.name}`);
@@ -80,7 +80,7 @@ export function startTls(socket: Duplex, host: string, settings: TlsSettings, lo
         log(
           code === undefined
             ? '*  SSL certificate verify ok.'
-            : `*  SSL certificate verify result: ${typeof authError === 'string' ? authError : authError?.message} (${verifyResult}), continuing anyway.`,
+            : `*  SSL certificate verify result: ${verifyText} (${verifyResult}), continuing anyway.`,
         );
       }
       resolve({ socket: secure, verifyResult });
