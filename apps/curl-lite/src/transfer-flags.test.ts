@@ -101,6 +101,23 @@ describe('curl-lite transfer: curl\'s newer flags', function () {
     expect(fromUrl.text()).to.contain(`Basic ${Buffer.from('bob:p@ss').toString('base64')}`);
   });
 
+  it('-u credentials and -H Authorization go to the same origin only, not after a redirect elsewhere', async () => {
+    const other = http.createServer((req, res) => res.end(JSON.stringify({ headers: req.rawHeaders })));
+    const otherPort = await listen(other);
+    try {
+      const out = collect();
+      const target = encodeURIComponent(`http://127.0.0.1:${otherPort}/`);
+      await transfer(loopback, { ...base, url: url(`/redirect?to=${target}`), followRedirects: true, user: 'a:b', headers: [['Authorization', 'Bearer t'], ['X-Kept', '1']] }, { body: out.stream, log: new PassThrough() });
+      const headers = (JSON.parse(out.text()) as { headers: string[] }).headers;
+      expect(headers).to.include('X-Kept').and.not.include('Authorization');
+      const same = await dump({ user: 'a:b', followRedirects: true, url: url('/redirect?to=/dump') });
+      expect(same.headers).to.include('Basic YTpi');
+    } finally {
+      other.closeAllConnections();
+      other.close();
+    }
+  });
+
   it('-e ";auto" sets the Referer on a redirect', async () => {
     const out = collect();
     await transfer(loopback, { ...base, url: url('/redirect?to=/dump'), followRedirects: true, referer: ';auto' }, { body: out.stream, log: new PassThrough() });
