@@ -85,6 +85,40 @@ export function decodersFor(contentEncoding: string | undefined): Transform[] {
   return decoders;
 }
 
+/**
+ * One Transform undoing `contentEncoding` (undefined when there is nothing to undo). The
+ * decoders start with the first body byte: an empty body (HEAD, 204, 304, or simply none) is
+ * no stream to decode, where zlib would call it truncated.
+ */
+export function bodyDecoder(contentEncoding: string | undefined): Transform | undefined {
+  const codings = contentEncoding?.split(',').filter((c) => !/^\s*(identity)?\s*$/i.test(c)) ?? [];
+  if (codings.length === 0) return undefined;
+  decodersFor(contentEncoding).forEach((d) => d.destroy()); // reject an unknown coding now
+  let chain: { first: Transform; last: Transform } | undefined;
+  const out: Transform = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      if (chain === undefined) {
+        const decoders = decodersFor(contentEncoding);
+        for (let i = 0; i < decoders.length; i++) {
+          const d = decoders[i] as Transform;
+          d.once('error', (err) => out.destroy(decodeError(err)));
+          if (i > 0) (decoders[i - 1] as Transform).pipe(d);
+        }
+        const last = decoders[decoders.length - 1] as Transform;
+        last.on('data', (d: Buffer) => out.push(d));
+        chain = { first: decoders[0] as Transform, last };
+      }
+      chain.first.write(chunk, () => done());
+    },
+    flush(done) {
+      if (chain === undefined) return done();
+      chain.last.once('end', () => done());
+      chain.first.end();
+    },
+  });
+  return out;
+}
+
 /** curl's message for a stream that does not decode. */
 export function decodeError(err: Error): CurlError {
   return new CurlError(EXIT.BAD_CONTENT_ENCODING, `Error while processing content unencoding: ${err.message}`);

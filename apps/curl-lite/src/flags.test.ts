@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync, deflateSync, deflateRawSync, brotliCompressSync } from 'node:zlib';
 import { Readable } from 'node:stream';
-import { decodersFor } from './decode.js';
+import { bodyDecoder, decodersFor } from './decode.js';
 import { CurlError, EXIT } from './errors.js';
 import { parseCurlOptions } from './options.js';
 import { basicAuthorization, requestHeaders } from './request-headers.js';
@@ -203,8 +203,34 @@ describe('curl-lite flags', () => {
       expect((await decode('identity', plain)).equals(plain)).to.equal(true);
     });
 
+    it('passes an empty body through (HEAD, 204), where zlib alone would call it truncated', async () => {
+      const decoder = bodyDecoder('gzip');
+      expect(decoder).to.not.equal(undefined);
+      const chunks: Buffer[] = [];
+      for await (const c of Readable.from([]).pipe(decoder as NodeJS.ReadWriteStream)) chunks.push(c as Buffer);
+      expect(chunks).to.deep.equal([]);
+      expect(bodyDecoder('identity')).to.equal(undefined);
+      expect(bodyDecoder(undefined)).to.equal(undefined);
+      const stacked = bodyDecoder('gzip, br') as NodeJS.ReadWriteStream;
+      const out: Buffer[] = [];
+      for await (const c of Readable.from([brotliCompressSync(gzipSync(plain))]).pipe(stacked)) out.push(c as Buffer);
+      expect(Buffer.concat(out).equals(plain)).to.equal(true);
+    });
+
+    it('fails a corrupt stream with curl\'s 61', async () => {
+      const bad = gzipSync(plain);
+      bad.fill(0x55, 10, 40);
+      const decoder = bodyDecoder('gzip') as NodeJS.ReadWriteStream;
+      const err = await (async () => {
+        for await (const _ of Readable.from([bad]).pipe(decoder)) void _;
+      })().catch((e: unknown) => e);
+      expect((err as CurlError).exitCode).to.equal(EXIT.BAD_CONTENT_ENCODING);
+      expect((err as CurlError).message).to.match(/^Error while processing content unencoding: /);
+    });
+
     it('refuses an unknown coding with curl\'s 61', () => {
       expect((thrown(() => decodersFor('gzip, snappy')) as CurlError).exitCode).to.equal(EXIT.BAD_CONTENT_ENCODING);
+      expect((thrown(() => bodyDecoder('snappy')) as CurlError).exitCode).to.equal(EXIT.BAD_CONTENT_ENCODING);
     });
   });
 });

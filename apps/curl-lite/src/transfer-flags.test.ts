@@ -168,6 +168,9 @@ describe('curl-lite transfer: curl\'s newer flags', function () {
     const undecoded = collect();
     await transfer(loopback, { ...base, url: url('/gzip') }, { body: undecoded.stream, log: new PassThrough() });
     expect(undecoded.text()).to.not.equal('squeezed text');
+    // HEAD: a gzip Content-Encoding and no body is no error.
+    const head = await transfer(loopback, { ...base, url: url('/gzip'), compressed: true, head: true }, { body: collect().stream, log: new PassThrough() });
+    expect(head.statusCode).to.equal(200);
   });
 
   it('-v prints each request and response header once: * lines, then >, then <', async () => {

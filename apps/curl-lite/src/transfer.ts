@@ -6,7 +6,7 @@
  */
 import http from 'node:http';
 import type { Duplex, Readable, Transform, Writable } from 'node:stream';
-import { decodeError, decodersFor } from './decode.js';
+import { bodyDecoder } from './decode.js';
 import { CurlError, EXIT, fromSocketError } from './errors.js';
 import { newTransferInfo, type TransferInfo } from './info.js';
 import { requestHeaders, sameOrigin } from './request-headers.js';
@@ -392,10 +392,10 @@ function deliver(res: http.IncomingMessage, options: TransferOptions, output: Tr
       reject(new CurlError(EXIT.HTTP_RETURNED_ERROR, `The requested URL returned error: ${status}`));
       return;
     }
-    let decoders: Transform[] = [];
+    let decoder: Transform | undefined;
     if (options.compressed) {
       try {
-        decoders = decodersFor(res.headers['content-encoding']);
+        decoder = bodyDecoder(res.headers['content-encoding']);
       } catch (err) {
         res.destroy();
         reject(err);
@@ -424,9 +424,9 @@ function deliver(res: http.IncomingMessage, options: TransferOptions, output: Tr
     output.body.once('error', onWriteError);
     // The body stream is not ended here: main owns it (stdout stays open, a file is closed there).
     let sink: Readable = res;
-    for (const d of decoders) {
-      d.once('error', (err) => reject(decodeError(err)));
-      sink = sink.pipe(d);
+    if (decoder !== undefined) {
+      decoder.once('error', reject);
+      sink = res.pipe(decoder);
     }
     sink.on('data', (chunk: Buffer) => {
       if (!output.body.write(chunk)) {
