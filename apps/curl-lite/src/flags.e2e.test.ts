@@ -109,6 +109,10 @@ describe('end-to-end: curl-lite\'s curl flags ⇄ kernel HTTP/HTTPS server (and 
     const realFailed = await curl(['-s', '-w', '%{http_code} %{exitcode} %{remote_port} %{size_download}\\n', 'http://127.0.0.1:8009/']);
     expect([failed.code, failed.stdout]).to.deep.equal([7, '000 7 0 0\n']);
     expect(failed.stdout).to.equal(realFailed.stdout);
+    const unfollowed = ['-s', '-o', '/dev/null', '-w', '%{http_code} %{redirect_url} %{size_header} %{num_redirects}'];
+    const r302 = await lite([...unfollowed, `${LITE}/redirect?to=/bytes/10`]);
+    const real302 = await curl([...unfollowed, `${REAL}/redirect?to=/bytes/10`]);
+    expect(r302.stdout).to.equal(real302.stdout).and.match(/^302 http:\/\/10\.0\.0\.1:8000\/bytes\/10 \d+ 0$/);
     const fromFile = await lite(['-s', '-o', '/dev/null', '-w', `@${join(dir, 'format')}`, `${LITE}/bytes/1`]);
     expect(fromFile.stdout).to.equal(`code 200 from ${PEER}\n`);
   });
@@ -131,6 +135,12 @@ describe('end-to-end: curl-lite\'s curl flags ⇄ kernel HTTP/HTTPS server (and 
     expect(seen(r.stdout).pairs).to.include('Authorization: Basic YW5uOnMzY3JldA==');
     const custom = await lite(['-s', '-A', 'agent/9', `${LITE}/dump`]);
     expect(seen(custom.stdout).pairs).to.include('User-Agent: agent/9');
+    // -u without a password: curl's prompt, and an empty password from an empty stdin.
+    const prompted = await lite(['-s', '-u', 'ann', `${LITE}/dump`]);
+    const realPrompted = await curl(['-s', '-u', 'ann', `${REAL}/dump`]);
+    expect(seen(prompted.stdout).pairs).to.include(`Authorization: Basic ${Buffer.from('ann:').toString('base64')}`);
+    expect(seen(prompted.stdout).pairs).to.deep.equal(seen(realPrompted.stdout).pairs);
+    expect(prompted.stderr).to.equal(realPrompted.stderr).and.equal("Enter host password for user 'ann':\n");
   });
 
   it('--json posts JSON with curl\'s headers', async () => {

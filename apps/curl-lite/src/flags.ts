@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { type Command, InvalidArgumentError } from 'commander';
 import { CurlError, EXIT } from './errors.js';
+import { askPassword } from './prompt.js';
 import type { RetrySettings } from './retry.js';
 import { parseTarget } from './transfer.js';
 import { versionText } from './version.js';
@@ -107,7 +108,8 @@ interface Base {
  */
 export function withCurlFlags<T extends Base>(command: Command, base: T) {
   const o = command.opts<Parsed>();
-  const credentials = command.options.some((opt) => opt.long === '--user' && opt.short !== '-u') ? o.u : o.user;
+  let credentials = command.options.some((opt) => opt.long === '--user' && opt.short !== '-u') ? o.u : o.user;
+  if (credentials !== undefined && !credentials.includes(':')) credentials = `${credentials}:${askPassword(credentials)}`;
   let { url, body, headers } = base;
   let upload = false;
   if (o.uploadFile !== undefined) {
