@@ -210,7 +210,7 @@ describe('end-to-end: curl-lite\'s curl flags ⇄ kernel HTTP/HTTPS server (and 
     const real = await curl(['-v', '-u', 'a:b', '-o', '/dev/null', `${REAL}/bytes/10`]);
     expect(r.code, r.stderr).to.equal(0);
     const lines = r.stderr.trimEnd().split('\n');
-    expect(lines.map((l) => l[0]).join('')).to.match(/^\*+>+<+$/);
+    expect(lines.map((l) => l[0]).join('')).to.match(/^\*+>+<+\*$/);
     const sent = (text: string): string[] =>
       text
         .split('\n')
@@ -221,6 +221,9 @@ describe('end-to-end: curl-lite\'s curl flags ⇄ kernel HTTP/HTTPS server (and 
     expect(received(r.stderr)).to.deep.equal(received(real.stderr));
     expect(lines).to.include(`* Connected to ${PEER} (${PEER}) port 8000 (#0)`);
     expect(lines).to.include("* Server auth using Basic with user 'a'");
+    expect(lines[lines.length - 1]).to.equal(`* Connection #0 to host ${PEER} left intact`);
+    const redirected = await lite(['-v', '-L', '-o', '/dev/null', `${LITE}/redirect?to=/bytes/10`]);
+    expect(redirected.stderr).to.contain(`* Issue another request to this URL: '${LITE}/bytes/10'\n* Re-using existing connection #0 with host ${PEER}\n> GET /bytes/10 HTTP/1.1\n`);
   });
 
   it('--version on both CLIs', async () => {

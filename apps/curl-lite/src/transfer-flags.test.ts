@@ -178,7 +178,7 @@ describe('curl-lite transfer: curl\'s newer flags', function () {
     await transfer(loopback, { ...base, url: url('/dump'), verbose: true, user: 'a:b' }, { body: collect().stream, log: log.stream });
     const lines = log.text().trimEnd().split('\n');
     const kinds = lines.map((l) => l[0]).join('');
-    expect(kinds).to.match(/^\*+>+<+$/);
+    expect(kinds).to.match(/^\*+>+<+\*$/);
     const sent = lines.filter((l) => l.startsWith('> ') && l.includes(':')).map((l) => l.slice(2, l.indexOf(':')).toLowerCase());
     expect(new Set(sent).size).to.equal(sent.length);
     expect(sent.slice(0, 4)).to.deep.equal(['host', 'authorization', 'user-agent', 'accept']);

@@ -89,6 +89,9 @@ export function parseTarget(raw: string): URL {
   return url;
 }
 
+/** curl's connection numbers (`#0`), by the socket handed to Node's http client, for `-v`. */
+const connectionIds = new WeakMap<object, number>();
+
 const defaultPort = (url: URL): number => Number(url.port || (url.protocol === 'https:' ? 443 : 80));
 
 /**
@@ -127,10 +130,11 @@ class ConnectorAgent extends http.Agent {
       info.localPort = s.localPort ?? 0;
       this.log?.(`* Connected to ${host} (${info.remoteIp}) port ${port} (#${info.numConnects})`);
       this.log?.(`* (tcp-tun user-space TCP from ${info.localIp}:${info.localPort})`);
-      info.numConnects++;
+      const id = info.numConnects++;
       if (this.tls === undefined) {
         socket.off('error', onError);
         this.pending.delete(socket);
+        connectionIds.set(socket, id);
         done(null, socket);
         return;
       }
@@ -140,6 +144,7 @@ class ConnectorAgent extends http.Agent {
           this.pending.delete(socket);
           info.appConnectMs = performance.now() - info.startedAt;
           info.sslVerifyResult = verifyResult;
+          connectionIds.set(secure, id);
           done(null, secure);
         },
         (err: Error) => {
@@ -234,6 +239,13 @@ export async function transfer(connect: Connector, options: TransferOptions, out
       const response = await request(agentFor(url), { url, method, body, headers, user: credentials?.slice(0, credentials.indexOf(':')) }, options, info, controller.signal, verbose);
       const status = response.statusCode ?? 0;
       const location = response.headers.location;
+      // What curl says of the connection once a response is read: kept for the next request, or closed.
+      const socket = response.socket;
+      const kept = response.httpVersion === '1.1' && !/\bclose\b/i.test(response.headers.connection ?? '');
+      const after = (): void => {
+        const id = socket === null ? undefined : connectionIds.get(socket);
+        if (id !== undefined) verbose?.(kept ? `* Connection #${id} to host ${url.hostname} left intact` : `* Closing connection ${id}`);
+      };
       if (REDIRECTS.has(status) && location !== undefined) {
         info.redirectUrl = new URL(location, url).toString();
         if (options.followRedirects) {
@@ -241,6 +253,7 @@ export async function transfer(connect: Connector, options: TransferOptions, out
             throw new CurlError(EXIT.TOO_MANY_REDIRECTS, `Maximum (${options.maxRedirects}) redirects followed`);
           }
           await drain(response);
+          after();
           const next = parseTarget(info.redirectUrl);
           verbose?.(`* Issue another request to this URL: '${next.toString()}'`);
           // As curl: 303 always becomes GET; 301/302 turn a POST into a GET; 307/308 keep both.
@@ -257,6 +270,7 @@ export async function transfer(connect: Connector, options: TransferOptions, out
         }
       }
       const bodyBytes = await deliver(response, options, output, info);
+      after();
       return { statusCode: status, url: url.toString(), bodyBytes, redirects };
     }
   } catch (err) {
@@ -324,7 +338,8 @@ function request(
       res.once('error', () => undefined);
       resolve(res);
     });
-    req.once('socket', () => {
+    req.once('socket', (socket) => {
+      if (req.reusedSocket) verbose?.(`* Re-using existing connection #${connectionIds.get(socket) ?? 0} with host ${url.hostname}`);
       info.preTransferMs = performance.now() - info.startedAt;
       info.sizeUpload = 0;
       info.sizeRequest += head.length;
