@@ -110,6 +110,7 @@ export function tlsFailure(err: Error & { code?: string; reason?: string }, host
     );
   }
   if ((err as { [HANDSHAKE]?: boolean })[HANDSHAKE] === true || err.code?.startsWith('ERR_SSL_') === true) {
+    if (err.code === 'ECONNRESET') return new CurlError(EXIT.SSL_CONNECT_ERROR, `OpenSSL SSL_connect: Connection reset by peer in connection to ${host}`);
     // OpenSSL's own line, as curl prints it: "OpenSSL/3.0.x: error:0A00010B:SSL routines::wrong version number".
     const ssl = /error:([0-9A-F]+):([^:]*):[^:]*:([^:]*)/.exec(err.message);
     const text = ssl ? `OpenSSL/${process.versions.openssl}: error:${ssl[1]}:${ssl[2]}::${ssl[3]}` : `TLS handshake with ${host} failed: ${err.message}`;

@@ -284,5 +284,18 @@ describe('curl-lite transfer: curl\'s newer flags', function () {
       expect(plain.err?.exitCode).to.equal(EXIT.SSL_CONNECT_ERROR);
       expect(plain.err?.message).to.match(/^OpenSSL\/[\d.]+: error:0A00010B:SSL routines::wrong version number$/);
     });
+
+    it('fails with 35 when the server resets or closes the connection during the handshake', async () => {
+      for (const how of ['reset', 'close'] as const) {
+        const rude = net.createServer((s) => s.once('data', () => (how === 'reset' ? s.resetAndDestroy() : s.end())));
+        const rudePort = await listen(rude);
+        try {
+          const r = await get({ url: `https://127.0.0.1:${rudePort}/` });
+          expect(r.err?.exitCode, `${how}: ${r.err?.message}`).to.equal(EXIT.SSL_CONNECT_ERROR);
+        } finally {
+          rude.close();
+        }
+      }
+    });
   });
 });

@@ -112,7 +112,13 @@ class ConnectorAgent extends http.Agent {
   }
 
   override createConnection(options: http.ClientRequestArgs, callback?: (err: Error | null, socket: Duplex) => void): undefined {
-    const done = callback ?? (() => undefined);
+    // Called once: a reset during the TLS handshake reaches both the TCP and the TLS socket.
+    let settled = false;
+    const done = (err: Error | null, socket: Duplex): void => {
+      if (settled) return;
+      settled = true;
+      callback?.(err, socket);
+    };
     const host = String(options.host ?? options.hostname ?? '');
     const port = Number(options.port);
     this.log?.(`*   Trying ${host}:${port}...`);
@@ -138,9 +144,10 @@ class ConnectorAgent extends http.Agent {
         done(null, socket);
         return;
       }
+      // From here the TLS socket reports the TCP socket's errors (as handshake failures).
+      socket.off('error', onError);
       startTls(socket, host, this.tls, this.log).then(
         ({ socket: secure, verifyResult }) => {
-          socket.off('error', onError);
           this.pending.delete(socket);
           info.appConnectMs = performance.now() - info.startedAt;
           info.sslVerifyResult = verifyResult;
@@ -148,7 +155,6 @@ class ConnectorAgent extends http.Agent {
           done(null, secure);
         },
         (err: Error) => {
-          socket.off('error', onError);
           this.pending.delete(socket);
           socket.destroy();
           done(err, socket);
