@@ -113,6 +113,8 @@ describe('end-to-end: curl-lite\'s curl flags ⇄ kernel HTTP/HTTPS server (and 
     const r302 = await lite([...unfollowed, `${LITE}/redirect?to=/bytes/10`]);
     const real302 = await curl([...unfollowed, `${REAL}/redirect?to=/bytes/10`]);
     expect(r302.stdout).to.equal(real302.stdout).and.match(/^302 http:\/\/10\.0\.0\.1:8000\/bytes\/10 \d+ 0$/);
+    const dash = await lite(['-s', '-o', '-', '-w', ' %{size_download}', `${LITE}/bytes/3`]);
+    expect(dash.stdout).to.equal('\x00\x01\x02 3');
     const fromFile = await lite(['-s', '-o', '/dev/null', '-w', `@${join(dir, 'format')}`, `${LITE}/bytes/1`]);
     expect(fromFile.stdout).to.equal(`code 200 from ${PEER}\n`);
   });
@@ -124,6 +126,12 @@ describe('end-to-end: curl-lite\'s curl flags ⇄ kernel HTTP/HTTPS server (and 
     const got = seen(r.stdout);
     expect(got).to.include({ method: 'PUT', url: '/dump/up.txt', body: 'uploaded through tcp-tun\n' });
     expect(got.pairs).to.deep.equal(seen(real.stdout).pairs);
+    // -v: the 100 Continue and the final response, each once, as curl shows them.
+    const heads = (text: string): string[] => text.split('\n').filter((l) => /^< HTTP\//.test(l)).map((l) => l.trimEnd());
+    const verbose = await lite(['-v', '-o', '/dev/null', '-T', join(dir, 'up.txt'), `${LITE}/dump/`]);
+    const realVerbose = await curl(['-v', '-o', '/dev/null', '-T', join(dir, 'up.txt'), `${REAL}/dump/`]);
+    expect(heads(verbose.stderr)).to.deep.equal(heads(realVerbose.stderr)).and.deep.equal(['< HTTP/1.1 100 Continue', '< HTTP/1.1 200 OK']);
+    expect(verbose.stderr).to.contain('* We are completely uploaded and fine');
   });
 
   it('-u, -A, -e and -H send the headers curl sends, in curl\'s order', async () => {

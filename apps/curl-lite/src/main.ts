@@ -46,7 +46,8 @@ async function main(): Promise<number> {
     throw new CurlError(EXIT.FAILED_INIT, `cannot open TUN device ${options.dev}: ${e.message}${e.code ? ` (${e.code})` : ''}`);
   }
   const stack = new Stack({ link, address: options.addr });
-  const body: Writable = file === undefined ? process.stdout : new FileOutput(file);
+  // As curl, `-o -` is stdout.
+  const body: Writable = file === undefined || file === '-' ? process.stdout : new FileOutput(file);
   const bar =
     !options.silent && file !== undefined && process.stderr instanceof WriteStream && process.stderr.isTTY
       ? progressBar(process.stderr)
