@@ -64,3 +64,8 @@ export class FileOutput extends Writable {
     done(err);
   }
 }
+
+/** Opens curl's `-o` file: a drop-in for `fs.createWriteStream` with curl's file semantics. */
+export function createWriteStream(path: string): FileOutput {
+  return new FileOutput(path);
+}

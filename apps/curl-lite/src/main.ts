@@ -3,12 +3,12 @@
  * tcp-tun-curl-lite: curl's shape, tcp-tun's TCP. Opens (or creates) the TUN device, runs a
  * Stack on it, and fetches one URL with Node's http client over the stack's sockets.
  */
+import { createWriteStream } from './file-output.js';
 import type { Writable } from 'node:stream';
 import { WriteStream } from 'node:tty';
 import { openLink } from '@tcp-tun/echo';
 import { Stack, type Link } from '@tcp-tun/net';
 import { CurlError, EXIT } from './errors.js';
-import { FileOutput } from './file-output.js';
 import { parseCurlOptions, type CurlOptions } from './options.js';
 import { progressBar } from './progress.js';
 import { perform } from './perform.js';
@@ -18,7 +18,8 @@ import { parseTarget } from './transfer.js';
 let quietErrors: boolean | undefined;
 
 function outputFile(options: CurlOptions): string | undefined {
-  if (options.output !== undefined) return options.output;
+  // As curl, `-o -` is stdout.
+  if (options.output !== undefined) return options.output === '-' ? undefined : options.output;
   if (!options.remoteName) return undefined;
   const name = parseTarget(options.url).pathname.split('/').pop() ?? '';
   if (name === '') throw new CurlError(EXIT.WRITE_ERROR, 'Remote file name has no length');
@@ -46,8 +47,7 @@ async function main(): Promise<number> {
     throw new CurlError(EXIT.FAILED_INIT, `cannot open TUN device ${options.dev}: ${e.message}${e.code ? ` (${e.code})` : ''}`);
   }
   const stack = new Stack({ link, address: options.addr });
-  // As curl, `-o -` is stdout.
-  const body: Writable = file === undefined || file === '-' ? process.stdout : new FileOutput(file);
+  const body: Writable = file === undefined ? process.stdout : createWriteStream(file);
   const bar =
     !options.silent && file !== undefined && process.stderr instanceof WriteStream && process.stderr.isTTY
       ? progressBar(process.stderr)
