@@ -4,10 +4,10 @@
  * TLS for https:// URLs; `perform()` adds curl's `--retry` and `-w` around it.
  */
 export { transfer, parseTarget, type Connector, type TransferOptions, type TransferOutput, type TransferResult } from './transfer.js';
+export { CurlError, EXIT } from './errors.js';
+export { parseCurlOptions, type CurlOptions } from './options.js';
 export { perform, type PerformOptions, type PerformIo } from './perform.js';
 export { newTransferInfo, type TransferInfo } from './info.js';
 export { formatWriteOut, writeOutJson, WRITE_OUT_VARIABLES, type WriteOutPiece } from './write-out.js';
 export type { RetrySettings } from './retry.js';
 export type { CurlExtraOptions } from './flags.js';
-export { CurlError, EXIT } from './errors.js';
-export { parseCurlOptions, type CurlOptions } from './options.js';

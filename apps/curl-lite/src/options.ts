@@ -5,8 +5,9 @@
 import { readFileSync } from 'node:fs';
 import { addLinkOptions, intIn, readLinkOptionsOrExit, type LinkOptions } from '@tcp-tun/echo';
 import { Command, InvalidArgumentError } from 'commander';
-import { CurlError, EXIT } from './errors.js';
+// The curl flags beyond the basics live in their own block (flags.ts).
 import { addCurlFlags, withCurlFlags, type CurlExtraOptions } from './flags.js';
+import { CurlError, EXIT } from './errors.js';
 import type { TransferOptions } from './transfer.js';
 
 /** Everything the CLI was asked to do. */

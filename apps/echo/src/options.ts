@@ -48,15 +48,15 @@ export function parseEchoOptions(argv: readonly string[]): EchoOptions {
       ),
   )
     .option('--services <list>', `services to run: ${SERVICE_NAMES.map((n) => `${n} (port ${DEFAULT_PORTS[n]})`).join(', ')}`, serviceList, ['echo'] as ServiceName[])
-    .option('--port <n>', 'TCP port of the echo service', intIn(1, 65535), DEFAULT_PORTS.echo)
-    .option('--http-port <n>', 'TCP port of the http service', intIn(1, 65535), DEFAULT_PORTS.http)
-    .option('--stats', 'print the stack statistics and connection list as JSON on exit (also on SIGUSR1)')
     // package.json sits one level above both src/ and dist/.
     .version(
       `tcp-tun-echo ${(JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version} (node/${process.versions.node}) tcp-tun (user-space TCP/IPv4)`,
       '-V, --version',
       'show the version and quit',
     )
+    .option('--port <n>', 'TCP port of the echo service', intIn(1, 65535), DEFAULT_PORTS.echo)
+    .option('--http-port <n>', 'TCP port of the http service', intIn(1, 65535), DEFAULT_PORTS.http)
+    .option('--stats', 'print the stack statistics and connection list as JSON on exit (also on SIGUSR1)')
     .showHelpAfterError()
     .allowExcessArguments(false);
   program.parse(argv as string[]);
