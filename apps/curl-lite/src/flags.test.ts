@@ -4,8 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync, deflateSync, deflateRawSync, brotliCompressSync } from 'node:zlib';
 import { Readable } from 'node:stream';
+import { Command } from 'commander';
 import { bodyDecoder, decodersFor } from './decode.js';
 import { CurlError, EXIT } from './errors.js';
+import { addCurlFlags, withCurlFlags } from './flags.js';
 import { parseCurlOptions } from './options.js';
 import { basicAuthorization, requestHeaders } from './request-headers.js';
 import { RetryPlan, retryReason, wrapMessage } from './retry.js';
@@ -43,6 +45,15 @@ describe('curl-lite flags', () => {
       expect(o).to.include({ writeOut: '%{http_code}\\n', user: 'ann:secret', userAgent: 'agent/1', referer: 'http://from/', compressed: true, insecure: true });
       expect(Buffer.from(o.caCert ?? '').toString()).to.equal('not really a certificate');
       expect(parse('--user', 'bob:pw', 'http://10.0.0.1/').user).to.equal('bob:pw');
+    });
+
+    it('keeps -u for credentials when the device flags already own --user (privilege drop)', () => {
+      const command = new Command().option('--user <name>', 'drop root to this user').argument('<url>');
+      addCurlFlags(command);
+      command.parse(['node', 'x', '-u', 'ann:pw', '--user', 'nobody', 'http://10.0.0.1/']);
+      const o = withCurlFlags(command, { url: 'http://10.0.0.1/', headers: [], head: false });
+      expect(o.user).to.equal('ann:pw');
+      expect(command.opts()).to.include({ user: 'nobody' });
     });
 
     it('fails with curl\'s 77 for a --cacert file that cannot be read', () => {
