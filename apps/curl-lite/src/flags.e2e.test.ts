@@ -23,7 +23,7 @@ const LITE = `http://${PEER}:8000`;
 const REAL = 'http://127.0.0.1:8000';
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 const pattern = (n: number): Buffer => Buffer.from(Array.from({ length: n }, (_, i) => i % 251));
-const warnings = (stderr: string): string[] => stderr.match(/^(Warning|Note): .*$/gm) ?? [];
+const warnings = (stderr: string): string[] => stderr.match(/^(Warning: |Throwing away ).*$/gm) ?? [];
 
 interface Dump {
   readonly method: string;
@@ -179,6 +179,16 @@ describe('end-to-end: curl-lite\'s curl flags ⇄ kernel HTTP/HTTPS server (and 
     const real = await curl(['--no-progress-meter', '--retry', '2', '--retry-delay', '1', `${REAL}/flaky?key=curl&fail=2`]);
     expect([r.code, r.stdout]).to.deep.equal([0, 'attempt 1 failed\nattempt 2 failed\nattempt 3 ok\n']);
     expect(warnings(r.stderr)).to.deep.equal(warnings(real.stderr)).and.have.length(2);
+    // With -o the file is emptied before each new attempt, with curl's note; /dev/null cannot be
+    // truncated, which curl 7.88 reports as a write error (23).
+    const out = join(dir, 'retry.out');
+    const toFile = await lite(['--retry', '1', '--retry-delay', '1', '-o', out, `${LITE}/flaky?key=lite-file&fail=1`]);
+    const realToFile = await curl(['--no-progress-meter', '--retry', '1', '--retry-delay', '1', '-o', join(dir, 'retry-curl.out'), `${REAL}/flaky?key=curl-file&fail=1`]);
+    expect([toFile.code, readFileSync(out, 'utf8')]).to.deep.equal([0, 'attempt 2 ok\n']);
+    expect(warnings(toFile.stderr)).to.deep.equal(warnings(realToFile.stderr)).and.include('Throwing away 17 bytes');
+    const devNull = await lite(['-s', '--retry', '1', '--retry-delay', '1', '-o', '/dev/null', `${LITE}/flaky?key=lite-null&fail=1`]);
+    const realDevNull = await curl(['-s', '--retry', '1', '--retry-delay', '1', '-o', '/dev/null', `${REAL}/flaky?key=curl-null&fail=1`]);
+    expect([devNull.code, realDevNull.code]).to.deep.equal([23, 23]);
     const t = performance.now();
     const slow = await lite(['--retry', '1', '-m', '1', `${LITE}/slow`]);
     expect(slow.code).to.equal(28);

@@ -4,7 +4,7 @@
  */
 import type { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CurlError } from './errors.js';
+import { CurlError, EXIT } from './errors.js';
 import { FileOutput } from './file-output.js';
 import type { CurlExtraOptions } from './flags.js';
 import { newTransferInfo, type TransferInfo } from './info.js';
@@ -59,8 +59,16 @@ export async function perform(connect: Connector, options: PerformOptions, io: P
     if (next !== undefined) {
       if (!options.silent) io.stderr.write(wrapMessage('Warning: ', next.warning));
       if (io.body instanceof FileOutput && io.body.bytes > 0) {
-        if (!options.silent) io.stderr.write(wrapMessage('Note: ', `Throwing away ${io.body.bytes} bytes`));
-        io.body.truncate();
+        // curl 7.88 prints this note without a prefix, and gives up with 23 when the output
+        // cannot be truncated (`-o /dev/null` included).
+        if (!options.silent) io.stderr.write(`Throwing away ${io.body.bytes} bytes\n`);
+        try {
+          io.body.truncate();
+        } catch {
+          const failed = new CurlError(EXIT.WRITE_ERROR, 'Failed to truncate file');
+          io.body.abandon();
+          throw failed;
+        }
       }
       await sleep(next.sleepMs);
       continue;

@@ -211,7 +211,7 @@ describe('curl-lite transfer: curl\'s newer flags', function () {
       );
       await new Promise<void>((resolve) => file.end(resolve));
       expect(readFileSync(join(dir, 'out'), 'utf8')).to.equal('attempt 2\n');
-      expect(stderr.text()).to.contain('Note: Throwing away 10 bytes');
+      expect(stderr.text()).to.contain('\nThrowing away 10 bytes\n');
       const none = new FileOutput(join(dir, 'none'));
       const err = await perform(
         loopback,
