@@ -12,10 +12,14 @@ export const EXIT = {
   WRITE_ERROR: 23,
   READ_ERROR: 26,
   OPERATION_TIMEDOUT: 28,
+  SSL_CONNECT_ERROR: 35,
   TOO_MANY_REDIRECTS: 47,
   GOT_NOTHING: 52,
   SEND_ERROR: 55,
   RECV_ERROR: 56,
+  PEER_FAILED_VERIFICATION: 60,
+  BAD_CONTENT_ENCODING: 61,
+  SSL_CACERT_BADFILE: 77,
 } as const;
 
 /** An error that ends the program with `exitCode` and a one-line message. */

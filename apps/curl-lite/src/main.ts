@@ -3,7 +3,7 @@
  * tcp-tun-curl-lite: curl's shape, tcp-tun's TCP. Opens (or creates) the TUN device, runs a
  * Stack on it, and fetches one URL with Node's http client over the stack's sockets.
  */
-import { createWriteStream } from 'node:fs';
+import { createWriteStream } from './file-output.js';
 import type { Writable } from 'node:stream';
 import { WriteStream } from 'node:tty';
 import { openLink } from '@tcp-tun/cli';
@@ -11,10 +11,15 @@ import { Stack, type Link } from '@tcp-tun/net';
 import { CurlError, EXIT } from './errors.js';
 import { parseCurlOptions, type CurlOptions } from './options.js';
 import { progressBar } from './progress.js';
-import { parseTarget, transfer } from './transfer.js';
+import { perform } from './perform.js';
+import { parseTarget } from './transfer.js';
+
+/** Set once the flags are read: `-s` without `-S` silences the error line. */
+let quietErrors: boolean | undefined;
 
 function outputFile(options: CurlOptions): string | undefined {
-  if (options.output !== undefined) return options.output;
+  // As curl, `-o -` is stdout.
+  if (options.output !== undefined) return options.output === '-' ? undefined : options.output;
   if (!options.remoteName) return undefined;
   const name = parseTarget(options.url).pathname.split('/').pop() ?? '';
   if (name === '') throw new CurlError(EXIT.WRITE_ERROR, 'Remote file name has no length');
@@ -31,6 +36,7 @@ function finish(stream: Writable): Promise<void> {
 
 async function main(): Promise<number> {
   const options = parseCurlOptions(process.argv);
+  quietErrors = options.silent && !options.showError;
   parseTarget(options.url); // fail on a bad URL before touching any device
   const file = outputFile(options);
   let link: Link;
@@ -57,7 +63,13 @@ async function main(): Promise<number> {
       ? progressBar(process.stderr)
       : undefined;
   try {
-    await transfer((o, cb) => stack.net.createConnection(o, cb), options, { body, log: process.stderr, progress: bar?.update });
+    await perform((o, cb) => stack.net.createConnection(o, cb), options, {
+      body,
+      stdout: process.stdout,
+      stderr: process.stderr,
+      progress: bar?.update,
+      filename: file,
+    });
     bar?.finish();
     await finish(body);
     return 0;
@@ -74,7 +86,7 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (err: unknown) => {
-    const quiet = process.argv.includes('-s') || process.argv.includes('--silent');
+    const quiet = quietErrors ?? (process.argv.includes('-s') || process.argv.includes('--silent'));
     if (err instanceof CurlError) {
       if (!quiet) process.stderr.write(`curl-lite: (${err.exitCode}) ${err.message}\n`);
       process.exit(err.exitCode);

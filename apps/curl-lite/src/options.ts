@@ -5,11 +5,13 @@
 import { readFileSync } from 'node:fs';
 import { addLinkOptions, intIn, readLinkOptionsOrExit, type LinkOptions } from '@tcp-tun/cli';
 import { Command, InvalidArgumentError } from 'commander';
+// The curl flags beyond the basics live in their own block (flags.ts).
+import { addCurlFlags, withCurlFlags, type CurlExtraOptions } from './flags.js';
 import { CurlError, EXIT } from './errors.js';
 import { DEFAULT_KEEPALIVE_MS, type TransferOptions } from './transfer.js';
 
 /** Everything the CLI was asked to do. */
-export interface CurlOptions extends TransferOptions, LinkOptions {
+export interface CurlOptions extends TransferOptions, LinkOptions, CurlExtraOptions {
   readonly output?: string | undefined;
   readonly remoteName: boolean;
   readonly silent: boolean;
@@ -78,6 +80,7 @@ export function parseCurlOptions(argv: readonly string[]): CurlOptions {
       if (err.exitCode === 0) process.exit(0);
       process.exit(EXIT.FAILED_INIT);
     });
+  addCurlFlags(program);
   program.parse(argv as string[]);
   const o = program.opts<{
     output?: string;
@@ -101,7 +104,7 @@ export function parseCurlOptions(argv: readonly string[]): CurlOptions {
   }>();
   const link = readLinkOptionsOrExit(program);
   const raw = o.dataBinary ?? o.data;
-  return {
+  return withCurlFlags(program, {
     url: program.args[0] ?? '',
     method: o.request,
     headers: o.header,
@@ -120,5 +123,5 @@ export function parseCurlOptions(argv: readonly string[]): CurlOptions {
     silent: o.silent === true,
     ...link,
     stats: o.stats === true,
-  };
+  });
 }

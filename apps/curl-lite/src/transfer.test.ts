@@ -171,7 +171,7 @@ describe('curl-lite transfer', () => {
       return loopback(o, cb);
     };
     for (const [u, code] of [
-      ['https://127.0.0.1/', EXIT.UNSUPPORTED_PROTOCOL],
+      ['ftp://127.0.0.1/', EXIT.UNSUPPORTED_PROTOCOL],
       ['http://example.test/', EXIT.COULDNT_RESOLVE_HOST],
       ['http://[::1', EXIT.URL_MALFORMAT],
     ] as const) {
@@ -185,7 +185,7 @@ describe('curl-lite transfer', () => {
     const log = collect();
     await transfer(loopback, { ...base, url: url('/bytes/3'), verbose: true }, { body: collect().stream, log: log.stream });
     const text = log.bytes().toString();
-    expect(text).to.contain(`* Connected to 127.0.0.1 port ${port}`);
+    expect(text).to.contain(`* Connected to 127.0.0.1 (127.0.0.1) port ${port} (#0)`);
     expect(text).to.contain('> GET /bytes/3 HTTP/1.1');
     expect(text).to.contain('< HTTP/1.1 200 OK');
   });

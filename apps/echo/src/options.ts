@@ -2,6 +2,7 @@
  * Command-line options of tcp-tun-echo, parsed with commander so that `--help`, defaults
  * and validation messages read like every other CLI.
  */
+import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError } from 'commander';
 import { addLinkOptions, intIn, readLinkOptionsOrExit, type LinkOptions } from '@tcp-tun/cli';
 import { DEFAULT_PORTS, SERVICE_NAMES, type ServiceName } from './services.js';
@@ -66,6 +67,12 @@ export function parseEchoOptions(argv: readonly string[]): EchoOptions {
       ),
   )
     .option('--services <list>', `services to run: ${SERVICE_NAMES.map((n) => `${n} (port ${DEFAULT_PORTS[n]})`).join(', ')}`, serviceList, ['echo'] as ServiceName[])
+    // package.json sits one level above both src/ and dist/.
+    .version(
+      `tcp-tun-echo ${(JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version} (node/${process.versions.node}) tcp-tun (user-space TCP/IPv4)`,
+      '-V, --version',
+      'show the version and quit',
+    )
     .option('--port <n>', 'TCP port of the echo service', intIn(1, 65535), DEFAULT_PORTS.echo)
     .option('--http-port <n>', 'TCP port of the http service', intIn(1, 65535), DEFAULT_PORTS.http)
     .option('--stats', 'print the stack statistics and connection list as JSON on exit (also on SIGUSR1)')

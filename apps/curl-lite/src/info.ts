@@ -1,0 +1,93 @@
+/**
+ * What a transfer learned about itself, filled in as it goes so that `-w` can report it even
+ * when the transfer fails half way (curl prints `--write-out` after errors too, with
+ * `%{http_code}` 000 when no response came).
+ */
+
+/** Mutable facts about one transfer (the last request of a redirect chain, or totals). */
+export interface TransferInfo {
+  /** `performance.now()` when the operation began; every `time_*` is measured from here. */
+  startedAt: number;
+  /** Milliseconds from the start until the TCP connection of the last request was up. */
+  connectMs: number;
+  /** Until the TLS handshake finished; 0 for plain HTTP, as curl. */
+  appConnectMs: number;
+  /** Until the last request was about to be sent. */
+  preTransferMs: number;
+  /** Until the first byte of the last response. */
+  startTransferMs: number;
+  /** Time spent on redirect steps before the final request began. */
+  redirectMs: number;
+  totalMs: number;
+  /** Status of the last response; 0 when none came (curl prints 000). */
+  httpCode: number;
+  httpVersion: string;
+  method: string;
+  scheme: string;
+  url: string;
+  urlEffective: string;
+  /** Where a 3xx response pointed, when it was not followed. */
+  redirectUrl: string | undefined;
+  referer: string | undefined;
+  contentType: string | undefined;
+  numRedirects: number;
+  numConnects: number;
+  numHeaders: number;
+  remoteIp: string;
+  remotePort: number;
+  localIp: string;
+  localPort: number;
+  /** Body bytes of the last response as they came over the wire (before `--compressed` decoding). */
+  sizeDownload: number;
+  /** Request body bytes sent with the last request. */
+  sizeUpload: number;
+  /** Bytes of all response headers received (every response of the chain, as curl). */
+  sizeHeader: number;
+  /** Bytes of all requests sent (headers and bodies). */
+  sizeRequest: number;
+  /** Raw response headers of the last response, for `%header{name}`. */
+  responseHeaders: readonly string[];
+  /** Verify result of the server's certificate: 0 verified (or plain HTTP), else OpenSSL's code. */
+  sslVerifyResult: number;
+  filenameEffective: string | undefined;
+  exitCode: number;
+  errorMessage: string | undefined;
+}
+
+/** A fresh record with curl's values for "nothing happened yet". */
+export function newTransferInfo(url: string, now: number = performance.now()): TransferInfo {
+  return {
+    startedAt: now,
+    connectMs: 0,
+    appConnectMs: 0,
+    preTransferMs: 0,
+    startTransferMs: 0,
+    redirectMs: 0,
+    totalMs: 0,
+    httpCode: 0,
+    httpVersion: '0',
+    method: 'GET',
+    scheme: '',
+    url,
+    urlEffective: url,
+    redirectUrl: undefined,
+    referer: undefined,
+    contentType: undefined,
+    numRedirects: 0,
+    numConnects: 0,
+    numHeaders: 0,
+    remoteIp: '',
+    remotePort: 0,
+    localIp: '',
+    localPort: 0,
+    sizeDownload: 0,
+    sizeUpload: 0,
+    sizeHeader: 0,
+    sizeRequest: 0,
+    responseHeaders: [],
+    sslVerifyResult: 0,
+    filenameEffective: undefined,
+    exitCode: 0,
+    errorMessage: undefined,
+  };
+}
