@@ -42,9 +42,10 @@ describe('curl-lite flags', () => {
 
     it('reads -w, -u, -A, -e, --compressed, -k and --cacert', () => {
       const o = parse('-w', '%{http_code}\\n', '-u', 'ann:secret', '-A', 'agent/1', '-e', 'http://from/', '--compressed', '-k', '--cacert', join(dir, 'ca.pem'), 'https://10.0.0.1/');
-      expect(o).to.include({ writeOut: '%{http_code}\\n', user: 'ann:secret', userAgent: 'agent/1', referer: 'http://from/', compressed: true, insecure: true });
+      expect(o).to.include({ writeOut: '%{http_code}\\n', credentials: 'ann:secret', userAgent: 'agent/1', referer: 'http://from/', compressed: true, insecure: true });
       expect(Buffer.from(o.caCert ?? '').toString()).to.equal('not really a certificate');
-      expect(parse('--user', 'bob:pw', 'http://10.0.0.1/').user).to.equal('bob:pw');
+      // curl-lite's --user is the device flags' privilege drop; -u alone means credentials.
+      expect(parse('-u', 'bob:pw', '--user', 'nobody', 'http://10.0.0.1/')).to.include({ credentials: 'bob:pw', user: 'nobody' });
     });
 
     it('keeps -u for credentials when the device flags already own --user (privilege drop)', () => {
@@ -52,7 +53,7 @@ describe('curl-lite flags', () => {
       addCurlFlags(command);
       command.parse(['node', 'x', '-u', 'ann:pw', '--user', 'nobody', 'http://10.0.0.1/']);
       const o = withCurlFlags(command, { url: 'http://10.0.0.1/', headers: [], head: false });
-      expect(o.user).to.equal('ann:pw');
+      expect(o.credentials).to.equal('ann:pw');
       expect(command.opts()).to.include({ user: 'nobody' });
     });
 

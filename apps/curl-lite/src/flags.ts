@@ -145,7 +145,7 @@ export function withCurlFlags<T extends Base>(command: Command, base: T) {
     body,
     headers,
     upload,
-    user: credentials,
+    credentials,
     userAgent: o.userAgent,
     referer: o.referer,
     compressed: o.compressed === true,

@@ -92,7 +92,7 @@ describe('curl-lite transfer: curl\'s newer flags', function () {
   });
 
   it('-u, -A and -e send curl\'s headers in curl\'s order; the URL\'s user info works too', async () => {
-    const d = await dump({ user: 'ann:secret', userAgent: 'agent/1', referer: 'http://from/', headers: [['X-A', '1']] });
+    const d = await dump({ credentials: 'ann:secret', userAgent: 'agent/1', referer: 'http://from/', headers: [['X-A', '1']] });
     const names = d.headers.filter((_, i) => i % 2 === 0);
     expect(names).to.deep.equal(['Host', 'Authorization', 'User-Agent', 'Accept', 'Referer', 'X-A', 'Connection']);
     expect(d.headers).to.include('Basic YW5uOnNlY3JldA==').and.include('agent/1').and.include('http://from/');
@@ -107,10 +107,10 @@ describe('curl-lite transfer: curl\'s newer flags', function () {
     try {
       const out = collect();
       const target = encodeURIComponent(`http://127.0.0.1:${otherPort}/`);
-      await transfer(loopback, { ...base, url: url(`/redirect?to=${target}`), followRedirects: true, user: 'a:b', headers: [['Authorization', 'Bearer t'], ['X-Kept', '1']] }, { body: out.stream, log: new PassThrough() });
+      await transfer(loopback, { ...base, url: url(`/redirect?to=${target}`), followRedirects: true, credentials: 'a:b', headers: [['Authorization', 'Bearer t'], ['X-Kept', '1']] }, { body: out.stream, log: new PassThrough() });
       const headers = (JSON.parse(out.text()) as { headers: string[] }).headers;
       expect(headers).to.include('X-Kept').and.not.include('Authorization');
-      const same = await dump({ user: 'a:b', followRedirects: true, url: url('/redirect?to=/dump') });
+      const same = await dump({ credentials: 'a:b', followRedirects: true, url: url('/redirect?to=/dump') });
       expect(same.headers).to.include('Basic YTpi');
     } finally {
       other.closeAllConnections();
@@ -175,7 +175,7 @@ describe('curl-lite transfer: curl\'s newer flags', function () {
 
   it('-v prints each request and response header once: * lines, then >, then <', async () => {
     const log = collect();
-    await transfer(loopback, { ...base, url: url('/dump'), verbose: true, user: 'a:b' }, { body: collect().stream, log: log.stream });
+    await transfer(loopback, { ...base, url: url('/dump'), verbose: true, credentials: 'a:b' }, { body: collect().stream, log: log.stream });
     const lines = log.text().trimEnd().split('\n');
     const kinds = lines.map((l) => l[0]).join('');
     expect(kinds).to.match(/^\*+>+<+\*$/);

@@ -56,8 +56,11 @@ export interface TransferOptions {
   readonly userAgent?: string | undefined;
   /** `-e`: the Referer; a trailing `;auto` also sets it on each redirect, as curl. */
   readonly referer?: string | undefined;
-  /** `-u user:password`: Basic authentication (the URL's user info is used when absent). */
-  readonly user?: string | undefined;
+  /**
+   * `-u user:password`: Basic authentication (the URL's user info is used when absent). Not
+   * `user`: in the CLI's options that name is the device flags' privilege drop (`--user`).
+   */
+  readonly credentials?: string | undefined;
   /** `--compressed`: ask for gzip, deflate or br and decode the body. */
   readonly compressed?: boolean | undefined;
   /**
@@ -262,7 +265,7 @@ export async function transfer(connect: Connector, options: TransferOptions, out
       // Credentials, and -H Authorization/Cookie, go only where the user sent them (curl 7.83+).
       const trusted = sameOrigin(first, url);
       const custom = options.headers.filter(([n]) => trusted || !/^(authorization|cookie)$/i.test(n));
-      const credentials = trusted ? credentialsFor(first, options.user) : undefined;
+      const credentials = trusted ? credentialsFor(first, options.credentials) : undefined;
       const headers = requestHeaders({
         url,
         userAgent: options.userAgent,
