@@ -21,6 +21,7 @@ command -v tshark >/dev/null || missing+=(tshark)
 command -v setpriv >/dev/null || missing+=(util-linux)
 command -v setcap >/dev/null || missing+=(libcap2-bin)
 command -v mount >/dev/null || missing+=(mount)
+command -v openssl >/dev/null || missing+=(openssl)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "bootstrap: installing ${missing[*]}" >&2
