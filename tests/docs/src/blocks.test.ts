@@ -49,3 +49,13 @@ describe('extractBlocks', () => {
     expect(['typescript', 'mjs', 'bash', 'console', 'python'].map(kindOf)).to.deep.equal(['ts', 'js', 'sh', 'text', 'unknown']);
   });
 });
+
+describe('checkExcerpt', () => {
+  it('accepts lines found together and in order, and names the first line of one that is not', async () => {
+    const { checkExcerpt, ROOT } = await import('./check.js');
+    const dir = `${ROOT}/docs/recipes`;
+    expect(checkExcerpt(dir, 'http.mjs', "import http from 'node:http';\nimport net from 'node:net';")).to.equal(undefined);
+    expect(checkExcerpt(dir, 'http.mjs', "import net from 'node:net';\nimport http from 'node:http';")).to.match(/not in http\.mjs.*import net/);
+    expect(checkExcerpt(dir, 'nope.mjs', 'x')).to.equal('excerpt: nope.mjs not found');
+  });
+});
