@@ -64,6 +64,10 @@ describe('recipes (docs/recipes)', function () {
     if (tolerated.length > 0) {
       process.stdout.write(`\n  tolerated until issue 9's Socket types land (${tolerated.length}):\n${tolerated.map((t) => `    ${t.slice(0, 240)}`).join('\n')}\n`);
     }
+    // Once issue 9's types land these entries match nothing: say so, so the list (and the
+    // "Known gap" sections of http.md, undici.md and ws.md) get removed.
+    const stale = KNOWN_ISSUE_9.filter(([f, text]) => !tolerated.some((t) => t.startsWith(`${f}:`) && t.includes(text)));
+    if (stale.length > 0) process.stdout.write(`\n  KNOWN_ISSUE_9 entries no longer needed (remove them and the pages' "Known gap" notes): ${stale.map(([f]) => f).join(', ')}\n`);
     expect(unexpected, unexpected.join('\n')).to.deep.equal([]);
   });
 
