@@ -15,15 +15,18 @@ export async function accept(ctx: Ctx, server: nodeNet.Server): Promise<nodeNet.
 }
 
 /** Connects a watched client (label 'client' unless given) to `port` on the server's host. */
-export function connectClient(ctx: Ctx, port: number, label = 'client', options: Partial<nodeNet.TcpSocketConnectOpts & nodeNet.SocketConstructorOpts> = {}, watch: { data?: boolean; drain?: boolean } = {}): nodeNet.Socket {
+export function connectClient(ctx: Ctx, port: number, label = 'client', options: Partial<nodeNet.TcpNetConnectOpts> = {}, watch: { data?: boolean; drain?: boolean } = {}): nodeNet.Socket {
   const socket = ctx.clientNet.connect({ port, host: ctx.host, ...options });
   return ctx.watch(socket, label, { client: true, ...watch });
 }
 
-/** Asserts that `trace` contains `entries` in this order (others may come between). */
+/**
+ * Asserts that `trace` has entries starting with each of `wanted`, in this order (others may
+ * come between).
+ */
 export function inOrder(trace: readonly string[] | undefined, ...wanted: string[]): void {
   let i = 0;
-  for (const e of trace ?? []) if (i < wanted.length && e === wanted[i]) i++;
+  for (const e of trace ?? []) if (i < wanted.length && e.startsWith(wanted[i]!)) i++;
   expect(i, `expected in order ${JSON.stringify(wanted)} in ${JSON.stringify(trace)}`).to.equal(wanted.length);
 }
 

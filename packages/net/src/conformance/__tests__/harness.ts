@@ -121,7 +121,7 @@ function makeTarget(name: TargetName): Target {
   };
 }
 
-type Entry = string | { readonly tag: string; readonly chunks: Buffer[] };
+type Entry = string | { readonly tag: string; readonly chunks: Buffer[]; readonly text: boolean };
 
 /** Options of {@link Ctx.watch}. */
 export interface WatchOptions {
@@ -215,6 +215,7 @@ export function fmtValue(v: unknown): string {
   if (Buffer.isBuffer(v)) return `Buffer(${v.length})`;
   if (typeof v === 'object') {
     if (v instanceof nodeNet.Socket || isStreamLike(v)) return `Socket`;
+    if (typeof (v as { listen?: unknown }).listen === 'function') return 'Server';
     const o = v as Record<string, unknown>;
     if ('address' in o && 'port' in o && 'family' in o) return fmtAddress(o);
     try {
@@ -276,9 +277,10 @@ export async function runScenario(scenario: Scenario, targetName: TargetName): P
     if (frozen) return;
     const l = list(label);
     const last = l[l.length - 1];
-    const buf = typeof chunk === 'string' ? Buffer.from(`<string:${chunk}>`) : Buffer.from(chunk);
-    if (last !== undefined && typeof last !== 'string' && last.tag === tag) last.chunks.push(buf);
-    else l.push({ tag, chunks: [buf] });
+    const text = typeof chunk === 'string';
+    const buf = Buffer.from(chunk);
+    if (last !== undefined && typeof last !== 'string' && last.tag === tag && last.text === text) last.chunks.push(buf);
+    else l.push({ tag, chunks: [buf], text });
   };
   const prefix = (tag: string): string => (tag === '' ? '' : `${tag} `);
 
@@ -336,6 +338,13 @@ export async function runScenario(scenario: Scenario, targetName: TargetName): P
       try {
         const r = fn();
         rec(label, `${name} -> ${self !== undefined && r === self ? 'this' : fmtValue(r)}`);
+        // A call expected to throw that returned a socket or server instead: keep it for
+        // teardown and record (instead of throwing) what it emits as an error.
+        if (r !== self && r !== null && typeof r === 'object' && typeof (r as { on?: unknown }).on === 'function') {
+          const x = r as unknown as nodeNet.Socket;
+          ctx.track(x);
+          x.on('error', (e: unknown) => rec(label, `${name}: error ${fmtError(e)}`));
+        }
         return r;
       } catch (e) {
         rec(label, `${name} throws ${fmtError(e)}`);
@@ -468,7 +477,7 @@ function normalise(
   const out: Traces = {};
   for (const label of [...raw.keys()].sort()) {
     out[label] = raw.get(label)!.map((e) => {
-      let s = typeof e === 'string' ? e : fmtData(e.tag, Buffer.concat(e.chunks));
+      let s = typeof e === 'string' ? e : fmtData(e.tag, Buffer.concat(e.chunks), e.text);
       s = s.replace(addrRe, 'ADDR');
       s = s.replace(/⟨p:(\d+)⟩/g, (_, p: string) => portName(Number(p)));
       s = s.replace(/ADDR:(\d+)/g, (_, p: string) => `ADDR:${portName(Number(p))}`);
@@ -478,11 +487,12 @@ function normalise(
   return out;
 }
 
-function fmtData(tag: string, b: Buffer): string {
-  const p = tag === '' ? '' : `${tag} `;
+/** 'data' entries: strings (after setEncoding) are marked `data(string)`. */
+function fmtData(tag: string, b: Buffer, text: boolean): string {
+  const p = `${tag === '' ? '' : `${tag} `}${text ? 'data(string)' : 'data'}`;
   const printable = b.length <= 80 && /^[\x20-\x7e\n]*$/.test(b.toString('latin1'));
-  if (printable) return `${p}data ${JSON.stringify(b.toString('latin1'))}`;
-  return `${p}data ${b.length}B sha256=${createHash('sha256').update(b).digest('hex').slice(0, 16)}`;
+  if (printable) return `${p} ${JSON.stringify(b.toString('latin1'))}`;
+  return `${p} ${b.length}B sha256=${createHash('sha256').update(b).digest('hex').slice(0, 16)}`;
 }
 
 /** Entries of `trace` that start with `prefix`. */
