@@ -3,6 +3,7 @@ import type { Scenario } from './harness.js';
 import { CONNECT_SCENARIOS } from './scenarios-connect.js';
 import { DESTROY_SCENARIOS } from './scenarios-destroy.js';
 import { END_SCENARIOS } from './scenarios-end.js';
+import { LIFETIME_SCENARIOS } from './scenarios-lifetime.js';
 import { OPTION_SCENARIOS } from './scenarios-options.js';
 import { SERVER_SCENARIOS } from './scenarios-server.js';
 import { WRITE_SCENARIOS } from './scenarios-write.js';
@@ -14,4 +15,5 @@ export const SCENARIOS: readonly Scenario[] = [
   ...SERVER_SCENARIOS,
   ...WRITE_SCENARIOS,
   ...OPTION_SCENARIOS,
+  ...LIFETIME_SCENARIOS,
 ];
