@@ -63,6 +63,7 @@ export class Server extends net.Server implements ListenerOwner {
   #host = '0.0.0.0';
   readonly #sockets = new Set<Socket>();
   #closing = false;
+  #announced = false;
   #refed = true;
   #counted = false;
 
@@ -130,13 +131,17 @@ export class Server extends net.Server implements ListenerOwner {
     if (cb !== undefined) this.once('listening', cb);
     this.#closing = false;
     const any = host === '0.0.0.0' || host === '::' || host === '';
-    if (!any && host !== this.#stack.address) {
+    // 127.0.0.0/8 is this host (the stack's loopback), as `localhost`.
+    const loopback = host === 'localhost' || host.startsWith('127.');
+    if (!any && !loopback && host !== this.#stack.address) {
       const code = isIpv4String(host) ? 'EADDRNOTAVAIL' : 'ENOTFOUND';
       const err = new SystemError(code, code === 'ENOTFOUND' ? 'getaddrinfo' : 'listen', host, code === 'ENOTFOUND' ? undefined : port);
       process.nextTick(() => this.emit('error', err));
       return this;
     }
-    this.#host = any ? '0.0.0.0' : host;
+    this.#host = any ? '0.0.0.0' : host === 'localhost' ? '127.0.0.1' : host;
+    // With a host, Node resolves it first: `listening` turns true with the 'listening' event.
+    this.#announced = options.host === undefined;
     let entry: ListenerHandle;
     try {
       // The backlog counts handshakes in progress and connections not yet accepted; 0 still
@@ -149,13 +154,18 @@ export class Server extends net.Server implements ListenerOwner {
     }
     this.#listener = entry;
     this.#setCounted(true);
+    if (options.signal !== undefined && (options.signal === null || typeof options.signal !== 'object' || typeof options.signal.aborted !== 'boolean')) {
+      throw argumentError('ERR_INVALID_ARG_TYPE', `The "options.signal" property must be an instance of AbortSignal. Received ${describe(options.signal)}`, 'type');
+    }
     if (options.signal !== undefined) {
       const signal = options.signal;
       if (signal.aborted) process.nextTick(() => this.close());
       else signal.addEventListener('abort', () => this.close(), { once: true });
     }
     process.nextTick(() => {
-      if (this.#listener === entry) this.emit('listening');
+      if (this.#listener !== entry) return;
+      this.#announced = true;
+      this.emit('listening');
     });
     return this;
   }
@@ -247,12 +257,23 @@ export class Server extends net.Server implements ListenerOwner {
     else socket.read(0);
     this.#sockets.add(socket);
     self._connections++;
-    socket.once('close', () => {
-      this.#sockets.delete(socket);
-      self._connections--;
-      this.#emitCloseIfDrained();
-    });
+    socket.once('close', () => this._socketDestroyed(socket));
     this.emit('connection', socket);
+  }
+
+  /** @internal Whether listening has been announced (Node's `listening`). */
+  _isListening(): boolean {
+    return this.#listener !== undefined && this.#announced;
+  }
+
+  /**
+   * @internal An accepted socket was destroyed: as Node's socket._destroy, the count drops and
+   * 'close' may follow (before the socket's own 'close', which waits for its handle).
+   */
+  _socketDestroyed(socket: Socket): void {
+    if (!this.#sockets.delete(socket)) return;
+    (this as unknown as NodeServerInternals)._connections--;
+    this.#emitCloseIfDrained();
   }
 
   /** @internal The stack was closed. */
@@ -282,7 +303,7 @@ export class Server extends net.Server implements ListenerOwner {
 Object.defineProperty(Server.prototype, 'listening', {
   configurable: true,
   get(this: Server): boolean {
-    return this.address() !== null;
+    return this._isListening();
   },
 });
 

@@ -105,6 +105,8 @@ interface PendingWrite {
   index: number;
   offset: number;
   readonly callback: (error?: Error | null) => void;
+  /** Written while connecting (fails with ERR_SOCKET_CLOSED_BEFORE_CONNECTION, as Node's). */
+  readonly beforeConnect: boolean;
 }
 
 /** The members of Node's Socket (and Duplex) this class uses that @types/node does not declare. */
@@ -125,6 +127,8 @@ const PEER_FIN_STATES: ReadonlySet<TcpState> = new Set<TcpState>(['CLOSE-WAIT', 
 const kTimeout = Object.getOwnPropertySymbols(new net.Socket()).find((s) => s.description === 'timeout');
 
 const LOOPBACK = '127.0.0.1';
+/** `dns.ADDRCONFIG`. */
+const ADDRCONFIG = 32;
 
 let bindPort: (socket: Socket, port: StackPort) => void;
 
@@ -460,7 +464,8 @@ export class Socket extends net.Socket implements HandleOwner {
   }
 
   override _final(callback: (error?: Error | null) => void): void {
-    if (this.connecting) {
+    // As Node's: before the connection exists the end waits for 'connect' (forever if none).
+    if (this.connecting || this.#handle === undefined) {
       this.#pendingFinal = callback;
       return;
     }
@@ -469,6 +474,7 @@ export class Socket extends net.Socket implements HandleOwner {
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     if (kTimeout !== undefined) clearTimeout((this as unknown as Record<symbol, ReturnType<typeof setTimeout> | undefined>)[kTimeout]);
+    const wasConnecting = this.connecting;
     this.#setConnecting(false);
     // The kernel's close(): delivery of what was accepted and our FIN go on without us (or a
     // RST when received data is discarded unread); see ConnectionHandle.close.
@@ -476,14 +482,26 @@ export class Socket extends net.Socket implements HandleOwner {
     this.#handle?.setOwner(undefined);
     const pending = this.#pendingWrite;
     this.#pendingWrite = undefined;
-    const final = this.#pendingFinal;
+    // An end() still waiting for a connection is never completed (Writable reports it).
     this.#pendingFinal = undefined;
     const err = error ?? undefined;
     this.#hadError = err !== undefined;
     this.#updateHold();
-    if (pending !== undefined) pending.callback(err ?? argumentError('ERR_SOCKET_CLOSED', 'Socket is closed'));
-    if (final !== undefined) final(err ?? argumentError('ERR_SOCKET_CLOSED', 'Socket is closed'));
+    if (pending !== undefined) {
+      if (pending.beforeConnect) {
+        // Node's _writeGeneric: a write queued before the connection fails when 'close' comes.
+        this.once('close', () => pending.callback(argumentError('ERR_SOCKET_CLOSED_BEFORE_CONNECTION', 'Socket closed before the connection was established')));
+      } else {
+        pending.callback(err ?? argumentError('ERR_SOCKET_CLOSED', 'Socket is closed'));
+      }
+    }
     callback(error);
+    this.server?._socketDestroyed(this);
+    if (this.#handle === undefined && !wasConnecting) {
+      // Never had a connection: Node emits 'close' (without hadError) on the next tick.
+      process.nextTick(() => this.emit('close'));
+      return;
+    }
     // Node emits 'close' (with hadError) when the handle has closed: a later turn of the
     // event loop than 'error', so listeners added after 'error' still see it.
     setImmediate(() => this.emit('close', this.#hadError));
@@ -514,7 +532,11 @@ export class Socket extends net.Socket implements HandleOwner {
 
   /** `dns.lookup`-style resolution, emitting Node's 'lookup' event. */
   #resolve(lookup: LookupFunction, host: string, family: number, hints: number | undefined, open: (address: string) => void): void {
-    const dnsOptions = { family, hints: hints ?? 0, all: false };
+    // As Node's lookupAndConnect on Linux: ADDRCONFIG unless a family or hints are given, and
+    // all addresses asked for (autoSelectFamily) unless the family is fixed.
+    const fixed = family === 4 || family === 6;
+    const h = hints ?? 0;
+    const dnsOptions = fixed ? { family, hints: h } : { family: undefined, hints: h === 0 ? ADDRCONFIG : h, all: true };
     lookup(host, dnsOptions, (err, address, addressFamily) => {
       if (!this.connecting || this.destroyed) return;
       let ip: string | undefined;
@@ -651,7 +673,8 @@ export class Socket extends net.Socket implements HandleOwner {
     // Node's _final: shutdown() queues our FIN after the written data and 'finish' follows
     // (the kernel, here the stack, goes on delivering on its own).
     this.#handle?.shutdown();
-    process.nextTick(callback);
+    // libuv completes a shutdown request in a later turn of the loop.
+    setImmediate(callback);
   }
 
   /** Moves received bytes into the stream while it wants them (or all of them when `all`). */
@@ -711,7 +734,7 @@ export class Socket extends net.Socket implements HandleOwner {
       callback(argumentError('ERR_SOCKET_CLOSED', 'Socket is closed'));
       return;
     }
-    this.#pendingWrite = { chunks, index: 0, offset: 0, callback };
+    this.#pendingWrite = { chunks, index: 0, offset: 0, callback, beforeConnect: this.connecting };
     this.#pendingAccepted = 0;
     this.#updateHold();
     this.#flushWrites();

@@ -555,6 +555,9 @@ export class Stack {
     entry.owner = undefined;
     if (entry.removed) return;
     entry.orphan = true;
+    // What the connection already had to send (the ACK of the handshake the socket was just
+    // told about) leaves before the RST, as from a kernel that sent it before the program ran.
+    if (!graceful && !this.#closed) this.#transmit(entry, this.#now());
     if (!graceful) entry.conn.abort();
     else entry.conn.orphan(this.#now());
     this.#schedule(entry);
@@ -1106,7 +1109,8 @@ export class Stack {
       } catch (err) {
         this.#deferredErrors.push(err);
       }
-      if (e.owner === undefined && !e.removed) this.#release(e, false);
+      // Nobody took it (and the server did not close it either): reset, as a listener would.
+      if (e.owner === undefined && !e.removed && !e.orphan) this.#release(e, false);
     }
   }
 
