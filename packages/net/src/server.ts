@@ -8,6 +8,7 @@
  * accepted connection has closed.
  */
 import net from 'node:net';
+import { inspect } from 'node:util';
 import { ipv4ToString, isIpv4String } from '@tcp-tun/ip';
 import { SystemError, argumentError, describe, validatePort } from './errors.js';
 import type { ConnectionHandle, ListenerHandle, ListenerOwner, StackPort } from './handle.js';
@@ -119,14 +120,22 @@ export class Server extends net.Server implements ListenerOwner {
     if (this.#listener !== undefined) {
       throw argumentError('ERR_SERVER_ALREADY_LISTEN', 'Listen method has been called more than once without closing.');
     }
-    const port = options.port === undefined ? 0 : validatePort(options.port, 'options.port');
+    // Node's listen(): an options object needs a port (or a path); a port must be a number or
+    // a string before its range is checked.
+    if (first !== null && typeof first === 'object' && options.port === undefined) {
+      throw argumentError('ERR_INVALID_ARG_VALUE', `The argument 'options' must have the property "port" or "path". Received ${inspect(options)}`, 'type');
+    }
+    if (options.port !== undefined && options.port !== null && typeof options.port !== 'number' && typeof options.port !== 'string') {
+      throw argumentError('ERR_INVALID_ARG_VALUE', `The argument 'options' is invalid. Received ${inspect(options)}`, 'type');
+    }
+    const port = options.port === undefined || options.port === null ? 0 : validatePort(options.port, 'options.port');
     const backlog = options.backlog === undefined ? DEFAULT_BACKLOG : options.backlog;
     if (typeof backlog !== 'number' || !Number.isInteger(backlog) || backlog < 0) {
       throw argumentError('ERR_INVALID_ARG_VALUE', `The argument 'backlog' must be a non-negative integer. Received ${describe(backlog)}`, 'type');
     }
     const host = options.host ?? '0.0.0.0';
     if (typeof host !== 'string') {
-      throw argumentError('ERR_INVALID_ARG_TYPE', `The "options.host" property must be of type string. Received ${describe(host)}`, 'type');
+      throw argumentError('ERR_INVALID_ARG_TYPE', `The "hostname" argument must be of type string. Received ${describe(host)}`, 'type');
     }
     if (cb !== undefined) this.once('listening', cb);
     this.#closing = false;
@@ -228,7 +237,8 @@ export class Server extends net.Server implements ListenerOwner {
   onConnection(handle: ConnectionHandle): void {
     const self = this as unknown as NodeServerInternals;
     const max = this.maxConnections;
-    if (typeof max === 'number' && max >= 0 && self._connections >= max) {
+    // As Node v20: 0 (or none) means no limit.
+    if (typeof max === 'number' && max > 0 && self._connections >= max) {
       // As Node's onconnection: the connection is closed (close(), so a FIN, not a RST) and
       // reported with 'drop'.
       handle.close();

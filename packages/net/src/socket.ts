@@ -232,12 +232,15 @@ export class Socket extends net.Socket implements HandleOwner {
     if (port === undefined) {
       throw argumentError('ERR_INVALID_ARG_VALUE', 'This Socket has no stack: create it with stack.net.Socket or stack.net.connect');
     }
+    if (options.port !== undefined && typeof options.port !== 'number' && typeof options.port !== 'string') {
+      throw argumentError('ERR_INVALID_ARG_TYPE', `The "options.port" property must be one of type number or string. Received ${describe(options.port)}`, 'type');
+    }
     if (port.closed) throw argumentError('ERR_STACK_CLOSED', 'The stack is closed');
     if (listener !== undefined) this.once('connect', listener);
     if (options.port === undefined) throw argumentError('ERR_MISSING_ARGS', 'The "options" or "port" or "path" argument must be specified', 'type');
     const remotePort = validatePort(options.port, 'Port');
     if (options.host !== undefined && options.host !== null && typeof options.host !== 'string') {
-      throw argumentError('ERR_INVALID_ARG_TYPE', `The "options.host" property must be of type string. Received ${describe(options.host)}`, 'type');
+      throw argumentError('ERR_INVALID_ARG_TYPE', `The "hostname" argument must be of type string. Received ${describe(options.host)}`, 'type');
     }
     if (options.localAddress !== undefined && !isIpv4String(options.localAddress)) {
       throw argumentError('ERR_INVALID_IP_ADDRESS', `Invalid IP address: ${String(options.localAddress)}`, 'type');
@@ -408,16 +411,25 @@ export class Socket extends net.Socket implements HandleOwner {
   _attachAccepted(handle: ConnectionHandle): void {
     this.#peer = { address: ipv4ToString(handle.remoteAddr), family: 'IPv4', port: handle.remotePort };
     this.#attach(handle);
-    // The peer may have sent its FIN before we took over.
-    if (PEER_FIN_STATES.has(handle.state)) this.#peerEnded = true;
-    if (this.#peerEnded) this.#pull();
+    // The peer may have sent its FIN before we took over: Node reads it (and emits 'end') from
+    // the event loop after 'connection', not before.
+    if (PEER_FIN_STATES.has(handle.state)) {
+      setImmediate(() => {
+        this.#peerEnded = true;
+        this.#pull();
+      });
+    }
   }
 
   /** @internal Engine events of our connection, from the stack's drain. */
   onTcpEvent(event: TcpEvent): void {
     switch (event.type) {
       case 'connected':
-        this.#onConnected();
+        // Node learns of a completed connect from the event loop after the kernel finished the
+        // handshake, so a server on the same host has its 'connection' before the client's
+        // 'connect'. Two turns later the handshake's last ACK has crossed the link (or the
+        // loopback) and the order is Node's; what arrives meanwhile waits in the engine.
+        setImmediate(() => setImmediate(() => this.#onConnected()));
         break;
       case 'readable':
         this.#unrefTimer();
@@ -602,11 +614,12 @@ export class Socket extends net.Socket implements HandleOwner {
     this.#setConnecting(false);
     this.#unrefTimer();
     this.emit('connect');
+    // Writes queued while connecting go as Node's do: from a 'connect' listener, before 'ready'.
+    this.#flushWrites();
     this.emit('ready');
     // As Node's afterConnect: start reading into the stream buffer (up to its highWaterMark)
     // even before anyone consumes, so a reset or FIN is noticed at once.
     if (!this.isPaused() || this.#onread !== undefined) this.read(0);
-    this.#flushWrites();
     const final = this.#pendingFinal;
     if (final !== undefined) {
       this.#pendingFinal = undefined;
@@ -618,7 +631,7 @@ export class Socket extends net.Socket implements HandleOwner {
   #onError(code: TcpErrorCode): void {
     let error: SystemError;
     const peer = this.#peer;
-    if (code === 'ECONNREFUSED' || ((code === 'ETIMEDOUT' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH') && this.connecting)) {
+    if (code === 'ECONNREFUSED' || ((code === 'ETIMEDOUT' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH' || code === 'ECONNRESET') && this.connecting)) {
       error = new SystemError(code, 'connect', peer?.address, peer?.port);
     } else if (code === 'EPIPE' || (code === 'ECONNRESET' && this.#peerEnded)) {
       // A reset after the peer's FIN (CLOSE-WAIT) is EPIPE, as Linux's tcp_reset() reports it,
@@ -673,8 +686,7 @@ export class Socket extends net.Socket implements HandleOwner {
     // Node's _final: shutdown() queues our FIN after the written data and 'finish' follows
     // (the kernel, here the stack, goes on delivering on its own).
     this.#handle?.shutdown();
-    // libuv completes a shutdown request in a later turn of the loop.
-    setImmediate(callback);
+    process.nextTick(callback);
   }
 
   /** Moves received bytes into the stream while it wants them (or all of them when `all`). */
@@ -784,7 +796,15 @@ export class Socket extends net.Socket implements HandleOwner {
 
   /** @internal Octets written: accepted by the engine plus those queued in the stream (as Node). */
   get _bytesWrittenCount(): number {
-    return this.#bytesDispatched + this.writableLength - this.#pendingAccepted;
+    // As Node's: what was handed over, plus what waits in the stream, strings counted in octets
+    // of their encoding.
+    let bytes = this.#bytesDispatched;
+    const p = this.#pendingWrite;
+    if (p !== undefined) for (const c of p.chunks) bytes += c.length;
+    bytes -= this.#pendingAccepted;
+    const buffered = (this as unknown as { writableBuffer?: Array<{ chunk: Buffer | string; encoding: BufferEncoding }> }).writableBuffer ?? [];
+    for (const el of buffered) bytes += typeof el.chunk === 'string' ? Buffer.byteLength(el.chunk, el.encoding) : el.chunk.length;
+    return bytes;
   }
 
   /** @internal True until connected (no connection yet, or still connecting), as Node's `pending`. */
@@ -794,7 +814,7 @@ export class Socket extends net.Socket implements HandleOwner {
 
   #watchSignal(signal: AbortSignal): void {
     if (signal === null || typeof signal !== 'object' || typeof signal.aborted !== 'boolean') {
-      throw argumentError('ERR_INVALID_ARG_TYPE', `The "options.signal" property must be an instance of AbortSignal. Received ${describe(signal)}`, 'type');
+      throw argumentError('ERR_INVALID_ARG_TYPE', `The "signal" argument must be an instance of AbortSignal. Received ${describe(signal)}`, 'type');
     }
     const onAbort = (): void => {
       this.destroy(new AbortError(signal.reason));
