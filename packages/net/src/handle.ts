@@ -72,9 +72,12 @@ export class ConnectionHandle {
   get live(): boolean {
     return !this.#entry.removed && !this.#released;
   }
-  /** Received in-order octets not yet read (0 once gone). */
+  /**
+   * Received in-order octets not yet read. They stay readable after the connection closed
+   * and left the stack's tables (both FINs exchanged while the reader was behind).
+   */
   get readableLength(): number {
-    return this.#entry.removed ? 0 : this.#entry.conn.readableLength;
+    return this.#entry.conn.readableLength;
   }
   /** Whether `send()` may still take octets (no FIN queued, not closed). */
   get canSend(): boolean {
@@ -99,9 +102,8 @@ export class ConnectionHandle {
    * window, so a window update may be due: the stack is scheduled.
    */
   readInto(out: Uint8Array): number {
-    if (this.#entry.removed) return 0;
     const n = this.#entry.conn.recvInto(out);
-    if (n > 0 && !this.#released) this.#driver.schedule(this.#entry);
+    if (n > 0 && this.live) this.#driver.schedule(this.#entry);
     return n;
   }
 

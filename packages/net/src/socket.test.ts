@@ -181,6 +181,8 @@ describe('Socket over two stacks', function () {
     });
     const client = pair.a.net.connect(5001, ADDR_B);
     const server = await connected;
+    // As Node's, writes wait in the stream until 'connect': fill the engine after it.
+    if (client.connecting) await once(client, 'connect');
     // Write until the stream pushes back.
     let offset = 0;
     while (offset < total && client.write(data.subarray(offset, offset + 16384))) offset += 16384;
