@@ -10,6 +10,7 @@
  * connection, listen, hold the process alive. The stack builds one for its `net` API, so
  * socket.ts and server.ts import no stack code and the import circle is gone.
  */
+import type { LookupFunction as NetLookupFunction } from 'node:net';
 import type { TcpConfig, TcpEvent, TcpState } from '@tcp-tun/tcp';
 import type { ConnectionEntry, ListenerEntry } from './internal.js';
 
@@ -34,12 +35,8 @@ export interface HandleDriver {
   release(entry: ConnectionEntry, graceful: boolean): void;
 }
 
-/** Name resolution with `dns.lookup`'s signature (the form with `all: false`). */
-export type LookupFunction = (
-  hostname: string,
-  options: { family?: number; hints?: number; all?: boolean },
-  callback: (err: NodeJS.ErrnoException | null, address: string | readonly { address: string; family: number }[], family?: number) => void,
-) => void;
+/** Name resolution with `dns.lookup`'s signature: Node's own `net.LookupFunction`. */
+export type LookupFunction = NetLookupFunction;
 
 /** One connection of the stack, as the socket layer sees it. */
 export class ConnectionHandle {

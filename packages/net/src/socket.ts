@@ -59,7 +59,7 @@ export interface TcpSocketConnectOpts {
   /** 0, 4 or 'IPv4' (Node's `family`, e.g. from `server.address()`). */
   readonly family?: number | string;
   /** Resolver with `dns.lookup`'s signature; default the stack's `lookup`. */
-  readonly lookup?: LookupFunction | net.LookupFunction;
+  readonly lookup?: LookupFunction;
   readonly hints?: number;
   /** Idle timeout, as `setTimeout()`. */
   readonly timeout?: number;
@@ -303,7 +303,7 @@ export class Socket extends net.Socket implements HandleOwner {
         }
       });
     } else {
-      this.#resolve(lookup as LookupFunction, host, family ?? 0, options.hints, open);
+      this.#resolve(lookup, host, family ?? 0, options.hints, open);
     }
     return this;
   }
