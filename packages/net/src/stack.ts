@@ -217,6 +217,13 @@ type MutableIpv4Repr = { -readonly [K in keyof Ipv4Repr]: Ipv4Repr[K] };
 
 const EMPTY = new Uint8Array(0);
 const noop = (): void => {};
+/** States in which an orphan still waits for the peer to acknowledge our data or FIN. */
+const LINGER_STATES: ReadonlySet<TcpState> = new Set<TcpState>(['FIN-WAIT-1', 'CLOSING', 'LAST-ACK']);
+/** `stack.close()` lingers for orphans at most this long without progress, in ms. */
+export const CLOSE_LINGER_STALL_MS = 300;
+/** ... and at most this long in all, in ms. */
+export const CLOSE_LINGER_MAX_MS = 10_000;
+const CLOSE_LINGER_POLL_MS = 10;
 /** Period of the handle that keeps the process alive (it never does anything). */
 const KEEP_ALIVE_INTERVAL_MS = 0x7fffffff;
 /** Size of the reusable output buffer: the largest IPv4 datagram. */
@@ -295,6 +302,8 @@ export class Stack {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #timerDeadline = Infinity;
   #refs = 0;
+  /** close() was called (nothing new may start); `#closed` once the linger is over. */
+  #closing = false;
   #keepAlive: ReturnType<typeof setInterval> | undefined;
   /** Packets addressed to ourselves, delivered as one batch on the next turn (loopback). */
   #loopback: Uint8Array[] = [];
@@ -381,7 +390,7 @@ export class Stack {
     const stack = this;
     const port: StackPort = {
       get closed() {
-        return stack.#closed;
+        return stack.#closing;
       },
       address: this.address,
       addressNumber: this.addressNumber,
@@ -397,7 +406,37 @@ export class Stack {
 
   /** Whether `close()` was called. */
   get closed(): boolean {
-    return this.#closed;
+    return this.#closing;
+  }
+
+  /** An orphan whose data or FIN still waits for the peer's acknowledgment. */
+  #lingers(e: ConnectionEntry): boolean {
+    return e.owner === undefined && e.orphan && !e.removed && e.listener === undefined && LINGER_STATES.has(e.conn.state);
+  }
+
+  /** Waits while lingering orphans make progress (bounded); holds the process meanwhile. */
+  async #linger(): Promise<void> {
+    const pending = (): ConnectionEntry[] => [...this.#table.values()].filter((e) => this.#lingers(e));
+    let list = pending();
+    if (list.length === 0) return;
+    this.#hold(1);
+    try {
+      let last = '';
+      let still = 0;
+      for (let polls = 0; list.length > 0 && polls * CLOSE_LINGER_POLL_MS < CLOSE_LINGER_MAX_MS; polls++) {
+        await new Promise((resolve) => setTimeout(resolve, CLOSE_LINGER_POLL_MS));
+        list = pending();
+        const key = list.map((e) => `${e.conn.state}:${e.conn.sendQueued}`).join(',');
+        if (key !== last) {
+          last = key;
+          still = 0;
+        } else if (++still * CLOSE_LINGER_POLL_MS >= CLOSE_LINGER_STALL_MS) {
+          break;
+        }
+      }
+    } finally {
+      this.#hold(-1);
+    }
   }
 
   /** A snapshot of the counters. */
@@ -464,21 +503,33 @@ export class Stack {
   }
 
   /**
-   * Aborts every connection (RST to each peer), stops every listener, clears the timer and
-   * closes the link. Sockets are destroyed and servers emit 'close'. Safe to call twice.
+   * Closes the stack: stops every listener and resets every connection a socket still holds
+   * (the sockets are destroyed, servers emit 'close'). Orphans still delivering what their
+   * socket wrote before `destroy()`/`end()` (our data or FIN not yet acknowledged) get a short
+   * linger, as long as they make progress (at most {@link CLOSE_LINGER_STALL_MS} without any and
+   * {@link CLOSE_LINGER_MAX_MS} in all); then every connection left, orphans included, is reset,
+   * the timer cleared and the link closed. Safe to call twice.
    */
   close(): Promise<void> {
     if (this.#closePromise !== undefined) return this.#closePromise;
-    this.#closed = true;
+    this.#closing = true;
     const listeners = [...this.#listeners.values()];
     for (const l of listeners) this.#unlisten(l);
     for (const e of [...this.#table.values()]) {
+      if (this.#lingers(e)) continue;
       e.conn.abort();
       this.#schedule(e);
     }
     // Called from an event handler during a drain, the drain in progress sends the RSTs.
     if (!this.#inFlush) this.#drainTouched(this.#now());
     this.#closePromise = (async () => {
+      await this.#linger();
+      this.#closed = true;
+      for (const e of [...this.#table.values()]) {
+        e.conn.abort();
+        this.#schedule(e);
+      }
+      if (!this.#inFlush) this.#drainTouched(this.#now());
       await Promise.resolve();
       // Aborted connections are CLOSED and gone; anything left is dropped.
       for (const e of [...this.#table.values()]) this.#remove(e);
@@ -1411,7 +1462,7 @@ export class Stack {
   }
 
   #assertOpen(): void {
-    if (this.#closed) throw argumentError('ERR_STACK_CLOSED', 'The stack is closed');
+    if (this.#closing) throw argumentError('ERR_STACK_CLOSED', 'The stack is closed');
   }
 }
 
