@@ -212,6 +212,34 @@ describe('fidelity (issue 9)', () => {
     });
   });
 
+  describe('6b. cork, bufferSize, onread, captureRejections', () => {
+    it('cork() before connect, bufferSize, and the onread option', async () => {
+      await listen(pair, 21, (s) => s.end('abcdefgh'));
+      const chunks: string[] = [];
+      const buffer = Buffer.alloc(3);
+      const client = new pair.a.net.Socket({ onread: { buffer, callback: (n, buf) => chunks.push(buf.subarray(0, n).toString()) > 0 } });
+      client.cork();
+      client.write('12');
+      client.write('34');
+      expect(client.bufferSize).to.equal(undefined);
+      client.connect(21, ADDR_B);
+      client.uncork();
+      await once(client, 'close');
+      expect(chunks.join('')).to.equal('abcdefgh');
+      expect(chunks.every((c) => c.length <= 3)).to.equal(true);
+      expect(client.bytesWritten).to.equal(4);
+    });
+    it('captureRejections turns a rejected async listener into an error event', async () => {
+      await listen(pair, 22, (s) => s.end('x'));
+      const client = pair.a.net.connect({ port: 22, host: ADDR_B, captureRejections: true });
+      client.on('data', async () => {
+        throw new Error('from an async listener');
+      });
+      const err = await nextError(client);
+      expect(err.message).to.equal('from an async listener');
+    });
+  });
+
   describe('7. names', () => {
     it("honours the lookup option (Node's signature) and emits 'lookup'; a stack takes a default", async () => {
       await listen(pair, 18, (s) => s.end('named'));

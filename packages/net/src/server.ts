@@ -24,6 +24,8 @@ export interface ServerOpts {
   readonly keepAlive?: boolean;
   readonly keepAliveInitialDelay?: number;
   readonly highWaterMark?: number;
+  /** EventEmitter's: a rejected promise of an async listener becomes an 'error' event. */
+  readonly captureRejections?: boolean;
 }
 
 /** Options of `server.listen(options)` (Node's `ListenOptions` that apply here). */
@@ -81,6 +83,12 @@ export class Server extends net.Server implements ListenerOwner {
       throw argumentError('ERR_INVALID_ARG_TYPE', `The "options" argument must be of type object. Received ${describe(options)}`, 'type');
     }
     super(options as net.ServerOpts, connectionListener as (socket: net.Socket) => void);
+    // Node's Server does not pass its options to EventEmitter; capturing rejections is asked
+    // of it here as of any emitter.
+    if (typeof options === 'object' && options !== null && options.captureRejections === true) {
+      const kCapture = Object.getOwnPropertySymbols(this).find((s) => s.description === 'kCapture');
+      if (kCapture !== undefined) (this as unknown as Record<symbol, boolean>)[kCapture] = true;
+    }
   }
 
   get #stack(): StackPort {

@@ -21,6 +21,8 @@ export interface SocketConstructorOpts {
   readonly noDelay?: boolean;
   readonly keepAlive?: boolean;
   readonly keepAliveInitialDelay?: number;
+  /** EventEmitter's: a rejected promise of an async listener becomes an 'error' event. */
+  readonly captureRejections?: boolean;
 }
 
 /** Options of `socket.connect()` / `createConnection()` (Node's `TcpSocketConnectOpts`). */

@@ -619,7 +619,8 @@ export class Socket extends net.Socket implements HandleOwner {
     // Node's _final: shutdown() queues our FIN after the written data and 'finish' follows
     // (the kernel, here the stack, goes on delivering on its own).
     this.#handle?.shutdown();
-    process.nextTick(callback);
+    // libuv completes a shutdown request from the event loop, in a later turn.
+    setImmediate(callback);
   }
 
   /** Moves received bytes into the stream while it wants them (or all of them when `all`). */
