@@ -4,6 +4,7 @@
  * -server-max-connections-close-makes-more-available, -server-close, -listen-twice,
  * -eaddrinuse, -server-call-listen-multiple-times, -listening, -server-unref.
  */
+import { EventEmitter } from 'node:events';
 import type * as nodeNet from 'node:net';
 import { expect } from 'chai';
 import { accept, connectClient, has, inOrder, lacks, scenario } from './common.js';
@@ -312,6 +313,35 @@ export const SERVER_SCENARIOS: Scenario[] = [
     expect(t) {
       inOrder(t['server'], 'listening', 'server-close', 'listening=false');
       has(t['server3'], 'listen({signal: "x"}) throws TypeError[ERR_INVALID_ARG_TYPE]');
+    },
+  }),
+  scenario({
+    id: 'capture-rejections-destroys-the-socket',
+    covers: [6],
+    from: 'test-net-server-capture-rejection',
+    async run(ctx) {
+      // As Node's test: the global default, read by each emitter when it is constructed.
+      EventEmitter.captureRejections = true;
+      let created: nodeNet.Server;
+      try {
+        created = ctx.serverNet.createServer(async (s) => {
+          ctx.watch(s, 'server');
+          await Promise.resolve();
+          throw Object.assign(new Error('handler failed'), { code: 'EHANDLER' });
+        });
+      } finally {
+        EventEmitter.captureRejections = false;
+      }
+      const server = ctx.watchServer(created, 'server');
+      server.listen(0, ctx.host);
+      const port = await ctx.listening(server);
+      const accepted = accept(ctx, server);
+      const client = connectClient(ctx, port);
+      await Promise.all([ctx.closed(client), accepted.then((s) => ctx.closed(s))]);
+    },
+    expect(t) {
+      inOrder(t['server'], 'connection', 'error Error[EHANDLER]: handler failed', 'close hadError=true');
+      inOrder(t['client'], 'connect', 'end', 'close hadError=false');
     },
   }),
 ];
