@@ -372,17 +372,4 @@ export const CONNECT_SCENARIOS: Scenario[] = [
       inOrder(t['client'], 'lookup null "ADDR" 4 "localhost"', 'connect', 'data "local"', 'end', 'close hadError=false');
     },
   }),
-  scenario({
-    id: 'connect-unknown-name-without-lookup',
-    covers: [7],
-    from: 'test-net-dns-error',
-    boundMs: 5000,
-    async run(ctx) {
-      const client = ctx.watch(ctx.clientNet.connect({ port: 80, host: 'no-such-host.invalid' }), 'client');
-      await ctx.closed(client);
-    },
-    expect(t) {
-      has(t['client'], 'lookup Error[ENOTFOUND]: getaddrinfo ENOTFOUND no-such-host.invalid', 'error Error[ENOTFOUND]', 'close hadError=true');
-    },
-  }),
 ];
