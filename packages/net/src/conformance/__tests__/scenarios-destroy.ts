@@ -4,6 +4,7 @@
  * v20's test-net-connect-destroy, -connect-immediate-destroy, -socket-destroy-twice,
  * -socket-destroy-send, -connect-reset*, -socket-reset-*, -server-reset, -connect-after-destroy.
  */
+import type * as nodeNet from 'node:net';
 import { accept, connectClient, has, inOrder, lacks, pattern, scenario } from './common.js';
 import type { Scenario } from './harness.js';
 
@@ -293,15 +294,23 @@ export const DESTROY_SCENARIOS: Scenario[] = [
       let n = 0;
       const { server, port } = await ctx.server('server', (s) => {
         n++;
-        ctx.watch(s, 'server', { tag: `c${n}` });
+        ctx.watch(s, `server-c${n}`);
         s.end(`hello ${n}`);
       });
+      let n2 = 0;
+      server.on('connection', (s: nodeNet.Socket) => {
+        n2++;
+        if (n2 === 2) secondAccepted(s);
+      });
+      let secondAccepted: (s: nodeNet.Socket) => void = () => {};
+      const second = new Promise<nodeNet.Socket>((resolve) => (secondAccepted = resolve));
       const client = ctx.watch(ctx.clientNet.connect(port, ctx.host), 'client');
       await ctx.closed(client);
       ctx.rec('client', 'connect again');
       const again = new Promise<void>((resolve) => client.once('close', () => resolve()));
       ctx.attempt('client', 'connect() on closed socket', () => client.connect(port, ctx.host), client);
       await again;
+      await second.then((s) => ctx.closed(s));
       server.close();
       await ctx.closed(server);
     },

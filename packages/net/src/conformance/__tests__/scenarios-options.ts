@@ -475,8 +475,11 @@ export const OPTION_SCENARIOS: Scenario[] = [
     covers: [6],
     from: 'test-net-normalize-args',
     async run(ctx) {
+      let n = 0;
+      const accepted: Array<Promise<void>> = [];
       const { server, port } = await ctx.server('server', (s) => {
-        ctx.watch(s, 'server', { tag: 'c' });
+        ctx.watch(s, `server-c${++n}`);
+        accepted.push(ctx.closed(s));
         s.end('n');
       });
       const forms: Array<[string, () => nodeNet.Socket]> = [
@@ -491,6 +494,7 @@ export const OPTION_SCENARIOS: Scenario[] = [
         c.resume();
         await ctx.closed(c);
       }
+      await Promise.all(accepted);
       server.close();
       await ctx.closed(server);
     },

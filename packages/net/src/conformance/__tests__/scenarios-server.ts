@@ -61,16 +61,18 @@ export const SERVER_SCENARIOS: Scenario[] = [
     covers: [3],
     from: 'test-net-server-max-connections-close-makes-more-available',
     async run(ctx) {
+      let n = 0;
       const { server, port } = await ctx.server('server', (s) => {
-        ctx.watch(s, 'server');
+        ctx.watch(s, `server-c${++n}`);
         s.end('welcome');
       });
       server.maxConnections = 1;
+      const first = accept(ctx, server);
       const a = connectClient(ctx, port, 'client1');
-      await ctx.closed(a);
-      await ctx.turns(5);
+      await Promise.all([ctx.closed(a), first.then((s) => ctx.closed(s))]);
+      const second = accept(ctx, server);
       const b = connectClient(ctx, port, 'client2');
-      await ctx.closed(b);
+      await Promise.all([ctx.closed(b), second.then((s) => ctx.closed(s))]);
       server.close();
       await ctx.closed(server);
     },
@@ -91,7 +93,7 @@ export const SERVER_SCENARIOS: Scenario[] = [
       for (let i = 1; i <= 2; i++) {
         const acc = accept(ctx, server);
         sockets.push(connectClient(ctx, port, `client${i}`));
-        const s = ctx.watch(await acc, 'server', { tag: `s${i}` });
+        const s = ctx.watch(await acc, `server-s${i}`);
         sockets.push(s);
         await ctx.next(sockets[sockets.length - 2]!, 'connect').catch(() => {});
         await new Promise<void>((resolve) => server.getConnections((err, n) => (ctx.rec('server', `getConnections@${i} ${String(err)} ${n}`), resolve())));
