@@ -166,6 +166,11 @@ export interface Ctx {
   listening(server: nodeNet.Server): Promise<number>;
   /** Keeps a socket or server for teardown (helpers do this themselves). */
   track<T extends nodeNet.Socket | nodeNet.Server>(x: T): T;
+  /**
+   * Resolves when `socket` emitted 'connect' (now, if it already did: the order of the two
+   * ends' events is not fixed, so never wait for a past event with `next()`).
+   */
+  connected(socket: nodeNet.Socket): Promise<void>;
   /** Resolves when `socket` emitted 'close' (now, if it already did). */
   closed(socket: nodeNet.Socket | nodeNet.Server): Promise<void>;
   /** Resolves on the next `event` of `emitter`. */
@@ -300,9 +305,11 @@ export async function runScenario(scenario: Scenario, targetName: TargetName): P
   // tick before the event, and scenarios wait for the event.
   const closeSeen = new WeakSet<object>();
   const listeningSeen = new WeakSet<object>();
+  const connectSeen = new WeakSet<object>();
   const observe = (x: nodeNet.Socket | nodeNet.Server): void => {
     x.once('close', () => closeSeen.add(x));
     if ('listen' in x) x.on('listening', () => listeningSeen.add(x));
+    else x.on('connect', () => connectSeen.add(x));
     // An 'error' nobody listens for would throw out of the emitter and into mocha (on node:net
     // too): record it in the 'unhandled' label instead, so it shows as a difference.
     x.on('error', (e: unknown) => {
@@ -428,6 +435,11 @@ export async function runScenario(scenario: Scenario, targetName: TargetName): P
       if (typeof (x as unknown as { listen?: unknown }).listen === 'function') servers.add(x as unknown as nodeNet.Server);
       else sockets.add(x as nodeNet.Socket);
       return x;
+    },
+    connected(socket) {
+      if (!sockets.has(socket)) throw new Error('ctx.connected(): watch or track it first');
+      if (connectSeen.has(socket)) return Promise.resolve();
+      return new Promise((resolve) => socket.once('connect', () => resolve()));
     },
     closed(x) {
       if (!sockets.has(x as nodeNet.Socket) && !servers.has(x as unknown as nodeNet.Server)) throw new Error('ctx.closed(): watch or track it first');

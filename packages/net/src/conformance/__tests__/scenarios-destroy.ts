@@ -43,7 +43,7 @@ export const DESTROY_SCENARIOS: Scenario[] = [
       const { server, port } = await ctx.server('server', (s) => ctx.watch(s, 'server'));
       const accepted = accept(ctx, server);
       const client = connectClient(ctx, port);
-      await ctx.next(client, 'connect');
+      await ctx.connected(client);
       client.write('last words', ctx.cb('client', 'write'));
       ctx.attempt('client', 'destroy()', () => client.destroy(), client);
       ctx.state(client, 'client', 'destroyed', ['destroyed', 'readyState', 'writable', 'readable']);
@@ -62,7 +62,7 @@ export const DESTROY_SCENARIOS: Scenario[] = [
       const { server, port } = await ctx.server('server', (s) => ctx.watch(s, 'server'));
       const accepted = accept(ctx, server);
       const client = connectClient(ctx, port);
-      await ctx.next(client, 'connect');
+      await ctx.connected(client);
       client.destroy(Object.assign(new Error('boom'), { code: 'EBOOM' }));
       await Promise.all([ctx.closed(client), accepted.then((s) => ctx.closed(s))]);
     },
@@ -149,7 +149,7 @@ export const DESTROY_SCENARIOS: Scenario[] = [
       const client = connectClient(ctx, port);
       client.write('never read', ctx.cb('client', 'write'));
       const s = ctx.watch(await accepted, 'server', { data: false });
-      await ctx.next(client, 'connect');
+      await ctx.connected(client);
       await ctx.turns(10);
       ctx.rec('server', 'destroy() with unread data');
       s.destroy();
@@ -167,7 +167,7 @@ export const DESTROY_SCENARIOS: Scenario[] = [
       const { server, port } = await ctx.server('server', (s) => ctx.watch(s, 'server'));
       const accepted = accept(ctx, server);
       const client = connectClient(ctx, port);
-      await ctx.next(client, 'connect');
+      await ctx.connected(client);
       ctx.attempt('client', 'resetAndDestroy()', () => client.resetAndDestroy(), client);
       await Promise.all([ctx.closed(client), accepted.then((s) => ctx.closed(s))]);
     },
@@ -184,7 +184,7 @@ export const DESTROY_SCENARIOS: Scenario[] = [
       const { server, port } = await ctx.server('server', (s) => ctx.watch(s, 'server'));
       const accepted = accept(ctx, server);
       const client = connectClient(ctx, port);
-      await ctx.next(client, 'connect');
+      await ctx.connected(client);
       ctx.attempt('client', 'resetAndDestroy()', () => client.resetAndDestroy(), client);
       ctx.attempt('client', 'resetAndDestroy() again', () => client.resetAndDestroy(), client);
       await Promise.all([ctx.closed(client), accepted.then((s) => ctx.closed(s))]);
@@ -235,7 +235,7 @@ export const DESTROY_SCENARIOS: Scenario[] = [
       const { server, port } = await ctx.server('server', (s) => ctx.watch(s, 'server'));
       const accepted = accept(ctx, server);
       const client = connectClient(ctx, port);
-      await ctx.next(client, 'connect');
+      await ctx.connected(client);
       client.destroy();
       ctx.attempt('client', 'resetAndDestroy() after destroy()', () => client.resetAndDestroy(), client);
       await Promise.all([ctx.closed(client), accepted.then((s) => ctx.closed(s))]);

@@ -20,7 +20,7 @@ export const SERVER_SCENARIOS: Scenario[] = [
       server.maxConnections = 1;
       const accepted = accept(ctx, server);
       const first = connectClient(ctx, port, 'client1');
-      await ctx.next(first, 'connect');
+      await ctx.connected(first);
       await accepted;
       const dropped = ctx.next(server, 'drop');
       const second = connectClient(ctx, port, 'client2');
@@ -95,7 +95,7 @@ export const SERVER_SCENARIOS: Scenario[] = [
         sockets.push(connectClient(ctx, port, `client${i}`));
         const s = ctx.watch(await acc, `server-s${i}`);
         sockets.push(s);
-        await ctx.next(sockets[sockets.length - 2]!, 'connect').catch(() => {});
+        await ctx.connected(sockets[sockets.length - 2]!);
         await new Promise<void>((resolve) => server.getConnections((err, n) => (ctx.rec('server', `getConnections@${i} ${String(err)} ${n}`), resolve())));
       }
       for (const s of sockets) s.end();
@@ -115,7 +115,7 @@ export const SERVER_SCENARIOS: Scenario[] = [
       const { server, port } = await ctx.server('server', (s) => ctx.watch(s, 'server'));
       const accepted = accept(ctx, server);
       const client = connectClient(ctx, port);
-      await ctx.next(client, 'connect');
+      await ctx.connected(client);
       const s = await accepted;
       server.close(ctx.cb('server', 'close'));
       ctx.rec('server', `listening=${String(server.listening)}`);
@@ -137,7 +137,7 @@ export const SERVER_SCENARIOS: Scenario[] = [
       const { server, port } = await ctx.server('server', (s) => ctx.watch(s, 'server'));
       const accepted = accept(ctx, server);
       const first = connectClient(ctx, port, 'client1');
-      await ctx.next(first, 'connect');
+      await ctx.connected(first);
       const s = await accepted;
       server.close();
       const second = connectClient(ctx, port, 'client2');
