@@ -37,8 +37,10 @@
  *
  * Time: traces are compared after the scenario's own promise settles (it awaits the events it
  * needs) and a few more event-loop turns. Each run is bounded (`Scenario.boundMs`, default
- * 1500 ms): a run that does not finish in time gets a final `HANG` entry in every label, so a
- * tcp-tun hang fails the comparison instead of the test timing out. Idle timeouts
+ * 800 ms; 150 ms on the loopback target while a probe finds loopback missing): a run that does
+ * not finish in time gets a final `HANG` entry in every label, so a tcp-tun hang fails the
+ * comparison instead of the test timing out. An 'error' event nobody listens for is recorded in
+ * the label 'unhandled' rather than thrown. Idle timeouts
  * (`setTimeout()`) are Node timers in both node:net and tcp-tun's socket layer, so those
  * scenarios use short real durations (tens of ms) and wait on the 'timeout' event; the stacks'
  * own retransmission and TIME-WAIT timers never need to fire within a scenario.
