@@ -32,16 +32,26 @@ export function uses(stack: Stack): unknown[] {
     }
   }
   const server: net.Server = NET.createServer((s: net.Socket) => s.end());
-  const ctor: typeof net.Socket = NET.Socket;
-  const serverCtor: typeof net.Server = NET.Server;
-  return [stack, socket, viaOptions, secure, new Agent(), server, ctor, serverCtor];
+  return [stack, socket, viaOptions, secure, new Agent(), server];
+}
+`;
+
+/** Stricter: the classes themselves stand in for node:net's (statics included). */
+const CLASS_SNIPPET = `
+import * as net from 'node:net';
+import type { Stack } from '../index.js';
+
+export function classes(stack: Stack): unknown[] {
+  const socketClass: typeof net.Socket = NET.Socket;
+  const serverClass: typeof net.Server = NET.Server;
+  return [stack, socketClass, serverClass];
 }
 `;
 
 /** Type-checks the snippet with \`NET\` replaced; returns tsc's error lines. */
-function typeCheck(net: string): string[] {
+function typeCheck(snippet: string, net: string): string[] {
   const file = fileURLToPath(new URL(`./types-check-${process.pid}.ts`, import.meta.url));
-  writeFileSync(file, SNIPPET.replaceAll('NET.', `${net}.`));
+  writeFileSync(file, snippet.replaceAll('NET.', `${net}.`));
   try {
     const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
     const args = ['--noEmit', '--strict', '--target', 'ES2022', '--module', 'NodeNext', '--moduleResolution', 'NodeNext', '--types', 'node', '--skipLibCheck', file];
@@ -57,11 +67,16 @@ function typeCheck(net: string): string[] {
 describe('conformance: types (issue 9 behaviour 9)', function () {
   this.timeout(120_000);
 
-  it('the snippet is valid node:net code (control)', () => {
-    expect(typeCheck('net')).to.deep.equal([]);
+  it('the snippets are valid node:net code (control)', () => {
+    expect(typeCheck(SNIPPET, 'net')).to.deep.equal([]);
+    expect(typeCheck(CLASS_SNIPPET, 'net')).to.deep.equal([]);
   });
 
-  it("a tcp-tun socket type-checks wherever node:net's types expect one (tsc --strict)", () => {
-    expect(typeCheck('stack.net'), 'tsc errors with stack.net').to.deep.equal([]);
+  it("a tcp-tun socket and server type-check wherever node:net's types expect one (tsc --strict)", () => {
+    expect(typeCheck(SNIPPET, 'stack.net'), 'tsc errors with stack.net').to.deep.equal([]);
+  });
+
+  it('stack.net.Socket and stack.net.Server are assignable to typeof net.Socket / net.Server', () => {
+    expect(typeCheck(CLASS_SNIPPET, 'stack.net'), 'tsc errors with stack.net').to.deep.equal([]);
   });
 });
