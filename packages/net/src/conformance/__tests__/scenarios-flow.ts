@@ -261,4 +261,151 @@ export const FLOW_SCENARIOS: Scenario[] = [
       inOrder(t['server'], 'getConnections after close() null 1', 'server-close', 'getConnections after all closed null 0');
     },
   }),
+  scenario({
+    id: 'write-in-end-handler-without-half-open',
+    covers: [1, 5],
+    from: 'lib/net.js onReadableStreamEnd (the automatic end() without allowHalfOpen)',
+    async run(ctx) {
+      const { server, port } = await ctx.server('server', (s) => {
+        ctx.watch(s, 'server');
+        s.on('end', () => {
+          ctx.attempt('server', "write('late') in 'end'", () => s.write('late', ctx.cb('server', 'write')));
+        });
+      });
+      const accepted = accept(ctx, server);
+      const client = connectClient(ctx, port);
+      client.end('bye');
+      await Promise.all([ctx.closed(client), accepted.then((s) => ctx.closed(s))]);
+    },
+    expect(t) {
+      // The automatic end() of a socket without allowHalfOpen comes after the 'end' listeners:
+      // a write from one still goes out, before our FIN.
+      inOrder(t['server'], 'data "bye"', 'end', "write('late') in 'end' -> true", 'cb write(null)', 'finish', 'close hadError=false');
+      inOrder(t['client'], 'finish', 'data "late"', 'end', 'close hadError=false');
+    },
+  }),
+  scenario({
+    id: 'end-then-destroy-at-once',
+    covers: [1, 2],
+    from: 'issue 9 behaviour 2: destroy() right after end(data)',
+    async run(ctx) {
+      const { server, port } = await ctx.server('server', (s) => ctx.watch(s, 'server'));
+      const accepted = accept(ctx, server);
+      const client = connectClient(ctx, port);
+      await ctx.connected(client);
+      client.end('all of it', ctx.cb('client', 'end'));
+      client.destroy();
+      await Promise.all([ctx.closed(client), accepted.then((s) => ctx.closed(s))]);
+    },
+    expect(t) {
+      inOrder(t['server'], 'data "all of it"', 'end', 'close hadError=false');
+      lacks(t['server'], 'error');
+      inOrder(t['client'], 'connect', 'cb end(Error[ERR_STREAM_DESTROYED]: Cannot call end after a stream was destroyed)', 'close hadError=false');
+    },
+  }),
+  scenario({
+    id: 'half-open-server-ends-later',
+    covers: [1],
+    from: 'test-net-allow-half-open',
+    async run(ctx) {
+      const { server, port } = await ctx.server('server', (s) => ctx.watch(s, 'server'), { allowHalfOpen: true });
+      const accepted = accept(ctx, server);
+      const client = connectClient(ctx, port);
+      const s = await accepted;
+      client.end('half');
+      await ctx.next(s, 'end');
+      await ctx.turns(10);
+      ctx.state(client, 'client', 'waiting-for-peer', ['readyState', 'destroyed', 'writableFinished']);
+      ctx.rec('server', 'end() now');
+      s.end('finally');
+      await Promise.all([ctx.closed(client), ctx.closed(s)]);
+    },
+    expect(t) {
+      inOrder(t['client'], 'connect', 'finish', 'state@waiting-for-peer readyState="readOnly" destroyed=false writableFinished=true', 'data "finally"', 'end', 'close hadError=false');
+      inOrder(t['server'], 'data "half"', 'end', 'end() now', 'finish', 'close hadError=false');
+    },
+  }),
+  scenario({
+    id: 'destroy-with-error-after-close',
+    covers: [2],
+    from: 'test-net-socket-destroy-twice',
+    async run(ctx) {
+      const { server, port } = await ctx.server('server', (s) => {
+        ctx.watch(s, 'server');
+        s.end();
+      });
+      const accepted = accept(ctx, server);
+      const client = connectClient(ctx, port);
+      await Promise.all([ctx.closed(client), accepted.then((s) => ctx.closed(s))]);
+      ctx.attempt('client', 'destroy(err) after close', () => client.destroy(new Error('too late')), client);
+      await ctx.turns(3);
+    },
+    expect(t) {
+      inOrder(t['client'], 'close hadError=false', 'destroy(err) after close -> this');
+      lacks(t['client'], 'error');
+    },
+  }),
+  scenario({
+    id: 'listen-without-arguments',
+    covers: [6],
+    from: 'test-net-server-listen-options (listen())',
+    async run(ctx) {
+      const server = ctx.watchServer(ctx.serverNet.createServer(), 'server');
+      ctx.attempt('server', 'listen()', () => server.listen(), server);
+      await ctx.listening(server);
+      const a = server.address() as nodeNet.AddressInfo;
+      ctx.rec('server', `address ${fmt(a)} ephemeral=${String(a.port >= 1024)}`);
+      server.close();
+      await ctx.closed(server);
+    },
+    expect(t) {
+      inOrder(t['server'], 'listen() -> this', 'listening', 'address ANY ephemeral=true', 'server-close');
+    },
+  }),
+  scenario({
+    id: 'cork-twice-needs-two-uncorks',
+    covers: [6],
+    from: 'test-net-sync-cork',
+    async run(ctx) {
+      const { server, port } = await ctx.server('server', (s) => ctx.watch(s, 'server'));
+      const accepted = accept(ctx, server);
+      const client = connectClient(ctx, port);
+      await ctx.connected(client);
+      client.cork();
+      client.cork();
+      client.write('a', ctx.cb('client', 'writeA'));
+      client.uncork();
+      await ctx.turns(3);
+      ctx.rec('client', `after one uncork writableCorked=${client.writableCorked} writableLength=${client.writableLength}`);
+      client.uncork();
+      client.end('b');
+      await Promise.all([ctx.closed(client), accepted.then((s) => ctx.closed(s))]);
+    },
+    expect(t) {
+      inOrder(t['client'], 'connect', 'after one uncork writableCorked=1 writableLength=1', 'cb writeA(null)', 'finish', 'close hadError=false');
+      has(t['server'], 'data "ab"');
+    },
+  }),
+  scenario({
+    id: 'ready-state-after-peer-end-without-half-open',
+    covers: [1],
+    from: 'test-net-socket-close-after-end',
+    async run(ctx) {
+      const { server, port } = await ctx.server('server', (s) => {
+        ctx.watch(s, 'server');
+        s.on('end', () => ctx.state(s, 'server', 'in-end', ['readyState', 'readable', 'writable', 'writableEnded']));
+      });
+      const accepted = accept(ctx, server);
+      const client = connectClient(ctx, port);
+      client.end();
+      await Promise.all([ctx.closed(client), accepted.then((s) => ctx.closed(s))]);
+    },
+    expect(t) {
+      inOrder(t['server'], 'end', 'state@in-end readyState="writeOnly" readable=false writable=true writableEnded=false', 'finish', 'close hadError=false');
+    },
+  }),
 ];
+
+function fmt(a: nodeNet.AddressInfo): string {
+  return a.address === '::' || a.address === '0.0.0.0' ? 'ANY' : a.address;
+}
