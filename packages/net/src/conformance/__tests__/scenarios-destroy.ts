@@ -4,6 +4,7 @@
  * v20's test-net-connect-destroy, -connect-immediate-destroy, -socket-destroy-twice,
  * -socket-destroy-send, -connect-reset*, -socket-reset-*, -server-reset, -connect-after-destroy.
  */
+import type * as nodeNet from 'node:net';
 import { accept, connectClient, has, inOrder, lacks, pattern, scenario } from './common.js';
 import type { Scenario } from './harness.js';
 
@@ -42,7 +43,7 @@ export const DESTROY_SCENARIOS: Scenario[] = [
       const { server, port } = await ctx.server('server', (s) => ctx.watch(s, 'server'));
       const accepted = accept(ctx, server);
       const client = connectClient(ctx, port);
-      await ctx.next(client, 'connect');
+      await ctx.connected(client);
       client.write('last words', ctx.cb('client', 'write'));
       ctx.attempt('client', 'destroy()', () => client.destroy(), client);
       ctx.state(client, 'client', 'destroyed', ['destroyed', 'readyState', 'writable', 'readable']);
@@ -61,7 +62,7 @@ export const DESTROY_SCENARIOS: Scenario[] = [
       const { server, port } = await ctx.server('server', (s) => ctx.watch(s, 'server'));
       const accepted = accept(ctx, server);
       const client = connectClient(ctx, port);
-      await ctx.next(client, 'connect');
+      await ctx.connected(client);
       client.destroy(Object.assign(new Error('boom'), { code: 'EBOOM' }));
       await Promise.all([ctx.closed(client), accepted.then((s) => ctx.closed(s))]);
     },
@@ -148,7 +149,7 @@ export const DESTROY_SCENARIOS: Scenario[] = [
       const client = connectClient(ctx, port);
       client.write('never read', ctx.cb('client', 'write'));
       const s = ctx.watch(await accepted, 'server', { data: false });
-      await ctx.next(client, 'connect');
+      await ctx.connected(client);
       await ctx.turns(10);
       ctx.rec('server', 'destroy() with unread data');
       s.destroy();
@@ -166,7 +167,7 @@ export const DESTROY_SCENARIOS: Scenario[] = [
       const { server, port } = await ctx.server('server', (s) => ctx.watch(s, 'server'));
       const accepted = accept(ctx, server);
       const client = connectClient(ctx, port);
-      await ctx.next(client, 'connect');
+      await ctx.connected(client);
       ctx.attempt('client', 'resetAndDestroy()', () => client.resetAndDestroy(), client);
       await Promise.all([ctx.closed(client), accepted.then((s) => ctx.closed(s))]);
     },
@@ -183,7 +184,7 @@ export const DESTROY_SCENARIOS: Scenario[] = [
       const { server, port } = await ctx.server('server', (s) => ctx.watch(s, 'server'));
       const accepted = accept(ctx, server);
       const client = connectClient(ctx, port);
-      await ctx.next(client, 'connect');
+      await ctx.connected(client);
       ctx.attempt('client', 'resetAndDestroy()', () => client.resetAndDestroy(), client);
       ctx.attempt('client', 'resetAndDestroy() again', () => client.resetAndDestroy(), client);
       await Promise.all([ctx.closed(client), accepted.then((s) => ctx.closed(s))]);
@@ -234,7 +235,7 @@ export const DESTROY_SCENARIOS: Scenario[] = [
       const { server, port } = await ctx.server('server', (s) => ctx.watch(s, 'server'));
       const accepted = accept(ctx, server);
       const client = connectClient(ctx, port);
-      await ctx.next(client, 'connect');
+      await ctx.connected(client);
       client.destroy();
       ctx.attempt('client', 'resetAndDestroy() after destroy()', () => client.resetAndDestroy(), client);
       await Promise.all([ctx.closed(client), accepted.then((s) => ctx.closed(s))]);
@@ -293,15 +294,23 @@ export const DESTROY_SCENARIOS: Scenario[] = [
       let n = 0;
       const { server, port } = await ctx.server('server', (s) => {
         n++;
-        ctx.watch(s, 'server', { tag: `c${n}` });
+        ctx.watch(s, `server-c${n}`);
         s.end(`hello ${n}`);
       });
+      let n2 = 0;
+      server.on('connection', (s: nodeNet.Socket) => {
+        n2++;
+        if (n2 === 2) secondAccepted(s);
+      });
+      let secondAccepted: (s: nodeNet.Socket) => void = () => {};
+      const second = new Promise<nodeNet.Socket>((resolve) => (secondAccepted = resolve));
       const client = ctx.watch(ctx.clientNet.connect(port, ctx.host), 'client');
       await ctx.closed(client);
       ctx.rec('client', 'connect again');
       const again = new Promise<void>((resolve) => client.once('close', () => resolve()));
       ctx.attempt('client', 'connect() on closed socket', () => client.connect(port, ctx.host), client);
       await again;
+      await second.then((s) => ctx.closed(s));
       server.close();
       await ctx.closed(server);
     },

@@ -179,7 +179,7 @@ export const END_SCENARIOS: Scenario[] = [
       const { server, port } = await ctx.server('server', (s) => ctx.watch(s, 'server'), { allowHalfOpen: true });
       const accepted = accept(ctx, server);
       const client = connectClient(ctx, port);
-      await ctx.next(client, 'connect');
+      await ctx.connected(client);
       const s = await accepted;
       ctx.state(client, 'client', 'open', HALF_STATE);
       client.end();
@@ -204,7 +204,7 @@ export const END_SCENARIOS: Scenario[] = [
       const { server, port } = await ctx.server('server', (s) => ctx.watch(s, 'server'));
       const accepted = accept(ctx, server);
       const client = connectClient(ctx, port);
-      await ctx.next(client, 'connect');
+      await ctx.connected(client);
       ctx.attempt('client', 'end(data, cb)', () => client.end('x', ctx.cb('client', 'end1')), client);
       ctx.attempt('client', 'end(cb) again', () => client.end(ctx.cb('client', 'end2')), client);
       await Promise.all([ctx.closed(client), accepted.then((s) => ctx.closed(s))]);
@@ -256,7 +256,7 @@ export const END_SCENARIOS: Scenario[] = [
       const { server, port } = await ctx.server('server', (s) => ctx.watch(s, 'server'));
       const accepted = accept(ctx, server);
       const client = connectClient(ctx, port);
-      await ctx.next(client, 'connect');
+      await ctx.connected(client);
       client.write('soon', ctx.cb('client', 'write'));
       ctx.attempt('client', 'destroySoon()', () => client.destroySoon());
       await Promise.all([ctx.closed(client), accepted.then((s) => ctx.closed(s))]);

@@ -13,7 +13,7 @@ import type { Ctx, Scenario } from './harness.js';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/lifetime.ts', import.meta.url));
 // After `armed`, how long the child gets to exit by itself before it counts as alive.
-const GRACE_MS = 1000;
+const GRACE_MS = 600;
 // Startup through tsx on a loaded machine, plus the case itself.
 const STARTUP_BOUND_MS = 15_000;
 
@@ -65,6 +65,8 @@ function lifetime(which: string, want: readonly string[], from: string): Scenari
     covers: [4],
     from,
     boundMs: STARTUP_BOUND_MS + GRACE_MS + 2000,
+    rerun: false,
+    child: true,
     run: (ctx) => runChild(ctx, which),
     expect(t) {
       expect(t['process']).to.deep.equal(want);

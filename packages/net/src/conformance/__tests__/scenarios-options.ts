@@ -20,7 +20,7 @@ async function connected(ctx: Ctx, options: Partial<nodeNet.TcpNetConnectOpts> =
   const { server, port } = await ctx.server('server', (s) => ctx.watch(s, 'server'));
   const accepted = accept(ctx, server);
   const client = connectClient(ctx, port, 'client', options);
-  await ctx.next(client, 'connect');
+  await ctx.connected(client);
   return { client, s: await accepted };
 }
 
@@ -152,14 +152,14 @@ export const OPTION_SCENARIOS: Scenario[] = [
     covers: [6],
     from: 'test-net-socket-timeout (connect option)',
     async run(ctx) {
-      const { client, s } = await connected(ctx, { timeout: 25 });
+      const { client, s } = await connected(ctx, { timeout: 80 });
       ctx.rec('client', `timeout=${String(client.timeout)}`);
       await ctx.next(client, 'timeout');
       client.destroy();
       await Promise.all([ctx.closed(client), ctx.closed(s)]);
     },
     expect(t) {
-      inOrder(t['client'], 'connect', 'timeout=25', 'timeout', 'close hadError=false');
+      inOrder(t['client'], 'connect', 'timeout=80', 'timeout', 'close hadError=false');
     },
   }),
   scenario({
@@ -378,7 +378,7 @@ export const OPTION_SCENARIOS: Scenario[] = [
       const { server, port } = await ctx.server('server', (s) => ctx.watch(s, 'server'));
       const accepted = accept(ctx, server);
       const client = connectClient(ctx, port, 'client', { signal: ac.signal } as Partial<nodeNet.TcpSocketConnectOpts>);
-      await ctx.next(client, 'connect');
+      await ctx.connected(client);
       ac.abort();
       await Promise.all([ctx.closed(client), accepted.then((s) => ctx.closed(s))]);
     },
@@ -475,8 +475,11 @@ export const OPTION_SCENARIOS: Scenario[] = [
     covers: [6],
     from: 'test-net-normalize-args',
     async run(ctx) {
+      let n = 0;
+      const accepted: Array<Promise<void>> = [];
       const { server, port } = await ctx.server('server', (s) => {
-        ctx.watch(s, 'server', { tag: 'c' });
+        ctx.watch(s, `server-c${++n}`);
+        accepted.push(ctx.closed(s));
         s.end('n');
       });
       const forms: Array<[string, () => nodeNet.Socket]> = [
@@ -491,6 +494,7 @@ export const OPTION_SCENARIOS: Scenario[] = [
         c.resume();
         await ctx.closed(c);
       }
+      await Promise.all(accepted);
       server.close();
       await ctx.closed(server);
     },

@@ -4,6 +4,7 @@
  * -server-max-connections-close-makes-more-available, -server-close, -listen-twice,
  * -eaddrinuse, -server-call-listen-multiple-times, -listening, -server-unref.
  */
+import { EventEmitter } from 'node:events';
 import type * as nodeNet from 'node:net';
 import { expect } from 'chai';
 import { accept, connectClient, has, inOrder, lacks, scenario } from './common.js';
@@ -19,7 +20,7 @@ export const SERVER_SCENARIOS: Scenario[] = [
       server.maxConnections = 1;
       const accepted = accept(ctx, server);
       const first = connectClient(ctx, port, 'client1');
-      await ctx.next(first, 'connect');
+      await ctx.connected(first);
       await accepted;
       const dropped = ctx.next(server, 'drop');
       const second = connectClient(ctx, port, 'client2');
@@ -60,16 +61,18 @@ export const SERVER_SCENARIOS: Scenario[] = [
     covers: [3],
     from: 'test-net-server-max-connections-close-makes-more-available',
     async run(ctx) {
+      let n = 0;
       const { server, port } = await ctx.server('server', (s) => {
-        ctx.watch(s, 'server');
+        ctx.watch(s, `server-c${++n}`);
         s.end('welcome');
       });
       server.maxConnections = 1;
+      const first = accept(ctx, server);
       const a = connectClient(ctx, port, 'client1');
-      await ctx.closed(a);
-      await ctx.turns(5);
+      await Promise.all([ctx.closed(a), first.then((s) => ctx.closed(s))]);
+      const second = accept(ctx, server);
       const b = connectClient(ctx, port, 'client2');
-      await ctx.closed(b);
+      await Promise.all([ctx.closed(b), second.then((s) => ctx.closed(s))]);
       server.close();
       await ctx.closed(server);
     },
@@ -90,9 +93,9 @@ export const SERVER_SCENARIOS: Scenario[] = [
       for (let i = 1; i <= 2; i++) {
         const acc = accept(ctx, server);
         sockets.push(connectClient(ctx, port, `client${i}`));
-        const s = ctx.watch(await acc, 'server', { tag: `s${i}` });
+        const s = ctx.watch(await acc, `server-s${i}`);
         sockets.push(s);
-        await ctx.next(sockets[sockets.length - 2]!, 'connect').catch(() => {});
+        await ctx.connected(sockets[sockets.length - 2]!);
         await new Promise<void>((resolve) => server.getConnections((err, n) => (ctx.rec('server', `getConnections@${i} ${String(err)} ${n}`), resolve())));
       }
       for (const s of sockets) s.end();
@@ -112,7 +115,7 @@ export const SERVER_SCENARIOS: Scenario[] = [
       const { server, port } = await ctx.server('server', (s) => ctx.watch(s, 'server'));
       const accepted = accept(ctx, server);
       const client = connectClient(ctx, port);
-      await ctx.next(client, 'connect');
+      await ctx.connected(client);
       const s = await accepted;
       server.close(ctx.cb('server', 'close'));
       ctx.rec('server', `listening=${String(server.listening)}`);
@@ -134,7 +137,7 @@ export const SERVER_SCENARIOS: Scenario[] = [
       const { server, port } = await ctx.server('server', (s) => ctx.watch(s, 'server'));
       const accepted = accept(ctx, server);
       const first = connectClient(ctx, port, 'client1');
-      await ctx.next(first, 'connect');
+      await ctx.connected(first);
       const s = await accepted;
       server.close();
       const second = connectClient(ctx, port, 'client2');
@@ -312,6 +315,35 @@ export const SERVER_SCENARIOS: Scenario[] = [
     expect(t) {
       inOrder(t['server'], 'listening', 'server-close', 'listening=false');
       has(t['server3'], 'listen({signal: "x"}) throws TypeError[ERR_INVALID_ARG_TYPE]');
+    },
+  }),
+  scenario({
+    id: 'capture-rejections-destroys-the-socket',
+    covers: [6],
+    from: 'test-net-server-capture-rejection',
+    async run(ctx) {
+      // As Node's test: the global default, read by each emitter when it is constructed.
+      EventEmitter.captureRejections = true;
+      let created: nodeNet.Server;
+      try {
+        created = ctx.serverNet.createServer(async (s) => {
+          ctx.watch(s, 'server');
+          await Promise.resolve();
+          throw Object.assign(new Error('handler failed'), { code: 'EHANDLER' });
+        });
+      } finally {
+        EventEmitter.captureRejections = false;
+      }
+      const server = ctx.watchServer(created, 'server');
+      server.listen(0, ctx.host);
+      const port = await ctx.listening(server);
+      const accepted = accept(ctx, server);
+      const client = connectClient(ctx, port);
+      await Promise.all([ctx.closed(client), accepted.then((s) => ctx.closed(s))]);
+    },
+    expect(t) {
+      inOrder(t['server'], 'connection', 'error Error[EHANDLER]: handler failed', 'close hadError=true');
+      inOrder(t['client'], 'connect', 'end', 'close hadError=false');
     },
   }),
 ];

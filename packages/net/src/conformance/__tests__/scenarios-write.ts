@@ -20,7 +20,7 @@ export const WRITE_SCENARIOS: Scenario[] = [
       const { server, port } = await ctx.server('server', (s) => ctx.watch(s, 'server'));
       const accepted = accept(ctx, server);
       const client = connectClient(ctx, port);
-      await ctx.next(client, 'connect');
+      await ctx.connected(client);
       client.end();
       ctx.attempt('client', 'write() after end()', () => client.write('late', ctx.cb('client', 'write')));
       await Promise.all([ctx.closed(client), accepted.then((s) => ctx.closed(s))]);
@@ -43,7 +43,7 @@ export const WRITE_SCENARIOS: Scenario[] = [
       const { server, port } = await ctx.server('server', (s) => ctx.watch(s, 'server'));
       const accepted = accept(ctx, server);
       const client = connectClient(ctx, port);
-      await ctx.next(client, 'connect');
+      await ctx.connected(client);
       client.destroy();
       ctx.attempt('client', 'write() after destroy()', () => client.write('late', ctx.cb('client', 'write')));
       await Promise.all([ctx.closed(client), accepted.then((s) => ctx.closed(s))]);
@@ -104,7 +104,7 @@ export const WRITE_SCENARIOS: Scenario[] = [
       const { server, port } = await ctx.server('server', (s) => ctx.watch(s, 'server'));
       const accepted = accept(ctx, server);
       const client = connectClient(ctx, port);
-      await ctx.next(client, 'connect');
+      await ctx.connected(client);
       const s = await accepted;
       s.resetAndDestroy();
       await Promise.all([ctx.closed(client), ctx.closed(s)]);
@@ -263,7 +263,7 @@ export const WRITE_SCENARIOS: Scenario[] = [
       ctx.rec('client', `bufferSize connecting=${String(client.bufferSize)}`);
       client.write('12345');
       ctx.rec('client', `bufferSize after write while connecting=${String(client.bufferSize)}`);
-      await ctx.next(client, 'connect');
+      await ctx.connected(client);
       client.end();
       await Promise.all([ctx.closed(client), accepted.then((s) => ctx.closed(s))]);
       ctx.rec('client', `bufferSize closed=${String(client.bufferSize)}`);
@@ -361,7 +361,7 @@ export const WRITE_SCENARIOS: Scenario[] = [
       const { server, port } = await ctx.server('server', undefined, { pauseOnConnect: true });
       const accepted = accept(ctx, server);
       const client = connectClient(ctx, port);
-      await ctx.next(client, 'connect');
+      await ctx.connected(client);
       const s = ctx.watch(await accepted, 'server', { data: false });
       let writes = 0;
       while (client.write(pattern(64 * 1024)) && writes < 1000) writes++;
