@@ -48,6 +48,7 @@ export const SYSTEM_ERRNO = {
   ENETUNREACH: -101,
   EHOSTUNREACH: -113,
   ENOTFOUND: -3008,
+  EALREADY: -114,
 } as const;
 
 /** A system error code the stack can report. */
@@ -69,6 +70,7 @@ const DESCRIPTIONS: Record<SystemErrorCode, string> = {
   ENETUNREACH: 'network is unreachable',
   EHOSTUNREACH: 'host is unreachable',
   ENOTFOUND: 'name not found',
+  EALREADY: 'connection already in progress',
 };
 
 /** A Node-shaped system error (`err.code`, `err.errno`, `err.syscall`, `err.address`, `err.port`). */

@@ -9,18 +9,17 @@ import type { StackPort } from './handle.js';
 import { Server, attachServerPort, type ServerOpts } from './server.js';
 import { Socket, attachStackPort, normalizeConnectArgs, type NetConnectOpts, type SocketConstructorOpts, type TcpSocketConnectOpts } from './socket.js';
 
-/** The `Socket` class of one stack: `new stack.net.Socket(options?)` or `stack.net.Socket(options?)`. */
-export interface BoundSocketClass {
-  new (options?: SocketConstructorOpts): Socket;
-  (options?: SocketConstructorOpts): Socket;
-  readonly prototype: Socket;
-}
-/** The `Server` class of one stack: `new stack.net.Server(options?, listener?)`, callable as Node's. */
-export interface BoundServerClass {
-  new (options?: ServerOpts | ((socket: Socket) => void), connectionListener?: (socket: Socket) => void): Server;
-  (options?: ServerOpts | ((socket: Socket) => void), connectionListener?: (socket: Socket) => void): Server;
-  readonly prototype: Server;
-}
+/**
+ * The `Socket` class of one stack: `new stack.net.Socket(options?)` or `stack.net.Socket(options?)`;
+ * assignable to `typeof net.Socket`.
+ */
+export type BoundSocketClass = typeof Socket & ((options?: SocketConstructorOpts) => Socket);
+/**
+ * The `Server` class of one stack: `new stack.net.Server(options?, listener?)`, callable as
+ * Node's; assignable to `typeof net.Server`.
+ */
+export type BoundServerClass = typeof Server &
+  ((options?: ServerOpts | ((socket: Socket) => void), connectionListener?: (socket: Socket) => void) => Server);
 
 /** `createConnection`/`connect` with Node's overloads. */
 export interface CreateConnection {

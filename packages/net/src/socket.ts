@@ -190,9 +190,19 @@ export class Socket extends net.Socket implements HandleOwner {
     if (lookup !== undefined && typeof lookup !== 'function') {
       throw argumentError('ERR_INVALID_ARG_TYPE', `The "options.lookup" property must be of type function. Received ${describe(lookup)}`, 'type');
     }
-    if (this.#connected || this.connecting) {
-      if (!this.destroyed) throw argumentError('ERR_INVALID_ARG_VALUE', 'Socket is already connecting or connected');
+    if (this.connecting && !this.destroyed) {
+      // Linux refuses a second connect(2) on a connecting socket: Node reports EALREADY.
+      process.nextTick(() => {
+        if (this.destroyed) return;
+        const peer = this.#peer;
+        const err = new SystemError('EALREADY', 'connect', peer?.address ?? String(options.host ?? LOOPBACK), peer?.port ?? remotePort);
+        const local = this.#local;
+        if (local !== undefined) err.message += ` - Local (${local.address}:${local.port})`;
+        this.destroy(err);
+      });
+      return this;
     }
+    if (this.#connected && !this.destroyed) throw argumentError('ERR_INVALID_ARG_VALUE', 'Socket is already connected');
     if (this.destroyed) this.#reset();
     if (options.timeout !== undefined) this.setTimeout(options.timeout);
     if (options.noDelay !== undefined) this.setNoDelay(options.noDelay);
