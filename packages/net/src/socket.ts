@@ -657,7 +657,10 @@ export class Socket extends net.Socket implements HandleOwner {
         }
         if (took) this.#unrefTimer();
       }
-      if (this.#peerEnded && !this.#pushedEof && !this.destroyed && (h === undefined || h.readableLength === 0)) {
+      // With `onread`, a callback that returned false stopped reading (Node's readStop()): the
+      // end of stream is not seen until resume().
+      const stopped = this.#onread !== undefined && this.#onreadStopped;
+      if (this.#peerEnded && !this.#pushedEof && !this.destroyed && !stopped && (h === undefined || h.readableLength === 0)) {
         this.#pushedEof = true;
         this.push(null);
         // Node's onStreamRead on EOF: push the end and read zero, so 'end' is emitted even when
