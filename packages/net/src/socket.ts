@@ -99,6 +99,12 @@ export class Socket extends net.Socket implements HandleOwner {
   /** Node's `onread` option: a buffer (or its factory) and the callback that gets the data. */
   #onread: { buffer: Uint8Array | (() => Uint8Array); callback: (n: number, buf: Uint8Array) => boolean | void } | undefined;
   #onreadStopped = false;
+  /**
+   * False between an active open's 'connect' and its first read from the event loop: what
+   * arrived meanwhile waits in the engine (libuv's first read comes after the requests, such
+   * as a shutdown, that the program made in 'connect').
+   */
+  #readOpen = true;
 
   static {
     bindPort = (socket, port) => {
@@ -560,15 +566,23 @@ export class Socket extends net.Socket implements HandleOwner {
     // Writes queued while connecting go as Node's do: from a 'connect' listener, before 'ready'.
     this.#flushWrites();
     this.emit('ready');
-    // As Node's afterConnect: start reading into the stream buffer (up to its highWaterMark)
-    // even before anyone consumes, so a reset or FIN is noticed at once.
-    if (!this.isPaused() || this.#onread !== undefined) this.read(0);
     const final = this.#pendingFinal;
     if (final !== undefined) {
       this.#pendingFinal = undefined;
       this.#finish(final);
     }
-    if (this.#wantRead || this.#onread !== undefined) this.#pull();
+    // As Node's afterConnect: start reading into the stream buffer (up to its highWaterMark)
+    // even before anyone consumes, so a reset or FIN is noticed at once; the first read comes
+    // from the event loop.
+    this.#readOpen = false;
+    setImmediate(() =>
+      setImmediate(() => {
+        this.#readOpen = true;
+        if (this.destroyed) return;
+        if (!this.isPaused() || this.#onread !== undefined) this.read(0);
+        this.#pull();
+      }),
+    );
   }
 
   #onError(code: TcpErrorCode): void {
@@ -640,6 +654,7 @@ export class Socket extends net.Socket implements HandleOwner {
     try {
       const h = this.#handle;
       let took = false;
+      if (!this.#readOpen) return;
       if (h !== undefined && !this.connecting) {
         if (this.#onread !== undefined) took = this.#pullOnread(h);
         else {
