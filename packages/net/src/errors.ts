@@ -48,6 +48,7 @@ export const SYSTEM_ERRNO = {
   ENETUNREACH: -101,
   EHOSTUNREACH: -113,
   ENOTFOUND: -3008,
+  EALREADY: -114,
 } as const;
 
 /** A system error code the stack can report. */
@@ -69,6 +70,7 @@ const DESCRIPTIONS: Record<SystemErrorCode, string> = {
   ENETUNREACH: 'network is unreachable',
   EHOSTUNREACH: 'host is unreachable',
   ENOTFOUND: 'name not found',
+  EALREADY: 'connection already in progress',
 };
 
 /** A Node-shaped system error (`err.code`, `err.errno`, `err.syscall`, `err.address`, `err.port`). */
@@ -84,7 +86,8 @@ export class SystemError extends TcpTunError {
     this.errno = SYSTEM_ERRNO[code];
     this.syscall = syscall;
     // Node only sets the fields it knows; keep the same shape (absent, not undefined).
-    if (address === undefined) delete (this as { address?: string }).address;
+    // getaddrinfo errors carry `hostname`, not `address` (as Node's dns errors).
+    if (address === undefined || syscall === 'getaddrinfo') delete (this as { address?: string }).address;
     else this.address = address;
     if (port === undefined) delete (this as { port?: number }).port;
     else this.port = port;
@@ -113,6 +116,7 @@ export type ArgumentErrorCode =
   | 'ERR_SERVER_ALREADY_LISTEN'
   | 'ERR_SERVER_NOT_RUNNING'
   | 'ERR_SOCKET_CLOSED'
+  | 'ERR_SOCKET_CLOSED_BEFORE_CONNECTION'
   | 'ERR_STACK_CLOSED';
 
 /**
@@ -152,5 +156,6 @@ export function describe(value: unknown): string {
   if (value === null) return 'null';
   if (value === undefined) return 'undefined';
   if (typeof value === 'function') return 'function';
+  if (typeof value === 'boolean') return `type boolean (${String(value)})`;
   return `an instance of ${(value as object).constructor?.name ?? 'Object'}`;
 }

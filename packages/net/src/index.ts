@@ -27,6 +27,7 @@
  */
 export { Stack, DEFAULT_MAX_CONNECTIONS, type StackOptions, type StackStats, type ConnectionInfo } from './stack.js';
 export type { Link, LinkReceiver } from './link.js';
+export type { LookupFunction } from './handle.js';
 export { createLinkPair, type LinkPairOptions, type LinkPairCounters, type PairedLink } from './link-pair.js';
 export {
   Socket,

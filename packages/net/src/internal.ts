@@ -1,22 +1,10 @@
 /**
- * Types shared by the stack and the socket layer, not part of the public API: the stack's
- * record of one connection and of one listening port, and the callbacks through which the
- * stack hands engine events to the socket or server that owns them.
+ * The stack's records of one connection and of one listening port. Private to the stack and
+ * handle.ts: the socket layer sees connections only through a `ConnectionHandle`.
  */
-import type { TcpConnection, TcpEvent, TcpListener } from '@tcp-tun/tcp';
+import type { TcpConnection, TcpListener } from '@tcp-tun/tcp';
 import type { HeapItem } from './deadline-heap.js';
-
-/** Receives the engine events of one connection (a `Socket`). */
-export interface ConnectionOwner {
-  onTcpEvent(event: TcpEvent): void;
-}
-
-/** Receives the connections a listener accepted (a `Server`). */
-export interface ListenerOwner {
-  onConnection(entry: ConnectionEntry): void;
-  /** The stack closed, and the listener with it. */
-  onListenerClosed(): void;
-}
+import type { HandleOwner, ListenerOwner } from './handle.js';
 
 /** The stack's record of one connection: table key, timer position, owner. */
 export interface ConnectionEntry extends HeapItem {
@@ -25,7 +13,7 @@ export interface ConnectionEntry extends HeapItem {
   readonly remotePort: number;
   readonly localPort: number;
   /** The socket the events go to; undefined before accept() and after the socket is destroyed. */
-  owner: ConnectionOwner | undefined;
+  owner: HandleOwner | undefined;
   /** Set while the connection is embryonic or queued for accept on this listener. */
   listener: ListenerEntry | undefined;
   /** The socket let go of the connection (destroyed while it closes gracefully). */

@@ -1,20 +1,25 @@
 /**
  * `stack.net`: the `node:net` functions and classes bound to one stack, with Node's
  * signatures, so code that takes a `net`-shaped object (or a `createConnection` function, as
- * `http.request` and `http.Agent` do) runs over tcp-tun unchanged.
+ * `http.request` and `http.Agent` do) runs over tcp-tun unchanged. It is built over the stack's
+ * {@link StackPort} only.
  */
 import { isIP, isIPv4, isIPv6 } from 'node:net';
-import { Server, type ServerOpts } from './server.js';
-import { Socket, normalizeConnectArgs, type NetConnectOpts, type SocketConstructorOpts, type TcpSocketConnectOpts } from './socket.js';
-import type { Stack } from './stack.js';
+import type { StackPort } from './handle.js';
+import { Server, attachServerPort, type ServerOpts } from './server.js';
+import { Socket, attachStackPort, normalizeConnectArgs, type NetConnectOpts, type SocketConstructorOpts, type TcpSocketConnectOpts } from './socket.js';
 
-/** The `Socket` class of one stack: `new stack.net.Socket(options?)`. */
-export type BoundSocketClass = new (options?: Omit<SocketConstructorOpts, 'stack'>) => Socket;
-/** The `Server` class of one stack: `new stack.net.Server(options?, listener?)`. */
-export type BoundServerClass = new (
-  options?: ServerOpts | ((socket: Socket) => void),
-  connectionListener?: (socket: Socket) => void,
-) => Server;
+/**
+ * The `Socket` class of one stack: `new stack.net.Socket(options?)` or `stack.net.Socket(options?)`;
+ * assignable to `typeof net.Socket`.
+ */
+export type BoundSocketClass = typeof Socket & ((options?: SocketConstructorOpts) => Socket);
+/**
+ * The `Server` class of one stack: `new stack.net.Server(options?, listener?)`, callable as
+ * Node's; assignable to `typeof net.Server`.
+ */
+export type BoundServerClass = typeof Server &
+  ((options?: ServerOpts | ((socket: Socket) => void), connectionListener?: (socket: Socket) => void) => Server);
 
 /** `createConnection`/`connect` with Node's overloads. */
 export interface CreateConnection {
@@ -41,47 +46,52 @@ export interface NetApi {
   readonly isIPv6: (input: string) => boolean;
 }
 
-/** Builds `stack.net` for `stack`. */
-export function createNetApi(stack: Stack): NetApi {
-  const BoundSocket = class Socket_ extends Socket {
-    constructor(options: Omit<SocketConstructorOpts, 'stack'> = {}) {
-      super({ ...options, stack });
-    }
-  };
-  Object.defineProperty(BoundSocket, 'name', { value: 'Socket' });
-  const newSocket = (options: { allowHalfOpen: boolean; highWaterMark?: number }): Socket => new BoundSocket(options);
+/** A class that may also be called without `new`, as Node's `net.Socket()` and `net.Server()`. */
+function callable<T extends abstract new (...args: never[]) => unknown>(ctor: T): T {
+  return new Proxy(ctor, {
+    apply: (target, _this, args: unknown[]) => Reflect.construct(target, args),
+  });
+}
 
-  const BoundServer = class Server_ extends Server {
-    constructor(options?: ServerOpts | ((socket: Socket) => void), connectionListener?: (socket: Socket) => void) {
-      if (typeof options === 'function') super(stack, newSocket, {}, options);
-      else super(stack, newSocket, options ?? {}, connectionListener);
+/** Builds `stack.net` over the stack's port. */
+export function createNetApi(port: StackPort): NetApi {
+  class StackSocket extends Socket {
+    constructor(options?: SocketConstructorOpts) {
+      super(options);
+      attachStackPort(this, port);
     }
-  };
-  Object.defineProperty(BoundServer, 'name', { value: 'Server' });
+  }
+  Object.defineProperty(StackSocket, 'name', { value: 'Socket' });
+  const newSocket = (options: { allowHalfOpen: boolean; highWaterMark?: number }): Socket => new StackSocket(options);
+
+  class StackServer extends Server {
+    constructor(options?: ServerOpts | ((socket: Socket) => void), connectionListener?: (socket: Socket) => void) {
+      super(options, connectionListener);
+      attachServerPort(this, port, newSocket);
+    }
+  }
+  Object.defineProperty(StackServer, 'name', { value: 'Server' });
 
   const createConnection = ((...args: unknown[]): Socket => {
     const [options, listener] = normalizeConnectArgs(args);
-    const { allowHalfOpen, signal, highWaterMark, readableHighWaterMark, writableHighWaterMark } = options;
-    const socket = new BoundSocket({
-      ...(allowHalfOpen !== undefined ? { allowHalfOpen } : {}),
-      ...(highWaterMark !== undefined ? { highWaterMark } : {}),
-      ...(readableHighWaterMark !== undefined ? { readableHighWaterMark } : {}),
-      ...(writableHighWaterMark !== undefined ? { writableHighWaterMark } : {}),
-    });
-    // The signal is watched by connect() (once), not by the constructor too.
-    const connectOptions: TcpSocketConnectOpts = signal === undefined ? options : { ...options, signal };
-    return listener === undefined ? socket.connect(connectOptions) : socket.connect(connectOptions, listener);
+    // As Node's createConnection: the options build the socket (signal, onread, allowHalfOpen,
+    // highWaterMark, noDelay, keepAlive are the constructor's), then connect with them.
+    const socket = new StackSocket(options);
+    const { signal: _signal, ...connectOptions } = options;
+    const opts = connectOptions as TcpSocketConnectOpts;
+    if (options.timeout !== undefined) socket.setTimeout(options.timeout);
+    return listener === undefined ? socket.connect(opts) : socket.connect(opts, listener);
   }) as CreateConnection;
 
   const createServer = ((options?: ServerOpts | ((socket: Socket) => void), listener?: (socket: Socket) => void): Server =>
-    new BoundServer(options, listener)) as CreateServer;
+    new StackServer(options, listener)) as CreateServer;
 
   return Object.freeze({
     createServer,
     createConnection,
     connect: createConnection,
-    Socket: BoundSocket,
-    Server: BoundServer,
+    Socket: callable(StackSocket) as unknown as BoundSocketClass,
+    Server: callable(StackServer) as unknown as BoundServerClass,
     isIP,
     isIPv4,
     isIPv6,

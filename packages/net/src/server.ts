@@ -1,15 +1,18 @@
 /**
- * `Server`: a listening port of the stack with `node:net`'s `Server` API. The engine's
- * `TcpListener` does the handshakes; once a connection is ESTABLISHED the stack accepts it and
- * the server wraps it in a `Socket` and emits 'connection'. As in Node, `close()` only stops
- * accepting: 'close' follows when every accepted connection has closed.
+ * `Server`: a listening port of the stack. It IS a `node:net` `Server` (a subclass: Node's
+ * constructor, option validation, `getConnections` and `maxConnections` are Node's own), with
+ * every method that would touch a kernel handle overridden to use a {@link ListenerHandle} of
+ * the stack. The engine's `TcpListener` does the handshakes; once a connection is ESTABLISHED
+ * the stack hands its {@link ConnectionHandle} over and the server wraps it in a `Socket` and
+ * emits 'connection'. As in Node, `close()` only stops accepting: 'close' follows when every
+ * accepted connection has closed.
  */
-import { EventEmitter } from 'node:events';
+import net from 'node:net';
+import { inspect } from 'node:util';
 import { ipv4ToString, isIpv4String } from '@tcp-tun/ip';
 import { SystemError, argumentError, describe, validatePort } from './errors.js';
-import type { ConnectionEntry, ListenerEntry, ListenerOwner } from './internal.js';
+import type { ConnectionHandle, ListenerHandle, ListenerOwner, StackPort } from './handle.js';
 import type { AddressInfo, Socket } from './socket.js';
-import type { Stack } from './stack.js';
 
 /** Options of `createServer()` (Node's `ServerOpts` that apply here). */
 export interface ServerOpts {
@@ -21,6 +24,8 @@ export interface ServerOpts {
   readonly keepAlive?: boolean;
   readonly keepAliveInitialDelay?: number;
   readonly highWaterMark?: number;
+  /** EventEmitter's: a rejected promise of an async listener becomes an 'error' event. */
+  readonly captureRejections?: boolean;
 }
 
 /** Options of `server.listen(options)` (Node's `ListenOptions` that apply here). */
@@ -37,38 +42,59 @@ export interface ListenOptions {
 /** Node's default listen backlog. */
 const DEFAULT_BACKLOG = 511;
 
-type SocketFactory = (options: { allowHalfOpen: boolean; highWaterMark?: number }) => Socket;
+/** Makes the stack's sockets (set by `stack.net`). */
+export type SocketFactory = (options: { allowHalfOpen: boolean; highWaterMark?: number }) => Socket;
 
-/** A listening TCP port of a tcp-tun {@link Stack}, with `node:net`'s `Server` API. */
-export class Server extends EventEmitter implements ListenerOwner {
-  /** Most simultaneous connections; further ones are reset and 'drop' is emitted (as Node). */
-  maxConnections: number | undefined;
+interface NodeServerInternals {
+  _connections: number;
+  allowHalfOpen: boolean;
+  pauseOnConnect: boolean;
+  noDelay: boolean;
+  keepAlive: boolean;
+  /** Node keeps it in seconds. */
+  keepAliveInitialDelay: number;
+  highWaterMark: number;
+}
 
-  readonly #stack: Stack;
-  readonly #options: ServerOpts;
-  readonly #newSocket: SocketFactory;
-  #listener: ListenerEntry | undefined;
+let bindServer: (server: Server, port: StackPort, newSocket: SocketFactory) => void;
+
+/** A listening TCP port of a tcp-tun stack: a `node:net` `Server` driven by the stack. */
+export class Server extends net.Server implements ListenerOwner {
+  #port: StackPort | undefined;
+  #newSocket: SocketFactory | undefined;
+  #listener: ListenerHandle | undefined;
   #host = '0.0.0.0';
   readonly #sockets = new Set<Socket>();
   #closing = false;
+  #announced = false;
   #refed = true;
   #counted = false;
 
-  /** @internal Created by `stack.net.createServer()` / `new stack.net.Server()`. */
-  constructor(stack: Stack, newSocket: SocketFactory, options: ServerOpts = {}, connectionListener?: (socket: Socket) => void) {
-    super();
-    if (options === null || typeof options !== 'object') {
-      throw argumentError('ERR_INVALID_ARG_TYPE', `The "options" argument must be of type object. Received ${describe(options)}`, 'type');
-    }
-    this.#stack = stack;
-    this.#options = options;
-    this.#newSocket = newSocket;
-    if (connectionListener !== undefined) this.on('connection', connectionListener);
+  static {
+    bindServer = (server, port, newSocket) => {
+      server.#port = port;
+      server.#newSocket = newSocket;
+    };
   }
 
-  /** Whether the server is listening. */
-  get listening(): boolean {
-    return this.#listener !== undefined;
+  /** Created by `stack.net.createServer()` / `new stack.net.Server()` (Node's arguments). */
+  constructor(options?: ServerOpts | ((socket: Socket) => void), connectionListener?: (socket: Socket) => void) {
+    if (options !== undefined && options !== null && typeof options !== 'object' && typeof options !== 'function') {
+      throw argumentError('ERR_INVALID_ARG_TYPE', `The "options" argument must be of type object. Received ${describe(options)}`, 'type');
+    }
+    super(options as net.ServerOpts, connectionListener as (socket: net.Socket) => void);
+    // Node's Server does not pass its options to EventEmitter; capturing rejections is asked
+    // of it here as of any emitter.
+    if (typeof options === 'object' && options !== null && options.captureRejections === true) {
+      const kCapture = Object.getOwnPropertySymbols(this).find((s) => s.description === 'kCapture');
+      if (kCapture !== undefined) (this as unknown as Record<symbol, boolean>)[kCapture] = true;
+    }
+  }
+
+  get #stack(): StackPort {
+    const port = this.#port;
+    if (port === undefined) throw argumentError('ERR_INVALID_ARG_VALUE', 'This Server has no stack: create it with stack.net.createServer');
+    return port;
   }
 
   /**
@@ -76,13 +102,13 @@ export class Server extends EventEmitter implements ListenerOwner {
    * or none picks an ephemeral port. 'listening' (and `cb`) follow on the next tick; a port
    * already listened on gives an EADDRINUSE 'error'.
    */
-  listen(port?: number | string, host?: string, backlog?: number, listeningListener?: () => void): this;
-  listen(port?: number | string, host?: string, listeningListener?: () => void): this;
-  listen(port?: number | string, backlog?: number, listeningListener?: () => void): this;
-  listen(port?: number | string, listeningListener?: () => void): this;
-  listen(options: ListenOptions, listeningListener?: () => void): this;
-  listen(listeningListener?: () => void): this;
-  listen(...args: unknown[]): this {
+  override listen(port?: number | string, host?: string, backlog?: number, listeningListener?: () => void): this;
+  override listen(port?: number | string, host?: string, listeningListener?: () => void): this;
+  override listen(port?: number | string, backlog?: number, listeningListener?: () => void): this;
+  override listen(port?: number | string, listeningListener?: () => void): this;
+  override listen(options: ListenOptions, listeningListener?: () => void): this;
+  override listen(listeningListener?: () => void): this;
+  override listen(...args: unknown[]): this {
     const last = args[args.length - 1];
     const cb = typeof last === 'function' ? (last as () => void) : undefined;
     const rest = cb === undefined ? args : args.slice(0, -1);
@@ -102,30 +128,42 @@ export class Server extends EventEmitter implements ListenerOwner {
     if (this.#listener !== undefined) {
       throw argumentError('ERR_SERVER_ALREADY_LISTEN', 'Listen method has been called more than once without closing.');
     }
-    const port = options.port === undefined ? 0 : validatePort(options.port, 'options.port');
+    // Node's listen(): an options object needs a port (or a path); a port must be a number or
+    // a string before its range is checked.
+    if (first !== null && typeof first === 'object' && options.port === undefined) {
+      throw argumentError('ERR_INVALID_ARG_VALUE', `The argument 'options' must have the property "port" or "path". Received ${inspect(options)}`, 'type');
+    }
+    if (options.port !== undefined && options.port !== null && typeof options.port !== 'number' && typeof options.port !== 'string') {
+      throw argumentError('ERR_INVALID_ARG_VALUE', `The argument 'options' is invalid. Received ${inspect(options)}`, 'type');
+    }
+    const port = options.port === undefined || options.port === null ? 0 : validatePort(options.port, 'options.port');
     const backlog = options.backlog === undefined ? DEFAULT_BACKLOG : options.backlog;
     if (typeof backlog !== 'number' || !Number.isInteger(backlog) || backlog < 0) {
       throw argumentError('ERR_INVALID_ARG_VALUE', `The argument 'backlog' must be a non-negative integer. Received ${describe(backlog)}`, 'type');
     }
     const host = options.host ?? '0.0.0.0';
     if (typeof host !== 'string') {
-      throw argumentError('ERR_INVALID_ARG_TYPE', `The "options.host" property must be of type string. Received ${describe(host)}`, 'type');
+      throw argumentError('ERR_INVALID_ARG_TYPE', `The "hostname" argument must be of type string. Received ${describe(host)}`, 'type');
     }
     if (cb !== undefined) this.once('listening', cb);
     this.#closing = false;
     const any = host === '0.0.0.0' || host === '::' || host === '';
-    if (!any && host !== this.#stack.address) {
+    // 127.0.0.0/8 is this host (the stack's loopback), as `localhost`.
+    const loopback = host === 'localhost' || host.startsWith('127.');
+    if (!any && !loopback && host !== this.#stack.address) {
       const code = isIpv4String(host) ? 'EADDRNOTAVAIL' : 'ENOTFOUND';
       const err = new SystemError(code, code === 'ENOTFOUND' ? 'getaddrinfo' : 'listen', host, code === 'ENOTFOUND' ? undefined : port);
       process.nextTick(() => this.emit('error', err));
       return this;
     }
-    this.#host = any ? '0.0.0.0' : host;
-    let entry: ListenerEntry;
+    this.#host = any ? '0.0.0.0' : host === 'localhost' ? '127.0.0.1' : host;
+    // With a host, Node resolves it first: `listening` turns true with the 'listening' event.
+    this.#announced = options.host === undefined;
+    let entry: ListenerHandle;
     try {
       // The backlog counts handshakes in progress and connections not yet accepted; 0 still
       // admits one, as Linux does.
-      entry = this.#stack._listen(this, port, Math.max(1, backlog), this.#host);
+      entry = this.#stack.listen(this, port, Math.max(1, backlog), this.#host);
     } catch (err) {
       if (!(err instanceof SystemError)) throw err;
       process.nextTick(() => this.emit('error', err));
@@ -133,13 +171,18 @@ export class Server extends EventEmitter implements ListenerOwner {
     }
     this.#listener = entry;
     this.#setCounted(true);
+    if (options.signal !== undefined && (options.signal === null || typeof options.signal !== 'object' || typeof options.signal.aborted !== 'boolean')) {
+      throw argumentError('ERR_INVALID_ARG_TYPE', `The "options.signal" property must be an instance of AbortSignal. Received ${describe(options.signal)}`, 'type');
+    }
     if (options.signal !== undefined) {
       const signal = options.signal;
       if (signal.aborted) process.nextTick(() => this.close());
       else signal.addEventListener('abort', () => this.close(), { once: true });
     }
     process.nextTick(() => {
-      if (this.#listener === entry) this.emit('listening');
+      if (this.#listener !== entry) return;
+      this.#announced = true;
+      this.emit('listening');
     });
     return this;
   }
@@ -148,7 +191,7 @@ export class Server extends EventEmitter implements ListenerOwner {
    * Stops accepting connections; 'close' (and `cb`) follow once every accepted connection has
    * closed. `cb` gets ERR_SERVER_NOT_RUNNING if the server was not listening (as Node).
    */
-  close(callback?: (err?: Error) => void): this {
+  override close(callback?: (err?: Error) => void): this {
     if (typeof callback === 'function') {
       if (this.#listener === undefined) {
         this.once('close', () => callback(argumentError('ERR_SERVER_NOT_RUNNING', 'Server is not running.')));
@@ -159,7 +202,7 @@ export class Server extends EventEmitter implements ListenerOwner {
     const l = this.#listener;
     if (l !== undefined) {
       this.#listener = undefined;
-      this.#stack._unlisten(l);
+      l.close();
       this.#setCounted(false);
     }
     this.#closing = true;
@@ -168,75 +211,87 @@ export class Server extends EventEmitter implements ListenerOwner {
   }
 
   /** `{ address, family: 'IPv4', port }` while listening, else null. */
-  address(): AddressInfo | null {
+  override address(): AddressInfo | null {
     const l = this.#listener;
     if (l === undefined) return null;
     return { address: this.#host, family: 'IPv4', port: l.port };
   }
 
-  /** Calls back (asynchronously) with the number of open accepted connections. */
-  getConnections(callback: (err: Error | null, count: number) => void): this {
-    const count = this.#sockets.size;
-    process.nextTick(() => callback(null, count));
-    return this;
-  }
-
   /** The server keeps the process alive while listening (default). */
-  ref(): this {
+  override ref(): this {
     if (!this.#refed) {
       this.#refed = true;
-      if (this.#counted) this.#stack._ref(1);
+      if (this.#counted) this.#stack.hold(1);
     }
     return this;
   }
 
   /** The server no longer keeps the process alive. */
-  unref(): this {
+  override unref(): this {
     if (this.#refed) {
       this.#refed = false;
-      if (this.#counted) this.#stack._ref(-1);
+      if (this.#counted) this.#stack.hold(-1);
     }
     return this;
   }
 
   /** `await using`-style disposal: closes and waits for 'close'. */
-  [Symbol.asyncDispose](): Promise<void> {
+  override [Symbol.asyncDispose](): Promise<void> {
     if (!this.listening) return Promise.resolve();
     return new Promise((resolve) => this.close(() => resolve()));
   }
 
   /** @internal The stack accepted an ESTABLISHED connection from our listener. */
-  onConnection(entry: ConnectionEntry): void {
-    if (this.maxConnections !== undefined && this.#sockets.size >= this.maxConnections) {
-      // Node closes the connection at once and reports it with 'drop'.
+  onConnection(handle: ConnectionHandle): void {
+    const self = this as unknown as NodeServerInternals;
+    const max = this.maxConnections;
+    // As Node v20: 0 (or none) means no limit.
+    if (typeof max === 'number' && max > 0 && self._connections >= max) {
+      // As Node's onconnection: the connection is closed (close(), so a FIN, not a RST) and
+      // reported with 'drop'.
+      handle.close();
       this.emit('drop', {
         localAddress: this.#stack.address,
-        localPort: entry.localPort,
+        localPort: handle.localPort,
         localFamily: 'IPv4',
-        remoteAddress: ipv4ToString(entry.remoteAddr),
-        remotePort: entry.remotePort,
+        remoteAddress: ipv4ToString(handle.remoteAddr),
+        remotePort: handle.remotePort,
         remoteFamily: 'IPv4',
       });
       return;
     }
-    const o = this.#options;
-    const socket = this.#newSocket({
-      allowHalfOpen: Boolean(o.allowHalfOpen),
-      ...(o.highWaterMark !== undefined ? { highWaterMark: o.highWaterMark } : {}),
-    });
-    socket._attachAccepted(entry);
+    const newSocket = this.#newSocket;
+    if (newSocket === undefined) {
+      handle.abort();
+      return;
+    }
+    const socket = newSocket({ allowHalfOpen: Boolean(self.allowHalfOpen), highWaterMark: self.highWaterMark });
+    socket._attachAccepted(handle);
     socket.server = this;
-    if (o.noDelay !== undefined) socket.setNoDelay(o.noDelay);
-    if (o.keepAlive !== undefined) socket.setKeepAlive(o.keepAlive, o.keepAliveInitialDelay);
+    if (self.noDelay) socket.setNoDelay(true);
+    if (self.keepAlive) socket.setKeepAlive(true, self.keepAliveInitialDelay * 1000);
     // As Node's onconnection: the socket starts reading unless pauseOnConnect.
-    if (o.pauseOnConnect === true) socket.pause();
+    if (self.pauseOnConnect) socket.pause();
     else socket.read(0);
     this.#sockets.add(socket);
-    socket.once('close', () => {
-      this.#sockets.delete(socket);
-      this.#emitCloseIfDrained();
-    });
+    self._connections++;
+    socket.once('close', () => this._socketDestroyed(socket));
     this.emit('connection', socket);
+  }
+
+  /** @internal Whether listening has been announced (Node's `listening`). */
+  _isListening(): boolean {
+    return this.#listener !== undefined && this.#announced;
+  }
+
+  /**
+   * @internal An accepted socket was destroyed: as Node's socket._destroy, the count drops and
+   * 'close' may follow (before the socket's own 'close', which waits for its handle).
+   */
+  _socketDestroyed(socket: Socket): void {
+    if (!this.#sockets.delete(socket)) return;
+    (this as unknown as NodeServerInternals)._connections--;
+    this.#emitCloseIfDrained();
   }
 
   /** @internal The stack was closed. */
@@ -257,7 +312,20 @@ export class Server extends EventEmitter implements ListenerOwner {
   #setCounted(on: boolean): void {
     if (on === this.#counted) return;
     this.#counted = on;
-    if (this.#refed) this.#stack._ref(on ? 1 : -1);
+    if (this.#refed) this.#stack.hold(on ? 1 : -1);
   }
 }
 
+
+// Node's `listening` is an accessor of its prototype that reads the kernel handle.
+Object.defineProperty(Server.prototype, 'listening', {
+  configurable: true,
+  get(this: Server): boolean {
+    return this._isListening();
+  },
+});
+
+/** @internal Gives a server its stack and socket factory (done by `stack.net`). */
+export function attachServerPort(server: Server, port: StackPort, newSocket: SocketFactory): void {
+  bindServer(server, port, newSocket);
+}

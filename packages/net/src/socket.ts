@@ -1,92 +1,53 @@
 /**
- * `Socket`: a TCP connection of the stack as a `stream.Duplex`, mapped as Node's lib/net.js
- * maps a kernel socket, so code written for `node:net` (Node's own http, pipe(), `for await`)
- * runs on it unchanged.
+ * `Socket`: a TCP connection of the stack. It IS a `node:net` `Socket` (a subclass), so it
+ * type-checks and passes `instanceof net.Socket` wherever Node expects one (`http.Agent`'s
+ * `createConnection`, `tls.connect({ socket })`, undici's `connect`). Node's own Socket is
+ * driven by its `_handle` (a kernel TCP socket); ours keeps `_handle` null and overrides every
+ * method that would touch it, driving a {@link ConnectionHandle} of the stack instead. What does
+ * not touch the handle stays Node's own code: the constructor's option handling (`signal`,
+ * `onread`, `noDelay`, `keepAlive`, `allowHalfOpen`), `setTimeout` and its validation,
+ * `readyState`, `destroySoon`, `end`, and what happens after the peer's FIN.
  *
- * - `_write`/`_writev` → `conn.send()`. The callback runs once EVERY byte was accepted into the
- *   engine's send buffer; while the buffer is full the rest waits for the engine's 'writable'
- *   event, so Writable's highWaterMark and 'drain' give real backpressure.
- * - `_read` → `conn.recvInto()` and `push()`; when `push()` returns false we stop taking
- *   bytes, so the engine's receive buffer fills and its advertised window closes: the peer is
- *   flow-controlled. The next `_read` resumes.
- * - `_final` → `conn.close()` (our FIN after the queued data); the peer's FIN → `push(null)`.
- *   `allowHalfOpen` is Duplex's, as in Node (default false: we end when the peer ends).
- * - `_destroy` → `conn.abort()` (RST) unless the connection is closed or closing cleanly (our
- *   FIN queued and nothing unread), which is how a kernel treats close() on a socket.
+ * - `_write`/`_writev` → `handle.send()`. The callback runs once EVERY byte was accepted into
+ *   the engine's send buffer (as Node's runs once the kernel took them); while the buffer is
+ *   full the rest waits for the engine's 'writable' event: real backpressure and 'drain'.
+ * - `_read` → `handle.readInto()` and `push()`; when `push()` returns false we stop taking
+ *   bytes, the engine's receive buffer fills and the advertised window closes.
+ * - The peer's FIN → `push(null)` and `read(0)` (Node's onStreamRead), so 'end' is emitted even
+ *   without a reader when the buffer is empty; with `allowHalfOpen: false` Duplex then ends our
+ *   side.
+ * - `_final` → `handle.shutdown()` (our FIN after the queued data); 'finish' follows at once,
+ *   as Node's afterShutdown does.
+ * - `_destroy` → `handle.close()`: the kernel's close(). Accepted bytes are still delivered and
+ *   followed by our FIN; a RST only when received data is discarded unread (RFC 1122
+ *   §4.2.2.13, as Linux) or for `resetAndDestroy()` (`handle.abort()`).
  */
-import { Duplex } from 'node:stream';
-import { setTimeout as setNodeTimeout, clearTimeout as clearNodeTimeout } from 'node:timers';
+import net from 'node:net';
 import { ipv4FromString, ipv4ToString, isIpv4String } from '@tcp-tun/ip';
-import type { TcpConfig, TcpErrorCode, TcpEvent, TcpState } from '@tcp-tun/tcp';
-import { SystemError, TcpTunError, argumentError, describe, validatePort } from './errors.js';
-import type { ConnectionEntry, ConnectionOwner } from './internal.js';
+import type { TcpErrorCode, TcpEvent, TcpState } from '@tcp-tun/tcp';
+import { SystemError, argumentError, describe, validatePort } from './errors.js';
+import type { ConnectionHandle, HandleOwner, LookupFunction, StackPort } from './handle.js';
 import type { Server } from './server.js';
-import type { Stack } from './stack.js';
 
-/** Options of `new Socket()` (Node's `SocketConstructorOpts` that apply here). */
-export interface SocketConstructorOpts {
-  /** Keep our side open after the peer's FIN (default false: end with it, as Node). */
-  readonly allowHalfOpen?: boolean;
-  /** Aborting destroys the socket with an `AbortError`. */
-  readonly signal?: AbortSignal;
-  readonly highWaterMark?: number;
-  readonly readableHighWaterMark?: number;
-  readonly writableHighWaterMark?: number;
-  /** The stack this socket belongs to (`stack.net.Socket` fills it in). */
-  readonly stack?: Stack;
-}
+import { AbortError, normalizeConnectArgs, type AddressInfo, type SocketConstructorOpts, type TcpSocketConnectOpts } from './socket-args.js';
 
-/** Options of `socket.connect()` / `createConnection()` (Node's `TcpSocketConnectOpts`). */
-export interface TcpSocketConnectOpts {
-  readonly port: number | string;
-  /** An IPv4 literal (host names are not resolved: they fail with ENOTFOUND). Default 'localhost'. */
-  readonly host?: string;
-  /** Must be the stack's address (or 0.0.0.0) when given. */
-  readonly localAddress?: string;
-  readonly localPort?: number;
-  /** Only 0 or 4. */
-  readonly family?: number;
-  /** Idle timeout, as `setTimeout()`. */
-  readonly timeout?: number;
-  /** Turn Nagle's algorithm off (`setNoDelay()`). */
-  readonly noDelay?: boolean;
-  /** Keepalive probes (`setKeepAlive()`), after `keepAliveInitialDelay` ms idle. */
-  readonly keepAlive?: boolean;
-  readonly keepAliveInitialDelay?: number;
-  /**
-   * Fail with ETIMEDOUT when written data stays unacknowledged this long, in ms (tcp-tun
-   * extension, Linux's TCP_USER_TIMEOUT; `setUserTimeout()`). Default: the stack's
-   * `tcp.userTimeoutMs` (0 = off: the retransmission limit decides).
-   */
-  readonly userTimeout?: number;
-  readonly signal?: AbortSignal;
-  /** Per-connection engine settings (tcp-tun extension; e.g. short `synRetries` in tests). */
-  readonly tcp?: Partial<TcpConfig>;
-}
-
-/** `createConnection()` options: connect options plus constructor options. */
-export type NetConnectOpts = TcpSocketConnectOpts & Omit<SocketConstructorOpts, 'stack'>;
-
-/** `socket.address()`: the local endpoint. */
-export interface AddressInfo {
-  address: string;
-  family: string;
-  port: number;
-}
-
-/** Node's `AbortError` shape (`name` 'AbortError', `code` 'ABORT_ERR'). */
-export class AbortError extends TcpTunError {
-  constructor(cause?: unknown) {
-    super('ABORT_ERR', 'The operation was aborted', cause === undefined ? undefined : { cause });
-    this.name = 'AbortError';
-  }
-}
+export { AbortError, normalizeConnectArgs, type AddressInfo, type NetConnectOpts, type SocketConstructorOpts, type TcpSocketConnectOpts } from './socket-args.js';
 
 interface PendingWrite {
   readonly chunks: readonly Uint8Array[];
   index: number;
   offset: number;
   readonly callback: (error?: Error | null) => void;
+  /** Written while connecting (fails with ERR_SOCKET_CLOSED_BEFORE_CONNECTION, as Node's). */
+  readonly beforeConnect: boolean;
+}
+
+/** The members of Node's Socket (and Duplex) this class uses that @types/node does not declare. */
+interface NodeSocketInternals {
+  _unrefTimer(): void;
+  _undestroy(): void;
+  _peername: AddressInfo | null;
+  _sockname: AddressInfo | null;
 }
 
 // Largest single read: large enough to amortise the call, small enough to keep chunks sane.
@@ -95,34 +56,36 @@ const RECV_CHUNK = 64 * 1024;
 // States in which the peer's FIN has already been received (RFC 9293 §3.3.2).
 const PEER_FIN_STATES: ReadonlySet<TcpState> = new Set<TcpState>(['CLOSE-WAIT', 'LAST-ACK', 'CLOSING', 'TIME-WAIT']);
 
-/** A TCP connection of a tcp-tun {@link Stack}, with `node:net`'s `Socket` API. */
-export class Socket extends Duplex implements ConnectionOwner {
-  /** Set on connecting sockets until 'connect' (Node's `socket.connecting`). */
-  connecting = false;
+// Node keeps a socket's idle timer under a private symbol; _destroy clears it as Node's does.
+const kTimeout = Object.getOwnPropertySymbols(new net.Socket()).find((s) => s.description === 'timeout');
+
+const LOOPBACK = '127.0.0.1';
+/** `dns.ADDRCONFIG`. */
+const ADDRCONFIG = 32;
+
+let bindPort: (socket: Socket, port: StackPort) => void;
+
+/** A TCP connection of a tcp-tun stack: a `node:net` `Socket` driven by the stack. */
+export class Socket extends net.Socket implements HandleOwner {
   /** The server that accepted this socket, or null (as Node's `socket.server`). */
   server: Server | null = null;
 
-  readonly #stack: Stack | undefined;
-  #entry: ConnectionEntry | undefined;
-  #released = false;
-  #remoteAddress: string | undefined;
-  #remotePort: number | undefined;
-  #localPort: number | undefined;
+  #port: StackPort | undefined;
+  #handle: ConnectionHandle | undefined;
+  #connected = false;
+  #peer: AddressInfo | undefined;
+  #local: AddressInfo | undefined;
   #wantRead = false;
   #pulling = false;
   #peerEnded = false;
   #pushedEof = false;
-  #finQueued = false;
   #pendingWrite: PendingWrite | undefined;
   #pendingFinal: ((error?: Error | null) => void) | undefined;
-  #finAckWait: ((error?: Error | null) => void) | undefined;
   #bytesRead = 0;
   #bytesDispatched = 0;
   #pendingAccepted = 0;
-  #timeoutMs = 0;
-  #idleTimer: ReturnType<typeof setNodeTimeout> | undefined;
   #refed = true;
-  #counted = false;
+  #holding = false;
   /** Set by setNoDelay(); undefined keeps the engine's configured default. */
   #noDelay: boolean | undefined;
   #keepAlive = false;
@@ -133,169 +96,180 @@ export class Socket extends Duplex implements ConnectionOwner {
   #hadError = false;
   /** A reset that arrived while nobody was reading; surfaces on the next read or write. */
   #deferredReset: SystemError | undefined;
+  /** Node's `onread` option: a buffer (or its factory) and the callback that gets the data. */
+  #onread: { buffer: Uint8Array | (() => Uint8Array); callback: (n: number, buf: Uint8Array) => boolean | void } | undefined;
+  #onreadStopped = false;
+  /**
+   * False between an active open's 'connect' and its first read from the event loop: what
+   * arrived meanwhile waits in the engine (libuv's first read comes after the requests, such
+   * as a shutdown, that the program made in 'connect').
+   */
+  #readOpen = true;
+
+  static {
+    bindPort = (socket, port) => {
+      socket.#port = port;
+    };
+  }
 
   constructor(options: SocketConstructorOpts = {}) {
     if (options === null || typeof options !== 'object') {
       throw argumentError('ERR_INVALID_ARG_TYPE', `The "options" argument must be of type object. Received ${describe(options)}`, 'type');
     }
-    super({
-      allowHalfOpen: Boolean(options.allowHalfOpen),
-      // 'close' is emitted by _destroy with Node's `hadError` argument.
-      emitClose: false,
-      autoDestroy: true,
-      ...(options.highWaterMark !== undefined ? { highWaterMark: options.highWaterMark } : {}),
-      ...(options.readableHighWaterMark !== undefined ? { readableHighWaterMark: options.readableHighWaterMark } : {}),
-      ...(options.writableHighWaterMark !== undefined ? { writableHighWaterMark: options.writableHighWaterMark } : {}),
-    });
-    this.#stack = options.stack;
-    if (options.signal !== undefined) this.#watchSignal(options.signal);
+    // Node's constructor: option handling, `signal`, 'end' → writeAfterFIN. A file descriptor
+    // or handle of the kernel has no meaning here, and `onread` is ours to drive.
+    // The signal is watched below: Duplex's constructor would destroy an already aborted socket
+    // before this class's fields exist.
+    const { onread, signal, ...rest } = options as SocketConstructorOpts & { fd?: unknown; handle?: unknown };
+    delete (rest as { fd?: unknown }).fd;
+    delete (rest as { handle?: unknown }).handle;
+    super(rest as net.SocketConstructorOpts);
+    if (onread !== undefined && onread !== null && typeof onread === 'object' && typeof onread.callback === 'function') {
+      const buffer = onread.buffer;
+      if (buffer instanceof Uint8Array || typeof buffer === 'function') this.#onread = { buffer, callback: onread.callback };
+    }
+    if (signal !== undefined) this.#watchSignal(signal);
+    if (options.noDelay !== undefined) this.#noDelay = Boolean(options.noDelay);
+    if (options.keepAlive !== undefined) {
+      this.#keepAlive = Boolean(options.keepAlive);
+      this.#keepAliveInitialDelayMs = Math.max(0, Math.trunc(Number(options.keepAliveInitialDelay) || 0));
+      this.#keepAliveSet = true;
+    }
   }
 
-  // ---- getters (Node's names) ------------------------------------------------------------
+  // ---- getters (Node's, through _getpeername/_getsockname as Node's are) -------------------
 
-  /** Remote IPv4 address, once connected. */
-  get remoteAddress(): string | undefined {
-    return this.connecting ? undefined : this.#remoteAddress;
+  /** @internal Node's remoteAddress/remotePort/remoteFamily read this. */
+  _getpeername(): AddressInfo | Record<string, never> {
+    return this.connecting || this.#peer === undefined ? {} : this.#peer;
   }
-  get remotePort(): number | undefined {
-    return this.connecting ? undefined : this.#remotePort;
+
+  /** @internal Node's address()/localAddress/localPort/localFamily read this. */
+  _getsockname(): AddressInfo | Record<string, never> {
+    return this.#local ?? {};
   }
-  get remoteFamily(): string | undefined {
-    return this.remoteAddress === undefined ? undefined : 'IPv4';
-  }
-  /** Local address (the stack's), once a connection exists. */
-  get localAddress(): string | undefined {
-    return this.#localPort === undefined ? undefined : this.#stack?.address;
-  }
-  get localPort(): number | undefined {
-    return this.#localPort;
-  }
-  get localFamily(): string | undefined {
-    return this.#localPort === undefined ? undefined : 'IPv4';
-  }
-  /** Octets received and handed to the stream. */
-  get bytesRead(): number {
-    return this.#bytesRead;
-  }
-  /** Octets written: accepted by the engine plus those still queued in the stream (as Node). */
-  get bytesWritten(): number {
-    return this.#bytesDispatched + this.writableLength - this.#pendingAccepted;
-  }
-  /** 'opening' | 'open' | 'readOnly' | 'writeOnly' | 'closed', as Node computes it. */
-  get readyState(): 'opening' | 'open' | 'readOnly' | 'writeOnly' | 'closed' {
-    if (this.connecting) return 'opening';
-    if (this.readable && this.writable) return 'open';
-    if (this.readable && !this.writable) return 'readOnly';
-    if (!this.readable && this.writable) return 'writeOnly';
-    return 'closed';
-  }
-  /** True until connected (no connection yet, or still connecting). */
-  get pending(): boolean {
-    return this.#entry === undefined || this.connecting;
-  }
-  /** The idle timeout set by `setTimeout()`, in ms (undefined when none). */
-  get timeout(): number | undefined {
-    return this.#timeoutMs === 0 ? undefined : this.#timeoutMs;
-  }
+
   /** The engine state of the connection ('CLOSED' when there is none); tcp-tun extension. */
   get tcpState(): TcpState {
-    const e = this.#entry;
-    return e === undefined || e.removed ? 'CLOSED' : e.conn.state;
-  }
-
-  /** The local endpoint, `{}` before a connection exists (as Node). */
-  address(): AddressInfo | Record<string, never> {
-    const address = this.localAddress;
-    const port = this.#localPort;
-    if (address === undefined || port === undefined) return {};
-    return { address, family: 'IPv4', port };
+    return this.#handle?.state ?? 'CLOSED';
   }
 
   // ---- commands ------------------------------------------------------------------------
 
   /**
    * Opens the connection: `connect(options, cb?)` or `connect(port, host?, cb?)`. `cb` is a
-   * one-time 'connect' listener. Failures (refused, timed out, no free port) arrive as 'error'.
+   * one-time 'connect' listener. Failures (refused, timed out, no free port, unresolvable
+   * name) arrive as 'error'. A socket that was closed may connect again, as Node's.
    */
-  connect(options: TcpSocketConnectOpts, connectListener?: () => void): this;
-  connect(port: number | string, host?: string, connectListener?: () => void): this;
-  connect(port: number | string, connectListener?: () => void): this;
-  connect(...args: unknown[]): this {
+  override connect(options: net.SocketConnectOpts | TcpSocketConnectOpts, connectionListener?: () => void): this;
+  override connect(port: number, host: string, connectionListener?: () => void): this;
+  override connect(port: number, connectionListener?: () => void): this;
+  override connect(path: string, connectionListener?: () => void): this;
+  override connect(...args: unknown[]): this {
     const [options, listener] = normalizeConnectArgs(args);
-    const stack = this.#stack;
-    if (stack === undefined) {
+    const port = this.#port;
+    if (port === undefined) {
       throw argumentError('ERR_INVALID_ARG_VALUE', 'This Socket has no stack: create it with stack.net.Socket or stack.net.connect');
     }
-    if (this.#entry !== undefined || this.connecting) {
-      throw argumentError('ERR_INVALID_ARG_VALUE', 'Socket is already connecting or connected');
+    if (options.port !== undefined && typeof options.port !== 'number' && typeof options.port !== 'string') {
+      throw argumentError('ERR_INVALID_ARG_TYPE', `The "options.port" property must be one of type number or string. Received ${describe(options.port)}`, 'type');
     }
-    if (this.destroyed) throw argumentError('ERR_SOCKET_CLOSED', 'Socket is closed');
-    if (options.port === undefined || options.port === null) {
-      throw argumentError('ERR_MISSING_ARGS', 'The "options" or "port" or "path" argument must be specified', 'type');
-    }
-    const port = validatePort(options.port);
-    if (options.host !== undefined && typeof options.host !== 'string') {
-      throw argumentError('ERR_INVALID_ARG_TYPE', `The "options.host" property must be of type string. Received ${describe(options.host)}`, 'type');
+    if (port.closed) throw argumentError('ERR_STACK_CLOSED', 'The stack is closed');
+    if (listener !== undefined) this.once('connect', listener);
+    if (options.port === undefined) throw argumentError('ERR_MISSING_ARGS', 'The "options" or "port" or "path" argument must be specified', 'type');
+    const remotePort = validatePort(options.port, 'Port');
+    if (options.host !== undefined && options.host !== null && typeof options.host !== 'string') {
+      throw argumentError('ERR_INVALID_ARG_TYPE', `The "hostname" argument must be of type string. Received ${describe(options.host)}`, 'type');
     }
     if (options.localAddress !== undefined && !isIpv4String(options.localAddress)) {
       throw argumentError('ERR_INVALID_IP_ADDRESS', `Invalid IP address: ${String(options.localAddress)}`, 'type');
     }
-    const localPort = options.localPort === undefined ? undefined : validatePort(options.localPort, 'options.localPort');
-    if (options.family !== undefined && options.family !== 0 && options.family !== 4) {
-      throw argumentError('ERR_INVALID_ARG_VALUE', `The property 'options.family' must be one of: 0, 4. Received ${String(options.family)}`, 'type');
+    if (options.localPort !== undefined && typeof options.localPort !== 'number') {
+      throw argumentError('ERR_INVALID_ARG_TYPE', `The "options.localPort" property must be of type number. Received ${describe(options.localPort)}`, 'type');
     }
-    const host = options.host ?? 'localhost';
-    if (listener !== undefined) this.once('connect', listener);
+    const localPort = options.localPort === undefined ? undefined : validatePort(options.localPort, 'options.localPort');
+    const family = options.family === 'IPv4' ? 4 : options.family === 'IPv6' ? 6 : options.family;
+    if (family !== undefined && family !== 0 && family !== 4 && family !== 6) {
+      throw argumentError('ERR_INVALID_ARG_VALUE', `The property 'options.family' must be one of: 0, 4, 6. Received ${String(options.family)}`, 'type');
+    }
+    const lookup = options.lookup ?? port.lookup;
+    if (lookup !== undefined && typeof lookup !== 'function') {
+      throw argumentError('ERR_INVALID_ARG_TYPE', `The "options.lookup" property must be of type function. Received ${describe(lookup)}`, 'type');
+    }
+    if (this.connecting && !this.destroyed) {
+      // Linux refuses a second connect(2) on a connecting socket: Node reports EALREADY.
+      process.nextTick(() => {
+        if (this.destroyed) return;
+        const peer = this.#peer;
+        const err = new SystemError('EALREADY', 'connect', peer?.address ?? String(options.host ?? LOOPBACK), peer?.port ?? remotePort);
+        const local = this.#local;
+        if (local !== undefined) err.message += ` - Local (${local.address}:${local.port})`;
+        this.destroy(err);
+      });
+      return this;
+    }
+    if (this.#connected && !this.destroyed) throw argumentError('ERR_INVALID_ARG_VALUE', 'Socket is already connected');
+    if (this.destroyed) this.#reset();
     if (options.timeout !== undefined) this.setTimeout(options.timeout);
     if (options.noDelay !== undefined) this.setNoDelay(options.noDelay);
     if (options.keepAlive !== undefined) this.setKeepAlive(options.keepAlive, options.keepAliveInitialDelay);
     if (options.userTimeout !== undefined) this.setUserTimeout(options.userTimeout);
     if (options.signal !== undefined) this.#watchSignal(options.signal);
-    this.connecting = true;
-    this.#remotePort = port;
-    this.#remoteAddress = host;
-    this.#countRef(true);
-    if (!isIpv4String(host)) {
-      // No resolver: names fail as an unresolvable name does in Node.
-      this.#failSoon(new SystemError('ENOTFOUND', 'getaddrinfo', host));
-      return this;
-    }
-    if (options.localAddress !== undefined && options.localAddress !== stack.address && options.localAddress !== '0.0.0.0') {
-      this.#failSoon(new SystemError('EADDRNOTAVAIL', 'connect', host, port));
-      return this;
-    }
-    try {
-      this.#attach(stack._open(this, ipv4FromString(host), port, localPort, options.tcp));
-    } catch (err) {
-      if (!(err instanceof SystemError)) throw err;
-      this.#failSoon(err);
+    if (this.write !== net.Socket.prototype.write) this.write = net.Socket.prototype.write;
+    this.#setConnecting(true);
+    this.#unrefTimer();
+    const host = options.host ?? 'localhost';
+    const open = (address: string): void => {
+      if (!this.connecting || this.destroyed) return;
+      // 127.0.0.0/8 is this host, as everywhere: it is the stack's own address (loopback).
+      const remote = address.startsWith('127.') ? port.address : address;
+      this.#peer = { address, family: 'IPv4', port: remotePort };
+      if (options.localAddress !== undefined && options.localAddress !== port.address && options.localAddress !== '0.0.0.0') {
+        this.destroy(new SystemError('EADDRNOTAVAIL', 'connect', address, remotePort));
+        return;
+      }
+      try {
+        this.#attach(port.open(this, ipv4FromString(remote), remotePort, localPort, options.tcp));
+      } catch (err) {
+        if (!(err instanceof SystemError)) throw err;
+        this.destroy(err);
+      }
+    };
+    if (isIpv4String(host)) {
+      // As Node: an IP literal connects on the next tick, without a lookup or 'lookup' event.
+      process.nextTick(() => open(host));
+    } else if (lookup === undefined) {
+      // No resolver: `localhost` is 127.0.0.1; any other name fails as an unresolvable one does.
+      process.nextTick(() => {
+        if (!this.connecting || this.destroyed) return;
+        if (host === 'localhost') {
+          this.emit('lookup', null, LOOPBACK, 4, host);
+          open(LOOPBACK);
+        } else {
+          const err = new SystemError('ENOTFOUND', 'getaddrinfo', host);
+          this.emit('lookup', err, undefined, undefined, host);
+          this.destroy(err);
+        }
+      });
+    } else {
+      this.#resolve(lookup, host, family ?? 0, options.hints, open);
     }
     return this;
   }
 
-  /**
-   * Turns Nagle's algorithm (RFC 1122 §4.2.3.4) off (`true`, the default argument, as Node) or
-   * on: with it off a small write goes out at once even while earlier small data is
-   * unacknowledged. Data Nagle was holding is sent now. Before the connection exists the
-   * setting is kept and applied when it does.
-   */
-  setNoDelay(noDelay = true): this {
-    this.#noDelay = Boolean(noDelay);
-    const e = this.#liveEntry();
-    if (e !== undefined) {
-      e.conn.setNoDelay(this.#noDelay);
-      this.#stack?._schedule(e);
-    }
+  /** Nagle's algorithm (RFC 1122 §4.2.3.4) off (`true`, the default argument, as Node) or on. */
+  override setNoDelay(noDelay?: boolean): this {
+    this.#noDelay = noDelay === undefined ? true : Boolean(noDelay);
+    this.#handle?.setNoDelay(this.#noDelay);
     return this;
   }
 
   /**
    * Keepalive (RFC 1122 §4.2.3.6), as Node's: with `enable`, after `initialDelay` ms without a
-   * segment from the peer (0 keeps the current idle time: the stack's `tcp.keepAliveIdleMs`,
-   * 2 h by default) probes are sent every `tcp.keepAliveIntervalMs`; after
-   * `tcp.keepAliveProbes` unanswered ones the socket fails with ETIMEDOUT.
+   * segment from the peer (0 keeps the stack's `tcp.keepAliveIdleMs`) probes are sent every
+   * `tcp.keepAliveIntervalMs`; after `tcp.keepAliveProbes` unanswered ones, ETIMEDOUT.
    */
-  setKeepAlive(enable = false, initialDelay = 0): this {
+  override setKeepAlive(enable = false, initialDelay = 0): this {
     this.#keepAlive = Boolean(enable);
     this.#keepAliveInitialDelayMs = Math.min(0x7fffffff, Math.max(0, Math.trunc(Number(initialDelay) || 0)));
     this.#keepAliveSet = true;
@@ -304,10 +278,9 @@ export class Socket extends Duplex implements ConnectionOwner {
   }
 
   /**
-   * User timeout (tcp-tun extension; RFC 9293 §3.10.8, RFC 5482, Linux's TCP_USER_TIMEOUT): when
-   * written data stays unacknowledged (or held by a zero window) for `ms`, the connection is
-   * reset and the socket fails with ETIMEDOUT, however many retransmissions that is. 0 turns it
-   * off (the retransmission limit `tcp.maxRetransmits` decides).
+   * User timeout (tcp-tun extension; RFC 5482, Linux's TCP_USER_TIMEOUT): when written data
+   * stays unacknowledged for `ms`, the connection is reset and the socket fails with ETIMEDOUT.
+   * 0 turns it off.
    */
   setUserTimeout(ms: number): this {
     if (typeof ms !== 'number' || Number.isNaN(ms)) {
@@ -317,79 +290,52 @@ export class Socket extends Duplex implements ConnectionOwner {
       throw argumentError('ERR_OUT_OF_RANGE', `The value of "msecs" is out of range. It must be >= 0 && <= 2147483647. Received ${ms}`, 'range');
     }
     this.#userTimeoutMs = Math.trunc(ms);
-    const e = this.#liveEntry();
-    if (e !== undefined) {
-      e.conn.setUserTimeout(this.#userTimeoutMs);
-      this.#stack?._schedule(e);
-    }
-    return this;
-  }
-
-  /**
-   * Emits 'timeout' after `ms` of inactivity (no bytes read or written), as Node: the socket is
-   * NOT closed; 0 disables. `callback` becomes a one-time 'timeout' listener.
-   */
-  setTimeout(ms: number, callback?: () => void): this {
-    if (typeof ms !== 'number' || Number.isNaN(ms)) {
-      throw argumentError('ERR_INVALID_ARG_TYPE', `The "msecs" argument must be of type number. Received ${describe(ms)}`, 'type');
-    }
-    if (ms < 0 || !Number.isFinite(ms)) {
-      throw argumentError('ERR_OUT_OF_RANGE', `The value of "msecs" is out of range. It must be a non-negative finite number. Received ${ms}`, 'range');
-    }
-    this.#timeoutMs = Math.trunc(ms);
-    if (this.#idleTimer !== undefined) clearNodeTimeout(this.#idleTimer);
-    this.#idleTimer = undefined;
-    if (this.#timeoutMs === 0) {
-      if (callback !== undefined) this.removeListener('timeout', callback);
-      return this;
-    }
-    if (callback !== undefined) this.once('timeout', callback);
-    if (!this.destroyed) {
-      const timer = setNodeTimeout(() => {
-        if (this.destroyed) return;
-        this.emit('timeout');
-      }, this.#timeoutMs);
-      // Node's socket timeouts never keep the process alive.
-      timer.unref();
-      this.#idleTimer = timer;
-    }
+    this.#handle?.setUserTimeout(this.#userTimeoutMs);
     return this;
   }
 
   /** The socket keeps the process alive while it is open (default). */
-  ref(): this {
-    if (!this.#refed) {
-      this.#refed = true;
-      if (this.#counted) this.#stack?._ref(1);
-    }
+  override ref(): this {
+    this.#refed = true;
+    this.#updateHold();
     return this;
   }
 
-  /** The socket no longer keeps the process alive. */
-  unref(): this {
-    if (this.#refed) {
-      this.#refed = false;
-      if (this.#counted) this.#stack?._ref(-1);
-    }
+  /** The socket no longer keeps the process alive (a pending connect or write still does). */
+  override unref(): this {
+    this.#refed = false;
+    this.#updateHold();
     return this;
   }
 
-  /** Ends the writable side, then destroys once everything is written (Node's). */
-  destroySoon(): void {
-    if (this.writable) this.end();
-    if (this.writableFinished) this.destroy();
-    else this.once('finish', () => this.destroy());
-  }
-
-  /** Closes the connection with a RST (Node's `resetAndDestroy`). */
-  resetAndDestroy(): this {
-    const e = this.#entry;
-    if (e !== undefined && !e.removed && !this.#released) {
-      this.#released = true;
-      this.#stack?._release(e, false);
+  /** Closes the connection with a RST (Node's `resetAndDestroy`); ERR_SOCKET_CLOSED before connect. */
+  override resetAndDestroy(): this {
+    const h = this.#handle;
+    if (h === undefined && !this.connecting) {
+      this.destroy(argumentError('ERR_SOCKET_CLOSED', 'Socket is closed'));
+      return this;
     }
+    if (this.connecting) {
+      this.once('connect', () => this.resetAndDestroy());
+      return this;
+    }
+    h?.abort();
     this.destroy();
     return this;
+  }
+
+  /** Resumes reading after an `onread` callback returned false (and as Node's resume()). */
+  override resume(): this {
+    if (this.#onread !== undefined && this.#onreadStopped) {
+      this.#onreadStopped = false;
+      this.#pull();
+    }
+    return super.resume();
+  }
+
+  override pause(): this {
+    if (this.#onread !== undefined) this.#onreadStopped = true;
+    return super.pause();
   }
 
   /**
@@ -398,10 +344,10 @@ export class Socket extends Duplex implements ConnectionOwner {
    */
   get socketOptions(): { noDelay: boolean; keepAlive: boolean; keepAliveInitialDelayMs: number; userTimeoutMs: number } {
     return {
-      noDelay: this.#noDelay ?? this.#stack?.tcpConfig.noDelay ?? false,
+      noDelay: this.#noDelay ?? this.#port?.tcpConfig.noDelay ?? false,
       keepAlive: this.#keepAlive,
       keepAliveInitialDelayMs: this.#keepAliveInitialDelayMs,
-      userTimeoutMs: this.#userTimeoutMs ?? this.#stack?.tcpConfig.userTimeoutMs ?? 0,
+      userTimeoutMs: this.#userTimeoutMs ?? this.#port?.tcpConfig.userTimeoutMs ?? 0,
     };
   }
 
@@ -411,22 +357,31 @@ export class Socket extends Duplex implements ConnectionOwner {
    * Takes over a connection a listener accepted (already ESTABLISHED or later).
    * @internal
    */
-  _attachAccepted(entry: ConnectionEntry): void {
-    this.#attach(entry);
-    this.#countRef(true);
-    // The peer may have sent its FIN before we took over.
-    if (PEER_FIN_STATES.has(entry.conn.state)) this.#peerEnded = true;
-    if (this.#peerEnded) this.#pull();
+  _attachAccepted(handle: ConnectionHandle): void {
+    this.#peer = { address: ipv4ToString(handle.remoteAddr), family: 'IPv4', port: handle.remotePort };
+    this.#attach(handle);
+    // The peer may have sent its FIN before we took over: Node reads it (and emits 'end') from
+    // the event loop after 'connection', not before.
+    if (PEER_FIN_STATES.has(handle.state)) {
+      setImmediate(() => {
+        this.#peerEnded = true;
+        this.#pull();
+      });
+    }
   }
 
   /** @internal Engine events of our connection, from the stack's drain. */
   onTcpEvent(event: TcpEvent): void {
     switch (event.type) {
       case 'connected':
-        this.#onConnected();
+        // Node learns of a completed connect from the event loop after the kernel finished the
+        // handshake, so a server on the same host has its 'connection' before the client's
+        // 'connect'. Two turns later the handshake's last ACK has crossed the link (or the
+        // loopback) and the order is Node's; what arrives meanwhile waits in the engine.
+        setImmediate(() => setImmediate(() => this.#onConnected()));
         break;
       case 'readable':
-        this.#touchIdle();
+        this.#unrefTimer();
         this.#pull();
         break;
       case 'writable':
@@ -437,7 +392,6 @@ export class Socket extends Duplex implements ConnectionOwner {
         this.#pull();
         break;
       case 'fin-acked':
-        this.#onFinAcked();
         break;
       case 'error':
         this.#onError(event.code);
@@ -459,19 +413,20 @@ export class Socket extends Duplex implements ConnectionOwner {
     this.#pull();
   }
 
-  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    this.#startWrite([chunk], callback);
+  override _write(chunk: Buffer | string, encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    this.#startWrite([typeof chunk === 'string' ? Buffer.from(chunk, encoding) : chunk], callback);
   }
 
-  override _writev(chunks: Array<{ chunk: Buffer; encoding: BufferEncoding }>, callback: (error?: Error | null) => void): void {
+  override _writev(chunks: Array<{ chunk: Buffer | string; encoding: BufferEncoding }>, callback: (error?: Error | null) => void): void {
     this.#startWrite(
-      chunks.map((c) => c.chunk),
+      chunks.map((c) => (typeof c.chunk === 'string' ? Buffer.from(c.chunk, c.encoding) : c.chunk)),
       callback,
     );
   }
 
   override _final(callback: (error?: Error | null) => void): void {
-    if (this.connecting || this.#entry === undefined) {
+    // As Node's: before the connection exists the end waits for 'connect' (forever if none).
+    if (this.connecting || this.#handle === undefined) {
       this.#pendingFinal = callback;
       return;
     }
@@ -479,35 +434,35 @@ export class Socket extends Duplex implements ConnectionOwner {
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    if (this.#idleTimer !== undefined) clearNodeTimeout(this.#idleTimer);
-    this.#idleTimer = undefined;
-    this.#countRef(false);
-    this.connecting = false;
-    const e = this.#entry;
-    if (e !== undefined && !this.#released) {
-      this.#released = true;
-      // Reset unless the close is clean: nothing left unread (Linux resets when close()
-      // discards data) and either our FIN is queued or the peer has ended and this is a
-      // plain destroy() (then our FIN completes the close, as close() on a kernel socket in
-      // CLOSE-WAIT does). RFC 9293 §3.10.4/§3.10.5 permit both.
-      const unread = !e.removed && e.conn.readableLength > 0;
-      let graceful = this.#finQueued && !unread;
-      if (!graceful && !unread && error === null && this.#peerEnded && this.#deferredReset === undefined && !e.removed) {
-        e.conn.close();
-        graceful = true;
-      }
-      this.#stack?._release(e, graceful);
-    }
+    if (kTimeout !== undefined) clearTimeout((this as unknown as Record<symbol, ReturnType<typeof setTimeout> | undefined>)[kTimeout]);
+    const wasConnecting = this.connecting;
+    this.#setConnecting(false);
+    // The kernel's close(): delivery of what was accepted and our FIN go on without us (or a
+    // RST when received data is discarded unread); see ConnectionHandle.close.
+    this.#handle?.close();
+    this.#handle?.setOwner(undefined);
     const pending = this.#pendingWrite;
     this.#pendingWrite = undefined;
-    const final = this.#pendingFinal ?? this.#finAckWait;
+    // An end() still waiting for a connection is never completed (Writable reports it).
     this.#pendingFinal = undefined;
-    this.#finAckWait = undefined;
     const err = error ?? undefined;
     this.#hadError = err !== undefined;
-    if (pending !== undefined) pending.callback(err ?? argumentError('ERR_SOCKET_CLOSED', 'Socket is closed'));
-    if (final !== undefined) final(err ?? argumentError('ERR_SOCKET_CLOSED', 'Socket is closed'));
+    this.#updateHold();
+    if (pending !== undefined) {
+      if (pending.beforeConnect) {
+        // Node's _writeGeneric: a write queued before the connection fails when 'close' comes.
+        this.once('close', () => pending.callback(argumentError('ERR_SOCKET_CLOSED_BEFORE_CONNECTION', 'Socket closed before the connection was established')));
+      } else {
+        pending.callback(err ?? argumentError('ERR_SOCKET_CLOSED', 'Socket is closed'));
+      }
+    }
     callback(error);
+    this.server?._socketDestroyed(this);
+    if (this.#handle === undefined && !wasConnecting) {
+      // Never had a connection: Node emits 'close' (without hadError) on the next tick.
+      process.nextTick(() => this.emit('close'));
+      return;
+    }
     // Node emits 'close' (with hadError) when the handle has closed: a later turn of the
     // event loop than 'error', so listeners added after 'error' still see it.
     setImmediate(() => this.emit('close', this.#hadError));
@@ -515,66 +470,141 @@ export class Socket extends Duplex implements ConnectionOwner {
 
   // ---- internals -----------------------------------------------------------------------
 
-  #attach(entry: ConnectionEntry): void {
-    this.#entry = entry;
-    this.#localPort = entry.localPort;
-    this.#remoteAddress = ipv4ToString(entry.remoteAddr);
-    this.#remotePort = entry.remotePort;
-    entry.owner = this;
-    // Settings made before the connection existed (connect options, or set early).
-    const conn = entry.conn;
-    if (this.#noDelay !== undefined) conn.setNoDelay(this.#noDelay);
-    if (this.#userTimeoutMs !== undefined) conn.setUserTimeout(this.#userTimeoutMs);
-    this.#applyKeepAlive();
+  /** A destroyed socket connects again (Node's connect() on a closed socket). */
+  #reset(): void {
+    (this as unknown as NodeSocketInternals)._undestroy();
+    this.#handle = undefined;
+    this.#connected = false;
+    this.#peer = undefined;
+    this.#local = undefined;
+    this.#wantRead = false;
+    this.#peerEnded = false;
+    this.#pushedEof = false;
+    this.#deferredReset = undefined;
+    this.#hadError = false;
+    this.#bytesRead = 0;
+    this.#bytesDispatched = 0;
   }
 
-  /** The connection, while this socket owns it and it is not closed. */
-  #liveEntry(): ConnectionEntry | undefined {
-    const e = this.#entry;
-    return e === undefined || e.removed || this.#released ? undefined : e;
+  #setConnecting(on: boolean): void {
+    (this as { connecting: boolean }).connecting = on;
+    this.#updateHold();
+  }
+
+  /** `dns.lookup`-style resolution, emitting Node's 'lookup' event. */
+  #resolve(lookup: LookupFunction, host: string, family: number, hints: number | undefined, open: (address: string) => void): void {
+    // As Node's lookupAndConnect on Linux: ADDRCONFIG unless a family or hints are given, and
+    // all addresses asked for (autoSelectFamily) unless the family is fixed.
+    const fixed = family === 4 || family === 6;
+    const h = hints ?? 0;
+    const dnsOptions = fixed ? { family, hints: h } : { family: undefined, hints: h === 0 ? ADDRCONFIG : h, all: true };
+    lookup(host, dnsOptions, (err, address, addressFamily) => {
+      if (!this.connecting || this.destroyed) return;
+      let ip: string | undefined;
+      let fam = addressFamily;
+      if (err === null) {
+        if (typeof address === 'string') ip = address;
+        else if (Array.isArray(address)) {
+          const first = (address as readonly { address: string; family: number }[]).find((a) => a.family === 4 || isIpv4String(a.address));
+          ip = first?.address;
+          fam = first?.family;
+        }
+      }
+      this.emit('lookup', err, ip, fam, host);
+      if (err !== null) {
+        this.destroy(err);
+        return;
+      }
+      if (ip === undefined || !isIpv4String(ip)) {
+        this.destroy(argumentError('ERR_INVALID_IP_ADDRESS', `Invalid IP address: ${String(ip)}`, 'type'));
+        return;
+      }
+      open(ip);
+    });
+  }
+
+  #attach(handle: ConnectionHandle): void {
+    this.#handle = handle;
+    const port = this.#port;
+    this.#local = { address: port?.address ?? '0.0.0.0', family: 'IPv4', port: handle.localPort };
+    handle.setOwner(this);
+    // Settings made before the connection existed (constructor/connect options, or set early).
+    if (this.#noDelay !== undefined) handle.setNoDelay(this.#noDelay);
+    if (this.#userTimeoutMs !== undefined) handle.setUserTimeout(this.#userTimeoutMs);
+    this.#applyKeepAlive();
+    this.#updateHold();
   }
 
   #applyKeepAlive(): void {
-    const e = this.#liveEntry();
-    if (e === undefined || !this.#keepAliveSet) return;
+    if (!this.#keepAliveSet) return;
     const delay = this.#keepAliveInitialDelayMs;
-    e.conn.setKeepAlive(this.#keepAlive, delay > 0 ? delay : undefined);
-    // The drain re-reads the connection's deadline.
-    this.#stack?._schedule(e);
+    this.#handle?.setKeepAlive(this.#keepAlive, delay > 0 ? delay : undefined);
+  }
+
+  /**
+   * Whether this socket keeps the process alive, as libuv decides for Node's: a ref'd open
+   * socket, and (ref'd or not) a pending connect or write (an active request).
+   */
+  #updateHold(): void {
+    const open = this.#handle !== undefined && !this.destroyed;
+    const want = !this.destroyed && ((open && this.#refed) || this.connecting || this.#pendingWrite !== undefined);
+    if (want === this.#holding) return;
+    this.#holding = want;
+    this.#port?.hold(want ? 1 : -1);
+  }
+
+  #unrefTimer(): void {
+    (this as unknown as NodeSocketInternals)._unrefTimer();
   }
 
   #onConnected(): void {
     if (!this.connecting) return;
-    this.connecting = false;
-    this.#touchIdle();
+    this.#connected = true;
+    this.#setConnecting(false);
+    this.#unrefTimer();
     this.emit('connect');
-    this.emit('ready');
-    // As Node's afterConnect: start reading into the stream buffer (up to its highWaterMark)
-    // even before anyone consumes, so a reset or FIN is noticed at once.
-    if (!this.isPaused()) this.read(0);
+    // Writes queued while connecting go as Node's do: from a 'connect' listener, before 'ready'.
     this.#flushWrites();
+    this.emit('ready');
     const final = this.#pendingFinal;
     if (final !== undefined) {
       this.#pendingFinal = undefined;
       this.#finish(final);
     }
-    if (this.#wantRead) this.#pull();
+    // As Node's afterConnect: start reading into the stream buffer (up to its highWaterMark)
+    // even before anyone consumes, so a reset or FIN is noticed at once; the first read comes
+    // from the event loop.
+    this.#readOpen = false;
+    setImmediate(() =>
+      setImmediate(() => {
+        this.#readOpen = true;
+        if (this.destroyed) return;
+        if (!this.isPaused() || this.#onread !== undefined) this.read(0);
+        this.#pull();
+      }),
+    );
   }
 
   #onError(code: TcpErrorCode): void {
     let error: SystemError;
-    if (code === 'ECONNREFUSED' || ((code === 'ETIMEDOUT' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH') && this.connecting)) {
-      error = new SystemError(code, 'connect', this.#remoteAddress, this.#remotePort);
-    } else if (code === 'EPIPE') {
-      error = new SystemError(code, 'write');
+    const peer = this.#peer;
+    if (code === 'ECONNREFUSED' || ((code === 'ETIMEDOUT' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH' || code === 'ECONNRESET') && this.connecting)) {
+      error = new SystemError(code, 'connect', peer?.address, peer?.port);
+    } else if (code === 'EPIPE' || (code === 'ECONNRESET' && this.#peerEnded)) {
+      // A reset after the peer's FIN (CLOSE-WAIT) is EPIPE, as Linux's tcp_reset() reports it,
+      // and with reading over only a write can see it: Node reports nothing until the next
+      // write fails.
+      error = new SystemError('EPIPE', 'write');
+      if (code === 'ECONNRESET' && !this.writableEnded && !this.destroyed) {
+        this.#deferredReset = error;
+        return;
+      }
     } else {
       error = new SystemError(code, 'read');
       // A reset is deferred only while something can still observe it: a read (the stream
-      // has not ended) or a write (the writable side is open). When both sides are done and
-      // end() waits for our FIN's acknowledgment, which will never come, it fails now;
-      // deferring it would leave a socket that never closes.
+      // has not ended) or a write (the writable side is open).
       const observable = !this.#pushedEof || !this.writableEnded;
-      if (code === 'ECONNRESET' && !this.#wantRead && !this.destroyed && this.#finAckWait === undefined && observable) {
+      if (code === 'ECONNRESET' && !this.#wantRead && !this.destroyed && observable && this.#onread === undefined) {
         // As with Node over a kernel socket whose reading stopped (its stream buffer is full):
         // the reset is seen by the next read (ECONNRESET) or write (EPIPE), not before.
         this.#deferredReset = error;
@@ -585,27 +615,19 @@ export class Socket extends Duplex implements ConnectionOwner {
   }
 
   #onClosed(): void {
-    const e = this.#entry;
-    if (this.destroyed || e === undefined) return;
-    this.#released = true;
-    e.owner = undefined;
+    if (this.destroyed || this.#handle === undefined) return;
     if (this.#deferredReset !== undefined) {
       // A write waiting for send-buffer room will never get it: it is the write that sees the
       // reset (EPIPE). Left waiting, the socket would never finish nor close.
       const p = this.#pendingWrite;
       this.#pendingWrite = undefined;
+      this.#updateHold();
       p?.callback(new SystemError('EPIPE', 'write'));
       return;
     }
-    if (this.#peerEnded && this.#finQueued) {
-      // Both FINs were exchanged. When ours was acknowledged, 'fin-acked' has completed end()
-      // already; a connection that closed without that ACK and without an error (a RST in
-      // CLOSING or LAST-ACK, RFC 9293 §3.10.7.4, or an abort there) completes it here. Hand
-      // over what the application has not read yet (bounded by the receive buffer); the
-      // stream ends by itself.
-      const callback = this.#finAckWait;
-      this.#finAckWait = undefined;
-      callback?.();
+    if (this.#peerEnded) {
+      // Both FINs were exchanged (or a RST in CLOSING/LAST-ACK closed quietly, RFC 9293
+      // §3.10.7.4): hand over what the application has not read yet; the stream ends by itself.
       this.#pull(true);
       return;
     }
@@ -618,29 +640,11 @@ export class Socket extends Duplex implements ConnectionOwner {
       callback(new SystemError('EPIPE', 'write'));
       return;
     }
-    const e = this.#entry;
-    if (e !== undefined && !e.removed && !this.#released) {
-      e.conn.close();
-      this.#finQueued = true;
-      // 'finish' (and so a clean 'close') waits until the peer has acknowledged our FIN, and
-      // with it every byte written: unlike a kernel socket, nothing carries on delivering
-      // after the program lets go, so 'close' must mean "the peer has it all".
-      this.#finAckWait = callback;
-      this.#stack?._schedule(e);
-      return;
-    }
-    callback();
-  }
-
-  /**
-   * The engine's `fin-acked` (RFC 9293 §3.10.7.4): the peer acknowledged our FIN, and with it
-   * every byte written, so `end()` completes ('finish'). It comes at most once, before `closed`,
-   * and never after a reset, abort or timeout: those reach the socket as 'error' or 'closed'.
-   */
-  #onFinAcked(): void {
-    const callback = this.#finAckWait;
-    this.#finAckWait = undefined;
-    callback?.();
+    // Node's _final: shutdown() queues our FIN after the written data and 'finish' follows
+    // (the kernel, here the stack, goes on delivering on its own).
+    this.#handle?.shutdown();
+    // libuv completes a shutdown request from the event loop, in a later turn.
+    setImmediate(callback);
   }
 
   /** Moves received bytes into the stream while it wants them (or all of them when `all`). */
@@ -648,64 +652,84 @@ export class Socket extends Duplex implements ConnectionOwner {
     if (this.#pulling) return;
     this.#pulling = true;
     try {
-      const e = this.#entry;
-      const conn = e?.conn;
+      const h = this.#handle;
       let took = false;
-      if (conn !== undefined && !this.connecting) {
-        while ((this.#wantRead || all) && !this.destroyed) {
-          const n = Math.min(conn.readableLength, RECV_CHUNK);
-          if (n === 0) break;
-          // allocUnsafe: recvInto overwrites all n octets, so zero-filling them first (what a
-          // fresh Uint8Array does) would be wasted work on every chunk. Only what it copied is
-          // pushed, so uninitialised memory never reaches the application.
-          const raw = Buffer.allocUnsafe(n);
-          const copied = conn.recvInto(raw);
-          if (copied === 0) break;
-          const chunk = copied === n ? raw : raw.subarray(0, copied);
-          took = true;
-          this.#bytesRead += copied;
-          if (!this.push(chunk)) this.#wantRead = false;
+      if (!this.#readOpen) return;
+      if (h !== undefined && !this.connecting) {
+        if (this.#onread !== undefined) took = this.#pullOnread(h);
+        else {
+          while ((this.#wantRead || all) && !this.destroyed) {
+            const n = Math.min(h.readableLength, RECV_CHUNK);
+            if (n === 0) break;
+            // allocUnsafe: readInto overwrites the octets it reports, and only those are pushed.
+            const raw = Buffer.allocUnsafe(n);
+            const copied = h.readInto(raw);
+            if (copied === 0) break;
+            took = true;
+            this.#bytesRead += copied;
+            if (!this.push(copied === n ? raw : raw.subarray(0, copied))) this.#wantRead = false;
+          }
         }
-        if (took) this.#touchIdle();
-        // Reading opened the window: let the drain send a window update if one is due.
-        if (took && e !== undefined && !this.#released) this.#stack?._schedule(e);
+        if (took) this.#unrefTimer();
       }
-      if (this.#peerEnded && !this.#pushedEof && !this.destroyed && (conn === undefined || conn.readableLength === 0)) {
+      // With `onread`, a callback that returned false stopped reading (Node's readStop()): the
+      // end of stream is not seen until resume().
+      const stopped = this.#onread !== undefined && this.#onreadStopped;
+      if (this.#peerEnded && !this.#pushedEof && !this.destroyed && !stopped && (h === undefined || h.readableLength === 0)) {
         this.#pushedEof = true;
         this.push(null);
+        // Node's onStreamRead on EOF: push the end and read zero, so 'end' is emitted even when
+        // nobody reads, as long as the stream buffer is empty.
+        this.read(0);
       }
     } finally {
       this.#pulling = false;
     }
   }
 
+  /** Node's `onread` mode: data goes into the given buffer and to the callback, not to 'data'. */
+  #pullOnread(h: ConnectionHandle): boolean {
+    const o = this.#onread;
+    if (o === undefined) return false;
+    let took = false;
+    while (!this.#onreadStopped && !this.destroyed && h.readableLength > 0) {
+      const buf = typeof o.buffer === 'function' ? o.buffer() : o.buffer;
+      const n = h.readInto(buf);
+      if (n === 0) break;
+      took = true;
+      this.#bytesRead += n;
+      if (o.callback.call(this, n, buf) === false) this.#onreadStopped = true;
+    }
+    return took;
+  }
+
   #startWrite(chunks: readonly Uint8Array[], callback: (error?: Error | null) => void): void {
-    if (this.#entry === undefined && !this.connecting) {
+    if (this.#handle === undefined && !this.connecting) {
       callback(argumentError('ERR_SOCKET_CLOSED', 'Socket is closed'));
       return;
     }
-    this.#pendingWrite = { chunks, index: 0, offset: 0, callback };
+    this.#pendingWrite = { chunks, index: 0, offset: 0, callback, beforeConnect: this.connecting };
     this.#pendingAccepted = 0;
+    this.#updateHold();
     this.#flushWrites();
   }
 
   /** Hands the pending write to the engine as far as its send buffer allows. */
   #flushWrites(): void {
     const p = this.#pendingWrite;
-    const e = this.#entry;
-    if (p === undefined || e === undefined) return;
-    const conn = e.conn;
+    const h = this.#handle;
+    if (p === undefined || h === undefined || this.connecting) return;
     let sent = false;
     while (p.index < p.chunks.length) {
-      if (e.removed || this.#released || !conn.canSend) {
+      if (!h.canSend) {
         this.#pendingWrite = undefined;
-        if (sent) this.#stack?._schedule(e);
+        this.#updateHold();
         p.callback(new SystemError('EPIPE', 'write'));
         return;
       }
       const chunk = p.chunks[p.index] as Uint8Array;
       const rest = p.offset === 0 ? chunk : chunk.subarray(p.offset);
-      const n = rest.length === 0 ? 0 : conn.send(rest);
+      const n = rest.length === 0 ? 0 : h.send(rest);
       if (n > 0) {
         sent = true;
         this.#bytesDispatched += n;
@@ -719,33 +743,40 @@ export class Socket extends Duplex implements ConnectionOwner {
       p.index++;
       p.offset = 0;
     }
-    if (sent) {
-      this.#touchIdle();
-      this.#stack?._schedule(e);
-    }
+    if (sent) this.#unrefTimer();
     if (p.index < p.chunks.length) return;
     this.#pendingWrite = undefined;
     this.#pendingAccepted = 0;
+    this.#updateHold();
     p.callback();
   }
 
-  #touchIdle(): void {
-    this.#idleTimer?.refresh();
+  /** @internal Octets received and handed to the stream (Node's `bytesRead`). */
+  get _bytesReadCount(): number {
+    return this.#bytesRead;
   }
 
-  #failSoon(error: Error): void {
-    process.nextTick(() => this.destroy(error));
+  /** @internal Octets written: accepted by the engine plus those queued in the stream (as Node). */
+  get _bytesWrittenCount(): number {
+    // As Node's: what was handed over, plus what waits in the stream, strings counted in octets
+    // of their encoding.
+    let bytes = this.#bytesDispatched;
+    const p = this.#pendingWrite;
+    if (p !== undefined) for (const c of p.chunks) bytes += c.length;
+    bytes -= this.#pendingAccepted;
+    const buffered = (this as unknown as { writableBuffer?: Array<{ chunk: Buffer | string; encoding: BufferEncoding }> }).writableBuffer ?? [];
+    for (const el of buffered) bytes += typeof el.chunk === 'string' ? Buffer.byteLength(el.chunk, el.encoding) : el.chunk.length;
+    return bytes;
   }
 
-  #countRef(on: boolean): void {
-    if (on === this.#counted) return;
-    this.#counted = on;
-    if (this.#refed) this.#stack?._ref(on ? 1 : -1);
+  /** @internal True until connected (no connection yet, or still connecting), as Node's `pending`. */
+  get _pendingState(): boolean {
+    return this.#handle === undefined || this.destroyed || this.connecting;
   }
 
   #watchSignal(signal: AbortSignal): void {
     if (signal === null || typeof signal !== 'object' || typeof signal.aborted !== 'boolean') {
-      throw argumentError('ERR_INVALID_ARG_TYPE', `The "options.signal" property must be an instance of AbortSignal. Received ${describe(signal)}`, 'type');
+      throw argumentError('ERR_INVALID_ARG_TYPE', `The "signal" argument must be an instance of AbortSignal. Received ${describe(signal)}`, 'type');
     }
     const onAbort = (): void => {
       this.destroy(new AbortError(signal.reason));
@@ -759,18 +790,36 @@ export class Socket extends Duplex implements ConnectionOwner {
   }
 }
 
-/** Node's normalizeArgs for connect: `(options, cb?)` or `(port, host?, cb?)`. */
-export function normalizeConnectArgs(args: readonly unknown[]): [NetConnectOpts, (() => void) | undefined] {
-  if (args.length === 0) {
-    throw argumentError('ERR_MISSING_ARGS', 'The "options" or "port" or "path" argument must be specified', 'type');
-  }
-  const last = args[args.length - 1];
-  const cb = typeof last === 'function' ? (last as () => void) : undefined;
-  const first = args[0];
-  if (first !== null && typeof first === 'object') return [first as NetConnectOpts, cb];
-  if (typeof first === 'string' && !/^\s*\d+\s*$/.test(first)) {
-    throw argumentError('ERR_INVALID_ARG_VALUE', `IPC paths are not supported: ${first}`, 'type');
-  }
-  const host = typeof args[1] === 'string' ? args[1] : undefined;
-  return [{ port: first as number, ...(host !== undefined ? { host } : {}) }, cb];
+// Accessors @types/node declares as plain properties (a subclass may not redeclare them as
+// accessors in TypeScript): Node's own are accessors on its prototype, replaced here.
+Object.defineProperties(Socket.prototype, {
+  bytesRead: {
+    configurable: true,
+    get(this: Socket): number {
+      return this._bytesReadCount;
+    },
+  },
+  bytesWritten: {
+    configurable: true,
+    get(this: Socket): number {
+      return this._bytesWrittenCount;
+    },
+  },
+  pending: {
+    configurable: true,
+    get(this: Socket): boolean {
+      return this._pendingState;
+    },
+  },
+  bufferSize: {
+    configurable: true,
+    get(this: Socket): number | undefined {
+      return this._pendingState && !this.connecting ? undefined : this.writableLength;
+    },
+  },
+});
+
+/** @internal Gives a socket its stack (done by `stack.net`). */
+export function attachStackPort(socket: Socket, port: StackPort): void {
+  bindPort(socket, port);
 }

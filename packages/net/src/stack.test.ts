@@ -337,11 +337,13 @@ describe('Stack over a link pair', () => {
     await once(server, 'listening');
     const client = pair.a.net.connect(80, ADDR_B);
     client.on('error', () => undefined);
+    // As Node's, the server's 'close' may come before its socket's (and the client's error).
+    const serverClosed = once(server, 'close');
     client.write('bye');
     const err = await nextError(client);
     expect(err.code).to.equal('ECONNRESET');
     expect(pair.b.connections()).to.have.length(0);
-    await once(server, 'close');
+    await serverClosed;
     await pair.close();
   });
 

@@ -66,7 +66,8 @@ import { ConnectionTable } from './connection-table.js';
 import { DeadlineHeap } from './deadline-heap.js';
 import { EphemeralPorts } from './ephemeral-ports.js';
 import { SystemError, argumentError } from './errors.js';
-import type { ConnectionEntry, ConnectionOwner, ListenerEntry, ListenerOwner } from './internal.js';
+import type { ConnectionEntry, ListenerEntry } from './internal.js';
+import { ConnectionHandle, listenerHandle, type HandleDriver, type HandleOwner, type ListenerOwner, type LookupFunction, type StackPort } from './handle.js';
 import { KeyedHash } from './keyed-hash.js';
 import { IsnGenerator } from './isn.js';
 import type { Link } from './link.js';
@@ -100,6 +101,12 @@ export interface StackOptions {
   readonly reassembly?: Partial<Ipv4ReassemblerOptions>;
   /** Ephemeral port range for active opens and `listen(0)` (default 49152–65535, RFC 6335). */
   readonly ephemeralPortRange?: readonly [number, number];
+  /**
+   * Default name resolver of the stack's sockets, with `dns.lookup`'s signature (a socket's
+   * `lookup` connect option overrides it). Without one, IPv4 literals and `localhost`
+   * (127.0.0.1) resolve and any other name fails with ENOTFOUND.
+   */
+  readonly lookup?: LookupFunction;
   /** Monotonic clock in milliseconds (default `performance.now`); for tests. */
   readonly clock?: () => Instant;
   /**
@@ -148,6 +155,12 @@ export interface StackStats {
    * 64 s periods), answered with RST: late ACKs of connections already gone, or probes.
    */
   strayAcks: number;
+  /**
+   * Packets (and their octets) we sent to our own address: delivered internally, never handed
+   * to the link, and counted here instead of in `packetsOut` (they do count in `packetsIn`).
+   */
+  loopbackPackets: number;
+  loopbackBytes: number;
   /** Connections opened actively / accepted from listeners since the stack started. */
   connectionsOpened: number;
   connectionsAccepted: number;
@@ -203,6 +216,16 @@ export interface ConnectionInfo {
 type MutableIpv4Repr = { -readonly [K in keyof Ipv4Repr]: Ipv4Repr[K] };
 
 const EMPTY = new Uint8Array(0);
+const noop = (): void => {};
+/** States in which an orphan still waits for the peer to acknowledge our data or FIN. */
+const LINGER_STATES: ReadonlySet<TcpState> = new Set<TcpState>(['FIN-WAIT-1', 'CLOSING', 'LAST-ACK']);
+/** `stack.close()` lingers for orphans at most this long without progress, in ms. */
+export const CLOSE_LINGER_STALL_MS = 300;
+/** ... and at most this long in all, in ms. */
+export const CLOSE_LINGER_MAX_MS = 10_000;
+const CLOSE_LINGER_POLL_MS = 10;
+/** Period of the handle that keeps the process alive (it never does anything). */
+const KEEP_ALIVE_INTERVAL_MS = 0x7fffffff;
 /** Size of the reusable output buffer: the largest IPv4 datagram. */
 const OUTPUT_BUFFER_SIZE = 65535;
 /** Default {@link StackOptions.maxConnections}: a whole port range's worth. */
@@ -222,6 +245,8 @@ export class Stack {
   readonly tcpConfig: TcpConfig;
   /** Most connections the table holds (see {@link StackOptions.maxConnections}). */
   readonly maxConnections: number;
+  /** The default resolver of this stack's sockets (see {@link StackOptions.lookup}). */
+  readonly lookup: LookupFunction | undefined;
 
   readonly #link: Link;
   readonly #clock: () => Instant;
@@ -277,6 +302,16 @@ export class Stack {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #timerDeadline = Infinity;
   #refs = 0;
+  /** close() was called (nothing new may start); `#closed` once the linger is over. */
+  #closing = false;
+  #keepAlive: ReturnType<typeof setInterval> | undefined;
+  /** Packets addressed to ourselves, delivered as one batch on the next turn (loopback). */
+  #loopback: Uint8Array[] = [];
+  #loopbackQueued = false;
+  readonly #driver: HandleDriver = {
+    schedule: (entry) => this.#schedule(entry),
+    release: (entry, graceful) => this.#release(entry, graceful),
+  };
   #closed = false;
   #closePromise: Promise<void> | undefined;
   #deferredErrors: unknown[] = [];
@@ -294,6 +329,8 @@ export class Stack {
     icmpErrors: 0,
     connectionsOpened: 0,
     connectionsAccepted: 0,
+    loopbackPackets: 0,
+    loopbackBytes: 0,
   };
   readonly #drops: Record<string, number> = {};
 
@@ -349,13 +386,57 @@ export class Stack {
       dscp: 0,
       ecn: 0,
     };
-    this.net = createNetApi(this);
+    this.lookup = options.lookup;
+    const stack = this;
+    const port: StackPort = {
+      get closed() {
+        return stack.#closing;
+      },
+      address: this.address,
+      addressNumber: this.addressNumber,
+      tcpConfig: this.tcpConfig,
+      lookup: options.lookup,
+      open: (owner, remoteAddr, remotePort, localPort, config) => this.#open(owner, remoteAddr, remotePort, localPort, config),
+      listen: (owner, p, backlog, host) => listenerHandle(this.#listen(owner, p, backlog, host), (l) => this.#unlisten(l)),
+      hold: (delta) => this.#hold(delta),
+    };
+    this.net = createNetApi(port);
     link.start((packets) => this.#onPackets(packets));
   }
 
   /** Whether `close()` was called. */
   get closed(): boolean {
-    return this.#closed;
+    return this.#closing;
+  }
+
+  /** An orphan whose data or FIN still waits for the peer's acknowledgment. */
+  #lingers(e: ConnectionEntry): boolean {
+    return e.owner === undefined && e.orphan && !e.removed && e.listener === undefined && LINGER_STATES.has(e.conn.state);
+  }
+
+  /** Waits while lingering orphans make progress (bounded); holds the process meanwhile. */
+  async #linger(): Promise<void> {
+    const pending = (): ConnectionEntry[] => [...this.#table.values()].filter((e) => this.#lingers(e));
+    let list = pending();
+    if (list.length === 0) return;
+    this.#hold(1);
+    try {
+      let last = '';
+      let still = 0;
+      for (let polls = 0; list.length > 0 && polls * CLOSE_LINGER_POLL_MS < CLOSE_LINGER_MAX_MS; polls++) {
+        await new Promise((resolve) => setTimeout(resolve, CLOSE_LINGER_POLL_MS));
+        list = pending();
+        const key = list.map((e) => `${e.conn.state}:${e.conn.sendQueued}`).join(',');
+        if (key !== last) {
+          last = key;
+          still = 0;
+        } else if (++still * CLOSE_LINGER_POLL_MS >= CLOSE_LINGER_STALL_MS) {
+          break;
+        }
+      }
+    } finally {
+      this.#hold(-1);
+    }
   }
 
   /** A snapshot of the counters. */
@@ -422,27 +503,42 @@ export class Stack {
   }
 
   /**
-   * Aborts every connection (RST to each peer), stops every listener, clears the timer and
-   * closes the link. Sockets are destroyed and servers emit 'close'. Safe to call twice.
+   * Closes the stack: stops every listener and resets every connection a socket still holds
+   * (the sockets are destroyed, servers emit 'close'). Orphans still delivering what their
+   * socket wrote before `destroy()`/`end()` (our data or FIN not yet acknowledged) get a short
+   * linger, as long as they make progress (at most {@link CLOSE_LINGER_STALL_MS} without any and
+   * {@link CLOSE_LINGER_MAX_MS} in all); then every connection left, orphans included, is reset,
+   * the timer cleared and the link closed. Safe to call twice.
    */
   close(): Promise<void> {
     if (this.#closePromise !== undefined) return this.#closePromise;
-    this.#closed = true;
+    this.#closing = true;
     const listeners = [...this.#listeners.values()];
-    for (const l of listeners) this._unlisten(l);
+    for (const l of listeners) this.#unlisten(l);
     for (const e of [...this.#table.values()]) {
+      if (this.#lingers(e)) continue;
       e.conn.abort();
-      this._schedule(e);
+      this.#schedule(e);
     }
     // Called from an event handler during a drain, the drain in progress sends the RSTs.
     if (!this.#inFlush) this.#drainTouched(this.#now());
     this.#closePromise = (async () => {
+      await this.#linger();
+      this.#closed = true;
+      for (const e of [...this.#table.values()]) {
+        e.conn.abort();
+        this.#schedule(e);
+      }
+      if (!this.#inFlush) this.#drainTouched(this.#now());
       await Promise.resolve();
       // Aborted connections are CLOSED and gone; anything left is dropped.
       for (const e of [...this.#table.values()]) this.#remove(e);
       for (const l of listeners) l.owner.onListenerClosed();
       this.#heap.clear();
       this.#clearTimer();
+      if (this.#keepAlive !== undefined) clearInterval(this.#keepAlive);
+      this.#keepAlive = undefined;
+      this.#loopback = [];
       await this.#link.close();
     })();
     return this.#closePromise;
@@ -452,10 +548,9 @@ export class Stack {
 
   /**
    * Opens a connection to `remoteAddr:remotePort` (SYN queued, drain scheduled).
-   * @internal
    * @throws SystemError EADDRINUSE (explicit local port taken) or EADDRNOTAVAIL (no free port).
    */
-  _open(owner: ConnectionOwner, remoteAddr: number, remotePort: number, localPort: number | undefined, config?: Partial<TcpConfig>): ConnectionEntry {
+  #open(owner: HandleOwner, remoteAddr: number, remotePort: number, localPort: number | undefined, config?: Partial<TcpConfig>): ConnectionHandle {
     this.#assertOpen();
     const remoteAddress = ipv4ToString(remoteAddr);
     let port = localPort;
@@ -483,8 +578,8 @@ export class Stack {
     entry.owner = owner;
     this.#stats.connectionsOpened++;
     if (debug.enabled) debug('connect %s:%d -> %s:%d', this.address, port, remoteAddress, remotePort);
-    this._schedule(entry);
-    return entry;
+    this.#schedule(entry);
+    return new ConnectionHandle(entry, this.#driver);
   }
 
   /**
@@ -492,7 +587,7 @@ export class Stack {
    * shared by every command issued in this turn.
    * @internal
    */
-  _schedule(entry: ConnectionEntry): void {
+  #schedule(entry: ConnectionEntry): void {
     if (entry.removed || entry.touched) return;
     entry.touched = true;
     this.#touched.push(entry);
@@ -507,13 +602,16 @@ export class Stack {
    * to finish its close (our FIN is queued); otherwise it is aborted (RST).
    * @internal
    */
-  _release(entry: ConnectionEntry, graceful: boolean): void {
+  #release(entry: ConnectionEntry, graceful: boolean): void {
     entry.owner = undefined;
     if (entry.removed) return;
     entry.orphan = true;
+    // What the connection already had to send (the ACK of the handshake the socket was just
+    // told about) leaves before the RST, as from a kernel that sent it before the program ran.
+    if (!graceful && !this.#closed) this.#transmit(entry, this.#now());
     if (!graceful) entry.conn.abort();
     else entry.conn.orphan(this.#now());
-    this._schedule(entry);
+    this.#schedule(entry);
   }
 
   /**
@@ -521,7 +619,7 @@ export class Stack {
    * @internal
    * @throws SystemError EADDRINUSE when the port has a listener.
    */
-  _listen(owner: ListenerOwner, port: number, backlog: number, host: string): ListenerEntry {
+  #listen(owner: ListenerOwner, port: number, backlog: number, host: string): ListenerEntry {
     this.#assertOpen();
     let p = port;
     if (p === 0) {
@@ -553,7 +651,7 @@ export class Stack {
    * aborted (RST), as closing a listening socket does.
    * @internal
    */
-  _unlisten(l: ListenerEntry): void {
+  #unlisten(l: ListenerEntry): void {
     if (l.closed) return;
     l.closed = true;
     if (this.#listeners.get(l.port) === l) {
@@ -568,7 +666,7 @@ export class Stack {
       e.listener = undefined;
       e.orphan = true;
       e.conn.abort();
-      this._schedule(e);
+      this.#schedule(e);
     }
     l.embryos.clear();
   }
@@ -578,12 +676,19 @@ export class Stack {
    * the stack's timer is ref'd while any does.
    * @internal
    */
-  _ref(delta: 1 | -1): void {
+  #hold(delta: 1 | -1): void {
     const before = this.#refs;
     this.#refs += delta;
-    if (this.#timer === undefined) return;
-    if (before === 0 && this.#refs > 0) this.#timer.ref();
-    else if (before > 0 && this.#refs === 0) this.#timer.unref();
+    // One ref'd Node handle stands for every ref'd server, ref'd socket, pending connect and
+    // pending write, whatever the link (the TUN device's fd and the stack's timer are unref'd,
+    // and the in-memory link has no handle at all): the process lives exactly while Node's
+    // would (lib/net.js keeps a ref'd TCP handle or an active request).
+    if (before === 0 && this.#refs > 0 && !this.#closed) {
+      this.#keepAlive ??= setInterval(noop, KEEP_ALIVE_INTERVAL_MS);
+    } else if (before > 0 && this.#refs === 0 && this.#keepAlive !== undefined) {
+      clearInterval(this.#keepAlive);
+      this.#keepAlive = undefined;
+    }
   }
 
   /**
@@ -876,7 +981,7 @@ export class Stack {
     }
     this.#stats.icmpErrors++;
     if (debug.enabled) debug('%s:%d icmp %s', ipv4ToString(entry.remoteAddr), entry.remotePort, error.kind);
-    this._schedule(entry);
+    this.#schedule(entry);
   }
 
   /** The connection for a received segment's 4-tuple (our address implied), or undefined. */
@@ -922,7 +1027,7 @@ export class Stack {
         this.#remove(entry);
       } else {
         entry.conn.handleSegment(now, repr, data, ip.ecn);
-        this._schedule(entry);
+        this.#schedule(entry);
         return;
       }
     }
@@ -942,7 +1047,7 @@ export class Stack {
         case 'connection': {
           const e = this.#addEntry(result.connection, l);
           l.embryos.set(result.connection, e);
-          this._schedule(e);
+          this.#schedule(e);
           break;
         }
         case 'reply':
@@ -1051,11 +1156,12 @@ export class Stack {
       e.listener = undefined;
       this.#stats.connectionsAccepted++;
       try {
-        l.owner.onConnection(e);
+        l.owner.onConnection(new ConnectionHandle(e, this.#driver));
       } catch (err) {
         this.#deferredErrors.push(err);
       }
-      if (e.owner === undefined && !e.removed) this._release(e, false);
+      // Nobody took it (and the server did not close it either): reset, as a listener would.
+      if (e.owner === undefined && !e.removed && !e.orphan) this.#release(e, false);
     }
   }
 
@@ -1109,7 +1215,9 @@ export class Stack {
     this.#clearTimer();
     this.#timerDeadline = deadline;
     this.#timer = setTimeout(this.#onTimer, Math.max(0, Math.ceil(deadline - now)));
-    if (this.#refs === 0) this.#timer.unref();
+    // The timer never holds the process (TIME-WAIT, orphans, retransmissions of a connection
+    // nobody holds): #hold's handle does that for what Node would keep alive.
+    this.#timer.unref();
   }
 
   /** Counts the datagrams the reassembler let expire since its counter read `before`. */
@@ -1138,7 +1246,7 @@ export class Stack {
     try {
       for (let e = this.#heap.popDue(now); e !== undefined; e = this.#heap.popDue(now)) {
         e.conn.handleTimeout(now);
-        this._schedule(e);
+        this.#schedule(e);
       }
     } finally {
       this.#inFlush = false;
@@ -1156,7 +1264,7 @@ export class Stack {
   }
 
   #sendTcp(remoteAddr: number, t: Transmit): void {
-    if (this.#tsoMax > 0 && t.payload.length > 0) {
+    if (this.#tsoMax > 0 && t.payload.length > 0 && remoteAddr !== this.addressNumber) {
       if (this.#trainSegments > 0 && this.#joinsTrain(remoteAddr, t)) {
         this.#addToTrain(t);
         return;
@@ -1186,9 +1294,36 @@ export class Stack {
   #sendPacket(packet: Uint8Array): void {
     // Whatever is sent after a train must follow it on the wire.
     if (this.#trainSegments > 0) this.#endTrain();
+    const dst = (((packet[16] as number) << 24) | ((packet[17] as number) << 16) | ((packet[18] as number) << 8) | (packet[19] as number)) >>> 0;
+    if (dst === this.addressNumber) {
+      this.#sendLoopback(packet);
+      return;
+    }
     this.#stats.packetsOut++;
     this.#stats.bytesOut += packet.length;
     this.#link.send(packet);
+  }
+
+  /**
+   * Loopback: a packet to our own address never reaches the link (as on any host: lwIP,
+   * smoltcp, gVisor and Linux's `lo` do the same). It is copied and delivered to ourselves as
+   * one batch on the next turn of the event loop, like a link's read burst. Counted in
+   * `stats().loopbackPackets`/`loopbackBytes`, not in `packetsOut`/`packetsIn`, and not seen by
+   * a `capture()` of the link (it never crosses the link).
+   */
+  #sendLoopback(packet: Uint8Array): void {
+    this.#stats.loopbackPackets++;
+    this.#stats.loopbackBytes += packet.length;
+    this.#loopback.push(packet.slice());
+    if (this.#loopbackQueued) return;
+    this.#loopbackQueued = true;
+    setImmediate(() => {
+      this.#loopbackQueued = false;
+      const batch = this.#loopback;
+      this.#loopback = [];
+      if (batch.length === 0 || this.#closed) return;
+      this.#onPackets(batch);
+    });
   }
 
   /**
@@ -1327,7 +1462,7 @@ export class Stack {
   }
 
   #assertOpen(): void {
-    if (this.#closed) throw argumentError('ERR_STACK_CLOSED', 'The stack is closed');
+    if (this.#closing) throw argumentError('ERR_STACK_CLOSED', 'The stack is closed');
   }
 }
 

@@ -160,7 +160,7 @@ describe('GSO send (Link.tso / sendTso)', function () {
     const sockets = await Promise.all([connect(bed.a, 9), connect(bed.a, 9), connect(bed.a, 9)]);
     const data = sockets.map((_, i) => seededBytes(200_000, 100 + i));
     // All written in one turn: the drains of the three connections follow each other.
-    sockets.forEach((s, i) => s.end(data[i]));
+    sockets.forEach((s, i) => s.end(data[i] as Buffer));
     while (received.length < 3) await new Promise((r) => setImmediate(r));
     const got = await Promise.all(received);
     expect(got.map(sha).sort()).to.deep.equal(data.map(sha).sort());

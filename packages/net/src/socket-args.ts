@@ -1,0 +1,103 @@
+/**
+ * The arguments of the socket layer: Node's option shapes as tcp-tun takes them, Node's
+ * `normalizeArgs` for `connect()`, and `AbortError`.
+ */
+import type net from 'node:net';
+import type { TcpConfig } from '@tcp-tun/tcp';
+import { TcpTunError, argumentError } from './errors.js';
+import type { LookupFunction } from './handle.js';
+
+/** Options of `new Socket()` (Node's `SocketConstructorOpts` that apply here). */
+export interface SocketConstructorOpts {
+  /** Keep our side open after the peer's FIN (default false: end with it, as Node). */
+  readonly allowHalfOpen?: boolean;
+  /** Aborting destroys the socket with an `AbortError`. */
+  readonly signal?: AbortSignal;
+  readonly highWaterMark?: number;
+  readonly readableHighWaterMark?: number;
+  readonly writableHighWaterMark?: number;
+  /** Node's `onread`: received data goes into `buffer` and to `callback`, not to 'data'. */
+  readonly onread?: net.OnReadOpts;
+  readonly noDelay?: boolean;
+  readonly keepAlive?: boolean;
+  readonly keepAliveInitialDelay?: number;
+  /** EventEmitter's: a rejected promise of an async listener becomes an 'error' event. */
+  readonly captureRejections?: boolean;
+}
+
+/** Options of `socket.connect()` / `createConnection()` (Node's `TcpSocketConnectOpts`). */
+export interface TcpSocketConnectOpts {
+  readonly port: number | string;
+  /**
+   * An IPv4 literal, `localhost`, or a name the `lookup` option (or the stack's) resolves.
+   * 127.0.0.0/8 and the stack's own address are this stack (loopback). Default 'localhost'.
+   */
+  readonly host?: string;
+  /** Must be the stack's address (or 0.0.0.0) when given. */
+  readonly localAddress?: string;
+  readonly localPort?: number;
+  /** 0, 4 or 'IPv4' (Node's `family`, e.g. from `server.address()`). */
+  readonly family?: number | string;
+  /** Resolver with `dns.lookup`'s signature; default the stack's `lookup`. */
+  readonly lookup?: LookupFunction;
+  readonly hints?: number;
+  /** Idle timeout, as `setTimeout()`. */
+  readonly timeout?: number;
+  /** Turn Nagle's algorithm off (`setNoDelay()`). */
+  readonly noDelay?: boolean;
+  /** Keepalive probes (`setKeepAlive()`), after `keepAliveInitialDelay` ms idle. */
+  readonly keepAlive?: boolean;
+  readonly keepAliveInitialDelay?: number;
+  /**
+   * Fail with ETIMEDOUT when written data stays unacknowledged this long, in ms (tcp-tun
+   * extension, Linux's TCP_USER_TIMEOUT; `setUserTimeout()`). Default: the stack's
+   * `tcp.userTimeoutMs` (0 = off: the retransmission limit decides).
+   */
+  readonly userTimeout?: number;
+  readonly signal?: AbortSignal;
+  /** Per-connection engine settings (tcp-tun extension; e.g. short `synRetries` in tests). */
+  readonly tcp?: Partial<TcpConfig>;
+  /** Accepted and ignored, as Node's own connect ignores them for TCP. */
+  readonly autoSelectFamily?: boolean;
+  readonly autoSelectFamilyAttemptTimeout?: number;
+}
+
+/** `createConnection()` options: Node's `NetConnectOpts` (IPC paths are refused at run time). */
+export type NetConnectOpts = net.NetConnectOpts | (TcpSocketConnectOpts & SocketConstructorOpts);
+
+/** `socket.address()`: the local endpoint. */
+export interface AddressInfo {
+  address: string;
+  family: string;
+  port: number;
+}
+
+/** Node's `AbortError` shape (`name` 'AbortError', `code` 'ABORT_ERR'). */
+export class AbortError extends TcpTunError {
+  constructor(cause?: unknown) {
+    super('ABORT_ERR', 'The operation was aborted', cause === undefined ? undefined : { cause });
+    this.name = 'AbortError';
+  }
+}
+
+/** Node's normalizeArgs for connect: `(options, cb?)` or `(port, host?, cb?)`. */
+export function normalizeConnectArgs(args: readonly unknown[]): [TcpSocketConnectOpts & SocketConstructorOpts, (() => void) | undefined] {
+  if (args.length === 0) {
+    throw argumentError('ERR_MISSING_ARGS', 'The "options" or "port" or "path" argument must be specified', 'type');
+  }
+  const last = args[args.length - 1];
+  const cb = typeof last === 'function' ? (last as () => void) : undefined;
+  const first = args[0];
+  if (first !== null && typeof first === 'object') {
+    const o = first as { path?: unknown; port?: unknown };
+    if (o.path !== undefined && o.path !== null && o.port === undefined) {
+      throw argumentError('ERR_INVALID_ARG_VALUE', `IPC paths are not supported: ${String(o.path)}`, 'type');
+    }
+    return [first as TcpSocketConnectOpts & SocketConstructorOpts, cb];
+  }
+  if (typeof first === 'string' && !/^\s*\d+\s*$/.test(first)) {
+    throw argumentError('ERR_INVALID_ARG_VALUE', `IPC paths are not supported: ${first}`, 'type');
+  }
+  const host = typeof args[1] === 'string' ? args[1] : undefined;
+  return [{ port: first as number, ...(host !== undefined ? { host } : {}) }, cb];
+}
