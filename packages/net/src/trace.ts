@@ -148,6 +148,8 @@ export interface TraceOptions {
   readonly intervalMs?: number;
   /** Clock in ms for record times: give the stack's own (default `performance.now`). */
   readonly clock?: () => number;
+  /** Called once by `close()` after the last record, when the inner link has closed (close the sink's file here). */
+  readonly onClose?: () => void;
 }
 
 /** A link that traces every TCP segment it carries. */
@@ -229,7 +231,7 @@ function flagString(f: number): string {
  * engine state becomes {@link TraceInfoRecord}s every `intervalMs`. Packets pass through
  * unchanged; what cannot be read as IPv4/TCP is passed on and counted as skipped. GSO
  * super-packets (`sendTso`) pass through and are traced as one segment, as handed over.
- * `close()` polls once more, writes an `end` record and closes the inner link.
+ * `close()` polls once more, writes an `end` record, closes the inner link, then calls `onClose`.
  */
 export function traceLink(link: Link, sink: TraceSink, options: TraceOptions = {}): TracingLink {
   const intervalMs = options.intervalMs ?? 10;
@@ -428,6 +430,12 @@ export function traceLink(link: Link, sink: TraceSink, options: TraceOptions = {
         closed = true;
         if (timer !== undefined) clearInterval(timer);
         sink({ type: 'end', t: clock(), skipped: counters.skipped });
+        try {
+          await link.close();
+        } finally {
+          options.onClose?.();
+        }
+        return;
       }
       await link.close();
     },
