@@ -37,6 +37,7 @@ async function main(): Promise<void> {
     userTimeoutMs: options.userTimeoutMs,
     idleTimeoutMs: options.idleTimeoutMs,
     maxConnections: options.maxConnections,
+    deviceStats: () => ({ ...device.stats }),
   };
   for (const [name, port] of servicePorts(options)) services.push(await startService(stack, name, port, liveness));
   // One line once every service is ready: scripts and tests wait for it.
