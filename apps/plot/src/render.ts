@@ -63,8 +63,10 @@ const yOf = (f: Frame, v: number): number => f.y0 + f.h - ((v - f.lo) / (f.hi - 
 /** Grid, axes, tick labels and the panel's title; ticks in time are labelled in seconds. */
 function axes(f: Frame, title: string, yLabel: (v: number) => string): string {
   const parts: string[] = [];
-  const xt = ticks(f.t0, f.t1, 10);
-  const yt = ticks(f.lo, f.hi, 5);
+  // Time ticks at round offsets from the start; octet ticks at round multiples of K or M.
+  const xt = ticks(0, f.t1 - f.t0, 10).map((v) => f.t0 + v);
+  const unit = yLabel === bytesLabel ? (f.hi >= 4 * 2 ** 20 ? 2 ** 20 : f.hi >= 4 * 1024 ? 1024 : 1) : 1;
+  const yt = ticks(f.lo / unit, f.hi / unit, 5).map((v) => v * unit);
   let grid = '';
   for (const t of xt) grid += `M${n(xOf(f, t))} ${n(f.y0)}V${n(f.y0 + f.h)}`;
   for (const v of yt) grid += `M${n(f.x0)} ${n(yOf(f, v))}H${n(f.x0 + f.w)}`;
