@@ -84,7 +84,7 @@ export function addLinkOptions(command: Command): Command {
     .option('--no-configure', 'use the TUN device as it is: attach, read its MTU, change nothing (for a device root made for this user)')
     .option('--user <name>', 'after opening the device (and --pcap file), drop root to this user (name or uid) before handling any packet')
     .option('--group <name>', 'with --user: drop to this group instead of the user\'s primary group')
-    .option('--pcap <file>', 'capture every packet to <file> (pcap, LINKTYPE_RAW; flushed on exit; created mode 0600, never through a symlink)')
+    .option('--pcap <file>', 'capture every packet to <file> (pcap, LINKTYPE_RAW; flushed every second and on exit, SIGINT and SIGTERM; created mode 0600, never through a symlink)')
     .option('--drop <p>', 'fault injection: drop packets with probability p (both directions)', probability)
     .option('--duplicate <p>', 'fault injection: duplicate packets with probability p', probability)
     .option('--reorder <p>', 'fault injection: hold back packets with probability p so later ones overtake', probability)
