@@ -7,6 +7,6 @@
  * format; a malformed line of a trace is skipped (a trace cut by a kill ends mid-line), and a
  * trace without the asked connection is a {@link PlotInputError} with a `code`.
  */
-export { renderSvg, throughput, type RenderOptions } from './render.js';
+export { renderSvg, throughput, type RenderOptions, type ThroughputBin } from './render.js';
 export { buildModel, connections, selectConnection, PlotInputError, type ConnectionSummary, type PlotModel } from './model.js';
-export { plotTrace, type PlotTraceOptions } from './plot.js';
+export { plotTrace, type PlotTraceOptions, type PlotResult } from './plot.js';

@@ -7,17 +7,23 @@ import type { TraceConnRecord, TraceInfoRecord, TraceRecord, TraceSegmentRecord 
 
 /** A connection of a trace, with what it carried. */
 export interface ConnectionSummary {
+  /** Its number in the trace. */
   readonly conn: number;
+  /** Our end, "address:port". */
   readonly local: string;
+  /** The peer's end, "address:port". */
   readonly remote: string;
   /** Payload octets sent by the traced stack / received from the peer (retransmissions included). */
   readonly bytesOut: number;
+  /** Payload octets received from the peer (retransmissions included). */
   readonly bytesIn: number;
+  /** Segments of both directions. */
   readonly segments: number;
 }
 
 /** The series of one direction of one connection. */
 export interface PlotModel {
+  /** The connection drawn. */
   readonly connection: ConnectionSummary;
   /** `out`: the traced stack sends the data drawn; `in`: the peer does. */
   readonly direction: 'out' | 'in';
@@ -29,13 +35,15 @@ export interface PlotModel {
   readonly info: readonly TraceInfoRecord[];
   /** Retransmitted data segments in `data`. */
   readonly retransmissions: number;
-  /** First and last time of the connection's records, ms. */
+  /** First time of the connection's records, ms. */
   readonly t0: number;
+  /** Last time of the connection's records, ms. */
   readonly t1: number;
 }
 
 /** Bad input: the trace holds no connection, or none matches the selector. */
 export class PlotInputError extends Error {
+  /** `ERR_NO_CONNECTION` (nothing matches the selector) or `ERR_EMPTY_TRACE` (no connection at all). */
   readonly code: 'ERR_NO_CONNECTION' | 'ERR_EMPTY_TRACE';
 
   constructor(code: 'ERR_NO_CONNECTION' | 'ERR_EMPTY_TRACE', message: string) {

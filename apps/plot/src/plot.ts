@@ -11,8 +11,16 @@ export interface PlotTraceOptions extends RenderOptions {
   readonly direction?: 'out' | 'in' | undefined;
 }
 
+/** What {@link plotTrace} returns. */
+export interface PlotResult {
+  /** The SVG document. */
+  readonly svg: string;
+  /** What it draws. */
+  readonly model: PlotModel;
+}
+
 /** Parses a JSON-lines trace and renders the chosen connection; returns the SVG and the model drawn. */
-export function plotTrace(traceText: string, options: PlotTraceOptions = {}): { svg: string; model: PlotModel } {
+export function plotTrace(traceText: string, options: PlotTraceOptions = {}): PlotResult {
   const model = buildModel(parseTrace(traceText), options.conn, options.direction);
   return { svg: renderSvg(model, options), model };
 }

@@ -190,8 +190,16 @@ function rttPanel(m: PlotModel, f0: Omit<Frame, 'lo' | 'hi'>): string {
   return el('g', { id: 'panel-rtt' }, parts);
 }
 
+/** One bin of {@link throughput}. */
+export interface ThroughputBin {
+  /** Start of the bin, ms on the trace's clock. */
+  readonly t: number;
+  /** Octets newly acknowledged in the bin, as Mbit/s. */
+  readonly mbps: number;
+}
+
 /** Octets newly acknowledged in each of `bins` equal time bins, as Mbit/s. */
-export function throughput(m: PlotModel, bins: number): { t: number; mbps: number }[] {
+export function throughput(m: PlotModel, bins: number): ThroughputBin[] {
   const width = (m.t1 - m.t0) / bins || 1;
   const acked = new Array<number>(bins).fill(0);
   let ackMax: number | undefined;

@@ -8,6 +8,7 @@
 
 /** Something that writes what it buffered, synchronously. */
 export interface Flushable {
+  /** Writes what is buffered, synchronously; may throw (the error is ignored). */
   flush(): void;
 }
 

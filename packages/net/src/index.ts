@@ -65,6 +65,7 @@ export {
   type TraceOptions,
   type TraceWriterOptions,
   type TracingLink,
+  type TraceCounters,
   type TraceSink,
   type TraceStack,
   type TraceConnectionRow,

@@ -120,6 +120,7 @@ export class PcapWriter {
 
 /** A link that records every packet it carries; `close()` closes the inner link and the file. */
 export interface CapturingLink extends Link {
+  /** The file's writer: `flush()` it from an exit or signal handler. */
   readonly writer: PcapWriter;
 }
 

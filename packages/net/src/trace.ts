@@ -20,6 +20,7 @@ export type TraceDirection = 'out' | 'in';
 
 /** The first record of a trace. */
 export interface TraceStartRecord {
+  /** Record kind: `trace`. */
   readonly type: 'trace';
   /** Format version: 1. */
   readonly version: 1;
@@ -31,7 +32,9 @@ export interface TraceStartRecord {
 
 /** A connection seen for the first time (first segment either way with a new 4-tuple). */
 export interface TraceConnRecord {
+  /** Record kind: `conn`. */
   readonly type: 'conn';
+  /** Time in milliseconds on the trace's clock. */
   readonly t: number;
   /** Number of the connection in this trace, from 1 in the order first seen. */
   readonly conn: number;
@@ -43,9 +46,13 @@ export interface TraceConnRecord {
 
 /** One TCP segment sent (`out`) or received (`in`). */
 export interface TraceSegmentRecord {
+  /** Record kind: `seg`. */
   readonly type: 'seg';
+  /** Time in milliseconds on the trace's clock. */
   readonly t: number;
+  /** The connection's number (see {@link TraceConnRecord}). */
   readonly conn: number;
+  /** `out`: sent by the traced stack; `in`: received by it. */
   readonly dir: TraceDirection;
   /** Relative sequence number of the first octet (see the module comment). */
   readonly seq: number;
@@ -68,8 +75,11 @@ export interface TraceSegmentRecord {
 
 /** Engine state of one connection, polled from the stack (only when something changed). */
 export interface TraceInfoRecord {
+  /** Record kind: `info`. */
   readonly type: 'info';
+  /** Time in milliseconds on the trace's clock. */
   readonly t: number;
+  /** The connection's number (see {@link TraceConnRecord}). */
   readonly conn: number;
   /** RFC 9293 state name. */
   readonly state: string;
@@ -84,6 +94,7 @@ export interface TraceInfoRecord {
   readonly srttMs?: number;
   /** RTT variation, ms, when the stack exposes it. */
   readonly rttvarMs?: number;
+  /** Retransmission timeout, ms. */
   readonly rtoMs: number;
   /** Octets sent and not acknowledged. */
   readonly inFlight: number;
@@ -95,14 +106,17 @@ export interface TraceInfoRecord {
   readonly rwnd?: number;
   /** The window the peer advertised last, octets. */
   readonly peerWnd?: number;
-  /** Retransmitted segments and RTO expiries so far, as the engine counts them. */
+  /** Retransmitted segments so far, as the engine counts them. */
   readonly retransmits: number;
+  /** Retransmission timer expiries so far. */
   readonly rtoCount: number;
 }
 
 /** The last record of a trace closed by `close()`. */
 export interface TraceEndRecord {
+  /** Record kind: `end`. */
   readonly type: 'end';
+  /** Time in milliseconds on the trace's clock. */
   readonly t: number;
   /** Packets that were not IPv4/TCP or too short to read (not traced). */
   readonly skipped: number;
@@ -119,24 +133,39 @@ export type TraceSink = (record: TraceRecord) => void;
  * marked optional are read when the stack provides them.
  */
 export interface TraceConnectionRow {
+  /** RFC 9293 state name. */
   readonly state: string;
+  /** Our port. */
   readonly localPort: number;
+  /** The peer's address, dotted quad. */
   readonly remoteAddress: string;
+  /** The peer's port. */
   readonly remotePort: number;
+  /** Received octets not yet read. */
   readonly readable: number;
+  /** Octets accepted for sending and not yet acknowledged. */
   readonly sendQueued: number;
+  /** Smoothed RTT, ms (undefined before the first sample). */
   readonly rttMs: number | undefined;
+  /** Retransmission timeout, ms. */
   readonly rtoMs: number;
+  /** Congestion window, octets. */
   readonly cwnd: number;
+  /** Retransmitted segments so far. */
   readonly retransmits: number;
+  /** Retransmission timer expiries so far. */
   readonly rtoCount: number;
+  /** Octets sent and not acknowledged. */
   readonly bytesInFlight: number;
+  /** Slow-start threshold, octets (read when present). */
   readonly ssthresh?: number | undefined;
+  /** RTT variation, ms (read when present). */
   readonly rttvarMs?: number | undefined;
 }
 
 /** What the tracer needs of a stack: `Stack` fits it. */
 export interface TraceStack {
+  /** Every connection now, one row each. */
   connections(): readonly TraceConnectionRow[];
 }
 
@@ -152,6 +181,20 @@ export interface TraceOptions {
   readonly onClose?: () => void;
 }
 
+/** What a {@link TracingLink} has traced so far. */
+export interface TraceCounters {
+  /** TCP segments sent by the stack. */
+  segmentsOut: number;
+  /** TCP segments received by the stack. */
+  segmentsIn: number;
+  /** Of `segmentsOut`, the retransmissions (see {@link TraceSegmentRecord.retx}). */
+  retransmitsOut: number;
+  /** Of `segmentsIn`, the peer's retransmissions. */
+  retransmitsIn: number;
+  /** Packets passed through untraced: not IPv4/TCP, a later fragment, or too short. */
+  skipped: number;
+}
+
 /** A link that traces every TCP segment it carries. */
 export interface TracingLink extends Link {
   /** Starts polling `stack` (replacing any stack given before). */
@@ -159,7 +202,7 @@ export interface TracingLink extends Link {
   /** Polls the stack now (records what changed). */
   poll(): void;
   /** Segments traced so far, and of them retransmissions, per direction. */
-  readonly counters: { segmentsOut: number; segmentsIn: number; retransmitsOut: number; retransmitsIn: number; skipped: number };
+  readonly counters: TraceCounters;
 }
 
 const TCP = 6;
@@ -240,7 +283,7 @@ export function traceLink(link: Link, sink: TraceSink, options: TraceOptions = {
   }
   const clock = options.clock ?? (() => performance.now());
   const conns = new Map<string, Conn>();
-  const counters = { segmentsOut: 0, segmentsIn: 0, retransmitsOut: 0, retransmitsIn: 0, skipped: 0 };
+  const counters: TraceCounters = { segmentsOut: 0, segmentsIn: 0, retransmitsOut: 0, retransmitsIn: 0, skipped: 0 };
   let stack = options.stack;
   let timer: ReturnType<typeof setInterval> | undefined;
   let lastPoll = -Infinity;
