@@ -139,6 +139,16 @@ describe('traceLink', () => {
     expect(() => traceLink(inner, () => undefined, { intervalMs: 0 })).to.throw(RangeError).with.property('code', 'ERR_INVALID_ARG_VALUE');
   });
 
+  it('forgets the oldest 4-tuple past maxConnections', () => {
+    const inner = fakeLink();
+    const records: TraceRecord[] = [];
+    const link = traceLink(inner, (r) => records.push(r), { maxConnections: 2 });
+    for (const port of [1000, 1001, 1002, 1000]) link.send(packet({ src: '10.0.0.2', dst: '10.0.0.1', sport: port, dport: 80, seq: 5, flags: SYN }));
+    const conns = records.filter((r) => r.type === 'conn').map((r) => (r.type === 'conn' ? [r.conn, r.local] : []));
+    // Port 1000 was forgotten when 1002 came, so its second SYN is connection 4.
+    expect(conns).to.deep.equal([[1, '10.0.0.2:1000'], [2, '10.0.0.2:1001'], [3, '10.0.0.2:1002'], [4, '10.0.0.2:1000']]);
+  });
+
   it('traces a lossy two-stack transfer: every octet sent, retransmissions, and engine state over time', async () => {
     const seed = Number(process.env.SEED ?? 3);
     console.log(`      seed ${seed} (SEED=${seed} to replay)`);

@@ -177,6 +177,12 @@ export interface TraceOptions {
   readonly intervalMs?: number;
   /** Clock in ms for record times: give the stack's own (default `performance.now`). */
   readonly clock?: () => number;
+  /**
+   * Most 4-tuples remembered at once (default 65536, a connection table's worth); past it the one
+   * first seen longest ago is forgotten (a later segment of it starts a new `conn` without
+   * base), so a SYN flood cannot grow the tracer without bound.
+   */
+  readonly maxConnections?: number;
   /** Called once by `close()` after the last record, when the inner link has closed (close the sink's file here). */
   readonly onClose?: () => void;
 }
@@ -282,7 +288,13 @@ export function traceLink(link: Link, sink: TraceSink, options: TraceOptions = {
     throw Object.assign(new RangeError(`intervalMs must be a positive number, got ${intervalMs}`), { code: 'ERR_INVALID_ARG_VALUE' });
   }
   const clock = options.clock ?? (() => performance.now());
+  const maxConnections = options.maxConnections ?? 65536;
+  if (!(Number.isInteger(maxConnections) && maxConnections > 0)) {
+    throw Object.assign(new RangeError(`maxConnections must be a positive integer, got ${maxConnections}`), { code: 'ERR_INVALID_ARG_VALUE' });
+  }
   const conns = new Map<string, Conn>();
+  const byRow = new Map<string, Conn>();
+  let connCount = 0;
   const counters: TraceCounters = { segmentsOut: 0, segmentsIn: 0, retransmitsOut: 0, retransmitsIn: 0, skipped: 0 };
   let stack = options.stack;
   let timer: ReturnType<typeof setInterval> | undefined;
@@ -320,8 +332,15 @@ export function traceLink(link: Link, sink: TraceSink, options: TraceOptions = {
     // after TIME-WAIT); the same ISN again is a retransmitted SYN.
     const opener = dir === 'out' ? conn?.out : conn?.in;
     if (conn === undefined || ((flags & (FLAG_SYN | FLAG_ACK)) === FLAG_SYN && opener?.synSeen === true && opener.base !== rawSeq)) {
-      conn = { id: conns.size + 1, out: newSide(), in: newSide(), lastInfo: '' };
+      if (conn === undefined && conns.size >= maxConnections) {
+        const [oldKey, old] = conns.entries().next().value as [string, Conn];
+        conns.delete(oldKey);
+        for (const [k, c] of byRow) if (c === old) byRow.delete(k);
+      }
+      conn = { id: ++connCount, out: newSide(), in: newSide(), lastInfo: '' };
       conns.set(key, conn);
+      // Rows of stack.connections() name our port and the peer (our address is the stack's).
+      byRow.set(`${local.slice(local.lastIndexOf(':') + 1)}-${remote}`, conn);
       sink({ type: 'conn', t, conn: conn.id, local, remote });
     }
     const sender = dir === 'out' ? conn.out : conn.in;
@@ -404,7 +423,7 @@ export function traceLink(link: Link, sink: TraceSink, options: TraceOptions = {
     }
     const ssthreshOf = internalSsthresh(stack);
     for (const row of rows) {
-      const conn = findConn(conns, row);
+      const conn = byRow.get(`${row.localPort}-${row.remoteAddress}:${row.remotePort}`);
       if (conn === undefined) continue;
       const ss = row.ssthresh ?? ssthreshOf(row);
       const info = {
@@ -486,15 +505,6 @@ export function traceLink(link: Link, sink: TraceSink, options: TraceOptions = {
 }
 
 const round3 = (x: number): number => Math.round(x * 1000) / 1000;
-
-function findConn(conns: Map<string, Conn>, row: TraceConnectionRow): Conn | undefined {
-  // Rows name our port and the peer; our address is the stack's one address.
-  for (const [key, conn] of conns) {
-    const [local, remote] = key.split('-') as [string, string];
-    if (remote === `${row.remoteAddress}:${row.remotePort}` && local.endsWith(`:${row.localPort}`)) return conn;
-  }
-  return undefined;
-}
 
 /**
  * ssthresh is kept by the engine but not (yet) in `Stack.connections()` rows; until it is,
