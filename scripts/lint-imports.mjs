@@ -20,6 +20,8 @@ const RULES = {
   // The apps: libraries and the shared CLI package, never each other.
   '@tcp-tun/echo': { packages: ['@tcp-tun/cli', '@tcp-tun/net', '@tcp-tun/tun', 'commander'], node: '*', pure: false },
   '@tcp-tun/curl-lite': { packages: ['@tcp-tun/cli', '@tcp-tun/net', 'commander'], node: '*', pure: false },
+  // Draws traces: reads files, needs the trace format of net, never a device or another app.
+  '@tcp-tun/plot': { packages: ['@tcp-tun/net', 'commander'], node: '*', pure: false },
 };
 const PURE_FORBIDDEN = [
   [/\bBuffer\b/, 'Buffer'],

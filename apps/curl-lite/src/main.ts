@@ -7,7 +7,7 @@ import { createWriteStream } from './file-output.js';
 import type { Writable } from 'node:stream';
 import { WriteStream } from 'node:tty';
 import { openLink } from '@tcp-tun/cli';
-import { Stack, type Link } from '@tcp-tun/net';
+import { Stack, type Link, type TracingLink } from '@tcp-tun/net';
 import { CurlError, EXIT } from './errors.js';
 import { parseCurlOptions, type CurlOptions } from './options.js';
 import { progressBar } from './progress.js';
@@ -40,9 +40,10 @@ async function main(): Promise<number> {
   parseTarget(options.url); // fail on a bad URL before touching any device
   const file = outputFile(options);
   let link: Link;
+  let trace: TracingLink | undefined;
   try {
     // Opens the device, then (--user) drops root: the stack below never runs privileged.
-    ({ link } = await openLink(options, undefined, (message) => {
+    ({ link, trace } = await openLink(options, undefined, (message) => {
       if (!options.silent) process.stderr.write(`curl-lite: ${message}\n`);
     }));
   } catch (err) {
@@ -57,6 +58,8 @@ async function main(): Promise<number> {
     address: options.addr,
     ...(keepAlive === undefined ? {} : { tcp: { keepAliveIdleMs: keepAlive, keepAliveIntervalMs: keepAlive } }),
   });
+  // --trace: the tracer samples the stack's connections too (cwnd, RTT, in flight).
+  trace?.attach(stack);
   const body: Writable = file === undefined ? process.stdout : createWriteStream(file);
   const bar =
     !options.silent && file !== undefined && process.stderr instanceof WriteStream && process.stderr.isTTY

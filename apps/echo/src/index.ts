@@ -7,3 +7,4 @@ export {
   type Service, type ServiceName, type ServiceOptions,
 } from './services.js';
 export { parseEchoOptions, servicePorts, type EchoOptions } from './options.js';
+export { renderMetrics, METRICS_CONTENT_TYPE, type DeviceCounters } from './metrics.js';

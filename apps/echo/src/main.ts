@@ -13,7 +13,7 @@ import { startService, type Service } from './services.js';
 async function main(): Promise<void> {
   const options = parseEchoOptions(process.argv);
   // Opens the device, then (--user) drops root: the stack below never runs privileged.
-  const { device, link } = await openLink(options, undefined, (message) => process.stderr.write(`tcp-tun-echo: ${message}\n`));
+  const { device, link, trace } = await openLink(options, undefined, (message) => process.stderr.write(`tcp-tun-echo: ${message}\n`));
   // --keepalive sets the idle time and the probe interval alike, as curl's --keepalive-time does.
   const keepAlive = options.keepAliveMs;
   const stack = new Stack({
@@ -21,6 +21,8 @@ async function main(): Promise<void> {
     address: options.addr,
     ...(keepAlive === undefined ? {} : { tcp: { keepAliveIdleMs: keepAlive, keepAliveIntervalMs: keepAlive } }),
   });
+  // --trace: the tracer samples the stack's connections too (cwnd, RTT, in flight).
+  trace?.attach(stack);
   const report = (): void => {
     // With --expose-gc the heap figure is of live objects only (the benchmark's memory probe).
     (globalThis as { gc?: () => void }).gc?.();
@@ -35,6 +37,7 @@ async function main(): Promise<void> {
     userTimeoutMs: options.userTimeoutMs,
     idleTimeoutMs: options.idleTimeoutMs,
     maxConnections: options.maxConnections,
+    deviceStats: () => ({ ...device.stats }),
   };
   for (const [name, port] of servicePorts(options)) services.push(await startService(stack, name, port, liveness));
   // One line once every service is ready: scripts and tests wait for it.

@@ -5,6 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
+import { METRICS_CONTENT_TYPE, renderMetrics, type DeviceCounters } from './metrics.js';
 import type { Duplex } from 'node:stream';
 import type { Socket, Stack } from '@tcp-tun/net';
 
@@ -45,6 +46,8 @@ export interface ServiceOptions {
   readonly idleTimeoutMs?: number | undefined;
   /** `server.maxConnections`: connections past it are closed at once (Node's 'drop'). */
   readonly maxConnections?: number | undefined;
+  /** The TUN device's counters, for the http service's `/metrics` (left out when absent). */
+  readonly deviceStats?: (() => DeviceCounters) | undefined;
 }
 
 /** Applies the per-connection settings of `options` to an accepted socket. */
@@ -142,6 +145,7 @@ const INDEX = `<!doctype html>
 <li><a href="/bytes/1024">/bytes/N</a>: N bytes, byte i = i % 251, with Content-Length
 <li><a href="/chunked/1024">/chunked/N</a>: the same bytes with chunked transfer coding
 <li><a href="/redirect?to=/">/redirect?to=PATH</a>: a 302 to PATH
+<li><a href="/metrics">/metrics</a>: the stack's and the device's counters, Prometheus text format
 </ul>
 `;
 
@@ -180,7 +184,14 @@ export function startService(stack: Stack, name: ServiceName, port: number, opti
   let handler: Handler;
   let httpServer: http.Server | undefined;
   if (name === 'http') {
-    const server = http.createServer(httpHandler);
+    // /metrics needs the stack, which the plain handler does not know.
+    const server = http.createServer((req, res) => {
+      if ((req.url ?? '').split('?')[0] === '/metrics' && (req.method === 'GET' || req.method === 'HEAD')) {
+        const body = renderMetrics(stack, options.deviceStats?.());
+        res.writeHead(200, { 'content-type': METRICS_CONTENT_TYPE, 'content-length': Buffer.byteLength(body) });
+        res.end(req.method === 'HEAD' ? undefined : body);
+      } else httpHandler(req, res);
+    });
     server.on('clientError', (_err, socket) => socket.destroy());
     httpServer = server;
     handler = (socket) => {

@@ -18,3 +18,4 @@ export {
   type Account, type Identity, type ProcessIdentity,
 } from './privileges.js';
 export { createPrivateFile, openPrivateFile, pathOfFd, OutputFileError } from './private-file.js';
+export { flushOnExit, type Flushable } from './flush-on-exit.js';

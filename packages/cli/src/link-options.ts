@@ -6,11 +6,12 @@
  * and the capture file are open, before the caller can handle a packet.
  */
 import { closeSync, unlinkSync } from 'node:fs';
-import { capture, withFaults, type FaultOptions, type Link } from '@tcp-tun/net';
+import { capture, traceLink, TraceWriter, withFaults, type FaultOptions, type Link, type TracingLink } from '@tcp-tun/net';
 import { DEFAULT_BUSY_POLL_US, openTun, type TunDevice } from '@tcp-tun/tun';
 import { type Command, InvalidArgumentError } from 'commander';
 import { dropPrivileges, resolveGroup, resolveUser, type Identity } from './privileges.js';
-import { createPrivateFile, pathOfFd } from './private-file.js';
+import { createPrivateFile } from './private-file.js';
+import { flushOnExit, type Flushable } from './flush-on-exit.js';
 
 /** The parsed shared flags. */
 export interface LinkOptions {
@@ -38,6 +39,8 @@ export interface LinkOptions {
   readonly group?: string | undefined;
   /** Undefined when no fault flag was given. */
   readonly faults?: FaultOptions | undefined;
+  /** `--trace`: write per-connection time series (JSON lines, see `traceLink`) to this file. */
+  readonly trace?: string | undefined;
 }
 
 const DOTTED_QUAD = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
@@ -81,7 +84,7 @@ export function addLinkOptions(command: Command): Command {
     .option('--no-configure', 'use the TUN device as it is: attach, read its MTU, change nothing (for a device root made for this user)')
     .option('--user <name>', 'after opening the device (and --pcap file), drop root to this user (name or uid) before handling any packet')
     .option('--group <name>', 'with --user: drop to this group instead of the user\'s primary group')
-    .option('--pcap <file>', 'capture every packet to <file> (pcap, LINKTYPE_RAW; flushed on exit; created mode 0600, never through a symlink)')
+    .option('--pcap <file>', 'capture every packet to <file> (pcap, LINKTYPE_RAW; flushed every second and on exit, SIGINT and SIGTERM; created mode 0600, never through a symlink)')
     .option('--drop <p>', 'fault injection: drop packets with probability p (both directions)', probability)
     .option('--duplicate <p>', 'fault injection: duplicate packets with probability p', probability)
     .option('--reorder <p>', 'fault injection: hold back packets with probability p so later ones overtake', probability)
@@ -89,7 +92,9 @@ export function addLinkOptions(command: Command): Command {
     .option('--delay <ms>', 'fault injection: delay every packet by ms', nonNegative)
     .option('--jitter <ms>', 'fault injection: add up to ms of random delay', nonNegative)
     .option('--rate <bytes_per_s>', 'fault injection: limit each direction to this rate', nonNegative)
-    .option('--fault-seed <n>', 'seed of the fault injector (runs replay exactly)', intIn(0, 2 ** 32 - 1), 1);
+    .option('--fault-seed <n>', 'seed of the fault injector (runs replay exactly)', intIn(0, 2 ** 32 - 1), 1)
+    // Seeing inside (kept in a block of its own).
+    .option('--trace <file>', 'record per-connection time series to <file> (JSON lines: segments, ACKs, SACKs, retransmissions, cwnd, RTT; draw with tcp-tun-plot; flushed every second and on exit; created mode 0600, never through a symlink)');
 }
 
 /** Reads the flags `addLinkOptions` added from commander's `opts()`. */
@@ -122,6 +127,7 @@ export function readLinkOptions(o: Record<string, unknown>): LinkOptions {
     user: typeof o.user === 'string' ? o.user : undefined,
     group: typeof o.group === 'string' ? o.group : undefined,
     faults: anyFault ? faults : undefined,
+    trace: typeof o.trace === 'string' ? o.trace : undefined,
   };
 }
 
@@ -141,6 +147,11 @@ export interface OpenedLink {
   readonly link: Link;
   /** The identity after `--user`, or undefined when no drop was asked for. */
   readonly identity: Identity | undefined;
+  /**
+   * With `--trace`: the tracing wrapper (outermost, `link` itself). Give it the stack once it
+   * exists (`trace.attach(stack)`) so it samples cwnd, RTT and in-flight too.
+   */
+  readonly trace?: TracingLink | undefined;
 }
 
 /** Where {@link openLink} writes its one-line notices (a refused default setting). */
@@ -149,7 +160,8 @@ export type Notice = (message: string) => void;
 /**
  * Opens (creating and configuring if needed, unless `configure` is false) the TUN device: the
  * kernel side gets `peer`, the point-to-point destination is `addr`, the stack's address. Opens
- * the `--pcap` file (mode 0600, no symlink), then, with `user`, drops root to that user: all of
+ * the `--pcap` and `--trace` files (mode 0600, no symlink; flushed every second, on exit, SIGINT
+ * and SIGTERM), then, with `user`, drops root to that user: all of
  * this before the stack exists, so no packet is handled with privileges. Throws (and releases
  * the device) when the drop fails: a program asked to drop must not run on as root.
  */
@@ -177,28 +189,52 @@ export async function openLink(
   let link: Link = device;
   let identity: Identity | undefined;
   let createdPcap = false;
+  let createdTrace = false;
+  let trace: TracingLink | undefined;
+  const flushables: Flushable[] = [];
   try {
     if (!device.configuration.up) notice(`TUN device '${device.name}' is down: nothing will arrive until it is up (ip link set dev ${device.name} up)`);
     if (options.faults) link = withFaults(link, options.faults);
     if (options.pcap !== undefined) {
-      // net's writer takes a path: it reopens the file we created safely through its fd.
+      // The writer takes the descriptor we opened safely (0600, no symlink) and owns it.
       const file = createPrivateFile(options.pcap);
       createdPcap = file.created;
       try {
-        link = capture(link, pathOfFd(file.fd));
-      } finally {
+        const capturing = capture(link, file.fd);
+        link = capturing;
+        flushables.push(capturing.writer);
+      } catch (error) {
         closeSync(file.fd);
+        throw error;
       }
+    }
+    if (options.trace !== undefined) {
+      const file = createPrivateFile(options.trace);
+      createdTrace = file.created;
+      let writer: TraceWriter;
+      try {
+        writer = new TraceWriter(file.fd);
+      } catch (error) {
+        closeSync(file.fd);
+        throw error;
+      }
+      flushables.push(writer);
+      // Outermost, as the capture: it sees exactly what the stack sends and receives.
+      trace = traceLink(link, writer.write, { onClose: () => writer.close() });
+      link = trace;
     }
     if (account !== undefined) identity = dropPrivileges(account, gid);
   } catch (error) {
     await link.close();
     // Nothing left behind: a capture file this run created goes with the failed start.
     if (createdPcap && options.pcap !== undefined) unlinkSync(options.pcap);
+    if (createdTrace && options.trace !== undefined) unlinkSync(options.trace);
     throw error;
   }
+  // Buffered output reaches the disk on exit, SIGINT and SIGTERM too, not just every second.
+  if (flushables.length > 0) flushOnExit(flushables);
   // A device that fails for good (e.g. the interface was deleted under us) reports it here;
   // without a listener the EventEmitter would throw it into the event loop.
   device.on('error', onDeviceError);
-  return { device, link, identity };
+  return { device, link, identity, trace };
 }

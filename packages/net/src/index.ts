@@ -58,3 +58,23 @@ export {
   type FaultyLink,
 } from './fault.js';
 export { capture, PcapWriter, LINKTYPE_RAW, type CaptureOptions, type CapturingLink } from './pcap.js';
+// Per-connection time series (JSON lines) from a Link wrapper; `tcp-tun-plot` draws them.
+export {
+  traceLink,
+  TraceWriter,
+  parseTrace,
+  type TraceOptions,
+  type TraceWriterOptions,
+  type TracingLink,
+  type TraceCounters,
+  type TraceSink,
+  type TraceStack,
+  type TraceConnectionRow,
+  type TraceDirection,
+  type TraceRecord,
+  type TraceStartRecord,
+  type TraceConnRecord,
+  type TraceSegmentRecord,
+  type TraceInfoRecord,
+  type TraceEndRecord,
+} from './trace.js';

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { readFileSync, mkdtempSync, openSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { capture, LINKTYPE_RAW, PcapWriter } from './pcap.js';
@@ -92,5 +92,18 @@ describe('pcap capture', () => {
 
   it('rejects a bad snap length with a code', () => {
     expect(() => new PcapWriter(join(dir, 'd.pcap'), { snapLength: 5 })).to.throw(RangeError).with.property('code', 'ERR_INVALID_ARG_VALUE');
+  });
+
+  it('writes to a descriptor it is given, and flushes on its timer without close()', async () => {
+    const file = join(dir, 'e.pcap');
+    const fd = openSync(file, 'w', 0o600);
+    const w = new PcapWriter(fd, { clock: () => 0, flushIntervalMs: 20 });
+    w.write(new Uint8Array(40).fill(0x45));
+    expect(statSync(file).size).to.equal(0);
+    await new Promise((r) => setTimeout(r, 70));
+    expect(statSync(file).size).to.equal(24 + 16 + 40);
+    w.close();
+    expect(() => new PcapWriter(-1)).to.throw(TypeError).with.property('code', 'ERR_INVALID_ARG_TYPE');
+    expect(() => new PcapWriter(join(dir, 'f.pcap'), { flushIntervalMs: -1 })).to.throw(RangeError).with.property('code', 'ERR_INVALID_ARG_VALUE');
   });
 });

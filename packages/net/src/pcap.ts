@@ -19,9 +19,19 @@ export interface CaptureOptions {
   readonly snapLength?: number;
   /** Wall-clock milliseconds for timestamps (default: the monotonic clock anchored at process start). */
   readonly clock?: () => number;
+  /**
+   * Write what is buffered at least this often, in ms (default 1000), so a process killed
+   * without a chance to flush loses at most that much; 0 turns the timer off. The timer never
+   * keeps the process alive.
+   */
+  readonly flushIntervalMs?: number;
 }
 
-/** Appends pcap records to a file, buffered; `flush()` and `close()` write synchronously. */
+/**
+ * Appends pcap records to a file, buffered; `flush()` and `close()` write synchronously (safe in
+ * an 'exit' handler), and a timer flushes every `flushIntervalMs`. The file is a path (created
+ * or truncated) or a descriptor already open for writing, which the writer then owns and closes.
+ */
 export class PcapWriter {
   private readonly fd: number;
   private readonly snapLength: number;
@@ -30,18 +40,32 @@ export class PcapWriter {
   private view = new DataView(this.buffer.buffer);
   private used = 0;
   private closed = false;
+  private readonly timer: ReturnType<typeof setInterval> | undefined;
   /** Records written so far. */
   packets = 0;
 
-  constructor(path: string, options: CaptureOptions = {}) {
+  constructor(file: string | number, options: CaptureOptions = {}) {
     this.snapLength = options.snapLength ?? 65535;
     if (!Number.isInteger(this.snapLength) || this.snapLength < 20 || this.snapLength > 262144) {
       throw Object.assign(new RangeError(`snapLength must be an integer from 20 to 262144, got ${this.snapLength}`), {
         code: 'ERR_INVALID_ARG_VALUE',
       });
     }
+    const every = options.flushIntervalMs ?? 1000;
+    if (!(Number.isFinite(every) && every >= 0)) {
+      throw Object.assign(new RangeError(`flushIntervalMs must be a non-negative number, got ${every}`), {
+        code: 'ERR_INVALID_ARG_VALUE',
+      });
+    }
     this.clock = options.clock ?? (() => performance.timeOrigin + performance.now());
-    this.fd = openSync(path, 'w');
+    if (typeof file === 'number') {
+      if (!Number.isInteger(file) || file < 0) {
+        throw Object.assign(new TypeError(`file must be a path or a file descriptor, got ${file}`), { code: 'ERR_INVALID_ARG_TYPE' });
+      }
+      this.fd = file;
+    } else {
+      this.fd = openSync(file, 'w');
+    }
     const v = this.view;
     // Written in host byte order; readers detect it from the magic number.
     v.setUint32(0, MAGIC_MICROSECONDS, true);
@@ -52,6 +76,10 @@ export class PcapWriter {
     v.setUint32(16, this.snapLength, true);
     v.setUint32(20, LINKTYPE_RAW, true);
     this.used = GLOBAL_HEADER_LENGTH;
+    if (every > 0) {
+      this.timer = setInterval(() => this.flush(), every);
+      this.timer.unref();
+    }
   }
 
   /** Records one packet with the current time. Ignored after `close()`. */
@@ -85,26 +113,30 @@ export class PcapWriter {
     if (this.closed) return;
     this.flush();
     this.closed = true;
+    if (this.timer !== undefined) clearInterval(this.timer);
     closeSync(this.fd);
   }
 }
 
 /** A link that records every packet it carries; `close()` closes the inner link and the file. */
 export interface CapturingLink extends Link {
+  /** The file's writer: `flush()` it from an exit or signal handler. */
   readonly writer: PcapWriter;
 }
 
 /**
- * Wraps `link` so every packet sent and received is written to `path` as pcap. The file is
- * flushed and closed by the wrapper's `close()` (or the writer's, for a process about to exit).
+ * Wraps `link` so every packet sent and received is written to `file` (a path, or a descriptor
+ * open for writing that the writer takes over) as pcap. The file is flushed every
+ * `flushIntervalMs` (default 1 s), and flushed and closed by the wrapper's `close()` (or the
+ * writer's, for a process about to exit).
  *
  * GSO send passes through: when `link` has `tso` and `sendTso`, so does the wrapper, and a
  * super-packet is recorded as the stack handed it over, ONE record larger than the MTU whose
  * TCP checksum field holds the partial (pseudo-header) sum, as tcpdump shows a host's own
  * offloaded packets ("incorrect checksum"). The segments the link cuts from it are not recorded.
  */
-export function capture(link: Link, path: string, options: CaptureOptions = {}): CapturingLink {
-  const writer = new PcapWriter(path, options);
+export function capture(link: Link, file: string | number, options: CaptureOptions = {}): CapturingLink {
+  const writer = new PcapWriter(file, options);
   const sendTso = link.tso !== undefined && typeof link.sendTso === 'function' ? link.sendTso.bind(link) : undefined;
   return {
     ...(sendTso === undefined
