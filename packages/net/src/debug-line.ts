@@ -2,8 +2,8 @@
  * One `NODE_DEBUG=tcp-tun` line per packet, either direction, in tcpdump's shape with the
  * stack's time in front: `1234.567 in  10.0.0.1:80 > 10.0.0.2:49152 Flags [S.], seq 1, ack 2,
  * win 65535, options [mss 1460,sackOK,wscale 7], length 0`. Built from the raw packet bytes, so
- * it shows what crossed the link even when the stack then drops it. Not wired yet: the stack
- * calls it (in and out) when its debug log is enabled, so it costs nothing otherwise.
+ * it shows what crossed the link even when the stack then drops it. The stack
+ * calls it (in and out) only when its debug log is enabled, so it costs nothing otherwise.
  */
 
 /** tcpdump's flag letters, in its order. */

@@ -71,6 +71,8 @@ import { ConnectionHandle, listenerHandle, type HandleDriver, type HandleOwner, 
 import { KeyedHash } from './keyed-hash.js';
 import { IsnGenerator } from './isn.js';
 import type { Link } from './link.js';
+import { debugPacketLine } from './debug-line.js';
+import { traceLink, type TraceSink, type TracingLink } from './trace.js';
 import { createNetApi, type NetApi } from './net-api.js';
 
 const debug = debuglog('tcp-tun');
@@ -79,6 +81,13 @@ const debug = debuglog('tcp-tun');
 export interface StackOptions {
   /** The packet port: a TUN device, one side of `createLinkPair()`, or a wrapper of either. */
   readonly link: Link;
+  /**
+   * Record per-connection time series (segments, ACKs, SACK blocks, retransmissions, cwnd,
+   * ssthresh, srtt, in flight, windows) as {@link TraceRecord}s: the link is wrapped with
+   * {@link traceLink} on the stack's own clock and the stack polled every `intervalMs`
+   * (default 10). Draw the result with `tcp-tun-plot`.
+   */
+  readonly trace?: { readonly sink: TraceSink; readonly intervalMs?: number };
   /** Our IPv4 address, dotted quad ("10.0.0.2"). */
   readonly address: string;
   /**
@@ -190,6 +199,10 @@ export interface ConnectionInfo {
   rtoMs: number;
   /** Congestion window in octets. */
   cwnd: number;
+  /** Slow-start threshold in octets (RFC 5681 §3.1; very large until the first loss). */
+  ssthresh: number;
+  /** RTT variation in ms (RFC 6298 RTTVAR). */
+  rttvarMs: number;
   retransmits: number;
   /** Retransmission timer expiries. */
   rtoCount: number;
@@ -346,7 +359,13 @@ export class Stack {
     if (!Number.isInteger(link.mtu) || link.mtu < 68 + 40 || link.mtu > 65535) {
       throw argumentError('ERR_INVALID_ARG_VALUE', `The link's mtu must be an integer 108..65535, got ${String(link.mtu)}`, 'range');
     }
-    this.#link = link;
+    const clock = options.clock ?? (() => performance.now());
+    let tracing: TracingLink | undefined;
+    if (options.trace !== undefined) {
+      const { sink, intervalMs } = options.trace;
+      tracing = traceLink(link, sink, { clock, ...(intervalMs === undefined ? {} : { intervalMs }) });
+    }
+    this.#link = tracing ?? link;
     this.address = options.address;
     this.addressNumber = ipv4FromString(options.address);
     this.mtu = link.mtu;
@@ -365,7 +384,7 @@ export class Stack {
     this.maxConnections = maxConnections;
     // Bad limits throw ERR_INVALID_ARG_VALUE (a RangeError) here, before the link starts.
     this.#reassembler = new Ipv4Reassembler(options.reassembly);
-    this.#clock = options.clock ?? (() => performance.now());
+    this.#clock = clock;
     const secret = options.secret ?? randomBytes(32);
     if (!(secret instanceof Uint8Array) || secret.length < 24) {
       throw argumentError('ERR_INVALID_ARG_VALUE', 'The "options.secret" argument must hold 24 octets', 'range');
@@ -401,7 +420,8 @@ export class Stack {
       hold: (delta) => this.#hold(delta),
     };
     this.net = createNetApi(port);
-    link.start((packets) => this.#onPackets(packets));
+    this.#link.start((packets) => this.#onPackets(packets));
+    tracing?.attach(this);
   }
 
   /** Whether `close()` was called. */
@@ -485,6 +505,8 @@ export class Stack {
         rttMs: s.rttSamples > 0 ? s.srttMs : undefined,
         rtoMs: s.rtoMs,
         cwnd: s.cwnd,
+        ssthresh: s.ssthresh,
+        rttvarMs: s.rttvarMs,
         retransmits: s.retransmits,
         rtoCount: s.rtoCount,
         bytesInFlight: s.bytesInFlight,
@@ -743,6 +765,7 @@ export class Stack {
     this.#inFlush = true;
     try {
       for (const packet of packets) {
+        if (debug.enabled) debug('%s', debugPacketLine(now, 'in', packet));
         try {
           this.#receive(now, packet);
         } catch (err) {
@@ -1287,7 +1310,6 @@ export class Stack {
     r.payloadLength = tcpLength;
     r.ident = this.#nextIdent();
     emitIpv4(r, out);
-    if (debug.enabled) debug('out %s', describeSegment(t.repr, t.payload.length));
     this.#sendPacket(out.subarray(0, 20 + tcpLength));
   }
 
@@ -1301,6 +1323,7 @@ export class Stack {
     }
     this.#stats.packetsOut++;
     this.#stats.bytesOut += packet.length;
+    if (debug.enabled) debug('%s', debugPacketLine(this.#now(), 'out', packet));
     this.#link.send(packet);
   }
 
@@ -1371,7 +1394,6 @@ export class Stack {
     this.#trainNextSeq = (t.repr.seq + t.payload.length) >>> 0;
     this.#trainControl = t.repr.control;
     this.#trainOpen = t.repr.control === 'none';
-    if (debug.enabled) debug('out %s', describeSegment(t.repr, t.payload.length));
     // Every data segment comes from #transmit, which ends the train after its loop.
     if (!this.#trainOpen) this.#endTrain();
   }
@@ -1384,7 +1406,6 @@ export class Stack {
     this.#trainNextSeq = (this.#trainNextSeq + length) >>> 0;
     this.#trainControl = t.repr.control;
     this.#trainOpen = t.repr.control === 'none' && length === this.#trainSegmentSize;
-    if (debug.enabled) debug('out %s', describeSegment(t.repr, length));
     // Nothing more can join (PSH/FIN/short segment, or no room for another full one): send it now.
     if (!this.#trainOpen || this.#trainLength + this.#trainSegmentSize > this.#tsoMax) this.#endTrain();
   }
@@ -1432,6 +1453,7 @@ export class Stack {
       this.#stats.superPacketSegmentsOut += segments;
     }
     // #tsoMax > 0 only when the link has sendTso.
+    if (debug.enabled) debug('%s', debugPacketLine(this.#now(), 'out', train.subarray(0, length)));
     this.#link.sendTso!(train.subarray(0, length), this.#trainSegmentSize);
   }
 
@@ -1533,9 +1555,6 @@ function sameSackBlocks(a: TcpRepr, b: TcpRepr): boolean {
   return true;
 }
 
-function describeSegment(repr: TcpRepr, length: number): string {
-  return `${repr.srcPort}->${repr.dstPort} ${repr.control}${repr.ack !== undefined ? ' ack' : ''} seq=${repr.seq} ack=${repr.ack ?? '-'} win=${repr.window} len=${length}`;
-}
 
 /**
  * `bytes[start, end)` as a plain Uint8Array view (no copy). Received packets are Node Buffers

@@ -198,6 +198,29 @@ describe('traceLink', () => {
   });
 });
 
+describe("Stack's trace option", () => {
+  it('wraps the link, polls the stack on its own clock and records ssthresh and rttvar from connections()', async () => {
+    const [la, lb] = createLinkPair();
+    const records: TraceRecord[] = [];
+    const a = new Stack({ link: la, address: ADDR_A, trace: { sink: (r) => records.push(r), intervalMs: 1 } });
+    const b = new Stack({ link: lb, address: ADDR_B });
+    try {
+      const data = seededBytes(200_000, 11);
+      b.net.createServer((s) => s.end(data)).listen(80);
+      const got = await readAll(a.net.connect(80, ADDR_B));
+      expect(got.length).to.equal(data.length);
+      const segments = records.filter((r): r is TraceSegmentRecord => r.type === 'seg');
+      expect(segments.some((r) => r.dir === 'in' && r.len > 0), 'data received is traced').to.equal(true);
+      expect(segments.some((r) => r.dir === 'out'), 'our ACKs are traced').to.equal(true);
+      const infos = records.filter((r): r is TraceInfoRecord => r.type === 'info');
+      expect(infos.length, 'the stack was polled').to.be.greaterThan(0);
+      expect(infos.every((r) => r.ssthresh !== undefined), 'ssthresh comes from connections()').to.equal(true);
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+});
+
 describe('TraceWriter', () => {
   let dir: string;
   beforeEach(() => {

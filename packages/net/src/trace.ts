@@ -421,11 +421,10 @@ export function traceLink(link: Link, sink: TraceSink, options: TraceOptions = {
     } catch {
       return; // a closed stack: nothing more to sample
     }
-    const ssthreshOf = internalSsthresh(stack);
     for (const row of rows) {
       const conn = byRow.get(`${row.localPort}-${row.remoteAddress}:${row.remotePort}`);
       if (conn === undefined) continue;
-      const ss = row.ssthresh ?? ssthreshOf(row);
+      const ss = row.ssthresh;
       const info = {
         state: row.state,
         cwnd: row.cwnd,
@@ -506,28 +505,6 @@ export function traceLink(link: Link, sink: TraceSink, options: TraceOptions = {
 
 const round3 = (x: number): number => Math.round(x * 1000) / 1000;
 
-/**
- * ssthresh is kept by the engine but not (yet) in `Stack.connections()` rows; until it is,
- * read it through the stack's test-only entry list when that exists. Absent either way, the
- * records simply omit it.
- */
-function internalSsthresh(stack: TraceStack): (row: TraceConnectionRow) => number | undefined {
-  const entries = (stack as { _connectionEntries?: () => Iterable<unknown> })._connectionEntries;
-  if (typeof entries !== 'function') return () => undefined;
-  const byKey = new Map<string, number>();
-  try {
-    for (const e of entries.call(stack)) {
-      const entry = e as { localPort?: unknown; remotePort?: unknown; conn?: { stats?: { ssthresh?: unknown } } };
-      const ss = entry.conn?.stats?.ssthresh;
-      if (typeof ss === 'number' && typeof entry.localPort === 'number' && typeof entry.remotePort === 'number') {
-        byKey.set(`${entry.localPort}/${entry.remotePort}`, ss);
-      }
-    }
-  } catch {
-    return () => undefined;
-  }
-  return (row) => byKey.get(`${row.localPort}/${row.remotePort}`);
-}
 
 /** Options of {@link TraceWriter}. */
 export interface TraceWriterOptions {
