@@ -18,9 +18,10 @@ const KBENCH = fileURLToPath(new URL('./kbench.py', import.meta.url));
 const ECHO = `${root}apps/echo/dist/main.js`;
 const [workload = 'conn', ...flags] = process.argv.slice(2);
 const env = process.env;
-const COUNT = Number(env.COUNT ?? (workload === 'rr' ? 20000 : 2000));
-const SIZE = Number(env.SIZE ?? 256 << 20);
-const SECONDS = Number(env.SECONDS ?? 5);
+const num = (k, d) => (env[k] ? Number(env[k]) : d);
+const COUNT = num('COUNT', workload === 'rr' ? 20000 : 2000);
+const SIZE = num('SIZE', 256 << 20);
+const SECONDS = num('SECONDS', 5);
 const NS = `tcptun-prof-${process.pid}`;
 const HOST = '10.0.0.2';
 const dir = mkdtempSync(join(tmpdir(), 'tcptun-prof-'));
@@ -30,6 +31,8 @@ if (process.getuid?.() !== 0) {
   console.error('profile: needs root');
   process.exit(1);
 }
+process.on('SIGINT', () => process.exit(130));
+process.on('SIGTERM', () => process.exit(143));
 const sh = (cmd, args) => execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 26 });
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 

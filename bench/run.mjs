@@ -24,7 +24,7 @@ const KBENCH = fileURLToPath(new URL('./kbench.py', import.meta.url));
 const KHTTP = fileURLToPath(new URL('./khttp.mjs', import.meta.url));
 const ECHO = `${root}apps/echo/dist/main.js`;
 const env = process.env;
-const num = (k, d) => (env[k] === undefined ? d : Number(env[k]));
+const num = (k, d) => (env[k] ? Number(env[k]) : d);
 const REPS = num('REPS', 3);
 const ONLY = env.ONLY?.split(',');
 const MTU = num('MTU', 1500);
