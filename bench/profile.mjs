@@ -98,9 +98,18 @@ function analyseCpuProfile(file) {
   const prof = JSON.parse(readFileSync(file, 'utf8'));
   const byId = new Map(prof.nodes.map((n) => [n.id, n]));
   const self = new Map();
+  // Timeline: busy time per window and its main categories, to tell a cold start from the rest.
+  const WINDOW_MS = Number(env.WINDOW_MS ?? 250);
+  const windows = [];
+  let t = 0;
   for (let i = 0; i < prof.samples.length; i++) {
     const n = byId.get(prof.samples[i]);
-    self.set(n, (self.get(n) ?? 0) + (prof.timeDeltas[i] ?? 0) / 1000);
+    const ms = (prof.timeDeltas[i] ?? 0) / 1000;
+    t += ms;
+    self.set(n, (self.get(n) ?? 0) + ms);
+    const w = (windows[Math.floor(t / WINDOW_MS)] ??= new Map());
+    const c = category(n.callFrame);
+    w.set(c, (w.get(c) ?? 0) + ms);
   }
   const total = (prof.endTime - prof.startTime) / 1000;
   const cats = new Map();
@@ -115,6 +124,14 @@ function analyseCpuProfile(file) {
   console.log(`\nV8 CPU profile: ${total.toFixed(0)} ms of wall time, ${busy.toFixed(0)} ms not idle`);
   console.log('self ms  % busy  category');
   for (const [c, ms] of [...cats].sort((a, b) => b[1] - a[1])) console.log(`${ms.toFixed(0).padStart(7)}  ${c === '(idle)' ? '     ' : ((100 * ms) / busy).toFixed(1).padStart(5)}  ${c}`);
+  console.log(`\ntimeline (${WINDOW_MS} ms windows): busy ms, then the largest categories`);
+  windows.forEach((w, i) => {
+    if (!w) return;
+    const busyW = [...w].filter(([c]) => c !== '(idle)').reduce((a, [, ms]) => a + ms, 0);
+    if (busyW < 5) return;
+    const top = [...w].filter(([c]) => c !== '(idle)').sort((a, b) => b[1] - a[1]).slice(0, 4).map(([c, ms]) => `${c.replace(/ \(.*\)$/, '')} ${ms.toFixed(0)}`).join(', ');
+    console.log(`${String(i * WINDOW_MS).padStart(6)} ms: ${busyW.toFixed(0).padStart(4)} busy; ${top}`);
+  });
   console.log('\ntop functions by self time (ms):');
   for (const [f, ms] of [...fns].sort((a, b) => b[1] - a[1]).slice(0, 25)) console.log(`${ms.toFixed(1).padStart(7)}  ${f}`);
 }
