@@ -37,7 +37,8 @@ const sh = (cmd, args) => execFileSync(cmd, args, { encoding: 'utf8', stdio: ['i
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 function spawnIn(cmd, args) {
-  const p = spawn('ip', ['netns', 'exec', NS, cmd, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  // cwd: the profile directory, where V8's logs (`--perf-basic-prof` writes isolate-*.log) go.
+  const p = spawn('ip', ['netns', 'exec', NS, cmd, ...args], { cwd: dir, stdio: ['ignore', 'pipe', 'inherit'] });
   procs.add(p);
   p.once('exit', () => procs.delete(p));
   p.out = '';
@@ -177,6 +178,8 @@ async function main() {
   if (profile) analyseCpuProfile(join(dir, profile));
   else console.error('profile: no .cpuprofile written');
   if (perf) analysePerf(join(dir, 'perf.data'));
+  // --perf-basic-prof's symbol map, read by perf report above.
+  rmSync(`/tmp/perf-${app.pid}.map`, { force: true });
   if (env.KEEP === '1') console.log(`\nkept ${dir}`);
 }
 
