@@ -6,7 +6,10 @@ Each client mode prints one JSON line; every loop is bounded by a deadline.
   send HOST PORT BYTES          stream BYTES to a discard service, half-close, wait for its close
   recv HOST PORT BYTES          read BYTES from a source service, then close
   rr HOST PORT COUNT SIZE       COUNT request/response round trips of SIZE bytes (echo service)
-  conn HOST PORT COUNT          COUNT sequential connect + 1-byte echo + close
+  conn HOST PORT COUNT          COUNT sequential connect + 1-byte echo + close; also the rate of the
+                                first 500 (cold_per_s) and of the last 500 (warm_per_s)
+  fair HOST PORT COUNT SECONDS  COUNT concurrent connections read from a source service for
+                                SECONDS; per-connection MB/s, slowest and fastest
   many HOST PORT COUNT BYTES    COUNT concurrent connections, each echoes BYTES (sha256 checked)
   idle HOST PORT COUNT HOLD_S   open COUNT connections at once, hold them HOLD_S, close them
   serve                         kernel echo (7), discard (9) and source (19) servers, for the
@@ -79,17 +82,60 @@ def do_rr(host, port, count, size):
     emit(mode='rr', count=count, size=size, seconds=took, per_s=count / took)
 
 
+COLD = 500
+
+
 def do_conn(host, port, count):
     ok = 0
     start = time.perf_counter()
+    marks = []  # time after each connection, for the cold (first 500) and warm (last 500) rates
     for _ in range(count):
         s = dial(host, port, timeout=10)
         s.sendall(b'!')
         if s.recv(1) == b'!':
             ok += 1
         s.close()
+        marks.append(time.perf_counter())
     took = time.perf_counter() - start
-    emit(mode='conn', count=count, ok=ok, seconds=took, per_s=count / took)
+    n = min(COLD, count)
+    cold = n / (marks[n - 1] - start)
+    warm = None
+    if count >= 2 * COLD:
+        warm = COLD / (marks[-1] - marks[-COLD - 1])
+    emit(mode='conn', count=count, ok=ok, seconds=took, per_s=count / took, cold_per_s=cold, warm_per_s=warm,
+         cold_ratio=None if warm is None else cold / warm)
+
+
+def do_fair(host, port, count, seconds):
+    sel = selectors.DefaultSelector()
+    got = {}
+    for _ in range(count):
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+        s.setblocking(False)
+        s.connect_ex((host, int(port)))
+        got[s] = 0
+        sel.register(s, selectors.EVENT_READ)
+    buf = bytearray(1 << 16)
+    start = time.perf_counter()
+    end = start + seconds
+    while time.perf_counter() < end:
+        for key, _ in sel.select(0.2):
+            try:
+                n = key.fileobj.recv_into(buf)
+            except (BlockingIOError, InterruptedError):
+                continue
+            except ConnectionError:
+                n = 0
+            if n == 0:
+                sel.unregister(key.fileobj)
+            got[key.fileobj] += n
+    took = time.perf_counter() - start
+    for s in got:
+        s.close()
+    rates = sorted(v / took / 1e6 for v in got.values())
+    emit(mode='fair', count=count, seconds=took, MBps=sum(rates), slowest_MBps=rates[0], fastest_MBps=rates[-1],
+         spread=rates[-1] / rates[0] if rates[0] > 0 else None, ok=rates[0] > 0)
 
 
 def do_many(host, port, count, size):
@@ -216,6 +262,8 @@ def main(a):
         do_rr(a[1], a[2], int(a[3]), int(a[4]))
     elif mode == 'conn':
         do_conn(a[1], a[2], int(a[3]))
+    elif mode == 'fair':
+        do_fair(a[1], a[2], int(a[3]), float(a[4]))
     elif mode == 'many':
         do_many(a[1], a[2], int(a[3]), int(a[4]))
     elif mode == 'idle':

@@ -27,7 +27,9 @@ async function main(): Promise<void> {
     // With --expose-gc the heap figure is of live objects only (the benchmark's memory probe).
     (globalThis as { gc?: () => void }).gc?.();
     const memory = process.memoryUsage();
-    process.stdout.write(`${JSON.stringify({ stats: stack.stats(), device: device.stats, connections: stack.connections(), memory })}\n`);
+    // offload: whether the device's offloads are on ('on' | 'off' | 'unsupported' with the reason).
+    const offload = device.offloadStatus;
+    process.stdout.write(`${JSON.stringify({ stats: stack.stats(), device: device.stats, offload, connections: stack.connections(), memory })}\n`);
   };
   // Installed before the ready line: a SIGUSR1 without a handler would start Node's inspector.
   process.on('SIGUSR1', report);

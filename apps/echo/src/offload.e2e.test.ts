@@ -1,5 +1,6 @@
 /**
- * End-to-end with `--offload`: the TUN device is opened with IFF_VNET_HDR and TSO4, so the
+ * End-to-end with offload, on by default (`--offload` still accepted, `--no-offload` turns it
+ * off): the TUN device is opened with IFF_VNET_HDR and TSO4, so the
  * kernel hands the stack TCP super-segments of up to 64 KiB (one IPv4 packet each, larger than
  * the 1500-octet MTU) instead of MTU-sized segments, and the stack hands the kernel super-packets
  * the same way (GSO send: one write with a virtio-net header asking for TCPV4 segmentation and a
@@ -41,7 +42,7 @@ interface DeviceCounters {
   txDropped: number;
 }
 
-type Report = { stats: Counters; device: DeviceCounters };
+type Report = { stats: Counters; device: DeviceCounters; offload: { state: string; reason?: string } };
 
 /**
  * Reads BYTES from HOST:PORT (the source service) and checks them: the service repeats one
@@ -84,7 +85,7 @@ function pcapRecords(file: Uint8Array): { length: number; captured: Uint8Array }
   return out;
 }
 
-describe('end-to-end: apps/echo --offload (TCP super-segments from the kernel)', function () {
+describe('end-to-end: apps/echo with offload, on by default (TCP super-segments from the kernel)', function () {
   this.timeout(180_000);
   if (!requireNetns(this)) return;
 
@@ -93,13 +94,19 @@ describe('end-to-end: apps/echo --offload (TCP super-segments from the kernel)',
 
   before(async () => {
     ns = Namespace.create('offload');
-    app = ns.spawn('node', [MAIN, '--offload', '--dev', 'tun0', '--addr', ADDR, '--peer', PEER, '--mtu', String(MTU), '--services', 'echo,discard,source']);
+    // No flag: offload is on by default where the kernel takes it (it does here).
+    app = ns.spawn('node', [MAIN, '--dev', 'tun0', '--addr', ADDR, '--peer', PEER, '--mtu', String(MTU), '--services', 'echo,discard,source']);
     const line = await waitForLine(app, /listening on/);
     expect(line).to.contain(`listening on ${ADDR}:7`);
   });
 
   after(async () => {
     await ns?.delete();
+  });
+
+  it("says in its report that offload is on by default ('auto' found IFF_VNET_HDR + TSO4)", async () => {
+    const report = await appReport<Report>(app);
+    expect(report.offload).to.deep.equal({ state: 'on' });
   });
 
   it('echoes 16 MiB of random bytes back identical, receiving super-segments and sending super-packets', async () => {
@@ -183,6 +190,47 @@ describe('end-to-end: apps/echo --offload (TCP super-segments from the kernel)',
       expect(Math.max(...outbound)).to.be.above(MTU).and.at.most(65535);
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('--no-offload: MTU-sized packets each way, no super-packets, and the report says off', async () => {
+    const plain = ns.spawn('node', [MAIN, '--no-offload', '--dev', 'tun2', '--addr', '10.0.2.2', '--peer', '10.0.2.1', '--services', 'echo,discard']);
+    try {
+      await waitForLine(plain, /listening on/);
+      const before = await appReport<Report>(plain);
+      expect(before.offload).to.deep.equal({ state: 'off' });
+      const r = await python(ns, KPEER, ['echo', '10.0.2.2', '7', String(4 * 1024 * 1024), '5']);
+      expect(r.identical).to.equal(true);
+      const after = await appReport<Report>(plain);
+      const avg = averageIn(before.stats, after.stats);
+      console.log(`      --no-offload: ${after.stats.packetsIn - before.stats.packetsIn} packets in, average ${avg.toFixed(0)} octets`);
+      expect(avg).to.be.at.most(MTU);
+      expect(after.stats.superPacketsOut).to.equal(0);
+      expect(after.device.txSuperSegments).to.equal(0);
+    } finally {
+      plain.kill('SIGTERM');
+    }
+  });
+
+  it('the fault-injecting link works with offload on: 4 MiB echoed intact through loss, reordering and duplication', async () => {
+    // The fault link passes super-segments in as whole packets (a drop loses all the segments of
+    // one) and never offers GSO send, so what leaves is MTU-sized (packages/net fault.ts).
+    const faulty = ns.spawn('node', [
+      MAIN, '--dev', 'tun3', '--addr', '10.0.3.2', '--peer', '10.0.3.1', '--services', 'echo',
+      '--drop', '0.02', '--reorder', '0.02', '--duplicate', '0.01', '--fault-seed', '5',
+    ]);
+    try {
+      await waitForLine(faulty, /listening on/);
+      const before = await appReport<Report>(faulty);
+      expect(before.offload).to.deep.equal({ state: 'on' });
+      const r = await python(ns, KPEER, ['echo', '10.0.3.2', '7', String(4 * 1024 * 1024), '9']);
+      expect(r.identical).to.equal(true);
+      const after = await appReport<Report>(faulty);
+      const avg = averageIn(before.stats, after.stats);
+      console.log(`      faults + offload: ${after.stats.packetsIn - before.stats.packetsIn} packets in, average ${avg.toFixed(0)} octets; ${after.device.txPackets} written`);
+      expect(after.stats.superPacketsOut).to.equal(0);
+    } finally {
+      faulty.kill('SIGTERM');
     }
   });
 });

@@ -7,7 +7,7 @@ const argv = (...args: string[]) => ['node', 'tcp-tun-echo', ...args];
 describe('tcp-tun-echo options', () => {
   it('has the documented defaults', () => {
     const o = parseEchoOptions(argv());
-    expect(o).to.include({ dev: 'tun0', addr: '10.0.0.2', peer: '10.0.0.1', mtu: 1500, offload: false, port: 7, stats: false });
+    expect(o).to.include({ dev: 'tun0', addr: '10.0.0.2', peer: '10.0.0.1', mtu: 1500, offload: 'auto', port: 7, stats: false });
     expect(o.services).to.deep.equal(['echo']);
     expect(o.faults).to.equal(undefined);
   });
@@ -22,8 +22,9 @@ describe('tcp-tun-echo options', () => {
     expect(o.faults).to.include({ drop: 0.05, delayMs: 10, seed: 9 });
   });
 
-  it('reads --offload', () => {
+  it('reads --offload and --no-offload', () => {
     expect(parseEchoOptions(argv('--offload', '--mtu', '9000'))).to.include({ offload: true, mtu: 9000 });
+    expect(parseEchoOptions(argv('--no-offload'))).to.include({ offload: false });
     expect(parseEchoOptions(argv()).busyPollUs).to.equal(DEFAULT_BUSY_POLL_US);
     expect(parseEchoOptions(argv('--busy-poll', '0')).busyPollUs).to.equal(0);
   });

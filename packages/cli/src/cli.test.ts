@@ -21,6 +21,14 @@ describe('@tcp-tun/cli', () => {
       expect(parse('--no-configure', '--user', 'nobody', '--group', 'nogroup')).to.include({ configure: false, user: 'nobody', group: 'nogroup' });
     });
 
+    it("offload: 'auto' by default, --no-offload off, --offload required", () => {
+      expect(parse().offload).to.equal('auto');
+      expect(parse('--no-offload').offload).to.equal(false);
+      expect(parse('--offload').offload).to.equal(true);
+      // The last one given wins, as for every commander flag pair.
+      expect(parse('--offload', '--no-offload').offload).to.equal(false);
+    });
+
     it('--group needs --user', () => {
       expect(() => parse('--group', 'nogroup')).to.throw('--group needs --user');
     });

@@ -20,11 +20,14 @@ export interface LinkOptions {
   readonly peer: string;
   readonly mtu: number;
   /**
-   * Virtio-net offloads on the TUN device (`--offload`): the kernel hands over TCP super-segments
-   * of up to 64 KiB with checksums completed by the device, and the stack sends TCP super-packets
-   * of up to 64 KiB that the kernel segments to the MTU (GSO send, `Link.tso`).
+   * Virtio-net offloads on the TUN device: the kernel hands over TCP super-segments of up to
+   * 64 KiB with checksums completed by the device, and the stack sends TCP super-packets of up
+   * to 64 KiB that the kernel segments to the MTU (GSO send, `Link.tso`). `'auto'` (the default)
+   * turns them on where the kernel takes `IFF_VNET_HDR` + TSO4 and falls back silently where it
+   * does not (`TunDevice.offloadStatus` says which); `--no-offload` gives `false`; `--offload`
+   * gives `true`, which fails where the kernel refuses them.
    */
-  readonly offload: boolean;
+  readonly offload: boolean | 'auto';
   /** Busy-polling window of the TUN reader in microseconds (`--busy-poll`); 0 turns it off. */
   readonly busyPollUs: number;
   readonly pcap?: string | undefined;
@@ -80,7 +83,9 @@ export function addLinkOptions(command: Command): Command {
     .option('--peer <ipv4>', "the kernel's address on the TUN (point-to-point peer)", ipv4, '10.0.0.1')
     .option('--mtu <n>', 'link MTU in octets', intIn(576, 65535), 1500)
     .option('--busy-poll <us>', 'keep polling the TUN device this many microseconds after the last packet before sleeping (0: off)', intIn(0, 100_000), DEFAULT_BUSY_POLL_US)
-    .option('--offload', 'exchange TCP super-segments of up to 64 KiB with the kernel (IFF_VNET_HDR, TSO4, GSO send); the kernel segments what we send to the MTU', false)
+    // Both forms, no default: unset means 'auto' (readLinkOptions).
+    .option('--offload', 'require the offloads (on by default where the kernel takes them): TCP super-segments of up to 64 KiB each way (IFF_VNET_HDR, TSO4, GSO send); fail where the kernel refuses them')
+    .option('--no-offload', 'one MTU-sized packet per read and write: no virtio-net header, no super-segments')
     .option('--no-configure', 'use the TUN device as it is: attach, read its MTU, change nothing (for a device root made for this user)')
     .option('--user <name>', 'after opening the device (and --pcap file), drop root to this user (name or uid) before handling any packet')
     .option('--group <name>', 'with --user: drop to this group instead of the user\'s primary group')
@@ -120,7 +125,7 @@ export function readLinkOptions(o: Record<string, unknown>): LinkOptions {
     addr: String(o.addr),
     peer: String(o.peer),
     mtu: Number(o.mtu),
-    offload: o.offload === true,
+    offload: typeof o.offload === 'boolean' ? o.offload : 'auto',
     busyPollUs: Number(o.busyPoll),
     pcap: typeof o.pcap === 'string' ? o.pcap : undefined,
     configure: o.configure !== false,

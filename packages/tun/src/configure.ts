@@ -95,6 +95,44 @@ export function attachTun(name: string, offload = false): AttachedTun {
   return { fd, name: ifreqName(ifr) };
 }
 
+/**
+ * Whether a device's virtio-net offloads are on, and why not: `'off'` when they were not asked
+ * for, `'unsupported'` when `offload: 'auto'` asked and the kernel refused (`reason` says which
+ * ioctl and errno; the device then works as a plain one).
+ */
+export interface TunOffloadStatus {
+  readonly state: 'on' | 'off' | 'unsupported';
+  /** With `'unsupported'`: the refusal, e.g. `ioctl(TUNSETOFFLOAD) failed: EINVAL (0x3)`. */
+  readonly reason?: string;
+}
+
+/** What {@link attachTunWithFallback} opened. */
+export interface AttachedTunWithStatus extends AttachedTun {
+  readonly offload: TunOffloadStatus;
+}
+
+/**
+ * {@link attachTun} for an `offload` mode. With `'auto'` a refusal of the offloads themselves
+ * (`ERR_TUN_CONFIG`: TUNSETIFF with `IFF_VNET_HDR`, TUNSETVNETHDRSZ or TUNSETOFFLOAD failing, as on
+ * a kernel without TSO4 support for TUN) is not fatal: the device is attached again without them
+ * and the status says why. Permission, busy and missing-device errors are not about offloads and
+ * are thrown as they are; so is a plain attach that fails as well. `attach` is for tests.
+ */
+export function attachTunWithFallback(
+  name: string,
+  offload: boolean | 'auto',
+  attach: (name: string, offload: boolean) => AttachedTun = attachTun,
+): AttachedTunWithStatus {
+  if (offload !== 'auto') return { ...attach(name, offload), offload: { state: offload ? 'on' : 'off' } };
+  try {
+    return { ...attach(name, true), offload: { state: 'on' } };
+  } catch (error) {
+    if (!(error instanceof TunError) || error.code !== 'ERR_TUN_CONFIG') throw error;
+    const plain = attach(name, false);
+    return { ...plain, offload: { state: 'unsupported', reason: error.message } };
+  }
+}
+
 /** TUNSETVNETHDRSZ (10) and TUNSETOFFLOAD (CSUM|TSO4) when `offload`, else TUNSETOFFLOAD(0). */
 function setOffloads(fd: number, offload: boolean): void {
   if (offload) {

@@ -19,8 +19,8 @@
  *   one write instead of one per segment, and the kernel's receive path runs once per write.
  */
 import { EventEmitter } from 'node:events';
-import { closeSync, readFileSync, readSync, writeSync } from 'node:fs';
-import { attachTun, configureInterface, readInterface, skippedWarning, type SkippedSetting } from './configure.js';
+import { closeSync, readFileSync, readSync, writeSync, writevSync } from 'node:fs';
+import { attachTunWithFallback, configureInterface, readInterface, skippedWarning, type SkippedSetting, type TunOffloadStatus } from './configure.js';
 import { errnoName, invalidArg, TunError } from './errors.js';
 import { resolveOptions, type ResolvedTunOptions, type TunOptions } from './options.js';
 import { ReadinessWatcher } from './readiness.js';
@@ -86,6 +86,11 @@ const READ_ROOM = 65536;
  * still header + largest packet.
  */
 const VNET_SKEW = 16 - VNET_HEADER_SIZE;
+/**
+ * Packets from this size on leave `sendTso()` by writev (header, packet) instead of being copied
+ * behind the header first: a copy of 8 KiB costs about what the writev's extra iovec does.
+ */
+const WRITEV_MIN = 8192;
 const VNET_READ_ROOM = 16 + 65536;
 /** Largest packet a write can carry (the IPv4 Total Length field, RFC 791 §3.1). */
 const MAX_PACKET = 65535;
@@ -133,6 +138,11 @@ export class TunDevice extends EventEmitter {
   readonly tso: { readonly maxPacket: number } | undefined;
   /** What `openTun()` found and did to the interface. */
   readonly configuration: TunConfiguration;
+  /**
+   * Whether the offloads are on, and with `offload: 'auto'` why they are not (`'unsupported'`
+   * and the kernel's refusal): the device then works as a plain one, MTU-sized packets each way.
+   */
+  readonly offloadStatus: TunOffloadStatus;
 
   readonly #readBatch: number;
   readonly #pool: Buffer;
@@ -165,22 +175,33 @@ export class TunDevice extends EventEmitter {
   #readinessWakeups = 0;
 
   /** @internal Use {@link openTun}. */
-  constructor(fd: number, name: string, options: ResolvedTunOptions, configuration?: TunConfiguration, mtu = options.mtu) {
+  constructor(
+    fd: number,
+    name: string,
+    options: ResolvedTunOptions,
+    configuration?: TunConfiguration,
+    mtu = options.mtu,
+    offloadStatus?: TunOffloadStatus,
+  ) {
     super();
+    // 'auto' is settled by openTun() before a device exists; here it can only mean "not attached
+    // with offloads", so it is off.
+    const offload = options.offload === true;
+    this.offloadStatus = Object.freeze(offloadStatus ?? { state: offload ? 'on' : 'off' });
     this.fd = fd;
     this.name = name;
     this.mtu = mtu;
     this.configuration = configuration ?? { configured: true, changed: [], skipped: [], up: options.up };
     this.#readBatch = options.readBatch;
     this.#busyPollMs = options.busyPollUs / 1000;
-    this.offload = options.offload;
-    this.#readRoom = options.offload ? VNET_READ_ROOM : READ_ROOM;
-    const perPacket = ((mtu + 7) & ~7) + (options.offload ? 16 : 0);
+    this.offload = offload;
+    this.#readRoom = offload ? VNET_READ_ROOM : READ_ROOM;
+    const perPacket = ((mtu + 7) & ~7) + (offload ? 16 : 0);
     // allocUnsafeSlow: an ArrayBuffer of its own, so pool offsets are memory alignments.
     this.#pool = Buffer.allocUnsafeSlow(Math.min(POOL_CAP, options.readBatch * perPacket) + this.#readRoom);
     this.#poolView = new DataView(this.#pool.buffer, this.#pool.byteOffset, this.#pool.byteLength);
-    this.#txScratch = options.offload ? Buffer.alloc(VNET_HEADER_SIZE + MAX_PACKET) : undefined;
-    this.tso = options.offload ? Object.freeze({ maxPacket: MAX_PACKET }) : undefined;
+    this.#txScratch = offload ? Buffer.alloc(VNET_HEADER_SIZE + MAX_PACKET) : undefined;
+    this.tso = offload ? Object.freeze({ maxPacket: MAX_PACKET }) : undefined;
   }
 
   /** A snapshot of the counters. */
@@ -323,10 +344,18 @@ export class TunDevice extends EventEmitter {
       this.#txDropped++;
       return;
     }
-    // One copy behind the header: header and packet must reach the kernel in one write.
-    scratch.set(packet, VNET_HEADER_SIZE);
     try {
-      const n = writeSync(this.fd, scratch, 0, VNET_HEADER_SIZE + packet.length);
+      // Header and packet must reach the kernel in one write. A large packet goes as two iovecs
+      // of one writev (the TUN reads the header from the front of the iov_iter, then the packet;
+      // one packet per call either way), saving the copy of up to 64 KiB behind the header; a
+      // small one is cheaper to copy than to describe in a writev.
+      let n: number;
+      if (packet.length >= WRITEV_MIN) {
+        n = writevSync(this.fd, [scratch.subarray(0, VNET_HEADER_SIZE), packet]);
+      } else {
+        scratch.set(packet, VNET_HEADER_SIZE);
+        n = writeSync(this.fd, scratch, 0, VNET_HEADER_SIZE + packet.length);
+      }
       this.#txPackets++;
       this.#txBytes += n - VNET_HEADER_SIZE;
       this.#txChecksumsOffloaded++;
@@ -514,7 +543,8 @@ export class TunDevice extends EventEmitter {
 
 /**
  * Creates (or attaches to) the TUN interface `options.name` and configures it: offloads (on
- * with `offload`, otherwise off), IPv6 off, MTU, transmit queue length, address, peer, netmask,
+ * with `offload: true`, tried with `'auto'` and left off where the kernel refuses them, see
+ * {@link TunDevice.offloadStatus}; otherwise off), IPv6 off, MTU, transmit queue length, address, peer, netmask,
  * up. Each setting is read first and changed only where it differs, so a device that root
  * prepared for this user (`ip tuntap add dev tun0 mode tun user NAME`, its address, up) opens
  * without privilege; defaults that only tune it (`txQueueLen`, `disableIpv6`) are skipped with one
@@ -527,12 +557,13 @@ export class TunDevice extends EventEmitter {
  * failure nothing stays open.
  */
 export async function openTun(options: TunOptions = {}): Promise<TunDevice> {
-  const resolved = resolveOptions(options);
-  const { fd, name } = attachTun(resolved.name, resolved.offload);
+  const asked = resolveOptions(options);
+  const { fd, name, offload } = attachTunWithFallback(asked.name, asked.offload);
+  const resolved: ResolvedTunOptions = { ...asked, offload: offload.state === 'on' };
   try {
     if (!resolved.configure) {
       const state = readInterface(name);
-      return new TunDevice(fd, name, resolved, { configured: false, changed: [], skipped: [], up: state.up }, state.mtu);
+      return new TunDevice(fd, name, resolved, { configured: false, changed: [], skipped: [], up: state.up }, state.mtu, offload);
     }
     const result = configureInterface(name, resolved);
     if (result.skipped.length > 0) {
@@ -541,7 +572,7 @@ export async function openTun(options: TunOptions = {}): Promise<TunDevice> {
       else process.emitWarning(message, { code: 'TCP_TUN_UNPRIVILEGED' });
     }
     const state = readInterface(name);
-    return new TunDevice(fd, name, resolved, { configured: true, ...result, up: state.up }, state.mtu);
+    return new TunDevice(fd, name, resolved, { configured: true, ...result, up: state.up }, state.mtu, offload);
   } catch (error) {
     closeSync(fd);
     throw error;

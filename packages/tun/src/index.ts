@@ -31,6 +31,6 @@
  * `TunDevice` satisfies `@tcp-tun/net`'s `Link` interface structurally.
  */
 export { openTun, TunDevice, type TunConfiguration, type TunReceiver, type TunStats } from './device.js';
-export type { SkippedSetting } from './configure.js';
+export type { SkippedSetting, TunOffloadStatus } from './configure.js';
 export { TunError, type TunErrorCode, type TunErrorDetails } from './errors.js';
 export { DEFAULT_BUSY_POLL_US, DEFAULT_TX_QUEUE_LEN, type TunOptions } from './options.js';

@@ -95,6 +95,15 @@ describe('TunDevice offloads and transmit queue in a network namespace', functio
     await c.next('closed');
   });
 
+  it("offload: 'auto' turns the offloads on where the kernel takes them, and says so", async () => {
+    const c = child({ name: 'toffa', address: '10.117.0.1', peer: '10.117.0.2', offload: 'auto' });
+    const open = await c.next('open');
+    expect(open).to.deep.include({ name: 'toffa', offload: true, offloadStatus: { state: 'on' }, tso: { maxPacket: 65535 } });
+    expect(Number(ns!.read('/sys/class/net/toffa/tun_flags')) & IFF_VNET_HDR, 'IFF_VNET_HDR').to.equal(IFF_VNET_HDR);
+    c.command({ cmd: 'close' });
+    await c.next('closed');
+  });
+
   it('completes the partial checksum of a UDP datagram from the kernel', async () => {
     const c = child({ name: 'toff1', address: '10.111.0.1', peer: '10.111.0.2', offload: true });
     await c.next('open');

@@ -65,6 +65,8 @@ describe('options', () => {
       expect(resolveOptions({ txQueueLen: 500 }).txQueueLen).to.equal(500);
       expect(resolveOptions({ offload: true }).offload).to.equal(true);
       expect(resolveOptions({ offload: false }).offload).to.equal(false);
+      expect(resolveOptions({ offload: 'auto' }).offload).to.equal('auto');
+      expect(resolveOptions({}).offload).to.equal(false);
     });
 
     const bad: Array<[string, unknown]> = [
@@ -94,6 +96,7 @@ describe('options', () => {
       ['disableIpv6 not a boolean', { disableIpv6: 1 }],
       ['offload not a boolean', { offload: 'yes' }],
       ['offload a number', { offload: 1 }],
+      ['offload another string', { offload: 'on' }],
       ['txQueueLen not an integer', { txQueueLen: 1000.5 }],
       ['txQueueLen too large', { txQueueLen: 2 ** 31 }],
       ['unknown option', { mut: 1500 }],

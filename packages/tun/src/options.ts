@@ -53,9 +53,14 @@ export interface TunOptions {
    * checksums partial; the device completes them, so receivers still see ordinary, valid IPv4
    * packets, only larger and fewer. `send()` writes a zeroed header (no offload requested);
    * `sendTso()` (GSO send) asks the kernel to segment a TCP super-packet and finish its checksum.
-   * Default `false`.
+   *
+   * `true` requires them (`openTun()` fails with `ERR_TUN_CONFIG` where the kernel refuses);
+   * `'auto'` asks for them and falls back to a plain device where the kernel refuses
+   * `IFF_VNET_HDR` or TSO4 (the reason is in `TunDevice.offloadStatus`); `false` turns them off.
+   * Default `false`: a raw-packet user gets MTU-sized packets unless it asks. The command-line
+   * programs ask for `'auto'` (`--no-offload` gives `false`).
    */
-  offload?: boolean;
+  offload?: boolean | 'auto';
   /**
    * Configure the interface (default `true`). With `false` the device is used as it is: it is
    * attached to (it must exist, or the process must be allowed to create it), its MTU is read
@@ -93,7 +98,8 @@ export interface ResolvedTunOptions {
   readonly disableIpv6: boolean;
   readonly readBatch: number;
   readonly busyPollUs: number;
-  readonly offload: boolean;
+  /** `'auto'` tries offloads and falls back; `openTun()` passes the outcome on as a boolean. */
+  readonly offload: boolean | 'auto';
   readonly configure: boolean;
   /** True when `txQueueLen` was asked for explicitly: then a refusal to set it is an error. */
   readonly txQueueLenRequired: boolean;
@@ -191,6 +197,12 @@ function boolean(name: string, value: unknown, fallback: boolean): boolean {
   return value;
 }
 
+function offloadMode(value: unknown): boolean | 'auto' {
+  if (value === undefined) return false;
+  if (value !== 'auto' && typeof value !== 'boolean') throw invalidArg('offload', value, "must be a boolean or 'auto'");
+  return value;
+}
+
 function warningHandler(value: unknown): ((message: string) => void) | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'function') throw invalidArg('onWarning', typeof value, 'must be a function');
@@ -237,7 +249,7 @@ export function resolveOptions(options: TunOptions = {}): ResolvedTunOptions {
     disableIpv6: boolean('disableIpv6', options.disableIpv6, true),
     readBatch,
     busyPollUs: options.busyPollUs === undefined ? DEFAULT_BUSY_POLL_US : integerIn('busyPollUs', options.busyPollUs, 0, 100_000),
-    offload: boolean('offload', options.offload, false),
+    offload: offloadMode(options.offload),
     configure: boolean('configure', options.configure, true),
     txQueueLenRequired: options.txQueueLen !== undefined,
     disableIpv6Required: options.disableIpv6 === true,

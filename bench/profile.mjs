@@ -1,0 +1,192 @@
+#!/usr/bin/env node
+// Profiles one workload of `pnpm bench` against a fresh apps/echo (the cold start counts): V8's
+// CPU profile (`--cpu-prof`) for where the JavaScript time goes, and, when `perf` is installed,
+// a system-wide-free `perf record -p` of the process (`--perf-basic-prof` names the JIT frames)
+// for the split between our user space, V8/Node's C++ and the kernel inside system calls.
+// Runs in a namespace made here and deleted at the end. Needs root.
+//   node bench/profile.mjs conn|discard|source|rr|fair|http1m|small [--no-offload]
+// Env: COUNT (conn connections, rr round trips), SIZE (stream bytes), SECONDS (wrk), KEEP=1 keeps
+// the profile directory (printed).
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const KBENCH = fileURLToPath(new URL('./kbench.py', import.meta.url));
+const ECHO = `${root}apps/echo/dist/main.js`;
+const [workload = 'conn', ...flags] = process.argv.slice(2);
+const env = process.env;
+const num = (k, d) => (env[k] ? Number(env[k]) : d);
+const COUNT = num('COUNT', workload === 'rr' ? 20000 : 2000);
+const SIZE = num('SIZE', 256 << 20);
+const SECONDS = num('SECONDS', 5);
+const NS = `tcptun-prof-${process.pid}`;
+const HOST = '10.0.0.2';
+const dir = mkdtempSync(join(tmpdir(), 'tcptun-prof-'));
+const procs = new Set();
+
+if (process.getuid?.() !== 0) {
+  console.error('profile: needs root');
+  process.exit(1);
+}
+process.on('SIGINT', () => process.exit(130));
+process.on('SIGTERM', () => process.exit(143));
+const sh = (cmd, args) => execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 26 });
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function spawnIn(cmd, args) {
+  // cwd: the profile directory, where V8's logs (`--perf-basic-prof` writes isolate-*.log) go.
+  const p = spawn('ip', ['netns', 'exec', NS, cmd, ...args], { cwd: dir, stdio: ['ignore', 'pipe', 'inherit'] });
+  procs.add(p);
+  p.once('exit', () => procs.delete(p));
+  p.out = '';
+  p.stdout.setEncoding('utf8').on('data', (d) => (p.out += d));
+  return p;
+}
+const exited = (p, ms) => new Promise((r) => {
+  const t = setTimeout(() => {
+    p.kill('SIGKILL');
+    r();
+  }, ms);
+  p.once('exit', () => {
+    clearTimeout(t);
+    r();
+  });
+});
+
+process.on('exit', () => {
+  for (const p of procs) p.kill('SIGKILL');
+  try {
+    sh('ip', ['netns', 'del', NS]);
+  } catch {
+    // not made
+  }
+  if (env.KEEP !== '1') rmSync(dir, { recursive: true, force: true });
+});
+
+const CLIENT = {
+  conn: ['python3', [KBENCH, 'conn', HOST, 7, COUNT]],
+  discard: ['python3', [KBENCH, 'send', HOST, 9, SIZE]],
+  source: ['python3', [KBENCH, 'recv', HOST, 19, SIZE]],
+  rr: ['python3', [KBENCH, 'rr', HOST, 7, COUNT, 64]],
+  fair: ['python3', [KBENCH, 'fair', HOST, 19, 8, SECONDS]],
+  http1m: ['wrk', ['-t2', '-c100', `-d${SECONDS}s`, '--timeout', '2s', `http://${HOST}/bytes/1048576`]],
+  small: ['wrk', ['-t2', '-c100', `-d${SECONDS}s`, '--timeout', '2s', `http://${HOST}/bytes/128`]],
+};
+
+/** Category of a CPU-profile node: where its self time is spent. */
+function category(frame) {
+  const { functionName: f, url } = frame;
+  if (f === '(idle)' || f === '(program)' || f === '(garbage collector)') return f;
+  if (url === '' && /^(readSync|read|writeSync|writeBuffer|writeBuffers|writeString)$/.test(f)) return 'syscalls: TUN read/write (incl. kernel work inside)';
+  if (url === '') return `native: ${f || '(anonymous)'}`;
+  if (url.includes('/packages/tcp/')) return 'ours: packages/tcp (engine)';
+  if (url.includes('/packages/net/')) return 'ours: packages/net (stack, sockets)';
+  if (url.includes('/packages/ip/')) return 'ours: packages/ip';
+  if (url.includes('/packages/tun/')) return 'ours: packages/tun (device)';
+  if (url.includes('/apps/')) return 'ours: apps/echo (services)';
+  if (/node:internal\/streams|node:stream/.test(url)) return 'node: streams';
+  if (/node:(_http|http|internal\/http)/.test(url)) return 'node: http';
+  if (/node:net|node:internal\/net|stream_base/.test(url)) return 'node: net';
+  if (/node:internal\/(process\/task_queues|timers)|node:timers/.test(url)) return 'node: ticks, microtasks, timers';
+  if (url.startsWith('node:')) return 'node: other';
+  return `other: ${url.split('/').slice(-2).join('/')}`;
+}
+
+function analyseCpuProfile(file) {
+  const prof = JSON.parse(readFileSync(file, 'utf8'));
+  const byId = new Map(prof.nodes.map((n) => [n.id, n]));
+  const self = new Map();
+  // Timeline: busy time per window and its main categories, to tell a cold start from the rest.
+  const WINDOW_MS = Number(env.WINDOW_MS ?? 250);
+  const windows = [];
+  let t = 0;
+  for (let i = 0; i < prof.samples.length; i++) {
+    const n = byId.get(prof.samples[i]);
+    const ms = (prof.timeDeltas[i] ?? 0) / 1000;
+    t += ms;
+    self.set(n, (self.get(n) ?? 0) + ms);
+    const w = (windows[Math.floor(t / WINDOW_MS)] ??= new Map());
+    const c = category(n.callFrame);
+    w.set(c, (w.get(c) ?? 0) + ms);
+  }
+  const total = (prof.endTime - prof.startTime) / 1000;
+  const cats = new Map();
+  const fns = new Map();
+  for (const [n, ms] of self) {
+    const c = category(n.callFrame);
+    cats.set(c, (cats.get(c) ?? 0) + ms);
+    const key = `${n.callFrame.functionName || '(anonymous)'} ${n.callFrame.url.replace(/^.*\/(packages|apps)\//, '$1/').replace(/^file:\/\//, '')}:${n.callFrame.lineNumber + 1}`;
+    fns.set(key, (fns.get(key) ?? 0) + ms);
+  }
+  const busy = total - (cats.get('(idle)') ?? 0);
+  console.log(`\nV8 CPU profile: ${total.toFixed(0)} ms of wall time, ${busy.toFixed(0)} ms not idle`);
+  console.log('self ms  % busy  category');
+  for (const [c, ms] of [...cats].sort((a, b) => b[1] - a[1])) console.log(`${ms.toFixed(0).padStart(7)}  ${c === '(idle)' ? '     ' : ((100 * ms) / busy).toFixed(1).padStart(5)}  ${c}`);
+  console.log(`\ntimeline (${WINDOW_MS} ms windows): busy ms, then the largest categories`);
+  windows.forEach((w, i) => {
+    if (!w) return;
+    const busyW = [...w].filter(([c]) => c !== '(idle)').reduce((a, [, ms]) => a + ms, 0);
+    if (busyW < 5) return;
+    const top = [...w].filter(([c]) => c !== '(idle)').sort((a, b) => b[1] - a[1]).slice(0, 4).map(([c, ms]) => `${c.replace(/ \(.*\)$/, '')} ${ms.toFixed(0)}`).join(', ');
+    console.log(`${String(i * WINDOW_MS).padStart(6)} ms: ${busyW.toFixed(0).padStart(4)} busy; ${top}`);
+  });
+  console.log('\ntop functions by self time (ms):');
+  for (const [f, ms] of [...fns].sort((a, b) => b[1] - a[1]).slice(0, 25)) console.log(`${ms.toFixed(1).padStart(7)}  ${f}`);
+}
+
+function analysePerf(data) {
+  const report = (args) => sh('perf', ['report', '-i', data, '--stdio', '--no-children', ...args]).split('\n').filter((l) => l.trim() && !l.startsWith('#')).slice(0, 25).join('\n');
+  console.log('\nperf: share of on-CPU samples by object (kernel = [kernel.kallsyms]; JIT = perf-PID.map)');
+  console.log(report(['--sort', 'dso', '-g', 'none']));
+  console.log('\nperf: top symbols');
+  console.log(report(['--sort', 'dso,sym', '-g', 'none', '--percent-limit', '0.8']));
+}
+
+async function main() {
+  if (!CLIENT[workload]) throw new Error(`unknown workload ${workload}: one of ${Object.keys(CLIENT).join(', ')}`);
+  sh('ip', ['netns', 'add', NS]);
+  sh('ip', ['netns', 'exec', NS, 'ip', 'link', 'set', 'lo', 'up']);
+  sh('ip', ['netns', 'exec', NS, 'sysctl', '-qw', 'net.ipv4.ip_local_port_range=1024 65535']);
+  const app = spawnIn('node', ['--cpu-prof', `--cpu-prof-dir=${dir}`, '--perf-basic-prof', ECHO, '--services', 'echo,discard,source,http', ...flags]);
+  for (let i = 0; i < 100 && !app.out.includes('listening on'); i++) await sleep(100);
+  if (!app.out.includes('listening on')) throw new Error('apps/echo did not start');
+  let perf;
+  try {
+    sh('sh', ['-c', 'command -v perf']);
+    perf = spawn('perf', ['record', '-F', '999', '-g', '-p', String(app.pid), '-o', join(dir, 'perf.data')], { stdio: 'ignore' });
+    procs.add(perf);
+    await sleep(300);
+  } catch {
+    console.error('profile: perf not installed: only the V8 profile');
+  }
+  const [cmd, args] = CLIENT[workload];
+  const started = performance.now();
+  const client = spawnIn(cmd, args.map(String));
+  await exited(client, 300000);
+  const seconds = (performance.now() - started) / 1000;
+  console.log(`${workload} ${flags.join(' ')}: ${seconds.toFixed(2)} s\n${client.out.trim().split('\n').slice(-12).join('\n')}`);
+  if (perf) {
+    perf.kill('SIGINT');
+    await exited(perf, 10000);
+  }
+  app.kill('SIGTERM');
+  await exited(app, 10000);
+  const profile = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
+  if (profile) analyseCpuProfile(join(dir, profile));
+  else console.error('profile: no .cpuprofile written');
+  if (perf) analysePerf(join(dir, 'perf.data'));
+  // --perf-basic-prof's symbol map, read by perf report above.
+  rmSync(`/tmp/perf-${app.pid}.map`, { force: true });
+  if (env.KEEP === '1') console.log(`\nkept ${dir}`);
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(`profile: ${err.stack ?? err}`);
+    process.exit(1);
+  },
+);
