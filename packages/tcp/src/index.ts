@@ -46,6 +46,15 @@ export { Scoreboard, type RackState } from './scoreboard.js';
 export { RttEstimator } from './rtt.js';
 export { SendBuffer } from './send-buffer.js';
 export { RecvBuffer } from './recv-buffer.js';
-export { TcpConnection, type AcceptOptions, type ConnectOptions, type CookieAgreedOptions, type CookieOptions, type TcpStats } from './connection.js';
+export {
+  TcpConnection,
+  TcpCounters,
+  type AcceptOptions,
+  type ConnectOptions,
+  type CookieAgreedOptions,
+  type CookieOptions,
+  type StateChangeHook,
+  type TcpStats,
+} from './connection.js';
 export { COOKIE_MSS, TcpListener, type ListenResult, type ListenerOptions, type ListenerStats } from './listener.js';
 export { resetFor } from './reset.js';
