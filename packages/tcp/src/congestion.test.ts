@@ -49,6 +49,17 @@ describe('NewReno (RFC 5681, RFC 6582)', () => {
     expect(cc.canFastRetransmit(20_001)).to.equal(true);
   });
 
+  it('a loss repaired by a tail loss probe (RFC 8985 §7.4.2): one reduction as for fast recovery, no recovery entered; none during recovery', () => {
+    const cc = new NewReno(MSS, 10_000, 0);
+    cc.onTlpLoss(10_000, 0);
+    expect([cc.ssthresh, cc.cwnd, cc.inRecovery]).to.deep.equal([5000, 5000, false]);
+    const inRecovery = new NewReno(MSS, 10_000, 0);
+    inRecovery.onCongestion(10_000, 10_001);
+    const before = [inRecovery.ssthresh, inRecovery.cwnd];
+    inRecovery.onTlpLoss(8000, 0);
+    expect([inRecovery.ssthresh, inRecovery.cwnd]).to.deep.equal(before);
+  });
+
   it('a repeated timeout keeps ssthresh', () => {
     const cc = new NewReno(MSS, 10_000, 0);
     cc.onRto(10_000, 10_001, true);

@@ -61,6 +61,12 @@ export interface CongestionControl {
    * recovery. The connection calls it at most once per window of data.
    */
   onEcnEcho(flightSize: number, now: number): void;
+  /**
+   * RFC 8985 §7.4.2: a tail loss probe that retransmitted old data repaired a loss that no other
+   * signal reported (no D-SACK followed). Respond as to a loss detected by fast recovery —
+   * ssthresh and cwnd reduced once — without entering recovery (the repair is done).
+   */
+  onTlpLoss(flightSize: number, now: number): void;
   /** Retransmission timeout (RFC 5681 §3.1 eq. 4, loss window). `first` is false for a repeat of the same segment. */
   onRto(flightSize: number, sndMax: number, first: boolean): void;
 }
@@ -229,9 +235,19 @@ abstract class LossBased implements CongestionControl {
 
   onEcnEcho(flightSize: number, now: number): void {
     if (this.inRecovery) return; // RFC 3168 §6.1.2: one reduction per window; recovery already reduced
+    this.reduceOnce(flightSize, now);
+  }
+
+  onTlpLoss(flightSize: number, now: number): void {
+    if (this.inRecovery) return; // a recovery in progress has already responded to this window's losses
+    this.reduceOnce(flightSize, now);
+  }
+
+  /** One multiplicative decrease outside recovery: ssthresh as for a loss, cwnd = ssthresh. */
+  private reduceOnce(flightSize: number, now: number): void {
     this.ssthresh = this.reduce(flightSize, now);
     this.cwnd = this.ssthresh;
-    this.hystart = null;
+    this.hystart = null; // RFC 9406 §4.2: a congestion signal ends slow start and HyStart++
   }
 
   onRto(flightSize: number, sndMax: number, first: boolean): void {

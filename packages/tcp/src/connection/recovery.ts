@@ -186,7 +186,7 @@ export function onTlpTimeout(t: Tcb): void {
 export function onTlpAcked(t: Tcb, ack: number, flightBefore: number, now: Instant): void {
   const rec = t.rec;
   if (rec.tlpEndSeq >= 0 && seqGe(ack, rec.tlpEndSeq)) {
-    if (rec.tlpIsRetrans && !rec.tlpDsack && !t.cc.inRecovery) t.cc.onEcnEcho(flightBefore, now);
+    if (rec.tlpIsRetrans && !rec.tlpDsack && !t.cc.inRecovery) t.cc.onTlpLoss(flightBefore, now);
     rec.tlpEndSeq = -1;
   }
 }
@@ -199,7 +199,7 @@ export function onEcnEcho(t: Tcb, ack: number, flightBefore: number, now: Instan
   const rec = t.rec;
   t.counters.eceReceived++;
   if (!t.cc.inRecovery && seqGe(ack, rec.ecnRecover) && flightBefore > 0) {
-    t.cc.onEcnEcho(flightBefore, now);
+    t.cc.onTlpLoss(flightBefore, now);
     t.counters.ecnReductions++;
     rec.ecnRecover = t.snd.max;
     rec.cwrPending = true;
