@@ -745,6 +745,56 @@ describe('TcpConnection', () => {
         expectSent(conn, 240, [{ seq: ISS + 2, payload: bytes(9, 1) }]);
       });
 
+      it('the peer closes its window on data in flight: each retransmission probes it, a peer that answers is never timed out, and the reopened window gets the data at once (RFC 9293 §3.8.6.1, RFC 1122 §4.2.2.17)', () => {
+        const conn = established({ ...TRACE_CONFIG, maxRetransmits: 3 });
+        conn.send(bytes(3000));
+        expect(drain(conn, 20).length).to.equal(3);
+        // The peer takes the first segment and shrinks its window to zero: the others were dropped.
+        send(conn, 30, { ...P, ack: ISS + 1001, window: 0 });
+        expect(events(conn)).to.deep.equal(['writable']);
+        // Twice maxRetransmits expiries, each a probe (the oldest segment again) the peer answers
+        // with its zero window; the interval backs off as the RTO does.
+        const gaps: number[] = [];
+        let t = 30;
+        for (let i = 0; i < 6; i++) {
+          const next = conn.pollTimeout()!;
+          gaps.push(next - t);
+          t = next;
+          conn.handleTimeout(t);
+          expectSent(conn, t, [{ seq: ISS + 1001, payload: bytes(1000, 1000) }]);
+          send(conn, t + 10, { ...P, ack: ISS + 1001, window: 0 });
+          expectNothing(conn, t + 10);
+          t += 10;
+        }
+        expect(gaps).to.deep.equal([200, 390, 790, 1590, 3190, 6390]);
+        expect(conn.state).to.equal('ESTABLISHED');
+        expect(events(conn)).to.deep.equal([]);
+        // The window opens: the oldest segment goes at once (not at the backed-off RTO), the rest
+        // as ACKs come back (from the loss window), and the timer is at the RTO again.
+        send(conn, t + 10, { ...P, ack: ISS + 1001, window: 10_000 });
+        expectSent(conn, t + 10, [{ seq: ISS + 1001, payload: 1000 }]);
+        expect(conn.pollTimeout()).to.equal(t + 10 + 200);
+        send(conn, t + 20, { ...P, ack: ISS + 2001, window: 10_000 });
+        expectSent(conn, t + 20, [{ seq: ISS + 2001, payload: bytes(1000, 2000) }]);
+        send(conn, t + 30, { ...P, ack: ISS + 3001, window: 10_000 });
+        expect(conn.stats.bytesInFlight).to.equal(0);
+        expect(events(conn)).to.deep.equal(['writable']);
+      });
+
+      it('a zero window the peer stops answering still ends: maxRetransmits unanswered probes → ETIMEDOUT', () => {
+        const conn = established({ ...TRACE_CONFIG, maxRetransmits: 3 });
+        conn.send(bytes(3000));
+        drain(conn, 20);
+        send(conn, 30, { ...P, ack: ISS + 1001, window: 0 });
+        for (let i = 0; i < 3; i++) {
+          const t = conn.pollTimeout()!;
+          conn.handleTimeout(t);
+          expectSent(conn, t, [{ seq: ISS + 1001 }]);
+        }
+        conn.handleTimeout(conn.pollTimeout()!);
+        expect(events(conn)).to.deep.equal(['writable', 'error:ETIMEDOUT', 'closed']);
+      });
+
       it('persist gives up with ETIMEDOUT when probes go unanswered maxRetransmits times', () => {
         const conn = established({ ...TRACE_CONFIG, maxRetransmits: 2 }, { window: 0 });
         conn.send(bytes(10));

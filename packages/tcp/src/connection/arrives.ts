@@ -12,7 +12,7 @@ import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt } from '../seq.js';
 import type { Instant, TcpControl, TcpRepr } from '../types.js';
 import { challengeAck, peerAlive } from './liveness.js';
 import { MAX_DUP_ACKS_PER_DRAIN, MAX_OOO_RANGES } from './receiver.js';
-import { armTlp, detectLosses, markHeadLost, onDuplicateAck, onEcnEcho, onTlpAcked, processSack } from './recovery.js';
+import { armTlp, detectLosses, markHeadLost, onDuplicateAck, onEcnEcho, onTlpAcked, onWindowReopened, processSack } from './recovery.js';
 import { synMayReuse } from './reuse.js';
 import { EV_END, EV_FIN_ACKED, EV_READABLE, EV_WRITABLE, type Tcb } from './tcb.js';
 
@@ -302,6 +302,7 @@ function processAck(t: Tcb, now: Instant, seq: number, seg: TcpRepr, maybeDuplic
     t.timers.stop('persist');
     snd.persistBackoff = 0;
     if (!seqGt(snd.max, snd.una)) t.live.stall(undefined, t.timers);
+    if (t.rec.zeroWindowProbed) onWindowReopened(t, now);
   }
   return true;
 }
@@ -379,6 +380,7 @@ function newAck(t: Tcb, now: Instant, ack: number, seg: TcpRepr): void {
   if (rec.sb.count === 0) {
     t.timers.stop('reorder');
     t.timers.stop('tlp');
+    rec.zeroWindowProbed = false;
   }
 }
 

@@ -36,6 +36,11 @@ export class Recovery {
   rtoRecoverySeq: number | undefined;
   /** Retransmission timer expiries since the last new acknowledgment. */
   rtoRetries = 0;
+  /**
+   * The retransmission timer fired while the peer's window was zero (it closed on our data in
+   * flight): those retransmissions were window probes, dropped by the peer when it answered them.
+   */
+  zeroWindowProbed = false;
   /** RFC 8985 §7: probe due, the end of the outstanding probe (−1: none), whether it resent old data, D-SACKed. */
   tlpPending = false;
   tlpEndSeq = -1;
@@ -212,13 +217,29 @@ export function onRetransmitTimeout(t: Tcb, now: Instant): void {
   const rec = t.rec;
   if (!seqGt(snd.nxt, snd.una)) return; // nothing in flight: spurious (or persist's job)
   const synPhase = t.traits.handshake;
+  // RFC 9293 §3.8.6.1, RFC 1122 §4.2.2.17: the peer closed its window on data in flight (it
+  // shrank it, or dropped what it had no room for). This retransmission is then the zero-window
+  // probe, and as for persist probes only unanswered ones count toward giving up: a peer that
+  // answers every probe (each acceptable ACK resets the count) is never timed out (as Linux,
+  // whose retransmission timer does not count such probes). The user timeout still bounds it.
+  const zeroWindow = !synPhase && snd.wnd === 0;
   const limit = synPhase ? t.config.synRetries : t.config.maxRetransmits;
+  const tries = zeroWindow ? snd.unansweredProbes : rec.rtoRetries;
+  const first = rec.rtoRetries === 0;
   // RFC 5482: a user timeout, when set, bounds data retransmission instead of the count.
-  if (rec.rtoRetries >= limit && (synPhase || t.live.userTimeoutMs === 0)) {
+  if (tries >= limit && (synPhase || t.live.userTimeoutMs === 0)) {
     t.toClosed('ETIMEDOUT');
     return;
   }
-  rec.rtoRetries++;
+  if (zeroWindow) {
+    snd.unansweredProbes++;
+    rec.zeroWindowProbed = true;
+    // Not counted toward maxRetransmits, but the series has begun: only its first timeout
+    // reduces ssthresh (RFC 5681 §3.1).
+    if (first) rec.rtoRetries = 1;
+  } else {
+    rec.rtoRetries++;
+  }
   t.counters.rtoCount++;
   t.rtt.backoff(); // §5.5
   snd.rttSeq = undefined;
@@ -229,7 +250,7 @@ export function onRetransmitTimeout(t: Tcb, now: Instant): void {
     snd.nxt = snd.una; // resend the SYN
   } else if (rec.sb.count > 0) {
     const sb = rec.sb;
-    t.cc.onRto(snd.inFlight, snd.max, rec.rtoRetries === 1);
+    t.cc.onRto(snd.inFlight, snd.max, first);
     // RFC 2018 §8: a SACKed head at timeout means the peer reneged: forget the SACKs.
     if ((sb.flagsOf(0) & SACKED) !== 0) sb.clearSacks();
     const lostBefore = sb.lostBytes;
@@ -243,4 +264,20 @@ export function onRetransmitTimeout(t: Tcb, now: Instant): void {
     t.timers.stop('reorder');
   }
   t.timers.set('retransmit', now + t.rtt.rtoMs); // §5.6
+}
+
+/**
+ * The peer's window opened again after retransmission timeouts probed it (see
+ * `onRetransmitTimeout`): what we sent into the closed window, the probes included, was dropped.
+ * Resend from SND.UNA at once, from the loss window the timeouts left (RFC 5681 §3.1), instead of
+ * at the backed-off RTO: the peer has just shown it is there (as a persist probe's answer does).
+ */
+export function onWindowReopened(t: Tcb, now: Instant): void {
+  const rec = t.rec;
+  rec.zeroWindowProbed = false;
+  if (rec.sb.count === 0) return;
+  rec.sb.markAllLost();
+  rec.fastRetransmitPending = true;
+  t.rtt.resetBackoff();
+  t.timers.set('retransmit', now + t.rtt.rtoMs);
 }
