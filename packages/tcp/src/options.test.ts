@@ -470,6 +470,25 @@ describe('TcpConnection options and modern TCP', () => {
       expect(out[0]!.repr.cwr).to.equal(true);
       expect(out.slice(1).every((o) => o.repr.cwr === undefined)).to.equal(true);
     });
+
+    it('the ACK of exactly the recovery point still carries ECE (the peer has not seen our CWR yet): no second reduction; an ECE beyond it is a new signal (RFC 3168 §6.1.2)', () => {
+      const conn = open(TRACE_CONFIG, ECN_PEER);
+      conn.send(bytes(10_000));
+      expect(drain(conn, 20).length).to.equal(10);
+      send(conn, 30, { ...P, ack: ISS + 1001, ece: true });
+      expect(conn.stats.ecnReductions).to.equal(1);
+      const reduced = conn.stats.ssthresh;
+      // Every octet sent before the reduction acknowledged, still with ECE: the same signal.
+      send(conn, 40, { ...P, ack: ISS + 10_001, ece: true, window: 20_000 });
+      expect(conn.stats.ecnReductions).to.equal(1);
+      expect(conn.stats.ssthresh).to.equal(reduced);
+      // New data carries CWR; ECE on an ACK of it is the peer reporting new congestion.
+      conn.send(bytes(3000));
+      const out = drain(conn, 40);
+      expect(out[0]!.repr.cwr).to.equal(true);
+      send(conn, 50, { ...P, ack: ISS + 10_001 + out[0]!.payload.length, ece: true, window: 20_000 });
+      expect(conn.stats.ecnReductions).to.equal(2);
+    });
   });
 
   describe('large segments', () => {

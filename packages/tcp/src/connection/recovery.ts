@@ -46,13 +46,12 @@ export class Recovery {
   tlpEndSeq = -1;
   tlpIsRetrans = false;
   tlpDsack = false;
-  /** RFC 3168 §6.1.2: no new ECE reduction before this ACK; CWR due on the next new data segment. */
-  ecnRecover: number;
+  /**
+   * RFC 3168 §6.1.2: SND.MAX at the last ECE reduction (undefined before the first); no new one
+   * until an ACK passes it. CWR due on the next new data segment.
+   */
+  ecnRecover: number | undefined;
   cwrPending = false;
-
-  constructor(iss: number) {
-    this.ecnRecover = iss;
-  }
 
   rackState(): RackState {
     return (this.rack ??= newRackState());
@@ -198,12 +197,15 @@ export function onTlpAcked(t: Tcb, ack: number, flightBefore: number, now: Insta
 
 /**
  * RFC 3168 §6.1.2: ECE means congestion; reduce at most once per window of data, and not on top
- * of a loss response in the same window. The next new data segment carries CWR.
+ * of a loss response in the same window. The next new data segment carries CWR, and the peer
+ * echoes ECE until that segment reaches it: every ACK up to and including the recovery point
+ * (SND.MAX at the reduction) still reports the congestion already answered, so only an ACK
+ * beyond it (which covers data sent after the reduction) can bring a new signal.
  */
 export function onEcnEcho(t: Tcb, ack: number, flightBefore: number, now: Instant): void {
   const rec = t.rec;
   t.counters.eceReceived++;
-  if (!t.cc.inRecovery && seqGe(ack, rec.ecnRecover) && flightBefore > 0) {
+  if (!t.cc.inRecovery && (rec.ecnRecover === undefined || seqGt(ack, rec.ecnRecover)) && flightBefore > 0) {
     t.cc.onTlpLoss(flightBefore, now);
     t.counters.ecnReductions++;
     rec.ecnRecover = t.snd.max;

@@ -89,7 +89,7 @@ export class Tcb {
     this.opt = new NegotiatedOptions(wsOffered, tsOffset ?? mixOffset(this.iss));
     this.snd = new Sender(this.iss, config);
     this.rcv = new Receiver(config, wsOffered);
-    this.rec = new Recovery(this.iss);
+    this.rec = new Recovery();
     this.live = new Liveness(config);
     this.rtt = new RttEstimator(config.rtoInitialMs, config.rtoMinMs, config.rtoMaxMs);
     // Replaced once the handshake fixes the MSS; only its recovery point matters before that.
@@ -146,7 +146,6 @@ export class Tcb {
     const snd = this.snd;
     this.cc = createCongestionControl(this.config.congestionControl, snd.mss, initialWindow(snd.mss, snd.synRetransmitted), this.iss);
     if (snd.synRetransmitted) this.rtt.afterSynLoss();
-    this.rec.ecnRecover = snd.max;
     snd.rateRoundEnd = snd.max;
     snd.sml = snd.max;
     this.setState('ESTABLISHED');
