@@ -60,6 +60,22 @@ describe('NewReno (RFC 5681, RFC 6582)', () => {
     expect([inRecovery.ssthresh, inRecovery.cwnd]).to.deep.equal(before);
   });
 
+  it('restart after idle (RFC 5681 §4.1): more than an RTO idle → cwnd = min(IW, cwnd), ssthresh keeps 3/4 of the old window (RFC 2861 §3)', () => {
+    const cc = new NewReno(MSS, 40_000, 0);
+    cc.onResume(150, 0, false);
+    expect(cc.cwnd).to.equal(40_000);
+    cc.onResume(5000, 0, true);
+    expect([cc.cwnd, cc.ssthresh]).to.deep.equal([10_000, 0x7fffffff]); // still in the first slow start
+    const later = new NewReno(MSS, 60_000, 0);
+    later.onEcnEcho(40_000, 0); // ssthresh = cwnd = 20 000
+    later.cwnd = 32_000;
+    later.onResume(5000, 0, true);
+    expect([later.cwnd, later.ssthresh]).to.deep.equal([10_000, 24_000]);
+    const small = new NewReno(MSS, 4000, 0);
+    small.onResume(5000, 0, true);
+    expect([small.cwnd, small.ssthresh]).to.deep.equal([4000, 0x7fffffff]);
+  });
+
   it('a repeated timeout keeps ssthresh', () => {
     const cc = new NewReno(MSS, 10_000, 0);
     cc.onRto(10_000, 10_001, true);

@@ -69,6 +69,13 @@ export interface CongestionControl {
   onTlpLoss(flightSize: number, now: number): void;
   /** Retransmission timeout (RFC 5681 §3.1 eq. 4, loss window). `first` is false for a repeat of the same segment. */
   onRto(flightSize: number, sndMax: number, first: boolean): void;
+  /**
+   * New data is about to leave with nothing in flight, `idleMs` after data was last sent. With
+   * `restart` (idle for more than the RTO) cwnd restarts from min(IW, cwnd) (RFC 5681 §4.1), the
+   * old window remembered in ssthresh (RFC 2861 §3, as Linux). Called again while sending stays
+   * blocked: each call covers the time since the previous one.
+   */
+  onResume(idleMs: number, now: number, restart: boolean): void;
 }
 
 /** Upper bound keeping cwnd arithmetic exact; far above any window we can be offered. */
@@ -259,6 +266,16 @@ abstract class LossBased implements CongestionControl {
     // RFC 6582 §3.2 step 4: after a timeout, recover = highest sequence number transmitted,
     // so duplicate ACKs for data sent before it cannot start another fast retransmit.
     if (seqLt(this.recover, sndMax)) this.recover = sndMax;
+  }
+
+  onResume(_idleMs: number, _now: number, restart: boolean): void {
+    if (!restart || this.inRecovery) return;
+    // RFC 5681 §4.1: restart window RW = min(IW, cwnd); RFC 2861 §3: ssthresh keeps 3/4 of the
+    // old window, so slow start climbs back to near it quickly.
+    const rw = initialWindow(this.mss, false);
+    if (this.cwnd <= rw) return;
+    this.ssthresh = Math.max(this.ssthresh, Math.floor((this.cwnd * 3) / 4));
+    this.cwnd = rw;
   }
 
   /** Congestion avoidance growth for `ackedBytes` newly acknowledged. */

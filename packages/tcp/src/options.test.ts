@@ -491,6 +491,58 @@ describe('TcpConnection options and modern TCP', () => {
     });
   });
 
+  describe('idle and application-limited periods (RFC 5681 §4.1, RFC 9438 §5.8)', () => {
+    const RTT = 10;
+    const WINDOW = 60_000;
+
+    /**
+     * A peer that acknowledges every data segment `RTT` ms after it left, each ACK followed by
+     * whatever it lets us send (an ACK clock), for `n` round trips from `t`; the first ACK may
+     * carry ECE. Returns the time reached.
+     */
+    function rounds(conn: TcpConnection, t: number, n: number, eceFirst = false): number {
+      let flight = drain(conn, t).filter((o) => o.payload.length > 0);
+      let ece = eceFirst;
+      for (let r = 0; r < n && flight.length > 0; r++) {
+        t += RTT;
+        const next: typeof flight = [];
+        for (const o of flight) {
+          send(conn, t, { ...P, ack: (o.repr.seq + o.payload.length) >>> 0, window: WINDOW, ece: ece || undefined });
+          ece = false;
+          next.push(...drain(conn, t).filter((x) => x.payload.length > 0));
+        }
+        flight = next;
+      }
+      return t;
+    }
+
+    it('after more than an RTO without sending, cwnd restarts from min(IW, cwnd) instead of bursting the old window; a shorter pause keeps it', () => {
+      const conn = open({ ...TRACE_CONFIG, sendBufferSize: 40_000 }, { window: WINDOW });
+      conn.send(bytes(40_000));
+      let t = rounds(conn, 20, 10);
+      expect(conn.stats.bytesInFlight).to.equal(0);
+      const grown = conn.stats.cwnd;
+      expect(grown).to.be.at.least(20_000);
+      expect(conn.stats.rtoMs).to.equal(200);
+      // 100 ms without sending (< RTO): the whole window is still valid.
+      conn.send(bytes(40_000));
+      const short = drain(conn, t + 100);
+      expect(short.length).to.equal(Math.floor(grown / 1000));
+      t += 100 + RTT;
+      for (const o of short) send(conn, t, { ...P, ack: (o.repr.seq + o.payload.length) >>> 0, window: WINDOW });
+      t = rounds(conn, t, 10);
+      expect(conn.stats.bytesInFlight).to.equal(0);
+      const before = conn.stats.cwnd;
+      // 5 s without sending (> RTO): at most the initial window (10 segments) leaves at once.
+      conn.send(bytes(40_000));
+      expect(drain(conn, t + 5000).length).to.equal(10);
+      expect(conn.stats.cwnd).to.equal(10_000);
+      // RFC 2861 §3: ssthresh = max(ssthresh, 3/4 of the old window), so slow start climbs back.
+      expect(conn.stats.ssthresh).to.be.at.least(Math.floor((before * 3) / 4));
+    });
+
+  });
+
   describe('large segments', () => {
     it('a segment larger than the MSS (GRO/TSO peer) is accepted whole', () => {
       const conn = open({ ...TRACE_CONFIG, recvBufferSize: 100_000 });

@@ -144,6 +144,14 @@ function transmitData(t: Tcb, now: Instant, probe: boolean): Transmit | undefine
   let len = 0;
   let full = snd.mss;
   if (avail > 0) {
+    if (!probe && snd.nxt === snd.una && snd.lastSendAt !== undefined) {
+      // Sending resumes with nothing in flight: after more than an RTO of not sending data the
+      // old cwnd is no longer a measure of the path (RFC 5681 §4.1), and CUBIC's clock must
+      // not have run meanwhile (RFC 9438 §5.8).
+      const idle = now - snd.lastSendAt;
+      if (idle > 0) t.cc.onResume(idle, now, idle > t.rtt.rtoMs);
+      snd.lastSendAt = now;
+    }
     const rwndRoom = seqDiff(seqAdd(snd.una, snd.wnd), snd.nxt);
     const cwndRoom = probe ? snd.mss : Math.floor(t.cc.cwnd - rec.sb.pipe);
     // SACK blocks we owe ride on data too, so they take room from the payload (RFC 6691).
@@ -181,6 +189,7 @@ function transmitData(t: Tcb, now: Instant, probe: boolean): Transmit | undefine
   if (seqGt(snd.nxt, snd.max)) snd.max = snd.nxt;
   if (len > 0 && len < full) snd.sml = end;
   if (len > 0) {
+    snd.lastSendAt = now;
     rcv.sentSinceRecv = true;
     rcv.quickAcks = 0; // we reply with data: delayed ACKs will ride on it
   }

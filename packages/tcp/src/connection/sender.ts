@@ -51,6 +51,8 @@ export class Sender {
   probeEnd: number | undefined;
   persistBackoff = 0;
   unansweredProbes = 0;
+  /** When new data was last sent, or the idle time before a resume was last accounted (RFC 5681 §4.1). */
+  lastSendAt: number | undefined;
   /** Delivery rate sampling: octets acknowledged since `rateStart`, the round's end, the last rate. */
   rateDelivered = 0;
   rateStart = 0;
