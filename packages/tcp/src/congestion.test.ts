@@ -133,6 +133,26 @@ describe('CUBIC (RFC 9438)', () => {
     expect(at.get(4200)!).to.be.closeTo(100, 2);
   });
 
+  it('§5.8: idle time and application-limited time are taken out of the epoch (t counts only time cwnd could grow)', () => {
+    const start = (): Cubic => {
+      const cc = new Cubic(MSS, 100_000, 0);
+      cc.onCongestion(100_000, 1, 0, true);
+      cc.onAck(1000, 1, 0, true, ctx(0));
+      cc.onAck(1000, 2, 70_000, true, ctx(1000)); // the epoch starts at 1 s
+      return cc;
+    };
+    const idle = start();
+    idle.onResume(30_000, 40_000, true);
+    expect(idle.epochStartMs).to.equal(31_000);
+    idle.onResume(60_000, 45_000, true); // never beyond now
+    expect(idle.epochStartMs).to.equal(45_000);
+    const limited = start();
+    limited.onAck(1000, 3, 1000, false, ctx(2000)); // application-limited from 2 s
+    limited.onAck(1000, 4, 1000, false, ctx(20_000));
+    limited.onAck(1000, 5, 70_000, true, ctx(32_000)); // window-limited again at 32 s
+    expect(limited.epochStartMs).to.equal(31_000);
+  });
+
   it('small windows at long RTT grow in the Reno-friendly region (W_est, §4.3)', () => {
     const cc = new Cubic(MSS, 10_000, 0);
     cc.onCongestion(10_000, 1, 0, true);

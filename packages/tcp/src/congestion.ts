@@ -72,8 +72,9 @@ export interface CongestionControl {
   /**
    * New data is about to leave with nothing in flight, `idleMs` after data was last sent. With
    * `restart` (idle for more than the RTO) cwnd restarts from min(IW, cwnd) (RFC 5681 §4.1), the
-   * old window remembered in ssthresh (RFC 2861 §3, as Linux). Called again while sending stays
-   * blocked: each call covers the time since the previous one.
+   * old window remembered in ssthresh (RFC 2861 §3, as Linux). CUBIC also takes the idle time out
+   * of its curve (RFC 9438 §5.8). Called again while sending stays blocked: each call covers
+   * the time since the previous one.
    */
   onResume(idleMs: number, now: number, restart: boolean): void;
 }
@@ -199,7 +200,11 @@ abstract class LossBased implements CongestionControl {
       }
       return 'partial';
     }
-    if (!cwndLimited) return 'normal';
+    if (!cwndLimited) {
+      // RFC 5681 §3.1 / RFC 7661: an application-limited flight does not show the window works.
+      this.onAppLimited(ctx);
+      return 'normal';
+    }
     if (this.cwnd < this.ssthresh) {
       // RFC 5681 §3.1 eq. 2 with RFC 3465 appropriate byte counting, L = 2·SMSS.
       let divisor = 1;
@@ -285,6 +290,8 @@ abstract class LossBased implements CongestionControl {
   /** The new ssthresh after a first RTO. */
   protected abstract reduceOnRto(flightSize: number): number;
   protected onRecoveryEnd(_ctx: AckContext | undefined): void {}
+  /** An ACK of a flight that did not fill cwnd (the window was not tested). */
+  protected onAppLimited(_ctx: AckContext | undefined): void {}
   protected onSlowStartExit(_ctx: AckContext): void {}
 }
 
@@ -333,6 +340,8 @@ export class Cubic extends LossBased {
   k = 0;
   /** Start of the current congestion-avoidance epoch in ms, or -1 (none yet). */
   epochStartMs = -1;
+  /** When the flow became application-limited within the epoch (ms), or -1. */
+  private appLimitedSinceMs = -1;
   private wLastMax = 0;
   /** Reno-friendly window estimate in segments (§4.3). */
   private wEst = 0;
@@ -351,6 +360,12 @@ export class Cubic extends LossBased {
       return;
     }
     const cwndSeg = this.cwnd / mss;
+    if (this.epochStartMs >= 0 && this.appLimitedSinceMs >= 0) {
+      // §5.8: t counts only time in which cwnd could grow; the application-limited stretch
+      // that just ended is taken out of the epoch.
+      this.epochStartMs = Math.min(ctx.now, this.epochStartMs + (ctx.now - this.appLimitedSinceMs));
+      this.appLimitedSinceMs = -1;
+    }
     if (this.epochStartMs < 0) {
       // §4.2: a new epoch. Without a reduction before it (slow start ended by HyStart++ or
       // ssthresh), W_max is the current window and K = 0.
@@ -388,6 +403,7 @@ export class Cubic extends LossBased {
     this.wLastMax = cwndSeg;
     this.cwndPriorSegments = cwndSeg;
     this.epochStartMs = -1;
+    this.appLimitedSinceMs = -1;
     void now;
     // §4.6: ssthresh = β·cwnd; an application-limited flight smaller than cwnd bounds it.
     const base = Math.min(this.cwnd, Math.max(flightSize, mss));
@@ -401,6 +417,20 @@ export class Cubic extends LossBased {
 
   protected override onSlowStartExit(): void {
     this.epochStartMs = -1;
+    this.appLimitedSinceMs = -1;
+  }
+
+  protected override onAppLimited(ctx: AckContext | undefined): void {
+    // RFC 9438 §5.8: cwnd does not grow while application-limited, and that time must not count
+    // as time on the curve either (else W_cubic(t) runs away and cwnd then grows 1.5× per RTT).
+    if (ctx !== undefined && this.epochStartMs >= 0 && this.appLimitedSinceMs < 0) this.appLimitedSinceMs = ctx.now;
+  }
+
+  override onResume(idleMs: number, now: number, restart: boolean): void {
+    super.onResume(idleMs, now, restart);
+    // §5.8, as Linux's CA_EVENT_TX_START: shift the epoch by the idle time (unless an
+    // application-limited stretch already covers it), never beyond now.
+    if (this.epochStartMs >= 0 && this.appLimitedSinceMs < 0) this.epochStartMs = Math.min(now, this.epochStartMs + idleMs);
   }
 }
 

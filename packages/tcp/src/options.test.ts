@@ -541,6 +541,40 @@ describe('TcpConnection options and modern TCP', () => {
       expect(conn.stats.ssthresh).to.be.at.least(Math.floor((before * 3) / 4));
     });
 
+    it('CUBIC: an idle period does not count as time on the cubic curve (the epoch shifts); growth resumes where it stopped', () => {
+      const config = { ...TRACE_CONFIG, congestionControl: 'cubic' as const, sendBufferSize: 100_000, ecn: true };
+      const conn = open(config, { window: WINDOW, ece: true });
+      conn.send(bytes(60_000));
+      // One ECE: W_max = 10 segments, cwnd 7, then congestion avoidance on the cubic curve.
+      let t = rounds(conn, 20, 100, true);
+      expect(conn.stats.ecnReductions).to.equal(1);
+      const beforeIdle = conn.stats.cwnd;
+      // 30 s without data, then a bulk transfer: one round trip of ACKs.
+      conn.send(bytes(100_000));
+      t = rounds(conn, t + 30_000, 1);
+      const after = conn.stats.cwnd;
+      expect(after / beforeIdle).to.be.below(1.1);
+    });
+
+    it('CUBIC: time spent application-limited does not count either', () => {
+      const config = { ...TRACE_CONFIG, congestionControl: 'cubic' as const, sendBufferSize: 100_000, ecn: true };
+      const conn = open(config, { window: WINDOW, ece: true });
+      conn.send(bytes(40_000));
+      let t = rounds(conn, 20, 100, true);
+      const beforePause = conn.stats.cwnd;
+      // 30 s of a trickle: one small segment every 100 ms (never idle longer than the RTO,
+      // never cwnd-limited), then a bulk transfer.
+      for (let i = 0; i < 300; i++) {
+        t += 100;
+        conn.send(bytes(100));
+        t = rounds(conn, t, 1);
+      }
+      expect(conn.stats.cwnd).to.equal(beforePause);
+      conn.send(bytes(100_000));
+      t = rounds(conn, t + 50, 1);
+      const after = conn.stats.cwnd;
+      expect(after / beforePause).to.be.below(1.1);
+    });
   });
 
   describe('large segments', () => {
