@@ -427,6 +427,22 @@ describe('TcpConnection', () => {
         expect(readAll(conn)).to.deep.equal(bytes(4000));
       });
 
+      it('an out-of-order bare FIN is acknowledged at once with a duplicate ACK (RFC 5681 §4.2); the hole filled, the FIN follows', () => {
+        const conn = established();
+        // The last data segment is lost; the FIN after it arrives alone.
+        send(conn, 20, { ...P, seq: IRS + 1001, control: 'fin' });
+        expectSent(conn, 20, [{ ...ACK_OUT, seq: ISS + 1, ack: IRS + 1 }]);
+        expect(conn.state).to.equal('ESTABLISHED');
+        expect(conn.stats.outOfOrderSegments).to.equal(1);
+        // So is a retransmission of it (each out-of-order segment earns its duplicate ACK).
+        send(conn, 30, { ...P, seq: IRS + 1001, control: 'fin' });
+        expectSent(conn, 30, [{ ack: IRS + 1 }]);
+        send(conn, 40, { ...P }, bytes(1000));
+        expectSent(conn, 40, [{ ack: IRS + 1002 }]);
+        expect(conn.state).to.equal('CLOSE-WAIT');
+        expect(events(conn)).to.deep.equal(['readable', 'end']);
+      });
+
       it('overlapping and partially old segments: only the new part is taken', () => {
         const conn = established();
         send(conn, 20, { ...P }, bytes(1000));

@@ -448,7 +448,15 @@ function processText(t: Tcb, now: Instant, seq: number, payload: Uint8Array, fin
     rcv.ackNow = true; // wholly old or beyond the window
   }
   if (keepFin) rcv.peerFinSeq = seqAdd(seq, payload.length);
-  if (rcv.peerFinSeq !== undefined && rcv.peerFinSeq === rcv.nxt && !rcv.peerFinReceived) processFin(t, now);
+  if (rcv.peerFinSeq !== undefined && rcv.peerFinSeq === rcv.nxt && !rcv.peerFinReceived) {
+    processFin(t, now);
+  } else if (keepFin && payload.length === 0 && off > 0) {
+    // A bare FIN beyond RCV.NXT (data before it is missing) is an out-of-order segment too:
+    // RFC 5681 §4.2, an immediate duplicate ACK, so the peer learns of the hole.
+    t.counters.outOfOrderSegments++;
+    if (t.opt.sack) rcv.ackNow = true;
+    else if (rcv.dupAcksOwed < MAX_DUP_ACKS_PER_DRAIN) rcv.dupAcksOwed++;
+  }
 }
 
 /** Eighth step: the peer's FIN, now in order (§3.10.7.4 eighth). */
