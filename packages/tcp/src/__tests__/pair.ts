@@ -141,7 +141,10 @@ export class Pair {
     this.mss = { a: resolveTcpConfig(opts.configA).mss, b: resolveTcpConfig(opts.configB).mss };
     const rand32 = (): number => Math.floor(this.rng() * 4294967296) >>> 0;
     this.a = TcpConnection.connect(0, { local: ADDR_A, remote: ADDR_B, iss: rand32(), config: opts.configA, tsOffset: rand32() });
-    this.listener = new TcpListener({ local: ADDR_B, backlog: opts.backlog ?? 4, config: opts.configB, isn: rand32, tsOffset: rand32, ...opts.listener });
+    // One timestamp offset for the 4-tuple, as a stack derives it (a cookie SYN-ACK and the
+    // connection from its ACK must agree), drawn when first needed.
+    let offsetB: number | undefined;
+    this.listener = new TcpListener({ local: ADDR_B, backlog: opts.backlog ?? 4, config: opts.configB, isn: rand32, tsOffset: () => (offsetB ??= rand32()), ...opts.listener });
   }
 
   conn(side: Side): TcpConnection | undefined {
