@@ -482,6 +482,29 @@ describe('ICMP errors (RFC 1122 §4.2.3.9, RFC 5927, RFC 1191)', () => {
     expect(conn.stats.sendMss).to.equal(536);
   });
 
+  it('frag-needed ages out: ten minutes later the send MSS goes back up to the peer\'s, and a path still that narrow lowers it again (RFC 1191 §6.3)', () => {
+    const conn = established();
+    conn.send(bytes(1000));
+    drain(conn, 20);
+    expect(conn.handleIcmpError(30, { kind: 'frag-needed', mtu: 576 }, ISS + 1)).to.equal(true);
+    expectSent(conn, 30, [{ seq: ISS + 1, payload: 536 }, { seq: ISS + 537, payload: 464 }]);
+    send(conn, 40, { ...P, ack: ISS + 1001 });
+    expect(conn.pollTimeout()).to.equal(30 + 600_000);
+    conn.handleTimeout(600_029);
+    expect(conn.stats.sendMss).to.equal(536);
+    conn.handleTimeout(600_030);
+    expect(conn.stats.sendMss).to.equal(1000); // the peer's MSS: full-sized segments are the probe
+    expect(conn.pollTimeout()).to.equal(undefined);
+    conn.send(bytes(1000, 1000));
+    expectSent(conn, 600_040, [{ seq: ISS + 1001, payload: bytes(1000, 1000) }]);
+    // The router still cannot carry it: back down, and again ten minutes before the next try.
+    expect(conn.handleIcmpError(600_050, { kind: 'frag-needed', mtu: 576 }, ISS + 1001)).to.equal(true);
+    expect(conn.stats.sendMss).to.equal(536);
+    expectSent(conn, 600_050, [{ seq: ISS + 1001, payload: 536 }, { seq: ISS + 1537, payload: 464 }]);
+    send(conn, 600_060, { ...P, ack: ISS + 2001 });
+    expect(conn.pollTimeout()).to.equal(600_050 + 600_000);
+  });
+
   it('frag-needed never lowers the MSS below 64 octets', () => {
     const conn = established();
     conn.send(bytes(100));

@@ -420,7 +420,8 @@ export class TcpConnection {
    * - Otherwise they are soft errors (RFC 1122 §4.2.3.9): remembered in `softError`.
    * - `frag-needed` (RFC 1191): the send MSS drops to `mtu` − 40 (not below 64 octets, options
    *   included) and the segments in flight that no longer fit are split and resent at once,
-   *   without a congestion response.
+   *   without a congestion response. Ten minutes later (§6.3) segments go back up to the peer's
+   *   MSS: if the path is still narrow, the next frag-needed lowers it again.
    * Drain afterwards.
    */
   handleIcmpError(now: Instant, error: TcpIcmpError, seq: number): boolean {

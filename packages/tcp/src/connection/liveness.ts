@@ -9,6 +9,12 @@ import { MIN_PEER_MSS, effectiveSendMss } from './options.js';
 import type { Tcb } from './tcb.js';
 import type { TimerTable } from './timers.js';
 
+/**
+ * How long a path MTU learnt from ICMP holds before larger segments are tried again (RFC 1191
+ * §6.3 recommends 10 minutes; Linux's mtu_expires is 600 s).
+ */
+export const PMTU_EXPIRY_MS = 10 * 60 * 1000;
+
 /** Liveness state of one connection. */
 export class Liveness {
   /** Start of the current challenge-ACK rate window and challenge ACKs sent in it. */
@@ -143,6 +149,8 @@ function onFragNeeded(t: Tcb, now: Instant, mtu: number): void {
   const bound = Math.max(MIN_PEER_MSS, Math.floor(mtu) - 40);
   if (bound >= live.pmtuMss) return;
   live.pmtuMss = bound;
+  // RFC 1191 §6.3: the estimate ages; the path may have grown since.
+  t.timers.set('pmtuRaise', now + PMTU_EXPIRY_MS);
   const mss = effectiveSendMss(bound, t.config, t.opt.ts);
   if (t.traits.handshake || mss >= snd.mss) return;
   snd.mss = mss;
@@ -159,4 +167,16 @@ function onFragNeeded(t: Tcb, now: Instant, mtu: number): void {
 /** Keepalive probe <SEQ=SND.NXT−1> (RFC 1122 §4.2.3.6): its sequence number. */
 export function keepAliveProbeSeq(t: Tcb): number {
   return seqAdd(t.snd.max, -1);
+}
+
+/**
+ * RFC 1191 §6.3: the path MTU learnt from ICMP has aged out. Segments go back to the peer's MSS;
+ * they are the probe: if the path is still narrow a router answers with frag-needed again and
+ * the MSS drops back (and ages again), else the larger segments just work.
+ */
+export function onPmtuExpired(t: Tcb): void {
+  t.live.pmtuMss = Infinity;
+  if (t.traits.handshake) return; // the handshake's options are still to come, and take no bound now
+  const mss = effectiveSendMss(t.snd.peerMss, t.config, t.opt.ts);
+  if (mss > t.snd.mss) t.snd.mss = mss;
 }

@@ -34,6 +34,8 @@ export class Sender {
   readonly buf: SendBuffer;
   /** Data octets of a full-sized segment: the MSS less the timestamps option (RFC 6691). */
   mss: number;
+  /** The peer's MSS option (536 without one, RFC 9293 §3.7.1): the bound the path MTU may lower. */
+  peerMss = DEFAULT_PEER_MSS;
   /** Our FIN: queued by close(), its sequence number, acknowledged by the peer. */
   finQueued = false;
   finSeq = 0;

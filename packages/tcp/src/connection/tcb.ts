@@ -129,10 +129,10 @@ export class Tcb {
    */
   learnPeerOptions(now: Instant, syn: TcpRepr, wsAllowed: boolean): void {
     // RFC 9293 §3.7.1: no MSS option means 536; send no more than min(theirs, ours).
-    const peerMss = Math.min(syn.mss === undefined ? DEFAULT_PEER_MSS : Math.max(MIN_PEER_MSS, syn.mss), this.live.pmtuMss);
+    this.snd.peerMss = syn.mss === undefined ? DEFAULT_PEER_MSS : Math.max(MIN_PEER_MSS, syn.mss);
     this.snd.shift = this.opt.learn(now, syn, wsAllowed, this.config);
     this.rcv.shift = this.opt.ws ? this.opt.wsOffered : 0;
-    this.snd.mss = effectiveSendMss(peerMss, this.config, this.opt.ts);
+    this.snd.mss = effectiveSendMss(Math.min(this.snd.peerMss, this.live.pmtuMss), this.config, this.opt.ts);
   }
 
   /** Resend the SYN (as SYN-ACK once SYN-RECEIVED) on the next poll. */

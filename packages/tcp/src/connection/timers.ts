@@ -5,7 +5,7 @@
  * by name instead of by a list of fields repeated in four places.
  */
 import type { Instant } from '../types.js';
-import { onKeepAliveTimeout, onUserTimeout } from './liveness.js';
+import { onKeepAliveTimeout, onPmtuExpired, onUserTimeout } from './liveness.js';
 import { detectLosses, onRetransmitTimeout, onTlpTimeout } from './recovery.js';
 import { onPersistTimeout } from './sender.js';
 import type { Tcb } from './tcb.js';
@@ -156,6 +156,7 @@ function fire(t: Tcb, kind: TimerKind, now: Instant): void {
       t.rcv.ackNow = true;
       return;
     case 'pmtuRaise':
+      onPmtuExpired(t);
       return;
   }
 }
