@@ -1077,14 +1077,16 @@ describe('TcpConnection', () => {
       expectNothing(conn, 100);
     });
 
-    it('RST is ignored: TIME-WAIT runs its course (RFC 1337)', () => {
+    it('a RST elsewhere in the window is ignored; one at exactly RCV.NXT ends TIME-WAIT quietly, as Linux (RFC 1337: see time-wait.ts)', () => {
       const conn = timeWait();
-      send(conn, 100, { control: 'rst', seq: IRS + 2 });
+      send(conn, 100, { control: 'rst', seq: IRS + 3 });
       expect(conn.state).to.equal('TIME-WAIT');
       expect(events(conn)).to.deep.equal([]);
       expectNothing(conn, 100);
-      conn.handleTimeout(2040);
+      send(conn, 110, { control: 'rst', seq: IRS + 2 });
+      expect(conn.state).to.equal('CLOSED');
       expect(events(conn)).to.deep.equal(['closed']);
+      expectNothing(conn, 110);
     });
   });
 

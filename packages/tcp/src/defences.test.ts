@@ -553,12 +553,16 @@ describe('TIME-WAIT (RFC 1337, RFC 6191)', () => {
     expect(events(conn)).to.deep.equal(['closed']);
   });
 
-  it('an in-window RST is ignored (no challenge ACK, no close)', () => {
+  it('RST: one not at RCV.NXT, or one PAWS rejects (an old TSval while TS.Recent is under 60 s old), is ignored without a challenge ACK; the exact one ends TIME-WAIT (Linux; RFC 1337 note in time-wait.ts)', () => {
     const conn = timeWaitTs();
-    send(conn, 40, { control: 'rst', seq: IRS + 2 });
     send(conn, 40, { control: 'rst', seq: IRS + 3 });
+    send(conn, 40, { control: 'rst', seq: IRS + 2, timestamp: { tsVal: 599, tsEcr: 0 } });
     expectNothing(conn, 40);
     expect(conn.state).to.equal('TIME-WAIT');
     expect(conn.reusableBy({ ...FROM_PEER, control: 'none', seq: IRS + 100_000 })).to.equal(false);
+    send(conn, 50, { control: 'rst', seq: IRS + 2, timestamp: { tsVal: 601, tsEcr: 0 } });
+    expect(conn.state).to.equal('CLOSED');
+    expect(events(conn)).to.deep.equal(['closed']);
+    expectNothing(conn, 50);
   });
 });

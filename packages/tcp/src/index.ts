@@ -58,3 +58,4 @@ export {
 } from './connection.js';
 export { COOKIE_MSS, TcpListener, type ListenResult, type ListenerOptions, type ListenerStats } from './listener.js';
 export { resetFor } from './reset.js';
+export { TimeWaitRecord, type TimeWaitInit, type TimeWaitVerdict } from './time-wait.js';

@@ -6,14 +6,14 @@
  *
  * Interleaved, where the RFCs that amend RFC 9293 put them: PAWS (RFC 7323 §5.3) before the
  * acceptability test, RFC 5961's exact-RST / challenge-ACK rules in the second, fourth and fifth
- * steps, RFC 6191 TIME-WAIT reuse before anything, ECN (RFC 3168 §6.1.2–6.1.3) with the ACK.
+ * steps, ECN (RFC 3168 §6.1.2–6.1.3) with the ACK. TIME-WAIT (RFC 1337, RFC 6191) is answered by
+ * the compact record of time-wait.ts.
  */
 import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt } from '../seq.js';
 import type { Instant, TcpControl, TcpRepr } from '../types.js';
 import { challengeAck, peerAlive } from './liveness.js';
 import { MAX_DUP_ACKS_PER_DRAIN, MAX_OOO_RANGES } from './receiver.js';
 import { armTlp, detectLosses, markHeadLost, onDuplicateAck, onEcnEcho, onTlpAcked, onWindowReopened, processSack } from './recovery.js';
-import { synMayReuse } from './reuse.js';
 import { EV_END, EV_FIN_ACKED, EV_READABLE, EV_WRITABLE, type Tcb } from './tcb.js';
 
 const EMPTY = new Uint8Array(0);
@@ -30,6 +30,9 @@ export function segmentArrives(t: Tcb, now: Instant, seg: TcpRepr, payload: Uint
     case 'SYN-SENT':
       segmentInSynSent(t, now, seg, payload);
       return;
+    case 'TIME-WAIT':
+      segmentInTimeWait(t, now, seg, payload);
+      return;
     default:
       segmentInSynchronized(t, now, seg, payload, ipEcn);
   }
@@ -37,7 +40,24 @@ export function segmentArrives(t: Tcb, now: Instant, seg: TcpRepr, payload: Uint
 
 /** RFC 6191: whether `syn` may reopen this connection, which must be in TIME-WAIT. */
 export function reusableBy(t: Tcb, syn: TcpRepr): boolean {
-  return t.st === 'TIME-WAIT' && synMayReuse(syn, { rcvNxt: t.rcv.nxt, tsOk: t.opt.ts, tsRecent: t.opt.tsRecent });
+  return t.st === 'TIME-WAIT' && t.tw!.reusableBy(syn);
+}
+
+/**
+ * TIME-WAIT (§3.10.7.4 for that state, RFC 1337, RFC 6191): answered by the compact record the
+ * stack may also take over (time-wait.ts), so a connection and a record in TIME-WAIT behave alike.
+ */
+function segmentInTimeWait(t: Tcb, now: Instant, seg: TcpRepr, payload: Uint8Array): void {
+  const tw = t.tw!;
+  const verdict = tw.handleSegment(now, seg, payload.length);
+  if (verdict === 'reuse' || verdict === 'close') {
+    // A new SYN may reopen the 4-tuple (the stack asked `reusableBy` and gives it to the
+    // listener), or a RST at RCV.NXT ended TIME-WAIT: CLOSED, quietly.
+    t.toClosed(undefined);
+    return;
+  }
+  t.timers.set('timeWait', tw.expiresAt);
+  if (verdict === 'ack') t.queueReply(tw.ack(now));
 }
 
 /** RFC 9293 §3.10.7.3: SYN-SENT. */
@@ -96,13 +116,6 @@ function segmentInSynchronized(t: Tcb, now: Instant, seg: TcpRepr, payload: Uint
   let seq = seg.seq >>> 0;
   let control: TcpControl = seg.control;
 
-  // RFC 6191: a SYN that may reuse the 4-tuple ends TIME-WAIT; the stack then gives it to the
-  // listener (it asked `reusableBy` first).
-  if (control === 'syn' && reusableBy(t, seg)) {
-    t.toClosed(undefined);
-    return;
-  }
-
   if (t.st === 'SYN-RECEIVED' && control === 'syn' && seq === t.irs) {
     const ack = seg.ack;
     if (ack === undefined || !(seqGt(ack, t.snd.una) && seqLe(ack, t.snd.max))) {
@@ -150,8 +163,6 @@ function segmentInSynchronized(t: Tcb, now: Instant, seg: TcpRepr, payload: Uint
   }
   if (!acceptable) {
     t.counters.unacceptableSegments++;
-    // TIME-WAIT: a retransmitted FIN restarts the 2·MSL wait (§3.10.7.4 eighth, TIME-WAIT).
-    if (t.st === 'TIME-WAIT' && fin) t.timers.set('timeWait', now + t.config.timeWaitMs);
     // Old duplicates and out-of-window segments: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>, unless RST.
     if (control !== 'rst') rcv.ackNow = true;
     return;
@@ -165,9 +176,6 @@ function segmentInSynchronized(t: Tcb, now: Instant, seg: TcpRepr, payload: Uint
 
   // ---- second: RST (§3.10.7.4 second, RFC 5961 §3.2) ----
   if (control === 'rst') {
-    // RFC 1337: a RST in TIME-WAIT would assassinate it (an old duplicate then finds a
-    // reopened 4-tuple); ignore it and let the 2·MSL wait run out.
-    if (t.st === 'TIME-WAIT') return;
     // RFC 5961 §3.2: only a RST at exactly RCV.NXT resets; one elsewhere in the window may be
     // a blind guess, so answer with a challenge ACK (a genuine peer replies with the exact RST).
     if (seq !== rcv.nxt) {

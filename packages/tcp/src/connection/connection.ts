@@ -24,6 +24,7 @@
 import { resolveTcpConfig } from '../config.js';
 import { TcpUsageError } from '../errors.js';
 import { seqAdd } from '../seq.js';
+import type { TimeWaitRecord } from '../time-wait.js';
 import type { Endpoint, Instant, TcpConfig, TcpErrorCode, TcpEvent, TcpIcmpError, TcpRepr, TcpState, Transmit } from '../types.js';
 import { reusableBy, segmentArrives } from './arrives.js';
 import type { TcpCounters, TcpStats } from './counters.js';
@@ -454,6 +455,23 @@ export class TcpConnection {
     if (t.orphaned) return;
     t.orphaned = true;
     if (t.st === 'FIN-WAIT-2') t.timers.set('finWait2', now + t.config.finWait2TimeoutMs);
+  }
+
+  /**
+   * Hands TIME-WAIT over to a compact record and closes this connection (what Linux does with
+   * inet_timewait_sock): call it when `state` is 'TIME-WAIT', after draining transmits (an ACK
+   * still owed would be lost). The connection emits `closed` (no error) and sends nothing more;
+   * the record answers for the 4-tuple until its `expiresAt` — retransmitted FINs, RSTs, new
+   * SYNs (RFC 6191) — exactly as this connection would have (it has been answering through that
+   * record since it entered TIME-WAIT). Returns undefined in any other state.
+   */
+  toTimeWait(): TimeWaitRecord | undefined {
+    const t = this.t;
+    const tw = t.tw;
+    if (t.st !== 'TIME-WAIT' || tw === undefined) return undefined;
+    t.toClosed(undefined);
+    t.tw = undefined;
+    return tw;
   }
 
   /**

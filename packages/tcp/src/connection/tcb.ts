@@ -11,6 +11,7 @@
 import { chooseWindowScale } from '../config.js';
 import { createCongestionControl, initialWindow, type CongestionControl } from '../congestion.js';
 import { RttEstimator } from '../rtt.js';
+import { TimeWaitRecord } from '../time-wait.js';
 import type { Endpoint, Instant, TcpConfig, TcpErrorCode, TcpEvent, TcpRepr, TcpState } from '../types.js';
 import { TcpCounters } from './counters.js';
 import { Liveness } from './liveness.js';
@@ -69,6 +70,8 @@ export class Tcb {
   closeRequested = false;
   /** No application holds this connection any more (`orphan()`): FIN-WAIT-2 is bounded. */
   orphaned = false;
+  /** In TIME-WAIT: the compact record that answers for the connection (time-wait.ts). */
+  tw: TimeWaitRecord | undefined;
 
   // ---- output queues ----
   readonly replies: TcpRepr[] = [];
@@ -153,13 +156,29 @@ export class Tcb {
     if (this.closeRequested) this.setState('FIN-WAIT-1');
   }
 
-  /** TIME-WAIT (RFC 9293 §3.6.1): the 2·MSL timer runs, and an ACK still owed goes out. */
+  /**
+   * TIME-WAIT (RFC 9293 §3.6.1): from here on the connection answers through a compact record
+   * (time-wait.ts), the one `toTimeWait()` hands to the stack; the 2·MSL timer runs, and an ACK
+   * still owed goes out.
+   */
   enterTimeWait(now: Instant): void {
     this.setState('TIME-WAIT');
     const timers = this.timers;
     for (const k of TIME_WAIT_STOPS) timers.stop(k);
     this.live.stall(undefined, timers);
-    timers.set('timeWait', now + this.config.timeWaitMs);
+    const opt = this.opt;
+    this.tw = new TimeWaitRecord({
+      localPort: this.local.port,
+      remotePort: this.remote.port,
+      sndNxt: this.snd.max,
+      rcvNxt: this.rcv.nxt,
+      windowField: this.rcv.advertise(),
+      windowShift: this.rcv.shift,
+      timestamps: opt.ts ? { offset: opt.tsOffset, recent: opt.tsRecent, recentAt: opt.tsRecentAt } : undefined,
+      timeWaitMs: this.config.timeWaitMs,
+      now,
+    });
+    timers.set('timeWait', this.tw.expiresAt);
   }
 
   /** Enter CLOSED: optional `error`, then `closed` (exactly once, last). */
