@@ -13,6 +13,9 @@
  *   RFC 6191 TIME-WAIT handling.
  * - `TcpListener`: passive open with a backlog and SYN cookies (RFC 4987); `resetFor`: the RST
  *   for a segment nobody owns.
+ * - `TimeWaitRecord` (time-wait.ts): TIME-WAIT in ~120 octets, which a connection hands over
+ *   with `toTimeWait()` so the stack can keep it apart from live connections.
+ * The engine's layout and where each RFC is implemented: README.md.
  *
  * What it guarantees:
  * - No I/O, no clock, no timers, no randomness, no Node APIs: time (`Instant`, monotonic ms) and
