@@ -62,7 +62,7 @@ describe('Socket options and engine features on the wire', () => {
     expect(echoed[0]?.ece, 'ACK of a CE segment carries ECE').to.equal(true);
   });
 
-  it('draws a random timestamp offset per connection (not derived from the ISN)', async () => {
+  it('derives the timestamp offset from the 4-tuple with the secret, as the ISN (RFC 7323 §5.4, RFC 6528 shape)', async () => {
     const secret = new Uint8Array(32).fill(7);
     const tsVals: number[] = [];
     const isns: number[] = [];
@@ -77,7 +77,7 @@ describe('Socket options and engine features on the wire', () => {
       await s.close();
     }
     expect(isns[0], 'same secret, clock and ports: same ISN').to.equal(isns[1]);
-    expect(tsVals[0], 'yet the TSvals differ').to.not.equal(tsVals[1]);
+    expect(tsVals[0], 'and the same TSval: every incarnation of a 4-tuple continues its clock').to.equal(tsVals[1]);
   });
 
   it('Nagle holds a small write while a small segment is unacknowledged; setNoDelay(true) sends it at once', async () => {

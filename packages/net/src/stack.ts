@@ -593,7 +593,7 @@ export class Stack {
       local,
       remote,
       iss: this.#isn.isn(now, local, remote),
-      tsOffset: this.#randomU32(),
+      tsOffset: this.#isn.tsOffset(local, remote),
       config: config === undefined ? this.tcpConfig : { ...this.tcpConfig, ...config },
     });
     const entry = this.#addEntry(conn, undefined);
@@ -656,7 +656,7 @@ export class Stack {
       backlog,
       config: this.tcpConfig,
       isn: (now, local, remote) => this.#isn.isn(now, local, remote),
-      tsOffset: () => this.#randomU32(),
+      tsOffset: (_now, local, remote) => this.#isn.tsOffset(local, remote),
       // RFC 4987 §3.6: a full listener answers with SYN cookies and keeps no state, so a SYN
       // flood cannot lock real clients out; the stack's secret keys the cookie hash.
       synCookies: true,

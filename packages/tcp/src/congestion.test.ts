@@ -49,6 +49,33 @@ describe('NewReno (RFC 5681, RFC 6582)', () => {
     expect(cc.canFastRetransmit(20_001)).to.equal(true);
   });
 
+  it('a loss repaired by a tail loss probe (RFC 8985 §7.4.2): one reduction as for fast recovery, no recovery entered; none during recovery', () => {
+    const cc = new NewReno(MSS, 10_000, 0);
+    cc.onTlpLoss(10_000, 0);
+    expect([cc.ssthresh, cc.cwnd, cc.inRecovery]).to.deep.equal([5000, 5000, false]);
+    const inRecovery = new NewReno(MSS, 10_000, 0);
+    inRecovery.onCongestion(10_000, 10_001);
+    const before = [inRecovery.ssthresh, inRecovery.cwnd];
+    inRecovery.onTlpLoss(8000, 0);
+    expect([inRecovery.ssthresh, inRecovery.cwnd]).to.deep.equal(before);
+  });
+
+  it('restart after idle (RFC 5681 §4.1): more than an RTO idle → cwnd = min(IW, cwnd), ssthresh keeps 3/4 of the old window (RFC 2861 §3)', () => {
+    const cc = new NewReno(MSS, 40_000, 0);
+    cc.onResume(150, 0, false);
+    expect(cc.cwnd).to.equal(40_000);
+    cc.onResume(5000, 0, true);
+    expect([cc.cwnd, cc.ssthresh]).to.deep.equal([10_000, 0x7fffffff]); // still in the first slow start
+    const later = new NewReno(MSS, 60_000, 0);
+    later.onEcnEcho(40_000, 0); // ssthresh = cwnd = 20 000
+    later.cwnd = 32_000;
+    later.onResume(5000, 0, true);
+    expect([later.cwnd, later.ssthresh]).to.deep.equal([10_000, 24_000]);
+    const small = new NewReno(MSS, 4000, 0);
+    small.onResume(5000, 0, true);
+    expect([small.cwnd, small.ssthresh]).to.deep.equal([4000, 0x7fffffff]);
+  });
+
   it('a repeated timeout keeps ssthresh', () => {
     const cc = new NewReno(MSS, 10_000, 0);
     cc.onRto(10_000, 10_001, true);
@@ -104,6 +131,26 @@ describe('CUBIC (RFC 9438)', () => {
     }
     // Plateau around W_max near K.
     expect(at.get(4200)!).to.be.closeTo(100, 2);
+  });
+
+  it('§5.8: idle time and application-limited time are taken out of the epoch (t counts only time cwnd could grow)', () => {
+    const start = (): Cubic => {
+      const cc = new Cubic(MSS, 100_000, 0);
+      cc.onCongestion(100_000, 1, 0, true);
+      cc.onAck(1000, 1, 0, true, ctx(0));
+      cc.onAck(1000, 2, 70_000, true, ctx(1000)); // the epoch starts at 1 s
+      return cc;
+    };
+    const idle = start();
+    idle.onResume(30_000, 40_000, true);
+    expect(idle.epochStartMs).to.equal(31_000);
+    idle.onResume(60_000, 45_000, true); // never beyond now
+    expect(idle.epochStartMs).to.equal(45_000);
+    const limited = start();
+    limited.onAck(1000, 3, 1000, false, ctx(2000)); // application-limited from 2 s
+    limited.onAck(1000, 4, 1000, false, ctx(20_000));
+    limited.onAck(1000, 5, 70_000, true, ctx(32_000)); // window-limited again at 32 s
+    expect(limited.epochStartMs).to.equal(31_000);
   });
 
   it('small windows at long RTT grow in the Reno-friendly region (W_est, §4.3)', () => {

@@ -61,8 +61,22 @@ export interface CongestionControl {
    * recovery. The connection calls it at most once per window of data.
    */
   onEcnEcho(flightSize: number, now: number): void;
+  /**
+   * RFC 8985 §7.4.2: a tail loss probe that retransmitted old data repaired a loss that no other
+   * signal reported (no D-SACK followed). Respond as to a loss detected by fast recovery —
+   * ssthresh and cwnd reduced once — without entering recovery (the repair is done).
+   */
+  onTlpLoss(flightSize: number, now: number): void;
   /** Retransmission timeout (RFC 5681 §3.1 eq. 4, loss window). `first` is false for a repeat of the same segment. */
   onRto(flightSize: number, sndMax: number, first: boolean): void;
+  /**
+   * New data is about to leave with nothing in flight, `idleMs` after data was last sent. With
+   * `restart` (idle for more than the RTO) cwnd restarts from min(IW, cwnd) (RFC 5681 §4.1), the
+   * old window remembered in ssthresh (RFC 2861 §3, as Linux). CUBIC also takes the idle time out
+   * of its curve (RFC 9438 §5.8). Called again while sending stays blocked: each call covers
+   * the time since the previous one.
+   */
+  onResume(idleMs: number, now: number, restart: boolean): void;
 }
 
 /** Upper bound keeping cwnd arithmetic exact; far above any window we can be offered. */
@@ -186,7 +200,11 @@ abstract class LossBased implements CongestionControl {
       }
       return 'partial';
     }
-    if (!cwndLimited) return 'normal';
+    if (!cwndLimited) {
+      // RFC 5681 §3.1 / RFC 7661: an application-limited flight does not show the window works.
+      this.onAppLimited(ctx);
+      return 'normal';
+    }
     if (this.cwnd < this.ssthresh) {
       // RFC 5681 §3.1 eq. 2 with RFC 3465 appropriate byte counting, L = 2·SMSS.
       let divisor = 1;
@@ -229,9 +247,19 @@ abstract class LossBased implements CongestionControl {
 
   onEcnEcho(flightSize: number, now: number): void {
     if (this.inRecovery) return; // RFC 3168 §6.1.2: one reduction per window; recovery already reduced
+    this.reduceOnce(flightSize, now);
+  }
+
+  onTlpLoss(flightSize: number, now: number): void {
+    if (this.inRecovery) return; // a recovery in progress has already responded to this window's losses
+    this.reduceOnce(flightSize, now);
+  }
+
+  /** One multiplicative decrease outside recovery: ssthresh as for a loss, cwnd = ssthresh. */
+  private reduceOnce(flightSize: number, now: number): void {
     this.ssthresh = this.reduce(flightSize, now);
     this.cwnd = this.ssthresh;
-    this.hystart = null;
+    this.hystart = null; // RFC 9406 §4.2: a congestion signal ends slow start and HyStart++
   }
 
   onRto(flightSize: number, sndMax: number, first: boolean): void {
@@ -245,6 +273,16 @@ abstract class LossBased implements CongestionControl {
     if (seqLt(this.recover, sndMax)) this.recover = sndMax;
   }
 
+  onResume(_idleMs: number, _now: number, restart: boolean): void {
+    if (!restart || this.inRecovery) return;
+    // RFC 5681 §4.1: restart window RW = min(IW, cwnd); RFC 2861 §3: ssthresh keeps 3/4 of the
+    // old window, so slow start climbs back to near it quickly.
+    const rw = initialWindow(this.mss, false);
+    if (this.cwnd <= rw) return;
+    this.ssthresh = Math.max(this.ssthresh, Math.floor((this.cwnd * 3) / 4));
+    this.cwnd = rw;
+  }
+
   /** Congestion avoidance growth for `ackedBytes` newly acknowledged. */
   protected abstract avoid(ackedBytes: number, ctx: AckContext | undefined): void;
   /** The new ssthresh after a loss or ECN echo (also records the state CA starts from). */
@@ -252,6 +290,8 @@ abstract class LossBased implements CongestionControl {
   /** The new ssthresh after a first RTO. */
   protected abstract reduceOnRto(flightSize: number): number;
   protected onRecoveryEnd(_ctx: AckContext | undefined): void {}
+  /** An ACK of a flight that did not fill cwnd (the window was not tested). */
+  protected onAppLimited(_ctx: AckContext | undefined): void {}
   protected onSlowStartExit(_ctx: AckContext): void {}
 }
 
@@ -300,6 +340,8 @@ export class Cubic extends LossBased {
   k = 0;
   /** Start of the current congestion-avoidance epoch in ms, or -1 (none yet). */
   epochStartMs = -1;
+  /** When the flow became application-limited within the epoch (ms), or -1. */
+  private appLimitedSinceMs = -1;
   private wLastMax = 0;
   /** Reno-friendly window estimate in segments (§4.3). */
   private wEst = 0;
@@ -318,6 +360,12 @@ export class Cubic extends LossBased {
       return;
     }
     const cwndSeg = this.cwnd / mss;
+    if (this.epochStartMs >= 0 && this.appLimitedSinceMs >= 0) {
+      // §5.8: t counts only time in which cwnd could grow; the application-limited stretch
+      // that just ended is taken out of the epoch.
+      this.epochStartMs = Math.min(ctx.now, this.epochStartMs + (ctx.now - this.appLimitedSinceMs));
+      this.appLimitedSinceMs = -1;
+    }
     if (this.epochStartMs < 0) {
       // §4.2: a new epoch. Without a reduction before it (slow start ended by HyStart++ or
       // ssthresh), W_max is the current window and K = 0.
@@ -355,6 +403,7 @@ export class Cubic extends LossBased {
     this.wLastMax = cwndSeg;
     this.cwndPriorSegments = cwndSeg;
     this.epochStartMs = -1;
+    this.appLimitedSinceMs = -1;
     void now;
     // §4.6: ssthresh = β·cwnd; an application-limited flight smaller than cwnd bounds it.
     const base = Math.min(this.cwnd, Math.max(flightSize, mss));
@@ -368,6 +417,20 @@ export class Cubic extends LossBased {
 
   protected override onSlowStartExit(): void {
     this.epochStartMs = -1;
+    this.appLimitedSinceMs = -1;
+  }
+
+  protected override onAppLimited(ctx: AckContext | undefined): void {
+    // RFC 9438 §5.8: cwnd does not grow while application-limited, and that time must not count
+    // as time on the curve either (else W_cubic(t) runs away and cwnd then grows 1.5× per RTT).
+    if (ctx !== undefined && this.epochStartMs >= 0 && this.appLimitedSinceMs < 0) this.appLimitedSinceMs = ctx.now;
+  }
+
+  override onResume(idleMs: number, now: number, restart: boolean): void {
+    super.onResume(idleMs, now, restart);
+    // §5.8, as Linux's CA_EVENT_TX_START: shift the epoch by the idle time (unless an
+    // application-limited stretch already covers it), never beyond now.
+    if (this.epochStartMs >= 0 && this.appLimitedSinceMs < 0) this.epochStartMs = Math.min(now, this.epochStartMs + idleMs);
   }
 }
 

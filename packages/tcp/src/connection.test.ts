@@ -427,6 +427,22 @@ describe('TcpConnection', () => {
         expect(readAll(conn)).to.deep.equal(bytes(4000));
       });
 
+      it('an out-of-order bare FIN is acknowledged at once with a duplicate ACK (RFC 5681 §4.2); the hole filled, the FIN follows', () => {
+        const conn = established();
+        // The last data segment is lost; the FIN after it arrives alone.
+        send(conn, 20, { ...P, seq: IRS + 1001, control: 'fin' });
+        expectSent(conn, 20, [{ ...ACK_OUT, seq: ISS + 1, ack: IRS + 1 }]);
+        expect(conn.state).to.equal('ESTABLISHED');
+        expect(conn.stats.outOfOrderSegments).to.equal(1);
+        // So is a retransmission of it (each out-of-order segment earns its duplicate ACK).
+        send(conn, 30, { ...P, seq: IRS + 1001, control: 'fin' });
+        expectSent(conn, 30, [{ ack: IRS + 1 }]);
+        send(conn, 40, { ...P }, bytes(1000));
+        expectSent(conn, 40, [{ ack: IRS + 1002 }]);
+        expect(conn.state).to.equal('CLOSE-WAIT');
+        expect(events(conn)).to.deep.equal(['readable', 'end']);
+      });
+
       it('overlapping and partially old segments: only the new part is taken', () => {
         const conn = established();
         send(conn, 20, { ...P }, bytes(1000));
@@ -745,6 +761,56 @@ describe('TcpConnection', () => {
         expectSent(conn, 240, [{ seq: ISS + 2, payload: bytes(9, 1) }]);
       });
 
+      it('the peer closes its window on data in flight: each retransmission probes it, a peer that answers is never timed out, and the reopened window gets the data at once (RFC 9293 §3.8.6.1, RFC 1122 §4.2.2.17)', () => {
+        const conn = established({ ...TRACE_CONFIG, maxRetransmits: 3 });
+        conn.send(bytes(3000));
+        expect(drain(conn, 20).length).to.equal(3);
+        // The peer takes the first segment and shrinks its window to zero: the others were dropped.
+        send(conn, 30, { ...P, ack: ISS + 1001, window: 0 });
+        expect(events(conn)).to.deep.equal(['writable']);
+        // Twice maxRetransmits expiries, each a probe (the oldest segment again) the peer answers
+        // with its zero window; the interval backs off as the RTO does.
+        const gaps: number[] = [];
+        let t = 30;
+        for (let i = 0; i < 6; i++) {
+          const next = conn.pollTimeout()!;
+          gaps.push(next - t);
+          t = next;
+          conn.handleTimeout(t);
+          expectSent(conn, t, [{ seq: ISS + 1001, payload: bytes(1000, 1000) }]);
+          send(conn, t + 10, { ...P, ack: ISS + 1001, window: 0 });
+          expectNothing(conn, t + 10);
+          t += 10;
+        }
+        expect(gaps).to.deep.equal([200, 390, 790, 1590, 3190, 6390]);
+        expect(conn.state).to.equal('ESTABLISHED');
+        expect(events(conn)).to.deep.equal([]);
+        // The window opens: the oldest segment goes at once (not at the backed-off RTO), the rest
+        // as ACKs come back (from the loss window), and the timer is at the RTO again.
+        send(conn, t + 10, { ...P, ack: ISS + 1001, window: 10_000 });
+        expectSent(conn, t + 10, [{ seq: ISS + 1001, payload: 1000 }]);
+        expect(conn.pollTimeout()).to.equal(t + 10 + 200);
+        send(conn, t + 20, { ...P, ack: ISS + 2001, window: 10_000 });
+        expectSent(conn, t + 20, [{ seq: ISS + 2001, payload: bytes(1000, 2000) }]);
+        send(conn, t + 30, { ...P, ack: ISS + 3001, window: 10_000 });
+        expect(conn.stats.bytesInFlight).to.equal(0);
+        expect(events(conn)).to.deep.equal(['writable']);
+      });
+
+      it('a zero window the peer stops answering still ends: maxRetransmits unanswered probes → ETIMEDOUT', () => {
+        const conn = established({ ...TRACE_CONFIG, maxRetransmits: 3 });
+        conn.send(bytes(3000));
+        drain(conn, 20);
+        send(conn, 30, { ...P, ack: ISS + 1001, window: 0 });
+        for (let i = 0; i < 3; i++) {
+          const t = conn.pollTimeout()!;
+          conn.handleTimeout(t);
+          expectSent(conn, t, [{ seq: ISS + 1001 }]);
+        }
+        conn.handleTimeout(conn.pollTimeout()!);
+        expect(events(conn)).to.deep.equal(['writable', 'error:ETIMEDOUT', 'closed']);
+      });
+
       it('persist gives up with ETIMEDOUT when probes go unanswered maxRetransmits times', () => {
         const conn = established({ ...TRACE_CONFIG, maxRetransmits: 2 }, { window: 0 });
         conn.send(bytes(10));
@@ -1011,14 +1077,16 @@ describe('TcpConnection', () => {
       expectNothing(conn, 100);
     });
 
-    it('RST is ignored: TIME-WAIT runs its course (RFC 1337)', () => {
+    it('a RST elsewhere in the window is ignored; one at exactly RCV.NXT ends TIME-WAIT quietly, as Linux (RFC 1337: see time-wait.ts)', () => {
       const conn = timeWait();
-      send(conn, 100, { control: 'rst', seq: IRS + 2 });
+      send(conn, 100, { control: 'rst', seq: IRS + 3 });
       expect(conn.state).to.equal('TIME-WAIT');
       expect(events(conn)).to.deep.equal([]);
       expectNothing(conn, 100);
-      conn.handleTimeout(2040);
+      send(conn, 110, { control: 'rst', seq: IRS + 2 });
+      expect(conn.state).to.equal('CLOSED');
       expect(events(conn)).to.deep.equal(['closed']);
+      expectNothing(conn, 110);
     });
   });
 

@@ -482,6 +482,29 @@ describe('ICMP errors (RFC 1122 §4.2.3.9, RFC 5927, RFC 1191)', () => {
     expect(conn.stats.sendMss).to.equal(536);
   });
 
+  it('frag-needed ages out: ten minutes later the send MSS goes back up to the peer\'s, and a path still that narrow lowers it again (RFC 1191 §6.3)', () => {
+    const conn = established();
+    conn.send(bytes(1000));
+    drain(conn, 20);
+    expect(conn.handleIcmpError(30, { kind: 'frag-needed', mtu: 576 }, ISS + 1)).to.equal(true);
+    expectSent(conn, 30, [{ seq: ISS + 1, payload: 536 }, { seq: ISS + 537, payload: 464 }]);
+    send(conn, 40, { ...P, ack: ISS + 1001 });
+    expect(conn.pollTimeout()).to.equal(30 + 600_000);
+    conn.handleTimeout(600_029);
+    expect(conn.stats.sendMss).to.equal(536);
+    conn.handleTimeout(600_030);
+    expect(conn.stats.sendMss).to.equal(1000); // the peer's MSS: full-sized segments are the probe
+    expect(conn.pollTimeout()).to.equal(undefined);
+    conn.send(bytes(1000, 1000));
+    expectSent(conn, 600_040, [{ seq: ISS + 1001, payload: bytes(1000, 1000) }]);
+    // The router still cannot carry it: back down, and again ten minutes before the next try.
+    expect(conn.handleIcmpError(600_050, { kind: 'frag-needed', mtu: 576 }, ISS + 1001)).to.equal(true);
+    expect(conn.stats.sendMss).to.equal(536);
+    expectSent(conn, 600_050, [{ seq: ISS + 1001, payload: 536 }, { seq: ISS + 1537, payload: 464 }]);
+    send(conn, 600_060, { ...P, ack: ISS + 2001 });
+    expect(conn.pollTimeout()).to.equal(600_050 + 600_000);
+  });
+
   it('frag-needed never lowers the MSS below 64 octets', () => {
     const conn = established();
     conn.send(bytes(100));
@@ -530,12 +553,16 @@ describe('TIME-WAIT (RFC 1337, RFC 6191)', () => {
     expect(events(conn)).to.deep.equal(['closed']);
   });
 
-  it('an in-window RST is ignored (no challenge ACK, no close)', () => {
+  it('RST: one not at RCV.NXT, or one PAWS rejects (an old TSval while TS.Recent is under 60 s old), is ignored without a challenge ACK; the exact one ends TIME-WAIT (Linux; RFC 1337 note in time-wait.ts)', () => {
     const conn = timeWaitTs();
-    send(conn, 40, { control: 'rst', seq: IRS + 2 });
     send(conn, 40, { control: 'rst', seq: IRS + 3 });
+    send(conn, 40, { control: 'rst', seq: IRS + 2, timestamp: { tsVal: 599, tsEcr: 0 } });
     expectNothing(conn, 40);
     expect(conn.state).to.equal('TIME-WAIT');
     expect(conn.reusableBy({ ...FROM_PEER, control: 'none', seq: IRS + 100_000 })).to.equal(false);
+    send(conn, 50, { control: 'rst', seq: IRS + 2, timestamp: { tsVal: 601, tsEcr: 0 } });
+    expect(conn.state).to.equal('CLOSED');
+    expect(events(conn)).to.deep.equal(['closed']);
+    expectNothing(conn, 50);
   });
 });

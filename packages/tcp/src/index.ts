@@ -13,6 +13,9 @@
  *   RFC 6191 TIME-WAIT handling.
  * - `TcpListener`: passive open with a backlog and SYN cookies (RFC 4987); `resetFor`: the RST
  *   for a segment nobody owns.
+ * - `TimeWaitRecord` (time-wait.ts): TIME-WAIT in ~120 octets, which a connection hands over
+ *   with `toTimeWait()` so the stack can keep it apart from live connections.
+ * The engine's layout and where each RFC is implemented: README.md.
  *
  * What it guarantees:
  * - No I/O, no clock, no timers, no randomness, no Node APIs: time (`Instant`, monotonic ms) and
@@ -46,6 +49,16 @@ export { Scoreboard, type RackState } from './scoreboard.js';
 export { RttEstimator } from './rtt.js';
 export { SendBuffer } from './send-buffer.js';
 export { RecvBuffer } from './recv-buffer.js';
-export { TcpConnection, type AcceptOptions, type ConnectOptions, type CookieAgreedOptions, type CookieOptions, type TcpStats } from './connection.js';
+export {
+  TcpConnection,
+  TcpCounters,
+  type AcceptOptions,
+  type ConnectOptions,
+  type CookieAgreedOptions,
+  type CookieOptions,
+  type StateChangeHook,
+  type TcpStats,
+} from './connection.js';
 export { COOKIE_MSS, TcpListener, type ListenResult, type ListenerOptions, type ListenerStats } from './listener.js';
 export { resetFor } from './reset.js';
+export { TimeWaitRecord, type TimeWaitInit, type TimeWaitVerdict } from './time-wait.js';

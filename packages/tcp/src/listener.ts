@@ -28,9 +28,13 @@
  * TSval of a cookie SYN-ACK: the connection's clock value (now + offset) with its low 6 bits
  * replaced by the options, minus 64 if that would exceed the clock value; so it is never ahead
  * of the TSvals the connection sends later (RFC 7323 §5.4 monotonicity) and at most 63 ms behind.
- * The timestamp offset of a cookie connection cannot be stored, so it is recomputed from the
- * 4-tuple with the keyed `cookieHash` (as Linux's secure_tcp_ts_off): both the SYN-ACK and the
- * connection made from the ACK use it. Connections from ordinary SYNs keep the `tsOffset` option.
+ *
+ * Timestamp offsets: one per 4-tuple, for cookie and ordinary connections alike (as Linux's
+ * secure_tcp_ts_off), so every incarnation of a 4-tuple continues one TSval clock (RFC 7323
+ * §5.4; a peer in TIME-WAIT checks it, RFC 6191). It comes from the `tsOffset` option, which
+ * must therefore be a function of the 4-tuple (the stack's keyed hash), or, without it, from
+ * the keyed `cookieHash` of the 4-tuple. Nothing is stored for a cookie: the SYN-ACK and the
+ * connection made from the ACK each compute it.
  */
 import { chooseWindowScale, resolveTcpConfig } from './config.js';
 import { TcpConnection, type CookieAgreedOptions } from './connection.js';
@@ -63,10 +67,11 @@ export interface ListenerOptions {
   /** Initial sequence number generator (RFC 9293 §3.4.1, RFC 6528); time and randomness come from the stack. */
   readonly isn: (now: Instant, local: Endpoint, remote: Endpoint) => number;
   /**
-   * Timestamp offset for each connection accepted from a SYN (RFC 7323 §5.4: random per
-   * connection; the stack supplies the randomness). Absent: each connection derives one from its
-   * ISS. Cookie connections with timestamps use an offset derived from the 4-tuple with
-   * `cookieHash` instead (nothing is stored for them).
+   * Timestamp offset of the connections of a 4-tuple (RFC 7323 §5.4, §7.1), cookie connections
+   * included. It must depend only on the 4-tuple and a secret (RFC 6528's shape, e.g. a keyed
+   * hash), never on `now` or fresh randomness: a cookie SYN-ACK and the connection its ACK opens
+   * compute it separately and must agree, and successive incarnations of a 4-tuple then send
+   * monotonic TSvals. Absent: derived from the 4-tuple with `cookieHash`.
    */
   readonly tsOffset?: ((now: Instant, local: Endpoint, remote: Endpoint) => number) | undefined;
   /** Answer SYNs with SYN cookies when full (RFC 4987 §3.6) instead of dropping them. Default true. */
@@ -258,7 +263,7 @@ export class TcpListener {
       iss: this.isn(now, local, remote),
       syn: repr,
       config: this.config,
-      tsOffset: this.tsOffset?.(now, local, remote),
+      tsOffset: this.tsOffsetFor(now, local, remote),
     });
     this.pending.add(connection);
     return { kind: 'connection', connection };
@@ -284,11 +289,13 @@ export class TcpListener {
   }
 
   /**
-   * The timestamp offset of a cookie connection (RFC 7323 §5.4, §7.1: unrelated across
-   * connections and hiding our clock), recomputable from the 4-tuple alone because the listener
-   * keeps no state for it (Linux's secure_tcp_ts_off), keyed by the secret behind `cookieHash`.
+   * The timestamp offset of the connections of this 4-tuple (RFC 7323 §5.4, §7.1: unrelated across
+   * 4-tuples and hiding our clock, the same for every incarnation), recomputable from the
+   * 4-tuple alone because nothing is stored for a cookie (Linux's secure_tcp_ts_off): the
+   * `tsOffset` option, or the keyed `cookieHash` of the 4-tuple.
    */
-  private cookieTsOffset(local: Endpoint, remote: Endpoint): number {
+  private tsOffsetFor(now: Instant, local: Endpoint, remote: Endpoint): number {
+    if (this.tsOffset !== undefined) return this.tsOffset(now, local, remote) >>> 0;
     return this.cookieHash(TS_OFFSET_TAG, remote.addr >>> 0, local.addr >>> 0, ((remote.port << 16) | local.port) >>> 0) >>> 0;
   }
 
@@ -322,7 +329,7 @@ export class TcpListener {
     if (synTs !== undefined) {
       // Our clock as the connection will read it, low bits replaced by the options, never ahead
       // of it (the connection's later TSvals must not be older: RFC 7323 §5.4).
-      const clock = (Math.floor(now) + this.cookieTsOffset(local, remote)) >>> 0;
+      const clock = (Math.floor(now) + this.tsOffsetFor(now, local, remote)) >>> 0;
       let tsVal = ((clock & ~TS_OPTION_MASK) | (optWord & TS_OPTION_MASK)) >>> 0;
       if (seqGt(tsVal, clock)) tsVal = seqAdd(tsVal, -(1 << TS_OPTION_BITS));
       timestamp = { tsVal, tsEcr: synTs.tsVal };
@@ -389,8 +396,8 @@ export class TcpListener {
       ack: repr,
       mss: COOKIE_MSS[m]!,
       config: this.config,
-      // With timestamps the offset is the one the cookie SYN-ACK's TSval was made with.
-      tsOffset: agreed !== undefined ? this.cookieTsOffset(local, remote) : this.tsOffset?.(now, local, remote),
+      // The offset the cookie SYN-ACK's TSval was made with (the 4-tuple's).
+      tsOffset: this.tsOffsetFor(now, local, remote),
       options: agreed,
     });
     if (payload.length > 0 || repr.control === 'fin') connection.handleSegment(now, repr, payload);

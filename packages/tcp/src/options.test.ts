@@ -470,6 +470,111 @@ describe('TcpConnection options and modern TCP', () => {
       expect(out[0]!.repr.cwr).to.equal(true);
       expect(out.slice(1).every((o) => o.repr.cwr === undefined)).to.equal(true);
     });
+
+    it('the ACK of exactly the recovery point still carries ECE (the peer has not seen our CWR yet): no second reduction; an ECE beyond it is a new signal (RFC 3168 §6.1.2)', () => {
+      const conn = open(TRACE_CONFIG, ECN_PEER);
+      conn.send(bytes(10_000));
+      expect(drain(conn, 20).length).to.equal(10);
+      send(conn, 30, { ...P, ack: ISS + 1001, ece: true });
+      expect(conn.stats.ecnReductions).to.equal(1);
+      const reduced = conn.stats.ssthresh;
+      // Every octet sent before the reduction acknowledged, still with ECE: the same signal.
+      send(conn, 40, { ...P, ack: ISS + 10_001, ece: true, window: 20_000 });
+      expect(conn.stats.ecnReductions).to.equal(1);
+      expect(conn.stats.ssthresh).to.equal(reduced);
+      // New data carries CWR; ECE on an ACK of it is the peer reporting new congestion.
+      conn.send(bytes(3000));
+      const out = drain(conn, 40);
+      expect(out[0]!.repr.cwr).to.equal(true);
+      send(conn, 50, { ...P, ack: ISS + 10_001 + out[0]!.payload.length, ece: true, window: 20_000 });
+      expect(conn.stats.ecnReductions).to.equal(2);
+    });
+  });
+
+  describe('idle and application-limited periods (RFC 5681 §4.1, RFC 9438 §5.8)', () => {
+    const RTT = 10;
+    const WINDOW = 60_000;
+
+    /**
+     * A peer that acknowledges every data segment `RTT` ms after it left, each ACK followed by
+     * whatever it lets us send (an ACK clock), for `n` round trips from `t`; the first ACK may
+     * carry ECE. Returns the time reached.
+     */
+    function rounds(conn: TcpConnection, t: number, n: number, eceFirst = false): number {
+      let flight = drain(conn, t).filter((o) => o.payload.length > 0);
+      let ece = eceFirst;
+      for (let r = 0; r < n && flight.length > 0; r++) {
+        t += RTT;
+        const next: typeof flight = [];
+        for (const o of flight) {
+          send(conn, t, { ...P, ack: (o.repr.seq + o.payload.length) >>> 0, window: WINDOW, ece: ece || undefined });
+          ece = false;
+          next.push(...drain(conn, t).filter((x) => x.payload.length > 0));
+        }
+        flight = next;
+      }
+      return t;
+    }
+
+    it('after more than an RTO without sending, cwnd restarts from min(IW, cwnd) instead of bursting the old window; a shorter pause keeps it', () => {
+      const conn = open({ ...TRACE_CONFIG, sendBufferSize: 40_000 }, { window: WINDOW });
+      conn.send(bytes(40_000));
+      let t = rounds(conn, 20, 10);
+      expect(conn.stats.bytesInFlight).to.equal(0);
+      const grown = conn.stats.cwnd;
+      expect(grown).to.be.at.least(20_000);
+      expect(conn.stats.rtoMs).to.equal(200);
+      // 100 ms without sending (< RTO): the whole window is still valid.
+      conn.send(bytes(40_000));
+      const short = drain(conn, t + 100);
+      expect(short.length).to.equal(Math.floor(grown / 1000));
+      t += 100 + RTT;
+      for (const o of short) send(conn, t, { ...P, ack: (o.repr.seq + o.payload.length) >>> 0, window: WINDOW });
+      t = rounds(conn, t, 10);
+      expect(conn.stats.bytesInFlight).to.equal(0);
+      const before = conn.stats.cwnd;
+      // 5 s without sending (> RTO): at most the initial window (10 segments) leaves at once.
+      conn.send(bytes(40_000));
+      expect(drain(conn, t + 5000).length).to.equal(10);
+      expect(conn.stats.cwnd).to.equal(10_000);
+      // RFC 2861 §3: ssthresh = max(ssthresh, 3/4 of the old window), so slow start climbs back.
+      expect(conn.stats.ssthresh).to.be.at.least(Math.floor((before * 3) / 4));
+    });
+
+    it('CUBIC: an idle period does not count as time on the cubic curve (the epoch shifts); growth resumes where it stopped', () => {
+      const config = { ...TRACE_CONFIG, congestionControl: 'cubic' as const, sendBufferSize: 100_000, ecn: true };
+      const conn = open(config, { window: WINDOW, ece: true });
+      conn.send(bytes(60_000));
+      // One ECE: W_max = 10 segments, cwnd 7, then congestion avoidance on the cubic curve.
+      let t = rounds(conn, 20, 100, true);
+      expect(conn.stats.ecnReductions).to.equal(1);
+      const beforeIdle = conn.stats.cwnd;
+      // 30 s without data, then a bulk transfer: one round trip of ACKs.
+      conn.send(bytes(100_000));
+      t = rounds(conn, t + 30_000, 1);
+      const after = conn.stats.cwnd;
+      expect(after / beforeIdle).to.be.below(1.1);
+    });
+
+    it('CUBIC: time spent application-limited does not count either', () => {
+      const config = { ...TRACE_CONFIG, congestionControl: 'cubic' as const, sendBufferSize: 100_000, ecn: true };
+      const conn = open(config, { window: WINDOW, ece: true });
+      conn.send(bytes(40_000));
+      let t = rounds(conn, 20, 100, true);
+      const beforePause = conn.stats.cwnd;
+      // 30 s of a trickle: one small segment every 100 ms (never idle longer than the RTO,
+      // never cwnd-limited), then a bulk transfer.
+      for (let i = 0; i < 300; i++) {
+        t += 100;
+        conn.send(bytes(100));
+        t = rounds(conn, t, 1);
+      }
+      expect(conn.stats.cwnd).to.equal(beforePause);
+      conn.send(bytes(100_000));
+      t = rounds(conn, t + 50, 1);
+      const after = conn.stats.cwnd;
+      expect(after / beforePause).to.be.below(1.1);
+    });
   });
 
   describe('large segments', () => {

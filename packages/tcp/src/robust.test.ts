@@ -36,6 +36,8 @@ interface Outcome {
   readonly cookies: number;
   /** Octets delivered in order, both directions. */
   readonly delivered: number;
+  /** Which corners the run reached (for the coverage line). */
+  readonly corners: readonly string[];
 }
 
 /** Parameters a scenario draws from the seed. */
@@ -46,6 +48,13 @@ interface Setup {
   readonly listener?: { readonly maxSynReceived: number };
   /** Keepalive idle time each side turns on once connected (so an idle side notices a dead path). */
   readonly keepAliveMs?: number;
+  /** Initial sequence numbers and timestamp offsets (e.g. near the 2^32 wrap); default: from the seed. */
+  readonly issA?: number;
+  readonly issB?: number;
+  readonly tsOffsetA?: number;
+  readonly tsOffsetB?: number;
+  /** Both applications read at most `octets` every `intervalMs` (their windows close; the peers probe). */
+  readonly slowReader?: { readonly octets: number; readonly intervalMs: number };
 }
 
 /** Random option set: each feature on or off, MSS, congestion control and buffer sizes per seed. */
@@ -68,7 +77,20 @@ function randomConfig(r: () => number): Partial<TcpConfig> {
 function runOne(seed: number, setup: Setup): Outcome {
   const r = mulberry32(seed ^ 0x2545f491);
   const size: Record<Side, number> = { a: 16 * KiB + Math.floor(r() * 48 * KiB), b: 16 * KiB + Math.floor(r() * 48 * KiB) };
-  const pair = new Pair({ seed, link: setup.link, configA: setup.configA, configB: setup.configB, deadlineMs: DEADLINE_MS, listener: setup.listener });
+  const pair = new Pair({
+    seed,
+    link: setup.link,
+    configA: setup.configA,
+    configB: setup.configB,
+    deadlineMs: DEADLINE_MS,
+    listener: setup.listener,
+    issA: setup.issA,
+    issB: setup.issB,
+    tsOffsetA: setup.tsOffsetA,
+    tsOffsetB: setup.tsOffsetB,
+  });
+  const slow = setup.slowReader;
+  const nextRead: Record<Side, number> = { a: 0, b: 0 };
   const other = (s: Side): Side => (s === 'a' ? 'b' : 'a');
   const sendOff: Record<Side, number> = { a: 0, b: 0 };
   const recvOff: Record<Side, number> = { a: 0, b: 0 };
@@ -83,7 +105,12 @@ function runOne(seed: number, setup: Setup): Outcome {
 
   const read = (side: Side, conn: TcpConnection): void => {
     const expected = STREAMS[other(side)];
-    for (let chunk = conn.recv(); chunk !== undefined; chunk = conn.recv()) {
+    for (;;) {
+      // A slow reader takes at most `octets` per `intervalMs`; else everything readable.
+      if (slow !== undefined && pair.now < nextRead[side]) return;
+      const chunk = conn.recv(slow?.octets);
+      if (chunk === undefined) return;
+      if (slow !== undefined) nextRead[side] = pair.now + slow.intervalMs;
       const base = recvOff[side];
       if (base + chunk.length > size[other(side)]) return fail(`${side}: ${base + chunk.length} octets received, only ${size[other(side)]} sent`);
       for (let i = 0; i < chunk.length; i++) {
@@ -104,7 +131,8 @@ function runOne(seed: number, setup: Setup): Outcome {
         read(side, conn);
         if (ended[side]) fail(`${side}: second 'end'`);
         ended[side] = true;
-        if (recvOff[side] !== size[other(side)]) fail(`${side}: 'end' after ${recvOff[side]} of ${size[other(side)]} octets`);
+        // Every octet before the FIN is readable by 'end' (a slow reader may not have read it yet).
+        if (recvOff[side] + conn.readableLength !== size[other(side)]) fail(`${side}: 'end' after ${recvOff[side] + conn.readableLength} of ${size[other(side)]} octets`);
       } else if (ev.type === 'error') {
         if (error[side] !== undefined) fail(`${side}: second error`);
         error[side] = ev.code;
@@ -114,7 +142,18 @@ function runOne(seed: number, setup: Setup): Outcome {
         closed[side] = true;
       }
     },
+    wakeAt() {
+      // A slow reader's next read, while it has something to read.
+      if (slow === undefined) return undefined;
+      let t: number | undefined;
+      for (const side of ['a', 'b'] as const) {
+        const c = pair.conn(side);
+        if (c !== undefined && c.readableLength > 0 && (t === undefined || nextRead[side] < t)) t = nextRead[side];
+      }
+      return t;
+    },
     pump(side, conn) {
+      if (slow !== undefined) read(side, conn);
       // a: everything, then FIN. b: half at once, the rest only after a's FIN (into the half-closed connection).
       const limit = side === 'a' || ended.b ? size[side] : Math.floor(size[side] / 2);
       while (conn.canSend && sendOff[side] < limit) {
@@ -127,7 +166,8 @@ function runOne(seed: number, setup: Setup): Outcome {
   };
 
   try {
-    pair.run(() => failure !== undefined || (closed.a && (pair.b === undefined ? true : closed.b)));
+    const drained = (): boolean => slow === undefined || (pair.a.readableLength === 0 && (pair.b?.readableLength ?? 0) === 0);
+    pair.run(() => failure !== undefined || (closed.a && (pair.b === undefined ? true : closed.b) && drained()));
   } catch (e) {
     fail(`harness: ${(e as Error).message}`);
   }
@@ -151,7 +191,22 @@ function runOne(seed: number, setup: Setup): Outcome {
     corrupted: pair.corrupted.a + pair.corrupted.b,
     cookies: pair.listener.stats.synCookiesAccepted,
     delivered: recvOff.a + recvOff.b,
+    corners: corners(pair, setup, size),
   };
+}
+
+/** The corners a run reached: sequence numbers and TSvals crossing 2^32, shift 14, MSS 64, slow readers. */
+function corners(pair: Pair, setup: Setup, size: Record<Side, number>): string[] {
+  const out: string[] = [];
+  const crosses = (start: number | undefined, span: number): boolean => start !== undefined && start + span >= 0x1_0000_0000;
+  if (crosses(setup.issA, size.a + 2) || crosses(setup.issB, size.b + 2)) out.push('sequence numbers wrapped');
+  const s = pair.a.stats;
+  if (s.timestampsEnabled && (crosses(setup.tsOffsetA, pair.now) || crosses(setup.tsOffsetB, pair.now))) out.push('TSvals wrapped');
+  if (s.sendWindowScale === 14 || s.recvWindowScale === 14) out.push('window scale 14');
+  if (setup.configA.mss === 64 || setup.configB.mss === 64) out.push('MSS 64');
+  if (setup.slowReader !== undefined) out.push('slow readers');
+  out.push(s.congestionControl);
+  return out;
 }
 
 interface Scenario {
@@ -235,11 +290,51 @@ const SCENARIOS: readonly Scenario[] = [
       };
     },
   },
+  {
+    name: 'corners: ISNs and TSvals near the 2^32 and 2^31 wraps, window scale 14, MSS down to 64, slow readers, NewReno and CUBIC, lossy',
+    seeds: 1000,
+    base: 7_000_000,
+    setup: (r) => ({
+      link: { delayMs: 1 + Math.floor(r() * 30), loss: r() * 0.1, reorder: r() * 0.2, jitterMs: r() * 30, duplicate: r() * 0.05 },
+      configA: cornerConfig(r),
+      configB: cornerConfig(r),
+      // Within 70,000 of a wrap: the 16–64 KiB each way cross it. TSvals: within 5 s of the clock.
+      issA: nearWrap(r, 70_000),
+      issB: nearWrap(r, 70_000),
+      tsOffsetA: nearWrap(r, 5000),
+      tsOffsetB: nearWrap(r, 5000),
+      slowReader: r() < 0.3 ? { octets: [100, 1000, 5000][Math.floor(r() * 3)]!, intervalMs: [10, 50, 200][Math.floor(r() * 3)]! } : undefined,
+    }),
+  },
 ];
+
+/** A value near one of the two places 32-bit sequence arithmetic can go wrong (2^32 and 2^31), or anywhere. */
+function nearWrap(r: () => number, span: number): number {
+  const x = r();
+  if (x < 0.4) return (0x1_0000_0000 - 1 - Math.floor(r() * span)) >>> 0;
+  if (x < 0.7) return (0x8000_0000 - Math.floor(r() * span)) >>> 0;
+  return Math.floor(r() * 0x1_0000_0000) >>> 0;
+}
+
+/** The corners: tiny and large MSS, window scale 14 (16 KiB units) on small and large buffers. */
+function cornerConfig(r: () => number): Partial<TcpConfig> {
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
+  return {
+    ...randomConfig(r),
+    mss: pick([64, 100, 200, 536, 1460]),
+    timestamps: r() < 0.9,
+    windowScaling: r() < 0.85,
+    windowScale: r() < 0.5 ? 14 : -1,
+    recvBufferSize: pick([16 * KiB, 64 * KiB, 256 * KiB, 1024 * KiB]),
+    congestionControl: pick(['cubic', 'newreno'] as const),
+  };
+}
 
 const ONLY = process.env.SEED !== undefined ? Number(process.env.SEED) : undefined;
 
-describe('Robustness: seeded two-engine simulations', () => {
+const TOTAL_SEEDS = SCENARIOS.reduce((n, sc) => n + sc.seeds, 0);
+
+describe(`Robustness: ${TOTAL_SEEDS.toLocaleString('en-US')} seeded two-engine simulations (CI sweep)`, () => {
   for (const sc of SCENARIOS) {
     const seeds = ONLY !== undefined ? [ONLY] : Array.from({ length: sc.seeds }, (_, i) => sc.base + i);
     it(`${sc.name}: ${seeds.length} seeds, every octet exactly once in order or a clean error on both sides`, () => {
@@ -248,6 +343,7 @@ describe('Robustness: seeded two-engine simulations', () => {
       let cookies = 0;
       let maxVirtual = 0;
       let delivered = 0;
+      const reached = new Map<string, number>();
       for (const seed of seeds) {
         const setup = sc.setup(mulberry32(seed));
         const o = runOne(seed, setup);
@@ -257,6 +353,15 @@ describe('Robustness: seeded two-engine simulations', () => {
         cookies += o.cookies;
         maxVirtual = Math.max(maxVirtual, o.virtualMs);
         delivered += o.delivered;
+        for (const c of o.corners) reached.set(c, (reached.get(c) ?? 0) + 1);
+      }
+      if (sc.name.startsWith('corners')) {
+        console.log(`      corners reached: ${[...reached].map(([c, n]) => `${c} ${n}`).join(', ')}`);
+        if (ONLY === undefined) {
+          for (const c of ['sequence numbers wrapped', 'TSvals wrapped', 'window scale 14', 'MSS 64', 'slow readers', 'cubic', 'newreno']) {
+            expect(reached.get(c) ?? 0, `runs that reached "${c}"`).to.be.greaterThan(seeds.length / 20);
+          }
+        }
       }
       if (ONLY === undefined) {
         // Clean errors are allowed, but must stay rare even at 20% loss (SYN and data retries).

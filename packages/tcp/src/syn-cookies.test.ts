@@ -42,7 +42,7 @@ function testHash(a: number, b: number, c: number, d: number): number {
 
 /** A listener that answers every SYN with a cookie (maxSynReceived 0). */
 function listen(config: Partial<TcpConfig> = CFG, cookieHash: ((a: number, b: number, c: number, d: number) => number) | undefined = testHash): TcpListener {
-  return new TcpListener({ local: { addr: 0, port: LOCAL.port }, backlog: 8, maxSynReceived: 0, config, isn: () => ISS, tsOffset: () => 123, cookieHash });
+  return new TcpListener({ local: { addr: 0, port: LOCAL.port }, backlog: 8, maxSynReceived: 0, config, isn: () => ISS, cookieHash });
 }
 
 function synAck(l: TcpListener, now: number, port: number, syn: Partial<TcpRepr> = {}): TcpRepr {
@@ -250,6 +250,34 @@ describe('SYN cookies with options (TSval-encoded, as Linux)', () => {
       const base = { local: LOCAL, remote: peer(1001), iss: ISS, ack, mss: 1460, config: CFG };
       expect(() => TcpConnection.fromCookie(0, { ...base, options: { windowScale: 15, sackPermitted: true, ecn: false } })).to.throw().with.property('code', 'ERR_INVALID_ARG_VALUE');
       expect(() => TcpConnection.fromCookie(0, { ...base, ack: { ...ack, timestamp: undefined }, options: { windowScale: 3, sackPermitted: true, ecn: false } })).to.throw().with.property('code', 'ERR_INVALID_ARG_VALUE');
+    });
+  });
+
+  describe('one timestamp clock per 4-tuple, cookie or not (RFC 7323 §5.4; RFC 6191 needs monotonic TSvals across incarnations)', () => {
+    /** The offset a stack derives from the 4-tuple (here simply from the peer's port). */
+    const offsetOf = (_now: number, _local: typeof LOCAL, remote: typeof REMOTE): number => 0x10000 + remote.port;
+    const withOffsets = (maxSynReceived: number): TcpListener =>
+      new TcpListener({ local: { addr: 0, port: LOCAL.port }, backlog: 8, maxSynReceived, config: CFG, isn: () => ISS, tsOffset: offsetOf, cookieHash: testHash });
+
+    it('with a tsOffset function, a cookie connection uses it too: cookie and ordinary incarnations of a 4-tuple share one clock', () => {
+      const clock = (now: number): number => now + 0x10000 + 1001;
+      const cookies = withOffsets(0);
+      const sa = synAck(cookies, 1000, 1001);
+      expect(clock(1000) - sa.timestamp!.tsVal).to.be.within(0, 63);
+      const conn = connectionFrom(cookies, 1010, ackFor(sa, 800));
+      conn.send(bytes(10));
+      expect(drain(conn, 1020)[0]!.repr.timestamp!.tsVal).to.equal(clock(1020));
+      // A later ordinary incarnation of the same 4-tuple continues that clock.
+      const r = withOffsets(8).handleSegment(2000, LOCAL, peer(1001), { ...SYN, srcPort: 1001 }, NONE);
+      if (r.kind !== 'connection') throw new Error(r.kind);
+      expect(drain(r.connection, 2000)[0]!.repr.timestamp!.tsVal).to.equal(clock(2000));
+    });
+
+    it('without one, every connection takes its offset from the keyed hash of the 4-tuple (not from its ISN)', () => {
+      const l = new TcpListener({ local: { addr: 0, port: LOCAL.port }, backlog: 8, config: CFG, isn: () => ISS, cookieHash: testHash });
+      const r = l.handleSegment(3000, LOCAL, peer(1001), { ...SYN, srcPort: 1001 }, NONE);
+      if (r.kind !== 'connection') throw new Error(r.kind);
+      expect(drain(r.connection, 3000)[0]!.repr.timestamp!.tsVal).to.equal(3000 + TS_OFF);
     });
   });
 });

@@ -91,6 +91,12 @@ export interface PairOptions {
   readonly backlog?: number;
   /** Extra listener options (e.g. `maxSynReceived: 0` to force SYN cookies). */
   readonly listener?: Partial<ListenerOptions>;
+  /** Initial sequence numbers of a and of b's connection (default: drawn from the seed), e.g. near the 2^32 wrap. */
+  readonly issA?: number;
+  readonly issB?: number;
+  /** Timestamp offsets of a and b (default: drawn from the seed), e.g. so TSvals wrap during the run. */
+  readonly tsOffsetA?: number;
+  readonly tsOffsetB?: number;
 }
 
 /** Hooks the test supplies to play the applications on both sides. */
@@ -140,8 +146,21 @@ export class Pair {
     this.throughCodec = opts.throughCodec ?? false;
     this.mss = { a: resolveTcpConfig(opts.configA).mss, b: resolveTcpConfig(opts.configB).mss };
     const rand32 = (): number => Math.floor(this.rng() * 4294967296) >>> 0;
-    this.a = TcpConnection.connect(0, { local: ADDR_A, remote: ADDR_B, iss: rand32(), config: opts.configA, tsOffset: rand32() });
-    this.listener = new TcpListener({ local: ADDR_B, backlog: opts.backlog ?? 4, config: opts.configB, isn: rand32, tsOffset: rand32, ...opts.listener });
+    const issA = rand32();
+    const tsOffsetA = rand32();
+    this.a = TcpConnection.connect(0, { local: ADDR_A, remote: ADDR_B, iss: opts.issA ?? issA, config: opts.configA, tsOffset: opts.tsOffsetA ?? tsOffsetA });
+    // One timestamp offset for the 4-tuple, as a stack derives it (a cookie SYN-ACK and the
+    // connection from its ACK must agree), drawn when first needed.
+    let offsetB = opts.tsOffsetB;
+    const issB = opts.issB;
+    this.listener = new TcpListener({
+      local: ADDR_B,
+      backlog: opts.backlog ?? 4,
+      config: opts.configB,
+      isn: issB === undefined ? rand32 : () => issB,
+      tsOffset: () => (offsetB ??= rand32()),
+      ...opts.listener,
+    });
   }
 
   conn(side: Side): TcpConnection | undefined {

@@ -1,0 +1,190 @@
+/**
+ * The send side (gVisor's snd.go): the send sequence space of RFC 9293 §3.3.1 and the send
+ * buffer, our FIN, the peer's window, and the rules that decide how much may leave now —
+ * sender silly-window avoidance (RFC 9293 §3.8.6.2.1) and Nagle (RFC 1122 §4.2.3.4) as pure
+ * functions — and the persist timer that probes a zero window (RFC 9293 §3.8.6.1).
+ *
+ * The send buffer holds every octet from SND.UNA (or from ISS+1 while the SYN is
+ * unacknowledged); `bufSeq` is the sequence number of its first octet and `bufOff` its stream
+ * offset (octets since the first data octet). `max` (= `nxt` once synchronized) is the RFC's
+ * SND.NXT: new data always goes out from there; `nxt` only differs while a SYN is to be resent.
+ */
+import { SendBuffer } from '../send-buffer.js';
+import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt } from '../seq.js';
+import type { Instant, TcpConfig } from '../types.js';
+import { DEFAULT_PEER_MSS } from './options.js';
+import type { Tcb } from './tcb.js';
+
+/** The send sequence space and what hangs on it. */
+export class Sender {
+  /** SND.UNA, SND.NXT (the next octet to send, rewound to resend a SYN) and SND.MAX. */
+  una: number;
+  nxt: number;
+  max: number;
+  /** SND.WND (scaled), SND.WL1, SND.WL2, and the largest window the peer offered (MAX.SND.WND). */
+  wnd = 0;
+  wl1 = 0;
+  wl2 = 0;
+  maxWnd = 0;
+  /** Snd.Wind.Shift (RFC 7323 §2.2): applied to the peer's window fields; 0 unless negotiated. */
+  shift = 0;
+  /** Sequence number and stream offset of the send buffer's first octet. */
+  bufSeq: number;
+  bufOff = 0;
+  readonly buf: SendBuffer;
+  /** Data octets of a full-sized segment: the MSS less the timestamps option (RFC 6691). */
+  mss: number;
+  /** The peer's MSS option (536 without one, RFC 9293 §3.7.1): the bound the path MTU may lower. */
+  peerMss = DEFAULT_PEER_MSS;
+  /** Our FIN: queued by close(), its sequence number, acknowledged by the peer. */
+  finQueued = false;
+  finSeq = 0;
+  finAcked = false;
+  /** Minshall's Nagle variant: end of the last sub-MSS segment sent (RFC 1122 §4.2.3.4). */
+  sml: number;
+  /** Nagle off. */
+  noDelay: boolean;
+  /** SYN RTT timing (the SYN is not in the scoreboard), and whether a SYN was retransmitted. */
+  rttSeq: number | undefined;
+  rttStart = 0;
+  synRetransmitted = false;
+  /** Persist (RFC 9293 §3.8.6.1): a probe is due, the end of the probe octet, backoff, unanswered probes. */
+  probePending = false;
+  probeEnd: number | undefined;
+  persistBackoff = 0;
+  unansweredProbes = 0;
+  /** When new data was last sent, or the idle time before a resume was last accounted (RFC 5681 §4.1). */
+  lastSendAt: number | undefined;
+  /** Delivery rate sampling: octets acknowledged since `rateStart`, the round's end, the last rate. */
+  rateDelivered = 0;
+  rateStart = 0;
+  rateRoundEnd: number;
+  deliveryRate = 0;
+
+  constructor(iss: number, config: TcpConfig) {
+    this.una = iss;
+    this.nxt = iss;
+    this.max = iss;
+    this.sml = iss;
+    this.rateRoundEnd = iss;
+    this.bufSeq = seqAdd(iss, 1);
+    this.buf = new SendBuffer(config.sendBufferSize);
+    this.mss = Math.min(DEFAULT_PEER_MSS, config.mss);
+    this.noDelay = config.noDelay;
+  }
+
+  /** Octets sent and not yet acknowledged (SND.MAX − SND.UNA). */
+  get inFlight(): number {
+    return Math.max(0, seqDiff(this.max, this.una));
+  }
+
+  /** Octets in the buffer not sent yet. */
+  get unsent(): number {
+    const off = seqDiff(this.nxt, this.bufSeq);
+    return off >= 0 ? Math.max(0, this.buf.length - off) : 0;
+  }
+
+  /** Stream offset of send sequence number `seq`. */
+  offsetOf(seq: number): number {
+    return this.bufOff + seqDiff(seq, this.bufSeq);
+  }
+
+  /** close(): a FIN follows every queued octet. */
+  queueFin(): void {
+    this.finQueued = true;
+    this.finSeq = seqAdd(this.bufSeq, this.buf.length);
+  }
+
+  /** Unsent data waits on a zero window with nothing in flight. */
+  zeroWindowBlocked(transmitsData: boolean): boolean {
+    if (!transmitsData || this.wnd !== 0 || this.nxt !== this.una) return false;
+    return seqLt(this.nxt, seqAdd(this.bufSeq, this.buf.length));
+  }
+
+  /** The persist interval: the RTO doubled per unanswered probe, within rtoMaxMs. */
+  persistIntervalMs(rtoMs: number, rtoMaxMs: number): number {
+    let t = rtoMs;
+    for (let i = 0; i < this.persistBackoff && t < rtoMaxMs; i++) t *= 2;
+    return Math.min(t, rtoMaxMs);
+  }
+
+  /**
+   * SND.UNA advances to `ack`: acknowledged data leaves the buffer. Returns the data octets
+   * acknowledged (the SYN and FIN are not data).
+   */
+  acknowledge(ack: number): number {
+    const dataAcked = Math.min(Math.max(0, seqDiff(ack, this.bufSeq)), this.buf.length);
+    if (dataAcked > 0) {
+      this.buf.consume(dataAcked);
+      this.bufSeq = seqAdd(this.bufSeq, dataAcked);
+      this.bufOff += dataAcked;
+    }
+    return dataAcked;
+  }
+
+  /** Whether `ack` covers our FIN for the first time (§3.10.7.4 fifth: SND.UNA passes it). */
+  finNewlyAcked(ack: number): boolean {
+    return this.finQueued && !this.finAcked && seqGt(ack, this.finSeq) && seqGt(this.max, this.finSeq);
+  }
+
+  /**
+   * The window update of §3.10.7.4 fifth: SND.WND is taken only from a segment at least as new as
+   * the one it was last taken from (SND.WL1 < SEG.SEQ, or SND.WL1 = SEG.SEQ and SND.WL2 =< SEG.ACK).
+   * Returns whether it was.
+   */
+  updateWindow(seq: number, ack: number, window: number): boolean {
+    if (!(seqLe(this.una, ack) && (seqLt(this.wl1, seq) || (this.wl1 === seq && seqLe(this.wl2, ack))))) return false;
+    this.wnd = window;
+    this.wl1 = seq;
+    this.wl2 = ack;
+    if (window > this.maxWnd) this.maxWnd = window;
+    return true;
+  }
+
+  /** Delivery rate over the last round trip: `acked` more octets, SND.UNA now `ack`. */
+  sampleRate(now: Instant, acked: number, ack: number): void {
+    this.rateDelivered += acked;
+    if (seqGe(ack, this.rateRoundEnd)) {
+      const elapsed = now - this.rateStart;
+      if (elapsed > 0 && this.rateStart > 0) this.deliveryRate = (this.rateDelivered * 1000) / elapsed;
+      this.rateDelivered = 0;
+      this.rateStart = now;
+      this.rateRoundEnd = this.max;
+    }
+  }
+}
+
+/**
+ * Sender SWS avoidance (RFC 9293 §3.8.6.2.1) for a segment of `len` octets, shorter than a full
+ * one and than what is queued: it waits unless it is at least half the largest window the peer
+ * offered, or nothing is in flight (the override that keeps a small window from stalling us).
+ */
+export function swsHolds(len: number, maxSndWnd: number, inFlight: boolean): boolean {
+  return len < maxSndWnd / 2 && inFlight;
+}
+
+/**
+ * Nagle, Minshall's variant (RFC 1122 §4.2.3.4, as Linux), for the last, sub-MSS segment of what
+ * is queued: it waits while an earlier sub-MSS segment (ending at `sml`) is unacknowledged.
+ * Never with Nagle off, and never the FIN's segment.
+ */
+export function nagleHolds(noDelay: boolean, finRides: boolean, inFlight: boolean, sml: number, una: number): boolean {
+  return !noDelay && !finRides && inFlight && seqGt(sml, una);
+}
+
+/** Persist timer expiry: probe the zero window (RFC 9293 §3.8.6.1, RFC 1122 §4.2.2.17). */
+export function onPersistTimeout(t: Tcb, now: Instant): void {
+  const snd = t.snd;
+  if (!snd.zeroWindowBlocked(t.traits.transmitsData)) {
+    snd.persistBackoff = 0;
+    return;
+  }
+  if (snd.unansweredProbes >= t.config.maxRetransmits && t.live.userTimeoutMs === 0) {
+    t.toClosed('ETIMEDOUT');
+    return;
+  }
+  snd.unansweredProbes++;
+  snd.probePending = true;
+  snd.persistBackoff++;
+  t.timers.set('persist', now + snd.persistIntervalMs(t.rtt.rtoMs, t.config.rtoMaxMs));
+}
