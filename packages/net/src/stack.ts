@@ -20,7 +20,7 @@
  *
  * Only the stack reads the clock; the engine is given `now`.
  */
-import { randomBytes, randomFillSync } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { debuglog } from 'node:util';
 import {
   IpProtocol,
@@ -72,6 +72,7 @@ import { KeyedHash } from './keyed-hash.js';
 import { IsnGenerator } from './isn.js';
 import type { Link } from './link.js';
 import { debugPacketLine } from './debug-line.js';
+import { DEFAULT_MAX_TIME_WAIT, TimeWaitTable, type TimeWaitStats } from './time-wait-table.js';
 import { traceLink, type TraceSink, type TracingLink } from './trace.js';
 import { createNetApi, type NetApi } from './net-api.js';
 
@@ -97,8 +98,15 @@ export interface StackOptions {
    */
   readonly tcp?: Partial<TcpConfig>;
   /**
-   * Most connections in the table at once, in any state (embryonic and TIME-WAIT included;
-   * default 65536). A SYN beyond it is dropped and counted as `max-connections` (the peer
+   * Most connections held in TIME-WAIT at once (Linux's `tcp_max_tw_buckets`, default
+   * 262,144; 0 = none). TIME-WAIT is a compact record of its own (~120 octets), kept apart from
+   * live connections and never counted against `maxConnections`; beyond the cap a connection
+   * closes without TIME-WAIT, counted in `stats().timeWait.overflows`.
+   */
+  readonly maxTimeWait?: number;
+  /**
+   * Most live connections in the table at once (embryonic ones included, TIME-WAIT not: see
+   * `maxTimeWait`; default 65536). A SYN beyond it is dropped and counted as `max-connections` (the peer
    * retries, as with a full backlog); an active open beyond it fails with ENOBUFS.
    */
   readonly maxConnections?: number;
@@ -181,6 +189,12 @@ export interface StackStats {
   maxConnections: number;
   /** IPv4 fragment reassembly: counters and what it holds now (bounded by `reassembly`). */
   reassembly: Ipv4ReassemblerStats;
+  /**
+   * TIME-WAIT records (apart from `connections`, which counts live connections only): held now,
+   * the cap, and counters (added, expired, reused by a new SYN, ended by RST, ACKs sent, and
+   * `overflows`: connections that closed without TIME-WAIT because the table was full).
+   */
+  timeWait: TimeWaitStats;
 }
 
 /** One row of {@link Stack.connections}. */
@@ -268,8 +282,6 @@ export class Stack {
   /** Keyed hash behind SYN cookies (RFC 4987 §3.6: the secret makes them unforgeable). */
   readonly #cookieHash: KeyedHash;
   /** Random octets drawn in bulk for per-connection timestamp offsets (RFC 7323 §5.4). */
-  readonly #randomPool = new Uint32Array(256);
-  #randomNext = 256;
   /** SYN-cookie counters of listeners that have closed (live ones are summed in stats()). */
   readonly #closedListenerCookies = { sent: 0, accepted: 0, rejected: 0, stray: 0 };
   readonly #table = new ConnectionTable<ConnectionEntry>();
@@ -346,6 +358,8 @@ export class Stack {
     loopbackBytes: 0,
   };
   readonly #drops: Record<string, number> = {};
+  /** TIME-WAIT records, apart from live connections (Linux's inet_timewait_sock table). */
+  readonly #timeWait: TimeWaitTable;
 
   constructor(options: StackOptions) {
     if (options === null || typeof options !== 'object') throw argumentError('ERR_INVALID_ARG_TYPE', 'The "options" argument must be an object', 'type');
@@ -382,6 +396,11 @@ export class Stack {
       throw argumentError('ERR_INVALID_ARG_VALUE', `The "options.maxConnections" argument must be a positive integer, got ${String(maxConnections)}`, 'range');
     }
     this.maxConnections = maxConnections;
+    const maxTimeWait = options.maxTimeWait ?? DEFAULT_MAX_TIME_WAIT;
+    if (!Number.isInteger(maxTimeWait) || maxTimeWait < 0) {
+      throw argumentError('ERR_INVALID_ARG_VALUE', `The "options.maxTimeWait" argument must be a non-negative integer, got ${String(maxTimeWait)}`, 'range');
+    }
+    this.#timeWait = new TimeWaitTable(maxTimeWait);
     // Bad limits throw ERR_INVALID_ARG_VALUE (a RangeError) here, before the link starts.
     this.#reassembler = new Ipv4Reassembler(options.reassembly);
     this.#clock = clock;
@@ -466,6 +485,9 @@ export class Stack {
       const s = e.conn.state;
       connections[s] = (connections[s] ?? 0) + 1;
     }
+    // TIME-WAIT records are not connections of the table, but a reader of states counts them (as `ss`).
+    const held = this.#timeWait.size;
+    if (held > 0) connections['TIME-WAIT'] = (connections['TIME-WAIT'] ?? 0) + held;
     let { sent, accepted, rejected, stray } = this.#closedListenerCookies;
     for (const l of this.#listeners.values()) {
       const ls = l.listener.stats;
@@ -485,6 +507,7 @@ export class Stack {
       listeners: this.#listeners.size,
       maxConnections: this.maxConnections,
       reassembly: this.#reassembler.stats,
+      timeWait: this.#timeWait.stats,
     };
   }
 
@@ -557,6 +580,7 @@ export class Stack {
       for (const e of [...this.#table.values()]) this.#remove(e);
       for (const l of listeners) l.owner.onListenerClosed();
       this.#heap.clear();
+      this.#timeWait.clear();
       this.#clearTimer();
       if (this.#keepAlive !== undefined) clearInterval(this.#keepAlive);
       this.#keepAlive = undefined;
@@ -577,7 +601,7 @@ export class Stack {
     const remoteAddress = ipv4ToString(remoteAddr);
     let port = localPort;
     if (port === undefined || port === 0) {
-      port = this.#ports.choose(this.addressNumber, remoteAddr, remotePort, (p) => !this.#table.has(remoteAddr, remotePort, p) && !this.#listeners.has(p));
+      port = this.#ports.choose(this.addressNumber, remoteAddr, remotePort, (p) => !this.#table.has(remoteAddr, remotePort, p) && !this.#timeWait.has(remoteAddr, remotePort, p) && !this.#listeners.has(p));
       if (port === undefined) throw new SystemError('EADDRNOTAVAIL', 'connect', remoteAddress, remotePort);
     } else if (this.#table.has(remoteAddr, remotePort, port)) {
       throw new SystemError('EADDRINUSE', 'connect', remoteAddress, remotePort);
@@ -1054,6 +1078,15 @@ export class Stack {
         return;
       }
     }
+    if (this.#timeWait.size > 0) {
+      // A 4-tuple in TIME-WAIT answers through its record; a SYN it lets reopen goes on to the
+      // listener below (RFC 6191).
+      const answer = this.#timeWait.handleSegment(now, ip.src, repr, data.length, this.#listeners.has(repr.dstPort));
+      if (answer !== undefined && answer.kind !== 'reuse') {
+        if (answer.kind === 'reply') this.#sendTcp(ip.src, answer.transmit);
+        return;
+      }
+    }
     // Only segments that match no connection look for a listener.
     const l = this.#listeners.get(repr.dstPort);
     if (l !== undefined) {
@@ -1137,7 +1170,27 @@ export class Stack {
     if (entry.removed) return;
     do this.#transmit(entry, now);
     while (this.#dispatchEvents(entry, now) && !entry.removed);
-    if (!entry.removed) this.#heap.set(entry, entry.conn.pollTimeout());
+    if (entry.removed) return;
+    if (entry.conn.state === 'TIME-WAIT') this.#enterTimeWait(entry, now);
+    else this.#heap.set(entry, entry.conn.pollTimeout());
+  }
+
+  /**
+   * A connection reached TIME-WAIT and has sent what it owed: its compact record takes over the
+   * 4-tuple (answering retransmitted FINs, RSTs and new SYNs, RFC 9293 §3.10.7.4, RFC 6191) and
+   * the connection leaves the table, as Linux hands a socket to an inet_timewait_sock. A full
+   * TIME-WAIT table means no TIME-WAIT for this one (counted), never a refused client.
+   */
+  #enterTimeWait(entry: ConnectionEntry, now: Instant): void {
+    const record = entry.conn.toTimeWait();
+    if (record === undefined) {
+      this.#heap.set(entry, entry.conn.pollTimeout());
+      return;
+    }
+    // toTimeWait() emitted 'closed': the socket hears it, then the connection is forgotten.
+    this.#dispatchEvents(entry, now);
+    this.#remove(entry);
+    this.#timeWait.add(entry.remoteAddr, record);
   }
 
 
@@ -1224,6 +1277,8 @@ export class Stack {
 
   #rearm(now: Instant): void {
     let deadline = this.#heap.peek()?.deadline ?? Infinity;
+    const timeWaitExpiry = this.#timeWait.nextDeadline();
+    if (timeWaitExpiry !== undefined && timeWaitExpiry < deadline) deadline = timeWaitExpiry;
     if (this.#reassemblyArmed) {
       const expiry = this.#reassembler.nextDeadline;
       if (expiry === undefined) this.#reassemblyArmed = false;
@@ -1260,6 +1315,7 @@ export class Stack {
     this.#timerDeadline = Infinity;
     if (this.#closed) return;
     const now = this.#now();
+    this.#timeWait.expire(now);
     if (this.#reassemblyArmed) {
       const timedOut = this.#reassembler.stats.datagramsTimedOut;
       this.#reassembler.expire(now);
@@ -1455,15 +1511,6 @@ export class Stack {
     // #tsoMax > 0 only when the link has sendTso.
     if (debug.enabled) debug('%s', debugPacketLine(this.#now(), 'out', train.subarray(0, length)));
     this.#link.sendTso!(train.subarray(0, length), this.#trainSegmentSize);
-  }
-
-  /** A uniformly random uint32 from a pool refilled by `node:crypto` (one syscall per 256). */
-  #randomU32(): number {
-    if (this.#randomNext >= this.#randomPool.length) {
-      randomFillSync(this.#randomPool);
-      this.#randomNext = 0;
-    }
-    return (this.#randomPool[this.#randomNext++] as number) >>> 0;
   }
 
   #nextIdent(): number {
