@@ -59,16 +59,16 @@ describe('tcp-tun-echo liveness flags', function () {
     });
 
     it('reads seconds as ms (fractions allowed), ms and counts', () => {
-      const o = parseEchoOptions(argv('--keepalive', '2', '--user-timeout', '1500', '--idle-timeout', '0.5', '--max-connections', '100'));
-      expect(o).to.include({ keepAliveMs: 2000, userTimeoutMs: 1500, idleTimeoutMs: 500, maxConnections: 100 });
+      const o = parseEchoOptions(argv('--keepalive', '2', '--user-timeout', '1500', '--idle-timeout', '0.5', '--max-connections', '100', '--time-wait-max', '5000'));
+      expect(o).to.include({ keepAliveMs: 2000, userTimeoutMs: 1500, idleTimeoutMs: 500, maxConnections: 100, timeWaitMax: 5000 });
     });
 
     it('rejects bad values with a usage error', () => {
       const exits = usageErrors([
         ['--keepalive', '0'], ['--keepalive', 'x'], ['--keepalive', '-1'], ['--keepalive', '3000000'],
-        ['--user-timeout', '-5'], ['--user-timeout', '1.5'], ['--idle-timeout', ''], ['--max-connections', '-1'],
+        ['--user-timeout', '-5'], ['--user-timeout', '1.5'], ['--idle-timeout', ''], ['--max-connections', '-1'], ['--time-wait-max', '-1'],
       ]);
-      expect(exits).to.have.length(8);
+      expect(exits).to.have.length(9);
       expect(exits.every((c) => c !== 0)).to.equal(true);
     });
   });

@@ -19,6 +19,7 @@ async function main(): Promise<void> {
   const stack = new Stack({
     link,
     address: options.addr,
+    ...(options.timeWaitMax === undefined ? {} : { maxTimeWait: options.timeWaitMax }),
     ...(keepAlive === undefined ? {} : { tcp: { keepAliveIdleMs: keepAlive, keepAliveIntervalMs: keepAlive } }),
   });
   // --trace: the tracer samples the stack's connections too (cwnd, RTT, in flight).

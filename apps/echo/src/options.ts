@@ -24,6 +24,8 @@ export interface EchoOptions extends LinkOptions {
   readonly idleTimeoutMs: number | undefined;
   /** `--max-connections N` per service; undefined: no limit but the stack's. */
   readonly maxConnections: number | undefined;
+  /** `--time-wait-max N`: most connections in TIME-WAIT (the stack's `maxTimeWait`); undefined: its default. */
+  readonly timeWaitMax: number | undefined;
 }
 
 /** commander parser for a positive number of seconds (fractions allowed), returned in ms. */
@@ -80,12 +82,13 @@ export function parseEchoOptions(argv: readonly string[]): EchoOptions {
     .option('--user-timeout <ms>', 'reset a connection whose sent data stays unacknowledged for <ms> (TCP_USER_TIMEOUT; 0: off)', intIn(0, 0x7fffffff))
     .option('--idle-timeout <seconds>', 'close connections that were idle (nothing read or written) this long', secondsToMs)
     .option('--max-connections <n>', 'most connections per service at once; more are closed at once (server.maxConnections)', intIn(0, 0x7fffffff))
+    .option('--time-wait-max <n>', 'most connections held in TIME-WAIT (default 262144, as Linux\'s tcp_max_tw_buckets); beyond it a connection closes without TIME-WAIT, counted (0: none)', intIn(0, 0x7fffffff))
     .showHelpAfterError()
     .allowExcessArguments(false);
   program.parse(argv as string[]);
   const o = program.opts<{
     port: number; httpPort: number; services: ServiceName[]; stats?: boolean;
-    keepalive?: number; userTimeout?: number; idleTimeout?: number; maxConnections?: number;
+    keepalive?: number; userTimeout?: number; idleTimeout?: number; maxConnections?: number; timeWaitMax?: number;
   }>();
   const link = readLinkOptionsOrExit(program);
   return {
@@ -98,5 +101,6 @@ export function parseEchoOptions(argv: readonly string[]): EchoOptions {
     userTimeoutMs: o.userTimeout,
     idleTimeoutMs: o.idleTimeout,
     maxConnections: o.maxConnections,
+    timeWaitMax: o.timeWaitMax,
   };
 }
