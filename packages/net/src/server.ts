@@ -266,8 +266,7 @@ export class Server extends net.Server implements ListenerOwner {
       return;
     }
     const socket = newSocket({ allowHalfOpen: Boolean(self.allowHalfOpen), highWaterMark: self.highWaterMark });
-    socket._attachAccepted(handle);
-    socket.server = this;
+    socket._attachAccepted(handle, this);
     if (self.noDelay) socket.setNoDelay(true);
     if (self.keepAlive) socket.setKeepAlive(true, self.keepAliveInitialDelay * 1000);
     // As Node's onconnection: the socket starts reading unless pauseOnConnect.

@@ -67,8 +67,14 @@ let bindPort: (socket: Socket, port: StackPort) => void;
 
 /** A TCP connection of a tcp-tun stack: a `node:net` `Socket` driven by the stack. */
 export class Socket extends net.Socket implements HandleOwner {
-  /** The server that accepted this socket, or null (as Node's `socket.server`). */
+  /**
+   * The server that accepted this socket, or null (as Node's `socket.server`). Others may
+   * overwrite it (Node's http sets its http.Server here), so the socket layer keeps its own
+   * reference to the accepting server, as Node's `_server`.
+   */
   server: Server | null = null;
+
+  #server: Server | undefined;
 
   #port: StackPort | undefined;
   #handle: ConnectionHandle | undefined;
@@ -357,7 +363,9 @@ export class Socket extends net.Socket implements HandleOwner {
    * Takes over a connection a listener accepted (already ESTABLISHED or later).
    * @internal
    */
-  _attachAccepted(handle: ConnectionHandle): void {
+  _attachAccepted(handle: ConnectionHandle, server: Server): void {
+    this.#server = server;
+    this.server = server;
     this.#peer = { address: ipv4ToString(handle.remoteAddr), family: 'IPv4', port: handle.remotePort };
     this.#attach(handle);
     // The peer may have sent its FIN before we took over: Node reads it (and emits 'end') from
@@ -457,7 +465,7 @@ export class Socket extends net.Socket implements HandleOwner {
       }
     }
     callback(error);
-    this.server?._socketDestroyed(this);
+    this.#server?._socketDestroyed(this);
     if (this.#handle === undefined && !wasConnecting) {
       // Never had a connection: Node emits 'close' (without hadError) on the next tick.
       process.nextTick(() => this.emit('close'));
