@@ -203,15 +203,8 @@ export class Socket extends net.Socket implements HandleOwner {
       throw argumentError('ERR_INVALID_ARG_TYPE', `The "options.lookup" property must be of type function. Received ${describe(lookup)}`, 'type');
     }
     if (this.connecting && !this.destroyed) {
-      // Linux refuses a second connect(2) on a connecting socket: Node reports EALREADY.
-      process.nextTick(() => {
-        if (this.destroyed) return;
-        const peer = this.#peer;
-        const err = new SystemError('EALREADY', 'connect', peer?.address ?? String(options.host ?? LOOPBACK), peer?.port ?? remotePort);
-        const local = this.#local;
-        if (local !== undefined) err.message += ` - Local (${local.address}:${local.port})`;
-        this.destroy(err);
-      });
+      // A second connect while a connect request is pending: libuv refuses it (EALREADY).
+      process.nextTick(() => this.#failAlready(String(options.host ?? LOOPBACK), remotePort));
       return this;
     }
     if (this.#connected && !this.destroyed) throw argumentError('ERR_INVALID_ARG_VALUE', 'Socket is already connected');
@@ -227,6 +220,13 @@ export class Socket extends net.Socket implements HandleOwner {
     const host = options.host ?? 'localhost';
     const open = (address: string): void => {
       if (!this.connecting || this.destroyed) return;
+      if (this.#handle !== undefined) {
+        // An earlier connect() of this socket (before a destroy() and this connect()) opened
+        // the connection already: its own request is pending, so as libuv's second
+        // uv_tcp_connect this one fails with EALREADY (Node's test-net-connect-after-destroy).
+        this.#failAlready(address, remotePort);
+        return;
+      }
       // 127.0.0.0/8 is this host, as everywhere: it is the stack's own address (loopback).
       const remote = address.startsWith('127.') ? port.address : address;
       this.#peer = { address, family: 'IPv4', port: remotePort };
@@ -473,7 +473,8 @@ export class Socket extends net.Socket implements HandleOwner {
     }
     // Node emits 'close' (with hadError) when the handle has closed: a later turn of the
     // event loop than 'error', so listeners added after 'error' still see it.
-    setImmediate(() => this.emit('close', this.#hadError));
+    const hadError = this.#hadError;
+    setImmediate(() => this.emit('close', hadError));
   }
 
   // ---- internals -----------------------------------------------------------------------
@@ -492,6 +493,16 @@ export class Socket extends net.Socket implements HandleOwner {
     this.#hadError = false;
     this.#bytesRead = 0;
     this.#bytesDispatched = 0;
+  }
+
+  /** Fails a connect made while another is pending with EALREADY, as Node does on Linux. */
+  #failAlready(host: string, remotePort: number): void {
+    if (this.destroyed) return;
+    const peer = this.#peer;
+    const err = new SystemError('EALREADY', 'connect', peer?.address ?? host, peer?.port ?? remotePort);
+    const local = this.#local;
+    if (local !== undefined) err.message += ` - Local (${local.address}:${local.port})`;
+    this.destroy(err);
   }
 
   #setConnecting(on: boolean): void {
