@@ -134,7 +134,9 @@ export class Socket extends net.Socket implements HandleOwner {
       const buffer = onread.buffer;
       if (buffer instanceof Uint8Array || typeof buffer === 'function') this.#onread = { buffer, callback: onread.callback };
     }
-    if (signal !== undefined) this.#watchSignal(signal);
+    // As Node 20's constructor (stream.addAbortSignal): an already aborted signal destroys the
+    // socket at once; a later connect() then revives it, as Node's does.
+    if (signal !== undefined) this.#watchSignal(signal, true);
     if (options.noDelay !== undefined) this.#noDelay = Boolean(options.noDelay);
     if (options.keepAlive !== undefined) {
       this.#keepAlive = Boolean(options.keepAlive);
@@ -793,7 +795,7 @@ export class Socket extends net.Socket implements HandleOwner {
     return this.#handle === undefined || this.destroyed || this.connecting;
   }
 
-  #watchSignal(signal: AbortSignal): void {
+  #watchSignal(signal: AbortSignal, now = false): void {
     if (signal === null || typeof signal !== 'object' || typeof signal.aborted !== 'boolean') {
       throw argumentError('ERR_INVALID_ARG_TYPE', `The "signal" argument must be an instance of AbortSignal. Received ${describe(signal)}`, 'type');
     }
@@ -801,7 +803,8 @@ export class Socket extends net.Socket implements HandleOwner {
       this.destroy(new AbortError(signal.reason));
     };
     if (signal.aborted) {
-      process.nextTick(onAbort);
+      if (now) onAbort();
+      else process.nextTick(onAbort);
       return;
     }
     signal.addEventListener('abort', onAbort, { once: true });
