@@ -66,7 +66,7 @@ const ADDRCONFIG = 32;
 let bindPort: (socket: Socket, port: StackPort) => void;
 
 /** A TCP connection of a tcp-tun stack: a `node:net` `Socket` driven by the stack. */
-export class Socket extends net.Socket implements HandleOwner {
+export class Socket extends net.Socket {
   /**
    * The server that accepted this socket, or null (as Node's `socket.server`). Others may
    * overwrite it (Node's http sets its http.Server here), so the socket layer keeps its own
@@ -845,3 +845,12 @@ Object.defineProperties(Socket.prototype, {
 export function attachStackPort(socket: Socket, port: StackPort): void {
   bindPort(socket, port);
 }
+
+/**
+ * @internal The stack drives a Socket through `HandleOwner`, whose members are internal. The class
+ * does not name it in an `implements` clause: the published .d.ts (stripInternal) drops those
+ * members, and the clause would then be false. This keeps the check at compile time.
+ */
+export type SocketIsHandleOwner = IsTrue<Socket extends HandleOwner ? true : false>;
+/** @internal */
+type IsTrue<T extends true> = T;
