@@ -12,7 +12,8 @@ const RULES = {
   '@tcp-tun/tun': { packages: ['ffi-rs'], node: '*', pure: false },
   '@tcp-tun/net': {
     packages: ['@tcp-tun/ip', '@tcp-tun/tcp'],
-    node: ['node:stream', 'node:events', 'node:timers', 'node:crypto', 'node:fs', 'node:net', 'node:util', 'node:buffer'],
+    // node:tls: only to let Node's TLSSocket wrap a connected tcp-tun socket (src/socket-tls.ts).
+    node: ['node:stream', 'node:events', 'node:timers', 'node:crypto', 'node:fs', 'node:net', 'node:tls', 'node:util', 'node:buffer'],
     pure: false,
   },
   // The programs' shared flags: may use every library layer, never an app.

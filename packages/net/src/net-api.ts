@@ -7,6 +7,7 @@
 import { isIP, isIPv4, isIPv6 } from 'node:net';
 import type { StackPort } from './handle.js';
 import { Server, attachServerPort, type ServerOpts } from './server.js';
+import { installTlsSupport } from './socket-tls.js';
 import { Socket, attachStackPort, normalizeConnectArgs, type NetConnectOpts, type SocketConstructorOpts, type TcpSocketConnectOpts } from './socket.js';
 
 /**
@@ -55,6 +56,7 @@ function callable<T extends abstract new (...args: never[]) => unknown>(ctor: T)
 
 /** Builds `stack.net` over the stack's port. */
 export function createNetApi(port: StackPort): NetApi {
+  installTlsSupport();
   class StackSocket extends Socket {
     constructor(options?: SocketConstructorOpts) {
       super(options);

@@ -59,7 +59,7 @@ interface NodeServerInternals {
 let bindServer: (server: Server, port: StackPort, newSocket: SocketFactory) => void;
 
 /** A listening TCP port of a tcp-tun stack: a `node:net` `Server` driven by the stack. */
-export class Server extends net.Server implements ListenerOwner {
+export class Server extends net.Server {
   #port: StackPort | undefined;
   #newSocket: SocketFactory | undefined;
   #listener: ListenerHandle | undefined;
@@ -266,8 +266,7 @@ export class Server extends net.Server implements ListenerOwner {
       return;
     }
     const socket = newSocket({ allowHalfOpen: Boolean(self.allowHalfOpen), highWaterMark: self.highWaterMark });
-    socket._attachAccepted(handle);
-    socket.server = this;
+    socket._attachAccepted(handle, this);
     if (self.noDelay) socket.setNoDelay(true);
     if (self.keepAlive) socket.setKeepAlive(true, self.keepAliveInitialDelay * 1000);
     // As Node's onconnection: the socket starts reading unless pauseOnConnect.
@@ -329,3 +328,12 @@ Object.defineProperty(Server.prototype, 'listening', {
 export function attachServerPort(server: Server, port: StackPort, newSocket: SocketFactory): void {
   bindServer(server, port, newSocket);
 }
+
+/**
+ * @internal The stack drives a Server through `ListenerOwner`, whose members are internal. The class
+ * does not name it in an `implements` clause: the published .d.ts (stripInternal) drops those
+ * members, and the clause would then be false. This keeps the check at compile time.
+ */
+export type ServerIsListenerOwner = IsTrue<Server extends ListenerOwner ? true : false>;
+/** @internal */
+type IsTrue<T extends true> = T;

@@ -406,6 +406,24 @@ describe('Socket over two stacks', function () {
     expect(client.readyState).to.equal('closed');
   });
 
+  it("closes an accepted socket whose `server` was replaced (as Node's http does) and drains its server", async () => {
+    let accepted: Socket | undefined;
+    const server = await listen(pair, 81, (s) => {
+      accepted = s;
+      // Node's http sets its http.Server here; the socket must not depend on this property.
+      (s as unknown as { server: unknown }).server = {};
+      s.end('bye');
+    });
+    const client = await connect(pair, 81);
+    client.resume();
+    client.end();
+    await once(client, 'close');
+    if (accepted === undefined) throw new Error('no connection');
+    if (!accepted.closed) await once(accepted, 'close');
+    server.close();
+    await once(server, 'close');
+  });
+
   it('emits timeout after idleness without closing', async () => {
     await listen(pair, 80, (s) => s.resume().on('error', () => undefined));
     const client = await connect(pair, 80);

@@ -66,9 +66,15 @@ const ADDRCONFIG = 32;
 let bindPort: (socket: Socket, port: StackPort) => void;
 
 /** A TCP connection of a tcp-tun stack: a `node:net` `Socket` driven by the stack. */
-export class Socket extends net.Socket implements HandleOwner {
-  /** The server that accepted this socket, or null (as Node's `socket.server`). */
+export class Socket extends net.Socket {
+  /**
+   * The server that accepted this socket, or null (as Node's `socket.server`). Others may
+   * overwrite it (Node's http sets its http.Server here), so the socket layer keeps its own
+   * reference to the accepting server, as Node's `_server`.
+   */
   server: Server | null = null;
+
+  #server: Server | undefined;
 
   #port: StackPort | undefined;
   #handle: ConnectionHandle | undefined;
@@ -128,7 +134,9 @@ export class Socket extends net.Socket implements HandleOwner {
       const buffer = onread.buffer;
       if (buffer instanceof Uint8Array || typeof buffer === 'function') this.#onread = { buffer, callback: onread.callback };
     }
-    if (signal !== undefined) this.#watchSignal(signal);
+    // As Node 20's constructor (stream.addAbortSignal): an already aborted signal destroys the
+    // socket at once; a later connect() then revives it, as Node's does.
+    if (signal !== undefined) this.#watchSignal(signal, true);
     if (options.noDelay !== undefined) this.#noDelay = Boolean(options.noDelay);
     if (options.keepAlive !== undefined) {
       this.#keepAlive = Boolean(options.keepAlive);
@@ -197,15 +205,8 @@ export class Socket extends net.Socket implements HandleOwner {
       throw argumentError('ERR_INVALID_ARG_TYPE', `The "options.lookup" property must be of type function. Received ${describe(lookup)}`, 'type');
     }
     if (this.connecting && !this.destroyed) {
-      // Linux refuses a second connect(2) on a connecting socket: Node reports EALREADY.
-      process.nextTick(() => {
-        if (this.destroyed) return;
-        const peer = this.#peer;
-        const err = new SystemError('EALREADY', 'connect', peer?.address ?? String(options.host ?? LOOPBACK), peer?.port ?? remotePort);
-        const local = this.#local;
-        if (local !== undefined) err.message += ` - Local (${local.address}:${local.port})`;
-        this.destroy(err);
-      });
+      // A second connect while a connect request is pending: libuv refuses it (EALREADY).
+      process.nextTick(() => this.#failAlready(String(options.host ?? LOOPBACK), remotePort));
       return this;
     }
     if (this.#connected && !this.destroyed) throw argumentError('ERR_INVALID_ARG_VALUE', 'Socket is already connected');
@@ -221,6 +222,13 @@ export class Socket extends net.Socket implements HandleOwner {
     const host = options.host ?? 'localhost';
     const open = (address: string): void => {
       if (!this.connecting || this.destroyed) return;
+      if (this.#handle !== undefined) {
+        // An earlier connect() of this socket (before a destroy() and this connect()) opened
+        // the connection already: its own request is pending, so as libuv's second
+        // uv_tcp_connect this one fails with EALREADY (Node's test-net-connect-after-destroy).
+        this.#failAlready(address, remotePort);
+        return;
+      }
       // 127.0.0.0/8 is this host, as everywhere: it is the stack's own address (loopback).
       const remote = address.startsWith('127.') ? port.address : address;
       this.#peer = { address, family: 'IPv4', port: remotePort };
@@ -357,7 +365,9 @@ export class Socket extends net.Socket implements HandleOwner {
    * Takes over a connection a listener accepted (already ESTABLISHED or later).
    * @internal
    */
-  _attachAccepted(handle: ConnectionHandle): void {
+  _attachAccepted(handle: ConnectionHandle, server: Server): void {
+    this.#server = server;
+    this.server = server;
     this.#peer = { address: ipv4ToString(handle.remoteAddr), family: 'IPv4', port: handle.remotePort };
     this.#attach(handle);
     // The peer may have sent its FIN before we took over: Node reads it (and emits 'end') from
@@ -457,7 +467,7 @@ export class Socket extends net.Socket implements HandleOwner {
       }
     }
     callback(error);
-    this.server?._socketDestroyed(this);
+    this.#server?._socketDestroyed(this);
     if (this.#handle === undefined && !wasConnecting) {
       // Never had a connection: Node emits 'close' (without hadError) on the next tick.
       process.nextTick(() => this.emit('close'));
@@ -465,7 +475,8 @@ export class Socket extends net.Socket implements HandleOwner {
     }
     // Node emits 'close' (with hadError) when the handle has closed: a later turn of the
     // event loop than 'error', so listeners added after 'error' still see it.
-    setImmediate(() => this.emit('close', this.#hadError));
+    const hadError = this.#hadError;
+    setImmediate(() => this.emit('close', hadError));
   }
 
   // ---- internals -----------------------------------------------------------------------
@@ -484,6 +495,16 @@ export class Socket extends net.Socket implements HandleOwner {
     this.#hadError = false;
     this.#bytesRead = 0;
     this.#bytesDispatched = 0;
+  }
+
+  /** Fails a connect made while another is pending with EALREADY, as Node does on Linux. */
+  #failAlready(host: string, remotePort: number): void {
+    if (this.destroyed) return;
+    const peer = this.#peer;
+    const err = new SystemError('EALREADY', 'connect', peer?.address ?? host, peer?.port ?? remotePort);
+    const local = this.#local;
+    if (local !== undefined) err.message += ` - Local (${local.address}:${local.port})`;
+    this.destroy(err);
   }
 
   #setConnecting(on: boolean): void {
@@ -774,7 +795,7 @@ export class Socket extends net.Socket implements HandleOwner {
     return this.#handle === undefined || this.destroyed || this.connecting;
   }
 
-  #watchSignal(signal: AbortSignal): void {
+  #watchSignal(signal: AbortSignal, now = false): void {
     if (signal === null || typeof signal !== 'object' || typeof signal.aborted !== 'boolean') {
       throw argumentError('ERR_INVALID_ARG_TYPE', `The "signal" argument must be an instance of AbortSignal. Received ${describe(signal)}`, 'type');
     }
@@ -782,7 +803,8 @@ export class Socket extends net.Socket implements HandleOwner {
       this.destroy(new AbortError(signal.reason));
     };
     if (signal.aborted) {
-      process.nextTick(onAbort);
+      if (now) onAbort();
+      else process.nextTick(onAbort);
       return;
     }
     signal.addEventListener('abort', onAbort, { once: true });
@@ -823,3 +845,12 @@ Object.defineProperties(Socket.prototype, {
 export function attachStackPort(socket: Socket, port: StackPort): void {
   bindPort(socket, port);
 }
+
+/**
+ * @internal The stack drives a Socket through `HandleOwner`, whose members are internal. The class
+ * does not name it in an `implements` clause: the published .d.ts (stripInternal) drops those
+ * members, and the clause would then be false. This keeps the check at compile time.
+ */
+export type SocketIsHandleOwner = IsTrue<Socket extends HandleOwner ? true : false>;
+/** @internal */
+type IsTrue<T extends true> = T;

@@ -249,18 +249,26 @@ export const DESTROY_SCENARIOS: Scenario[] = [
     covers: [2],
     from: 'test-net-server-reset',
     async run(ctx) {
+      // Restated (was: the client's whole trace). Over the kernel's loopback the handshake
+      // completes inside connect(2) and the server's RST reaches the client before libuv
+      // reports the connect, so Node's client fails with `connect ECONNRESET` and never emits
+      // 'connect'; over a network the client's connect completes half a round trip before the
+      // server even accepts, so 'connect' comes first and the reset is a `read ECONNRESET`.
+      // tcp-tun does the same as Node for a reset that arrives before 'connect' (the connect
+      // fails); what is recorded here is what holds on any network: the client fails with
+      // ECONNRESET and closes with an error, the server's side closes cleanly.
       const { server, port } = await ctx.server('server', (s) => {
         ctx.watch(s, 'server');
         s.resetAndDestroy();
       });
       const accepted = accept(ctx, server);
-      const client = connectClient(ctx, port);
+      const client = ctx.track(ctx.clientNet.connect({ port, host: ctx.host }));
+      client.on('error', (e: NodeJS.ErrnoException) => ctx.rec('client', `error ${e.code ?? e.name}`));
+      client.on('close', (hadError: boolean) => ctx.rec('client', `close hadError=${hadError}`));
       await Promise.all([ctx.closed(client), accepted.then((s) => ctx.closed(s))]);
     },
     expect(t) {
-      // On Linux the RST reaches the client before its connect completes in the event loop.
-      expect_(t['client'], ['error Error[ECONNRESET]: connect ECONNRESET ADDR:SERVER_PORT {syscall=connect errno=-104 address=ADDR port=SERVER_PORT}', 'close hadError=true']);
-      lacks(t['client'], 'connect');
+      expect_(t['client'], ['error ECONNRESET', 'close hadError=true']);
     },
   }),
   scenario({
@@ -323,20 +331,28 @@ export const DESTROY_SCENARIOS: Scenario[] = [
     covers: [6],
     from: 'test-net-connect-after-destroy',
     async run(ctx) {
-      const { server, port } = await ctx.server('server', (s) => {
-        ctx.watch(s, 'server');
-        s.end('second');
-      });
-      const accepted = accept(ctx, server);
-      const client = ctx.watch(ctx.clientNet.createConnection(port, ctx.host), 'client');
+      // Restated (was: both ends traced whole). As in connect-while-connecting, whether the
+      // server sees a connection depends on the kernel's loopback completing the handshake
+      // inside connect(2), so the server is untraced. The two 'close' events (one per destroy)
+      // are recorded as a set: Node emits them in the order libuv runs its close callbacks
+      // (last closed first), an artefact of its handle list, not a promise to programs.
+      const server = ctx.track(ctx.serverNet.createServer((s) => s.end('second')));
+      server.listen(0, ctx.host);
+      const port = await ctx.listening(server);
+      const client = ctx.track(ctx.clientNet.createConnection(port, ctx.host));
+      const closes: string[] = [];
+      client.on('error', (e: NodeJS.ErrnoException) => ctx.rec('client', `error ${e.code ?? e.name}`));
+      client.on('close', (hadError: boolean) => closes.push(`hadError=${hadError}`));
+      client.on('connect', () => ctx.rec('client', 'connect'));
       client.destroy();
       ctx.attempt('client', 'connect() right after destroy()', () => client.connect(port, ctx.host), client);
-      await accepted.then((s) => ctx.closed(s));
       await ctx.turns(3);
-      if (!client.destroyed) await ctx.next(client, 'close');
+      if (closes.length < 2) await ctx.next(client, 'close');
+      await ctx.turns(3);
+      ctx.rec('client', `closes ${closes.sort().join(' ')}`);
     },
     expect(t) {
-      has(t['client'], 'connect() right after destroy() -> this');
+      expect_(t['client'], ['connect() right after destroy() -> this', 'error EALREADY', 'closes hadError=false hadError=true']);
     },
   }),
 ];

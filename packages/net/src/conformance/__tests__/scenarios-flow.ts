@@ -17,19 +17,25 @@ export const FLOW_SCENARIOS: Scenario[] = [
     from: 'issue 9 behaviour 2, the client side',
     boundMs: 5000,
     async run(ctx) {
+      // Restated (was: the 1 MiB written while connecting). Then Node's write callback ran
+      // before 'ready' only because the kernel's loopback send buffer took the whole 1 MiB at
+      // once when the connect completed; over a network a 1 MiB write calls back as the peer
+      // acknowledges, after 'ready'. Written from 'ready', the order no longer depends on it.
       const { server, port } = await ctx.server('server', (s) => ctx.watch(s, 'server'));
       const accepted = accept(ctx, server);
       const client = connectClient(ctx, port);
-      client.write(pattern(MIB), () => {
-        ctx.rec('client', 'write callback: destroy()');
-        client.destroy();
+      client.once('ready', () => {
+        client.write(pattern(MIB), () => {
+          ctx.rec('client', 'write callback: destroy()');
+          client.destroy();
+        });
       });
       await Promise.all([ctx.closed(client), accepted.then((s) => ctx.closed(s))]);
     },
     expect(t) {
       inOrder(t['server'], 'connection', 'data 1048576B sha256=', 'end', 'close hadError=false');
       lacks(t['server'], 'error');
-      inOrder(t['client'], 'connect', 'write callback: destroy()', 'close hadError=false');
+      inOrder(t['client'], 'connect', 'ready', 'write callback: destroy()', 'close hadError=false');
     },
   }),
   scenario({
@@ -149,17 +155,22 @@ export const FLOW_SCENARIOS: Scenario[] = [
     covers: [6],
     from: 'test-net-connect-call-socket-connect, test-net-client-bind-twice',
     async run(ctx) {
-      const { server, port } = await ctx.server('server', (s) => {
-        ctx.watch(s, `server`);
-        s.end('once');
-      });
-      const accepted = accept(ctx, server);
+      // Restated (was: the server's side traced too). Whether the server ever sees this
+      // connection depends on the kernel's loopback, which completes the handshake inside the
+      // first connect(2): the client is destroyed (EALREADY) while its connect request is
+      // pending, so on a network with any delay the SYN-ACK finds the socket closed and the
+      // server sees nothing, while over loopback it sees a connection that ends. The server
+      // is therefore untraced; the client's behaviour, the point of the test, is.
+      const server = ctx.track(ctx.serverNet.createServer((s) => s.end('once')));
+      server.listen(0, ctx.host);
+      const port = await ctx.listening(server);
       const client = connectClient(ctx, port);
       ctx.attempt('client', 'connect() again while connecting', () => client.connect(port, ctx.host), client);
-      await Promise.all([ctx.closed(client), accepted.then((s) => ctx.closed(s))]);
+      await ctx.closed(client);
+      await ctx.turns(3);
     },
     expect(t) {
-      // Linux refuses the second connect(2) on the same socket: Node reports EALREADY.
+      // libuv refuses the second connect request while the first is pending: Node reports EALREADY.
       inOrder(t['client'], 'connect() again while connecting -> this', 'error Error[EALREADY]: connect EALREADY ADDR:SERVER_PORT - Local (ADDR:PORT_1)', 'close hadError=true');
     },
   }),
