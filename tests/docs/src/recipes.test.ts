@@ -10,17 +10,6 @@ import { ROOT, typecheckSources } from './check.js';
 
 const RECIPES = join(ROOT, 'docs/recipes');
 
-/**
- * Type errors the recipes have today because a tcp-tun socket is not yet a `net.Socket` to
- * TypeScript (issue 9, "Types"): the recipes are written as they should work, and these are
- * tolerated, printed, until `@tcp-tun/net`'s Socket is accepted where Node's types want one.
- * Each entry: recipe file, and a piece of the diagnostic.
- */
-const KNOWN_ISSUE_9: ReadonlyArray<readonly [string, string]> = [
-  ['http.mjs', "Type 'Socket' is missing the following properties from type 'Socket'"],
-  ['ws.mjs', "Type 'Socket' is missing the following properties from type 'Socket'"],
-  ['undici.mjs', "is not assignable to type '[null, Socket | TLSSocket]'"],
-];
 
 /** Runs `node file` from the repository root; resolves with its exit code and output. */
 function runNode(file: string, timeoutMs = 60_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -49,26 +38,13 @@ describe('recipes (docs/recipes)', function () {
     expect(examples).to.include.members(['tun-stack', 'http', 'undici', 'ws', 'tls']);
   });
 
-  it('type-check under tsc --strict (checkJs), but for the known issue 9 gaps', () => {
+  it('type-check under tsc --strict (checkJs): a tcp-tun socket is a net.Socket to TypeScript', () => {
     const files = readdirSync(RECIPES).filter((n) => n.endsWith('.mjs'));
-    const results = typecheckSources(files.map((n) => join(RECIPES, n)));
-    const unexpected: string[] = [];
-    const tolerated: string[] = [];
-    for (const [path, problems] of results) {
-      const name = path.slice(RECIPES.length + 1);
-      for (const p of problems) {
-        const known = KNOWN_ISSUE_9.some(([f, text]) => f === name && p.includes(text));
-        (known ? tolerated : unexpected).push(`${name}: ${p}`);
-      }
+    const problems: string[] = [];
+    for (const [path, found] of typecheckSources(files.map((n) => join(RECIPES, n)))) {
+      for (const p of found) problems.push(`${path.slice(RECIPES.length + 1)}: ${p}`);
     }
-    if (tolerated.length > 0) {
-      process.stdout.write(`\n  tolerated until issue 9's Socket types land (${tolerated.length}):\n${tolerated.map((t) => `    ${t.slice(0, 240)}`).join('\n')}\n`);
-    }
-    // Once issue 9's types land these entries match nothing: say so, so the list (and the
-    // "Known gap" sections of http.md, undici.md and ws.md) get removed.
-    const stale = KNOWN_ISSUE_9.filter(([f, text]) => !tolerated.some((t) => t.startsWith(`${f}:`) && t.includes(text)));
-    if (stale.length > 0) process.stdout.write(`\n  KNOWN_ISSUE_9 entries no longer needed (remove them and the pages' "Known gap" notes): ${stale.map(([f]) => f).join(', ')}\n`);
-    expect(unexpected, unexpected.join('\n')).to.deep.equal([]);
+    expect(problems, problems.join('\n')).to.deep.equal([]);
   });
 
   it('http: Node http server and client (an Agent with createConnection), keep-alive reused', async () => {
