@@ -14,7 +14,7 @@ const BRAND: unique symbol = Symbol('tcp-tun.error');
 /**
  * Base class of every error this package creates. `code` is permanent: match on it, never on
  * the message. Errors that must also be a `RangeError`/`TypeError` (as Node's are) are built by
- * {@link argumentError} and still pass `instanceof TcpTunError`.
+ * the package's internal argument checks and still pass `instanceof TcpTunError`.
  */
 export class TcpTunError extends Error {
   /** Stable machine-readable code, e.g. `ECONNREFUSED` or `ERR_SOCKET_BAD_PORT`. */
@@ -27,8 +27,11 @@ export class TcpTunError extends Error {
     Object.defineProperty(this, BRAND, { value: true });
   }
 
-  // Lets RangeError/TypeError-based errors of this package count as TcpTunError too, while
-  // subclasses keep the ordinary prototype check.
+  /**
+   * `instanceof` check: lets the RangeError/TypeError-based errors of this package count as
+   * `TcpTunError` too (they carry a private brand), while subclasses keep the ordinary
+   * prototype check.
+   */
   static override [Symbol.hasInstance](value: unknown): boolean {
     if (this !== TcpTunError) return Function.prototype[Symbol.hasInstance].call(this, value);
     return typeof value === 'object' && value !== null && BRAND in value;
@@ -37,17 +40,29 @@ export class TcpTunError extends Error {
 
 /** Codes of the system errors the stack reports, with libuv's (negative Linux) errno values. */
 export const SYSTEM_ERRNO = {
+  /** A write after our end or after the peer reset the connection. */
   EPIPE: -32,
+  /** The local port is already in use (listen or bind). */
   EADDRINUSE: -98,
+  /** The local address is not the stack's, or no ephemeral port is free. */
   EADDRNOTAVAIL: -99,
+  /** Reserved for a connection aborted on our side, as Linux's; not raised by the stack today. */
   ECONNABORTED: -103,
+  /** The peer sent a RST on an established connection. */
   ECONNRESET: -104,
+  /** The stack's `maxConnections` is reached (an active open beyond it). */
   ENOBUFS: -105,
+  /** Retransmissions, the user timeout or keep-alive probes ran out. */
   ETIMEDOUT: -110,
+  /** The peer answered our SYN with a RST, or an ICMP port unreachable came back. */
   ECONNREFUSED: -111,
+  /** An ICMP network unreachable (RFC 792) ended a connection attempt. */
   ENETUNREACH: -101,
+  /** An ICMP host unreachable (RFC 792) ended a connection attempt. */
   EHOSTUNREACH: -113,
+  /** The host name did not resolve (libuv's EAI_NONAME number). */
   ENOTFOUND: -3008,
+  /** A connect is already in progress on the socket. */
   EALREADY: -114,
 } as const;
 
@@ -75,9 +90,13 @@ const DESCRIPTIONS: Record<SystemErrorCode, string> = {
 
 /** A Node-shaped system error (`err.code`, `err.errno`, `err.syscall`, `err.address`, `err.port`). */
 export class SystemError extends TcpTunError {
+  /** libuv's errno for `code`: the negative Linux value (see {@link SYSTEM_ERRNO}). */
   readonly errno: number;
+  /** The operation that failed, as Node names it (`connect`, `read`, `write`, ...). */
   readonly syscall: SystemErrorSyscall;
+  /** Remote (or, for listen, local) IPv4 address involved; absent when none or for `getaddrinfo`. */
   readonly address: string | undefined;
+  /** Port involved; absent when none. */
   readonly port: number | undefined;
 
   constructor(code: SystemErrorCode, syscall: SystemErrorSyscall, address?: string, port?: number) {

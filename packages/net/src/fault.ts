@@ -7,13 +7,17 @@ import type { Link, LinkReceiver } from './link.js';
 
 /** What to do to the packets of one direction. Probabilities are in [0, 1]. */
 export interface FaultProfile {
+  /** Probability in [0, 1] that a packet is dropped (default 0). */
   readonly drop?: number;
+  /** Probability in [0, 1] that a packet is delivered twice (default 0). */
   readonly duplicate?: number;
   /** Probability that a packet is held back and overtaken by the ones after it. */
   readonly reorder?: number;
   /** Probability that one random bit of the packet is flipped. */
   readonly corrupt?: number;
+  /** Fixed one-way delay added to every packet, in milliseconds (default 0). */
   readonly delayMs?: number;
+  /** Extra delay drawn uniformly from [0, jitterMs) milliseconds per packet, on top of `delayMs`; packets can overtake each other (default 0). */
   readonly jitterMs?: number;
   /** Serialisation rate; packets queue behind each other (0 or absent: unlimited). */
   readonly rateBytesPerSecond?: number;
@@ -23,25 +27,41 @@ export interface FaultProfile {
 
 /** Options of `withFaults`: one profile for both directions, or one for each. */
 export interface FaultOptions extends FaultProfile {
+  /** Seed of the PRNG that draws every fault decision, so a run can be replayed (default 1). */
   readonly seed?: number;
+  /** Overrides for the link → stack direction, field by field. */
   readonly inbound?: FaultProfile;
+  /** Overrides for the stack → link direction, field by field. */
   readonly outbound?: FaultProfile;
 }
 
 /** Counters of one direction. */
 export interface FaultCounters {
+  /** Packets offered to this direction. */
   packets: number;
+  /** Packets dropped by the `drop` probability. */
   dropped: number;
+  /** Packets dropped for being longer than `maxPacketSize`. */
   tooBig: number;
+  /** Packets delivered twice. */
   duplicated: number;
+  /** Packets held back so a later one overtook them. */
   reordered: number;
+  /** Packets with one bit flipped. */
   corrupted: number;
+  /** Packets handed on (duplicates counted each time). */
   delivered: number;
 }
 
 /** A link with faults; `counters` tells what was done in each direction. */
 export interface FaultyLink extends Link {
-  readonly counters: { readonly inbound: FaultCounters; readonly outbound: FaultCounters };
+  /** What was done to the packets, per direction (live objects, updated as packets pass). */
+  readonly counters: {
+    /** Link → stack direction. */
+    readonly inbound: FaultCounters;
+    /** Stack → link direction. */
+    readonly outbound: FaultCounters;
+  };
 }
 
 /** mulberry32: small, fast, good enough to draw fault decisions; seeded for replay. */

@@ -26,6 +26,7 @@
  * Debug tracing: `NODE_DEBUG=tcp-tun` (free when off).
  */
 export { Stack, DEFAULT_MAX_CONNECTIONS, type StackOptions, type StackStats, type ConnectionInfo } from './stack.js';
+export type { TimeWaitStats } from './time-wait-table.js';
 export type { Link, LinkReceiver } from './link.js';
 export type { LookupFunction } from './handle.js';
 export { createLinkPair, type LinkPairOptions, type LinkPairCounters, type PairedLink } from './link-pair.js';

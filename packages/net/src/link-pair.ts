@@ -28,6 +28,7 @@ export interface LinkPairCounters {
 
 /** One side of a link pair. */
 export interface PairedLink extends Link {
+  /** Packets sent, delivered and dropped by this side (live, updated as packets pass). */
   readonly counters: LinkPairCounters;
 }
 

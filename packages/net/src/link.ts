@@ -7,6 +7,10 @@
 /** Called by a link with every packet of one read burst. */
 export type LinkReceiver = (packets: readonly Uint8Array[]) => void;
 
+/**
+ * A port that moves whole IPv4 packets in both directions; what a `Stack` runs on (a TUN
+ * device, a `createLinkPair` side, or a wrapper such as `withFaults`, `capture` or `traceLink`).
+ */
 export interface Link {
   /** Largest IPv4 packet, in octets, the link carries. */
   readonly mtu: number;
@@ -28,7 +32,10 @@ export interface Link {
    * without it (or without `sendTso`) gets only `send`, exactly as before. Wrappers that work
    * per packet (fault injection) do not advertise it.
    */
-  readonly tso?: { readonly maxPacket: number };
+  readonly tso?: {
+    /** Largest super-packet `sendTso` accepts, in octets (at most 65535). */
+    readonly maxPacket: number;
+  };
   /**
    * Sends one IPv4/TCP packet of up to `tso.maxPacket` octets whose TCP checksum field holds the
    * PARTIAL sum: the folded pseudo-header sum (RFC 9293 §3.1) over the whole TCP length, not

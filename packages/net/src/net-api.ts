@@ -37,13 +37,21 @@ export interface CreateServer {
 
 /** The `node:net`-shaped API of a stack. */
 export interface NetApi {
+  /** `net.createServer()`: a `Server` listening on this stack once `listen()` is called. */
   readonly createServer: CreateServer;
+  /** `net.createConnection()`: a `Socket` connecting from this stack's address. */
   readonly createConnection: CreateConnection;
+  /** `net.connect()`: the same function as `createConnection`. */
   readonly connect: CreateConnection;
+  /** `net.Socket` bound to this stack. */
   readonly Socket: BoundSocketClass;
+  /** `net.Server` bound to this stack. */
   readonly Server: BoundServerClass;
+  /** Node's own `net.isIP`: 4, 6 or 0 for a non-address. */
   readonly isIP: (input: string) => number;
+  /** Node's own `net.isIPv4`. */
   readonly isIPv4: (input: string) => boolean;
+  /** Node's own `net.isIPv6` (the stack itself speaks only IPv4). */
   readonly isIPv6: (input: string) => boolean;
 }
 

@@ -20,9 +20,13 @@ export interface ServerOpts {
   readonly allowHalfOpen?: boolean;
   /** Accepted sockets start paused (they do anyway until read: bytes wait in the engine). */
   readonly pauseOnConnect?: boolean;
+  /** Accepted sockets get `setNoDelay(true)`: Nagle's algorithm (RFC 9293 §3.7.4) off (default false). */
   readonly noDelay?: boolean;
+  /** Accepted sockets get `setKeepAlive(true, keepAliveInitialDelay)` (default false). */
   readonly keepAlive?: boolean;
+  /** Idle time before the first keep-alive probe of an accepted socket, in milliseconds (default 0: the stack's default). */
   readonly keepAliveInitialDelay?: number;
+  /** `highWaterMark` of the accepted sockets' streams, in bytes (default: Node's stream default). */
   readonly highWaterMark?: number;
   /** EventEmitter's: a rejected promise of an async listener becomes an 'error' event. */
   readonly captureRejections?: boolean;
@@ -30,12 +34,15 @@ export interface ServerOpts {
 
 /** Options of `server.listen(options)` (Node's `ListenOptions` that apply here). */
 export interface ListenOptions {
+  /** Port to listen on; 0 or absent picks a free ephemeral port (read it back with `server.address()`). */
   readonly port?: number | string;
   /** The stack's address, '0.0.0.0' or '::' (all mean "our one address"). */
   readonly host?: string;
   /** Most connections waiting for accept plus handshakes in progress (default 511). */
   readonly backlog?: number;
+  /** Accepted for Node compatibility; has no effect (there is no cluster to share the port with). */
   readonly exclusive?: boolean;
+  /** Aborting it closes the server, as `server.close()`. */
   readonly signal?: AbortSignal;
 }
 

@@ -13,13 +13,19 @@ export interface SocketConstructorOpts {
   readonly allowHalfOpen?: boolean;
   /** Aborting destroys the socket with an `AbortError`. */
   readonly signal?: AbortSignal;
+  /** Buffer limit of both stream sides, in bytes (default: Node's stream default). */
   readonly highWaterMark?: number;
+  /** Buffer limit of the readable side, in bytes; overrides `highWaterMark` there. */
   readonly readableHighWaterMark?: number;
+  /** Buffer limit of the writable side, in bytes; overrides `highWaterMark` there. */
   readonly writableHighWaterMark?: number;
   /** Node's `onread`: received data goes into `buffer` and to `callback`, not to 'data'. */
   readonly onread?: net.OnReadOpts;
+  /** Turn Nagle's algorithm (RFC 9293 §3.7.4) off at connect, as `setNoDelay(true)`. */
   readonly noDelay?: boolean;
+  /** Send keep-alive probes once connected, as `setKeepAlive(true)`. */
   readonly keepAlive?: boolean;
+  /** Idle time before the first keep-alive probe, in milliseconds (0: the stack's default). */
   readonly keepAliveInitialDelay?: number;
   /** EventEmitter's: a rejected promise of an async listener becomes an 'error' event. */
   readonly captureRejections?: boolean;
@@ -27,6 +33,7 @@ export interface SocketConstructorOpts {
 
 /** Options of `socket.connect()` / `createConnection()` (Node's `TcpSocketConnectOpts`). */
 export interface TcpSocketConnectOpts {
+  /** Remote port, 1–65535 (a numeric string is accepted, as Node). */
   readonly port: number | string;
   /**
    * An IPv4 literal, `localhost`, or a name the `lookup` option (or the stack's) resolves.
@@ -35,11 +42,13 @@ export interface TcpSocketConnectOpts {
   readonly host?: string;
   /** Must be the stack's address (or 0.0.0.0) when given. */
   readonly localAddress?: string;
+  /** Local port to bind; default a free ephemeral port. */
   readonly localPort?: number;
   /** 0, 4 or 'IPv4' (Node's `family`, e.g. from `server.address()`). */
   readonly family?: number | string;
   /** Resolver with `dns.lookup`'s signature; default the stack's `lookup`. */
   readonly lookup?: LookupFunction;
+  /** `dns.lookup` hints (`dns.ADDRCONFIG`, ...) passed to the resolver; default ADDRCONFIG when no `family` is given, as Node on Linux. */
   readonly hints?: number;
   /** Idle timeout, as `setTimeout()`. */
   readonly timeout?: number;
@@ -47,6 +56,7 @@ export interface TcpSocketConnectOpts {
   readonly noDelay?: boolean;
   /** Keepalive probes (`setKeepAlive()`), after `keepAliveInitialDelay` ms idle. */
   readonly keepAlive?: boolean;
+  /** Idle time before the first keep-alive probe, in milliseconds (0: the stack's default). */
   readonly keepAliveInitialDelay?: number;
   /**
    * Fail with ETIMEDOUT when written data stays unacknowledged this long, in ms (tcp-tun
@@ -54,11 +64,13 @@ export interface TcpSocketConnectOpts {
    * `tcp.userTimeoutMs` (0 = off: the retransmission limit decides).
    */
   readonly userTimeout?: number;
+  /** Aborting it destroys the socket with an `AbortError`. */
   readonly signal?: AbortSignal;
   /** Per-connection engine settings (tcp-tun extension; e.g. short `synRetries` in tests). */
   readonly tcp?: Partial<TcpConfig>;
   /** Accepted and ignored, as Node's own connect ignores them for TCP. */
   readonly autoSelectFamily?: boolean;
+  /** Accepted and ignored, as `autoSelectFamily` (there is only IPv4 here). */
   readonly autoSelectFamilyAttemptTimeout?: number;
 }
 
@@ -67,8 +79,11 @@ export type NetConnectOpts = net.NetConnectOpts | (TcpSocketConnectOpts & Socket
 
 /** `socket.address()`: the local endpoint. */
 export interface AddressInfo {
+  /** IPv4 address in dotted-quad form. */
   address: string;
+  /** Always 'IPv4'. */
   family: string;
+  /** Port number. */
   port: number;
 }
 

@@ -350,7 +350,16 @@ export class Socket extends net.Socket {
    * Tcp-tun extension: the `setNoDelay`/`setKeepAlive`/`setUserTimeout` settings in force
    * (the engine's defaults where the socket set none).
    */
-  get socketOptions(): { noDelay: boolean; keepAlive: boolean; keepAliveInitialDelayMs: number; userTimeoutMs: number } {
+  get socketOptions(): {
+    /** Nagle's algorithm (RFC 9293 §3.7.4) is off. */
+    noDelay: boolean;
+    /** Keep-alive probes (RFC 9293 §3.8.4) are on. */
+    keepAlive: boolean;
+    /** Idle time before the first keep-alive probe, in milliseconds (0: the engine's default). */
+    keepAliveInitialDelayMs: number;
+    /** Longest time sent data may stay unacknowledged before the connection is dropped, in milliseconds (Linux's TCP_USER_TIMEOUT; 0: no limit). */
+    userTimeoutMs: number;
+  } {
     return {
       noDelay: this.#noDelay ?? this.#port?.tcpConfig.noDelay ?? false,
       keepAlive: this.#keepAlive,
@@ -414,6 +423,7 @@ export class Socket extends net.Socket {
 
   // ---- Duplex implementation -----------------------------------------------------------
 
+  /** `Readable` hook, called by the stream machinery (not by users): pushes the bytes the connection has received, and resumes pushing as they arrive. */
   override _read(_size: number): void {
     if (this.#deferredReset !== undefined) {
       this.destroy(this.#deferredReset);
@@ -423,10 +433,12 @@ export class Socket extends net.Socket {
     this.#pull();
   }
 
+  /** `Writable` hook, called by the stream machinery: queues one chunk on the connection's send buffer; `callback` runs once the engine has taken it. */
   override _write(chunk: Buffer | string, encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
     this.#startWrite([typeof chunk === 'string' ? Buffer.from(chunk, encoding) : chunk], callback);
   }
 
+  /** `Writable` hook: as `_write`, for the chunks corked or queued together, handed to the engine as one batch. */
   override _writev(chunks: Array<{ chunk: Buffer | string; encoding: BufferEncoding }>, callback: (error?: Error | null) => void): void {
     this.#startWrite(
       chunks.map((c) => (typeof c.chunk === 'string' ? Buffer.from(c.chunk, c.encoding) : c.chunk)),
@@ -434,6 +446,7 @@ export class Socket extends net.Socket {
     );
   }
 
+  /** `Writable` hook behind `end()`: sends our FIN after the queued data (RFC 9293 §3.10.4, CLOSE); before the connection exists it waits for 'connect'. */
   override _final(callback: (error?: Error | null) => void): void {
     // As Node's: before the connection exists the end waits for 'connect' (forever if none).
     if (this.connecting || this.#handle === undefined) {
@@ -443,6 +456,7 @@ export class Socket extends net.Socket {
     this.#finish(callback);
   }
 
+  /** Stream hook behind `destroy()`: closes the connection as the kernel's close() does (our FIN, or a RST when received data is left unread) and fails a pending write. */
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     if (kTimeout !== undefined) clearTimeout((this as unknown as Record<symbol, ReturnType<typeof setTimeout> | undefined>)[kTimeout]);
     const wasConnecting = this.connecting;

@@ -88,7 +88,12 @@ export interface StackOptions {
    * {@link traceLink} on the stack's own clock and the stack polled every `intervalMs`
    * (default 10). Draw the result with `tcp-tun-plot`.
    */
-  readonly trace?: { readonly sink: TraceSink; readonly intervalMs?: number };
+  readonly trace?: {
+    /** Receives every record, in time order. */
+    readonly sink: TraceSink;
+    /** Polling period of the per-connection samples, in milliseconds (default 10). */
+    readonly intervalMs?: number;
+  };
   /** Our IPv4 address, dotted quad ("10.0.0.2"). */
   readonly address: string;
   /**
@@ -136,19 +141,23 @@ export interface StackOptions {
 
 /** Counters of a stack, from {@link Stack.stats}. */
 export interface StackStats {
+  /** IPv4 packets received from the link (and from ourselves, see `loopbackPackets`). */
   packetsIn: number;
+  /** Octets of those packets, IPv4 headers included. */
   bytesIn: number;
   /**
    * Packets handed to the link and their octets. A TCP super-packet (GSO send, see
    * `superPacketsOut`) counts once, with its own length, however many segments it carries.
    */
   packetsOut: number;
+  /** Octets of the packets in `packetsOut`, IPv4 headers included. */
   bytesOut: number;
   /**
    * GSO send (a link with `tso`): TCP super-packets handed to `Link.sendTso`, each carrying
    * consecutive data segments of one connection, and the segments they carried in all.
    */
   superPacketsOut: number;
+  /** Segments carried by those super-packets in all (the link cut them apart). */
   superPacketSegmentsOut: number;
   /** Dropped inbound packets by reason, e.g. `ipv4-bad-checksum`, `tcp-truncated`, `not-for-us`. */
   drops: Record<string, number>;
@@ -156,6 +165,7 @@ export interface StackStats {
   checksumFailures: number;
   /** RSTs sent for segments that matched no connection or listener. */
   resetsSent: number;
+  /** ICMP echo replies (RFC 792) sent in answer to pings of our address. */
   icmpEchoReplies: number;
   /**
    * ICMP errors (destination unreachable, time exceeded) matched to a connection by the quoted
@@ -165,7 +175,9 @@ export interface StackStats {
   icmpErrors: number;
   /** SYN cookies (RFC 4987 §3.6) sent by full listeners, and cookie ACKs accepted / rejected. */
   synCookiesSent: number;
+  /** Cookie ACKs that validated and became connections. */
   synCookiesAccepted: number;
+  /** Cookie ACKs that failed validation (RFC 4987 §3.6). */
   synCookiesRejected: number;
   /**
    * Bare ACKs for a listening port that no cookie could explain (no cookie sent in the last two
@@ -177,9 +189,11 @@ export interface StackStats {
    * to the link, and counted here instead of in `packetsOut` (they do count in `packetsIn`).
    */
   loopbackPackets: number;
+  /** Octets of the packets in `loopbackPackets`. */
   loopbackBytes: number;
   /** Connections opened actively / accepted from listeners since the stack started. */
   connectionsOpened: number;
+  /** Connections that completed a handshake with one of our listeners since the stack started. */
   connectionsAccepted: number;
   /** Connections in the table now, by state. */
   connections: Partial<Record<TcpState, number>>;
@@ -199,10 +213,15 @@ export interface StackStats {
 
 /** One row of {@link Stack.connections}. */
 export interface ConnectionInfo {
+  /** RFC 9293 §3.3.2 state, e.g. 'ESTABLISHED'. */
   state: TcpState;
+  /** Our IPv4 address, dotted quad. */
   localAddress: string;
+  /** Our port. */
   localPort: number;
+  /** The peer's IPv4 address, dotted quad. */
   remoteAddress: string;
+  /** The peer's port. */
   remotePort: number;
   /** In-order octets received and not yet read by the application. */
   readable: number;
@@ -210,6 +229,7 @@ export interface ConnectionInfo {
   sendQueued: number;
   /** Smoothed RTT in ms (undefined before the first sample). */
   rttMs: number | undefined;
+  /** Current retransmission timeout in ms (RFC 6298 RTO, with backoff). */
   rtoMs: number;
   /** Congestion window in octets. */
   cwnd: number;
@@ -217,6 +237,7 @@ export interface ConnectionInfo {
   ssthresh: number;
   /** RTT variation in ms (RFC 6298 RTTVAR). */
   rttvarMs: number;
+  /** Segments resent, for any reason (RTO, fast retransmit, tail loss probes). */
   retransmits: number;
   /** Retransmission timer expiries. */
   rtoCount: number;
@@ -230,9 +251,11 @@ export interface ConnectionInfo {
   keepAliveProbes: number;
   /** Challenge ACKs sent / suppressed by the rate limit (RFC 5961 §3, §4, §7). */
   challengeAcks: number;
+  /** Challenge ACKs not sent because of the rate limit (RFC 5961 §7). */
   challengeAcksSuppressed: number;
   /** ICMP errors the connection accepted; the last soft one (RFC 1122 §4.2.3.9), if any. */
   icmpErrors: number;
+  /** Code of the last soft error (e.g. 'EHOSTUNREACH'), reported if the connection times out. */
   softError: string | undefined;
   /** MSS we send with now (lowered by ICMP frag-needed, RFC 1191). */
   sendMss: number;
@@ -551,8 +574,8 @@ export class Stack {
    * Closes the stack: stops every listener and resets every connection a socket still holds
    * (the sockets are destroyed, servers emit 'close'). Orphans still delivering what their
    * socket wrote before `destroy()`/`end()` (our data or FIN not yet acknowledged) get a short
-   * linger, as long as they make progress (at most {@link CLOSE_LINGER_STALL_MS} without any and
-   * {@link CLOSE_LINGER_MAX_MS} in all); then every connection left, orphans included, is reset,
+   * linger, as long as they make progress (at most 300 ms without any and
+   * 10 s in all); then every connection left, orphans included, is reset,
    * the timer cleared and the link closed. Safe to call twice.
    */
   close(): Promise<void> {

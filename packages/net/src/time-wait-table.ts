@@ -32,7 +32,7 @@ export type TimeWaitAnswer =
   /** A RST at RCV.NXT ended TIME-WAIT (as Linux): the record is gone, nothing to send. */
   | { readonly kind: 'closed' };
 
-/** Counters of a {@link TimeWaitTable}. */
+/** Counters of the stack's TIME-WAIT table (RFC 9293 §3.6.1), as `StackStats.timeWait`. */
 export interface TimeWaitStats {
   /** Records held now. */
   readonly held: number;
