@@ -167,9 +167,11 @@ abstract class LossBased implements CongestionControl {
   // RFC 5681 §3.1: the initial ssthresh SHOULD be arbitrarily high.
   ssthresh = 0x7fffffff;
   inRecovery = false;
+  /** SMSS in octets: the unit of slow-start and congestion-avoidance growth (RFC 5681 §2). */
   protected readonly mss: number;
   /** RFC 6582 `recover`: SND.MAX when recovery (or the last timeout) began; exclusive. */
   protected recover: number;
+  /** The current recovery follows RFC 6675 (SACK-based): no window inflation per duplicate ACK. */
   protected sackRecovery = false;
   /** Created on the first slow-start ACK with a clock; null once slow start is over for good. */
   private hystart: HyStart | null | undefined;
@@ -289,14 +291,17 @@ abstract class LossBased implements CongestionControl {
   protected abstract reduce(flightSize: number, now: number): number;
   /** The new ssthresh after a first RTO. */
   protected abstract reduceOnRto(flightSize: number): number;
+  /** Hook run when an ACK ends fast recovery (covers `recover`); nothing by default. */
   protected onRecoveryEnd(_ctx: AckContext | undefined): void {}
   /** An ACK of a flight that did not fill cwnd (the window was not tested). */
   protected onAppLimited(_ctx: AckContext | undefined): void {}
+  /** Hook run when HyStart++ (RFC 9406) ends slow start before a loss; nothing by default. */
   protected onSlowStartExit(_ctx: AckContext): void {}
 }
 
 /** NewReno: RFC 5681 slow start, congestion avoidance, fast retransmit; RFC 6582 fast recovery. */
 export class NewReno extends LossBased {
+  /** Always 'newreno' (`TcpConfig.congestionControl`). */
   readonly name = 'newreno' as const;
   /** Octets acknowledged toward the next congestion-avoidance increment (RFC 5681 §3.1 byte counting). */
   private ackedInCa = 0;
@@ -323,6 +328,7 @@ export class NewReno extends LossBased {
 
 /** RFC 9438 §5 constants: C = 0.4 (segments / s³), β_cubic = 0.7. */
 export const CUBIC_C = 0.4;
+/** RFC 9438 §4.6 β_cubic: the window is multiplied by it on a congestion event. */
 export const CUBIC_BETA = 0.7;
 /** RFC 9438 §4.3: α_cubic = 3·(1 − β)/(1 + β), the Reno-friendly additive increase. */
 const CUBIC_ALPHA = (3 * (1 - CUBIC_BETA)) / (1 + CUBIC_BETA);
@@ -333,6 +339,7 @@ const CUBIC_ALPHA = (3 * (1 - CUBIC_BETA)) / (1 + CUBIC_BETA);
  * Reno-friendly estimate W_est as a floor (§4.3) and fast convergence (§4.7).
  */
 export class Cubic extends LossBased {
+  /** Always 'cubic' (`TcpConfig.congestionControl`). */
   readonly name = 'cubic' as const;
   /** W_max in segments (the window before the last reduction). */
   wMax = 0;
@@ -415,6 +422,7 @@ export class Cubic extends LossBased {
     return this.reduce(flightSize, 0);
   }
 
+  /** Leaving slow start starts no curve yet: the next ACK in congestion avoidance starts the epoch. */
   protected override onSlowStartExit(): void {
     this.epochStartMs = -1;
     this.appLimitedSinceMs = -1;
@@ -426,6 +434,7 @@ export class Cubic extends LossBased {
     if (ctx !== undefined && this.epochStartMs >= 0 && this.appLimitedSinceMs < 0) this.appLimitedSinceMs = ctx.now;
   }
 
+  /** As {@link CongestionControl.onResume}, and the idle time is taken out of the cubic curve (RFC 9438 §5.8). */
   override onResume(idleMs: number, now: number, restart: boolean): void {
     super.onResume(idleMs, now, restart);
     // §5.8, as Linux's CA_EVENT_TX_START: shift the epoch by the idle time (unless an

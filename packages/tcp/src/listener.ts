@@ -50,11 +50,30 @@ export type ListenResult =
    * SYN-ACK queued; from an ACK returning a valid SYN cookie it is already ESTABLISHED with
    * `connected` pending (call `established()` on that event, as for any embryo).
    */
-  | { readonly kind: 'connection'; readonly connection: TcpConnection }
+  | {
+      /** A new connection. */
+      readonly kind: 'connection';
+      /** The connection, SYN-RECEIVED or (from a cookie) ESTABLISHED. */
+      readonly connection: TcpConnection;
+    }
   /** Send this reply (a RST for a stray ACK, or a stateless SYN-ACK carrying a SYN cookie). */
-  | { readonly kind: 'reply'; readonly transmit: Transmit }
+  | {
+      /** A reply to send, no state kept. */
+      readonly kind: 'reply';
+      /** The segment to send. */
+      readonly transmit: Transmit;
+    }
   /** Ignore the segment; `reason` is for counters. */
-  | { readonly kind: 'drop'; readonly reason: 'rst' | 'backlog-full' | 'no-syn' | 'bad-segment' };
+  | {
+      /** Ignore the segment. */
+      readonly kind: 'drop';
+      /**
+       * Why: `rst` a RST (never answered) or a segment no RST may answer; `backlog-full` a SYN
+       * the full backlog refused; `no-syn` a segment with neither SYN nor ACK; `bad-segment` one
+       * not for this listener, or a data segment that failed SYN-cookie validation.
+       */
+      readonly reason: 'rst' | 'backlog-full' | 'no-syn' | 'bad-segment';
+    };
 
 /** Options of {@link TcpListener}. */
 export interface ListenerOptions {

@@ -23,6 +23,7 @@ import { giveBlock, takeBlock } from './block-pool.js';
 
 const MIN_STORAGE = 4096;
 
+/** Ring of received octets: in-order ones waiting for `recv()` and out-of-order ones held for reassembly. */
 export class RecvBuffer {
   /** Most octets held, readable and out-of-order together. */
   readonly capacity: number;

@@ -10,6 +10,7 @@ const BETA = 1 / 4;
 const K = 4;
 const GRANULARITY_MS = 1;
 
+/** RFC 6298 estimator: SRTT, RTTVAR and the RTO with exponential backoff, in milliseconds. */
 export class RttEstimator {
   private srtt: number | undefined;
   private rttvar = 0;

@@ -49,6 +49,7 @@ export interface RackState {
   reorderingSeen: boolean;
 }
 
+/** The sender's scoreboard of segments in flight, for SACK loss recovery (RFC 6675) and RACK (RFC 8985); see the module comment. */
 export class Scoreboard {
   private cap = 0;
   private head = 0;

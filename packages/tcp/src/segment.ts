@@ -59,13 +59,21 @@ const F = {
 
 /** TCP flag bits of the FLAGS octet (RFC 9293 §3.1, RFC 3168 §23.2 for ECE/CWR). */
 export const TcpFlags = {
+  /** No more data from the sender. */
   FIN: 0x01,
+  /** Synchronize sequence numbers (opens a connection). */
   SYN: 0x02,
+  /** Reset the connection. */
   RST: 0x04,
+  /** Push: deliver the data to the application promptly. */
   PSH: 0x08,
+  /** The acknowledgment number field is significant. */
   ACK: 0x10,
+  /** The urgent pointer field is significant. */
   URG: 0x20,
+  /** ECN-Echo: congestion experienced was seen (RFC 3168 §6.1); on a SYN, ECN offered. */
   ECE: 0x40,
+  /** Congestion Window Reduced: the sender answered an ECE (RFC 3168 §6.1.2). */
   CWR: 0x80,
 } as const;
 
@@ -85,8 +93,20 @@ export type TcpDropReason = 'truncated' | 'bad-data-offset' | 'bad-checksum' | '
 
 /** Result of {@link parseTcp}. `payload` is a view of the input's memory (no copy), a plain `Uint8Array`. */
 export type TcpParseResult =
-  | { ok: true; repr: TcpRepr; payload: Uint8Array }
-  | { ok: false; reason: TcpDropReason };
+  | {
+      /** The segment is valid. */
+      ok: true;
+      /** The decoded header. */
+      repr: TcpRepr;
+      /** The data octets after the header. */
+      payload: Uint8Array;
+    }
+  | {
+      /** The segment was dropped. */
+      ok: false;
+      /** Why it was dropped. */
+      reason: TcpDropReason;
+    };
 
 /**
  * A zero-copy view of a TCP segment over a `Uint8Array` (any `byteOffset`), the bytes being
@@ -118,6 +138,7 @@ export class TcpSegment {
   get srcPort(): number {
     return this.view.getUint16(F.SRC_PORT);
   }
+  /** Writes the source port (the checksum is not updated). */
   set srcPort(v: number) {
     this.view.setUint16(F.SRC_PORT, v);
   }
@@ -126,6 +147,7 @@ export class TcpSegment {
   get dstPort(): number {
     return this.view.getUint16(F.DST_PORT);
   }
+  /** Writes the destination port (the checksum is not updated). */
   set dstPort(v: number) {
     this.view.setUint16(F.DST_PORT, v);
   }
@@ -134,6 +156,7 @@ export class TcpSegment {
   get seq(): number {
     return this.view.getUint32(F.SEQ);
   }
+  /** Writes the sequence number (taken modulo 2^32). */
   set seq(v: number) {
     this.view.setUint32(F.SEQ, v >>> 0);
   }
@@ -142,6 +165,7 @@ export class TcpSegment {
   get ackNumber(): number {
     return this.view.getUint32(F.ACK);
   }
+  /** Writes the acknowledgment number field (taken modulo 2^32). */
   set ackNumber(v: number) {
     this.view.setUint32(F.ACK, v >>> 0);
   }
@@ -159,6 +183,7 @@ export class TcpSegment {
   get flags(): number {
     return this.bytes[F.FLAGS]!;
   }
+  /** Writes the whole flags octet (an OR of {@link TcpFlags} bits). */
   set flags(v: number) {
     this.bytes[F.FLAGS] = v;
   }
@@ -200,6 +225,7 @@ export class TcpSegment {
   get window(): number {
     return this.view.getUint16(F.WINDOW);
   }
+  /** Writes the raw window field (already scaled down by the sender's shift). */
   set window(v: number) {
     this.view.setUint16(F.WINDOW, v);
   }
@@ -208,6 +234,7 @@ export class TcpSegment {
   get checksum(): number {
     return this.view.getUint16(F.CHECKSUM);
   }
+  /** Writes the checksum field as given (compute it over the pseudo-header first). */
   set checksum(v: number) {
     this.view.setUint16(F.CHECKSUM, v);
   }
@@ -216,6 +243,7 @@ export class TcpSegment {
   get urgentPointer(): number {
     return this.view.getUint16(F.URGENT);
   }
+  /** Writes the urgent pointer field. */
   set urgentPointer(v: number) {
     this.view.setUint16(F.URGENT, v);
   }
@@ -300,7 +328,12 @@ export class TcpParseTarget {
   /** Index in the parsed `bytes` where the payload starts; it runs to the segment's end. */
   payloadStart = 0;
   /** The object `repr.timestamp` points to when the segment carries timestamps (reused). */
-  readonly timestampStorage: { tsVal: number; tsEcr: number } = { tsVal: 0, tsEcr: 0 };
+  readonly timestampStorage: {
+    /** TSval of the last parsed segment (RFC 7323 §3). */
+    tsVal: number;
+    /** TSecr of the last parsed segment (RFC 7323 §3). */
+    tsEcr: number;
+  } = { tsVal: 0, tsEcr: 0 };
 }
 
 /** Points `target.repr.timestamp` at the target's reused object, holding the option at `at`. */

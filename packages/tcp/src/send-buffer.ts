@@ -18,6 +18,7 @@ import { giveBlock, takeBlock } from './block-pool.js';
 const INITIAL_STORAGE = 16 * 1024;
 const EMPTY = new Uint8Array(0);
 
+/** Ring of the octets sent or waiting to be sent and not yet acknowledged, addressed by offset from SND.UNA. */
 export class SendBuffer {
   /** Most octets the buffer holds. */
   readonly capacity: number;

@@ -45,17 +45,29 @@ export type TimeWaitVerdict =
 
 /** What a record is made of (see `TcpConnection.toTimeWait`). */
 export interface TimeWaitInit {
+  /** Our port. */
   readonly localPort: number;
+  /** The peer's port. */
   readonly remotePort: number;
   /** SND.NXT: after our FIN. */
   readonly sndNxt: number;
   /** RCV.NXT: after the peer's FIN. */
   readonly rcvNxt: number;
-  /** The window field of our last ACK, and our window shift (RFC 7323 §2.2; 0 without scaling). */
+  /** The window field of our last ACK (already scaled down). */
   readonly windowField: number;
+  /** Our receive window shift (RFC 7323 §2.2; 0 without scaling). */
   readonly windowShift: number;
   /** Timestamps in use (RFC 7323): our TSval offset, TS.Recent and when it was set; else undefined. */
-  readonly timestamps: { readonly offset: number; readonly recent: number; readonly recentAt: Instant } | undefined;
+  readonly timestamps:
+    | {
+        /** Offset added to our millisecond clock to form TSval (RFC 7323 §5.4). */
+        readonly offset: number;
+        /** TS.Recent: the peer's TSval to echo (RFC 7323 §4.3). */
+        readonly recent: number;
+        /** When TS.Recent was set, for the 24-day PAWS invalidation (RFC 7323 §5.5). */
+        readonly recentAt: Instant;
+      }
+    | undefined;
   /** 2·MSL. */
   readonly timeWaitMs: number;
   /** When TIME-WAIT began (or last restarted). */
@@ -71,8 +83,9 @@ const PAWS_IDLE_SECONDS = 24 * 24 * 3600;
 
 /** One 4-tuple in TIME-WAIT. */
 export class TimeWaitRecord {
-  /** Our port and the peer's (the rest of the 4-tuple is the table's key). */
+  /** Our port (the rest of the 4-tuple is the table's key). */
   readonly localPort: number;
+  /** The peer's port. */
   readonly remotePort: number;
   // Sequence numbers and TSvals as int32 (`| 0`), read back with `>>> 0`.
   private readonly sndNxt: number;

@@ -16,20 +16,27 @@ export type TcpControl = 'none' | 'psh' | 'syn' | 'fin' | 'rst';
 
 /** One SACK block (RFC 2018): sequence numbers `left` (inclusive) to `right` (exclusive). */
 export interface SackBlock {
+  /** First sequence number of the block (inclusive), uint32. */
   readonly left: number;
+  /** Sequence number just past the block (exclusive), uint32. */
   readonly right: number;
 }
 
 /** RFC 7323 timestamps option. */
 export interface TcpTimestamp {
+  /** TSval: the sender's timestamp clock when the segment was sent, uint32. */
   readonly tsVal: number;
+  /** TSecr: the most recent TSval received from the peer (meaningful only with ACK), uint32. */
   readonly tsEcr: number;
 }
 
 /** A parsed or to-be-emitted TCP segment header (everything but the payload bytes). */
 export interface TcpRepr {
+  /** Source port. */
   readonly srcPort: number;
+  /** Destination port. */
   readonly dstPort: number;
+  /** SYN, FIN, RST, PSH or none (at most one; see {@link TcpControl}). */
   readonly control: TcpControl;
   /** Sequence number of the first octet (or of the SYN/FIN), uint32. */
   readonly seq: number;
@@ -41,12 +48,17 @@ export interface TcpRepr {
   readonly urgent?: number | undefined;
   /** ECN flags (RFC 3168), parsed and emitted; engine support may come later. */
   readonly ece?: boolean | undefined;
+  /** CWR flag (RFC 3168 §6.1.2): the sender reduced its congestion window after an ECE. */
   readonly cwr?: boolean | undefined;
   /** Options (RFC 9293 §3.2, RFC 7323, RFC 2018). Absent means "not present". */
   readonly mss?: number | undefined;
+  /** Window Scale option shift, 0..14 (RFC 7323 §2), SYN segments only. */
   readonly windowScale?: number | undefined;
+  /** SACK-permitted option (RFC 2018 §2), SYN segments only. */
   readonly sackPermitted?: boolean | undefined;
+  /** SACK option blocks (RFC 2018 §3), at most four. */
   readonly sackBlocks?: readonly SackBlock[] | undefined;
+  /** Timestamps option (RFC 7323 §3). */
   readonly timestamp?: TcpTimestamp | undefined;
 }
 
@@ -76,10 +88,24 @@ export type TcpErrorCode = 'ECONNREFUSED' | 'ECONNRESET' | 'ETIMEDOUT' | 'EPIPE'
  *   that no longer fit are resent.
  */
 export type TcpIcmpError =
-  | { readonly kind: 'port-unreachable' }
-  | { readonly kind: 'host-unreachable' }
-  | { readonly kind: 'net-unreachable' }
-  | { readonly kind: 'frag-needed'; readonly mtu: number };
+  | {
+      /** ICMP destination unreachable, code 3 (RFC 792). */
+      readonly kind: 'port-unreachable';
+    }
+  | {
+      /** ICMP destination unreachable, code 1 (RFC 792). */
+      readonly kind: 'host-unreachable';
+    }
+  | {
+      /** ICMP destination unreachable, code 0 (RFC 792). */
+      readonly kind: 'net-unreachable';
+    }
+  | {
+      /** ICMP destination unreachable, code 4: fragmentation needed and DF set (RFC 1191). */
+      readonly kind: 'frag-needed';
+      /** Next-hop MTU the router reported, in octets. */
+      readonly mtu: number;
+    };
 
 /**
  * Events drained with `pollEvent()`, in the order they happened.
@@ -97,13 +123,36 @@ export type TcpIcmpError =
  *   it sends nothing more and can be removed from every table.
  */
 export type TcpEvent =
-  | { readonly type: 'connected' }
-  | { readonly type: 'readable' }
-  | { readonly type: 'writable' }
-  | { readonly type: 'end' }
-  | { readonly type: 'fin-acked' }
-  | { readonly type: 'error'; readonly code: TcpErrorCode }
-  | { readonly type: 'closed' };
+  | {
+      /** Reached ESTABLISHED (active or passive open). */
+      readonly type: 'connected';
+    }
+  | {
+      /** New in-order bytes can be taken with `recv()`. */
+      readonly type: 'readable';
+    }
+  | {
+      /** Send capacity grew (bytes were acknowledged). */
+      readonly type: 'writable';
+    }
+  | {
+      /** The peer's FIN arrived and every byte before it is readable. */
+      readonly type: 'end';
+    }
+  | {
+      /** The peer acknowledged our FIN, and with it every byte we sent. */
+      readonly type: 'fin-acked';
+    }
+  | {
+      /** The connection failed and is CLOSED. */
+      readonly type: 'error';
+      /** Why it failed. */
+      readonly code: TcpErrorCode;
+    }
+  | {
+      /** The connection reached CLOSED and sends nothing more. */
+      readonly type: 'closed';
+    };
 
 /**
  * IP ECN codepoint for an outgoing segment (RFC 3168 §5): `ect0` = ECT(0) (binary 10), set on new
@@ -114,7 +163,9 @@ export type TcpEcnCodepoint = 'ect0' | 'not-ect';
 
 /** One segment to put on the wire. `payload` may alias engine memory: emit it before the next call. */
 export interface Transmit {
+  /** The TCP header to emit. */
   readonly repr: TcpRepr;
+  /** Segment data (may be empty); valid only until the next call into the engine. */
   readonly payload: Uint8Array;
   /** The IP header's ECN field for this segment; absent means `not-ect`. */
   readonly ecn?: TcpEcnCodepoint | undefined;
@@ -125,7 +176,9 @@ export type TcpCongestionControlName = 'cubic' | 'newreno';
 
 /** An IPv4 address (uint32) and a port. */
 export interface Endpoint {
+  /** IPv4 address as a uint32 (10.0.0.1 is 0x0a000001). */
   readonly addr: number;
+  /** Port, 0–65535. */
   readonly port: number;
 }
 
@@ -137,9 +190,11 @@ export interface TcpConfig {
   readonly recvBufferSize: number;
   /** Send buffer in octets: unsent + unacknowledged data accepted from the application. */
   readonly sendBufferSize: number;
-  /** RFC 6298 bounds and initial value. */
+  /** Initial RTO before any RTT sample, in ms (default 1000; RFC 6298 §2.1). */
   readonly rtoInitialMs: number;
+  /** Lower bound of the RTO in ms (default 200, as Linux; RFC 6298 §2.4 suggests 1 s). */
   readonly rtoMinMs: number;
+  /** Upper bound of the RTO in ms, backoff included (default 60 000; RFC 6298 §2.5). */
   readonly rtoMaxMs: number;
   /** Retransmissions of one segment before the connection fails with ETIMEDOUT. */
   readonly maxRetransmits: number;
@@ -188,5 +243,6 @@ export interface TcpConfig {
   readonly userTimeoutMs: number;
   /** RFC 5961 §7: at most this many challenge ACKs per `challengeAckWindowMs` per connection (0 = unlimited). */
   readonly challengeAckLimit: number;
+  /** Length in ms of the window `challengeAckLimit` counts over (default 1000). */
   readonly challengeAckWindowMs: number;
 }

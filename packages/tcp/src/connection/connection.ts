@@ -38,10 +38,13 @@ export type { StateChangeHook } from './tcb.js';
 
 /** Options of {@link TcpConnection.connect}. */
 export interface ConnectOptions {
+  /** Our address and port. */
   readonly local: Endpoint;
+  /** The peer's address and port. */
   readonly remote: Endpoint;
   /** Initial send sequence number (RFC 9293 §3.4.1; the caller supplies it, e.g. RFC 6528). */
   readonly iss: number;
+  /** Settings for this connection; missing fields take `DEFAULT_TCP_CONFIG`'s. */
   readonly config?: Partial<TcpConfig> | undefined;
   /**
    * Offset added to the millisecond clock to form TSval (RFC 7323 §5.4, §7.1: hides the clock).
@@ -213,6 +216,7 @@ export class TcpConnection {
     return this.t.onStateChange;
   }
 
+  /** Installs (or, with `undefined`, removes) the state-change hook. */
   set onStateChange(hook: StateChangeHook | undefined) {
     this.t.onStateChange = hook;
   }
