@@ -5,7 +5,10 @@
  */
 
 /** An `Error` subclass instance with a permanent machine-readable `code`. */
-export type CodedError<E extends Error = Error> = E & { readonly code: string };
+export type CodedError<E extends Error = Error> = E & {
+  /** Stable machine-readable code, e.g. `ERR_INVALID_IP_ADDRESS`; match on it, not on the message. */
+  readonly code: string;
+};
 
 /** Builds a `TypeError` carrying `code`. @internal Used by this package to throw; not part of its API. */
 export function codedTypeError(code: string, message: string): CodedError<TypeError> {

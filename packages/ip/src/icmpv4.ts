@@ -16,21 +16,42 @@ import { IPV4_HEADER_LENGTH } from './ipv4.js';
 export const ICMPV4_HEADER_LENGTH = 8;
 
 /** ICMPv4 message types we speak (RFC 792). */
-export const Icmpv4Type = { EchoReply: 0, DestUnreachable: 3, EchoRequest: 8, TimeExceeded: 11 } as const;
+export const Icmpv4Type = {
+  /** Echo reply (ping answer). */
+  EchoReply: 0,
+  /** Destination unreachable; the code says why. */
+  DestUnreachable: 3,
+  /** Echo request (ping). */
+  EchoRequest: 8,
+  /** Time exceeded; the code says which timer. */
+  TimeExceeded: 11,
+} as const;
 
 /** Destination Unreachable codes (RFC 792, RFC 1191 for FragmentationNeeded, RFC 1122 §3.2.2.1). */
 export const Icmpv4UnreachableCode = {
+  /** No route to the destination network. */
   NetUnreachable: 0,
+  /** The destination host cannot be reached. */
   HostUnreachable: 1,
+  /** The destination does not speak the IP protocol. */
   ProtocolUnreachable: 2,
+  /** Nothing listens on the destination port (UDP; TCP answers with a RST instead). */
   PortUnreachable: 3,
+  /** The packet needs fragmenting but has DF set; carries the next-hop MTU (RFC 1191). */
   FragmentationNeeded: 4,
+  /** A source route failed. */
   SourceRouteFailed: 5,
+  /** Communication administratively prohibited by a filter (RFC 1812 §5.2.7.1). */
   AdminProhibited: 13,
 } as const;
 
 /** Time Exceeded codes (RFC 792). */
-export const Icmpv4TimeExceededCode = { TtlExceeded: 0, ReassemblyTimeout: 1 } as const;
+export const Icmpv4TimeExceededCode = {
+  /** TTL reached zero in transit. */
+  TtlExceeded: 0,
+  /** Not all fragments arrived in time to reassemble the datagram (RFC 792). */
+  ReassemblyTimeout: 1,
+} as const;
 
 // RFC 792 layout: octet offsets of each field.
 const F = {
@@ -48,6 +69,7 @@ export type Icmpv4DropReason = 'truncated' | 'bad-checksum' | 'unsupported-type'
 
 /** An echo request or reply: `data` is echoed back verbatim. */
 export interface Icmpv4EchoRepr {
+  /** Which of the two echo messages (type 8 or 0). */
   readonly type: 'echo-request' | 'echo-reply';
   /** Identifier, chosen by the sender to match replies (16 bits). */
   readonly ident: number;
@@ -59,6 +81,7 @@ export interface Icmpv4EchoRepr {
 
 /** A Destination Unreachable error (type 3). */
 export interface Icmpv4DestUnreachableRepr {
+  /** Destination unreachable (type 3). */
   readonly type: 'dest-unreachable';
   /** One of {@link Icmpv4UnreachableCode} (any 0..255 is carried). */
   readonly code: number;
@@ -70,6 +93,7 @@ export interface Icmpv4DestUnreachableRepr {
 
 /** A Time Exceeded error (type 11). */
 export interface Icmpv4TimeExceededRepr {
+  /** Time exceeded (type 11). */
   readonly type: 'time-exceeded';
   /** One of {@link Icmpv4TimeExceededCode}. */
   readonly code: number;
@@ -82,8 +106,18 @@ export type Icmpv4Repr = Icmpv4EchoRepr | Icmpv4DestUnreachableRepr | Icmpv4Time
 
 /** Result of {@link parseIcmpv4}. */
 export type Icmpv4ParseResult =
-  | { readonly ok: true; readonly repr: Icmpv4Repr }
-  | { readonly ok: false; readonly reason: Icmpv4DropReason };
+  | {
+      /** The message is valid and of a supported type. */
+      readonly ok: true;
+      /** The decoded message. */
+      readonly repr: Icmpv4Repr;
+    }
+  | {
+      /** The message was dropped. */
+      readonly ok: false;
+      /** Why it was dropped. */
+      readonly reason: Icmpv4DropReason;
+    };
 
 /**
  * A zero-copy view of an ICMPv4 message over a `Uint8Array` (any `byteOffset`). Use it on
@@ -108,6 +142,7 @@ export class Icmpv4Packet {
   get msgType(): number {
     return this.bytes[F.TYPE]!;
   }
+  /** Writes the message type (see {@link Icmpv4Type}). */
   set msgType(v: number) {
     this.bytes[F.TYPE] = v;
   }
@@ -116,6 +151,7 @@ export class Icmpv4Packet {
   get code(): number {
     return this.bytes[F.CODE]!;
   }
+  /** Writes the message code (see {@link Icmpv4UnreachableCode}, {@link Icmpv4TimeExceededCode}). */
   set code(v: number) {
     this.bytes[F.CODE] = v;
   }
@@ -124,6 +160,7 @@ export class Icmpv4Packet {
   get checksum(): number {
     return this.view.getUint16(F.CHECKSUM);
   }
+  /** Writes the checksum field as given (computed over the whole message with the field zeroed). */
   set checksum(v: number) {
     this.view.setUint16(F.CHECKSUM, v);
   }
@@ -132,6 +169,7 @@ export class Icmpv4Packet {
   get echoIdent(): number {
     return this.view.getUint16(F.ECHO_IDENT);
   }
+  /** Writes the echo identifier (echo messages only). */
   set echoIdent(v: number) {
     this.view.setUint16(F.ECHO_IDENT, v);
   }
@@ -140,6 +178,7 @@ export class Icmpv4Packet {
   get echoSeqNo(): number {
     return this.view.getUint16(F.ECHO_SEQ);
   }
+  /** Writes the echo sequence number (echo messages only). */
   set echoSeqNo(v: number) {
     this.view.setUint16(F.ECHO_SEQ, v);
   }
@@ -148,6 +187,7 @@ export class Icmpv4Packet {
   get nextHopMtu(): number {
     return this.view.getUint16(F.NEXT_HOP_MTU);
   }
+  /** Writes the next-hop MTU in octets (Destination Unreachable code 4, RFC 1191). */
   set nextHopMtu(v: number) {
     this.view.setUint16(F.NEXT_HOP_MTU, v);
   }

@@ -24,7 +24,14 @@ export const IPV4_HEADER_LENGTH = 20;
 export const IPV4_MAX_LENGTH = 0xffff;
 
 /** IP protocol numbers (IANA "Assigned Internet Protocol Numbers"). */
-export const IpProtocol = { Icmp: 1, Tcp: 6, Udp: 17 } as const;
+export const IpProtocol = {
+  /** ICMP (RFC 792). */
+  Icmp: 1,
+  /** TCP (RFC 9293). */
+  Tcp: 6,
+  /** UDP (RFC 768). */
+  Udp: 17,
+} as const;
 /** One of the {@link IpProtocol} values we name (any 0..255 number may appear on the wire). */
 export type IpProtocol = (typeof IpProtocol)[keyof typeof IpProtocol];
 
@@ -146,6 +153,7 @@ export class Ipv4Packet {
   get version(): number {
     return this.bytes[F.VER_IHL]! >>> 4;
   }
+  /** Writes the version nibble (4 for IPv4), keeping IHL. */
   set version(v: number) {
     this.bytes[F.VER_IHL] = ((v & 0x0f) << 4) | (this.bytes[F.VER_IHL]! & 0x0f);
   }
@@ -163,6 +171,7 @@ export class Ipv4Packet {
   get dscp(): number {
     return this.bytes[F.DSCP_ECN]! >>> 2;
   }
+  /** Writes the 6-bit DSCP, keeping the ECN bits. */
   set dscp(v: number) {
     this.bytes[F.DSCP_ECN] = ((v & 0x3f) << 2) | (this.bytes[F.DSCP_ECN]! & 0x03);
   }
@@ -171,6 +180,7 @@ export class Ipv4Packet {
   get ecn(): number {
     return this.bytes[F.DSCP_ECN]! & 0x03;
   }
+  /** Writes the 2-bit ECN codepoint (RFC 3168 §5), keeping DSCP. */
   set ecn(v: number) {
     this.bytes[F.DSCP_ECN] = (this.bytes[F.DSCP_ECN]! & 0xfc) | (v & 0x03);
   }
@@ -179,6 +189,7 @@ export class Ipv4Packet {
   get totalLength(): number {
     return this.view.getUint16(F.TOTAL_LENGTH);
   }
+  /** Writes Total Length in octets (header + payload). */
   set totalLength(v: number) {
     this.view.setUint16(F.TOTAL_LENGTH, v);
   }
@@ -187,6 +198,7 @@ export class Ipv4Packet {
   get ident(): number {
     return this.view.getUint16(F.IDENT);
   }
+  /** Writes the 16-bit Identification used to group fragments (RFC 6864). */
   set ident(v: number) {
     this.view.setUint16(F.IDENT, v);
   }
@@ -195,6 +207,7 @@ export class Ipv4Packet {
   get dontFragment(): boolean {
     return (this.view.getUint16(F.FLAGS_FRAG) & FLAG_DF) !== 0;
   }
+  /** Sets or clears DF, keeping MF and the fragment offset. */
   set dontFragment(v: boolean) {
     const w = this.view.getUint16(F.FLAGS_FRAG);
     this.view.setUint16(F.FLAGS_FRAG, v ? w | FLAG_DF : w & ~FLAG_DF);
@@ -204,6 +217,7 @@ export class Ipv4Packet {
   get moreFragments(): boolean {
     return (this.view.getUint16(F.FLAGS_FRAG) & FLAG_MF) !== 0;
   }
+  /** Sets or clears MF, keeping DF and the fragment offset. */
   set moreFragments(v: boolean) {
     const w = this.view.getUint16(F.FLAGS_FRAG);
     this.view.setUint16(F.FLAGS_FRAG, v ? w | FLAG_MF : w & ~FLAG_MF);
@@ -223,6 +237,7 @@ export class Ipv4Packet {
   get ttl(): number {
     return this.bytes[F.TTL]!;
   }
+  /** Writes the time to live, hops (0..255). */
   set ttl(v: number) {
     this.bytes[F.TTL] = v;
   }
@@ -231,6 +246,7 @@ export class Ipv4Packet {
   get protocol(): number {
     return this.bytes[F.PROTOCOL]!;
   }
+  /** Writes the payload protocol number (see {@link IpProtocol}). */
   set protocol(v: number) {
     this.bytes[F.PROTOCOL] = v;
   }
@@ -239,6 +255,7 @@ export class Ipv4Packet {
   get checksum(): number {
     return this.view.getUint16(F.CHECKSUM);
   }
+  /** Writes the header checksum field as given (compute it with the field zeroed first). */
   set checksum(v: number) {
     this.view.setUint16(F.CHECKSUM, v);
   }
@@ -247,6 +264,7 @@ export class Ipv4Packet {
   get src(): number {
     return this.view.getUint32(F.SRC);
   }
+  /** Writes the source address (uint32, taken modulo 2^32). */
   set src(v: number) {
     this.view.setUint32(F.SRC, v >>> 0);
   }
@@ -255,6 +273,7 @@ export class Ipv4Packet {
   get dst(): number {
     return this.view.getUint32(F.DST);
   }
+  /** Writes the destination address (uint32, taken modulo 2^32). */
   set dst(v: number) {
     this.view.setUint32(F.DST, v >>> 0);
   }
@@ -283,8 +302,22 @@ export class Ipv4Packet {
 
 /** Result of {@link parseIpv4}. `payload` is a view of the input's memory (no copy), a plain `Uint8Array`. */
 export type Ipv4ParseResult =
-  | { readonly ok: true; readonly repr: Ipv4Repr; readonly headerLength: number; readonly payload: Uint8Array }
-  | { readonly ok: false; readonly reason: Ipv4DropReason };
+  | {
+      /** The header is valid. */
+      readonly ok: true;
+      /** The decoded header. */
+      readonly repr: Ipv4Repr;
+      /** Header length in octets (options included), 20..60. */
+      readonly headerLength: number;
+      /** The octets after the header up to Total Length (a view, no copy). */
+      readonly payload: Uint8Array;
+    }
+  | {
+      /** The packet was dropped. */
+      readonly ok: false;
+      /** Why it was dropped. */
+      readonly reason: Ipv4DropReason;
+    };
 
 /**
  * Parses and validates a received IPv4 datagram (policy in the module comment). Never throws

@@ -56,9 +56,24 @@ export type Ipv4ReassemblyDropReason =
 
 /** Result of {@link Ipv4Reassembler.add}. */
 export type Ipv4ReassemblyResult =
-  | { readonly kind: 'complete'; readonly repr: Ipv4Repr; readonly payload: Uint8Array }
-  | { readonly kind: 'pending' }
-  | { readonly kind: 'drop'; readonly reason: Ipv4ReassemblyDropReason };
+  | {
+      /** A whole datagram: unfragmented, or the last missing fragment arrived. */
+      readonly kind: 'complete';
+      /** Its header, as one unfragmented datagram (no MF, offset 0). */
+      readonly repr: Ipv4Repr;
+      /** Its whole payload. */
+      readonly payload: Uint8Array;
+    }
+  | {
+      /** The fragment was kept; the datagram still has holes. */
+      readonly kind: 'pending';
+    }
+  | {
+      /** The fragment (or its whole datagram) was discarded. */
+      readonly kind: 'drop';
+      /** Why it was discarded. */
+      readonly reason: Ipv4ReassemblyDropReason;
+    };
 
 /** Counters of an {@link Ipv4Reassembler}. */
 export interface Ipv4ReassemblerStats {
