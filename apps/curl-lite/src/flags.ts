@@ -19,6 +19,7 @@ export interface CurlExtraOptions {
   readonly showError: boolean;
   /** `-w`: the format (already read from a file for `@file`). */
   readonly writeOut?: string | undefined;
+  /** `--retry`, `--retry-delay`, `--retry-max-time`, `--retry-connrefused`, `--retry-all-errors`. */
   readonly retry: RetrySettings;
 }
 

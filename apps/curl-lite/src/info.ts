@@ -18,24 +18,39 @@ export interface TransferInfo {
   startTransferMs: number;
   /** Time spent on redirect steps before the final request began. */
   redirectMs: number;
+  /** Milliseconds from the start until the transfer ended (`%{time_total}`). */
   totalMs: number;
   /** Status of the last response; 0 when none came (curl prints 000). */
   httpCode: number;
+  /** HTTP version of the last response, as Node reports it (`1.1`); `0` when none came. */
   httpVersion: string;
+  /** Method of the last request (`%{method}`). */
   method: string;
+  /** Scheme of the last request in capitals (`HTTP`, `HTTPS`); empty before the first request. */
   scheme: string;
+  /** The URL as given on the command line (`%{url}`). */
   url: string;
+  /** The URL of the last request, after redirects (`%{url_effective}`). */
   urlEffective: string;
   /** Where a 3xx response pointed, when it was not followed. */
   redirectUrl: string | undefined;
+  /** Referer header sent with the last request (`-e`), if any. */
   referer: string | undefined;
+  /** Content-Type of the last response, if it had one. */
   contentType: string | undefined;
+  /** Redirects followed (`%{num_redirects}`). */
   numRedirects: number;
+  /** New connections made (`%{num_connects}`). */
   numConnects: number;
+  /** Header fields in the last response (`%{num_headers}`). */
   numHeaders: number;
+  /** Address of the server connected to, dotted quad (`%{remote_ip}`). */
   remoteIp: string;
+  /** Port of the server connected to (`%{remote_port}`). */
   remotePort: number;
+  /** Our (the tcp-tun stack's) address on the connection (`%{local_ip}`). */
   localIp: string;
+  /** Our port on the connection (`%{local_port}`). */
   localPort: number;
   /** Body bytes of the last response as they came over the wire (before `--compressed` decoding). */
   sizeDownload: number;
@@ -49,8 +64,11 @@ export interface TransferInfo {
   responseHeaders: readonly string[];
   /** Verify result of the server's certificate: 0 verified (or plain HTTP), else OpenSSL's code. */
   sslVerifyResult: number;
+  /** File the body was written to (`-o`/`-O`), if any (`%{filename_effective}`). */
   filenameEffective: string | undefined;
+  /** The exit code the transfer ends with, curl's numbering (`%{exitcode}`). */
   exitCode: number;
+  /** The error message of a failed transfer (`%{errormsg}`). */
   errorMessage: string | undefined;
 }
 

@@ -12,9 +12,13 @@ import { DEFAULT_KEEPALIVE_MS, type TransferOptions } from './transfer.js';
 
 /** Everything the CLI was asked to do. */
 export interface CurlOptions extends TransferOptions, LinkOptions, CurlExtraOptions {
+  /** `-o FILE`: write the body there instead of stdout. */
   readonly output?: string | undefined;
+  /** `-O`: write the body to a file named like the URL's last path segment. */
   readonly remoteName: boolean;
+  /** `-s`: no progress meter and no error messages. */
   readonly silent: boolean;
+  /** `--stats`: print the stack's statistics and connections as JSON on stderr when done. */
   readonly stats: boolean;
 }
 

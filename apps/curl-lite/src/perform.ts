@@ -15,14 +15,19 @@ import { formatWriteOut } from './write-out.js';
 
 /** The options `perform` reads: a transfer's, the extra flags', and `-s`. */
 export interface PerformOptions extends TransferOptions, CurlExtraOptions {
+  /** `-s`: no retry warnings or other messages on stderr. */
   readonly silent: boolean;
 }
 
 /** The streams of a run: the body's destination, and the program's stdout and stderr. */
 export interface PerformIo {
+  /** Destination of the response body: stdout or the `-o`/`-O` file. */
   readonly body: Writable;
+  /** The program's stdout, for `-w` output. */
   readonly stdout: Writable;
+  /** The program's stderr: `-v` lines, retry warnings, `-w %{stderr}` output. */
   readonly stderr: Writable;
+  /** Called with the body octets received so far and the Content-Length, if any. */
   readonly progress?: ((received: number, total: number | undefined) => void) | undefined;
   /** The `-o` file name, for `%{filename_effective}`. */
   readonly filename?: string | undefined;

@@ -16,7 +16,9 @@ export interface RetrySettings {
   readonly delayMs?: number | undefined;
   /** `--retry-max-time S` in milliseconds: no new attempt once this long has passed since the first. */
   readonly maxTimeMs?: number | undefined;
+  /** `--retry-connrefused`: a refused connection counts as transient too. */
   readonly connRefused?: boolean | undefined;
+  /** `--retry-all-errors`: retry after any failure, not only transient ones. */
   readonly allErrors?: boolean | undefined;
 }
 

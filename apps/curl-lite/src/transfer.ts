@@ -14,10 +14,13 @@ import { startTls, tlsFailure, type TlsSettings } from './tls.js';
 
 /** What a {@link Connector} is asked for: Node's `net.connect` options of the same names. */
 export interface ConnectOptions {
+  /** Server address or name to connect to. */
   host: string;
+  /** Server port (80/443 unless the URL names one). */
   port: number;
   /** Keepalive on, after `keepAliveInitialDelay` ms of silence (curl's `--keepalive-time`). */
   keepAlive?: boolean;
+  /** Idle time before the first keep-alive probe, in milliseconds. */
   keepAliveInitialDelay?: number;
 }
 
@@ -29,18 +32,25 @@ export const DEFAULT_KEEPALIVE_MS = 60_000;
 
 /** What to fetch and how, already validated by the CLI. */
 export interface TransferOptions {
+  /** The URL to fetch, http or https. */
   readonly url: string;
+  /** `-X`: the request method; default GET, HEAD with `head`, POST with a body, PUT with `upload`. */
   readonly method?: string | undefined;
+  /** `-H`: extra request header fields, name and value, in order. */
   readonly headers: readonly (readonly [string, string])[];
+  /** Request body (`-d`, `--json`, `-T`); absent for none. */
   readonly body?: Uint8Array | undefined;
   /** Put the status line and headers in the output, as curl's `-i`. */
   readonly include: boolean;
   /** HEAD request, headers only, as curl's `-I`. */
   readonly head: boolean;
+  /** `-L`: follow 301, 302, 303, 307 and 308 responses. */
   readonly followRedirects: boolean;
+  /** `--max-redirs`: most redirects followed before failing with exit 47 (CLI default 20). */
   readonly maxRedirects: number;
   /** Exit 22 on HTTP status >= 400 without writing the body, as curl's `-f`. */
   readonly failOnError: boolean;
+  /** `-v`: log the connection and the request and response headers to `log`. */
   readonly verbose: boolean;
   /** Milliseconds for the whole operation; undefined means no limit. */
   readonly maxTimeMs?: number | undefined;
@@ -76,8 +86,11 @@ export interface TransferOptions {
 
 /** Where the transfer writes; `progress` is called as body bytes arrive. */
 export interface TransferOutput {
+  /** Where the response body (and with `-i` the head) goes. */
   readonly body: Writable;
+  /** Where `-v` lines go (stderr in the CLI). */
   readonly log: Writable;
+  /** Called with the body octets received so far and the Content-Length, if any. */
   readonly progress?: ((received: number, total: number | undefined) => void) | undefined;
   /** Filled in as the transfer goes (for `-w`), also when it fails. */
   readonly info?: TransferInfo | undefined;
@@ -85,9 +98,13 @@ export interface TransferOutput {
 
 /** The final response of a transfer. */
 export interface TransferResult {
+  /** HTTP status of the final response. */
   readonly statusCode: number;
+  /** URL of the final request, after redirects. */
   readonly url: string;
+  /** Body octets received in the final response (`%{size_download}`). */
   readonly bodyBytes: number;
+  /** Redirects followed. */
   readonly redirects: number;
 }
 

@@ -11,7 +11,9 @@ import type { TransferInfo } from './info.js';
 
 /** One piece of formatted output and the stream it goes to. */
 export interface WriteOutPiece {
+  /** The stream: stdout unless the format switched with `%{stderr}`. */
   readonly to: 'stdout' | 'stderr';
+  /** The formatted text, variables substituted. */
   readonly text: string;
 }
 
