@@ -11,6 +11,7 @@ import { DEFAULT_PORTS, SERVICE_NAMES, type ServiceName } from './services.js';
 export interface EchoOptions extends LinkOptions {
   /** Port of the echo service. */
   readonly port: number;
+  /** `--http-port`: port of the http service (default 80). */
   readonly httpPort: number;
   /** Services to run, each at most once, in the order given. */
   readonly services: readonly ServiceName[];

@@ -18,8 +18,11 @@ export const DEFAULT_PORTS: Readonly<Record<ServiceName, number>> = { echo: 7, d
 
 /** A running service; `close()` stops accepting (open connections are the stack's to close). */
 export interface Service {
+  /** Which service: echo (RFC 862), discard (RFC 863), source (a pseudo-random byte stream on chargen's port, RFC 864) or http. */
   readonly name: ServiceName;
+  /** The TCP port it listens on. */
   readonly port: number;
+  /** Stops accepting connections; those already open stay. */
   close(): void;
 }
 

@@ -15,9 +15,13 @@ import { flushOnExit, type Flushable } from './flush-on-exit.js';
 
 /** The parsed shared flags. */
 export interface LinkOptions {
+  /** `--dev`: TUN device name, 1 to 15 characters (default 'tun0'). */
   readonly dev: string;
+  /** `--addr`: the stack's own IPv4 address, dotted quad (default 10.0.0.2). */
   readonly addr: string;
+  /** `--peer`: the kernel's address on the point-to-point TUN link (default 10.0.0.1). */
   readonly peer: string;
+  /** `--mtu`: link MTU in octets, 576–65535 (default 1500). */
   readonly mtu: number;
   /**
    * Virtio-net offloads on the TUN device: the kernel hands over TCP super-segments of up to
@@ -30,6 +34,7 @@ export interface LinkOptions {
   readonly offload: boolean | 'auto';
   /** Busy-polling window of the TUN reader in microseconds (`--busy-poll`); 0 turns it off. */
   readonly busyPollUs: number;
+  /** `--pcap FILE`: capture every packet there (pcap, LINKTYPE_RAW; created mode 0600). */
   readonly pcap?: string | undefined;
   /**
    * Configure the device (default); `--no-configure` uses it as it is (TunOptions.configure:
@@ -147,6 +152,7 @@ export function readLinkOptionsOrExit(program: Command): LinkOptions {
 
 /** What {@link openLink} returns. */
 export interface OpenedLink {
+  /** The opened TUN device (for its counters and offload status; close it through `link`). */
   readonly device: TunDevice;
   /** The link to give the stack. */
   readonly link: Link;

@@ -9,6 +9,7 @@ import { closeSync, constants, fchmodSync, fstatSync, ftruncateSync, openSync } 
 
 /** Refusal to open an output file; `code` is `ERR_UNSAFE_OUTPUT_FILE`, or the errno name. */
 export class OutputFileError extends Error {
+  /** The errno name of the failed open (`EACCES`, `ENOENT`, ...), or `ERR_UNSAFE_OUTPUT_FILE` for a refused file. */
   readonly code: string;
 
   constructor(code: string, message: string) {
@@ -36,7 +37,12 @@ export function openPrivateFile(path: string): number {
 }
 
 /** {@link openPrivateFile}, also saying whether the file is new (a caller that fails may remove it). */
-export function createPrivateFile(path: string): { fd: number; created: boolean } {
+export function createPrivateFile(path: string): {
+  /** The open file descriptor, write-only, file truncated and mode 0600. */
+  fd: number;
+  /** True when this call created the file, false when an existing one was reused. */
+  created: boolean;
+} {
   const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW, O_NONBLOCK } = constants;
   let fd: number;
   let created = true;

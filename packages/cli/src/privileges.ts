@@ -24,7 +24,9 @@ export class PrivilegeError extends Error {
 
 /** An account as `getent passwd` (or /etc/passwd) describes it. */
 export interface Account {
+  /** Login name (the passwd entry's first field). */
   readonly name: string;
+  /** User id. */
   readonly uid: number;
   /** Primary group id. */
   readonly gid: number;
@@ -32,21 +34,33 @@ export interface Account {
 
 /** The identity the process has after {@link dropPrivileges}. */
 export interface Identity {
+  /** User id (real, effective and saved alike). */
   readonly uid: number;
+  /** Group id (real, effective and saved alike). */
   readonly gid: number;
+  /** Supplementary group ids. */
   readonly groups: readonly number[];
 }
 
 /** The calls {@link dropPrivileges} makes: `process` itself, or a fake in tests. */
 export interface ProcessIdentity {
+  /** Real user id, as `process.getuid()`. */
   getuid(): number;
+  /** Effective user id, as `process.geteuid()`. */
   geteuid(): number;
+  /** Real group id, as `process.getgid()`. */
   getgid(): number;
+  /** Effective group id, as `process.getegid()`. */
   getegid(): number;
+  /** Supplementary group ids, as `process.getgroups()`. */
   getgroups(): number[];
+  /** Replaces the supplementary groups (root only), as `process.setgroups()`. */
   setgroups(groups: number[]): void;
+  /** Sets the supplementary groups from the group database for `user`, plus `extraGroup`, as `process.initgroups()`. */
   initgroups(user: string, extraGroup: number): void;
+  /** Sets the real, effective and saved group id (from root), as `process.setgid()`. */
   setgid(id: number): void;
+  /** Sets the real, effective and saved user id (from root), as `process.setuid()`. */
   setuid(id: number): void;
 }
 

@@ -101,6 +101,7 @@ export function attachTun(name: string, offload = false): AttachedTun {
  * ioctl and errno; the device then works as a plain one).
  */
 export interface TunOffloadStatus {
+  /** `'on'`: IFF_VNET_HDR and TSO4 in use; `'off'`: not asked for; `'unsupported'`: asked with 'auto' and refused. */
   readonly state: 'on' | 'off' | 'unsupported';
   /** With `'unsupported'`: the refusal, e.g. `ioctl(TUNSETOFFLOAD) failed: EINVAL (0x3)`. */
   readonly reason?: string;
@@ -229,12 +230,20 @@ interface Setting {
   readonly required: boolean;
 }
 
-/** A refused setting left as it was (see {@link ConfigureResult}). */
+/**
+ * A default setting that changing was refused for lack of privilege, so it was left as it was
+ * (listed in `TunConfiguration.skipped`).
+ */
 export interface SkippedSetting {
+  /** Which setting: `txqueuelen`, `disable_ipv6`, ... */
   readonly what: string;
+  /** The value asked for, as shown in messages. */
   readonly wanted: string;
+  /** The value the interface keeps (`'none'` when unset). */
   readonly current: string;
+  /** Errno name of the refusal: `EPERM`, `EACCES` or `EROFS`. */
   readonly errno: string;
+  /** The shell command a privileged user would run to apply it. */
   readonly fix: string;
 }
 

@@ -33,11 +33,13 @@ export type TunReceiver = (packets: readonly Uint8Array[]) => void;
 export interface TunStats {
   /** Packets read from the device (sent by the kernel to us). */
   readonly rxPackets: number;
+  /** Octets of those packets (IP headers included, virtio-net headers not). */
   readonly rxBytes: number;
   /** Receiver calls: packets arrive in batches, so this is at most `rxPackets`. */
   readonly rxBatches: number;
   /** Packets written to the device (delivered to the kernel). */
   readonly txPackets: number;
+  /** Octets of those packets (IP headers included, virtio-net headers not). */
   readonly txBytes: number;
   /** Packets whose write failed (EAGAIN, ENOBUFS, EIO when down, EINVAL for garbage, ...). */
   readonly txDropped: number;
@@ -135,7 +137,12 @@ export class TunDevice extends EventEmitter {
    * With offload: `{ maxPacket: 65535 }`, the largest TCP super-packet `sendTso()` takes (the
    * `tso` of `@tcp-tun/net`'s `Link`). Undefined without offload: there is no header to ask with.
    */
-  readonly tso: { readonly maxPacket: number } | undefined;
+  readonly tso:
+    | {
+        /** Largest super-packet `sendTso()` takes, in octets. */
+        readonly maxPacket: number;
+      }
+    | undefined;
   /** What `openTun()` found and did to the interface. */
   readonly configuration: TunConfiguration;
   /**
