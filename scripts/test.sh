@@ -10,8 +10,9 @@ export TCPTUN_TEST_SUMMARY=$SUMMARY
 status=0
 pnpm exec turbo run build typecheck lint test --concurrency=1 --continue --output-logs=full || status=$?
 # The API reference (TypeDoc; `pnpm run docs`, as plain `pnpm docs` is a pnpm built-in): built
-# every run so a broken TSDoc link or an undocumentable public type fails here; warnings
-# (undocumented exports, ...) are counted.
+# every run. typedoc.json sets treatWarningsAsErrors, so any warning (an undocumented public
+# export, a broken TSDoc or README link, ...) makes TypeDoc exit non-zero and fails the run here,
+# with the warnings printed.
 DOCS_LOG=$(mktemp)
 if pnpm exec typedoc --logLevel Warn >"$DOCS_LOG" 2>&1; then
   found=$(grep -o 'Found [0-9]* errors\? and [0-9]* warnings\?' "$DOCS_LOG" | tail -1 || true)
