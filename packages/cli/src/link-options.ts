@@ -152,7 +152,7 @@ export function readLinkOptionsOrExit(program: Command): LinkOptions {
 
 /** What {@link openLink} returns. */
 export interface OpenedLink {
-  /** The opened TUN device (for its counters and offload status; close it through `link`). */
+  /** The opened TUN device, for its counters (`stats`), `offloadStatus` and `configuration`. */
   readonly device: TunDevice;
   /** The link to give the stack. */
   readonly link: Link;

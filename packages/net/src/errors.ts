@@ -54,7 +54,7 @@ export const SYSTEM_ERRNO = {
   ENOBUFS: -105,
   /** Retransmissions, the user timeout or keep-alive probes ran out. */
   ETIMEDOUT: -110,
-  /** The peer answered our SYN with a RST, or an ICMP port unreachable came back. */
+  /** The peer answered our SYN with a RST, or an ICMP port unreachable ended the connection attempt. */
   ECONNREFUSED: -111,
   /** An ICMP network unreachable (RFC 792) ended a connection attempt. */
   ENETUNREACH: -101,

@@ -255,7 +255,7 @@ export interface ConnectionInfo {
   challengeAcksSuppressed: number;
   /** ICMP errors the connection accepted; the last soft one (RFC 1122 §4.2.3.9), if any. */
   icmpErrors: number;
-  /** Code of the last soft error (e.g. 'EHOSTUNREACH'), reported if the connection times out. */
+  /** Code of the last soft ICMP error (e.g. 'EHOSTUNREACH'; RFC 1122 §4.2.3.9: noted, not fatal); undefined when none. */
   softError: string | undefined;
   /** MSS we send with now (lowered by ICMP frag-needed, RFC 1191). */
   sendMss: number;

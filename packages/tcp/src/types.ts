@@ -52,9 +52,9 @@ export interface TcpRepr {
   readonly cwr?: boolean | undefined;
   /** Options (RFC 9293 §3.2, RFC 7323, RFC 2018). Absent means "not present". */
   readonly mss?: number | undefined;
-  /** Window Scale option shift, 0..14 (RFC 7323 §2), SYN segments only. */
+  /** Window Scale option shift, 0..14 (RFC 7323 §2); meaningful on SYN segments only. */
   readonly windowScale?: number | undefined;
-  /** SACK-permitted option (RFC 2018 §2), SYN segments only. */
+  /** SACK-permitted option (RFC 2018 §2); meaningful on SYN segments only. */
   readonly sackPermitted?: boolean | undefined;
   /** SACK option blocks (RFC 2018 §3), at most four. */
   readonly sackBlocks?: readonly SackBlock[] | undefined;
