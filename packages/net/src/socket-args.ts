@@ -33,7 +33,7 @@ export interface SocketConstructorOpts {
 
 /** Options of `socket.connect()` / `createConnection()` (Node's `TcpSocketConnectOpts`). */
 export interface TcpSocketConnectOpts {
-  /** Remote port, 1–65535 (a numeric string is accepted, as Node). */
+  /** Remote port, 0–65535 as Node validates it (a numeric string is accepted too). */
   readonly port: number | string;
   /**
    * An IPv4 literal, `localhost`, or a name the `lookup` option (or the stack's) resolves.
