@@ -22,7 +22,7 @@ export const CHANNEL_CONNECTION_STATE = 'tcp-tun:connection:state';
 export const CHANNEL_CONNECTION_RETRANSMIT = 'tcp-tun:connection:retransmit';
 /** Channel name: a connection's retransmission timer expired (RFC 6298 §5.4–5.7). */
 export const CHANNEL_CONNECTION_RTO = 'tcp-tun:connection:rto';
-/** Channel name: a connection left the stack's table (CLOSED, or handed to TIME-WAIT records). */
+/** Channel name: a connection left the stack's table (CLOSED, or handed to a TIME-WAIT record). */
 export const CHANNEL_CONNECTION_CLOSE = 'tcp-tun:connection:close';
 /** Channel name: an inbound packet (or an open) was dropped; the message carries the reason. */
 export const CHANNEL_DROP = 'tcp-tun:drop';
@@ -77,8 +77,10 @@ export interface ConnectionRtoMessage extends ConnectionMessageBase {
 
 /** Message of {@link CHANNEL_CONNECTION_CLOSE}. */
 export interface ConnectionCloseMessage extends ConnectionMessageBase {
-  /** The final state (CLOSED, or TIME-WAIT when a compact record takes over). */
+  /** The engine's final state: CLOSED (after a TIME-WAIT handoff too). */
   state: TcpState;
+  /** The connection ended in TIME-WAIT: a compact record now answers for its 4-tuple (`stats().timeWait`). */
+  timeWait: boolean;
   /** The connection's last counters. */
   info: TcpInfo;
 }
@@ -139,7 +141,7 @@ export const diag = {
   },
   close(stack: object, localAddress: string, e: ConnectionEntry): void {
     if (!closeChannel.hasSubscribers) return;
-    const m: ConnectionCloseMessage = { ...base(stack, localAddress, e), state: e.conn.state, info: tcpInfoOf(e.conn) };
+    const m: ConnectionCloseMessage = { ...base(stack, localAddress, e), state: e.conn.state, timeWait: e.timeWait, info: tcpInfoOf(e.conn) };
     closeChannel.publish(m);
   },
   drop(stack: object, reason: string): void {

@@ -1161,6 +1161,7 @@ export class Stack {
       return;
     }
     // toTimeWait() emitted 'closed': the socket hears it, then the connection is forgotten.
+    entry.timeWait = true;
     this.#dispatchEvents(entry, now);
     this.#remove(entry);
     this.#timeWait.add(entry.remoteAddr, record);
@@ -1225,6 +1226,7 @@ export class Stack {
       orphan: false,
       touched: false,
       removed: false,
+      timeWait: false,
       deadline: 0,
       heapIndex: -1,
     };
