@@ -1322,8 +1322,11 @@ export class Stack {
     if (diag.retransmitWanted) {
       // Observed: each segment whose poll raised the retransmission count is published.
       const counters = conn.counters;
-      for (let n = counters.retransmits, t = conn.pollTransmit(now); t !== undefined; n = counters.retransmits, t = conn.pollTransmit(now)) {
-        if (counters.retransmits !== n) diag.retransmit(this, this.address, entry, t.repr.seq, t.payload.length);
+      for (;;) {
+        const before = counters.retransmits;
+        const t = conn.pollTransmit(now);
+        if (t === undefined) break;
+        if (counters.retransmits !== before) diag.retransmit(this, this.address, entry, t.repr.seq, t.payload.length);
         this.#sendTcp(entry.remoteAddr, t);
       }
     } else {
