@@ -61,7 +61,7 @@ export interface TcpInfo {
   fastRetransmits: number;
   /** Tail loss probes sent, RFC 8985 §7, a count (Linux: TcpExtTCPLossProbes, per connection). */
   tlpProbes: number;
-  /** D-SACK blocks received, RFC 2883, a count (Linux: tcpi_dsack_dups counts ours). */
+  /** D-SACK blocks received, RFC 2883, a count (Linux's tcpi_dsack_dups counts the ones we send). */
   dsacksReceived: number;
   /** Duplicate ACKs received, RFC 5681 §2, a count (no Linux field). */
   dupAcksIn: number;
@@ -132,7 +132,7 @@ export interface TcpInfo {
   persistProbes: number;
   /** Pure window updates sent after reads, a count. */
   windowUpdates: number;
-  /** Segments received with the IP CE codepoint, RFC 3168, a count (Linux: TcpExtTCPECNCeRcv... per connection). */
+  /** Segments received with the IP CE codepoint, RFC 3168, a count (no Linux field). */
   ceReceived: number;
   /** ACKs received with ECE, RFC 3168 §6.1.2, a count. */
   eceReceived: number;
