@@ -13,7 +13,8 @@ const RULES = {
   '@tcp-tun/net': {
     packages: ['@tcp-tun/ip', '@tcp-tun/tcp'],
     // node:tls: only to let Node's TLSSocket wrap a connected tcp-tun socket (src/socket-tls.ts).
-    node: ['node:stream', 'node:events', 'node:timers', 'node:crypto', 'node:fs', 'node:net', 'node:tls', 'node:util', 'node:buffer'],
+    // node:diagnostics_channel: the stack's instrumentation channels (src/diagnostics.ts).
+    node: ['node:stream', 'node:events', 'node:timers', 'node:crypto', 'node:fs', 'node:net', 'node:tls', 'node:util', 'node:buffer', 'node:diagnostics_channel'],
     pure: false,
   },
   // The programs' shared flags: may use every library layer, never an app.

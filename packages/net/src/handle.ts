@@ -13,6 +13,7 @@
 import type { LookupFunction as NetLookupFunction } from 'node:net';
 import type { TcpConfig, TcpEvent, TcpState } from '@tcp-tun/tcp';
 import type { ConnectionEntry, ListenerEntry } from './internal.js';
+import { tcpInfoOf, type TcpInfo } from './tcp-info.js';
 
 /** Receives the engine events of one connection (a socket), from the stack's drain. */
 export interface HandleOwner {
@@ -79,6 +80,11 @@ export class ConnectionHandle {
   /** Whether `send()` may still take octets (no FIN queued, not closed). */
   get canSend(): boolean {
     return this.live && this.#entry.conn.canSend;
+  }
+
+  /** The connection's counters and estimators now (as Linux's TCP_INFO); also after it closed. */
+  tcpInfo(): TcpInfo {
+    return tcpInfoOf(this.#entry.conn);
   }
 
   /** Where the engine events go (undefined: nobody; the stack treats data then as unread). */

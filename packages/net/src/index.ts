@@ -28,6 +28,23 @@
 export { Stack, DEFAULT_MAX_CONNECTIONS, type StackOptions, type StackStats, type ConnectionInfo } from './stack.js';
 export type { TimeWaitStats } from './time-wait-table.js';
 export type { Link, LinkReceiver } from './link.js';
+export type { TcpInfo } from './tcp-info.js';
+// node:diagnostics_channel instrumentation: channel names and message shapes.
+export {
+  CHANNEL_CONNECTION_OPEN,
+  CHANNEL_CONNECTION_STATE,
+  CHANNEL_CONNECTION_RETRANSMIT,
+  CHANNEL_CONNECTION_RTO,
+  CHANNEL_CONNECTION_CLOSE,
+  CHANNEL_DROP,
+  type ConnectionMessageBase,
+  type ConnectionOpenMessage,
+  type ConnectionStateMessage,
+  type ConnectionRetransmitMessage,
+  type ConnectionRtoMessage,
+  type ConnectionCloseMessage,
+  type DropMessage,
+} from './diagnostics.js';
 export type { LookupFunction } from './handle.js';
 export { createLinkPair, type LinkPairOptions, type LinkPairCounters, type PairedLink } from './link-pair.js';
 export {

@@ -22,6 +22,8 @@ export interface ConnectionEntry extends HeapItem {
   touched: boolean;
   /** Reached CLOSED and left every table. */
   removed: boolean;
+  /** Handed to a TIME-WAIT record (set just before it leaves the table). */
+  timeWait: boolean;
 }
 
 /** The stack's record of one listening port. */

@@ -27,6 +27,7 @@ import { ipv4FromString, ipv4ToString, isIpv4String } from '@tcp-tun/ip';
 import type { TcpErrorCode, TcpEvent, TcpState } from '@tcp-tun/tcp';
 import { SystemError, argumentError, describe, validatePort } from './errors.js';
 import type { ConnectionHandle, HandleOwner, LookupFunction, StackPort } from './handle.js';
+import type { TcpInfo } from './tcp-info.js';
 import type { Server } from './server.js';
 
 import { AbortError, normalizeConnectArgs, type AddressInfo, type SocketConstructorOpts, type TcpSocketConnectOpts } from './socket-args.js';
@@ -160,6 +161,15 @@ export class Socket extends net.Socket {
   /** The engine state of the connection ('CLOSED' when there is none); tcp-tun extension. */
   get tcpState(): TcpState {
     return this.#handle?.state ?? 'CLOSED';
+  }
+
+  /**
+   * The connection's counters and estimators now, as Linux's `getsockopt(TCP_INFO)` /
+   * `ss -ti` (see {@link TcpInfo}); undefined while the socket has no connection: before
+   * `connect()`, and once destroyed (as getsockopt on a closed descriptor fails). tcp-tun extension.
+   */
+  getTcpInfo(): TcpInfo | undefined {
+    return this.destroyed ? undefined : this.#handle?.tcpInfo();
   }
 
   // ---- commands ------------------------------------------------------------------------

@@ -253,7 +253,9 @@ describe('Stack', () => {
     expect(stack.stats().listeners).to.equal(1);
     const rows = stack.connections();
     expect(rows.map((r) => r.remotePort).sort()).to.deep.equal([40000, 40001]);
-    expect(rows[0]).to.have.keys(['state', 'localAddress', 'localPort', 'remoteAddress', 'remotePort', 'readable', 'sendQueued', 'rttMs', 'rtoMs', 'cwnd', 'ssthresh', 'rttvarMs', 'retransmits', 'rtoCount', 'bytesInFlight', 'persistProbes', 'outOfOrderBytes', 'keepAliveProbes', 'challengeAcks', 'challengeAcksSuppressed', 'icmpErrors', 'softError', 'sendMss', 'owned']);
+    // Every row is a TcpInfo (the engine's counters, as TCP_INFO) with addresses and queues.
+    expect(rows[0]).to.include.keys(['srttMs', 'minRttMs', 'bytesAcked', 'bytesSent', 'busyTimeMs', 'windowScalingEnabled', 'deliveryRateBps', 'recvMss']);
+    expect(rows[0]).to.include.keys(['state', 'localAddress', 'localPort', 'remoteAddress', 'remotePort', 'readable', 'sendQueued', 'rttMs', 'rtoMs', 'cwnd', 'ssthresh', 'rttvarMs', 'retransmits', 'rtoCount', 'bytesInFlight', 'persistProbes', 'outOfOrderBytes', 'keepAliveProbes', 'challengeAcks', 'challengeAcksSuppressed', 'icmpErrors', 'softError', 'sendMss', 'owned']);
   });
 
   it('close() resets connections, closes servers and the link', async () => {

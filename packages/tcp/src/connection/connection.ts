@@ -27,7 +27,7 @@ import { seqAdd } from '../seq.js';
 import type { TimeWaitRecord } from '../time-wait.js';
 import type { Endpoint, Instant, TcpConfig, TcpErrorCode, TcpEvent, TcpIcmpError, TcpRepr, TcpState, Transmit } from '../types.js';
 import { reusableBy, segmentArrives } from './arrives.js';
-import type { TcpCounters, TcpStats } from './counters.js';
+import { LIMIT_APP, LIMIT_CWND, LIMIT_RWND, type TcpCounters, type TcpStats } from './counters.js';
 import { handleIcmpError } from './liveness.js';
 import { pollTransmit } from './output.js';
 import { EV_READABLE, EV_WRITABLE, Tcb, type StateChangeHook } from './tcb.js';
@@ -285,10 +285,19 @@ export class TcpConnection {
     return t.snd.buf.allocated + t.rcv.buf.allocated + t.rec.sb.allocated;
   }
 
+  /**
+   * The live event counters (no copy: cheap enough to read per segment, e.g. to notice a
+   * retransmission or an RTO). Read-only to the caller; `stats` is the snapshot.
+   */
+  get counters(): Readonly<TcpCounters> {
+    return this.t.counters;
+  }
+
   /** A snapshot of the connection's counters and estimators. */
   get stats(): TcpStats {
     const t = this.t;
     const { snd, rcv, rec, opt, cc, rtt } = t;
+    const lim = t.limits;
     // The counters are copied by Object.assign: an object spread of them costs ~100× more in V8.
     const stats: Omit<TcpStats, keyof TcpCounters> = {
       state: t.st,
@@ -315,6 +324,11 @@ export class TcpConnection {
       timestampsEnabled: opt.ts,
       ecnEnabled: opt.ecn,
       noDelay: snd.noDelay,
+      recvMss: t.config.mss,
+      busyTimeMs: lim.total(LIMIT_APP) + lim.total(LIMIT_RWND) + lim.total(LIMIT_CWND),
+      appLimitedMs: lim.total(LIMIT_APP),
+      rwndLimitedMs: lim.total(LIMIT_RWND),
+      cwndLimitedMs: lim.total(LIMIT_CWND),
     };
     return Object.assign(stats, t.counters);
   }

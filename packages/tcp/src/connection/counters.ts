@@ -44,8 +44,12 @@ export class TcpCounters {
   persistProbes = 0;
   /** Pure window updates triggered by `recv()`. */
   windowUpdates = 0;
-  /** Application octets the peer acknowledged. */
+  /** Application octets the peer acknowledged (SYN and FIN not counted; Linux's tcpi_bytes_acked). */
   bytesAcked = 0;
+  /** Payload octets sent, retransmissions and probes included (Linux's tcpi_bytes_sent). */
+  bytesSent = 0;
+  /** Payload octets resent (Linux's tcpi_bytes_retrans). */
+  bytesRetransmitted = 0;
   /** Application octets made readable. */
   bytesReceived = 0;
   /** Segments received with the IP CE codepoint (RFC 3168). */
@@ -54,6 +58,50 @@ export class TcpCounters {
   eceReceived = 0;
   /** Congestion window reductions in response to ECE. */
   ecnReductions = 0;
+}
+
+/** The sender is idle: nothing in flight, nothing queued. Not counted. */
+export const LIMIT_IDLE = 0;
+/** Everything the application queued is sent; the sender waits for more (Linux's sndbuf_limited). */
+export const LIMIT_APP = 1;
+/** Data waits for the peer's receive window (Linux's rwnd_limited). */
+export const LIMIT_RWND = 2;
+/** Data waits for the congestion window, or leaves as fast as it may (Linux's busy time less the other two). */
+export const LIMIT_CWND = 3;
+/** One of the `LIMIT_*` states of {@link LimitClock}. */
+export type LimitState = typeof LIMIT_IDLE | typeof LIMIT_APP | typeof LIMIT_RWND | typeof LIMIT_CWND;
+
+/**
+ * What limits the sender, and for how long each limit held (in the spirit of Linux's
+ * `tcp_chrono_*`, which feeds tcpi_busy_time, tcpi_rwnd_limited and tcpi_sndbuf_limited).
+ * The output path reports the limit each time it decides how much may leave; the time between
+ * two reports is charged to the earlier limit. Idle time (nothing in flight or queued) is not
+ * charged. No allocation: four numbers in a fixed array.
+ */
+export class LimitClock {
+  /** The limit in force since `since`. */
+  state: LimitState = LIMIT_IDLE;
+  /** When `state` began, in the engine's ms. */
+  since = 0;
+  /** The latest instant the output path reported (the open period is counted up to it). */
+  lastNow = 0;
+  /** Ms charged to each closed period, indexed by `LimitState`. */
+  readonly totals: number[] = [0, 0, 0, 0];
+
+  /** The limit at `now` is `state` (RFC-free bookkeeping; called from the output path). */
+  enter(state: LimitState, now: number): void {
+    if (now > this.lastNow) this.lastNow = now;
+    if (state === this.state) return;
+    if (this.state !== LIMIT_IDLE) this.totals[this.state] = (this.totals[this.state] ?? 0) + Math.max(0, now - this.since);
+    this.state = state;
+    this.since = now;
+  }
+
+  /** Ms spent in `state`, the open period included up to the last report. */
+  total(state: LimitState): number {
+    const open = this.state === state && state !== LIMIT_IDLE ? Math.max(0, this.lastNow - this.since) : 0;
+    return (this.totals[state] ?? 0) + open;
+  }
 }
 
 /** Counters and estimator values of one connection; a snapshot, read with `conn.stats` (in the spirit of `ss -ti`). */
@@ -109,4 +157,14 @@ export interface TcpStats extends Readonly<TcpCounters> {
   readonly ecnEnabled: boolean;
   /** Nagle's algorithm disabled. */
   readonly noDelay: boolean;
+  /** The MSS we announced in our SYN: the largest segment we accept (Linux's tcpi_advmss). */
+  readonly recvMss: number;
+  /** Ms with data in flight or waiting to be sent (Linux's tcpi_busy_time). */
+  readonly busyTimeMs: number;
+  /** Ms the sender had sent all the application had queued, with data in flight (Linux's tcpi_sndbuf_limited). */
+  readonly appLimitedMs: number;
+  /** Ms data waited for the peer's receive window (Linux's tcpi_rwnd_limited). */
+  readonly rwndLimitedMs: number;
+  /** Ms data waited for cwnd or left as fast as allowed: busy less app- and rwnd-limited time. */
+  readonly cwndLimitedMs: number;
 }

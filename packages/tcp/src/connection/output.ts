@@ -10,6 +10,7 @@
 import { FIN } from '../scoreboard.js';
 import { seqAdd, seqDiff, seqGe, seqGt } from '../seq.js';
 import type { Instant, SackBlock, TcpControl, TcpRepr, Transmit } from '../types.js';
+import { LIMIT_APP, LIMIT_CWND, LIMIT_IDLE, LIMIT_RWND, type LimitState } from './counters.js';
 import { keepAliveProbeSeq } from './liveness.js';
 import { SACK_BLOCK_LENGTH, SACK_OPTION_BASE, sackOptionLength } from './receiver.js';
 import { armTlp, tlpAllowed } from './recovery.js';
@@ -52,6 +53,8 @@ export function pollTransmit(t: Tcb, now: Instant): Transmit | undefined {
     // RFC 6675 §4 NextSeg rule 1: lost segments first, while pipe leaves room in cwnd.
     const i = rec.sb.firstLostToSend();
     if (i >= 0 && rec.sb.pipe + rec.sb.spanOf(i) <= t.cc.cwnd) return retransmitRecord(t, i, now);
+    // A lost segment waits for room in cwnd: the sender is cwnd-limited.
+    if (i >= 0) t.limits.enter(LIMIT_CWND, now);
     if (t.snd.probePending) {
       t.snd.probePending = false;
       const tx = transmitProbe(t, now);
@@ -143,6 +146,7 @@ function transmitData(t: Tcb, now: Instant, probe: boolean): Transmit | undefine
   const avail = off >= 0 ? bufLen - off : 0;
   let len = 0;
   let full = snd.mss;
+  let limit: LimitState = LIMIT_APP;
   if (avail > 0) {
     if (!probe && snd.nxt === snd.una && snd.lastSendAt !== undefined) {
       // Sending resumes with nothing in flight: after more than an RTO of not sending data the
@@ -166,6 +170,11 @@ function transmitData(t: Tcb, now: Instant, probe: boolean): Transmit | undefine
         len = 0;
       }
     }
+    // What held this segment to `len`: all queued data went (the application), the peer's
+    // window, or else cwnd (or Nagle/SWS waiting for an ACK, which the network paces too).
+    if (len === avail) limit = LIMIT_APP;
+    else if (rwndRoom < full && rwndRoom <= cwndRoom) limit = LIMIT_RWND;
+    else limit = LIMIT_CWND;
     if (len === 0 && snd.zeroWindowBlocked(t.traits.transmitsData)) {
       t.timers.arm('persist', now + snd.persistIntervalMs(t.rtt.rtoMs, t.config.rtoMaxMs));
       // User timeout: data held by a zero window counts as unacknowledged (RFC 5482, Linux).
@@ -176,6 +185,7 @@ function transmitData(t: Tcb, now: Instant, probe: boolean): Transmit | undefine
   // FIN goes after the last octet, riding on it when it fits. A lone FIN does not wait for
   // window (it takes no buffer; Linux accepts a bare FIN at RCV.NXT into a zero window).
   const sendFin = snd.finQueued && !snd.finAcked && end === snd.finSeq && seqGe(end, snd.max) && (len > 0 || len === avail);
+  if (!probe) t.limits.enter(len === 0 && !sendFin && avail === 0 && snd.nxt === snd.una ? LIMIT_IDLE : limit, now);
   if (len === 0 && !sendFin) return undefined;
 
   const lastOfBurst = len > 0 && len === avail;
@@ -210,6 +220,7 @@ function retransmitRecord(t: Tcb, i: number, now: Instant): Transmit {
   const repr = dataRepr(t, now, fin ? 'fin' : 'psh', seqAdd(snd.bufSeq, rel), false, len);
   sb.retransmitted(i, now);
   t.counters.retransmits++;
+  t.counters.bytesRetransmitted += len;
   t.timers.arm('retransmit', now + t.rtt.rtoMs);
   // RFC 3168 §6.1.5: retransmitted data is not ECN-capable.
   return out(t, repr, len > 0 ? snd.buf.slice(rel, len) : EMPTY, false);
@@ -279,6 +290,7 @@ function dataRepr(t: Tcb, now: Instant, control: TcpControl, seq: number, cwr: b
 /** Books an outgoing segment; every segment with ACK carries everything an ACK would. */
 function out(t: Tcb, repr: TcpRepr, payload: Uint8Array, ect: boolean): Transmit {
   t.counters.segmentsOut++;
+  t.counters.bytesSent += payload.length;
   if (repr.ack !== undefined) {
     const rcv = t.rcv;
     rcv.ackNow = false;

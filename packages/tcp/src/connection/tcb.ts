@@ -13,7 +13,7 @@ import { createCongestionControl, initialWindow, type CongestionControl } from '
 import { RttEstimator } from '../rtt.js';
 import { TimeWaitRecord } from '../time-wait.js';
 import type { Endpoint, Instant, TcpConfig, TcpErrorCode, TcpEvent, TcpRepr, TcpState } from '../types.js';
-import { TcpCounters } from './counters.js';
+import { LimitClock, TcpCounters } from './counters.js';
 import { Liveness } from './liveness.js';
 import { DEFAULT_PEER_MSS, MIN_PEER_MSS, NegotiatedOptions, effectiveSendMss } from './options.js';
 import { Receiver } from './receiver.js';
@@ -63,6 +63,8 @@ export class Tcb {
   readonly live: Liveness;
   readonly timers = new TimerTable();
   readonly counters = new TcpCounters();
+  /** What limits the sender and for how long (busy / app / rwnd / cwnd time). */
+  readonly limits = new LimitClock();
   cc: CongestionControl;
   readonly rtt: RttEstimator;
 
