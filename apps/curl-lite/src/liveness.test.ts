@@ -6,7 +6,8 @@
 import { expect } from 'chai';
 import http from 'node:http';
 import { PassThrough } from 'node:stream';
-import { createLinkPair, Stack, type Link, type LinkReceiver } from '@tcp-tun/net';
+import { createLinkPair, Stack } from '@tcp-tun/net';
+import { CuttableLink, usageExitCodes } from '../../../testing/cli-tests.js';
 import { CurlError, EXIT } from './errors.js';
 import { parseCurlOptions } from './options.js';
 import { DEFAULT_KEEPALIVE_MS, transfer, type ConnectOptions, type TransferOptions } from './transfer.js';
@@ -14,26 +15,6 @@ import { DEFAULT_KEEPALIVE_MS, transfer, type ConnectOptions, type TransferOptio
 const SERVER = '10.9.2.2';
 const CLIENT = '10.9.2.1';
 const argv = (...args: string[]): string[] => ['node', 'curl-lite', ...args, `http://${SERVER}/`];
-
-/** A link that can be cut: from then on it loses every packet both ways, silently. */
-class CuttableLink implements Link {
-  cut = false;
-  constructor(private readonly inner: Link) {}
-  get mtu(): number {
-    return this.inner.mtu;
-  }
-  start(receiver: LinkReceiver): void {
-    this.inner.start((packets) => {
-      if (!this.cut) receiver(packets);
-    });
-  }
-  send(packet: Uint8Array): void {
-    if (!this.cut) this.inner.send(packet);
-  }
-  close(): Promise<void> {
-    return this.inner.close();
-  }
-}
 
 const base: TransferOptions = {
   url: `http://${SERVER}/`,
@@ -73,22 +54,10 @@ describe('curl-lite liveness flags', function () {
     });
 
     it('rejects bad values with exit 2, as curl', () => {
-      const exits: number[] = [];
-      const realExit = process.exit;
-      const realWrite = process.stderr.write;
-      process.exit = ((code?: number) => {
-        exits.push(code ?? 0);
-        throw new Error('exit');
-      }) as typeof process.exit;
-      process.stderr.write = (() => true) as typeof process.stderr.write;
-      try {
-        for (const bad of [['--keepalive-time', '0'], ['--keepalive-time', '1.5'], ['--keepalive-time', 'x'], ['--connect-timeout', '0'], ['--connect-timeout', '-1']]) {
-          expect(() => parseCurlOptions(argv(...bad)), bad.join(' ')).to.throw('exit');
-        }
-      } finally {
-        process.exit = realExit;
-        process.stderr.write = realWrite;
-      }
+      const exits = usageExitCodes(
+        [['--keepalive-time', '0'], ['--keepalive-time', '1.5'], ['--keepalive-time', 'x'], ['--connect-timeout', '0'], ['--connect-timeout', '-1']],
+        (bad) => parseCurlOptions(argv(...bad)),
+      );
       expect(exits).to.deep.equal([2, 2, 2, 2, 2]);
     });
   });

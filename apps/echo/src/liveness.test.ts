@@ -4,7 +4,8 @@
  */
 import { expect } from 'chai';
 import type { Duplex } from 'node:stream';
-import { createLinkPair, Stack, type Link, type LinkReceiver } from '@tcp-tun/net';
+import { createLinkPair, Stack } from '@tcp-tun/net';
+import { CuttableLink, usageExitCodes } from '../../../testing/cli-tests.js';
 import { parseEchoOptions } from './options.js';
 import { startService } from './services.js';
 
@@ -12,42 +13,8 @@ const argv = (...args: string[]): string[] => ['node', 'tcp-tun-echo', ...args];
 const SERVER = '10.9.1.2';
 const CLIENT = '10.9.1.1';
 
-/** A link that can be cut: from then on it loses every packet both ways, silently. */
-class CuttableLink implements Link {
-  cut = false;
-  constructor(private readonly inner: Link) {}
-  get mtu(): number {
-    return this.inner.mtu;
-  }
-  start(receiver: LinkReceiver): void {
-    this.inner.start((packets) => {
-      if (!this.cut) receiver(packets);
-    });
-  }
-  send(packet: Uint8Array): void {
-    if (!this.cut) this.inner.send(packet);
-  }
-  close(): Promise<void> {
-    return this.inner.close();
-  }
-}
-
 function usageErrors(args: string[][]): number[] {
-  const exits: number[] = [];
-  const realExit = process.exit;
-  const realWrite = process.stderr.write;
-  process.exit = ((code?: number) => {
-    exits.push(code ?? 0);
-    throw new Error('exit');
-  }) as typeof process.exit;
-  process.stderr.write = (() => true) as typeof process.stderr.write;
-  try {
-    for (const bad of args) expect(() => parseEchoOptions(argv(...bad)), bad.join(' ')).to.throw('exit');
-  } finally {
-    process.exit = realExit;
-    process.stderr.write = realWrite;
-  }
-  return exits;
+  return usageExitCodes(args, (bad) => parseEchoOptions(argv(...bad)));
 }
 
 describe('tcp-tun-echo liveness flags', function () {

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { parseEchoOptions, servicePorts } from './options.js';
 import { DEFAULT_BUSY_POLL_US } from '@tcp-tun/tun';
+import { usageExitCodes } from '../../../testing/cli-tests.js';
 
 const argv = (...args: string[]) => ['node', 'tcp-tun-echo', ...args];
 
@@ -30,22 +31,7 @@ describe('tcp-tun-echo options', () => {
   });
 
   it('rejects bad values with a usage error', () => {
-    const exits: number[] = [];
-    const realExit = process.exit;
-    const realWrite = process.stderr.write;
-    process.exit = ((code?: number) => {
-      exits.push(code ?? 0);
-      throw new Error('exit');
-    }) as typeof process.exit;
-    process.stderr.write = (() => true) as typeof process.stderr.write;
-    try {
-      for (const bad of [['--addr', '10.0.0.256'], ['--mtu', '20'], ['--services', 'echo,ftp'], ['--drop', '2'], ['--dev', 'a-very-long-device-name'], ['--addr', '10.0.0.1'], ['--busy-poll', '-1'], ['--busy-poll', '100001']]) {
-        expect(() => parseEchoOptions(argv(...bad)), bad.join(' ')).to.throw('exit');
-      }
-    } finally {
-      process.exit = realExit;
-      process.stderr.write = realWrite;
-    }
+    const exits = usageExitCodes([['--addr', '10.0.0.256'], ['--mtu', '20'], ['--services', 'echo,ftp'], ['--drop', '2'], ['--dev', 'a-very-long-device-name'], ['--addr', '10.0.0.1'], ['--busy-poll', '-1'], ['--busy-poll', '100001']], (bad) => parseEchoOptions(argv(...bad)));
     expect(exits.every((c) => c !== 0)).to.equal(true);
     expect(exits).to.have.length(8);
   });
