@@ -116,7 +116,7 @@ describe('ICMPv6 (RFC 4443)', () => {
     expect(parseIcmpv6(message.subarray(0, 3), src, dst)).to.deep.equal({ ok: false, reason: 'truncated', msgType: -1 });
     expect(parseIcmpv6(message.subarray(0, 7), src, dst)).to.deep.equal({ ok: false, reason: 'truncated', msgType: 128 });
     const bad = message.slice();
-    bad[10] ^= 1;
+    bad[10] = bad[10]! ^ 1;
     expect(parseIcmpv6(bad, src, dst)).to.deep.equal({ ok: false, reason: 'bad-checksum', msgType: 128 });
     expect(parseIcmpv6(message, src, ipv6FromString('fd02::2'))).to.include({ ok: false, reason: 'bad-checksum' });
     const unknown = new Uint8Array(8);
