@@ -10,7 +10,7 @@ import {
   parseIpv6,
   parseIpv6Into,
 } from './ipv6.js';
-import { atOffset, hex } from './__tests__/captured.js';
+import { atOffset } from './__tests__/captured.js';
 import * as F from './__tests__/fixtures6.js';
 import { withSeed } from '../../../testing/random.js';
 
@@ -173,9 +173,5 @@ describe('IPv6 fixed header (RFC 8200 §3)', () => {
         expect(r.repr).to.deep.equal(repr);
       }
     });
-  });
-
-  it('hex helper sanity', () => {
-    expect(Array.from(hex('60 00'))).to.deep.equal([0x60, 0]);
   });
 });
