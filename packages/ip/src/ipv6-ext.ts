@@ -113,6 +113,18 @@ export function walkIpv6Headers(packet: Uint8Array, chain: Ipv6HeaderChain, opti
   if (packet.length < IPV6_HEADER_LENGTH) return drop(chain, 'truncated');
   const end = IPV6_HEADER_LENGTH + ((packet[4]! << 8) | packet[5]!);
   if (end > packet.length) return drop(chain, 'truncated');
+  // Fast path: most packets carry no extension header and a TCP or ICMPv6 payload.
+  const next = packet[6]!;
+  if (options === undefined && (next === Ipv6NextHeader.Tcp || next === Ipv6NextHeader.Icmpv6)) {
+    chain.kind = 'upper';
+    chain.protocol = next;
+    chain.offset = IPV6_HEADER_LENGTH;
+    chain.end = end;
+    chain.nextHeaderFieldOffset = 6;
+    chain.headers = 0;
+    chain.icmpCode = -1;
+    return 'upper';
+  }
   return walkIpv6HeadersFrom(packet, IPV6_HEADER_LENGTH, 6, end, chain, options);
 }
 
