@@ -113,9 +113,11 @@ export function walkIpv6Headers(packet: Uint8Array, chain: Ipv6HeaderChain, opti
   if (packet.length < IPV6_HEADER_LENGTH) return drop(chain, 'truncated');
   const end = IPV6_HEADER_LENGTH + ((packet[4]! << 8) | packet[5]!);
   if (end > packet.length) return drop(chain, 'truncated');
-  // Fast path: most packets carry no extension header and a TCP or ICMPv6 payload.
+  // Fast path: most packets carry no extension header, just an upper layer we know.
   const next = packet[6]!;
-  if (options === undefined && (next === Ipv6NextHeader.Tcp || next === Ipv6NextHeader.Icmpv6)) {
+  if (next !== Ipv6NextHeader.HopByHop && next !== Ipv6NextHeader.Routing && next !== Ipv6NextHeader.Fragment &&
+      next !== Ipv6NextHeader.NoNextHeader && next !== Ipv6NextHeader.DestinationOptions &&
+      (options?.isUpperLayer ?? defaultIsUpperLayer)(next)) {
     chain.kind = 'upper';
     chain.protocol = next;
     chain.offset = IPV6_HEADER_LENGTH;
