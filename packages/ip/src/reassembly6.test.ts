@@ -125,6 +125,15 @@ describe('IPv6 reassembly (RFC 8200 §4.5)', () => {
     expect(r.stats).to.include({ datagramsTimedOut: 1, bytesHeld: 0, timeExceededPending: 0 });
   });
 
+  it('refuses a chain that does not describe a fragment of this packet', () => {
+    const r = new Ipv6Reassembler();
+    const chain = new Ipv6HeaderChain();
+    walkIpv6Headers(F.TCP_SYN, chain);
+    expect(r.add(0, F.TCP_SYN, chain)).to.include({ kind: 'drop', reason: 'bad-fragment' });
+    walkIpv6Headers(F.FRAGMENTED_ECHO_REQUEST_1, chain);
+    expect(r.add(0, F.FRAGMENTED_ECHO_REQUEST_1.subarray(0, 100), chain)).to.include({ kind: 'drop', reason: 'bad-fragment' });
+  });
+
   it('times out silently without the first fragment', () => {
     const r = new Ipv6Reassembler();
     offer(r, 0, udpFragment(6, 16, false, filled(8, 1)));

@@ -212,7 +212,10 @@ export class Ipv6Reassembler {
    * may reuse `packet`). Expires old packets first (see {@link expire}).
    */
   add(now: number, packet: Uint8Array, chain: Ipv6HeaderChain): Ipv6ReassemblyResult {
-    if (chain.kind !== 'fragment' || chain.end > packet.length || chain.offset > chain.end) return this.drop('bad-fragment');
+    if (chain.kind !== 'fragment' || chain.end > packet.length || chain.offset > chain.end ||
+        chain.fragmentHeaderOffset < IPV6_HEADER_LENGTH || chain.nextHeaderFieldOffset >= chain.fragmentHeaderOffset) {
+      return this.drop('bad-fragment'); // not what walkIpv6Headers wrote for this packet
+    }
     const offset = chain.fragmentOffset;
     const data = packet.subarray(chain.offset, chain.end);
     const end = offset + data.length;
