@@ -10,7 +10,7 @@
  *   before the caller can handle a packet; a failed drop is an error, never a silent root process.
  */
 export {
-  addLinkOptions, readLinkOptions, readLinkOptionsOrExit, openLink, ipv4, intIn,
+  addLinkOptions, readLinkOptions, readLinkOptionsOrExit, openLink, ipv4, ipv6, intIn, stackAddresses, DEFAULT_ADDR, DEFAULT_PEER,
   type LinkOptions, type OpenedLink, type Notice,
 } from './link-options.js';
 export {
