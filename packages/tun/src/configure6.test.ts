@@ -108,6 +108,17 @@ describe('openTun with address6/peer6 in a network namespace', function () {
     ns!.run(['ip', 'link', 'del', 'dev', 'tv6c0']);
   });
 
+  it('with up: false and no peer6 the address is added and the interface left down', async () => {
+    const c = child({ name: 'tv6f0', address6: 'fd00:99::1', up: false });
+    const open = await c.next('open');
+    const configuration = open.configuration as { changed: string[]; up: boolean };
+    expect(configuration.up).to.equal(false);
+    expect(configuration.changed).to.include('address6').and.not.to.include('route6');
+    expect(ns!.run(['ip', '-6', '-o', 'addr', 'show', 'dev', 'tv6f0'])).to.match(/inet6 fd00:99::1\/128 scope global nodad/);
+    c.command({ cmd: 'close' });
+    await c.next('closed');
+  });
+
   describe('without privilege, on a device root prepared for nobody', () => {
     function prepare(name: string, address6: string, peer6: string): void {
       ns!.run(['ip', 'tuntap', 'add', 'dev', name, 'mode', 'tun', 'user', 'nobody']);

@@ -64,6 +64,8 @@ describe('options', () => {
       expect(rejectsWith({ address6: 'fd00::1', disableIpv6: true }).message).to.contain("'disableIpv6' cannot be true with 'address6'");
       expect(rejectsWith({ address6: 'fd00::1', mtu: 1279 }).message).to.contain('at least 1280');
       expect(rejectsWith({ peer6: 'fd00::2' }).message).to.contain("needs 'address6'");
+      expect(rejectsWith({ address6: 'fd00::1', peer6: 'fd00::2', up: false }).message).to.contain("'up' cannot be false with 'peer6'");
+      expect(resolveOptions({ address6: 'fd00::1', up: false }).up).to.equal(false);
       expect(rejectsWith({ address6: 'fd00::1', peer6: 'fd00:0:0::1' }).message).to.contain("must differ from 'address6'");
       for (const bad of ['10.0.0.1', 'fe80::1%tun0', 'fd00::1/64', '[fd00::1]', 'fd00:::1', 42]) {
         const e = rejectsWith({ address6: bad });

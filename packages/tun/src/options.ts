@@ -44,7 +44,11 @@ export interface TunOptions {
    * kernel routes `PEER6/128` into the device. Needs `address6`; must differ from it.
    */
   peer6?: string;
-  /** Bring the interface up. Default `true` when `address` or `address6` is given, else `false`. */
+  /**
+   * Bring the interface up. Default `true` when `address` or `address6` is given, else `false`.
+   * `false` with `peer6` is an error: Linux makes the route to `peer6` only on an interface
+   * that is up.
+   */
   up?: boolean;
   /**
    * Turn IPv6 off on the interface (before it goes up) so the kernel sends no router
@@ -276,6 +280,11 @@ export function resolveOptions(options: TunOptions = {}): ResolvedTunOptions {
   }
   if (addr6 !== undefined && options.disableIpv6 === true) {
     throw invalidArg('disableIpv6', true, "cannot be true with 'address6': the address needs IPv6 on the interface");
+  }
+  if (peer6 !== undefined && options.up === false) {
+    // Measured on 6.18: an address added to a down interface never gets its peer route, and
+    // adding the route by hand fails with ENETDOWN.
+    throw invalidArg('up', false, "cannot be false with 'peer6': Linux routes to peer6 only on an interface that is up");
   }
   const mtu = options.mtu === undefined ? 1500 : integerIn('mtu', options.mtu, MIN_MTU, MAX_MTU);
   if (addr6 !== undefined && mtu < MIN_MTU_IPV6) {
