@@ -11,7 +11,7 @@
  */
 export {
   addLinkOptions, readLinkOptions, readLinkOptionsOrExit, openLink, ipv4, ipv6, intIn, stackAddresses, DEFAULT_ADDR, DEFAULT_PEER,
-  type LinkOptions, type OpenedLink, type Notice,
+  type LinkOptions, type OpenedLink, type Notice, type StackAddresses,
 } from './link-options.js';
 export {
   dropPrivileges, resolveGroup, resolveUser, PrivilegeError,

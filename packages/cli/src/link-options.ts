@@ -163,11 +163,19 @@ function readAddresses(o: Record<string, unknown>): Pick<LinkOptions, 'addr' | '
   return { addr, peer, addr6, peer6 };
 }
 
+/** The stack's own addresses, named as the `Stack` options name them. */
+export interface StackAddresses {
+  /** IPv4, dotted quad (`--addr`); absent on an IPv6-only stack. */
+  address?: string;
+  /** IPv6, RFC 5952 text (`--addr6`); absent unless the IPv6 pair was given. */
+  address6?: string;
+}
+
 /**
  * The stack's addresses from the flags, as `Stack` options: `{ address }`, `{ address6 }` or both.
  * A separately typed object, spread into the Stack's options (`new Stack({ link, ...addrs })`).
  */
-export function stackAddresses(options: Pick<LinkOptions, 'addr' | 'addr6'>): { address?: string; address6?: string } {
+export function stackAddresses(options: Pick<LinkOptions, 'addr' | 'addr6'>): StackAddresses {
   return {
     ...(options.addr === undefined ? {} : { address: options.addr }),
     ...(options.addr6 === undefined ? {} : { address6: options.addr6 }),
