@@ -119,6 +119,29 @@ export function hasHostRoute6(name: string, destination: Uint8Array): boolean {
 }
 
 /**
+ * How long to wait for the kernel's own route to `peer6` after adding the address in the
+ * point-to-point form, in ms. The kernel adds it once the interface is ready for addrconf, which
+ * follows the carrier through the link-watch work queue: right after `up` it may not be yet (seen
+ * in about one run in ten under load), and then the route appears a few milliseconds later.
+ */
+const PEER_ROUTE_WAIT_MS = 1000;
+
+/** Sleeps the thread `ms` milliseconds (set-up code only, never the packet path). */
+function sleepMs(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/** {@link hasHostRoute6}, polled every 5 ms for up to `waitMs` until it holds. */
+function waitForHostRoute6(name: string, destination: Uint8Array, waitMs: number): boolean {
+  const deadline = performance.now() + waitMs;
+  for (;;) {
+    if (hasHostRoute6(name, destination)) return true;
+    if (performance.now() >= deadline) return false;
+    sleepMs(5);
+  }
+}
+
+/**
  * The IPv6 settings that go before the interface is brought up: with `address6`, the quiet
  * sysctls (tuning: a refusal is skipped with a warning) and then IPv6 on (required); without it,
  * IPv6 off when `disableIpv6` (today's behaviour).
@@ -145,6 +168,7 @@ export function ipv6SettingsAfterUp(sock: number, name: string, options: Resolve
   if (address === undefined) return [];
   const peer = options.peer6;
   const a = formatIpv6(address);
+  let added = false;
   const list: Setting[] = [{
     what: 'address6',
     wanted: a,
@@ -152,7 +176,11 @@ export function ipv6SettingsAfterUp(sock: number, name: string, options: Resolve
     syscall: 'rtnetlink(RTM_NEWADDR)',
     fix: peer === undefined ? `ip -6 addr add ${a}/128 dev ${name} nodad` : `ip -6 addr add ${a} peer ${formatIpv6(peer)} dev ${name} nodad`,
     current: () => findAddress6(name, address),
-    apply: () => rtnetlinkRequest(newAddressMessage(interfaceIndex(sock, name), address, peer)),
+    apply() {
+      const errno = rtnetlinkRequest(newAddressMessage(interfaceIndex(sock, name), address, peer));
+      added = errno === undefined;
+      return errno;
+    },
   }];
   if (peer !== undefined) {
     const p = formatIpv6(peer);
@@ -162,7 +190,7 @@ export function ipv6SettingsAfterUp(sock: number, name: string, options: Resolve
       required: true,
       syscall: 'rtnetlink(RTM_NEWROUTE)',
       fix: `ip -6 route add ${p}/128 dev ${name}`,
-      current: () => (hasHostRoute6(name, peer) ? `${p}/128 dev ${name}` : 'none'),
+      current: () => (waitForHostRoute6(name, peer, added ? PEER_ROUTE_WAIT_MS : 0) ? `${p}/128 dev ${name}` : 'none'),
       apply: () => rtnetlinkRequest(newHostRouteMessage(interfaceIndex(sock, name), peer)),
     });
   }
