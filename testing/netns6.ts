@@ -116,6 +116,12 @@ export class RouterTopology {
         ns.execSync('sysctl', ['-q', '-w', 'net.ipv6.conf.default.accept_dad=0', 'net.ipv6.conf.all.accept_dad=0']);
       }
       for (const ns of [stack, router]) ns.execSync('sysctl', ['-q', '-w', 'net.ipv6.conf.all.forwarding=1']);
+      // Writing `all` also set `default`: an interface made from now on (the program's TUN)
+      // would start as a router's and join ff02::2 and ff05::2, which the kernel reports by
+      // MLD into the TUN (two MLDv2 reports at up, measured; setting the TUN's own
+      // `forwarding=0` afterwards sends two leave reports instead). Forwarding itself follows
+      // `all` alone (ip6_forward), so the TUN starts as a host's and the stack sees nothing.
+      stack.execSync('sysctl', ['-q', '-w', 'net.ipv6.conf.default.forwarding=0']);
       // The veths are made inside the namespaces (peer moved at creation): no name ever exists
       // in the machine's own namespace.
       stack.execSync('ip', ['link', 'add', 'up0', 'type', 'veth', 'peer', 'name', 'down0', 'netns', router.name]);

@@ -35,7 +35,9 @@ async function main(): Promise<void> {
     const memory = process.memoryUsage();
     // offload: whether the device's offloads are on ('on' | 'off' | 'unsupported' with the reason).
     const offload = device.offloadStatus;
-    process.stdout.write(`${JSON.stringify({ stats: stack.stats(), device: device.stats, offload, connections: stack.connections(), memory })}\n`);
+    // ipv6 (with --addr6): the kernel side's IPv6 address, peer and sysctls as the device set them.
+    const ipv6 = device.configuration.ipv6;
+    process.stdout.write(`${JSON.stringify({ stats: stack.stats(), device: device.stats, offload, ipv6, connections: stack.connections(), memory })}\n`);
   };
   // Installed before the ready line: a SIGUSR1 without a handler would start Node's inspector.
   process.on('SIGUSR1', report);
