@@ -141,6 +141,22 @@ describe('openTun with address6/peer6 in a network namespace', function () {
       await c.next('closed');
     });
 
+    it('quiet sysctls it may not set are skipped with one warning naming them; the device opens', async () => {
+      ns!.run(['ip', 'tuntap', 'add', 'dev', 'tv6g0', 'mode', 'tun', 'user', 'nobody']);
+      ns!.run(['ip', 'link', 'set', 'dev', 'tv6g0', 'txqueuelen', '10000', 'up']);
+      ns!.run(['ip', '-6', 'addr', 'add', 'fd00:9a::1', 'peer', 'fd00:9a::2', 'dev', 'tv6g0', 'nodad']);
+      const c = child({ name: 'tv6g0', address6: 'fd00:9a::1', peer6: 'fd00:9a::2' }, AS_NOBODY);
+      const warning = await c.next('warning');
+      const open = await c.next('open');
+      const configuration = open.configuration as { changed: string[]; skipped: { what: string }[] };
+      expect(configuration.changed).to.deep.equal([]);
+      expect(configuration.skipped.map((s) => s.what)).to.have.members(['addr_gen_mode', 'accept_ra', 'router_solicitations']);
+      expect(String(warning.message)).to.contain('sysctl -w net.ipv6.conf.tv6g0.addr_gen_mode=1')
+        .and.to.contain('sysctl -w net.ipv6.conf.tv6g0.router_solicitations=0');
+      c.command({ cmd: 'close' });
+      await c.next('closed');
+    });
+
     it('a different address fails with ERR_TUN_CONFIG naming the ip command that fixes it', async () => {
       prepare('tv6e0', 'fd00:98::1', 'fd00:98::2');
       const c = child({ name: 'tv6e0', address6: 'fd00:98::9', peer6: 'fd00:98::2' }, AS_NOBODY);
