@@ -4,6 +4,12 @@
 Runs inside the test's network namespace and prints one JSON line. Every mode is bounded in
 time (socket timeouts and deadlines) so a broken stack fails the test instead of hanging it.
 
+  kpeer.py [-4|-6] MODE ARGS...
+                                 -4/-6 choose the address family, as curl's flags: clients
+                                 resolve HOST in it only (an IPv6 literal such as fd00::2 works
+                                 without -6), listeners bind 0.0.0.0 (-4, the default) or ::
+                                 (-6, which also accepts IPv4 peers as ::ffff:a.b.c.d)
+
   echo HOST PORT BYTES SEED [DEADLINE_S]
                                  send BYTES random bytes, read them back, compare (within
                                  DEADLINE_S seconds, default 120)
@@ -32,6 +38,8 @@ time (socket timeouts and deadlines) so a broken stack fails the test instead of
 import hashlib, json, os, random, selectors, socket, subprocess, sys, threading, time
 
 DEADLINE_S = 120
+# Set by -4/-6 (main): AF_UNSPEC lets a client's HOST decide; listeners then use IPv4.
+FAMILY = socket.AF_UNSPEC
 
 
 def out(**kw):
@@ -42,10 +50,48 @@ def data_for(n, seed):
     return random.Random(seed).randbytes(n)
 
 
+def family_of(host):
+    """The family to use for HOST: -4/-6 when given, else the one its literal is written in."""
+    if FAMILY != socket.AF_UNSPEC:
+        return FAMILY
+    return socket.AF_INET6 if ':' in host else socket.AF_INET
+
+
+def address_of(host, port):
+    """HOST resolved in the chosen family (a literal of the other family fails, as curl's -4/-6)."""
+    return socket.getaddrinfo(host, int(port), family_of(host), socket.SOCK_STREAM)[0][4]
+
+
+def new_socket(host):
+    return socket.socket(family_of(host), socket.SOCK_STREAM)
+
+
 def connect(host, port, timeout=10):
-    s = socket.create_connection((host, int(port)), timeout=timeout)
+    s = new_socket(host)
+    s.settimeout(timeout)
+    try:
+        s.connect(address_of(host, port))
+    except BaseException:
+        s.close()
+        raise
     s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     return s
+
+
+def listener(port):
+    """A listening socket on every address of the chosen family (0.0.0.0, or :: with -6)."""
+    if FAMILY == socket.AF_INET6:
+        ls = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+        # Linux's default, stated: IPv4 peers too, as ::ffff:a.b.c.d.
+        ls.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        where = ('::', port)
+    else:
+        ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        where = ('0.0.0.0', port)
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind(where)
+    ls.listen(1)
+    return ls
 
 
 def echo_once(host, port, data, deadline_s=DEADLINE_S):
@@ -85,6 +131,12 @@ def echo_once(host, port, data, deadline_s=DEADLINE_S):
 
 
 def main(a):
+    global FAMILY
+    while a and a[0] in ('-4', '-6'):
+        FAMILY = socket.AF_INET if a[0] == '-4' else socket.AF_INET6
+        a = a[1:]
+    if not a:
+        sys.exit('usage: kpeer.py [-4|-6] MODE ARGS...')
     mode = a[0]
     if mode == 'echo':
         host, port, n, seed = a[1], a[2], int(a[3]), int(a[4])
@@ -147,7 +199,7 @@ def main(a):
         host, port = a[1], a[2]
         t = time.monotonic()
         try:
-            socket.create_connection((host, int(port)), timeout=5).close()
+            connect(host, port, timeout=5).close()
             result = 'connected'
         except ConnectionRefusedError:
             result = 'refused'
@@ -180,10 +232,7 @@ def main(a):
     elif mode == 'serve':
         port, n, seed = int(a[1]), int(a[2]), int(a[3])
         data = data_for(n, seed)
-        ls = socket.socket()
-        ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        ls.bind(('0.0.0.0', port))
-        ls.listen(1)
+        ls = listener(port)
         ls.settimeout(30)
         print(json.dumps({'mode': 'serve', 'ready': True}), flush=True)
         conn, _ = ls.accept()
@@ -209,11 +258,11 @@ def main(a):
         conn.close()
     elif mode == 'zerowindow':
         host, port, first, pause, then = a[1], int(a[2]), int(a[3]), float(a[4]), int(a[5])
-        s = socket.socket()
+        s = new_socket(host)
         # Small, so it fills at once and the kernel advertises a zero window.
         s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32 * 1024)
         s.settimeout(10)
-        s.connect((host, port))
+        s.connect(address_of(host, port))
 
         def read(n):
             got, start = 0, time.monotonic()
@@ -233,10 +282,7 @@ def main(a):
         s.close()
     elif mode == 'delayed':
         port, delay, n = int(a[1]), float(a[2]), int(a[3])
-        ls = socket.socket()
-        ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        ls.bind(('0.0.0.0', port))
-        ls.listen(1)
+        ls = listener(port)
         ls.settimeout(30)
         out(mode=mode, ready=True)
         conn, _ = ls.accept()
@@ -266,7 +312,8 @@ def main(a):
         host, port, count, seconds = a[1], int(a[2]), int(a[3]), float(a[4])
         sources = a[5].split(',')
         end = time.monotonic() + seconds
-        request = f'GET /bytes/1 HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n'.encode()
+        authority = f'[{host}]' if ':' in host else host  # RFC 3986 §3.2.2
+        request = f'GET /bytes/1 HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n'.encode()
 
         def worker(src, n, q):
             ok = errors = timeouts = slow = 0
@@ -274,12 +321,12 @@ def main(a):
             for _ in range(n):
                 if time.monotonic() > end:
                     break
-                s = socket.socket()
+                s = new_socket(host)
                 s.settimeout(5)
                 try:
                     s.bind((src, 0))
                     t = time.monotonic()
-                    s.connect((host, port))
+                    s.connect(address_of(host, port))
                     if time.monotonic() - t > 0.9:
                         slow += 1
                     s.sendall(request)

@@ -9,7 +9,7 @@ import { type Command, InvalidArgumentError } from 'commander';
 import { CurlError, EXIT } from './errors.js';
 import { askPassword } from './prompt.js';
 import type { RetrySettings } from './retry.js';
-import { parseTarget } from './transfer.js';
+import { parseTarget } from './target.js';
 import { versionText } from './version.js';
 import { readWriteOutArgument } from './write-out.js';
 

@@ -6,13 +6,13 @@
 import { createWriteStream } from './file-output.js';
 import type { Writable } from 'node:stream';
 import { WriteStream } from 'node:tty';
-import { openLink } from '@tcp-tun/cli';
-import { Stack, type Link, type TracingLink } from '@tcp-tun/net';
+import { openLink, stackAddresses } from '@tcp-tun/cli';
+import { Stack, type Link, type StackOptions, type TracingLink } from '@tcp-tun/net';
 import { CurlError, EXIT } from './errors.js';
 import { parseCurlOptions, type CurlOptions } from './options.js';
 import { progressBar } from './progress.js';
 import { perform } from './perform.js';
-import { parseTarget } from './transfer.js';
+import { parseTarget, resolveHost } from './target.js';
 
 /** Set once the flags are read: `-s` without `-S` silences the error line. */
 let quietErrors: boolean | undefined;
@@ -37,7 +37,8 @@ function finish(stream: Writable): Promise<void> {
 async function main(): Promise<number> {
   const options = parseCurlOptions(process.argv);
   quietErrors = options.silent && !options.showError;
-  parseTarget(options.url); // fail on a bad URL before touching any device
+  // Fail on a bad URL, or one -4/-6 or the stack's families exclude, before touching any device.
+  resolveHost(parseTarget(options.url), options.family, options.stackFamilies);
   const file = outputFile(options);
   let link: Link;
   let trace: TracingLink | undefined;
@@ -53,11 +54,16 @@ async function main(): Promise<number> {
   }
   // curl sets TCP_KEEPIDLE and TCP_KEEPINTVL both to --keepalive-time: the interval is the stack's.
   const keepAlive = options.keepAliveMs;
-  const stack = new Stack({
+  // { address } and/or { address6 }: IPv4, IPv6 or both, from --addr and --addr6.
+  const addresses: { address?: string; address6?: string } = stackAddresses(options);
+  const stackOptions: Omit<StackOptions, 'address'> & { address?: string; address6?: string } = {
     link,
-    address: options.addr,
+    ...addresses,
     ...(keepAlive === undefined ? {} : { tcp: { keepAliveIdleMs: keepAlive, keepAliveIntervalMs: keepAlive } }),
-  });
+  };
+  // The Stack's type still requires `address` until it takes `address6` too (issue 13); every
+  // other option is checked above. Without an IPv4 address the Stack refuses at run time until then.
+  const stack = new Stack(stackOptions as StackOptions);
   // --trace: the tracer samples the stack's connections too (cwnd, RTT, in flight).
   trace?.attach(stack);
   const body: Writable = file === undefined ? process.stdout : createWriteStream(file);

@@ -9,6 +9,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { addCurlFlags, withCurlFlags, type CurlExtraOptions } from './flags.js';
 import { CurlError, EXIT } from './errors.js';
 import { DEFAULT_KEEPALIVE_MS, type TransferOptions } from './transfer.js';
+import type { IpFamily } from './target.js';
 
 /** Everything the CLI was asked to do. */
 export interface CurlOptions extends TransferOptions, LinkOptions, CurlExtraOptions {
@@ -56,11 +57,13 @@ export function parseCurlOptions(argv: readonly string[]): CurlOptions {
     .name('tcp-tun-curl-lite')
     .description(
       'Fetch an http:// URL with Node\'s HTTP client over the tcp-tun user-space TCP stack on a TUN device.\n' +
-        'The stack answers for --addr; the kernel side of the TUN is --peer. Needs CAP_NET_ADMIN,\n' +
-        'or a device made for this user, or root with --user (see the README); run it inside a\n' +
-        'network namespace.',
+        'The stack answers for --addr (and --addr6); the kernel side of the TUN is\n' +
+        '--peer (and --peer6). Needs CAP_NET_ADMIN, or a device made for this user, or\n' +
+        'root with --user (see the README); run it inside a network namespace.',
     )
-    .argument('<url>', 'http://IPV4[:PORT]/PATH')
+    .argument('<url>', 'http://HOST[:PORT]/PATH, HOST an IPv4 address, an IPv6 address in brackets ([fd00::1]) or localhost')
+    .option('-4, --ipv4', 'connect over IPv4 only (an IPv6 literal fails with exit 7, localhost is 127.0.0.1)')
+    .option('-6, --ipv6', 'connect over IPv6 only (an IPv4 literal fails with exit 7, localhost is ::1)')
     .option('-o, --output <file>', 'write the body to <file> instead of stdout')
     .option('-O, --remote-name', 'write the body to a file named like the remote file')
     .option('-i, --include', 'include the response status line and headers in the output')
@@ -85,6 +88,10 @@ export function parseCurlOptions(argv: readonly string[]): CurlOptions {
       process.exit(EXIT.FAILED_INIT);
     });
   addCurlFlags(program);
+  // As curl, the last of -4 and -6 wins: commander keeps both flags, so follow their order.
+  let family: IpFamily | undefined;
+  program.on('option:ipv4', () => (family = 4));
+  program.on('option:ipv6', () => (family = 6));
   program.parse(argv as string[]);
   const o = program.opts<{
     output?: string;
@@ -108,8 +115,13 @@ export function parseCurlOptions(argv: readonly string[]): CurlOptions {
   }>();
   const link = readLinkOptionsOrExit(program);
   const raw = o.dataBinary ?? o.data;
+  const stackFamilies: IpFamily[] = [];
+  if (link.addr !== undefined) stackFamilies.push(4);
+  if (link.addr6 !== undefined) stackFamilies.push(6);
   return withCurlFlags(program, {
     url: program.args[0] ?? '',
+    family,
+    stackFamilies,
     method: o.request,
     headers: o.header,
     body: raw === undefined ? undefined : readData(raw),

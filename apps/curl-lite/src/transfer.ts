@@ -11,6 +11,8 @@ import { CurlError, EXIT, fromSocketError } from './errors.js';
 import { newTransferInfo, type TransferInfo } from './info.js';
 import { requestHeaders, sameOrigin } from './request-headers.js';
 import { startTls, tlsFailure, type TlsSettings } from './tls.js';
+import { parseTarget, resolveHost, type IpFamily } from './target.js';
+
 
 /** What a {@link Connector} is asked for: Node's `net.connect` options of the same names. */
 export interface ConnectOptions {
@@ -34,6 +36,13 @@ export const DEFAULT_KEEPALIVE_MS = 60_000;
 export interface TransferOptions {
   /** The URL to fetch, http or https. */
   readonly url: string;
+  /** `-4`/`-6`: connect over this family only (curl's `--ipv4`/`--ipv6`); undefined: either. */
+  readonly family?: IpFamily | undefined;
+  /**
+   * The families the stack has an address of; a URL of another fails with exit 7, and
+   * `localhost` without `-4`/`-6` is 127.0.0.1 unless IPv4 is missing. Undefined: not checked.
+   */
+  readonly stackFamilies?: readonly IpFamily[] | undefined;
   /** `-X`: the request method; default GET, HEAD with `head`, POST with a body, PUT with `upload`. */
   readonly method?: string | undefined;
   /** `-H`: extra request header fields, name and value, in order. */
@@ -111,23 +120,6 @@ export interface TransferResult {
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 /** curl waits this long for a 100 (Continue) before sending an upload anyway (`--expect100-timeout`). */
 const EXPECT_100_TIMEOUT_MS = 1000;
-
-/** Parses and checks a URL the way curl would before touching the network. */
-export function parseTarget(raw: string): URL {
-  let url: URL;
-  try {
-    url = new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(raw) ? raw : `http://${raw}`);
-  } catch {
-    throw new CurlError(EXIT.URL_MALFORMAT, `URL rejected: Malformed input to a URL function: ${raw}`);
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new CurlError(EXIT.UNSUPPORTED_PROTOCOL, `Protocol "${url.protocol.replace(':', '')}" not supported (tcp-tun carries HTTP and HTTPS)`);
-  }
-  if (!/^\d{1,3}(\.\d{1,3}){3}$/.test(url.hostname)) {
-    throw new CurlError(EXIT.COULDNT_RESOLVE_HOST, `Could not resolve host: ${url.hostname} (the user-space stack has no resolver: use an IPv4 address)`);
-  }
-  return url;
-}
 
 /** curl's connection numbers (`#0`), by the socket handed to Node's http client, for `-v`. */
 const connectionIds = new WeakMap<object, number>();
@@ -361,9 +353,11 @@ function request(
   const { url, method, body } = step;
   const target = `${url.hostname}:${defaultPort(url)}`;
   return new Promise((resolve, reject) => {
+    // -4/-6 and localhost (throws curl's exit 7 for a literal of the other family).
+    const { address } = resolveHost(url, options.family, options.stackFamilies);
     const req = http.request({
       agent,
-      host: url.hostname,
+      host: address,
       port: defaultPort(url),
       method,
       path: `${url.pathname}${url.search}`,

@@ -5,9 +5,9 @@
  * (connections are reset, the device is released) and the process exits.
  * SIGUSR1 prints the stack's statistics and connection list as one JSON line.
  */
-import { Stack } from '@tcp-tun/net';
-import { openLink } from '@tcp-tun/cli';
-import { parseEchoOptions, servicePorts } from './options.js';
+import { Stack, type StackOptions } from '@tcp-tun/net';
+import { openLink, stackAddresses } from '@tcp-tun/cli';
+import { listeningOn, parseEchoOptions, servicePorts } from './options.js';
 import { startService, type Service } from './services.js';
 
 async function main(): Promise<void> {
@@ -16,12 +16,17 @@ async function main(): Promise<void> {
   const { device, link, trace } = await openLink(options, undefined, (message) => process.stderr.write(`tcp-tun-echo: ${message}\n`));
   // --keepalive sets the idle time and the probe interval alike, as curl's --keepalive-time does.
   const keepAlive = options.keepAliveMs;
-  const stack = new Stack({
+  // { address } and/or { address6 }: IPv4, IPv6 or both, from --addr and --addr6.
+  const addresses: { address?: string; address6?: string } = stackAddresses(options);
+  const stackOptions: Omit<StackOptions, 'address'> & { address?: string; address6?: string } = {
     link,
-    address: options.addr,
+    ...addresses,
     ...(options.timeWaitMax === undefined ? {} : { maxTimeWait: options.timeWaitMax }),
     ...(keepAlive === undefined ? {} : { tcp: { keepAliveIdleMs: keepAlive, keepAliveIntervalMs: keepAlive } }),
-  });
+  };
+  // The Stack's type still requires `address` until it takes `address6` too (issue 13); every
+  // other option is checked above. Without an IPv4 address the Stack refuses at run time until then.
+  const stack = new Stack(stackOptions as StackOptions);
   // --trace: the tracer samples the stack's connections too (cwnd, RTT, in flight).
   trace?.attach(stack);
   const report = (): void => {
@@ -30,7 +35,9 @@ async function main(): Promise<void> {
     const memory = process.memoryUsage();
     // offload: whether the device's offloads are on ('on' | 'off' | 'unsupported' with the reason).
     const offload = device.offloadStatus;
-    process.stdout.write(`${JSON.stringify({ stats: stack.stats(), device: device.stats, offload, connections: stack.connections(), memory })}\n`);
+    // ipv6 (with --addr6): the kernel side's IPv6 address, peer and sysctls as the device set them.
+    const ipv6 = device.configuration.ipv6;
+    process.stdout.write(`${JSON.stringify({ stats: stack.stats(), device: device.stats, offload, ipv6, connections: stack.connections(), memory })}\n`);
   };
   // Installed before the ready line: a SIGUSR1 without a handler would start Node's inspector.
   process.on('SIGUSR1', report);
@@ -44,7 +51,7 @@ async function main(): Promise<void> {
   };
   for (const [name, port] of servicePorts(options)) services.push(await startService(stack, name, port, liveness));
   // One line once every service is ready: scripts and tests wait for it.
-  const where = services.map((s) => `${options.addr}:${s.port} (${s.name})`).join(', ');
+  const where = services.flatMap((s) => listeningOn(options, s.port).map((at) => `${at} (${s.name})`)).join(', ');
   process.stdout.write(`tcp-tun-echo: listening on ${where} [device ${device.name}, mtu ${device.mtu}]\n`);
 
   let closing = false;

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { parseEchoOptions, servicePorts } from './options.js';
+import { listeningOn, parseEchoOptions, servicePorts } from './options.js';
 import { DEFAULT_BUSY_POLL_US } from '@tcp-tun/tun';
 import { usageExitCodes } from '../../../testing/cli-tests.js';
 
@@ -28,6 +28,25 @@ describe('tcp-tun-echo options', () => {
     expect(parseEchoOptions(argv('--no-offload'))).to.include({ offload: false });
     expect(parseEchoOptions(argv()).busyPollUs).to.equal(DEFAULT_BUSY_POLL_US);
     expect(parseEchoOptions(argv('--busy-poll', '0')).busyPollUs).to.equal(0);
+  });
+
+  it('reads --addr6/--peer6: IPv6 alone, or beside IPv4', () => {
+    const v6 = parseEchoOptions(argv('--addr6', 'fd00::2', '--peer6', 'fd00::1'));
+    expect(v6).to.include({ addr: undefined, peer: undefined, addr6: 'fd00::2', peer6: 'fd00::1' });
+    expect(listeningOn(v6, 7)).to.deep.equal(['[fd00::2]:7']);
+    const both = parseEchoOptions(argv('--addr', '10.0.0.2', '--addr6', 'fd00::2', '--peer6', 'fd00::1'));
+    expect(both).to.include({ addr: '10.0.0.2', peer: '10.0.0.1', addr6: 'fd00::2', peer6: 'fd00::1' });
+    expect(listeningOn(both, 80)).to.deep.equal(['10.0.0.2:80', '[fd00::2]:80']);
+    expect(listeningOn(parseEchoOptions(argv()), 7)).to.deep.equal(['10.0.0.2:7']);
+  });
+
+  it('rejects bad IPv6 flags with a usage error', () => {
+    const exits = usageExitCodes([
+      ['--addr6', 'fd00::2'], ['--peer6', 'fd00::1'], ['--addr6', 'fd00::1', '--peer6', 'fd00::1'], ['--addr6', 'fe80::2%tun0', '--peer6', 'fe80::1'],
+      ['--addr6', '10.0.0.2', '--peer6', 'fd00::1'], ['--addr6', 'fd00::2', '--peer6', 'fd00::1', '--mtu', '1200'],
+    ], (bad) => parseEchoOptions(argv(...bad)));
+    expect(exits).to.have.length(6);
+    expect(exits.every((c) => c !== 0)).to.equal(true);
   });
 
   it('rejects bad values with a usage error', () => {

@@ -57,6 +57,17 @@ export function servicePorts(options: EchoOptions): Map<ServiceName, number> {
   return ports;
 }
 
+/**
+ * Where a service on `port` can be reached, for the ready line: `10.0.0.2:7`, `[fd00::2]:7`
+ * (RFC 3986 brackets), IPv4 first.
+ */
+export function listeningOn(options: Pick<EchoOptions, 'addr' | 'addr6'>, port: number): string[] {
+  const out: string[] = [];
+  if (options.addr !== undefined) out.push(`${options.addr}:${port}`);
+  if (options.addr6 !== undefined) out.push(`[${options.addr6}]:${port}`);
+  return out;
+}
+
 /** Parses `argv` (the whole process.argv); exits with a usage message on bad input or --help. */
 export function parseEchoOptions(argv: readonly string[]): EchoOptions {
   const program = addLinkOptions(
@@ -64,10 +75,10 @@ export function parseEchoOptions(argv: readonly string[]): EchoOptions {
       .name('tcp-tun-echo')
       .description(
         'Serve echo, discard, source and http from the tcp-tun user-space stack over a TUN device.\n' +
-          'The device is created and configured if it does not exist: the kernel side gets --peer,\n' +
-          'the stack answers for --addr. Needs CAP_NET_ADMIN, or a device made for this user, or\n' +
-          'root with --user (see the README); run it inside a network namespace.',
-      ),
+          'The device is created and configured if it does not exist: the kernel side gets\n' +
+          '--peer (and --peer6), the stack answers for --addr (and --addr6). Needs\n' +
+          'CAP_NET_ADMIN, or a device made for this user, or root with --user (see the\n' +
+          'README); run it inside a network namespace.'),
   )
     .option('--services <list>', `services to run: ${SERVICE_NAMES.map((n) => `${n} (port ${DEFAULT_PORTS[n]})`).join(', ')}`, serviceList, ['echo'] as ServiceName[])
     // package.json sits one level above both src/ and dist/.

@@ -4,12 +4,13 @@ import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { addLinkOptions, readLinkOptions } from './link-options.js';
+import { addLinkOptions, ipv6, readLinkOptions, stackAddresses } from './link-options.js';
 import { dropPrivileges, PrivilegeError, resolveUser, type ProcessIdentity } from './privileges.js';
 import { openPrivateFile, OutputFileError } from './private-file.js';
 
 function parse(...args: string[]): ReturnType<typeof readLinkOptions> {
-  const program = addLinkOptions(new Command()).exitOverride();
+  // Usage errors are asserted through the thrown CommanderError; keep them off the test output.
+  const program = addLinkOptions(new Command()).exitOverride().configureOutput({ writeErr: () => undefined });
   program.parse(['node', 'x', ...args]);
   return readLinkOptions(program.opts());
 }
@@ -31,6 +32,43 @@ describe('@tcp-tun/cli', () => {
 
     it('--group needs --user', () => {
       expect(() => parse('--group', 'nogroup')).to.throw('--group needs --user');
+    });
+
+    it('addresses: IPv4 with its defaults as always, IPv6 off, when no IPv6 flag is given', () => {
+      expect(parse()).to.include({ addr: '10.0.0.2', peer: '10.0.0.1', addr6: undefined, peer6: undefined });
+      expect(parse('--addr', '10.9.0.2')).to.include({ addr: '10.9.0.2', peer: '10.0.0.1' });
+      expect(parse('--peer', '10.9.0.1')).to.include({ addr: '10.0.0.2', peer: '10.9.0.1' });
+      expect(stackAddresses(parse())).to.deep.equal({ address: '10.0.0.2' });
+      expect(() => parse('--addr', '10.0.0.1')).to.throw('--addr and --peer must differ');
+    });
+
+    it('the IPv6 pair alone is an IPv6-only stack; with an IPv4 flag both, missing IPv4 halves defaulted', () => {
+      const v6 = parse('--addr6', 'FD00:0::2', '--peer6', 'fd00::1');
+      expect(v6).to.include({ addr: undefined, peer: undefined, addr6: 'fd00::2', peer6: 'fd00::1' });
+      expect(stackAddresses(v6)).to.deep.equal({ address6: 'fd00::2' });
+      const both = parse('--addr6', 'fd00::2', '--peer6', 'fd00::1', '--addr', '10.0.0.5');
+      expect(both).to.include({ addr: '10.0.0.5', peer: '10.0.0.1', addr6: 'fd00::2', peer6: 'fd00::1' });
+      expect(stackAddresses(both)).to.deep.equal({ address: '10.0.0.5', address6: 'fd00::2' });
+      expect(parse('--addr6', 'fd00::2', '--peer6', 'fd00::1', '--peer', '10.0.0.9')).to.include({ addr: '10.0.0.2', peer: '10.0.0.9' });
+    });
+
+    it('IPv6 usage errors: each half needs the other, they differ, an MTU of at least 1280', () => {
+      expect(() => parse('--addr6', 'fd00::2')).to.throw('--addr6 needs --peer6');
+      expect(() => parse('--peer6', 'fd00::1')).to.throw('--peer6 needs --addr6');
+      expect(() => parse('--addr6', 'fd00::2', '--peer6', 'fd00:0:0::2')).to.throw('--addr6 and --peer6 must differ');
+      expect(() => parse('--addr6', 'fd00::2', '--peer6', 'fd00::1', '--mtu', '1279')).to.throw('--mtu must be at least 1280 with --addr6');
+      expect(parse('--addr6', 'fd00::2', '--peer6', 'fd00::1', '--mtu', '1280').mtu).to.equal(1280);
+      expect(parse('--mtu', '576').mtu, 'IPv4 alone keeps its 576').to.equal(576);
+    });
+
+    it('refuses what is not an IPv6 address of an interface end, as commander usage errors', () => {
+      for (const bad of ['10.0.0.2', 'fd00::1%tun0', '[fd00::1]', 'fd00::1/64', 'fd00:::1', 'x']) {
+        expect(() => parse('--addr6', bad, '--peer6', 'fd00::1'), bad).to.throw(/expected an IPv6 address such as fd00::2/);
+      }
+      for (const bad of ['::', '::1', 'ff02::1', '::ffff:10.0.0.1']) {
+        expect(() => parse('--addr6', 'fd00::2', '--peer6', bad), bad).to.throw(/for an interface end/);
+      }
+      expect(ipv6('2001:DB8:0:0:1:0:0:1')).to.equal('2001:db8::1:0:0:1');
     });
   });
 

@@ -10,8 +10,8 @@
  *   before the caller can handle a packet; a failed drop is an error, never a silent root process.
  */
 export {
-  addLinkOptions, readLinkOptions, readLinkOptionsOrExit, openLink, ipv4, intIn,
-  type LinkOptions, type OpenedLink, type Notice,
+  addLinkOptions, readLinkOptions, readLinkOptionsOrExit, openLink, ipv4, ipv6, intIn, stackAddresses, DEFAULT_ADDR, DEFAULT_PEER,
+  type LinkOptions, type OpenedLink, type Notice, type StackAddresses,
 } from './link-options.js';
 export {
   dropPrivileges, resolveGroup, resolveUser, PrivilegeError,

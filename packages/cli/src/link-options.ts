@@ -6,6 +6,7 @@
  * and the capture file are open, before the caller can handle a packet.
  */
 import { closeSync, unlinkSync } from 'node:fs';
+import { isIPv6 } from 'node:net';
 import { capture, traceLink, TraceWriter, withFaults, type FaultOptions, type Link, type TracingLink } from '@tcp-tun/net';
 import { DEFAULT_BUSY_POLL_US, openTun, type TunDevice } from '@tcp-tun/tun';
 import { type Command, InvalidArgumentError } from 'commander';
@@ -17,10 +18,17 @@ import { flushOnExit, type Flushable } from './flush-on-exit.js';
 export interface LinkOptions {
   /** `--dev`: TUN device name, 1 to 15 characters (default 'tun0'). */
   readonly dev: string;
-  /** `--addr`: the stack's own IPv4 address, dotted quad (default 10.0.0.2). */
-  readonly addr: string;
-  /** `--peer`: the kernel's address on the point-to-point TUN link (default 10.0.0.1). */
-  readonly peer: string;
+  /**
+   * `--addr`: the stack's own IPv4 address, dotted quad (default 10.0.0.2). Undefined when IPv4
+   * is off: only `--addr6`/`--peer6` were given, neither `--addr` nor `--peer`.
+   */
+  readonly addr: string | undefined;
+  /** `--peer`: the kernel's IPv4 address on the point-to-point TUN link (default 10.0.0.1); undefined with `addr`. */
+  readonly peer: string | undefined;
+  /** `--addr6`: the stack's own IPv6 address (RFC 5952 text); undefined: IPv6 off (no default). */
+  readonly addr6: string | undefined;
+  /** `--peer6`: the kernel's IPv6 address on the TUN link (RFC 5952 text); given with `addr6` only. */
+  readonly peer6: string | undefined;
   /** `--mtu`: link MTU in octets, 576–65535 (default 1500). */
   readonly mtu: number;
   /**
@@ -59,6 +67,29 @@ export function ipv4(value: string): string {
   return value;
 }
 
+/**
+ * commander argument parser for an IPv6 address of an interface end: RFC 4291 text without a
+ * zone, not the unspecified, loopback, multicast or an IPv4-mapped address. Returns the RFC 5952
+ * form (lower case, longest zero run as `::`), so equal addresses compare equal.
+ */
+export function ipv6(value: string): string {
+  const usage = 'expected an IPv6 address such as fd00::2 (no brackets, zone or prefix).';
+  if (value.includes('%') || !isIPv6(value)) throw new InvalidArgumentError(usage);
+  // WHATWG URL serialises an IPv6 host in RFC 5952's compressed lower-case form.
+  const text = new URL(`http://[${value}]/`).hostname.slice(1, -1);
+  if (text === '::' || text === '::1' || /^ff[0-9a-f]{2}:/.test(text) || /^::ffff:[0-9a-f]{1,4}:[0-9a-f]{1,4}$/.test(text)) {
+    throw new InvalidArgumentError('expected an IPv6 address for an interface end: not ::, ::1, multicast (ff00::/8) or IPv4-mapped (::ffff:0:0/96).');
+  }
+  return text;
+}
+
+/** The default of `--addr`, used unless only the IPv6 pair is given. */
+export const DEFAULT_ADDR = '10.0.0.2';
+/** The default of `--peer`, used unless only the IPv6 pair is given. */
+export const DEFAULT_PEER = '10.0.0.1';
+/** Smallest MTU with `--addr6` (RFC 8200 §5: every link that carries IPv6 has at least 1280). */
+const MIN_MTU_IPV6 = 1280;
+
 /** commander argument parser for an integer in [min, max]. */
 export function intIn(min: number, max: number): (value: string) => number {
   return (value) => {
@@ -84,8 +115,11 @@ function nonNegative(value: string): number {
 export function addLinkOptions(command: Command): Command {
   return command
     .option('--dev <name>', 'TUN device name', 'tun0')
-    .option('--addr <ipv4>', "the stack's own IPv4 address", ipv4, '10.0.0.2')
-    .option('--peer <ipv4>', "the kernel's address on the TUN (point-to-point peer)", ipv4, '10.0.0.1')
+    // No commander defaults: readLinkOptions fills them in unless only the IPv6 pair is given.
+    .option('--addr <ipv4>', `the stack's own IPv4 address (default: ${DEFAULT_ADDR}; IPv4 is off when only --addr6/--peer6 are given)`, ipv4)
+    .option('--peer <ipv4>', `the kernel's IPv4 address on the TUN, its point-to-point peer (default: ${DEFAULT_PEER})`, ipv4)
+    .option('--addr6 <ipv6>', "the stack's own IPv6 address, e.g. fd00::2 (no default: IPv6 is off unless --addr6 and --peer6 are given)", ipv6)
+    .option('--peer6 <ipv6>', "the kernel's IPv6 address on the TUN, e.g. fd00::1 (with --addr6)", ipv6)
     .option('--mtu <n>', 'link MTU in octets', intIn(576, 65535), 1500)
     .option('--busy-poll <us>', 'keep polling the TUN device this many microseconds after the last packet before sleeping (0: off)', intIn(0, 100_000), DEFAULT_BUSY_POLL_US)
     // Both forms, no default: unset means 'auto' (readLinkOptions).
@@ -107,11 +141,52 @@ export function addLinkOptions(command: Command): Command {
     .option('--trace <file>', 'record per-connection time series to <file> (JSON lines: segments, ACKs, SACKs, retransmissions, cwnd, RTT; draw with tcp-tun-plot; flushed every second and on exit; created mode 0600, never through a symlink)');
 }
 
+/**
+ * The two address pairs. IPv6 is all or nothing: `--addr6` and `--peer6` together, or neither.
+ * IPv4 is on, with the defaults for a missing half, unless the IPv6 pair was given without
+ * `--addr` or `--peer` (an IPv6-only stack); so without IPv6 flags everything is as it always was.
+ */
+function readAddresses(o: Record<string, unknown>): Pick<LinkOptions, 'addr' | 'peer' | 'addr6' | 'peer6'> {
+  const text = (k: string): string | undefined => (typeof o[k] === 'string' ? (o[k] as string) : undefined);
+  const addr6 = text('addr6');
+  const peer6 = text('peer6');
+  if (addr6 !== undefined && peer6 === undefined) throw new InvalidArgumentError('--addr6 needs --peer6 (the kernel\'s IPv6 address on the TUN).');
+  if (peer6 !== undefined && addr6 === undefined) throw new InvalidArgumentError('--peer6 needs --addr6 (the stack\'s IPv6 address).');
+  if (addr6 !== undefined && addr6 === peer6) throw new InvalidArgumentError('--addr6 and --peer6 must differ.');
+  if (addr6 !== undefined && Number(o.mtu) < MIN_MTU_IPV6) {
+    throw new InvalidArgumentError(`--mtu must be at least ${MIN_MTU_IPV6} with --addr6 (the IPv6 minimum link MTU, RFC 8200 §5).`);
+  }
+  const v4 = addr6 === undefined || text('addr') !== undefined || text('peer') !== undefined;
+  const addr = v4 ? text('addr') ?? DEFAULT_ADDR : undefined;
+  const peer = v4 ? text('peer') ?? DEFAULT_PEER : undefined;
+  if (v4 && addr === peer) throw new InvalidArgumentError('--addr and --peer must differ.');
+  return { addr, peer, addr6, peer6 };
+}
+
+/** The stack's own addresses, named as the `Stack` options name them. */
+export interface StackAddresses {
+  /** IPv4, dotted quad (`--addr`); absent on an IPv6-only stack. */
+  address?: string;
+  /** IPv6, RFC 5952 text (`--addr6`); absent unless the IPv6 pair was given. */
+  address6?: string;
+}
+
+/**
+ * The stack's addresses from the flags, as `Stack` options: `{ address }`, `{ address6 }` or both.
+ * A separately typed object, spread into the Stack's options (`new Stack({ link, ...addrs })`).
+ */
+export function stackAddresses(options: Pick<LinkOptions, 'addr' | 'addr6'>): StackAddresses {
+  return {
+    ...(options.addr === undefined ? {} : { address: options.addr }),
+    ...(options.addr6 === undefined ? {} : { address6: options.addr6 }),
+  };
+}
+
 /** Reads the flags `addLinkOptions` added from commander's `opts()`. */
 export function readLinkOptions(o: Record<string, unknown>): LinkOptions {
   const dev = String(o.dev);
   if (dev.length === 0 || dev.length > 15) throw new InvalidArgumentError('--dev must be 1 to 15 characters.');
-  if (o.addr === o.peer) throw new InvalidArgumentError('--addr and --peer must differ.');
+  const addresses = readAddresses(o);
   const num = (k: string): number | undefined => (typeof o[k] === 'number' ? (o[k] as number) : undefined);
   const faults: FaultOptions = {
     seed: num('faultSeed') ?? 1,
@@ -127,8 +202,7 @@ export function readLinkOptions(o: Record<string, unknown>): LinkOptions {
   const anyFault = ['drop', 'duplicate', 'reorder', 'corrupt', 'delay', 'jitter', 'rate'].some((k) => num(k) !== undefined);
   return {
     dev,
-    addr: String(o.addr),
-    peer: String(o.peer),
+    ...addresses,
     mtu: Number(o.mtu),
     offload: typeof o.offload === 'boolean' ? o.offload : 'auto',
     busyPollUs: Number(o.busyPoll),
@@ -170,7 +244,8 @@ export type Notice = (message: string) => void;
 
 /**
  * Opens (creating and configuring if needed, unless `configure` is false) the TUN device: the
- * kernel side gets `peer`, the point-to-point destination is `addr`, the stack's address. Opens
+ * kernel side gets `peer` (and `peer6`), the point-to-point destination is `addr` (and `addr6`),
+ * the stack's address. Opens
  * the `--pcap` and `--trace` files (mode 0600, no symlink; flushed every second, on exit, SIGINT
  * and SIGTERM), then, with `user`, drops root to that user: all of
  * this before the stack exists, so no packet is handled with privileges. Throws (and releases
@@ -191,6 +266,9 @@ export async function openLink(
     name: options.dev,
     address: options.peer,
     peer: options.addr,
+    // The kernel side gets --peer6; the stack's --addr6 is its point-to-point peer.
+    address6: options.peer6,
+    peer6: options.addr6,
     mtu: options.mtu,
     offload: options.offload,
     busyPollUs: options.busyPollUs,

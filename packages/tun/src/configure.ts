@@ -1,9 +1,10 @@
 /**
  * Creating or attaching the TUN device and configuring its interface, with ioctls through
- * ffi-rs and sysctls through node:fs. No `ip` command is run.
+ * ffi-rs, sysctls through node:fs and rtnetlink through a netlink socket. No `ip` command is run.
  *
- * Order matters: IPv6 is turned off before the interface goes up, or the kernel sends router
- * solicitations (and DAD probes) into the device the moment it is up.
+ * Order matters: IPv6 is turned off (or, with `address6`, quietened: configure6.ts) before the
+ * interface goes up, or the kernel sends router solicitations into the device the moment it is
+ * up. IPv6 addresses and routes go through rtnetlink (netlink.ts): no ioctl sets `nodad`.
  */
 import { closeSync, constants, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
@@ -15,6 +16,7 @@ import {
 import { ioctl, ioctlValue, socket, SOCK_CLOEXEC, SOCK_DGRAM } from './libc.js';
 import { LITTLE_ENDIAN, VNET_HEADER_SIZE } from './vnet.js';
 import { formatIpv4, type ResolvedTunOptions } from './options.js';
+import { ipv6SettingsAfterUp, ipv6SettingsBeforeUp, readIpv6Status, type TunIpv6Status } from './configure6.js';
 
 /** Path of the TUN clone device. */
 export const TUN_CLONE_PATH = '/dev/net/tun';
@@ -215,7 +217,7 @@ export function readInterface(name: string): InterfaceState {
  * One setting of the interface: how to read it, how to change it, and the command a
  * privileged user would run instead.
  */
-interface Setting {
+export interface Setting {
   /** For messages: `mtu`, `address`, ... */
   readonly what: string;
   /** The value asked for, as shown in messages. */
@@ -228,6 +230,8 @@ interface Setting {
   readonly fix: string;
   /** Refusal is an error (true) or is skipped with a warning (a default that only tunes). */
   readonly required: boolean;
+  /** The system call named in errors; default `set WHAT`. */
+  readonly syscall?: string;
 }
 
 /**
@@ -253,39 +257,20 @@ export interface ConfigureResult {
   readonly changed: readonly string[];
   /** Default settings left as they were because changing them was refused for lack of privilege. */
   readonly skipped: readonly SkippedSetting[];
+  /** With `address6`: the interface's IPv6 address, peer and sysctls afterwards. */
+  readonly ipv6: TunIpv6Status | undefined;
 }
 
 function isPermission(errno: string): boolean {
   return errno === 'EPERM' || errno === 'EACCES' || errno === 'EROFS';
 }
 
-/** The disable_ipv6 setting, read and written through /proc/sys (absent without IPv6). */
-function ipv6Setting(name: string, required: boolean): Setting {
-  const path = `/proc/sys/net/ipv6/conf/${name}/disable_ipv6`;
-  return {
-    what: 'disable_ipv6',
-    wanted: '1',
-    required,
-    fix: `sysctl -w net.ipv6.conf.${name}.disable_ipv6=1`,
-    current() {
-      try {
-        return readFileSync(path, 'latin1').trim();
-      } catch {
-        return '1'; // A kernel (or namespace) without IPv6: nothing to turn off.
-      }
-    },
-    apply() {
-      try {
-        writeFileSync(path, '1');
-        return undefined;
-      } catch (cause) {
-        return nodeErrorCode(cause);
-      }
-    },
-  };
-}
-
-/** The settings `options` ask for, in the order they must be applied (IPv6 off before up). */
+/**
+ * The settings `options` ask for, in the order they must be applied: MTU first (below 1280 the
+ * kernel removes an interface's IPv6 state and its sysctls, RFC 8200 §5), the IPv6 sysctls
+ * before up (IPv6 off, or with `address6` the quiet ones and IPv6 on), the IPv6 address and
+ * route after it.
+ */
 function settings(sock: number, name: string, options: ResolvedTunOptions): Setting[] {
   const list: Setting[] = [];
   const intSetting = (what: string, get: 'SIOCGIFMTU' | 'SIOCGIFTXQLEN', set: IoctlName, value: number, fix: string, required: boolean): Setting => ({
@@ -309,9 +294,9 @@ function settings(sock: number, name: string, options: ResolvedTunOptions): Sett
       return tryIoctl(sock, set, ifr);
     },
   });
-  if (options.disableIpv6) list.push(ipv6Setting(name, options.disableIpv6Required));
   list.push(intSetting('mtu', 'SIOCGIFMTU', 'SIOCSIFMTU', options.mtu, `ip link set dev ${name} mtu ${options.mtu}`, true));
   list.push(intSetting('txqueuelen', 'SIOCGIFTXQLEN', 'SIOCSIFTXQLEN', options.txQueueLen, `ip link set dev ${name} txqueuelen ${options.txQueueLen}`, options.txQueueLenRequired));
+  list.push(...ipv6SettingsBeforeUp(name, options));
   if (options.address !== undefined) {
     const a = formatIpv4(options.address);
     const addFix = options.peer !== undefined
@@ -339,12 +324,14 @@ function settings(sock: number, name: string, options: ResolvedTunOptions): Sett
       },
     });
   }
+  list.push(...ipv6SettingsAfterUp(sock, name, options));
   return list;
 }
 
 /**
- * Applies the options to interface `name`: IPv6 off, MTU, transmit queue length, address, peer,
- * netmask, then up. Each setting is read first and changed only when it differs, so a device
+ * Applies the options to interface `name`: MTU, transmit queue length, IPv6 off (or, with
+ * `address6`, the quiet IPv6 sysctls and IPv6 on), address, peer, netmask, up, then the IPv6
+ * address and the route to `peer6`. Each setting is read first and changed only when it differs, so a device
  * prepared by root for this user needs no privilege at all (least privilege: the process
  * configures only what it is asked to and allowed to). A change refused for lack of privilege is
  * an `ERR_TUN_CONFIG` naming the command that would fix it, unless the setting is a default that
@@ -363,8 +350,8 @@ export function configureInterface(name: string, options: ResolvedTunOptions): C
         continue;
       }
       if (!isPermission(errno)) {
-        throw new TunError('ERR_TUN_CONFIG', `cannot set ${setting.what} ${setting.wanted} on '${name}': ${errno}`, {
-          errno, syscall: setting.what === 'disable_ipv6' ? 'open' : `set ${setting.what}`,
+        throw new TunError('ERR_TUN_CONFIG', `cannot set ${setting.what} ${setting.wanted} on '${name}': ${errno} (the command that sets it: ${setting.fix})`, {
+          errno, syscall: setting.syscall ?? `set ${setting.what}`,
         });
       }
       if (!setting.required) {
@@ -375,10 +362,10 @@ export function configureInterface(name: string, options: ResolvedTunOptions): C
         'ERR_TUN_CONFIG',
         `TUN device '${name}' has ${setting.what} ${current}, wanted ${setting.wanted}, and changing it was refused ` +
           `(${errno}: needs CAP_NET_ADMIN). Fix: as root, ${setting.fix}; or run with CAP_NET_ADMIN`,
-        { errno, syscall: setting.what === 'disable_ipv6' ? 'open' : `set ${setting.what}` },
+        { errno, syscall: setting.syscall ?? `set ${setting.what}` },
       );
     }
-    return { changed, skipped };
+    return { changed, skipped, ipv6: readIpv6Status(name, options) };
   });
 }
 

@@ -21,6 +21,7 @@
 import { EventEmitter } from 'node:events';
 import { closeSync, readFileSync, readSync, writeSync, writevSync } from 'node:fs';
 import { attachTunWithFallback, configureInterface, readInterface, skippedWarning, type SkippedSetting, type TunOffloadStatus } from './configure.js';
+import type { TunIpv6Status } from './configure6.js';
 import { errnoName, invalidArg, TunError } from './errors.js';
 import { resolveOptions, type ResolvedTunOptions, type TunOptions } from './options.js';
 import { ReadinessWatcher } from './readiness.js';
@@ -75,6 +76,11 @@ export interface TunConfiguration {
   readonly skipped: readonly SkippedSetting[];
   /** Whether the interface was up (IFF_UP) when `openTun()` returned. */
   readonly up: boolean;
+  /**
+   * With `address6` (and `configure`): the IPv6 address and peer set up and the per-interface
+   * IPv6 sysctls as read back afterwards. Undefined otherwise.
+   */
+  readonly ipv6?: TunIpv6Status | undefined;
 }
 
 /**

@@ -72,7 +72,9 @@ const ERRNO_NAMES: Readonly<Record<number, string>> = {
   77: 'EBADFD',
   95: 'EOPNOTSUPP',
   97: 'EAFNOSUPPORT',
+  71: 'EPROTO',
   99: 'EADDRNOTAVAIL',
+  100: 'ENETDOWN',
   105: 'ENOBUFS',
 };
 

@@ -6,7 +6,9 @@
  * - `openTun()` creates or attaches a layer-3 TUN (`IFF_TUN | IFF_NO_PI`) and configures the
  *   interface with ioctls (via ffi-rs) and sysctls (via node:fs): IPv6 off before it goes up,
  *   MTU, transmit queue length (10000 by default, not the kernel's 500, which drops silently
- *   under bursts), IPv4 address, point-to-point peer, netmask, up. No `ip` command.
+ *   under bursts), IPv4 address, point-to-point peer, netmask, up; with `address6`/`peer6` IPv6
+ *   quietened (no link-local address, no router solicitations) before up, then the IPv6 address
+ *   (`nodad`, point-to-point to `peer6`) through rtnetlink. No `ip` command.
  * - Least privilege: each setting is read first and changed only where it differs, so a device
  *   root prepared for this user opens without privilege; tuning defaults it may not change are
  *   skipped with one warning; `configure: false` touches nothing. What cannot be fixed fails with
@@ -32,5 +34,6 @@
  */
 export { openTun, TunDevice, type TunConfiguration, type TunReceiver, type TunStats } from './device.js';
 export type { SkippedSetting, TunOffloadStatus } from './configure.js';
+export type { TunIpv6Status } from './configure6.js';
 export { TunError, type TunErrorCode, type TunErrorDetails } from './errors.js';
 export { DEFAULT_BUSY_POLL_US, DEFAULT_TX_QUEUE_LEN, type TunOptions } from './options.js';

@@ -33,7 +33,7 @@ describe('options', () => {
   describe('resolveOptions', () => {
     it('fills in defaults', () => {
       expect(resolveOptions()).to.deep.equal({
-        name: 'tun0', address: undefined, peer: undefined, prefixLength: undefined, mtu: 1500,
+        name: 'tun0', address: undefined, peer: undefined, prefixLength: undefined, address6: undefined, peer6: undefined, mtu: 1500,
         txQueueLen: 10_000, up: false, disableIpv6: true, readBatch: 256, busyPollUs: DEFAULT_BUSY_POLL_US, offload: false,
         configure: true, txQueueLenRequired: false, disableIpv6Required: false, onWarning: undefined,
       });
@@ -51,6 +51,30 @@ describe('options', () => {
       expect(resolveOptions({ address: '10.0.0.1', peer: '10.0.0.2' }).prefixLength).to.equal(undefined);
       expect(resolveOptions({ address: '10.0.0.1', peer: '10.0.0.2', prefixLength: 30 }).prefixLength).to.equal(30);
       expect(resolveOptions({ address: '10.0.0.1', up: false }).up).to.equal(false);
+    });
+
+    it('address6/peer6: bytes, up by default, IPv6 on, and the rules between them', () => {
+      const r = resolveOptions({ address6: 'fd00::1', peer6: 'FD00:0::2' });
+      expect(Buffer.from(r.address6!).toString('hex')).to.equal('fd000000000000000000000000000001');
+      expect(Buffer.from(r.peer6!).toString('hex')).to.equal('fd000000000000000000000000000002');
+      expect(r).to.include({ up: true, disableIpv6: false, disableIpv6Required: false });
+      expect(resolveOptions({ address6: 'fd00::1' }).peer6).to.equal(undefined);
+      expect(resolveOptions({ address6: 'fd00::1', disableIpv6: false }).disableIpv6).to.equal(false);
+      expect(resolveOptions({ address6: 'fd00::1', mtu: 1280 }).mtu).to.equal(1280);
+      expect(rejectsWith({ address6: 'fd00::1', disableIpv6: true }).message).to.contain("'disableIpv6' cannot be true with 'address6'");
+      expect(rejectsWith({ address6: 'fd00::1', mtu: 1279 }).message).to.contain('at least 1280');
+      expect(rejectsWith({ peer6: 'fd00::2' }).message).to.contain("needs 'address6'");
+      expect(rejectsWith({ address6: 'fd00::1', peer6: 'fd00::2', up: false }).message).to.contain("'up' cannot be false with 'peer6'");
+      expect(resolveOptions({ address6: 'fd00::1', up: false }).up).to.equal(false);
+      expect(rejectsWith({ address6: 'fd00::1', peer6: 'fd00:0:0::1' }).message).to.contain("must differ from 'address6'");
+      for (const bad of ['10.0.0.1', 'fe80::1%tun0', 'fd00::1/64', '[fd00::1]', 'fd00:::1', 42]) {
+        const e = rejectsWith({ address6: bad });
+        expect(e.code, String(bad)).to.equal('ERR_INVALID_ARG_VALUE');
+        expect(e.message).to.contain('must be an IPv6 address');
+      }
+      for (const [bad, why] of [['::', 'unspecified'], ['::1', 'loopback'], ['ff02::2', 'multicast'], ['::ffff:10.0.0.1', 'IPv4-mapped']]) {
+        expect(rejectsWith({ address6: 'fd00::1', peer6: bad }).message).to.contain(why);
+      }
     });
 
     it('accepts the limits', () => {

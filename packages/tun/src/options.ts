@@ -3,6 +3,7 @@
  * sees a missing or malformed value. Addresses become uint32 numbers here.
  */
 import { invalidArg } from './errors.js';
+import { ipv6Hex, parseIpv6, unusableIpv6 } from './ipv6-text.js';
 
 /** Options of {@link openTun}. All are optional. */
 export interface TunOptions {
@@ -28,11 +29,31 @@ export interface TunOptions {
    * Default {@link DEFAULT_TX_QUEUE_LEN} (10000), not the kernel's 500: see that constant.
    */
   txQueueLen?: number;
-  /** Bring the interface up. Default `true` when `address` is given, else `false`. */
+  /**
+   * IPv6 address of the kernel's side of the interface, RFC 4291 text (e.g. `'fd00::1'`; no
+   * zone, no prefix). It is added as `/128` with `nodad`, so it is usable at once (never
+   * tentative), after the interface is up. Before it goes up IPv6 is turned on and quietened:
+   * `addr_gen_mode=1` (no link-local address), `accept_ra=0`, `router_solicitations=0`, so the
+   * kernel sends nothing into the device unasked (see `TunConfiguration.ipv6`). Needs `mtu` of
+   * at least 1280 (RFC 8200 §5); cannot go with `disableIpv6: true`.
+   */
+  address6?: string;
+  /**
+   * IPv6 address of the far (our) end, RFC 4291 text (e.g. `'fd00::2'`): `address6` is added
+   * in the point-to-point form (`ip -6 addr add ADDRESS6 peer PEER6 dev NAME nodad`), so the
+   * kernel routes `PEER6/128` into the device. Needs `address6`; must differ from it.
+   */
+  peer6?: string;
+  /**
+   * Bring the interface up. Default `true` when `address` or `address6` is given, else `false`.
+   * `false` with `peer6` is an error: Linux makes the route to `peer6` only on an interface
+   * that is up.
+   */
   up?: boolean;
   /**
    * Turn IPv6 off on the interface (before it goes up) so the kernel sends no router
-   * solicitations or other IPv6 into the device. Default `true`.
+   * solicitations or other IPv6 into the device. Default `true`, or `false` with `address6`
+   * (with which `true` is an error: IPv6 has to be on for the address).
    */
   disableIpv6?: boolean;
   /** Most packets read per event-loop turn and per receiver call, 1..4096. Default 256. */
@@ -64,15 +85,16 @@ export interface TunOptions {
   /**
    * Configure the interface (default `true`). With `false` the device is used as it is: it is
    * attached to (it must exist, or the process must be allowed to create it), its MTU is read
-   * and nothing else is touched: `address`, `peer`, `prefixLength`, `mtu`, `txQueueLen`, `up`
-   * and `disableIpv6` are ignored. For a device that root prepared for this user
+   * and nothing else is touched: `address`, `peer`, `prefixLength`, `address6`, `peer6`, `mtu`,
+   * `txQueueLen`, `up` and `disableIpv6` are ignored. For a device that root prepared for this user
    * (`ip tuntap add dev tun0 mode tun user NAME`, then `ip addr` and `ip link`).
    *
    * With `true`, each setting is first read back and only changed when it differs, so a device
    * already configured as asked needs no privilege. A change refused for lack of privilege
    * (EPERM/EACCES) fails with `ERR_TUN_CONFIG` naming the command that would fix it, except for
-   * the two settings left at their defaults (`txQueueLen`, `disableIpv6`), which are skipped
-   * with one warning (see `onWarning`): they tune the device, they do not make it usable.
+   * the settings left at their defaults (`txQueueLen`, `disableIpv6`, and with `address6` the
+   * quiet IPv6 sysctls), which are skipped with one warning (see `onWarning`): they tune the
+   * device, they do not make it usable.
    */
   configure?: boolean;
   /**
@@ -92,6 +114,10 @@ export interface ResolvedTunOptions {
   readonly peer: number | undefined;
   /** Netmask length to set, or undefined to keep the kernel's choice. */
   readonly prefixLength: number | undefined;
+  /** Kernel-side IPv6 address (16 bytes), or undefined to leave IPv6 addressing alone. */
+  readonly address6: Uint8Array | undefined;
+  /** Our IPv6 address (16 bytes), the point-to-point peer of `address6`, or undefined. */
+  readonly peer6: Uint8Array | undefined;
   readonly mtu: number;
   readonly txQueueLen: number;
   readonly up: boolean;
@@ -114,6 +140,8 @@ export const IFNAMSIZ = 16;
 export const MIN_MTU = 68;
 /** Largest IPv4 packet (the 16-bit Total Length field, RFC 791 §3.1). */
 export const MAX_MTU = 65535;
+/** Smallest MTU of a link that carries IPv6 (RFC 8200 §5); below it Linux removes IPv6 from the interface. */
+export const MIN_MTU_IPV6 = 1280;
 
 /**
  * Default TUN transmit queue (towards us), in packets. The kernel's 500 is too short for a
@@ -140,7 +168,7 @@ export const DEFAULT_TX_QUEUE_LEN = 10_000;
 export const DEFAULT_BUSY_POLL_US = 50;
 
 const KNOWN_OPTIONS = new Set([
-  'name', 'address', 'peer', 'prefixLength', 'mtu', 'txQueueLen', 'up', 'disableIpv6', 'readBatch', 'busyPollUs', 'offload',
+  'name', 'address', 'peer', 'prefixLength', 'address6', 'peer6', 'mtu', 'txQueueLen', 'up', 'disableIpv6', 'readBatch', 'busyPollUs', 'offload',
   'configure', 'onWarning',
 ]);
 
@@ -191,6 +219,17 @@ function address(name: string, value: unknown): number | undefined {
   return parsed;
 }
 
+function address6(name: string, value: unknown): Uint8Array | undefined {
+  if (value === undefined) return undefined;
+  const parsed = typeof value === 'string' ? parseIpv6(value) : undefined;
+  if (parsed === undefined) {
+    throw invalidArg(name, value, 'must be an IPv6 address in RFC 4291 text form, without a zone or prefix (e.g. fd00::1)');
+  }
+  const unusable = unusableIpv6(parsed);
+  if (unusable !== undefined) throw invalidArg(name, value, `${unusable}, which cannot be an interface's address`);
+  return parsed;
+}
+
 function boolean(name: string, value: unknown, fallback: boolean): boolean {
   if (value === undefined) return fallback;
   if (typeof value !== 'boolean') throw invalidArg(name, value, 'must be a boolean');
@@ -233,7 +272,24 @@ export function resolveOptions(options: TunOptions = {}): ResolvedTunOptions {
   } else if (addr !== undefined && peer === undefined) {
     prefixLength = 24;
   }
+  const addr6 = address6('address6', options.address6);
+  const peer6 = address6('peer6', options.peer6);
+  if (peer6 !== undefined && addr6 === undefined) throw invalidArg('peer6', options.peer6, "needs 'address6' as well");
+  if (addr6 !== undefined && peer6 !== undefined && ipv6Hex(addr6) === ipv6Hex(peer6)) {
+    throw invalidArg('peer6', options.peer6, "must differ from 'address6'");
+  }
+  if (addr6 !== undefined && options.disableIpv6 === true) {
+    throw invalidArg('disableIpv6', true, "cannot be true with 'address6': the address needs IPv6 on the interface");
+  }
+  if (peer6 !== undefined && options.up === false) {
+    // Measured on 6.18: an address added to a down interface never gets its peer route, and
+    // adding the route by hand fails with ENETDOWN.
+    throw invalidArg('up', false, "cannot be false with 'peer6': Linux routes to peer6 only on an interface that is up");
+  }
   const mtu = options.mtu === undefined ? 1500 : integerIn('mtu', options.mtu, MIN_MTU, MAX_MTU);
+  if (addr6 !== undefined && mtu < MIN_MTU_IPV6) {
+    throw invalidArg('mtu', mtu, `must be at least ${MIN_MTU_IPV6} with 'address6' (the IPv6 minimum link MTU, RFC 8200 §5)`);
+  }
   const txQueueLen = options.txQueueLen === undefined
     ? DEFAULT_TX_QUEUE_LEN
     : integerIn('txQueueLen', options.txQueueLen, 0, 0x7fffffff);
@@ -243,10 +299,12 @@ export function resolveOptions(options: TunOptions = {}): ResolvedTunOptions {
     address: addr,
     peer,
     prefixLength,
+    address6: addr6,
+    peer6,
     mtu,
     txQueueLen,
-    up: boolean('up', options.up, addr !== undefined),
-    disableIpv6: boolean('disableIpv6', options.disableIpv6, true),
+    up: boolean('up', options.up, addr !== undefined || addr6 !== undefined),
+    disableIpv6: boolean('disableIpv6', options.disableIpv6, addr6 === undefined),
     readBatch,
     busyPollUs: options.busyPollUs === undefined ? DEFAULT_BUSY_POLL_US : integerIn('busyPollUs', options.busyPollUs, 0, 100_000),
     offload: offloadMode(options.offload),
