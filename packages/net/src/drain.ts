@@ -7,14 +7,14 @@
  *
  * | phase (entry point) | what leaves | why | measurement behind it |
  * |---|---|---|---|
- * | received batch, during (`openBatch`) | nothing; touched connections are queued | one drain per connection per batch is what coalesces ACKs | — |
- * | received batch, after (`afterBatch`) 1: events | nothing yet: every touched connection's events go to its socket first | the application reacts (writes its answer, ends) before anything is sent, so the answer rides with our ACK | connect, one echo and close cost 3 writes, not 5 (stack.test.ts) |
- * | received batch, after 2: data (`afterBatch`) | connections with unsent data send it at once (all their segments) | a request/response exchange should not pay the rest of the turn (reading the device to EAGAIN, ticks, microtasks); the data carries our ACK | rr with the kernel ~23k → ~32k/s (commit 0a01edf) |
- * | received batch, later (`flush` in a microtask queued from `process.nextTick`) | every queued connection: pure ACKs, window updates, FINs; deadlines re-armed | after Node's stream ticks (`'end'` → `end()` runs in a tick), so the FIN and the ACK share one segment whether the batch came from a macrotask or a microtask | the same 3-writes-not-5 |
- * | socket command outside a batch (`schedule`) | the connection is queued; one microtask (`flush`) drains all queued in this turn | a run of writes costs one drain, and one GSO train | source over offload ~255 → ~900 MB/s, 185,870 → ~5,000 writes for 256 MiB (commit a422640) |
- * | timer (`afterTimers`) | due connections run `handleTimeout` and are drained at once | a retransmission or probe must not wait | — |
- * | release of a socket (`transmitNow`) | what the connection already had to send, before its RST | as a kernel that sent it before the program ran | — |
- * | stack close (`drainNow`) | the RSTs of every aborted connection, at once (or by the drain in progress) | close() must not depend on another turn | — |
+ * | a received batch is fed in (`openBatch`) | only answers that belong to no connection (RST to a closed port, a listener's SYN-ACK, a TIME-WAIT record's ACK, an ICMP echo reply); touched connections are queued | nothing to coalesce them with; a connection is drained once per batch, which coalesces its ACKs | — |
+ * | end of the batch, events (`afterBatch`) | nothing: every queued connection's events go to its socket first | the application reacts (writes its answer, ends) before anything is sent, so its answer rides with our ACK | connect, one echo and close cost 3 writes, not 5 (commit a422640) |
+ * | end of the batch, data (`afterBatch`) | every segment of each queued connection with unsent data | a request/response exchange should not pay for the rest of the turn (reading the device to EAGAIN, ticks, microtasks); the data carries our ACK | round trips with the kernel ~23k → ~32k/s (commit 0a01edf) |
+ * | later in the turn (`flush`: a microtask queued from `process.nextTick`) | every queued connection: pure ACKs, window updates, FINs; deadlines re-armed | after Node's stream ticks (`'end'` → `end()` runs in a tick), so the FIN shares the ACK's segment, whether the batch came from a macrotask or a microtask | the same 3 writes, not 5 |
+ * | a socket command outside a batch (`schedule`, then `flush` in one microtask) | every connection queued in this turn | a run of writes costs one drain, whose segments fill GSO trains | GSO send: source ~255 → ~900 MB/s, 185,870 → ~5,000 writes for 256 MiB (commit a422640) |
+ * | the stack's timer fires (`afterTimers`) | due connections run `handleTimeout` and are drained at once | a retransmission or a probe must not wait | — |
+ * | a socket aborts its connection (`transmitNow`) | what the connection already had to send, then (next drain) its RST | as from a kernel that sent it before the program ran | — |
+ * | `stack.close()` (`drainNow`) | the RSTs of every aborted connection, at once (or by the drain in progress) | closing must not wait for another turn | — |
  *
  * The GSO train ends in exactly one place of this file: at the end of a connection's transmit
  * loop (`#transmit`); inside the loop the train itself sends what cannot join (gso-train.ts).

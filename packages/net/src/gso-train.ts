@@ -39,6 +39,17 @@ export function ecnCodepoint(t: Transmit): number {
   return t.ecn === 'ect0' ? 2 : 0;
 }
 
+/**
+ * The largest super-packet a train over `link` may build: the link's `tso.maxPacket` (capped by
+ * `bufferLimit`), or 0 without GSO send, or when not even two full segments would fit (a train
+ * is not worth having then).
+ */
+export function trainMaxPacket(link: { readonly mtu: number; readonly tso?: { readonly maxPacket: number }; sendTso?: unknown }, bufferLimit: number): number {
+  const tsoMax = link.tso?.maxPacket;
+  const max = typeof link.sendTso === 'function' && Number.isInteger(tsoMax) ? Math.min(tsoMax as number, bufferLimit) : 0;
+  return max < 2 * link.mtu ? 0 : max;
+}
+
 /** One connection's train of data segments on their way into one super-packet. */
 export class GsoTrain {
   /** Largest super-packet, octets; 0 when the link has no GSO send (then nothing is offered). */

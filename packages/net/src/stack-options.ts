@@ -2,8 +2,9 @@
  * The options a {@link Stack} is built with, and their defaults. Kept apart from the stack so the
  * wiring reads without 60 lines of option documentation in front of it.
  */
-import type { Ipv4ReassemblerOptions } from '@tcp-tun/ip';
+import { isIpv4String, type Ipv4ReassemblerOptions } from '@tcp-tun/ip';
 import type { Instant, TcpConfig } from '@tcp-tun/tcp';
+import { argumentError } from './errors.js';
 import type { LookupFunction } from './handle.js';
 import type { Link } from './link.js';
 import type { TraceSink } from './trace.js';
@@ -70,4 +71,35 @@ export interface StackOptions {
    * given, else derived from the ISN key) the SYN cookies.
    */
   readonly secret?: Uint8Array;
+}
+
+/**
+ * Checks the options a stack cannot start without: an options object, a `Link`, a dotted-quad
+ * address, a link MTU of 108..65535 (an IPv4 header, a TCP header and a minimal segment).
+ * @throws ERR_INVALID_ARG_TYPE, ERR_INVALID_IP_ADDRESS, ERR_INVALID_ARG_VALUE
+ */
+export function checkStackOptions(options: StackOptions): void {
+  if (options === null || typeof options !== 'object') throw argumentError('ERR_INVALID_ARG_TYPE', 'The "options" argument must be an object', 'type');
+  const link = options.link;
+  if (link === null || typeof link !== 'object' || typeof link.send !== 'function' || typeof link.start !== 'function') {
+    throw argumentError('ERR_INVALID_ARG_TYPE', 'The "options.link" argument must be a Link', 'type');
+  }
+  if (!isIpv4String(options.address)) {
+    throw argumentError('ERR_INVALID_IP_ADDRESS', `Invalid IP address: ${String(options.address)}`, 'type');
+  }
+  if (!Number.isInteger(link.mtu) || link.mtu < 68 + 40 || link.mtu > 65535) {
+    throw argumentError('ERR_INVALID_ARG_VALUE', `The link's mtu must be an integer 108..65535, got ${String(link.mtu)}`, 'range');
+  }
+}
+
+/**
+ * An integer limit option (`value`, else `fallback`) of at least `min`.
+ * @throws ERR_INVALID_ARG_VALUE naming `options.<name>` and what it `must` be.
+ */
+export function limitOption(value: number | undefined, fallback: number, min: number, name: string, must: string): number {
+  const v = value ?? fallback;
+  if (!Number.isInteger(v) || v < min) {
+    throw argumentError('ERR_INVALID_ARG_VALUE', `The "options.${name}" argument must be ${must}, got ${String(v)}`, 'range');
+  }
+  return v;
 }

@@ -17,10 +17,9 @@
  * `close()` stay here. Only the stack reads the clock; the engine is given `now`.
  */
 import { debuglog } from 'node:util';
-import { IpProtocol, Ipv4ParseTarget, Ipv4Reassembler, ipv4FromString, ipv4ToString, isIpv4String, parseIpv4Into, type Ipv4Repr } from '@tcp-tun/ip';
+import { Ipv4Reassembler, ipv4FromString, ipv4ToString, type Ipv4Repr } from '@tcp-tun/ip';
 import {
   TcpConnection,
-  TcpListener,
   TcpParseTarget,
   parseTcpInto,
   resetFor,
@@ -30,7 +29,6 @@ import {
   type TcpConfig,
   type TcpEvent,
   type TcpRepr,
-  type TcpState,
   type TimeWaitRecord,
 } from '@tcp-tun/tcp';
 import { ConnectionTable } from './connection-table.js';
@@ -38,9 +36,12 @@ import { DeadlineHeap } from './deadline-heap.js';
 import { diag } from './diagnostics.js';
 import { Drain } from './drain.js';
 import { SystemError, argumentError } from './errors.js';
-import { GsoTrain } from './gso-train.js';
-import { ConnectionHandle, type HandleDriver, type HandleOwner, type ListenerOwner, type LookupFunction } from './handle.js';
-import { receiveIcmpv4, type Icmpv4Context } from './icmpv4-in.js';
+import { linger, lingers } from './linger.js';
+import { ListenerTable } from './listeners.js';
+import { GsoTrain, trainMaxPacket } from './gso-train.js';
+import { ConnectionHandle, type HandleDriver, type HandleOwner, type LookupFunction } from './handle.js';
+import type { Icmpv4Context } from './icmpv4-in.js';
+import { Ipv4Ingress, view } from './ipv4-in.js';
 import type { ConnectionEntry, ListenerEntry } from './internal.js';
 import { Ipv4Egress, OUTPUT_BUFFER_SIZE } from './ipv4-egress.js';
 import type { Link } from './link.js';
@@ -48,8 +49,8 @@ import { debugPacketLine } from './debug-line.js';
 import type { NetApi } from './net-api.js';
 import { deriveSecrets, type StackSecrets } from './secrets.js';
 import { createStackNet } from './stack-net.js';
-import { DEFAULT_MAX_CONNECTIONS, type StackOptions } from './stack-options.js';
-import { connectionRows, newStackCounters, stackStats, type ConnectionInfo, type CookieCounters, type StackStats } from './stack-stats.js';
+import { DEFAULT_MAX_CONNECTIONS, checkStackOptions, limitOption, type StackOptions } from './stack-options.js';
+import { connectionRows, newStackCounters, stackStats, type ConnectionInfo, type StackStats } from './stack-stats.js';
 import { StackTimer } from './stack-timer.js';
 import { DEFAULT_MAX_TIME_WAIT, TimeWaitTable } from './time-wait-table.js';
 import { traceLink, type TracingLink } from './trace.js';
@@ -59,13 +60,7 @@ export type { ConnectionInfo, StackStats } from './stack-stats.js';
 
 const debug = debuglog('tcp-tun');
 
-/** States in which an orphan still waits for the peer to acknowledge our data or FIN. */
-const LINGER_STATES: ReadonlySet<TcpState> = new Set<TcpState>(['FIN-WAIT-1', 'CLOSING', 'LAST-ACK']);
-/** `stack.close()` lingers for orphans at most this long without progress, in ms. */
-export const CLOSE_LINGER_STALL_MS = 300;
-/** ... and at most this long in all, in ms. */
-export const CLOSE_LINGER_MAX_MS = 10_000;
-const CLOSE_LINGER_POLL_MS = 10;
+export { CLOSE_LINGER_MAX_MS, CLOSE_LINGER_STALL_MS } from './linger.js';
 
 /** A user-space TCP/IPv4 stack over one {@link Link}; `stack.net` is its `node:net`-shaped API. */
 export class Stack {
@@ -87,15 +82,12 @@ export class Stack {
   readonly #link: Link;
   readonly #clock: () => Instant;
   readonly #secrets: StackSecrets;
-  /** SYN-cookie counters of listeners that have closed (live ones are summed in stats()). */
-  readonly #closedListenerCookies: CookieCounters = { sent: 0, accepted: 0, rejected: 0, stray: 0 };
   readonly #table = new ConnectionTable<ConnectionEntry>();
   /** The entry the last received segment went to: a bulk transfer skips the table lookups. */
   #lastEntry: ConnectionEntry | undefined;
-  /** Where `#receiveIpv4` parses each packet's IPv4 header and TCP segment (reused, see there). */
-  readonly #ipIn = new Ipv4ParseTarget();
+  /** Where `#receiveTcp` parses each segment (reused: read only until it returns). */
   readonly #tcpIn = new TcpParseTarget();
-  readonly #listeners = new Map<number, ListenerEntry>();
+  readonly #listeners: ListenerTable;
   readonly #heap = new DeadlineHeap<ConnectionEntry>();
   readonly #reassembler: Ipv4Reassembler;
   /** TIME-WAIT records, apart from live connections (Linux's inet_timewait_sock table). */
@@ -105,7 +97,7 @@ export class Stack {
   readonly #egress: Ipv4Egress;
   readonly #timer: StackTimer;
   readonly #drain: Drain;
-  readonly #icmp: Icmpv4Context;
+  readonly #ipv4: Ipv4Ingress;
   readonly #driver: HandleDriver = {
     schedule: (entry) => this.#drain.schedule(entry),
     release: (entry, graceful) => this.#release(entry, graceful),
@@ -116,17 +108,8 @@ export class Stack {
   #closePromise: Promise<void> | undefined;
 
   constructor(options: StackOptions) {
-    if (options === null || typeof options !== 'object') throw argumentError('ERR_INVALID_ARG_TYPE', 'The "options" argument must be an object', 'type');
+    checkStackOptions(options);
     const link = options.link;
-    if (link === null || typeof link !== 'object' || typeof link.send !== 'function' || typeof link.start !== 'function') {
-      throw argumentError('ERR_INVALID_ARG_TYPE', 'The "options.link" argument must be a Link', 'type');
-    }
-    if (!isIpv4String(options.address)) {
-      throw argumentError('ERR_INVALID_IP_ADDRESS', `Invalid IP address: ${String(options.address)}`, 'type');
-    }
-    if (!Number.isInteger(link.mtu) || link.mtu < 68 + 40 || link.mtu > 65535) {
-      throw argumentError('ERR_INVALID_ARG_VALUE', `The link's mtu must be an integer 108..65535, got ${String(link.mtu)}`, 'range');
-    }
     const clock = options.clock ?? (() => performance.now());
     let tracing: TracingLink | undefined;
     if (options.trace !== undefined) {
@@ -137,33 +120,23 @@ export class Stack {
     this.address = options.address;
     this.addressNumber = ipv4FromString(options.address);
     this.mtu = link.mtu;
-    const tsoMax = link.tso?.maxPacket;
-    let trainMax = typeof link.sendTso === 'function' && Number.isInteger(tsoMax) ? Math.min(tsoMax as number, OUTPUT_BUFFER_SIZE) : 0;
-    // The train needs room for at least two full segments to be worth having.
-    if (trainMax < 2 * link.mtu) trainMax = 0;
     const linkMss = link.mtu - 40;
     const requested = options.tcp ?? {};
     this.tcpConfig = resolveTcpConfig({ ...requested, mss: Math.min(requested.mss ?? linkMss, linkMss) });
-    const maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
-    if (!Number.isInteger(maxConnections) || maxConnections < 1) {
-      throw argumentError('ERR_INVALID_ARG_VALUE', `The "options.maxConnections" argument must be a positive integer, got ${String(maxConnections)}`, 'range');
-    }
-    this.maxConnections = maxConnections;
-    const maxTimeWait = options.maxTimeWait ?? DEFAULT_MAX_TIME_WAIT;
-    if (!Number.isInteger(maxTimeWait) || maxTimeWait < 0) {
-      throw argumentError('ERR_INVALID_ARG_VALUE', `The "options.maxTimeWait" argument must be a non-negative integer, got ${String(maxTimeWait)}`, 'range');
-    }
+    this.maxConnections = limitOption(options.maxConnections, DEFAULT_MAX_CONNECTIONS, 1, 'maxConnections', 'a positive integer');
+    const maxTimeWait = limitOption(options.maxTimeWait, DEFAULT_MAX_TIME_WAIT, 0, 'maxTimeWait', 'a non-negative integer');
     this.#timeWait = new TimeWaitTable(maxTimeWait);
     // Bad limits throw ERR_INVALID_ARG_VALUE (a RangeError) here, before the link starts.
     this.#reassembler = new Ipv4Reassembler(options.reassembly);
     this.#clock = clock;
     this.#secrets = deriveSecrets(options.secret, options.ephemeralPortRange);
+    this.#listeners = new ListenerTable(this.addressNumber, this.address, this.tcpConfig, this.#secrets, (entry) => this.#drain.schedule(entry));
     this.lookup = options.lookup;
 
     // The parts: egress (and loopback back into #onPackets), the GSO train on it, the timer,
     // the drain over all three, ICMP.
     this.#egress = new Ipv4Egress(this.addressNumber, this.#link, this.#counters, clock, (packets) => this.#onPackets(packets));
-    const train = new GsoTrain(trainMax, this.addressNumber, this.#egress);
+    const train = new GsoTrain(trainMaxPacket(link, OUTPUT_BUFFER_SIZE), this.addressNumber, this.#egress);
     this.#timer = new StackTimer({ heap: this.#heap, timeWait: this.#timeWait, reassembler: this.#reassembler }, () => this.#onTimer(), () => this.#closed);
     this.#drain = new Drain({
       stack: this,
@@ -177,7 +150,7 @@ export class Stack {
       remove: (entry) => this.#remove(entry),
       enterTimeWait: (entry, record) => this.#enterTimeWait(entry, record),
     });
-    this.#icmp = {
+    const icmp: Icmpv4Context = {
       address: this.addressNumber,
       mtu: this.mtu,
       counters: this.#counters,
@@ -186,6 +159,16 @@ export class Stack {
       schedule: (entry) => this.#drain.schedule(entry),
       sendIcmp: (remote, repr) => this.#egress.sendIcmp(remote, repr),
     };
+    this.#ipv4 = new Ipv4Ingress({
+      address: this.addressNumber,
+      counters: this.#counters,
+      reassembler: this.#reassembler,
+      timer: this.#timer,
+      icmp,
+      drop: (reason) => this.#drop(reason),
+      countExpired: (before) => this.#countExpired(before),
+      receiveTcp: (now, ip, bytes, start, end) => this.#receiveTcp(now, ip, bytes, start, end),
+    });
     this.net = createStackNet({
       closed: () => this.#closing,
       address: this.address,
@@ -193,8 +176,11 @@ export class Stack {
       tcpConfig: this.tcpConfig,
       lookup: options.lookup,
       open: (owner, remoteAddr, remotePort, localPort, config) => this.#open(owner, remoteAddr, remotePort, localPort, config),
-      listen: (owner, p, backlog, host) => this.#listen(owner, p, backlog, host),
-      unlisten: (l) => this.#unlisten(l),
+      listen: (owner, p, backlog, host) => {
+        this.#assertOpen();
+        return this.#listeners.listen(owner, p, backlog, host);
+      },
+      unlisten: (l) => this.#listeners.unlisten(l),
       hold: (delta) => this.#timer.hold(delta),
     });
     this.#link.start((packets) => this.#onPackets(packets));
@@ -206,44 +192,14 @@ export class Stack {
     return this.#closing;
   }
 
-  /** An orphan whose data or FIN still waits for the peer's acknowledgment. */
-  #lingers(e: ConnectionEntry): boolean {
-    return e.owner === undefined && e.orphan && !e.removed && e.listener === undefined && LINGER_STATES.has(e.conn.state);
-  }
-
-  /** Waits while lingering orphans make progress (bounded); holds the process meanwhile. */
-  async #linger(): Promise<void> {
-    const pending = (): ConnectionEntry[] => [...this.#table.values()].filter((e) => this.#lingers(e));
-    let list = pending();
-    if (list.length === 0) return;
-    this.#timer.hold(1);
-    try {
-      let last = '';
-      let still = 0;
-      for (let polls = 0; list.length > 0 && polls * CLOSE_LINGER_POLL_MS < CLOSE_LINGER_MAX_MS; polls++) {
-        await new Promise((resolve) => setTimeout(resolve, CLOSE_LINGER_POLL_MS));
-        list = pending();
-        const key = list.map((e) => `${e.conn.state}:${e.conn.sendQueued}`).join(',');
-        if (key !== last) {
-          last = key;
-          still = 0;
-        } else if (++still * CLOSE_LINGER_POLL_MS >= CLOSE_LINGER_STALL_MS) {
-          break;
-        }
-      }
-    } finally {
-      this.#timer.hold(-1);
-    }
-  }
-
   /** A snapshot of the counters. */
   stats(): StackStats {
     return stackStats({
       counters: this.#counters,
       drops: this.#drops,
       table: this.#table,
-      listeners: this.#listeners,
-      closedListenerCookies: this.#closedListenerCookies,
+      listeners: this.#listeners.entries,
+      closedListenerCookies: this.#listeners.closedCookies,
       maxConnections: this.maxConnections,
       reassembly: this.#reassembler.stats,
       timeWait: this.#timeWait,
@@ -266,17 +222,17 @@ export class Stack {
   close(): Promise<void> {
     if (this.#closePromise !== undefined) return this.#closePromise;
     this.#closing = true;
-    const listeners = [...this.#listeners.values()];
-    for (const l of listeners) this.#unlisten(l);
+    const listeners = [...this.#listeners.entries.values()];
+    for (const l of listeners) this.#listeners.unlisten(l);
     for (const e of [...this.#table.values()]) {
-      if (this.#lingers(e)) continue;
+      if (lingers(e)) continue;
       e.conn.abort();
       this.#drain.schedule(e);
     }
     // Called from an event handler during a drain, the drain in progress sends the RSTs.
     this.#drain.drainNow(this.#now());
     this.#closePromise = (async () => {
-      await this.#linger();
+      await linger(() => this.#table.values(), (delta) => this.#timer.hold(delta));
       this.#closed = true;
       for (const e of [...this.#table.values()]) {
         e.conn.abort();
@@ -352,63 +308,6 @@ export class Stack {
   }
 
   /**
-   * Starts listening on `port` (0: an ephemeral port) for `owner`.
-   * @internal
-   * @throws SystemError EADDRINUSE when the port has a listener.
-   */
-  #listen(owner: ListenerOwner, port: number, backlog: number, host: string): ListenerEntry {
-    this.#assertOpen();
-    let p = port;
-    if (p === 0) {
-      const chosen = this.#secrets.ports.choose(this.addressNumber, 0, 0, (q) => !this.#listeners.has(q));
-      if (chosen === undefined) throw new SystemError('EADDRINUSE', 'listen', host, 0);
-      p = chosen;
-    } else if (this.#listeners.has(p)) {
-      throw new SystemError('EADDRINUSE', 'listen', host, p);
-    }
-    const listener = new TcpListener({
-      local: { addr: this.addressNumber, port: p },
-      backlog,
-      config: this.tcpConfig,
-      isn: (now, local, remote) => this.#secrets.isn.isn(now, local, remote),
-      tsOffset: (_now, local, remote) => this.#secrets.isn.tsOffset(local, remote),
-      // RFC 4987 §3.6: a full listener answers with SYN cookies and keeps no state, so a SYN
-      // flood cannot lock real clients out; the stack's secret keys the cookie hash.
-      synCookies: true,
-      cookieHash: (a, b, c, d) => this.#secrets.cookieHash.hash(a, b, c, d, 4),
-    });
-    const entry: ListenerEntry = { port: p, listener, owner, embryos: new Map(), closed: false };
-    this.#listeners.set(p, entry);
-    if (debug.enabled) debug('listen %s:%d backlog %d', this.address, p, backlog);
-    return entry;
-  }
-
-  /**
-   * Stops a listener: no new connections; embryonic ones and those not yet accepted are
-   * aborted (RST), as closing a listening socket does.
-   * @internal
-   */
-  #unlisten(l: ListenerEntry): void {
-    if (l.closed) return;
-    l.closed = true;
-    if (this.#listeners.get(l.port) === l) {
-      this.#listeners.delete(l.port);
-      const ls = l.listener.stats;
-      this.#closedListenerCookies.sent += ls.synCookiesSent;
-      this.#closedListenerCookies.accepted += ls.synCookiesAccepted;
-      this.#closedListenerCookies.rejected += ls.synCookiesRejected;
-      this.#closedListenerCookies.stray += ls.strayAcks;
-    }
-    for (const e of [...l.embryos.values()]) {
-      e.listener = undefined;
-      e.orphan = true;
-      e.conn.abort();
-      this.#drain.schedule(e);
-    }
-    l.embryos.clear();
-  }
-
-  /**
    * Runs what the stack's Node timer runs when it fires (due connection timers, fragment
    * expiry), now. For tests that drive a virtual `clock`: after advancing it, this fires
    * every deadline that passed, synchronously and in a reproducible order.
@@ -439,7 +338,7 @@ export class Stack {
    * @internal
    */
   _listenerEntries(): IterableIterator<ListenerEntry> {
-    return this.#listeners.values();
+    return this.#listeners.entries.values();
   }
 
   /**
@@ -478,58 +377,7 @@ export class Stack {
   #receive(now: Instant, packet: Uint8Array): void {
     this.#counters.packetsIn++;
     this.#counters.bytesIn += packet.length;
-    this.#receiveIpv4(now, packet);
-  }
-
-  /** An IPv4 packet: parse, destination, reassembly, then TCP or ICMP. */
-  #receiveIpv4(now: Instant, packet: Uint8Array): void {
-    // Parsed into the stack's reusable targets (no allocation per packet): what is parsed here
-    // is only read until this method returns, and nothing re-enters it meanwhile (links deliver
-    // from the event loop, never from inside `send`).
-    const ip = this.#ipIn;
-    const dropped = parseIpv4Into(packet, ip);
-    if (dropped !== undefined) {
-      if (dropped === 'bad-checksum') this.#counters.checksumFailures++;
-      this.#drop(`ipv4-${dropped}`);
-      return;
-    }
-    let repr: Ipv4Repr = ip.repr;
-    if (repr.dst !== this.addressNumber) {
-      this.#drop('not-for-us');
-      return;
-    }
-    let bytes = packet;
-    let start = ip.headerLength;
-    let end = start + repr.payloadLength;
-    if (repr.moreFragments || repr.fragmentOffset !== 0) {
-      // Bounded memory (StackOptions.reassembly); stale datagrams expire on the stack's timer
-      // and on the next add. The reassembler keeps the Repr: it gets a copy of its own.
-      const timedOut = this.#reassembler.stats.datagramsTimedOut;
-      const whole = this.#reassembler.add(now, { ...repr }, view(packet, start, end));
-      this.#countExpired(timedOut);
-      if (whole.kind === 'pending') {
-        this.#timer.reassemblyArmed = true;
-        return;
-      }
-      if (whole.kind === 'drop') {
-        this.#drop(`fragment-${whole.reason}`);
-        return;
-      }
-      repr = whole.repr;
-      bytes = whole.payload;
-      start = 0;
-      end = bytes.length;
-    }
-    switch (repr.protocol) {
-      case IpProtocol.Tcp:
-        this.#receiveTcp(now, repr, bytes, start, end);
-        break;
-      case IpProtocol.Icmp:
-        receiveIcmpv4(this.#icmp, now, repr, view(bytes, start, end));
-        break;
-      default:
-        this.#drop('unsupported-protocol');
-    }
+    this.#ipv4.receive(now, packet);
   }
 
   /** The connection for a received segment's 4-tuple (our address implied), or undefined. */
@@ -754,12 +602,4 @@ export class Stack {
   #assertOpen(): void {
     if (this.#closing) throw argumentError('ERR_STACK_CLOSED', 'The stack is closed');
   }
-}
-
-/**
- * `bytes[start, end)` as a plain Uint8Array view (no copy). Received packets are Node Buffers
- * (TUN reads): `subarray` on one goes through Buffer's species constructor and costs more.
- */
-function view(bytes: Uint8Array, start: number, end: number): Uint8Array {
-  return new Uint8Array(bytes.buffer, bytes.byteOffset + start, end - start);
 }
