@@ -21,7 +21,19 @@ export type QuotedTcpDropReason =
   'truncated';
 
 /** The result of {@link parseQuotedTcp}: the fields, or why the quote was refused. */
-export type QuotedTcpResult = { readonly ok: true; readonly quoted: QuotedTcp } | { readonly ok: false; readonly reason: QuotedTcpDropReason };
+export type QuotedTcpResult =
+  | {
+      /** The quote was long enough. */
+      readonly ok: true;
+      /** The quoted segment's ports and sequence number. */
+      readonly quoted: QuotedTcp;
+    }
+  | {
+      /** The quote was refused. */
+      readonly ok: false;
+      /** Why. */
+      readonly reason: QuotedTcpDropReason;
+    };
 
 /** Octets of the original datagram's data that an ICMP error carries at least (RFC 792). */
 export const QUOTED_TCP_MIN_LENGTH = 8;
