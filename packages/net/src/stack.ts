@@ -370,9 +370,9 @@ export class Stack {
   }
 
   /**
-   * One packet: the one place the pipeline branches on the IP version. Only IPv4 is spoken;
-   * anything else is counted by the IPv4 parser as `ipv4-bad-version` (issue 13 adds IPv6 here,
-   * beside the IPv4 path, not inside it).
+   * One packet: the one place where the pipeline is to branch on the IP version (issue 13 adds
+   * `packet[0] >>> 4 === 6` → an IPv6 leg beside `ipv4-in.ts`, not inside it). Today every
+   * packet takes the IPv4 leg, whose parser counts any other version as `ipv4-bad-version`.
    */
   #receive(now: Instant, packet: Uint8Array): void {
     this.#counters.packetsIn++;
