@@ -1,6 +1,7 @@
 /**
- * The stack's records of one connection and of one listening port. Private to the stack and
- * handle.ts: the socket layer sees connections only through a `ConnectionHandle`.
+ * The stack's records of one connection and of one listening port. Private to the stack's files
+ * (stack.ts, drain.ts, listeners.ts, ...) and handle.ts: the socket layer sees connections only
+ * through a `ConnectionHandle`.
  */
 import type { TcpConnection, TcpListener } from '@tcp-tun/tcp';
 import type { HeapItem } from './deadline-heap.js';

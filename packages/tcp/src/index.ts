@@ -62,3 +62,4 @@ export {
 export { COOKIE_MSS, TcpListener, type ListenResult, type ListenerOptions, type ListenerStats } from './listener.js';
 export { resetFor } from './reset.js';
 export { TimeWaitRecord, type TimeWaitInit, type TimeWaitVerdict } from './time-wait.js';
+export { QUOTED_TCP_MIN_LENGTH, parseQuotedTcp, type QuotedTcp, type QuotedTcpDropReason, type QuotedTcpResult } from './quoted.js';

@@ -1,0 +1,217 @@
+/**
+ * GSO send ("TSO"): consecutive data segments of one connection gathered into ONE IP/TCP
+ * super-packet (a *train*) of up to the link's `tso.maxPacket` octets, handed to the link in one
+ * call; the link (the TUN device with offload, i.e. the kernel's GSO) cuts it into MSS-sized
+ * segments: one write for up to 45 segments instead of one each.
+ *
+ * A segment joins the train when it continues it in sequence and the segmentation would rebuild
+ * it exactly: the kernel copies the first segment's header to every segment but for the
+ * sequence number, puts PSH/FIN on the last only and CWR on the first only, and numbers the IPv4
+ * identification upwards. So every segment but the last must be full-sized (the first one's
+ * size), without PSH/FIN, and ports, ACK, window, ECE, timestamps, SACK blocks and the IP ECN
+ * codepoint must be the first one's.
+ *
+ * The train knows no IP family: the header in front of the TCP header, the TCP emit with its
+ * pseudo-header and the send of the finished super-packet are its {@link TrainEgress}'s. WHEN a
+ * train ends is the drain's business (drain.ts): after each connection's transmit loop, and
+ * here whenever a segment cannot join (that segment leaves after the train, keeping the order).
+ */
+import type { SackBlock, TcpControl, TcpRepr, Transmit } from '@tcp-tun/tcp';
+import { TcpFlags } from '@tcp-tun/tcp';
+
+/** What a train needs from the IP egress of its family (ipv4-egress.ts; an IPv6 one later). */
+export interface TrainEgress {
+  /** Octets of the IP header in front of the TCP header. */
+  readonly ipHeaderLength: number;
+  /** Writes the TCP segment `repr` + `payload` to `remote` at `out[0]`; returns its length. */
+  emitTcp(repr: TcpRepr, payload: Uint8Array, remote: number, out: Uint8Array): number;
+  /**
+   * Completes `packet` (the IP header and the partial TCP checksum) and hands it to the link's
+   * `sendTso`, to be cut into `segments` segments of `segmentSize` payload octets.
+   */
+  sendTrain(packet: Uint8Array, remote: number, ecn: number, segments: number, segmentSize: number): void;
+}
+
+const EMPTY = new Uint8Array(0);
+
+/** The IPv4 ECN field for a transmit: ECT(0) (binary 10, RFC 3168 §5) or not-ECT. */
+export function ecnCodepoint(t: Transmit): number {
+  return t.ecn === 'ect0' ? 2 : 0;
+}
+
+/**
+ * The largest super-packet a train over `link` may build: the link's `tso.maxPacket` (capped by
+ * `bufferLimit`), or 0 without GSO send, or when not even two full segments would fit (a train
+ * is not worth having then).
+ */
+export function trainMaxPacket(link: { readonly mtu: number; readonly tso?: { readonly maxPacket: number }; sendTso?: unknown }, bufferLimit: number): number {
+  const tsoMax = link.tso?.maxPacket;
+  const max = typeof link.sendTso === 'function' && Number.isInteger(tsoMax) ? Math.min(tsoMax as number, bufferLimit) : 0;
+  return max < 2 * link.mtu ? 0 : max;
+}
+
+/** One connection's train of data segments on their way into one super-packet. */
+export class GsoTrain {
+  /** Largest super-packet, octets; 0 when the link has no GSO send (then nothing is offered). */
+  readonly maxPacket: number;
+  readonly #local: number;
+  readonly #egress: TrainEgress;
+  readonly #buffer: Uint8Array;
+  /** Segments in the train; 0 when there is none. */
+  #segments = 0;
+  #remote = 0;
+  /** The first segment's header: every later one must match it but for `seq` and the flags. */
+  #first: TcpRepr | undefined;
+  #ecn = 0;
+  /** Octets used in the buffer: IP + TCP headers + payload so far. */
+  #length = 0;
+  /** Payload octets of the first segment: the `segmentSize` the link cuts the train into. */
+  #segmentSize = 0;
+  #nextSeq = 0;
+  /** Control of the last segment (its PSH/FIN go on the super-packet). */
+  #control: TcpControl = 'none';
+  /** Whether a later segment may still join: the last one was full-sized, without PSH/FIN. */
+  #open = false;
+
+  /**
+   * @param maxPacket the link's `tso.maxPacket` (0: no GSO send)
+   * @param local our address (a segment to ourselves never rides: loopback skips the link)
+   */
+  constructor(maxPacket: number, local: number, egress: TrainEgress) {
+    this.maxPacket = maxPacket;
+    this.#local = local;
+    this.#egress = egress;
+    this.#buffer = new Uint8Array(maxPacket);
+  }
+
+  /** Whether a train is being gathered (it must end before anything else leaves). */
+  get active(): boolean {
+    return this.#segments > 0;
+  }
+
+  /**
+   * Offers a segment to `remote`: true when the train took it (it joined, or started a new
+   * train); false when the caller must send it itself — any train before it has then been sent.
+   */
+  offer(remote: number, t: Transmit): boolean {
+    if (this.maxPacket === 0) return false;
+    if (t.payload.length === 0 || remote === this.#local) {
+      this.end();
+      return false;
+    }
+    if (this.#segments > 0 && this.#joins(remote, t)) {
+      this.#add(t);
+      return true;
+    }
+    this.end();
+    if (!trainable(t)) return false;
+    this.#start(remote, t);
+    return true;
+  }
+
+  /**
+   * Sends the train, if any: one packet through the egress's `sendTrain`, a super-packet when
+   * it holds more than one segment (a lone segment goes the same way, its checksum left for
+   * the link to finish).
+   */
+  end(): void {
+    const segments = this.#segments;
+    if (segments === 0) return;
+    this.#segments = 0;
+    this.#open = false;
+    this.#first = undefined;
+    const buffer = this.#buffer;
+    // PSH and FIN of the last segment (the segmenter puts them on the last segment only).
+    const control = this.#control;
+    const flags = this.#egress.ipHeaderLength + 13;
+    buffer[flags] = ((buffer[flags] as number) & ~(TcpFlags.FIN | TcpFlags.PSH)) | (control === 'fin' ? TcpFlags.FIN | TcpFlags.PSH : control === 'psh' ? TcpFlags.PSH : 0);
+    this.#egress.sendTrain(buffer.subarray(0, this.#length), this.#remote, this.#ecn, segments, this.#segmentSize);
+  }
+
+  /**
+   * Whether `t` (a data segment to `remote`) can ride in the current train: it continues it
+   * in sequence, the last segment was a full one (same size as the first) without PSH/FIN, and
+   * everything the segmentation copies from the first header to every segment is the same:
+   * ports, ACK, window, ECE, timestamps, SACK blocks, the IP ECN codepoint. No CWR (the
+   * kernel keeps it only on the first segment, and it belongs to one segment, RFC 3168 §6.1.2).
+   */
+  #joins(remote: number, t: Transmit): boolean {
+    const first = this.#first as TcpRepr;
+    const r = t.repr;
+    return (
+      this.#open &&
+      remote === this.#remote &&
+      r.seq === this.#nextSeq &&
+      t.payload.length <= this.#segmentSize &&
+      this.#length + t.payload.length <= this.maxPacket &&
+      (r.control === 'none' || r.control === 'psh' || r.control === 'fin') &&
+      r.cwr !== true &&
+      r.srcPort === first.srcPort &&
+      r.dstPort === first.dstPort &&
+      r.ack === first.ack &&
+      r.window === first.window &&
+      (r.ece === true) === (first.ece === true) &&
+      ecnCodepoint(t) === this.#ecn &&
+      r.urgent === undefined &&
+      sameTimestamp(r, first) &&
+      sameSackBlocks(r, first)
+    );
+  }
+
+  #start(remote: number, t: Transmit): void {
+    const buffer = this.#buffer;
+    const ipLength = this.#egress.ipHeaderLength;
+    // The first segment's header with no payload: the payload goes in after it, and the
+    // checksum the emit puts there (over the header only) is replaced at the end.
+    const headerLength = ipLength + this.#egress.emitTcp(t.repr, EMPTY, remote, buffer.subarray(ipLength));
+    buffer.set(t.payload, headerLength);
+    this.#segments = 1;
+    this.#remote = remote;
+    this.#first = t.repr;
+    this.#ecn = ecnCodepoint(t);
+    this.#length = headerLength + t.payload.length;
+    this.#segmentSize = t.payload.length;
+    this.#nextSeq = (t.repr.seq + t.payload.length) >>> 0;
+    this.#control = t.repr.control;
+    this.#open = t.repr.control === 'none';
+    // Nothing can join a segment with PSH/FIN: it leaves now.
+    if (!this.#open) this.end();
+  }
+
+  #add(t: Transmit): void {
+    const length = t.payload.length;
+    this.#buffer.set(t.payload, this.#length);
+    this.#length += length;
+    this.#segments++;
+    this.#nextSeq = (this.#nextSeq + length) >>> 0;
+    this.#control = t.repr.control;
+    this.#open = t.repr.control === 'none' && length === this.#segmentSize;
+    // Nothing more can join (PSH/FIN/short segment, or no room for another full one): send it now.
+    if (!this.#open || this.#length + this.#segmentSize > this.maxPacket) this.end();
+  }
+}
+
+/** A data segment that may start a train: no SYN/RST, no CWR, no urgent data. */
+function trainable(t: Transmit): boolean {
+  const c = t.repr.control;
+  return (c === 'none' || c === 'psh' || c === 'fin') && t.repr.cwr !== true && t.repr.urgent === undefined;
+}
+
+function sameTimestamp(a: TcpRepr, b: TcpRepr): boolean {
+  const x = a.timestamp;
+  const y = b.timestamp;
+  return x === y || (x !== undefined && y !== undefined && x.tsVal === y.tsVal && x.tsEcr === y.tsEcr);
+}
+
+function sameSackBlocks(a: TcpRepr, b: TcpRepr): boolean {
+  const x = a.sackBlocks;
+  const y = b.sackBlocks;
+  if (x === undefined || x.length === 0) return y === undefined || y.length === 0;
+  if (y === undefined || y.length !== x.length) return false;
+  for (let i = 0; i < x.length; i++) {
+    const p = x[i] as SackBlock;
+    const q = y[i] as SackBlock;
+    if (p.left !== q.left || p.right !== q.right) return false;
+  }
+  return true;
+}
