@@ -1,5 +1,6 @@
 import { expect } from 'chai';
-import { internetChecksum, onesComplementSum, pseudoHeaderSum, verifyChecksum } from './checksum.js';
+import { internetChecksum, onesComplementSum, pseudoHeaderSum, pseudoHeaderSum6, verifyChecksum } from './checksum.js';
+import { ipv6FromString } from './address6.js';
 import { KERNEL_ECHO_REQUEST, KERNEL_TCP_SYN, atOffset, hex } from './__tests__/captured.js';
 import { withSeed } from '../../../testing/random.js';
 
@@ -66,6 +67,19 @@ describe('checksum (RFC 1071)', () => {
     expect(pseudoHeaderSum(0xc0a80001, 0x0a000002, 6, 1500)).to.equal(onesComplementSum(pseudo));
     const big = hex('ffffffff ffffffff 00 11 ffff');
     expect(pseudoHeaderSum(0xffffffff, 0xffffffff, 17, 0xffff)).to.equal(onesComplementSum(big));
+  });
+
+  it('computes the IPv6 pseudo-header sum as the 40-octet pseudo-header would (RFC 8200 §8.1)', () => {
+    const src = ipv6FromString('fd00::1');
+    const dst = ipv6FromString('2001:db8:ffff::ffff:2');
+    const pseudo = new Uint8Array(40);
+    pseudo.set(src, 0);
+    pseudo.set(dst, 16);
+    for (const [length, next] of [[1500, 6], [0x12345, 58], [0, 17], [0xffffffff, 6]] as const) {
+      new DataView(pseudo.buffer).setUint32(32, length);
+      pseudo.set([0, 0, 0, next], 36);
+      expect(pseudoHeaderSum6(src, dst, next, length), `length ${length}`).to.equal(onesComplementSum(pseudo));
+    }
   });
 
   it('equals a textbook implementation on random data, lengths, offsets and initial sums', () => {

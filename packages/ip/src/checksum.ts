@@ -13,6 +13,8 @@
  * allocated per call.
  */
 
+import type { Ipv6Address } from './address6.js';
+
 /** Folds carries into 16 bits (RFC 1071 §2 (C)): the result is 0..0xffff. */
 function fold(sum: number): number {
   while (sum > 0xffff) sum = (sum & 0xffff) + Math.floor(sum / 0x10000);
@@ -131,6 +133,22 @@ export function internetChecksum(bytes: Uint8Array, initial = 0, start = 0, end 
  */
 export function pseudoHeaderSum(src: number, dst: number, protocol: number, length: number): number {
   return fold((src >>> 16) + (src & 0xffff) + (dst >>> 16) + (dst & 0xffff) + (protocol & 0xff) + (length & 0xffff));
+}
+
+/**
+ * The folded sum of the IPv6 pseudo-header used by upper-layer checksums (RFC 8200 §8.1,
+ * TCP, UDP and ICMPv6 alike): source address, destination address, the 32-bit upper-layer
+ * packet length, 24 zero bits and the next header value (6 for TCP, 58 for ICMPv6, RFC 4443
+ * §2.3). `src` and `dst` are 16-octet addresses. Pass the result as `initial` to the functions
+ * above, as with {@link pseudoHeaderSum}.
+ */
+export function pseudoHeaderSum6(src: Ipv6Address, dst: Ipv6Address, nextHeader: number, length: number): number {
+  let sum = 0;
+  for (let i = 0; i < 16; i += 2) {
+    sum += ((src[i]! << 8) | src[i + 1]!) + ((dst[i]! << 8) | dst[i + 1]!);
+  }
+  // The length is a 32-bit field: both of its 16-bit halves count (RFC 8200 §8.1).
+  return fold(sum + Math.floor(length / 0x10000) + (length & 0xffff) + (nextHeader & 0xff));
 }
 
 /**

@@ -17,6 +17,7 @@
  * - Emitted checksums are always correct; verification accepts both encodings of zero.
  */
 export * from './address.js';
+export * from './address6.js';
 export * from './checksum.js';
 export * from './errors.js';
 export * from './ipv4.js';
