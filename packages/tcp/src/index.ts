@@ -29,8 +29,20 @@
  *   counter. Programmer errors throw a {@link TcpUsageError} carrying a `code`.
  */
 export * from './types.js';
+export {
+  IPV6_MIN_MTU,
+  defaultPeerMss,
+  ipAddressEquals,
+  ipFamily,
+  ipTcpOverhead,
+  isIpv4,
+  isUnspecifiedAddress,
+  mssForMtu,
+  type IpAddress,
+  type IpFamily,
+} from './address.js';
 export * from './segment.js';
-export { DEFAULT_TCP_CONFIG, MAX_UNSCALED_WINDOW, MAX_WINDOW_SCALE, chooseWindowScale, resolveTcpConfig } from './config.js';
+export { DEFAULT_TCP_CONFIG, MAX_UNSCALED_WINDOW, MAX_WINDOW_SCALE, chooseWindowScale, configForFamily, resolveTcpConfig } from './config.js';
 export { TcpUsageError, type TcpUsageErrorCode } from './errors.js';
 export { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt, seqMax, seqMin } from './seq.js';
 export {
