@@ -71,6 +71,6 @@ export {
   type StateChangeHook,
   type TcpStats,
 } from './connection.js';
-export { COOKIE_MSS, TcpListener, type ListenResult, type ListenerOptions, type ListenerStats } from './listener.js';
+export { COOKIE_MSS, COOKIE_MSS6, TcpListener, type ListenResult, type ListenerOptions, type ListenerStats } from './listener.js';
 export { resetFor } from './reset.js';
 export { TimeWaitRecord, type TimeWaitInit, type TimeWaitVerdict } from './time-wait.js';

@@ -7,7 +7,8 @@
  *
  * Cookie layout (the ISN of our SYN-ACK), as in RFC 4987 §3.6 and Linux:
  *   bits 31..27  t mod 32, t = floor(now / 64 s)
- *   bits 26..24  index of the peer's MSS in COOKIE_MSS (largest entry not above it)
+ *   bits 26..24  index of the peer's MSS in COOKIE_MSS, or COOKIE_MSS6 for IPv6 (largest entry
+ *                not above it)
  *   bits 23..0   keyed hash of the 4-tuple, t, the MSS index, the peer's ISN and the options word
  * A cookie is valid for the current and the previous counter period (64–128 s).
  *
@@ -139,6 +140,13 @@ export interface ListenerStats {
 
 /** MSS values a cookie can encode (3 bits; the first is RFC 9293's default 536). */
 export const COOKIE_MSS: readonly number[] = [536, 1220, 1300, 1440, 1460, 4312, 8960, 65495];
+/**
+ * MSS values an IPv6 cookie can encode: MTU − 60 (RFC 8200 §8.3) for MTUs 576 (a peer below the
+ * IPv6 minimum, still never sent more than it announced), 1280 (the IPv6 minimum, RFC 8200 §5;
+ * also the MSS assumed without the option), 1480 (6in4 tunnels), 1492 (PPPoE), 1500, 4352, 9000
+ * and 65535, as Linux keeps a table per family.
+ */
+export const COOKIE_MSS6: readonly number[] = [516, 1220, 1420, 1432, 1440, 4292, 8940, 65475];
 /** Length of one cookie time counter period (RFC 4987 §3.6: 64 s, as Linux). */
 const COOKIE_PERIOD_MS = 64_000;
 /** Low TSval bits of a cookie SYN-ACK that carry the options (Linux's TSBITS). */
@@ -379,7 +387,8 @@ export class TcpListener<A extends IpAddress = number> {
     // RFC 9293 §3.7.1: without the option the peer's MSS is 536 (IPv4) or 1220 (IPv6).
     const peerMss = syn.mss ?? defaultPeerMss(family);
     let m = 0;
-    while (m + 1 < COOKIE_MSS.length && COOKIE_MSS[m + 1]! <= peerMss) m++;
+    const table = family === 4 ? COOKIE_MSS : COOKIE_MSS6;
+    while (m + 1 < table.length && table[m + 1]! <= peerMss) m++;
     const t = Math.floor(now / COOKIE_PERIOD_MS);
     const synTs = cfg.timestamps ? syn.timestamp : undefined;
     let agreed: CookieAgreedOptions | undefined;
@@ -465,7 +474,7 @@ export class TcpListener<A extends IpAddress = number> {
       remote,
       iss: cookie,
       ack: repr,
-      mss: COOKIE_MSS[m]!,
+      mss: (typeof remote.addr === 'number' ? COOKIE_MSS : COOKIE_MSS6)[m]!,
       config: this.config,
       // The offset the cookie SYN-ACK's TSval was made with (the 4-tuple's).
       tsOffset: this.tsOffsetFor(now, local, remote),
