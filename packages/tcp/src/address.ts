@@ -76,6 +76,7 @@ export function defaultPeerMss(family: IpFamily): number {
 
 /**
  * RFC 8201 §4: a node never lowers its path MTU estimate below the IPv6 minimum link MTU, 1280
- * octets (RFC 8200 §5), whatever a packet too big message says.
+ * octets (RFC 8200 §5), whatever a packet too big message says. (Internal to the package: the
+ * public constant of that name is `@tcp-tun/ip`'s.)
  */
 export const IPV6_MIN_MTU = 1280;

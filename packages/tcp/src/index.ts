@@ -30,7 +30,6 @@
  */
 export * from './types.js';
 export {
-  IPV6_MIN_MTU,
   defaultPeerMss,
   ipAddressEquals,
   ipFamily,
