@@ -3,7 +3,13 @@
  * search for a free port starts at an offset that is a keyed hash of the connection's
  * addresses and remote port, plus a per-bucket counter, so ports are hard to guess off-path
  * yet successive connections to one peer walk the range instead of colliding.
+ *
+ * IPv6: the addresses enter F and G whole (`KeyedHash.hashAddresses`); IPv4 inputs hash as they
+ * always did. Both families share the counter table and the range (a port is free or not
+ * whatever the family, as the stack's `isFree` decides).
  */
+import type { IpAddress } from '@tcp-tun/tcp';
+import { asIpv6 } from './isn.js';
 import { KeyedHash } from './keyed-hash.js';
 
 /** Size of the table of per-bucket counters (RFC 6056 suggests a few hundred entries). */
@@ -33,13 +39,23 @@ export class EphemeralPorts {
   }
 
   /**
-   * Returns a port for a connection from `localAddr` to `remoteAddr:remotePort` for which
+   * Returns a port for a connection from `localAddr` to `remoteAddr:remotePort` (IPv4 numbers or
+   * IPv6 addresses; for a listener's port the remote is unspecified, 0 or `::`) for which
    * `isFree(port)` holds, or undefined when the whole range is in use (EADDRNOTAVAIL).
    */
-  choose(localAddr: number, remoteAddr: number, remotePort: number, isFree: (port: number) => boolean): number | undefined {
+  choose(localAddr: IpAddress, remoteAddr: IpAddress, remotePort: number, isFree: (port: number) => boolean): number | undefined {
     const count = this.max - this.min + 1;
-    const offset = this.#f.hash(localAddr, remoteAddr, remotePort, 0, 3);
-    const index = this.#g.hash(localAddr, remoteAddr, remotePort, 0, 3) % TABLE_LENGTH;
+    let offset: number;
+    let index: number;
+    if (typeof localAddr === 'number' && typeof remoteAddr === 'number') {
+      offset = this.#f.hash(localAddr, remoteAddr, remotePort, 0, 3);
+      index = this.#g.hash(localAddr, remoteAddr, remotePort, 0, 3) % TABLE_LENGTH;
+    } else {
+      const l = asIpv6(localAddr);
+      const r = asIpv6(remoteAddr);
+      offset = this.#f.hashAddresses(l, r, remotePort, 0, 1);
+      index = this.#g.hashAddresses(l, r, remotePort, 0, 1) % TABLE_LENGTH;
+    }
     for (let i = 0; i < count; i++) {
       const next = this.#table[index] as number;
       // §3.3.4: the counter advances on every probe, so the next search starts past this port.

@@ -7,6 +7,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { expect } from 'chai';
 import { TcpConnection, TimeWaitRecord, type Endpoint, type TcpRepr } from '@tcp-tun/tcp';
+import { ipv4ToMapped, ipv6FromString } from '@tcp-tun/ip';
 import { DEFAULT_MAX_TIME_WAIT, TimeWaitTable } from './time-wait-table.js';
 
 const US = 0x0a000001;
@@ -23,6 +24,52 @@ function rec(remotePort: number, now = 0, timeWaitMs = 60_000, localPort = 80): 
 function seg(remotePort: number, over: Partial<TcpRepr>): TcpRepr {
   return { srcPort: remotePort, dstPort: 80, control: 'none', seq: IRS + 2, ack: ISS + 2, window: 1000, ...over };
 }
+
+describe('TimeWaitTable over IPv6', () => {
+  const PEER6 = ipv6FromString('2001:db8::2');
+
+  it('holds IPv6 4-tuples apart from IPv4 ones with the same ports (and from the IPv4-mapped address); answers, expires and reuses them', () => {
+    const t = new TimeWaitTable();
+    const v4 = rec(40_000);
+    const v6 = rec(40_000, 0, 60_000);
+    const v6b = rec(40_000, 0, 30_000, 81);
+    expect(t.add(PEER, v4)).to.equal(true);
+    expect(t.add(PEER6, v6)).to.equal(true);
+    expect(t.add(PEER6, v6b)).to.equal(true);
+    expect(t.size).to.equal(3);
+    expect(t.get(PEER, 40_000, 80)).to.equal(v4);
+    expect(t.get(ipv6FromString('2001:db8:0::2'), 40_000, 80)).to.equal(v6);
+    expect(t.get(PEER6, 40_000, 81)).to.equal(v6b);
+    expect(t.has(ipv4ToMapped(PEER), 40_000, 80)).to.equal(false);
+    expect(t.has(ipv6FromString('2001:db8::3'), 40_000, 80)).to.equal(false);
+    // A retransmitted FIN over IPv6 gets the record's ACK.
+    const a = t.handleSegment(10, PEER6, seg(40_000, { control: 'fin', seq: IRS + 1 }), 0, true);
+    expect(a?.kind).to.equal('reply');
+    // The earliest deadline is the IPv6 record on port 81; expiring it leaves the others.
+    expect(t.nextDeadline()).to.equal(30_000);
+    expect(t.expire(30_000)).to.equal(1);
+    expect(t.has(PEER6, 40_000, 81)).to.equal(false);
+    expect(t.get(PEER6, 40_000, 80)).to.equal(v6);
+    // A SYN that may reopen the IPv6 4-tuple (RFC 6191): the record goes, the IPv4 one stays.
+    expect(t.handleSegment(20, PEER6, seg(40_000, { control: 'syn', seq: IRS + 100_000, ack: undefined }), 0, true)).to.deep.equal({ kind: 'reuse' });
+    expect(t.has(PEER6, 40_000, 80)).to.equal(false);
+    expect(t.get(PEER, 40_000, 80)).to.equal(v4);
+    expect(t.expire(60_010)).to.equal(1);
+    expect(t.size).to.equal(0);
+    expect(t.nextDeadline()).to.equal(undefined);
+  });
+
+  it('many IPv6 records: every one found by its own address, deleted and expired exactly once', () => {
+    const t = new TimeWaitTable();
+    const addr = (i: number): Uint8Array => ipv6FromString(`2001:db8:${(i >>> 8).toString(16)}::${(i & 0xff).toString(16)}`);
+    for (let i = 0; i < 2000; i++) expect(t.add(addr(i), rec(1000 + (i % 7), i, 60_000))).to.equal(true);
+    expect(t.size).to.equal(2000);
+    for (let i = 0; i < 2000; i += 2) expect(t.delete(addr(i), 1000 + (i % 7), 80)).to.equal(true);
+    for (let i = 0; i < 2000; i++) expect(t.has(addr(i), 1000 + (i % 7), 80), `record ${i}`).to.equal(i % 2 === 1);
+    expect(t.expire(1_000_000)).to.equal(1000);
+    expect(t.size).to.equal(0);
+  });
+});
 
 describe('TimeWaitTable', () => {
   it('keys by (remote address, remote port, local port); a second local port for one remote endpoint works too', () => {

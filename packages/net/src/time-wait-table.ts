@@ -5,8 +5,11 @@
  * holds a connection's memory for 2·MSL.
  *
  * - Keyed like the stack's connection table, by (remote address, remote port, local port): the
- *   stack has one local address. The common case, one local port per remote address and port,
- *   costs one Map entry; a second local port for the same remote endpoint makes a small Map.
+ *   stack has one local address per family. The common case, one local port per remote address
+ *   and port, costs one Map entry; a second local port for the same remote endpoint makes a
+ *   small Map. IPv6 remotes are kept apart in an `Ipv6PortMap` (all 128 bits, no strings), so an
+ *   IPv6 4-tuple never meets an IPv4 one; addresses are taken as given, an IPv4-mapped one
+ *   included (see connection-table.ts).
  * - Bounded by its own cap, `max` (Linux's tcp_max_tw_buckets): beyond it a connection closes
  *   without TIME-WAIT, counted in `stats.overflows` ("TCP: time wait bucket table overflow").
  *   Records never count against the stack's `maxConnections`.
@@ -18,8 +21,9 @@
  *   that a new SYN may reopen it, RFC 6191); the stack asks it only for segments that match no
  *   live connection.
  */
-import type { Instant, TcpRepr, Transmit } from '@tcp-tun/tcp';
+import type { Instant, IpAddress, TcpRepr, Transmit } from '@tcp-tun/tcp';
 import { TimeWaitRecord } from '@tcp-tun/tcp';
+import { Ipv6PortMap } from './connection-table.js';
 
 /** What the stack does with a segment for a 4-tuple in TIME-WAIT. */
 export type TimeWaitAnswer =
@@ -74,10 +78,11 @@ export class TimeWaitTable {
   /** The most records held at once (0: no TIME-WAIT at all). */
   readonly max: number;
   readonly #byRemote = new Map<number, Slot>();
+  readonly #byRemote6 = new Ipv6PortMap<Slot>();
   #size = 0;
-  // The heap: deadline, remote key (address·65536 + port) and record at each position.
+  // The heap: deadline, remote address and record at each position (the record has the ports).
   readonly #deadlines: number[] = [];
-  readonly #remotes: number[] = [];
+  readonly #remotes: IpAddress[] = [];
   readonly #records: TimeWaitRecord[] = [];
   #added = 0;
   #overflows = 0;
@@ -111,14 +116,14 @@ export class TimeWaitTable {
   }
 
   /** The record of a 4-tuple, or undefined. */
-  get(remoteAddr: number, remotePort: number, localPort: number): TimeWaitRecord | undefined {
-    const slot = this.#byRemote.get(remoteAddr * 65536 + remotePort);
+  get(remoteAddr: IpAddress, remotePort: number, localPort: number): TimeWaitRecord | undefined {
+    const slot = this.#slot(remoteAddr, remotePort);
     if (slot === undefined) return undefined;
     if (slot instanceof TimeWaitRecord) return slot.localPort === localPort ? slot : undefined;
     return slot.get(localPort);
   }
 
-  has(remoteAddr: number, remotePort: number, localPort: number): boolean {
+  has(remoteAddr: IpAddress, remotePort: number, localPort: number): boolean {
     return this.get(remoteAddr, remotePort, localPort) !== undefined;
   }
 
@@ -127,7 +132,7 @@ export class TimeWaitTable {
    * false, counting an overflow, when the table is full: the connection closes without
    * TIME-WAIT. A record already held for the 4-tuple is replaced.
    */
-  add(remoteAddr: number, record: TimeWaitRecord): boolean {
+  add(remoteAddr: IpAddress, record: TimeWaitRecord): boolean {
     const remotePort = record.remotePort;
     const localPort = record.localPort;
     const replacing = this.get(remoteAddr, remotePort, localPort) !== undefined;
@@ -135,42 +140,52 @@ export class TimeWaitTable {
       this.#overflows++;
       return false;
     }
-    const key = remoteAddr * 65536 + remotePort;
-    const slot = this.#byRemote.get(key);
+    const slot = this.#slot(remoteAddr, remotePort);
     if (slot === undefined || (slot instanceof TimeWaitRecord && slot.localPort === localPort)) {
-      this.#byRemote.set(key, record);
+      this.#setSlot(remoteAddr, remotePort, record);
     } else if (slot instanceof TimeWaitRecord) {
-      this.#byRemote.set(key, new Map([[slot.localPort, slot], [localPort, record]]));
+      this.#setSlot(remoteAddr, remotePort, new Map([[slot.localPort, slot], [localPort, record]]));
     } else {
       slot.set(localPort, record);
     }
     if (!replacing) this.#size++;
     this.#added++;
-    this.#push(record.expiresAt, key, record);
+    this.#push(record.expiresAt, remoteAddr, record);
     return true;
   }
 
   /** Forgets the record of a 4-tuple; returns whether there was one. */
-  delete(remoteAddr: number, remotePort: number, localPort: number): boolean {
-    const key = remoteAddr * 65536 + remotePort;
-    const slot = this.#byRemote.get(key);
+  delete(remoteAddr: IpAddress, remotePort: number, localPort: number): boolean {
+    const slot = this.#slot(remoteAddr, remotePort);
     if (slot === undefined) return false;
     if (slot instanceof TimeWaitRecord) {
       if (slot.localPort !== localPort) return false;
-      this.#byRemote.delete(key);
+      if (typeof remoteAddr === 'number') this.#byRemote.delete(remoteAddr * 65536 + remotePort);
+      else this.#byRemote6.delete(remoteAddr, remotePort);
     } else {
       if (!slot.delete(localPort)) return false;
-      if (slot.size === 1) this.#byRemote.set(key, slot.values().next().value as TimeWaitRecord);
+      if (slot.size === 1) this.#setSlot(remoteAddr, remotePort, slot.values().next().value as TimeWaitRecord);
     }
     this.#size--;
     return true;
+  }
+
+  /** The slot of a remote address and port (IPv4: one numeric key; IPv6: the address map). */
+  #slot(remoteAddr: IpAddress, remotePort: number): Slot | undefined {
+    if (typeof remoteAddr === 'number') return this.#byRemote.get(remoteAddr * 65536 + remotePort);
+    return this.#byRemote6.get(remoteAddr, remotePort);
+  }
+
+  #setSlot(remoteAddr: IpAddress, remotePort: number, slot: Slot): void {
+    if (typeof remoteAddr === 'number') this.#byRemote.set(remoteAddr * 65536 + remotePort, slot);
+    else this.#byRemote6.set(remoteAddr, remotePort, slot);
   }
 
   /**
    * RFC 6191: would `syn` reopen the 4-tuple held in TIME-WAIT? False when none is held (the stack
    * then treats the SYN as for any 4-tuple).
    */
-  reusableBy(remoteAddr: number, syn: TcpRepr): boolean {
+  reusableBy(remoteAddr: IpAddress, syn: TcpRepr): boolean {
     return this.get(remoteAddr, syn.srcPort, syn.dstPort)?.reusableBy(syn) ?? false;
   }
 
@@ -180,7 +195,7 @@ export class TimeWaitTable {
    * `listening`: whether a listener could take a new SYN on the local port; without one a SYN
    * that may reuse the 4-tuple is answered with an ACK and the record stays (as Linux).
    */
-  handleSegment(now: Instant, remoteAddr: number, repr: TcpRepr, payloadLength: number, listening: boolean): TimeWaitAnswer | undefined {
+  handleSegment(now: Instant, remoteAddr: IpAddress, repr: TcpRepr, payloadLength: number, listening: boolean): TimeWaitAnswer | undefined {
     const remotePort = repr.srcPort;
     const localPort = repr.dstPort;
     const record = this.get(remoteAddr, remotePort, localPort);
@@ -239,7 +254,7 @@ export class TimeWaitTable {
         this.#push(record.expiresAt, remote, record);
         continue;
       }
-      this.delete(Math.floor(remote / 65536), remote % 65536, record.localPort);
+      this.delete(remote, record.remotePort, record.localPort);
       this.#expired++;
       n++;
     }
@@ -249,6 +264,7 @@ export class TimeWaitTable {
   /** Forgets everything (the stack closes). */
   clear(): void {
     this.#byRemote.clear();
+    this.#byRemote6.clear();
     this.#size = 0;
     this.#deadlines.length = 0;
     this.#remotes.length = 0;
@@ -261,11 +277,11 @@ export class TimeWaitTable {
   }
 
   /** Whether `record` is still the one held for its 4-tuple (else its heap entry is a leftover). */
-  #held(remote: number, record: TimeWaitRecord): boolean {
-    return this.get(Math.floor(remote / 65536), remote % 65536, record.localPort) === record;
+  #held(remote: IpAddress, record: TimeWaitRecord): boolean {
+    return this.get(remote, record.remotePort, record.localPort) === record;
   }
 
-  #push(deadline: number, remote: number, record: TimeWaitRecord): void {
+  #push(deadline: number, remote: IpAddress, record: TimeWaitRecord): void {
     // Leftovers (records reopened or reset before their deadline) pile up under churn: compact.
     if (this.#deadlines.length > 2 * this.#size + 1024) this.#compact();
     const d = this.#deadlines;
@@ -319,7 +335,7 @@ export class TimeWaitTable {
 
   /** Rebuilds the heap from the records still held. */
   #compact(): void {
-    const entries: Array<[number, number, TimeWaitRecord]> = [];
+    const entries: Array<[number, IpAddress, TimeWaitRecord]> = [];
     for (let i = 0; i < this.#deadlines.length; i++) {
       const remote = this.#remotes[i]!;
       const record = this.#records[i]!;

@@ -2,6 +2,7 @@
  * Engine configuration: defaults and validation. The defaults follow the RFCs and Linux where
  * the RFCs leave a choice; every value is validated once here so the engine never re-checks.
  */
+import { ipTcpOverhead, type IpFamily } from './address.js';
 import { TcpUsageError } from './errors.js';
 import type { TcpConfig } from './types.js';
 
@@ -149,4 +150,30 @@ export function resolveTcpConfig(partial?: Partial<TcpConfig>): TcpConfig {
   Object.freeze(cfg);
   RESOLVED.add(cfg);
   return cfg;
+}
+
+/** IPv6 configs derived by {@link configForFamily}, by the config they came from. */
+const IPV6_CONFIGS = new WeakMap<TcpConfig, TcpConfig>();
+/** Configs that are already IPv6 derivations (deriving again returns them as they are). */
+const DERIVED = new WeakSet<TcpConfig>();
+
+/**
+ * The configuration a connection of `family` runs with. `TcpConfig.mss` is stated for IPv4
+ * (link MTU − 40); IPv6 headers are 20 octets longer (RFC 8200 §8.3: MSS = MTU − 60), so an IPv6
+ * connection gets `mss − 20` (never below 64). IPv4 gets `config` itself. The IPv6 config is made
+ * once per config and reused, is frozen and resolved, and deriving from it again returns it
+ * unchanged (so a connection's own `config` can be passed on). `TcpConnection` applies this
+ * itself: callers pass the same config for both families.
+ */
+export function configForFamily(config: TcpConfig, family: IpFamily): TcpConfig {
+  if (family === 4 || DERIVED.has(config)) return config;
+  let derived = IPV6_CONFIGS.get(config);
+  if (derived === undefined) {
+    const mss = Math.max(BOUNDS.mss[0], config.mss - (ipTcpOverhead(6) - ipTcpOverhead(4)));
+    derived = Object.freeze({ ...config, mss });
+    RESOLVED.add(derived);
+    DERIVED.add(derived);
+    IPV6_CONFIGS.set(config, derived);
+  }
+  return derived;
 }

@@ -20,6 +20,7 @@ import {
   bytes,
   drain,
   established,
+  established6,
   events,
   expectNothing,
   expectSent,
@@ -511,6 +512,88 @@ describe('ICMP errors (RFC 1122 §4.2.3.9, RFC 5927, RFC 1191)', () => {
     drain(conn, 20);
     conn.handleIcmpError(30, { kind: 'frag-needed', mtu: 68 }, ISS + 1);
     expect(conn.stats.sendMss).to.equal(64);
+  });
+
+  describe('over IPv6: ICMPv6 packet too big (RFC 8201)', () => {
+    // MSS 1460 in the config: 1440 over IPv6; the peer announces 1440 (a 1500-octet path).
+    const CFG6: Partial<TcpConfig> = { ...TRACE_CONFIG, mss: 1460, recvBufferSize: 20_000, sendBufferSize: 20_000 };
+
+    it('lowers the send MSS to MTU − 60 (RFC 8200 §8.3) and resends what no longer fits, without a congestion response', () => {
+      const conn = established6(CFG6, { mss: 1440, window: 20_000 });
+      expect(conn.stats.sendMss).to.equal(1440);
+      conn.send(bytes(2880));
+      expectSent(conn, 20, [{ payload: 1440 }, { payload: 1440 }]);
+      const cwnd = conn.stats.cwnd;
+      expect(conn.handleIcmpError(30, { kind: 'packet-too-big', mtu: 1400 }, ISS + 1)).to.equal(true);
+      expect(conn.stats.sendMss).to.equal(1340);
+      expect(conn.stats.cwnd).to.equal(cwnd);
+      expectSent(conn, 30, [
+        { seq: ISS + 1, payload: 1340 },
+        { seq: ISS + 1341, payload: 100 },
+        { seq: ISS + 1441, payload: 1340 },
+        { seq: ISS + 2781, payload: 100 },
+      ]);
+    });
+
+    it('never below the IPv6 minimum MTU: a packet too big saying 576, or 68, leaves 1280 − 60 = 1220 (RFC 8201 §4), so a forged one cannot shrink segments further', () => {
+      for (const mtu of [1279, 576, 68, 0]) {
+        const conn = established6(CFG6, { mss: 1440, window: 20_000 });
+        conn.send(bytes(1440));
+        drain(conn, 20);
+        expect(conn.handleIcmpError(30, { kind: 'packet-too-big', mtu }, ISS + 1)).to.equal(true);
+        expect(conn.stats.sendMss, `MTU ${mtu}`).to.equal(1220);
+        expectSent(conn, 30, [{ seq: ISS + 1, payload: 1220 }, { seq: ISS + 1221, payload: 220 }]);
+      }
+    });
+
+    it('the connection\'s family decides, whichever kind names the message: frag-needed on an IPv6 connection keeps the IPv6 floor, packet-too-big on an IPv4 one the IPv4 rule', () => {
+      const v6 = established6(CFG6, { mss: 1440, window: 20_000 });
+      v6.send(bytes(100));
+      drain(v6, 20);
+      v6.handleIcmpError(30, { kind: 'frag-needed', mtu: 576 }, ISS + 1);
+      expect(v6.stats.sendMss).to.equal(1220);
+      const v4 = established();
+      v4.send(bytes(100));
+      drain(v4, 20);
+      v4.handleIcmpError(30, { kind: 'packet-too-big', mtu: 576 }, ISS + 1);
+      expect(v4.stats.sendMss).to.equal(536);
+    });
+
+    it('ages out like RFC 1191 §6.3: ten minutes later the full MSS is tried again, and a path still narrow lowers it again', () => {
+      const conn = established6(CFG6, { mss: 1440, window: 20_000 });
+      conn.send(bytes(1440));
+      drain(conn, 20);
+      expect(conn.handleIcmpError(30, { kind: 'packet-too-big', mtu: 1280 }, ISS + 1)).to.equal(true);
+      expectSent(conn, 30, [{ seq: ISS + 1, payload: 1220 }, { seq: ISS + 1221, payload: 220 }]);
+      send(conn, 40, { ...P, ack: ISS + 1441 });
+      expect(conn.pollTimeout()).to.equal(30 + 600_000);
+      conn.handleTimeout(600_030);
+      expect(conn.stats.sendMss).to.equal(1440);
+      conn.send(bytes(1440, 1440));
+      expectSent(conn, 600_040, [{ seq: ISS + 1441, payload: 1440 }]);
+      expect(conn.handleIcmpError(600_050, { kind: 'packet-too-big', mtu: 1280 }, ISS + 1441)).to.equal(true);
+      expect(conn.stats.sendMss).to.equal(1220);
+    });
+
+    it('a packet too big quoting a sequence number outside SND.UNA..SND.NXT is ignored (RFC 5927 §4.1)', () => {
+      const conn = established6(CFG6, { mss: 1440, window: 20_000 });
+      conn.send(bytes(1440));
+      drain(conn, 20);
+      expect(conn.handleIcmpError(30, { kind: 'packet-too-big', mtu: 1280 }, ISS + 1441)).to.equal(false);
+      expect(conn.handleIcmpError(30, { kind: 'packet-too-big', mtu: 1280 }, ISS)).to.equal(false);
+      expect(conn.stats.sendMss).to.equal(1440);
+      expectNothing(conn, 30);
+    });
+
+    it('RFC 5961 holds over IPv6 as over IPv4: an in-window RST not at RCV.NXT gets a challenge ACK, one at RCV.NXT resets', () => {
+      const conn = established6();
+      send(conn, 20, { ...P, control: 'rst', seq: IRS + 5, ack: undefined });
+      expect(conn.state).to.equal('ESTABLISHED');
+      expectSent(conn, 20, [{ ...ACK_OUT, seq: ISS + 1, ack: IRS + 1 }]);
+      send(conn, 21, { ...P, control: 'rst', seq: IRS + 1, ack: undefined });
+      expect(conn.state).to.equal('CLOSED');
+      expect(events(conn)).to.deep.equal(['error:ECONNRESET', 'closed']);
+    });
   });
 
   it('an embryonic passive connection is dropped quietly by a hard error; CLOSED and TIME-WAIT ignore ICMP', () => {

@@ -4,27 +4,39 @@
  * codec, window within 16 bits, payload within the MSS), and `closed` comes at most once and last.
  * Half of the segments follow the conversation (right sequence and acknowledgment numbers) so
  * the engine reaches its later states; the other half are noise.
+ *
+ * The same over IPv6 (a third of the seeds, seeds of their own): segments are encoded and parsed
+ * with the IPv6 pseudo-header, the MSS bound is the IPv6 one (config MSS − 20), and ICMP errors
+ * include packet too big with any MTU, below the IPv6 minimum too (RFC 8201 §4).
  */
 import { expect } from 'chai';
+import { ipv6FromString } from '@tcp-tun/ip';
+import type { IpAddress } from './address.js';
 import { TcpConnection } from './connection.js';
 import { TcpListener } from './listener.js';
 import { emitTcp, parseTcp } from './segment.js';
 import { mulberry32 } from './__tests__/pair.js';
 import { FROM_PEER, IRS, ISS, LOCAL, REMOTE, TRACE_CONFIG, bytes } from './__tests__/trace.js';
-import type { TcpControl, TcpRepr } from './types.js';
+import type { Endpoint, TcpControl, TcpRepr } from './types.js';
 
 const CONTROLS: TcpControl[] = ['none', 'psh', 'syn', 'fin', 'rst'];
+const LOCAL6: Endpoint<IpAddress> = { addr: ipv6FromString('fd00::1'), port: LOCAL.port };
+const REMOTE6: Endpoint<IpAddress> = { addr: ipv6FromString('fd00::2'), port: REMOTE.port };
 
-function runFuzz(seed: number): string | undefined {
+function runFuzz(seed: number, family: 4 | 6 = 4): string | undefined {
   const rng = mulberry32(seed);
   const int = (n: number): number => Math.floor(rng() * n);
+  const local: Endpoint<IpAddress> = family === 4 ? LOCAL : LOCAL6;
+  const remote: Endpoint<IpAddress> = family === 4 ? REMOTE : REMOTE6;
+  // TRACE_CONFIG's MSS, 20 octets less over IPv6 (RFC 8200 §8.3).
+  const maxPayload = family === 4 ? 1000 : 980;
   let now = 0;
-  let conn: TcpConnection;
+  let conn: TcpConnection<IpAddress>;
   if (rng() < 0.5) {
-    conn = TcpConnection.connect(0, { local: LOCAL, remote: REMOTE, iss: ISS, config: TRACE_CONFIG });
+    conn = TcpConnection.connect<IpAddress>(0, { local, remote, iss: ISS, config: TRACE_CONFIG });
   } else {
-    const l = new TcpListener({ local: LOCAL, backlog: 1, config: TRACE_CONFIG, isn: () => ISS });
-    const r = l.handleSegment(0, LOCAL, REMOTE, { ...FROM_PEER, control: 'syn', seq: IRS, mss: 1 + int(2000) }, new Uint8Array(0));
+    const l = new TcpListener<IpAddress>({ local, backlog: 1, config: TRACE_CONFIG, isn: () => ISS });
+    const r = l.handleSegment(0, local, remote, { ...FROM_PEER, control: 'syn', seq: IRS, mss: 1 + int(2000) }, new Uint8Array(0));
     if (r.kind !== 'connection') return 'listener refused the SYN';
     conn = r.connection;
   }
@@ -40,10 +52,10 @@ function runFuzz(seed: number): string | undefined {
       if (tx === undefined) break;
       const r = tx.repr;
       if (!Number.isInteger(r.window) || r.window < 0 || r.window > 65535) return `bad window ${r.window}`;
-      if (tx.payload.length > 1000) return `payload ${tx.payload.length} above MSS`;
+      if (tx.payload.length > maxPayload) return `payload ${tx.payload.length} above MSS`;
       if (r.control === 'syn' && tx.payload.length > 0) return 'data on SYN';
-      const n = emitTcp(r, tx.payload, LOCAL.addr, REMOTE.addr, wire);
-      const back = parseTcp(wire.subarray(0, n), LOCAL.addr, REMOTE.addr);
+      const n = emitTcp(r, tx.payload, local.addr, remote.addr, wire);
+      const back = parseTcp(wire.subarray(0, n), local.addr, remote.addr);
       if (!back.ok) return `emitted an unparseable segment: ${back.reason}`;
       if (r.control !== 'rst') {
         const end = (r.seq + tx.payload.length + (r.control === 'syn' || r.control === 'fin' ? 1 : 0)) >>> 0;
@@ -95,7 +107,8 @@ function runFuzz(seed: number): string | undefined {
         else if (k < 0.5) conn.setUserTimeout(int(8000));
         else {
           const kinds = ['port-unreachable', 'host-unreachable', 'net-unreachable'] as const;
-          const error = rng() < 0.4 ? { kind: 'frag-needed' as const, mtu: int(1600) } : { kind: kinds[int(3)]! };
+          const pmtu = family === 4 ? ('frag-needed' as const) : ('packet-too-big' as const);
+          const error = rng() < 0.4 ? { kind: pmtu, mtu: int(1600) } : { kind: kinds[int(3)]! };
           conn.handleIcmpError(now, error, (ourMax - int(4000)) >>> 0);
         }
       } else if (op < 0.96) {
@@ -119,5 +132,11 @@ describe('TcpConnection under random segments and commands', () => {
     const env = process.env['SEED'];
     const seeds = env !== undefined && env !== '' ? [Number(env)] : Array.from({ length: Number(process.env['SWEEP'] ?? 300) }, (_, i) => 20_000 + i);
     for (const seed of seeds) expect(runFuzz(seed), `seed ${seed} (replay: SEED=${seed})`).to.equal(undefined);
+  });
+
+  it('the same over IPv6: IPv6 pseudo-header, IPv6 MSS, packet too big with any MTU (150 seeds)', () => {
+    const env = process.env['SEED'];
+    const seeds = env !== undefined && env !== '' ? [Number(env)] : Array.from({ length: Number(process.env['SWEEP'] ?? 150) }, (_, i) => 60_000 + i);
+    for (const seed of seeds) expect(runFuzz(seed, 6), `seed ${seed}, IPv6 (replay: SEED=${seed})`).to.equal(undefined);
   });
 });

@@ -29,8 +29,19 @@
  *   counter. Programmer errors throw a {@link TcpUsageError} carrying a `code`.
  */
 export * from './types.js';
+export {
+  defaultPeerMss,
+  ipAddressEquals,
+  ipFamily,
+  ipTcpOverhead,
+  isIpv4,
+  isUnspecifiedAddress,
+  mssForMtu,
+  type IpAddress,
+  type IpFamily,
+} from './address.js';
 export * from './segment.js';
-export { DEFAULT_TCP_CONFIG, MAX_UNSCALED_WINDOW, MAX_WINDOW_SCALE, chooseWindowScale, resolveTcpConfig } from './config.js';
+export { DEFAULT_TCP_CONFIG, MAX_UNSCALED_WINDOW, MAX_WINDOW_SCALE, chooseWindowScale, configForFamily, resolveTcpConfig } from './config.js';
 export { TcpUsageError, type TcpUsageErrorCode } from './errors.js';
 export { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt, seqMax, seqMin } from './seq.js';
 export {
@@ -59,7 +70,7 @@ export {
   type StateChangeHook,
   type TcpStats,
 } from './connection.js';
-export { COOKIE_MSS, TcpListener, type ListenResult, type ListenerOptions, type ListenerStats } from './listener.js';
+export { COOKIE_MSS, COOKIE_MSS6, TcpListener, type ListenResult, type ListenerOptions, type ListenerStats } from './listener.js';
 export { resetFor } from './reset.js';
 export { TimeWaitRecord, type TimeWaitInit, type TimeWaitVerdict } from './time-wait.js';
 export { QUOTED_TCP_MIN_LENGTH, parseQuotedTcp, type QuotedTcp, type QuotedTcpDropReason, type QuotedTcpResult } from './quoted.js';

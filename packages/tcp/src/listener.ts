@@ -7,7 +7,8 @@
  *
  * Cookie layout (the ISN of our SYN-ACK), as in RFC 4987 §3.6 and Linux:
  *   bits 31..27  t mod 32, t = floor(now / 64 s)
- *   bits 26..24  index of the peer's MSS in COOKIE_MSS (largest entry not above it)
+ *   bits 26..24  index of the peer's MSS in COOKIE_MSS, or COOKIE_MSS6 for IPv6 (largest entry
+ *                not above it)
  *   bits 23..0   keyed hash of the 4-tuple, t, the MSS index, the peer's ISN and the options word
  * A cookie is valid for the current and the previous counter period (64–128 s).
  *
@@ -35,16 +36,26 @@
  * must therefore be a function of the 4-tuple (the stack's keyed hash), or, without it, from
  * the keyed `cookieHash` of the 4-tuple. Nothing is stored for a cookie: the SYN-ACK and the
  * connection made from the ACK each compute it.
+ *
+ * IPv6. An IPv4 address enters the cookie hash as itself (cookies of IPv4 4-tuples are what they
+ * were before IPv6). An IPv6 address enters it as `cookieHash` of its four 32-bit words: every
+ * one of its 128 bits counts, and two addresses that agree on some 32 bits do not collide; which
+ * addresses would give equal words depends on the secret key, so an attacker cannot choose them.
+ * A flag in the hashed options word keeps the two families' cookies apart. The MSS a cookie SYN-ACK
+ * advertises and the MSS assumed without the option follow the family (RFC 8200 §8.3,
+ * RFC 9293 §3.7.1). A listener bound to `::` takes segments for any local address of either
+ * family (dual stack; IPV6_V6ONLY is the stack's filter), one bound to 0.0.0.0 only IPv4 ones.
  */
-import { chooseWindowScale, resolveTcpConfig } from './config.js';
+import { defaultPeerMss, ipAddressEquals, isUnspecifiedAddress, type IpAddress } from './address.js';
+import { chooseWindowScale, configForFamily, resolveTcpConfig } from './config.js';
 import { TcpConnection, type CookieAgreedOptions } from './connection.js';
 import { seqAdd, seqGt } from './seq.js';
 import { TcpUsageError } from './errors.js';
 import { resetFor } from './reset.js';
 import type { Endpoint, Instant, TcpConfig, TcpRepr, Transmit } from './types.js';
 
-/** What the stack does with a segment the listener saw. */
-export type ListenResult =
+/** What the stack does with a segment the listener saw (`A`: the address type, see {@link TcpListener}). */
+export type ListenResult<A extends IpAddress = number> =
   /**
    * A new connection: put it in the table and drain it. From a SYN it is SYN-RECEIVED with its
    * SYN-ACK queued; from an ACK returning a valid SYN cookie it is already ESTABLISHED with
@@ -54,7 +65,7 @@ export type ListenResult =
       /** A new connection. */
       readonly kind: 'connection';
       /** The connection, SYN-RECEIVED or (from a cookie) ESTABLISHED. */
-      readonly connection: TcpConnection;
+      readonly connection: TcpConnection<A>;
     }
   /** Send this reply (a RST for a stray ACK, or a stateless SYN-ACK carrying a SYN cookie). */
   | {
@@ -76,15 +87,15 @@ export type ListenResult =
     };
 
 /** Options of {@link TcpListener}. */
-export interface ListenerOptions {
-  /** Address (0 = any) and port we listen on. */
-  readonly local: Endpoint;
+export interface ListenerOptions<A extends IpAddress = number> {
+  /** Address (0 = any IPv4 address, `::` = any address of either family) and port we listen on. */
+  readonly local: Endpoint<A>;
   /** Most connections held before `accept()`: embryonic (SYN-RECEIVED) plus established. */
   readonly backlog: number;
   /** Configuration for accepted connections. */
   readonly config?: Partial<TcpConfig> | undefined;
   /** Initial sequence number generator (RFC 9293 §3.4.1, RFC 6528); time and randomness come from the stack. */
-  readonly isn: (now: Instant, local: Endpoint, remote: Endpoint) => number;
+  readonly isn: (now: Instant, local: Endpoint<A>, remote: Endpoint<A>) => number;
   /**
    * Timestamp offset of the connections of a 4-tuple (RFC 7323 §5.4, §7.1), cookie connections
    * included. It must depend only on the 4-tuple and a secret (RFC 6528's shape, e.g. a keyed
@@ -92,14 +103,15 @@ export interface ListenerOptions {
    * compute it separately and must agree, and successive incarnations of a 4-tuple then send
    * monotonic TSvals. Absent: derived from the 4-tuple with `cookieHash`.
    */
-  readonly tsOffset?: ((now: Instant, local: Endpoint, remote: Endpoint) => number) | undefined;
+  readonly tsOffset?: ((now: Instant, local: Endpoint<A>, remote: Endpoint<A>) => number) | undefined;
   /** Answer SYNs with SYN cookies when full (RFC 4987 §3.6) instead of dropping them. Default true. */
   readonly synCookies?: boolean | undefined;
   /** Most embryonic (SYN-RECEIVED) connections; beyond it SYNs get cookies (or are dropped). Default `backlog`. */
   readonly maxSynReceived?: number | undefined;
   /**
    * Keyed 32-bit hash of four uint32s for the cookies and the timestamp offsets of cookie
-   * connections, supplied by the stack (it holds the secret
+   * connections (an IPv6 address is first hashed from its four words, see the file comment),
+   * supplied by the stack (it holds the secret
    * and the randomness, e.g. SipHash or HMAC over a random key). Absent: a simple
    * non-cryptographic mix keyed with one value of `isn`, adequate for tests only.
    */
@@ -128,6 +140,13 @@ export interface ListenerStats {
 
 /** MSS values a cookie can encode (3 bits; the first is RFC 9293's default 536). */
 export const COOKIE_MSS: readonly number[] = [536, 1220, 1300, 1440, 1460, 4312, 8960, 65495];
+/**
+ * MSS values an IPv6 cookie can encode: MTU − 60 (RFC 8200 §8.3) for MTUs 576 (a peer below the
+ * IPv6 minimum, still never sent more than it announced), 1280 (the IPv6 minimum, RFC 8200 §5;
+ * also the MSS assumed without the option), 1480 (6in4 tunnels), 1492 (PPPoE), 1500, 4352, 9000
+ * and 65535, as Linux keeps a table per family.
+ */
+export const COOKIE_MSS6: readonly number[] = [516, 1220, 1420, 1432, 1440, 4292, 8940, 65475];
 /** Length of one cookie time counter period (RFC 4987 §3.6: 64 s, as Linux). */
 const COOKIE_PERIOD_MS = 64_000;
 /** Low TSval bits of a cookie SYN-ACK that carry the options (Linux's TSBITS). */
@@ -144,6 +163,10 @@ const OPT_WORD_TS = 1 << TS_OPTION_BITS;
  * first word is a peer's ISN (inner) or address (outer): 255.255.255.255 is never a peer address.
  */
 const TS_OFFSET_TAG = 0xffffffff;
+/** The first word of the IPv6 timestamp offset hash (the IPv4 one's, with the low bit clear). */
+const TS_OFFSET_TAG6 = 0xfffffffe;
+/** Bit of the cookie's hashed options word for an IPv6 4-tuple (above 3 MSS bits and 7 option bits). */
+const COOKIE_IPV6 = 1 << 10;
 
 /** The low 6 TSval bits for `o` (Linux's cookie_init_timestamp layout). */
 function encodeOptions(o: CookieAgreedOptions): number {
@@ -166,17 +189,25 @@ function fmix(h: number): number {
 
 const EMPTY = new Uint8Array(0);
 
-/** A listening port: SYN handling, backlog and accept queue. */
-export class TcpListener {
-  /** Address (0 = any) and port. */
-  readonly local: Endpoint;
+/** The big-endian 32-bit word at `i` of an IPv6 address. */
+function be32(a: Uint8Array, i: number): number {
+  return ((a[i]! << 24) | (a[i + 1]! << 16) | (a[i + 2]! << 8) | a[i + 3]!) >>> 0;
+}
+
+/**
+ * A listening port: SYN handling, backlog and accept queue. `A` is the address type of the
+ * segments it takes: `number` (IPv4, the default) or `IpAddress` for a dual-stack listener.
+ */
+export class TcpListener<A extends IpAddress = number> {
+  /** Address (0 = any IPv4 address, `::` = any address) and port. */
+  readonly local: Endpoint<A>;
   /** Most connections held (pending plus queued). */
   readonly backlog: number;
   private readonly config: TcpConfig;
-  private readonly isn: (now: Instant, local: Endpoint, remote: Endpoint) => number;
-  private readonly tsOffset: ((now: Instant, local: Endpoint, remote: Endpoint) => number) | undefined;
-  private readonly pending = new Set<TcpConnection>();
-  private readonly queue: TcpConnection[] = [];
+  private readonly isn: (now: Instant, local: Endpoint<A>, remote: Endpoint<A>) => number;
+  private readonly tsOffset: ((now: Instant, local: Endpoint<A>, remote: Endpoint<A>) => number) | undefined;
+  private readonly pending = new Set<TcpConnection<A>>();
+  private readonly queue: TcpConnection<A>[] = [];
   private readonly synCookies: boolean;
   private readonly maxSynReceived: number;
   private readonly cookieHash: (a: number, b: number, c: number, d: number) => number;
@@ -190,7 +221,7 @@ export class TcpListener {
   /** When the last cookie SYN-ACK was sent. */
   private lastCookieAt: Instant | undefined;
 
-  constructor(opts: ListenerOptions) {
+  constructor(opts: ListenerOptions<NoInfer<A>>) {
     if (!Number.isInteger(opts.backlog) || opts.backlog < 1) {
       throw new TcpUsageError('ERR_INVALID_ARG_VALUE', `backlog must be a positive integer, got ${String(opts.backlog)}`);
     }
@@ -243,10 +274,8 @@ export class TcpListener {
    * A segment for the listening port that matched no connection (RFC 9293 §3.10.7.2).
    * `local` is the segment's actual destination (the listener may be bound to any address).
    */
-  handleSegment(now: Instant, local: Endpoint, remote: Endpoint, repr: TcpRepr, payload: Uint8Array): ListenResult {
-    if (local.port !== this.local.port || (this.local.addr !== 0 && local.addr !== this.local.addr)) {
-      return { kind: 'drop', reason: 'bad-segment' };
-    }
+  handleSegment(now: Instant, local: Endpoint<A>, remote: Endpoint<A>, repr: TcpRepr, payload: Uint8Array): ListenResult<A> {
+    if (local.port !== this.local.port || !this.takes(local.addr, remote.addr)) return { kind: 'drop', reason: 'bad-segment' };
     // First: "An incoming RST segment could not be valid ... it should be ignored."
     if (repr.control === 'rst') return { kind: 'drop', reason: 'rst' };
     // Second: "Any acknowledgment is bad if it arrives on a connection still in the LISTEN
@@ -276,7 +305,7 @@ export class TcpListener {
       }
       return { kind: 'reply', transmit: this.cookieSynAck(now, local, remote, repr) };
     }
-    const connection = TcpConnection.accept(now, {
+    const connection = TcpConnection.accept<A>(now, {
       local,
       remote,
       iss: this.isn(now, local, remote),
@@ -286,6 +315,31 @@ export class TcpListener {
     });
     this.pending.add(connection);
     return { kind: 'connection', connection };
+  }
+
+  /**
+   * Whether a segment to `local` from `remote` is for this listener's address: the same address;
+   * any IPv4 address when bound to 0.0.0.0; any address of either family when bound to `::`.
+   * The two ends of a segment are always of one family.
+   */
+  private takes(local: IpAddress, remote: IpAddress): boolean {
+    const bound = this.local.addr;
+    if (typeof local === 'number') {
+      if (typeof remote !== 'number') return false;
+      // 0.0.0.0 and `::` both take IPv4 (the fast path: one comparison for the usual listener).
+      return bound === 0 || bound === local || (typeof bound !== 'number' && isUnspecifiedAddress(bound));
+    }
+    if (typeof remote === 'number') return false;
+    return typeof bound !== 'number' && (isUnspecifiedAddress(bound) || ipAddressEquals(bound, local));
+  }
+
+  /**
+   * The 32-bit word an address enters the cookie hash as: an IPv4 address itself, an IPv6 address
+   * the keyed hash of its four words (all 128 bits; see the file comment).
+   */
+  private addrWord(a: IpAddress): number {
+    if (typeof a === 'number') return a >>> 0;
+    return this.cookieHash(be32(a, 0), be32(a, 4), be32(a, 8), be32(a, 12)) >>> 0;
   }
 
   /**
@@ -301,9 +355,12 @@ export class TcpListener {
    * The cookie for this 4-tuple, counter `t`, MSS index `m`, peer ISN and options word (0
    * without timestamps, else OPT_WORD_TS | the 6 option bits of the TSval).
    */
-  private cookie(local: Endpoint, remote: Endpoint, t: number, m: number, peerIsn: number, optWord: number): number {
-    const inner = this.cookieHash(peerIsn >>> 0, t >>> 0, (m | (optWord << 3)) >>> 0, local.addr >>> 0);
-    const h = this.cookieHash(remote.addr >>> 0, local.addr >>> 0, ((remote.port << 16) | local.port) >>> 0, inner >>> 0) & 0xffffff;
+  private cookie(local: Endpoint<A>, remote: Endpoint<A>, t: number, m: number, peerIsn: number, optWord: number): number {
+    const localWord = this.addrWord(local.addr);
+    // The family flag above the 3 MSS bits and the 7 option bits: an IPv6 cookie never equals an IPv4 one.
+    const family = typeof remote.addr === 'number' ? 0 : COOKIE_IPV6;
+    const inner = this.cookieHash(peerIsn >>> 0, t >>> 0, (m | (optWord << 3) | family) >>> 0, localWord);
+    const h = this.cookieHash(this.addrWord(remote.addr), localWord, ((remote.port << 16) | local.port) >>> 0, inner >>> 0) & 0xffffff;
     return (((t & 31) << 27) | (m << 24) | h) >>> 0;
   }
 
@@ -313,9 +370,10 @@ export class TcpListener {
    * 4-tuple alone because nothing is stored for a cookie (Linux's secure_tcp_ts_off): the
    * `tsOffset` option, or the keyed `cookieHash` of the 4-tuple.
    */
-  private tsOffsetFor(now: Instant, local: Endpoint, remote: Endpoint): number {
+  private tsOffsetFor(now: Instant, local: Endpoint<A>, remote: Endpoint<A>): number {
     if (this.tsOffset !== undefined) return this.tsOffset(now, local, remote) >>> 0;
-    return this.cookieHash(TS_OFFSET_TAG, remote.addr >>> 0, local.addr >>> 0, ((remote.port << 16) | local.port) >>> 0) >>> 0;
+    const tag = typeof remote.addr === 'number' ? TS_OFFSET_TAG : TS_OFFSET_TAG6;
+    return this.cookieHash(tag, this.addrWord(remote.addr), this.addrWord(local.addr), ((remote.port << 16) | local.port) >>> 0) >>> 0;
   }
 
   /**
@@ -323,11 +381,14 @@ export class TcpListener {
    * config allows them) it answers the SYN's options as TcpConnection.accept would and encodes
    * the choices in the low bits of its TSval; without, it offers only the MSS option.
    */
-  private cookieSynAck(now: Instant, local: Endpoint, remote: Endpoint, syn: TcpRepr): Transmit {
-    const cfg = this.config;
-    const peerMss = syn.mss ?? COOKIE_MSS[0]!;
+  private cookieSynAck(now: Instant, local: Endpoint<A>, remote: Endpoint<A>, syn: TcpRepr): Transmit {
+    const family = typeof remote.addr === 'number' ? 4 : 6;
+    const cfg = configForFamily(this.config, family);
+    // RFC 9293 §3.7.1: without the option the peer's MSS is 536 (IPv4) or 1220 (IPv6).
+    const peerMss = syn.mss ?? defaultPeerMss(family);
     let m = 0;
-    while (m + 1 < COOKIE_MSS.length && COOKIE_MSS[m + 1]! <= peerMss) m++;
+    const table = family === 4 ? COOKIE_MSS : COOKIE_MSS6;
+    while (m + 1 < table.length && table[m + 1]! <= peerMss) m++;
     const t = Math.floor(now / COOKIE_PERIOD_MS);
     const synTs = cfg.timestamps ? syn.timestamp : undefined;
     let agreed: CookieAgreedOptions | undefined;
@@ -372,7 +433,7 @@ export class TcpListener {
   }
 
   /** An ACK for the port: a connection if it returns a valid cookie, else undefined (→ RST). */
-  private cookieAck(now: Instant, local: Endpoint, remote: Endpoint, repr: TcpRepr, payload: Uint8Array): ListenResult | undefined {
+  private cookieAck(now: Instant, local: Endpoint<A>, remote: Endpoint<A>, repr: TcpRepr, payload: Uint8Array): ListenResult<A> | undefined {
     const cfg = this.config;
     const cookie = seqAdd(repr.ack!, -1);
     const peerIsn = seqAdd(repr.seq, -1);
@@ -408,12 +469,12 @@ export class TcpListener {
       return { kind: 'drop', reason: 'backlog-full' };
     }
     this.nCookiesAccepted++;
-    const connection = TcpConnection.fromCookie(now, {
+    const connection = TcpConnection.fromCookie<A>(now, {
       local,
       remote,
       iss: cookie,
       ack: repr,
-      mss: COOKIE_MSS[m]!,
+      mss: (typeof remote.addr === 'number' ? COOKIE_MSS : COOKIE_MSS6)[m]!,
       config: this.config,
       // The offset the cookie SYN-ACK's TSval was made with (the 4-tuple's).
       tsOffset: this.tsOffsetFor(now, local, remote),
@@ -425,19 +486,19 @@ export class TcpListener {
   }
 
   /** The stack reports that an embryonic connection reached ESTABLISHED: it joins the accept queue. */
-  established(conn: TcpConnection): void {
+  established(conn: TcpConnection<A>): void {
     if (this.pending.delete(conn)) this.queue.push(conn);
   }
 
   /** The stack reports that an embryonic or queued connection died before `accept()`. */
-  release(conn: TcpConnection): void {
+  release(conn: TcpConnection<A>): void {
     if (this.pending.delete(conn)) return;
     const i = this.queue.indexOf(conn);
     if (i >= 0) this.queue.splice(i, 1);
   }
 
   /** The oldest established connection not yet accepted, or undefined. */
-  accept(): TcpConnection | undefined {
+  accept(): TcpConnection<A> | undefined {
     return this.queue.shift();
   }
 }

@@ -6,7 +6,7 @@
  */
 import { expect } from 'chai';
 import { Pair, fillStream, type LinkOptions, type Side } from './__tests__/pair.js';
-import type { TcpConnection } from './connection.js';
+import type { PairConnection } from './__tests__/pair.js';
 import type { TcpConfig } from './types.js';
 
 const MiB = 1024 * 1024;
@@ -37,6 +37,8 @@ function transfer(seed: number, link: Partial<LinkOptions>, size: number, extra:
   together?: boolean;
   /** a reads at most `octets` every `intervalMs` (its window closes; b must probe). */
   slowReader?: { octets: number; intervalMs: number };
+  /** IP version (default 4). */
+  family?: 4 | 6;
 } = {}): TransferResult {
   const pair = new Pair({ seed, link, deadlineMs: 3_600_000, ...extra });
   const states = new Set<string>();
@@ -50,7 +52,7 @@ function transfer(seed: number, link: Partial<LinkOptions>, size: number, extra:
   const other = (s: Side): Side => (s === 'a' ? 'b' : 'a');
 
   let nextSlowRead = 0;
-  const readSome = (side: Side, conn: TcpConnection): void => {
+  const readSome = (side: Side, conn: PairConnection): void => {
     const expected = STREAMS[other(side)];
     const slow = side === 'a' ? extra.slowReader : undefined;
     if (slow !== undefined && pair.now < nextSlowRead) return;
@@ -149,6 +151,28 @@ describe('Pair: two engines over a simulated link', function () {
     }
   });
 
+  it('IPv6: clean link, 1 MiB each way through the wire codec (RFC 8200 §8.1 pseudo-header), full segments of MTU − 60', () => {
+    for (const seed of seedsFromEnv(3, 21)) {
+      const r = transfer(seed, { delayMs: 5, bytesPerMs: 10_000 }, MiB, { throughCodec: true, family: 6 });
+      expect(r.failure, `seed ${seed} (replay: SEED=${seed})`).to.equal(undefined);
+      const a = r.pair.a.stats;
+      expect(a.retransmits, `seed ${seed}`).to.equal(0);
+      expect(r.pair.b!.stats.retransmits, `seed ${seed}`).to.equal(0);
+      // 1500-octet packets: MSS 1440 each way, 1428 octets of data with timestamps (RFC 6691).
+      expect(r.pair.a.config.mss).to.equal(1440);
+      expect(r.pair.b!.config.mss).to.equal(1440);
+      expect(a.sendMss).to.equal(1428);
+    }
+  });
+
+  it('IPv6: 10% loss, reordering, duplication and bit corruption caught by the IPv6 checksum: 20 seeds', () => {
+    for (const seed of seedsFromEnv(20, 23_000)) {
+      const r = transfer(seed, { ...LOSSY, corrupt: 0.05 }, 256 * 1024, { family: 6 });
+      expect(r.failure, `seed ${seed} (replay: SEED=${seed})`).to.equal(undefined);
+      expect(r.pair.corrupted.a + r.pair.corrupted.b, `seed ${seed}: corrupted segments dropped`).to.be.greaterThan(0);
+    }
+  });
+
   it('clean link with a drop-tail bottleneck: congestion losses are recovered', () => {
     for (const seed of seedsFromEnv(3, 50)) {
       const r = transfer(seed, { delayMs: 20, bytesPerMs: 500, maxQueueMs: 40 }, MiB);
@@ -159,13 +183,18 @@ describe('Pair: two engines over a simulated link', function () {
   it('10% loss, reordering, duplication: 1 MiB each way, 200 seeds, every octet intact (SACK, timestamps, window scale, ECN, CUBIC)', () => {
     let fastRetransmits = 0;
     let rtos = 0;
+    let ipv6Runs = 0;
     for (const seed of seedsFromEnv(Number(process.env['SWEEP'] ?? 200), 1000)) {
-      const r = transfer(seed, LOSSY, MiB);
-      expect(r.failure, `seed ${seed} (replay: SEED=${seed})`).to.equal(undefined);
+      // Every fourth seed over IPv6; the others are the IPv4 runs they always were.
+      const family = seed % 4 === 3 ? 6 : 4;
+      if (family === 6) ipv6Runs++;
+      const r = transfer(seed, LOSSY, MiB, { family });
+      expect(r.failure, `seed ${seed}, IPv${family} (replay: SEED=${seed})`).to.equal(undefined);
       expect(r.pair.a.stats.sackEnabled && r.pair.b!.stats.timestampsEnabled, `seed ${seed}: options negotiated`).to.equal(true);
       fastRetransmits += r.pair.a.stats.fastRetransmits + r.pair.b!.stats.fastRetransmits;
       rtos += r.pair.a.stats.rtoCount + r.pair.b!.stats.rtoCount;
     }
+    if (process.env['SEED'] === undefined) expect(ipv6Runs, 'IPv6 runs').to.equal(Math.floor(Number(process.env['SWEEP'] ?? 200) / 4));
     // Both loss-recovery paths were exercised.
     expect(fastRetransmits).to.be.greaterThan(0);
     expect(rtos).to.be.greaterThan(0);

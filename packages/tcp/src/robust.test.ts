@@ -10,10 +10,14 @@
  *
  * A failure names its seed and scenario; replay one with `SEED=n pnpm exec mocha --spec
  * src/robust.test.ts` (runs only that seed in every scenario).
+ *
+ * Every fourth seed (seed % 4 === 3) runs over IPv6 (fd00::1 ↔ fd00::2: the IPv6 MSS, the IPv6
+ * pseudo-header wherever the codec is used, IPv6 SYN cookies); the other seeds run over IPv4
+ * exactly as they did before IPv6 existed (the family draws no random numbers).
  */
 import { expect } from 'chai';
 import { Pair, fillStream, mulberry32, type LinkOptions, type Side } from './__tests__/pair.js';
-import type { TcpConnection } from './connection.js';
+import type { PairConnection } from './__tests__/pair.js';
 import type { TcpConfig, TcpErrorCode } from './types.js';
 
 const KiB = 1024;
@@ -74,11 +78,17 @@ function randomConfig(r: () => number): Partial<TcpConfig> {
   };
 }
 
+/** The IP version of a seed's run: IPv6 for every fourth seed. */
+function familyOf(seed: number): 4 | 6 {
+  return seed % 4 === 3 ? 6 : 4;
+}
+
 function runOne(seed: number, setup: Setup): Outcome {
   const r = mulberry32(seed ^ 0x2545f491);
   const size: Record<Side, number> = { a: 16 * KiB + Math.floor(r() * 48 * KiB), b: 16 * KiB + Math.floor(r() * 48 * KiB) };
   const pair = new Pair({
     seed,
+    family: familyOf(seed),
     link: setup.link,
     configA: setup.configA,
     configB: setup.configB,
@@ -103,7 +113,7 @@ function runOne(seed: number, setup: Setup): Outcome {
     failure ??= msg;
   };
 
-  const read = (side: Side, conn: TcpConnection): void => {
+  const read = (side: Side, conn: PairConnection): void => {
     const expected = STREAMS[other(side)];
     for (;;) {
       // A slow reader takes at most `octets` per `intervalMs`; else everything readable.
@@ -347,7 +357,7 @@ describe(`Robustness: ${TOTAL_SEEDS.toLocaleString('en-US')} seeded two-engine s
       for (const seed of seeds) {
         const setup = sc.setup(mulberry32(seed));
         const o = runOne(seed, setup);
-        if (o.failure !== undefined) expect.fail(`seed ${seed} (${sc.name}) failed: ${o.failure}\n  replay: SEED=${seed} pnpm exec mocha --spec src/robust.test.ts`);
+        if (o.failure !== undefined) expect.fail(`seed ${seed} (${sc.name}, IPv${familyOf(seed)}) failed: ${o.failure}\n  replay: SEED=${seed} pnpm exec mocha --spec src/robust.test.ts`);
         if (o.errored) errored++;
         corrupted += o.corrupted;
         cookies += o.cookies;

@@ -32,8 +32,14 @@
  * objects when those options are present; `parseTcpInto` writes into a reusable target and
  * allocates none of them but SACK blocks); the usual NOP, NOP, Timestamps option block is recognised without
  * the option loop; the checksum is summed over 32-bit words.
+ *
+ * Both IP versions: the addresses given for the checksum are an {@link IpAddress}, an IPv4 number
+ * (the RFC 9293 §3.1 pseudo-header) or IPv6 octets (the RFC 8200 §8.1 pseudo-header: both
+ * addresses, a 32-bit upper-layer length, next header 6). Nothing else in a segment depends on
+ * the family. The one `typeof` keeps the IPv4 path as it was.
  */
-import { onesComplementSum, pseudoHeaderSum, IpProtocol } from '@tcp-tun/ip';
+import { onesComplementSum, pseudoHeaderSum, pseudoHeaderSum6, IpProtocol } from '@tcp-tun/ip';
+import type { IpAddress } from './address.js';
 import type { SackBlock, TcpControl, TcpRepr, TcpTimestamp } from './types.js';
 
 /** Length of a TCP header without options, octets. */
@@ -258,18 +264,37 @@ export class TcpSegment {
     return this.bytes.subarray(this.headerLength);
   }
 
-  /** True when the checksum over pseudo-header + segment verifies (either zero encoding). */
-  verifyChecksum(srcAddr: number, dstAddr: number): boolean {
+  /** True when the checksum over pseudo-header (IPv4 or IPv6, by the addresses) + segment verifies (either zero encoding). */
+  verifyChecksum(srcAddr: IpAddress, dstAddr: IpAddress): boolean {
     const b = this.bytes;
-    return onesComplementSum(b, pseudoHeaderSum(srcAddr, dstAddr, IpProtocol.Tcp, b.length)) === 0xffff;
+    return onesComplementSum(b, tcpPseudoHeaderSum(srcAddr, dstAddr, b.length)) === 0xffff;
   }
 
-  /** Computes the checksum over pseudo-header + segment and stores it. */
-  fillChecksum(srcAddr: number, dstAddr: number): void {
+  /** Computes the checksum over pseudo-header (IPv4 or IPv6, by the addresses) + segment and stores it. */
+  fillChecksum(srcAddr: IpAddress, dstAddr: IpAddress): void {
     const b = this.bytes;
     this.checksum = 0;
-    this.checksum = ~onesComplementSum(b, pseudoHeaderSum(srcAddr, dstAddr, IpProtocol.Tcp, b.length)) & 0xffff;
+    this.checksum = ~onesComplementSum(b, tcpPseudoHeaderSum(srcAddr, dstAddr, b.length)) & 0xffff;
   }
+}
+
+/**
+ * The folded one's complement sum of the TCP pseudo-header for a segment of `length` octets from
+ * `src` to `dst`: RFC 9293 §3.1's (IPv4: addresses, zero, protocol 6, 16-bit TCP length) for
+ * numbers, RFC 8200 §8.1's (IPv6: addresses, 32-bit length, zeros, next header 6) for IPv6
+ * octets. Pass it as the initial sum of the segment's checksum; not complemented, it is also what
+ * a partial checksum (CHECKSUM_PARTIAL, segmentation offload) leaves in the checksum field.
+ * @throws TypeError with `code: 'ERR_INVALID_ARG_TYPE'` when one address is IPv4 and the other IPv6.
+ */
+export function tcpPseudoHeaderSum(src: IpAddress, dst: IpAddress, length: number): number {
+  if (typeof src === 'number') {
+    if (typeof dst === 'number') return pseudoHeaderSum(src, dst, IpProtocol.Tcp, length);
+  } else if (typeof dst !== 'number') {
+    return pseudoHeaderSum6(src, dst, IpProtocol.Tcp, length);
+  }
+  const err = new TypeError('TCP pseudo-header: source and destination must be of one IP version') as TypeError & { code: string };
+  err.code = 'ERR_INVALID_ARG_TYPE';
+  throw err;
 }
 
 const FAILED: Readonly<Record<TcpDropReason, TcpParseResult>> = {
@@ -283,10 +308,12 @@ const FAILED: Readonly<Record<TcpDropReason, TcpParseResult>> = {
 
 /**
  * Parses and validates a received TCP segment (`bytes` is exactly the IP payload) sent from
- * `srcAddr` to `dstAddr` (uint32, for the pseudo-header). Never throws. The Repr always has
+ * `srcAddr` to `dstAddr` (for the pseudo-header: IPv4 numbers or IPv6 octets, both of one
+ * version). Never throws on any octets; addresses of mixed versions are a programming error
+ * (see {@link tcpPseudoHeaderSum}). The Repr always has
  * every field defined or explicitly `undefined` (one object shape); `payload` is a view of `bytes`.
  */
-export function parseTcp(bytes: Uint8Array, srcAddr: number, dstAddr: number): TcpParseResult {
+export function parseTcp(bytes: Uint8Array, srcAddr: IpAddress, dstAddr: IpAddress): TcpParseResult {
   const target = new TcpParseTarget();
   const reason = parseTcpInto(bytes, srcAddr, dstAddr, target);
   if (reason !== undefined) return FAILED[reason];
@@ -353,8 +380,8 @@ function readTimestamp(target: TcpParseTarget, bytes: Uint8Array, at: number): v
  */
 export function parseTcpInto(
   bytes: Uint8Array,
-  srcAddr: number,
-  dstAddr: number,
+  srcAddr: IpAddress,
+  dstAddr: IpAddress,
   target: TcpParseTarget,
   start = 0,
   end = bytes.length,
@@ -368,7 +395,8 @@ export function parseTcpInto(
   if (len < TCP_HEADER_LENGTH) return 'truncated';
   const headerLength = (bytes[start + F.DATA_OFFSET]! >>> 4) * 4;
   if (headerLength < TCP_HEADER_LENGTH || headerLength > len) return 'bad-data-offset';
-  if (onesComplementSum(bytes, pseudoHeaderSum(srcAddr, dstAddr, IpProtocol.Tcp, len), start, end) !== 0xffff) return 'bad-checksum';
+  const pseudo = typeof srcAddr === 'number' && typeof dstAddr === 'number' ? pseudoHeaderSum(srcAddr, dstAddr, IpProtocol.Tcp, len) : tcpPseudoHeaderSum(srcAddr, dstAddr, len);
+  if (onesComplementSum(bytes, pseudo, start, end) !== 0xffff) return 'bad-checksum';
   const srcPort = (bytes[start + F.SRC_PORT]! << 8) | bytes[start + F.SRC_PORT + 1]!;
   const dstPort = (bytes[start + F.DST_PORT]! << 8) | bytes[start + F.DST_PORT + 1]!;
   if (srcPort === 0 || dstPort === 0) return 'bad-port';
@@ -507,7 +535,8 @@ const CONTROL_FLAGS: Readonly<Record<TcpControl, number>> = {
 };
 
 /**
- * Writes the segment for `repr` and `payload` from `srcAddr` to `dstAddr` into `out[0..)`:
+ * Writes the segment for `repr` and `payload` from `srcAddr` to `dstAddr` (IPv4 numbers or IPv6
+ * octets, both of one version: they only enter the checksum) into `out[0..)`:
  * header, options (layout in the module comment), payload and checksum. Returns the
  * segment length (header + payload). Every octet of it is written. `payload` may already
  * sit at its place in `out` (same buffer, offset `tcpHeaderLength(repr)`): it is not copied.
@@ -520,7 +549,7 @@ const CONTROL_FLAGS: Readonly<Record<TcpControl, number>> = {
  *   window, urgent, MSS: 0..65535; seq/ack/timestamps/SACK edges: uint32; window scale 0..14;
  *   segment longer than 65535), or `code: 'ERR_BUFFER_OUT_OF_BOUNDS'` when `out` is too short.
  */
-export function emitTcp(repr: TcpRepr, payload: Uint8Array, srcAddr: number, dstAddr: number, out: Uint8Array): number {
+export function emitTcp(repr: TcpRepr, payload: Uint8Array, srcAddr: IpAddress, dstAddr: IpAddress, out: Uint8Array): number {
   if (!isU16(repr.srcPort) || !isU16(repr.dstPort) || !isU16(repr.window)) throw badArg('emitTcp: ports and window must be 0..65535');
   if (!isU32(repr.seq) || (repr.ack !== undefined && !isU32(repr.ack))) throw badArg('emitTcp: seq and ack must be uint32');
   if (repr.urgent !== undefined && !isU16(repr.urgent)) throw badArg('emitTcp: urgent must be 0..65535');
@@ -620,7 +649,8 @@ export function emitTcp(repr: TcpRepr, payload: Uint8Array, srcAddr: number, dst
   if (payload.length > 0 && !(payload.buffer === out.buffer && payload.byteOffset === out.byteOffset + headerLength)) {
     out.set(payload, headerLength);
   }
-  const sum = ~onesComplementSum(out, pseudoHeaderSum(srcAddr, dstAddr, IpProtocol.Tcp, total), 0, total) & 0xffff;
+  const pseudo = typeof srcAddr === 'number' && typeof dstAddr === 'number' ? pseudoHeaderSum(srcAddr, dstAddr, IpProtocol.Tcp, total) : tcpPseudoHeaderSum(srcAddr, dstAddr, total);
+  const sum = ~onesComplementSum(out, pseudo, 0, total) & 0xffff;
   out[F.CHECKSUM] = sum >>> 8;
   out[F.CHECKSUM + 1] = sum & 0xff;
   return total;

@@ -5,10 +5,12 @@
  * TSval opens a connection with them on. Times are explicit.
  */
 import { expect } from 'chai';
+import { ipv4ToMapped, ipv6FromString, ipv6ToString } from '@tcp-tun/ip';
+import type { IpAddress } from './address.js';
 import { TcpConnection } from './connection.js';
-import { TcpListener } from './listener.js';
+import { COOKIE_MSS6, TcpListener } from './listener.js';
 import { FROM_PEER, IRS, ISS, LOCAL, REMOTE, TRACE_CONFIG, bytes, drain, events, expectSent, readAll, send } from './__tests__/trace.js';
-import type { TcpConfig, TcpRepr, Transmit } from './types.js';
+import type { Endpoint, TcpConfig, TcpRepr, Transmit } from './types.js';
 
 const NONE = new Uint8Array(0);
 /** The timestamp offset the test hash gives every cookie connection. */
@@ -287,3 +289,108 @@ function drainTx(conn: TcpConnection, t: number): Transmit[] {
   for (let tx = conn.pollTransmit(t); tx !== undefined && out.length < 100; tx = conn.pollTransmit(t)) out.push(tx);
   return out;
 }
+
+describe('SYN cookies over IPv6 (RFC 4987 §3.6 on IPv6 4-tuples)', () => {
+  const LOCAL6: Endpoint<IpAddress> = { addr: ipv6FromString('fd00::1'), port: LOCAL.port };
+  const REMOTE6: Endpoint<IpAddress> = { addr: ipv6FromString('2001:db8:0:1::2'), port: 1001 };
+  const ANY6 = ipv6FromString('::');
+  const listen6 = (hash = testHash, bound: IpAddress = ANY6): TcpListener<IpAddress> =>
+    new TcpListener<IpAddress>({ local: { addr: bound, port: LOCAL.port }, backlog: 8, maxSynReceived: 0, config: CFG, isn: () => ISS, cookieHash: hash });
+  const synAck6 = (l: TcpListener<IpAddress>, now: number, remote: Endpoint<IpAddress>, syn: Partial<TcpRepr> = {}): TcpRepr => {
+    const r = l.handleSegment(now, LOCAL6, remote, { ...SYN, srcPort: remote.port, ...syn }, NONE);
+    if (r.kind !== 'reply') throw new Error(`expected a cookie SYN-ACK, got ${r.kind}`);
+    return r.transmit.repr;
+  };
+  /** The 16 octets of `a` with bit `bit` (0 = the top bit of octet 0) flipped. */
+  const flip = (a: IpAddress, bit: number): Uint8Array => {
+    const out = (a as Uint8Array).slice();
+    out[bit >>> 3] = out[bit >>> 3]! ^ (0x80 >>> (bit & 7));
+    return out;
+  };
+
+  it('a listener on :: answers an IPv6 SYN with a cookie SYN-ACK whose MSS is the IPv6 one (config MSS − 20, RFC 8200 §8.3); its ACK opens an IPv6 connection', () => {
+    const l = listen6();
+    const sa = synAck6(l, 1000, REMOTE6);
+    expect(sa).to.deep.include({ control: 'syn', ack: IRS + 1, mss: 1000 - 20, windowScale: OUR_SHIFT, sackPermitted: true, ece: true });
+    const r = l.handleSegment(1050, LOCAL6, REMOTE6, ackFor(sa, 900), NONE);
+    if (r.kind !== 'connection') throw new Error(`expected a connection, got ${r.kind}`);
+    const conn = r.connection;
+    expect(ipv6ToString(conn.remote.addr as Uint8Array)).to.equal('2001:db8:0:1::2');
+    expect(conn.config.mss).to.equal(980);
+    // The SYN's MSS 1460 is carried as the largest COOKIE_MSS6 entry not above it, 1440 (1500 − 60),
+    // and the send MSS is min(1440, our 980) − 12 for timestamps (RFC 6691).
+    expect(COOKIE_MSS6).to.include(1440);
+    expect(conn.stats).to.deep.include({ state: 'ESTABLISHED', sackEnabled: true, timestampsEnabled: true, ecnEnabled: true, sendMss: 980 - 12 });
+  });
+
+  it('without an MSS option an IPv6 cookie assumes 1220 (RFC 9293 §3.7.1: 1280 − 60), an IPv4 one 536', () => {
+    const big: Partial<TcpConfig> = { ...CFG, mss: 1460 };
+    const l6 = new TcpListener<IpAddress>({ local: { addr: ANY6, port: LOCAL.port }, backlog: 8, maxSynReceived: 0, config: big, isn: () => ISS, cookieHash: testHash });
+    const sa6 = synAck6(l6, 1000, REMOTE6, { mss: undefined });
+    const r6 = l6.handleSegment(1050, LOCAL6, REMOTE6, ackFor(sa6, 900), NONE);
+    if (r6.kind !== 'connection') throw new Error(r6.kind);
+    expect(r6.connection.stats.sendMss).to.equal(1220 - 12);
+    const l4 = listen(big);
+    const sa4 = synAck(l4, 1000, 1001, { mss: undefined });
+    expect(connectionFrom(l4, 1050, ackFor(sa4, 900)).stats.sendMss).to.equal(536 - 12);
+  });
+
+  it('the cookie covers every one of the 128 bits of both addresses: the same ACK from (or to) an address one bit away is rejected', () => {
+    const l = listen6();
+    const sa = synAck6(l, 1000, REMOTE6);
+    const ack = ackFor(sa, 900);
+    for (let bit = 0; bit < 128; bit++) {
+      const r = l.handleSegment(1050, LOCAL6, { ...REMOTE6, addr: flip(REMOTE6.addr, bit) }, ack, NONE);
+      expect(r.kind, `remote address bit ${bit}`).to.equal('reply');
+      const s = l.handleSegment(1050, { ...LOCAL6, addr: flip(LOCAL6.addr, bit) }, REMOTE6, ack, NONE);
+      expect(s.kind, `local address bit ${bit}`).to.equal('reply');
+    }
+    expect(l.stats.synCookiesRejected).to.equal(256);
+    expect(l.handleSegment(1050, LOCAL6, REMOTE6, ack, NONE).kind).to.equal('connection');
+  });
+
+  it('every word of an IPv6 address goes into the keyed hash (no truncation), IPv4 addresses as themselves', () => {
+    const calls: number[][] = [];
+    const spy = (a: number, b: number, c: number, d: number): number => {
+      calls.push([a, b, c, d]);
+      return testHash(a, b, c, d);
+    };
+    synAck6(listen6(spy), 1000, { addr: ipv6FromString('2001:db8:1:2:3:4:5:6'), port: 1001 });
+    expect(calls).to.deep.include([0x20010db8, 0x00010002, 0x00030004, 0x00050006]);
+    expect(calls).to.deep.include([0xfd000000, 0, 0, 1]);
+  });
+
+  it('an IPv6 cookie never opens an IPv4 4-tuple with the same ports (nor the IPv4-mapped one), and an IPv4 cookie no IPv6 one', () => {
+    const mapped: Endpoint<IpAddress> = { addr: ipv4ToMapped(REMOTE.addr), port: 1001 };
+    const l = listen6();
+    // IPv4 SYN from 10.0.0.2:1001 to a dual-stack listener: an IPv4 cookie.
+    const r4 = l.handleSegment(1000, LOCAL, peer(1001), { ...SYN, srcPort: 1001 }, NONE);
+    if (r4.kind !== 'reply') throw new Error(r4.kind);
+    const sa4 = r4.transmit.repr;
+    // Its ACK from the mapped IPv6 address, or to an IPv6 local address: rejected.
+    expect(l.handleSegment(1050, LOCAL6, mapped, ackFor(sa4, 900), NONE).kind).to.equal('reply');
+    // An IPv6 cookie for the mapped address, returned over IPv4: rejected.
+    const sa6 = synAck6(l, 1000, mapped);
+    expect(l.handleSegment(1050, LOCAL, peer(1001), ackFor(sa6, 900), NONE).kind).to.equal('reply');
+    expect(l.stats.synCookiesRejected).to.equal(2);
+    // Each over its own family opens (an IPv4 connection is IPv4 whatever the listener's address).
+    const c4 = l.handleSegment(1050, LOCAL, peer(1001), ackFor(sa4, 900), NONE);
+    expect(c4.kind === 'connection' && c4.connection.remote.addr).to.equal(REMOTE.addr);
+    expect(l.handleSegment(1050, LOCAL6, mapped, ackFor(sa6, 900), NONE).kind).to.equal('connection');
+  });
+
+  it('which segments a listener takes: 0.0.0.0 only IPv4, :: both families, a bound IPv6 address only itself', () => {
+    const any4 = new TcpListener<IpAddress>({ local: { addr: 0, port: LOCAL.port }, backlog: 8, isn: () => ISS });
+    expect(any4.handleSegment(1000, LOCAL6, REMOTE6, { ...SYN, srcPort: 1001 }, NONE)).to.deep.equal({ kind: 'drop', reason: 'bad-segment' });
+    expect(any4.handleSegment(1000, LOCAL, peer(1001), { ...SYN, srcPort: 1001 }, NONE).kind).to.equal('connection');
+    const bound = new TcpListener<IpAddress>({ local: LOCAL6, backlog: 8, isn: () => ISS });
+    expect(bound.handleSegment(1000, LOCAL, peer(1001), { ...SYN, srcPort: 1001 }, NONE).kind).to.equal('drop');
+    expect(bound.handleSegment(1000, { ...LOCAL6, addr: ipv6FromString('fd00::9') }, REMOTE6, { ...SYN, srcPort: 1001 }, NONE).kind).to.equal('drop');
+    const c = bound.handleSegment(1000, { ...LOCAL6, addr: ipv6FromString('fd00::1') }, REMOTE6, { ...SYN, srcPort: 1001 }, NONE);
+    expect(c.kind).to.equal('connection');
+    // A SYN-RECEIVED IPv6 connection answers with the IPv6 MSS.
+    if (c.kind === 'connection') expect(c.connection.pollTransmit(1000)?.repr).to.deep.include({ control: 'syn', mss: 1460 - 20 });
+    // Mixed families in one segment are refused.
+    expect(listen6().handleSegment(1000, LOCAL, REMOTE6, { ...SYN, srcPort: 1001 }, NONE).kind).to.equal('drop');
+  });
+});

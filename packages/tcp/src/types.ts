@@ -3,6 +3,7 @@
  * inputs, outputs and configuration. Agreed first so the codec, the engine and the
  * stack can be built side by side.
  */
+import type { IpAddress } from './address.js';
 
 /** Monotonic time in milliseconds, always passed in by the caller (the engine never reads a clock). */
 export type Instant = number;
@@ -84,8 +85,10 @@ export type TcpErrorCode = 'ECONNREFUSED' | 'ECONNRESET' | 'ETIMEDOUT' | 'EPIPE'
  * the connection's 4-tuple; see `TcpConnection.handleIcmpError`.
  * - `port-unreachable`, `host-unreachable`, `net-unreachable`: hard errors in SYN-SENT (the
  *   connection fails with ECONNREFUSED / EHOSTUNREACH / ENETUNREACH), soft errors otherwise.
- * - `frag-needed` (RFC 1191): the path MTU is `mtu`; the send MSS drops to fit and the segments
- *   that no longer fit are resent.
+ * - `frag-needed` (RFC 1191) and `packet-too-big` (RFC 8201, ICMPv6): the path MTU is `mtu`; the
+ *   send MSS drops to fit (MTU − 40 over IPv4, MTU − 60 over IPv6, never below MTU 1280 over
+ *   IPv6, RFC 8201 §4) and the segments that no longer fit are resent. The engine applies the
+ *   rules of the connection's family whichever kind names the message.
  */
 export type TcpIcmpError =
   | {
@@ -104,6 +107,12 @@ export type TcpIcmpError =
       /** ICMP destination unreachable, code 4: fragmentation needed and DF set (RFC 1191). */
       readonly kind: 'frag-needed';
       /** Next-hop MTU the router reported, in octets. */
+      readonly mtu: number;
+    }
+  | {
+      /** ICMPv6 packet too big (RFC 4443 §3.2): the path MTU is smaller than our packet (RFC 8201). */
+      readonly kind: 'packet-too-big';
+      /** The MTU field of the message, in octets (a value below 1280 is taken as 1280, RFC 8201 §4). */
       readonly mtu: number;
     };
 
@@ -174,17 +183,25 @@ export interface Transmit {
 /** Congestion controllers the engine offers (`TcpConfig.congestionControl`). */
 export type TcpCongestionControlName = 'cubic' | 'newreno';
 
-/** An IPv4 address (uint32) and a port. */
-export interface Endpoint {
-  /** IPv4 address as a uint32 (10.0.0.1 is 0x0a000001). */
-  readonly addr: number;
+/**
+ * An IP address and a port. `A` narrows the address family for code that holds one: it defaults
+ * to `number` (IPv4) so code written before IPv6 compiles unchanged; dual-stack code writes
+ * `Endpoint<IpAddress>`. At run time the engine treats both families alike (see address.ts).
+ */
+export interface Endpoint<A extends IpAddress = number> {
+  /** IPv4 address as a uint32 (10.0.0.1 is 0x0a000001), or IPv6 address as 16 octets. */
+  readonly addr: A;
   /** Port, 0–65535. */
   readonly port: number;
 }
 
 /** Engine configuration; every field has a default (see `DEFAULT_TCP_CONFIG`). */
 export interface TcpConfig {
-  /** MSS we advertise and the ceiling of what we send (link MTU − 40). */
+  /**
+   * MSS we advertise and the ceiling of what we send, stated for IPv4 (link MTU − 40). An IPv6
+   * connection uses `mss − 20` (link MTU − 60, RFC 8200 §8.3), so one config fills the same
+   * packet size over both families; see `configForFamily` and `mssForMtu`.
+   */
   readonly mss: number;
   /** Receive buffer in octets: the most we advertise and hold (in-order + out-of-order). */
   readonly recvBufferSize: number;

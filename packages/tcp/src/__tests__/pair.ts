@@ -7,12 +7,19 @@
  * Side `a` opens actively (`TcpConnection.connect`); side `b` is a `TcpListener` whose accepted
  * connection becomes `pair.b`. A segment that reaches a CLOSED connection is answered with
  * `resetFor`, as a real stack would.
+ *
+ * `family: 6` runs the same over IPv6 addresses (fd00::1 and fd00::2): the engines run their
+ * IPv6 rules (MSS − 20, the 1220 default MSS) and the codec paths use the IPv6 pseudo-header. An
+ * IPv4 run draws the same random numbers as before IPv6 existed, so its behaviour is unchanged.
  */
 import { TcpConnection } from '../connection.js';
 import { TcpListener, type ListenerOptions } from '../listener.js';
 import { resetFor } from '../reset.js';
 import { resolveTcpConfig } from '../config.js';
 import { emitTcp, parseTcp, tcpHeaderLength } from '../segment.js';
+import { ipv6FromString } from '@tcp-tun/ip';
+import { configForFamily } from '../config.js';
+import type { IpAddress, IpFamily } from '../address.js';
 import type { Endpoint, TcpConfig, TcpEvent, TcpRepr } from '../types.js';
 
 /** mulberry32: a small, fast, well-mixed 32-bit PRNG. Returns floats in [0, 1). */
@@ -90,34 +97,45 @@ export interface PairOptions {
   readonly throughCodec?: boolean;
   readonly backlog?: number;
   /** Extra listener options (e.g. `maxSynReceived: 0` to force SYN cookies). */
-  readonly listener?: Partial<ListenerOptions>;
+  readonly listener?: Partial<ListenerOptions<IpAddress>>;
   /** Initial sequence numbers of a and of b's connection (default: drawn from the seed), e.g. near the 2^32 wrap. */
   readonly issA?: number;
   readonly issB?: number;
   /** Timestamp offsets of a and b (default: drawn from the seed), e.g. so TSvals wrap during the run. */
   readonly tsOffsetA?: number;
   readonly tsOffsetB?: number;
+  /** IP version of the two endpoints (default 4: {@link ADDR_A}/{@link ADDR_B}; 6: {@link ADDR6_A}/{@link ADDR6_B}). */
+  readonly family?: IpFamily;
 }
 
 /** Hooks the test supplies to play the applications on both sides. */
 export interface PairApp {
   /** Called for every event, in order. */
-  onEvent?(side: Side, conn: TcpConnection, ev: TcpEvent): void;
+  onEvent?(side: Side, conn: PairConnection, ev: TcpEvent): void;
   /** Called after each drain of a side, to write more or close. */
-  pump?(side: Side, conn: TcpConnection): void;
+  pump?(side: Side, conn: PairConnection): void;
   /** A virtual time the application wants to run again (e.g. a slow reader's next read). */
   wakeAt?(): number | undefined;
 }
 
 export const ADDR_A: Endpoint = { addr: 0x0a000001, port: 40000 };
 export const ADDR_B: Endpoint = { addr: 0x0a000002, port: 80 };
+/** The IPv6 endpoints of a `family: 6` pair (unique local addresses, RFC 4193). */
+export const ADDR6_A: Endpoint<IpAddress> = { addr: ipv6FromString('fd00::1'), port: 40000 };
+export const ADDR6_B: Endpoint<IpAddress> = { addr: ipv6FromString('fd00::2'), port: 80 };
+
+/** A connection of a pair: either IP version. */
+export type PairConnection = TcpConnection<IpAddress>;
 
 export class Pair {
   readonly rng: () => number;
   readonly link: LinkOptions;
-  readonly a: TcpConnection;
-  b: TcpConnection | undefined;
-  readonly listener: TcpListener;
+  readonly a: PairConnection;
+  b: PairConnection | undefined;
+  readonly listener: TcpListener<IpAddress>;
+  /** The endpoints of a and b (IPv4 or IPv6 by `family`). */
+  readonly addrA: Endpoint<IpAddress>;
+  readonly addrB: Endpoint<IpAddress>;
   now = 0;
   readonly events: Record<Side, TcpEvent[]> = { a: [], b: [] };
   /** Packets put on the wire / dropped by loss or queue, per sender. */
@@ -144,17 +162,21 @@ export class Pair {
     this.link = { ...CLEAN_LINK, ...opts.link };
     this.deadlineMs = opts.deadlineMs ?? 3_600_000;
     this.throughCodec = opts.throughCodec ?? false;
-    this.mss = { a: resolveTcpConfig(opts.configA).mss, b: resolveTcpConfig(opts.configB).mss };
+    const family = opts.family ?? 4;
+    this.addrA = family === 4 ? ADDR_A : ADDR6_A;
+    this.addrB = family === 4 ? ADDR_B : ADDR6_B;
+    // The MSS each side announces is its family's (RFC 8200 §8.3: 20 octets less over IPv6).
+    this.mss = { a: configForFamily(resolveTcpConfig(opts.configA), family).mss, b: configForFamily(resolveTcpConfig(opts.configB), family).mss };
     const rand32 = (): number => Math.floor(this.rng() * 4294967296) >>> 0;
     const issA = rand32();
     const tsOffsetA = rand32();
-    this.a = TcpConnection.connect(0, { local: ADDR_A, remote: ADDR_B, iss: opts.issA ?? issA, config: opts.configA, tsOffset: opts.tsOffsetA ?? tsOffsetA });
+    this.a = TcpConnection.connect<IpAddress>(0, { local: this.addrA, remote: this.addrB, iss: opts.issA ?? issA, config: opts.configA, tsOffset: opts.tsOffsetA ?? tsOffsetA });
     // One timestamp offset for the 4-tuple, as a stack derives it (a cookie SYN-ACK and the
     // connection from its ACK must agree), drawn when first needed.
     let offsetB = opts.tsOffsetB;
     const issB = opts.issB;
-    this.listener = new TcpListener({
-      local: ADDR_B,
+    this.listener = new TcpListener<IpAddress>({
+      local: this.addrB,
       backlog: opts.backlog ?? 4,
       config: opts.configB,
       isn: issB === undefined ? rand32 : () => issB,
@@ -163,7 +185,7 @@ export class Pair {
     });
   }
 
-  conn(side: Side): TcpConnection | undefined {
+  conn(side: Side): PairConnection | undefined {
     return side === 'a' ? this.a : this.b;
   }
 
@@ -217,7 +239,7 @@ export class Pair {
     let repr = p.repr;
     let payload = p.payload;
     if (this.link.corrupt > 0 && this.rng() < this.link.corrupt) {
-      const [src, dst] = p.to === 'b' ? [ADDR_A.addr, ADDR_B.addr] : [ADDR_B.addr, ADDR_A.addr];
+      const [src, dst] = p.to === 'b' ? [this.addrA.addr, this.addrB.addr] : [this.addrB.addr, this.addrA.addr];
       const n = emitTcp(repr, payload, src, dst, this.wire);
       const bit = Math.floor(this.rng() * n * 8);
       this.wire[bit >>> 3] = this.wire[bit >>> 3]! ^ (1 << (bit & 7));
@@ -228,7 +250,7 @@ export class Pair {
       return;
     }
     if (this.throughCodec) {
-      const [src, dst] = p.to === 'b' ? [ADDR_A.addr, ADDR_B.addr] : [ADDR_B.addr, ADDR_A.addr];
+      const [src, dst] = p.to === 'b' ? [this.addrA.addr, this.addrB.addr] : [this.addrB.addr, this.addrA.addr];
       const n = emitTcp(repr, payload, src, dst, this.wire);
       const parsed = parseTcp(this.wire.slice(0, n), src, dst);
       if (!parsed.ok) throw new Error(`codec rejected our own segment: ${parsed.reason}`);
@@ -236,7 +258,7 @@ export class Pair {
       payload = parsed.payload;
     }
     if (p.to === 'b' && this.b === undefined) {
-      const r = this.listener.handleSegment(this.now, ADDR_B, ADDR_A, repr, payload);
+      const r = this.listener.handleSegment(this.now, this.addrB, this.addrA, repr, payload);
       if (r.kind === 'connection') this.b = r.connection;
       else if (r.kind === 'reply') this.transmit('b', r.transmit.repr, r.transmit.payload);
       return;

@@ -35,3 +35,22 @@ export const KERNEL_TCP_SYN_ACK = hex(
 export const KERNEL_TCP_RST_ACK = hex(
   '4500002800004000400626ce0a0000010a00000200519c41000000000000138950140000ebb20000',
 );
+
+/*
+ * IPv6, captured the same way (Linux 6.x, a TUN device in a private namespace, IFF_TUN |
+ * IFF_NO_PI, no offloads, so every checksum is complete): the kernel at fd00::1, a made-up peer
+ * at fd00::2. Whole IPv6 packets (40-octet header, no extension headers); the TCP segment starts
+ * at octet 40.
+ */
+
+/** `connect([fd00::2]:80)`: SYN with MSS 1440 (1500 − 60), SACK-Permitted, timestamps, NOP, window scale 10; flow label 0xc89a0. */
+export const KERNEL_TCP6_SYN = hex(
+  '600c89a000280640fd000000000000000000000000000001fd000000000000000000000000000002' +
+  'c2f40050eba5048f00000000a002fd20fbda0000020405a00402080a94840d13000000000103030a',
+);
+
+/** The kernel's SYN-ACK (port 8080) to a SYN we wrote (seq 1000, MSS 1440, SACK-Permitted, TS 12345, WS 7). */
+export const KERNEL_TCP6_SYN_ACK = hex(
+  '600538e000280640fd000000000000000000000000000001fd000000000000000000000000000002' +
+  '1f909c407ffca976000003e9a012fb04c1b80000020405a00402080aa648d190000030390103030a',
+);

@@ -7,8 +7,13 @@
  * a length or the exact octets.
  */
 import { expect } from 'chai';
+import { ipv6FromString } from '@tcp-tun/ip';
 import { TcpConnection } from '../connection.js';
+import type { IpAddress } from '../address.js';
 import type { Endpoint, Instant, TcpConfig, TcpEvent, TcpRepr } from '../types.js';
+
+/** A connection of either IP version (the helpers never look at addresses). */
+export type AnyConnection = TcpConnection<IpAddress>;
 
 export const LOCAL: Endpoint = { addr: 0x0a000001, port: 49152 };
 export const REMOTE: Endpoint = { addr: 0x0a000002, port: 80 };
@@ -64,12 +69,12 @@ export function bytes(n: number, from = 0): Uint8Array {
 }
 
 /** The peer sends `seg` (with `payload`) to `conn` at time `t`. */
-export function send(conn: TcpConnection, t: Instant, seg: Partial<TcpRepr>, payload: Uint8Array = new Uint8Array(0)): void {
+export function send(conn: AnyConnection, t: Instant, seg: Partial<TcpRepr>, payload: Uint8Array = new Uint8Array(0)): void {
   conn.handleSegment(t, { ...FROM_PEER, ...seg }, payload);
 }
 
 /** Drains every segment `conn` has to send at `t`. */
-export function drain(conn: TcpConnection, t: Instant): { repr: TcpRepr; payload: Uint8Array }[] {
+export function drain(conn: AnyConnection, t: Instant): { repr: TcpRepr; payload: Uint8Array }[] {
   const out: { repr: TcpRepr; payload: Uint8Array }[] = [];
   for (let tx = conn.pollTransmit(t); tx !== undefined; tx = conn.pollTransmit(t)) {
     out.push({ repr: tx.repr, payload: tx.payload.slice() });
@@ -86,7 +91,7 @@ function describeRepr(r: TcpRepr, len: number): string {
 }
 
 /** `conn` sends exactly the segments `expected` at time `t` (each compared on the keys it names). */
-export function expectSent(conn: TcpConnection, t: Instant, expected: Expected[]): void {
+export function expectSent(conn: AnyConnection, t: Instant, expected: Expected[]): void {
   const got = drain(conn, t);
   const trace = got.map((g) => describeRepr(g.repr, g.payload.length)).join('\n  ');
   expect(got.length, `segments sent at t=${t}:\n  ${trace}`).to.equal(expected.length);
@@ -104,12 +109,12 @@ export function expectSent(conn: TcpConnection, t: Instant, expected: Expected[]
 }
 
 /** `conn` sends nothing at `t`. */
-export function expectNothing(conn: TcpConnection, t: Instant): void {
+export function expectNothing(conn: AnyConnection, t: Instant): void {
   expectSent(conn, t, []);
 }
 
 /** Drains the events of `conn` as short strings: `connected`, `error:ECONNRESET`, ... */
-export function events(conn: TcpConnection): string[] {
+export function events(conn: AnyConnection): string[] {
   const out: string[] = [];
   for (let ev: TcpEvent | undefined = conn.pollEvent(); ev !== undefined; ev = conn.pollEvent()) {
     out.push(ev.type === 'error' ? `error:${ev.code}` : ev.type);
@@ -118,7 +123,7 @@ export function events(conn: TcpConnection): string[] {
 }
 
 /** Reads everything readable as one array. */
-export function readAll(conn: TcpConnection): Uint8Array {
+export function readAll(conn: AnyConnection): Uint8Array {
   const parts: Uint8Array[] = [];
   for (let c = conn.recv(); c !== undefined; c = conn.recv()) parts.push(c);
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
@@ -138,5 +143,19 @@ export function established(config: Partial<TcpConfig> = TRACE_CONFIG, peer: Par
   expectSent(conn, 10, [{ ...TO_PEER, control: 'none', seq: ISS + 1, ack: IRS + 1 }]);
   expect(events(conn)).to.deep.equal(['connected']);
   expect(conn.state).to.equal('ESTABLISHED');
+  return conn;
+}
+
+/** The IPv6 endpoints of IPv6 traces (the ports of LOCAL and REMOTE). */
+export const LOCAL6: Endpoint<IpAddress> = { addr: ipv6FromString('fd00::1'), port: LOCAL.port };
+export const REMOTE6: Endpoint<IpAddress> = { addr: ipv6FromString('fd00::2'), port: REMOTE.port };
+
+/** {@link established} over IPv6 (LOCAL6 → REMOTE6): the SYN carries the IPv6 MSS, config MSS − 20. */
+export function established6(config: Partial<TcpConfig> = TRACE_CONFIG, peer: Partial<TcpRepr> = {}): AnyConnection {
+  const conn = TcpConnection.connect<IpAddress>(0, { local: LOCAL6, remote: REMOTE6, iss: ISS, config });
+  expectSent(conn, 0, [{ ...TO_PEER, control: 'syn', seq: ISS, ack: undefined, mss: (config.mss ?? 1460) - 20 }]);
+  send(conn, 10, { control: 'syn', seq: IRS, ack: ISS + 1, window: 10_000, mss: 1000, ...peer });
+  expectSent(conn, 10, [{ ...TO_PEER, control: 'none', seq: ISS + 1, ack: IRS + 1 }]);
+  expect(events(conn)).to.deep.equal(['connected']);
   return conn;
 }

@@ -21,7 +21,8 @@
  * - counters.ts   `TcpCounters` and `TcpStats`;  states.ts: the state-traits table;
  *   reuse.ts      the RFC 6191 TIME-WAIT reuse decision
  */
-import { resolveTcpConfig } from '../config.js';
+import type { IpAddress } from '../address.js';
+import { configForFamily, resolveTcpConfig } from '../config.js';
 import { TcpUsageError } from '../errors.js';
 import { seqAdd } from '../seq.js';
 import type { TimeWaitRecord } from '../time-wait.js';
@@ -36,15 +37,21 @@ import { handleTimeout } from './timers.js';
 export type { TcpStats } from './counters.js';
 export type { StateChangeHook } from './tcb.js';
 
-/** Options of {@link TcpConnection.connect}. */
-export interface ConnectOptions {
+/**
+ * Options of {@link TcpConnection.connect}. `A` is the address type of the endpoints (IPv4
+ * `number` by default, `IpAddress` for dual-stack callers); both endpoints are of one family.
+ */
+export interface ConnectOptions<A extends IpAddress = number> {
   /** Our address and port. */
-  readonly local: Endpoint;
+  readonly local: Endpoint<A>;
   /** The peer's address and port. */
-  readonly remote: Endpoint;
+  readonly remote: Endpoint<A>;
   /** Initial send sequence number (RFC 9293 §3.4.1; the caller supplies it, e.g. RFC 6528). */
   readonly iss: number;
-  /** Settings for this connection; missing fields take `DEFAULT_TCP_CONFIG`'s. */
+  /**
+   * Settings for this connection; missing fields take `DEFAULT_TCP_CONFIG`'s. Over IPv6 the
+   * connection runs with `configForFamily(config, 6)` (the MSS 20 octets smaller).
+   */
   readonly config?: Partial<TcpConfig> | undefined;
   /**
    * Offset added to the millisecond clock to form TSval (RFC 7323 §5.4, §7.1: hides the clock).
@@ -70,7 +77,7 @@ export interface CookieAgreedOptions {
 }
 
 /** Options of {@link TcpConnection.fromCookie}. */
-export interface CookieOptions extends ConnectOptions {
+export interface CookieOptions<A extends IpAddress = number> extends ConnectOptions<A> {
   /** The ACK completing the handshake (SEG.ACK − 1 = `iss`, the cookie; SEG.SEQ − 1 = the peer's ISN). */
   readonly ack: TcpRepr;
   /** The peer's MSS as decoded from the cookie. */
@@ -84,37 +91,42 @@ export interface CookieOptions extends ConnectOptions {
 }
 
 /** Options of {@link TcpConnection.accept}. */
-export interface AcceptOptions extends ConnectOptions {
+export interface AcceptOptions<A extends IpAddress = number> extends ConnectOptions<A> {
   /** The SYN that opened the connection. */
   readonly syn: TcpRepr;
 }
 
-/** A TCP connection engine (see the file comment for the model). */
-export class TcpConnection {
+/**
+ * A TCP connection engine (see the file comment for the model). `A` only narrows the type of
+ * its endpoints' addresses (IPv4 `number` by default); the engine is the same for both families.
+ */
+export class TcpConnection<A extends IpAddress = number> {
   /** Our address and port. */
-  readonly local: Endpoint;
+  readonly local: Endpoint<A>;
   /** The peer's address and port. */
-  readonly remote: Endpoint;
+  readonly remote: Endpoint<A>;
   /** The resolved configuration. */
   readonly config: TcpConfig;
   private readonly t: Tcb;
 
   private constructor(t: Tcb) {
     this.t = t;
-    this.local = t.local;
-    this.remote = t.remote;
+    // The Tcb holds what `make` was given: endpoints of type A.
+    this.local = t.local as Endpoint<A>;
+    this.remote = t.remote as Endpoint<A>;
     this.config = t.config;
   }
 
-  private static make(opts: ConnectOptions, passive: boolean, now: Instant): TcpConnection {
-    const t = new Tcb(opts.local, opts.remote, opts.iss, resolveTcpConfig(opts.config), passive, opts.tsOffset);
+  private static make<A extends IpAddress>(opts: ConnectOptions<A>, passive: boolean, now: Instant): TcpConnection<A> {
+    const config = configForFamily(resolveTcpConfig(opts.config), typeof opts.remote.addr === 'number' ? 4 : 6);
+    const t = new Tcb(opts.local, opts.remote, opts.iss, config, passive, opts.tsOffset);
     t.onStateChange = opts.onStateChange;
     t.live.lastRecvAt = now;
-    return new TcpConnection(t);
+    return new TcpConnection<A>(t);
   }
 
   /** Active open (RFC 9293 §3.10.1): the connection starts in SYN-SENT with its SYN queued for `pollTransmit`. */
-  static connect(now: Instant, opts: ConnectOptions): TcpConnection {
+  static connect<A extends IpAddress = number>(now: Instant, opts: ConnectOptions<NoInfer<A>>): TcpConnection<A> {
     const conn = TcpConnection.make(opts, false, now);
     conn.t.setState('SYN-SENT');
     return conn;
@@ -131,7 +143,7 @@ export class TcpConnection {
    * @throws TcpUsageError `ERR_INVALID_ARG_VALUE` when `options` is given and `ack` carries no
    * timestamp, or the window shift is not an integer in [0, 14].
    */
-  static fromCookie(now: Instant, opts: CookieOptions): TcpConnection {
+  static fromCookie<A extends IpAddress = number>(now: Instant, opts: CookieOptions<NoInfer<A>>): TcpConnection<A> {
     const o = opts.options;
     const seg = opts.ack;
     if (o !== undefined) {
@@ -177,7 +189,7 @@ export class TcpConnection {
    * retransmits it after the handshake). The SYN-ACK answers each option the SYN offered and we
    * support (RFC 7323 §1.3, RFC 2018 §2, RFC 3168 §6.1.1).
    */
-  static accept(now: Instant, opts: AcceptOptions): TcpConnection {
+  static accept<A extends IpAddress = number>(now: Instant, opts: AcceptOptions<NoInfer<A>>): TcpConnection<A> {
     const conn = TcpConnection.make(opts, true, now);
     const t = conn.t;
     const snd = t.snd;

@@ -1,8 +1,10 @@
 /**
  * Liveness and defences: keepalive (RFC 1122 §4.2.3.6), the user timeout (RFC 9293 §3.10.8 with
  * RFC 5482 semantics, as Linux TCP_USER_TIMEOUT), the per-connection challenge-ACK limiter
- * (RFC 5961 §7), ICMP errors (RFC 1122 §4.2.3.9, RFC 5927) and path MTU discovery (RFC 1191).
+ * (RFC 5961 §7), ICMP errors (RFC 1122 §4.2.3.9, RFC 5927) and path MTU discovery (RFC 1191,
+ * and RFC 8201 over IPv6).
  */
+import { IPV6_MIN_MTU, ipTcpOverhead } from '../address.js';
 import { seqAdd, seqGe, seqGt, seqLt } from '../seq.js';
 import type { Instant, TcpErrorCode, TcpIcmpError, TcpConfig } from '../types.js';
 import { MIN_PEER_MSS, effectiveSendMss } from './options.js';
@@ -126,7 +128,7 @@ export function handleIcmpError(t: Tcb, now: Instant, error: TcpIcmpError, seq: 
   const q = seq >>> 0;
   if (!(seqGe(q, t.snd.una) && seqLt(q, t.snd.max))) return false;
   t.counters.icmpErrors++;
-  if (error.kind === 'frag-needed') {
+  if (error.kind === 'frag-needed' || error.kind === 'packet-too-big') {
     onFragNeeded(t, now, error.mtu);
     return true;
   }
@@ -140,13 +142,20 @@ export function handleIcmpError(t: Tcb, now: Instant, error: TcpIcmpError, seq: 
   return true;
 }
 
-/** RFC 1191: ICMP "fragmentation needed" quoting one of our segments. */
+/**
+ * RFC 1191: ICMP "fragmentation needed", or RFC 8201: ICMPv6 "packet too big", quoting one of our
+ * segments. The rules are the connection's family's, whichever message named them.
+ */
 function onFragNeeded(t: Tcb, now: Instant, mtu: number): void {
   if (!Number.isFinite(mtu)) return;
   const live = t.live;
   const snd = t.snd;
-  // 40 octets of IPv4 and TCP headers; options count within the MSS (RFC 6691).
-  const bound = Math.max(MIN_PEER_MSS, Math.floor(mtu) - 40);
+  // 40 octets of IPv4 and TCP headers, 60 of IPv6 and TCP (RFC 8200 §8.3); options count within
+  // the MSS (RFC 6691). RFC 8201 §4: an IPv6 path MTU is never taken below 1280, so the bound
+  // stays at or above 1220 whatever the message says.
+  const v4 = typeof t.remote.addr === 'number';
+  const floor = v4 ? MIN_PEER_MSS : IPV6_MIN_MTU - ipTcpOverhead(6);
+  const bound = Math.max(floor, Math.floor(mtu) - ipTcpOverhead(v4 ? 4 : 6));
   if (bound >= live.pmtuMss) return;
   live.pmtuMss = bound;
   // RFC 1191 §6.3: the estimate ages; the path may have grown since.

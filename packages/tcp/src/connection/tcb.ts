@@ -12,10 +12,11 @@ import { chooseWindowScale } from '../config.js';
 import { createCongestionControl, initialWindow, type CongestionControl } from '../congestion.js';
 import { RttEstimator } from '../rtt.js';
 import { TimeWaitRecord } from '../time-wait.js';
+import { defaultPeerMss, type IpAddress } from '../address.js';
 import type { Endpoint, Instant, TcpConfig, TcpErrorCode, TcpEvent, TcpRepr, TcpState } from '../types.js';
 import { LimitClock, TcpCounters } from './counters.js';
 import { Liveness } from './liveness.js';
-import { DEFAULT_PEER_MSS, MIN_PEER_MSS, NegotiatedOptions, effectiveSendMss } from './options.js';
+import { MIN_PEER_MSS, NegotiatedOptions, effectiveSendMss } from './options.js';
 import { Receiver } from './receiver.js';
 import { Recovery } from './recovery.js';
 import { Sender } from './sender.js';
@@ -44,8 +45,8 @@ function mixOffset(x: number): number {
 }
 
 export class Tcb {
-  readonly local: Endpoint;
-  readonly remote: Endpoint;
+  readonly local: Endpoint<IpAddress>;
+  readonly remote: Endpoint<IpAddress>;
   readonly config: TcpConfig;
   /** The RFC 9293 state; changed only by `setState`. */
   st: TcpState = 'CLOSED';
@@ -84,7 +85,7 @@ export class Tcb {
   writablePending = false;
   closedEmitted = false;
 
-  constructor(local: Endpoint, remote: Endpoint, iss: number, config: TcpConfig, passive: boolean, tsOffset: number | undefined) {
+  constructor(local: Endpoint<IpAddress>, remote: Endpoint<IpAddress>, iss: number, config: TcpConfig, passive: boolean, tsOffset: number | undefined) {
     this.local = local;
     this.remote = remote;
     this.config = config;
@@ -133,8 +134,8 @@ export class Tcb {
    * offered (or will offer) window scaling.
    */
   learnPeerOptions(now: Instant, syn: TcpRepr, wsAllowed: boolean): void {
-    // RFC 9293 §3.7.1: no MSS option means 536; send no more than min(theirs, ours).
-    this.snd.peerMss = syn.mss === undefined ? DEFAULT_PEER_MSS : Math.max(MIN_PEER_MSS, syn.mss);
+    // RFC 9293 §3.7.1: no MSS option means 536 (IPv4) or 1220 (IPv6); send no more than min(theirs, ours).
+    this.snd.peerMss = syn.mss === undefined ? defaultPeerMss(typeof this.remote.addr === 'number' ? 4 : 6) : Math.max(MIN_PEER_MSS, syn.mss);
     this.snd.shift = this.opt.learn(now, syn, wsAllowed, this.config);
     this.rcv.shift = this.opt.ws ? this.opt.wsOffered : 0;
     this.snd.mss = effectiveSendMss(Math.min(this.snd.peerMss, this.live.pmtuMss), this.config, this.opt.ts);
