@@ -12,8 +12,11 @@ Each client mode prints one JSON line; every loop is bounded by a deadline.
                                 SECONDS; per-connection MB/s, slowest and fastest
   many HOST PORT COUNT BYTES    COUNT concurrent connections, each echoes BYTES (sha256 checked)
   idle HOST PORT COUNT HOLD_S   open COUNT connections at once, hold them HOLD_S, close them
-  serve                         kernel echo (7), discard (9) and source (19) servers, for the
-                                kernel-to-kernel baseline; runs until killed
+  serve [-6]                    kernel echo (7), discard (9) and source (19) servers, for the
+                                kernel-to-kernel baseline, on 0.0.0.0 (on :: with -6, IPv6 only);
+                                runs until killed
+
+HOST is an IPv4 or an IPv6 literal (fd00:b::2, no brackets); its form picks the family.
 """
 import hashlib, json, os, selectors, socket, sys, threading, time
 
@@ -23,6 +26,11 @@ BLOCK = hashlib.sha512(b'tcp-tun bench').digest() * 1024  # 64 KiB of fixed byte
 
 def emit(**fields):
     print(json.dumps(fields), flush=True)
+
+
+def family_of(host):
+    """AF_INET6 for an IPv6 literal (it has a colon), else AF_INET."""
+    return socket.AF_INET6 if ':' in host else socket.AF_INET
 
 
 def dial(host, port, timeout=30):
@@ -110,7 +118,7 @@ def do_fair(host, port, count, seconds):
     sel = selectors.DefaultSelector()
     got = {}
     for _ in range(count):
-        s = socket.socket()
+        s = socket.socket(family_of(host))
         s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
         s.setblocking(False)
         s.connect_ex((host, int(port)))
@@ -145,7 +153,7 @@ def do_many(host, port, count, size):
     sel = selectors.DefaultSelector()
     state = {}
     for _ in range(count):
-        s = socket.socket()
+        s = socket.socket(family_of(host))
         s.setblocking(False)
         s.connect_ex((host, int(port)))
         state[s] = [0, 0, hashlib.sha256()]
@@ -188,7 +196,7 @@ def do_idle(host, port, count, hold):
     socks = []
     sel = selectors.DefaultSelector()
     for _ in range(count):
-        s = socket.socket()
+        s = socket.socket(family_of(host))
         s.setblocking(False)
         s.connect_ex((host, int(port)))
         sel.register(s, selectors.EVENT_WRITE)
@@ -208,11 +216,14 @@ def do_idle(host, port, count, hold):
     emit(mode='idle', phase='closed', count=count)
 
 
-def serve():
+def serve(ipv6=False):
     def listener(port):
-        ls = socket.socket()
+        ls = socket.socket(socket.AF_INET6 if ipv6 else socket.AF_INET)
         ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        ls.bind(('0.0.0.0', port))
+        if ipv6:
+            # The IPv6 baseline measures IPv6 only.
+            ls.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        ls.bind(('::' if ipv6 else '0.0.0.0', port))
         ls.listen(4096)
         return ls
 
@@ -269,7 +280,7 @@ def main(a):
     elif mode == 'idle':
         do_idle(a[1], a[2], int(a[3]), float(a[4]))
     elif mode == 'serve':
-        serve()
+        serve(ipv6=a[1:2] == ['-6'])
     else:
         raise SystemExit(__doc__)
 

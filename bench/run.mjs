@@ -11,6 +11,8 @@
 //   FAIR_N=8 FAIR_S=3  HTTP_S=5 (wrk seconds)  HTTP=0 (skip HTTP)  LWIP=0 (skip lwIP)
 //   NOOFFLOAD=0 (skip the --no-offload configuration)  IDLE=10000 (0 skips)  KOFFLOAD=off
 //   ANCHORS=/path/to/shared/anchors  OUT=bench/results
+//   FAMILY=4,6 (every workload over IPv4, then over IPv6 against IPv6 twins of tcp-tun and the
+//   kernel; 4 or 6 picks one; lwIP is IPv4 only: bench/lib/family.mjs)
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release } from 'node:os';
@@ -18,6 +20,7 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { abArgs, CLIENT_PACKAGES, h2loadArgs, parseAb, parseH2load, parseWrk, wrkArgs } from './lib/http-clients.mjs';
 import { barChart } from './lib/svg.mjs';
+import { echoAddressFlags, IPV6_NAMESPACE_SYSCTLS, ipv6Stacks, parseFamilies, urlHost, V6 } from './lib/family.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const KBENCH = fileURLToPath(new URL('./kbench.py', import.meta.url));
@@ -39,6 +42,7 @@ const TXQLEN = 10000; // packages/tun DEFAULT_TX_QUEUE_LEN, for lwIP's device to
 const ANCHORS = resolve(env.ANCHORS ?? `${root}../shared/anchors`);
 const OUT = resolve(env.OUT ?? `${root}bench/results`);
 const tag = `${process.pid}`;
+const FAMILIES = parseFamilies(env.FAMILY);
 const children = new Set();
 
 if (process.getuid?.() !== 0) {
@@ -57,7 +61,11 @@ const STACKS = [
   { id: 'plain', label: 'tcp-tun --no-offload', ns: `tcptun-bench-p-${tag}`, host: '10.0.0.2', flags: ['--no-offload'], http: true, on: env.NOOFFLOAD !== '0' },
   { id: 'lwip', label: 'lwIP 2.1.3', ns: `tcptun-bench-l-${tag}`, host: '10.77.0.2', http: false },
   { id: 'kernel', label: 'kernel/veth', ns: `tcptun-bench-kc-${tag}`, server: `tcptun-bench-ks-${tag}`, host: '10.78.0.2', http: true },
-].filter((s) => s.on !== false);
+]
+  .map((s) => ({ ...s, family: 4 }))
+  .filter((s) => FAMILIES.includes(4))
+  .concat(FAMILIES.includes(6) ? ipv6Stacks(tag, { noOffload: env.NOOFFLOAD !== '0' }) : [])
+  .filter((s) => s.on !== false);
 const byId = Object.fromEntries(STACKS.map((s) => [s.id, s]));
 
 function start(ns, cmd, args, name = cmd) {
@@ -190,19 +198,26 @@ function setupNamespaces() {
       if (!ns) continue;
       sh('ip', ['netns', 'add', ns]);
       inNs(ns, 'ip', ['link', 'set', 'lo', 'up']);
-      inNs(ns, 'sysctl', ['-qw', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1']);
+      if (s.family === 6) inNs(ns, 'sysctl', ['-qw', ...IPV6_NAMESPACE_SYSCTLS]);
+      else inNs(ns, 'sysctl', ['-qw', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1']);
       // Many short connections per run (conn, idle, HTTP): TIME-WAIT would use up the default range.
       inNs(ns, 'sysctl', ['-qw', 'net.ipv4.ip_local_port_range=1024 65535']);
     }
   }
-  const k = byId.kernel;
-  const [a, b] = [`tbk0-${tag}`.slice(0, 15), `tbk1-${tag}`.slice(0, 15)];
-  sh('ip', ['link', 'add', a, 'netns', k.ns, 'type', 'veth', 'peer', 'name', b, 'netns', k.server]);
-  inNs(k.ns, 'ip', ['addr', 'add', '10.78.0.1/24', 'dev', a]);
-  inNs(k.server, 'ip', ['addr', 'add', `${k.host}/24`, 'dev', b]);
-  for (const [ns, dev] of [[k.ns, a], [k.server, b]]) {
-    inNs(ns, 'ip', ['link', 'set', dev, 'mtu', String(MTU), 'up']);
-    if (env.KOFFLOAD === 'off') inNs(ns, 'ethtool', ['-K', dev, 'tso', 'off', 'gso', 'off', 'gro', 'off']);
+  // The kernel baselines: a veth pair each, IPv4 and (FAMILY) IPv6, same MTU and offloads.
+  const baselines = [
+    { k: byId.kernel, prefix: 'tbk', client: '10.78.0.1/24', server: `${byId.kernel?.host}/24`, ip: [] },
+    { k: byId.kernel6, prefix: 'tb6k', client: `${V6.kernelClient}/64`, server: `${V6.kernelServer}/64`, ip: ['-6'], nodad: ['nodad'] },
+  ];
+  for (const { k, prefix, client, server, ip, nodad = [] } of baselines.filter((x) => x.k)) {
+    const [a, b] = [`${prefix}0-${tag}`.slice(0, 15), `${prefix}1-${tag}`.slice(0, 15)];
+    sh('ip', ['link', 'add', a, 'netns', k.ns, 'type', 'veth', 'peer', 'name', b, 'netns', k.server]);
+    inNs(k.ns, 'ip', [...ip, 'addr', 'add', client, 'dev', a, ...nodad]);
+    inNs(k.server, 'ip', [...ip, 'addr', 'add', server, 'dev', b, ...nodad]);
+    for (const [ns, dev] of [[k.ns, a], [k.server, b]]) {
+      inNs(ns, 'ip', ['link', 'set', dev, 'mtu', String(MTU), 'up']);
+      if (env.KOFFLOAD === 'off') inNs(ns, 'ethtool', ['-K', dev, 'tso', 'off', 'gso', 'off', 'gro', 'off']);
+    }
   }
   if (byId.lwip) {
     const ns = byId.lwip.ns;
@@ -214,8 +229,8 @@ function setupNamespaces() {
 
 /** Starts a fresh server process (or two) for stack `s`; resolves once it answers. */
 async function startServer(s) {
-  if (s.id === 'ours' || s.id === 'plain') {
-    const p = start(s.ns, 'node', ['--expose-gc', ECHO, '--services', 'echo,discard,source,http', '--mtu', String(MTU), ...s.flags], s.id);
+  if (s.flags) {
+    const p = start(s.ns, 'node', ['--expose-gc', ECHO, '--services', 'echo,discard,source,http', '--mtu', String(MTU), ...echoAddressFlags(s), ...s.flags], s.id);
     await waitLine(p, /listening on/);
     return { procs: [p], main: p };
   }
@@ -231,8 +246,8 @@ async function startServer(s) {
     }
     throw new Error('lwip_tun did not answer');
   }
-  const serve = start(s.server, 'python3', [KBENCH, 'serve'], 'kserve');
-  const web = start(s.server, 'node', [KHTTP, '80'], 'khttp');
+  const serve = start(s.server, 'python3', [KBENCH, 'serve', ...(s.family === 6 ? ['-6'] : [])], 'kserve');
+  const web = start(s.server, 'node', [KHTTP, '80', s.family === 6 ? '::' : '0.0.0.0'], 'khttp');
   await waitLine(serve, /ready/);
   await waitLine(web, /listening/);
   return { procs: [serve, web], main: web };
@@ -261,8 +276,8 @@ const KWORKLOADS = [
   { name: 'fair-spread', what: 'fastest over slowest connection (≤ 2)', from: 'fair', metric: 'spread', unit: '×', higher: false, absMax: 2 },
 ];
 
-const URL_1M = (h) => `http://${h}/bytes/1048576`;
-const URL_SMALL = (h) => `http://${h}/bytes/128`;
+const URL_1M = (h) => `http://${urlHost(h)}/bytes/1048576`;
+const URL_SMALL = (h) => `http://${urlHost(h)}/bytes/128`;
 const HWORKLOADS = [
   { name: 'http1m-wrk', what: `wrk, 100 connections, 1 MiB responses, ${HTTP_S} s`, cmd: (h) => wrkArgs(URL_1M(h), 100, HTTP_S), parse: parseWrk, ms: (HTTP_S + 30) * 1000, rss: true, vsKernel: 0.5 },
   { name: 'http1m-ab', what: 'ab, 10 at a time, 300 × 1 MiB', cmd: (h) => abArgs(URL_1M(h), 10, 300), parse: parseAb, ms: 120000, vsKernel: 0.5 },
@@ -289,8 +304,7 @@ async function measureHttp(w, s, server) {
 }
 
 // ---- idle connections: heap per connection held by a fresh tcp-tun -----------------------------
-async function measureIdle() {
-  const s = byId.ours;
+async function measureIdle(s) {
   const server = await startServer(s);
   const echo = server.main;
   const report = async () => {
@@ -328,8 +342,8 @@ async function measureIdle() {
 
 // ---- main ----------------------------------------------------------------------------------------
 async function main() {
-  const lwipWhy = byId.lwip ? prepareLwip() : 'off';
-  if (lwipWhy) {
+  const lwipWhy = byId.lwip ? prepareLwip() : FAMILIES.includes(4) ? 'off' : 'FAMILY=6 (lwIP is IPv4 only)';
+  if (lwipWhy && byId.lwip) {
     loud(`lwIP SKIPPED: ${lwipWhy}`);
     STACKS.splice(STACKS.indexOf(byId.lwip), 1);
     delete byId.lwip;
@@ -348,8 +362,14 @@ async function main() {
     // Rotate who goes first: the shared machine drifts during a run.
     const order = STACKS.map((_, i) => STACKS[(i + rep) % STACKS.length]);
     const servers = {};
-    for (const s of order) servers[s.id] = await startServer(s);
-    for (const id of ['ours', 'plain']) {
+    for (const s of order) {
+      // A server that does not start fails its stack's rows of this rep, not the whole run.
+      servers[s.id] = await startServer(s).catch((err) => {
+        loud(`${s.label}: server did not start (rep ${rep + 1}): ${err.message}`);
+        return undefined;
+      });
+    }
+    for (const id of ['ours', 'plain', 'ours6', 'plain6']) {
       if (!servers[id]) continue;
       const line = waitLine(servers[id].main, /"memory"/, 10000);
       servers[id].main.kill('SIGUSR1');
@@ -359,6 +379,7 @@ async function main() {
       for (const s of order) {
         let r;
         try {
+          if (!servers[s.id]) throw new Error('no server');
           r = await kbench(s.ns, w.args(s.host));
           if (r.ok === false) throw new Error('not every byte arrived');
         } catch (err) {
@@ -373,6 +394,7 @@ async function main() {
       for (const w of HWORKLOADS.filter((w) => wanted(w.name))) {
         for (const s of order.filter((s) => s.http)) {
           try {
+            if (!servers[s.id]) throw new Error('no server');
             const r = await measureHttp(w, s, servers[s.id]);
             results.http[w.name][s.id].push(r);
             process.stderr.write(`  ${w.name} ${s.id} #${rep + 1}: ${fmt(r.reqPerS)} req/s, ${r.errors} errors, ${r.timeouts} timeouts, slowest ${fmt(r.slowestMs)} ms${r.rssKiB ? `, peak RSS ${fmt(r.rssKiB / 1024)} MiB` : ''}\n`);
@@ -383,64 +405,46 @@ async function main() {
         }
       }
     }
-    for (const s of order) for (const p of servers[s.id].procs) await stop(p);
+    for (const s of order) for (const p of servers[s.id]?.procs ?? []) await stop(p);
   }
 
-  const idle = IDLE > 0 && wanted('idle') ? await measureIdle().catch((err) => ({ error: err.message })) : undefined;
+  const idle = {};
+  for (const id of ['ours', 'ours6'].filter((id) => byId[id] && IDLE > 0 && wanted('idle'))) {
+    idle[id] = await measureIdle(byId[id]).catch((err) => ({ error: err.message }));
+  }
   report({ started, load, results, idle, lwipWhy, httpWhy, offloadSeen });
 }
 
 // ---- report: table, JSON, SVG ----------------------------------------------------------------------
 function report({ started, load, results, idle, lwipWhy, httpWhy, offloadSeen }) {
-  const ids = STACKS.map((s) => s.id);
-  const rows = [];
   const chart = [];
   const summary = { kbench: {}, http: {} };
+  // The chart's 1.0: the kernel over IPv4, or over IPv6 when FAMILY=6.
+  const base = byId.kernel ? 'kernel' : 'kernel6';
+  const kbenchMedian = (w, id) => median(results.kbench[w.name][id] ?? []);
   for (const w of KWORKLOADS.filter((w) => wanted(w.from ?? w.name))) {
-    const med = Object.fromEntries(ids.map((id) => [id, median(results.kbench[w.name][id])]));
+    const ids = STACKS.map((s) => s.id);
+    const med = Object.fromEntries(ids.map((id) => [id, kbenchMedian(w, id)]));
     summary.kbench[w.name] = { what: w.what, unit: w.unit, higher: w.higher, median: med, runs: results.kbench[w.name] };
-    const notes = [];
-    if (w.vsLwip && byId.lwip) {
-      for (const [i, id] of ['ours', 'plain'].entries()) {
-        if (!byId[id]) continue;
-        const ratio = med[id] / med.lwip;
-        notes.push(`${id === 'ours' ? 'shipped' : 'no-offload'} ${fmt(ratio)}× lwIP${ratio >= w.vsLwip[i] ? '' : ` * (≥ ${w.vsLwip[i]})`}`);
-      }
-    }
-    if (w.abs !== undefined) notes.push(`${med.ours >= w.abs ? '' : '* '}goal ≥ ${w.abs}`);
-    if (w.absMax !== undefined) notes.push(`${med.ours <= w.absMax ? '' : '* '}goal ≤ ${w.absMax}`);
-    rows.push([w.name, ...ids.map((id) => `${fmt(med[id])} ${w.unit}`), notes.join('; ')]);
     if (!['conn-warm', 'cold/warm'].includes(w.name)) {
       chart.push({
         label: w.name,
-        bars: ids.map((id) => ({ series: byId[id].label, ratio: w.higher ? med[id] / med.kernel : med.kernel / med[id], text: `${fmt(med[id])} ${w.unit}` })),
+        bars: ids.map((id) => ({ series: byId[id].label, ratio: w.higher ? med[id] / med[base] : med[base] / med[id], text: `${fmt(med[id])} ${w.unit}` })),
       });
     }
   }
-  const httpRows = [];
   const hstacks = STACKS.filter((s) => s.http).map((s) => s.id);
+  const httpMedian = (w, id) => {
+    const runs = results.http[w.name][id] ?? [];
+    const m = (k) => median(runs.filter(Boolean).map((r) => r[k]));
+    const sum = (k) => runs.filter(Boolean).reduce((a, r) => a + (r[k] || 0), 0);
+    return { reqPerS: m('reqPerS'), slowestMs: m('slowestMs'), errors: sum('errors'), timeouts: sum('timeouts'), rssKiB: m('rssKiB') };
+  };
   for (const w of HWORKLOADS.filter((w) => !httpWhy && wanted(w.name))) {
-    const runs = results.http[w.name];
-    const m = (id, k) => median((runs[id] ?? []).filter(Boolean).map((r) => r[k]));
-    const sum = (id, k) => (runs[id] ?? []).filter(Boolean).reduce((a, r) => a + (r[k] || 0), 0);
-    const med = Object.fromEntries(hstacks.map((id) => [id, { reqPerS: m(id, 'reqPerS'), slowestMs: m(id, 'slowestMs'), errors: sum(id, 'errors'), timeouts: sum(id, 'timeouts'), rssKiB: m(id, 'rssKiB') }]));
-    summary.http[w.name] = { what: w.what, median: med, runs };
-    const notes = [];
-    const ratio = med.ours.reqPerS / med.kernel.reqPerS;
-    notes.push(`${fmt(ratio)}× kernel${ratio >= w.vsKernel ? '' : ` * (≥ ${w.vsKernel})`}`);
-    if (med.ours.errors + med.ours.timeouts > 0) notes.push('* client errors/timeouts');
-    if (w.slowest) {
-      const sr = med.ours.slowestMs / med.kernel.slowestMs;
-      notes.push(`slowest ${fmt(sr)}× kernel's${sr <= w.slowest ? '' : ` * (≤ ${w.slowest})`}`);
-    }
-    if (w.rss) {
-      const rr = med.ours.rssKiB / med.kernel.rssKiB;
-      notes.push(`RSS ${fmt(rr)}× kernel-side Node's${rr <= 1.5 ? '' : ' * (≤ 1.5)'}`);
-    }
-    const cell = (id) => `${fmt(med[id].reqPerS)} req/s, ${med[id].errors}e/${med[id].timeouts}t, max ${fmt(med[id].slowestMs)} ms${w.rss ? `, RSS ${fmt(med[id].rssKiB / 1024)} MiB` : ''}`;
-    httpRows.push([w.name, ...hstacks.map(cell), notes.join('; ')]);
-    chart.push({ label: w.name, bars: hstacks.map((id) => ({ series: byId[id].label, ratio: med[id].reqPerS / med.kernel.reqPerS, text: `${fmt(med[id].reqPerS)} req/s` })) });
-    if (w.rss) chart.push({ label: 'rss (inverse)', bars: hstacks.map((id) => ({ series: byId[id].label, ratio: med.kernel.rssKiB / med[id].rssKiB, text: `${fmt(med[id].rssKiB / 1024)} MiB` })) });
+    const med = Object.fromEntries(hstacks.map((id) => [id, httpMedian(w, id)]));
+    summary.http[w.name] = { what: w.what, median: med, runs: results.http[w.name] };
+    chart.push({ label: w.name, bars: hstacks.map((id) => ({ series: byId[id].label, ratio: med[id].reqPerS / med[base].reqPerS, text: `${fmt(med[id].reqPerS)} req/s` })) });
+    if (w.rss) chart.push({ label: 'rss (inverse)', bars: hstacks.map((id) => ({ series: byId[id].label, ratio: med[base].rssKiB / med[id].rssKiB, text: `${fmt(med[id].rssKiB / 1024)} MiB` })) });
   }
 
   const table = (header, body) => {
@@ -449,16 +453,74 @@ function report({ started, load, results, idle, lwipWhy, httpWhy, offloadSeen })
     return [line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...body.map(line)].join('\n');
   };
   const when = started.toISOString().replace(/\.\d+Z$/, 'Z');
-  const head = `tcp-tun bench ${when}: MTU ${MTU}, medians of ${REPS}; load before ${load.map((x) => x.toFixed(2)).join(' ')}; kernel over veth with offloads ${env.KOFFLOAD === 'off' ? 'off' : 'on'}; tcp-tun offload as shipped: ${JSON.stringify(offloadSeen.ours ?? '?')}; * = goal not met`;
+  const shipped = offloadSeen.ours ?? offloadSeen.ours6;
+  const head = `tcp-tun bench ${when}: MTU ${MTU}, medians of ${REPS}; load before ${load.map((x) => x.toFixed(2)).join(' ')}; kernel over veth with offloads ${env.KOFFLOAD === 'off' ? 'off' : 'on'}; tcp-tun offload as shipped: ${JSON.stringify(shipped ?? '?')}; * = goal not met`;
   console.log(`\n${head}`);
-  console.log(table(['workload', ...STACKS.map((s) => s.label), 'goal'], rows));
-  if (httpRows.length) console.log(`\n${table(['http', ...hstacks.map((id) => byId[id].label), 'goal'], httpRows)}`);
+  // One table per family, its stacks as columns; the goals of issue 11 over IPv4, and over IPv6
+  // issue 13's: each IPv6 figure within 10 % of its IPv4 twin's (≥ 0.9×; ≤ 1.1× where lower is better).
+  for (const family of FAMILIES) {
+    const sfx = family === 6 ? '6' : '';
+    const fam = STACKS.filter((s) => s.family === family);
+    const ids = fam.map((s) => s.id);
+    const twinNote = (s, v6, v4, higher) => {
+      if (family !== 6 || !byId[s.v4]) return undefined;
+      const ratio = v6 / v4;
+      // The kernel's own IPv6/IPv4 ratio is shown for reference, with no goal.
+      const met = s.id === 'kernel6' || (higher ? ratio >= 0.9 : ratio <= 1.1);
+      return `${s.id === 'ours6' ? 'shipped' : s.id === 'plain6' ? 'no-offload' : 'kernel'} ${fmt(ratio)}× v4${met ? '' : ` * (${higher ? '≥ 0.9' : '≤ 1.1'})`}`;
+    };
+    const body = [];
+    for (const w of KWORKLOADS.filter((w) => wanted(w.from ?? w.name))) {
+      const med = summary.kbench[w.name].median;
+      const notes = [];
+      if (family === 4) {
+        if (w.vsLwip && byId.lwip) {
+          for (const [i, id] of ['ours', 'plain'].entries()) {
+            if (!byId[id]) continue;
+            const ratio = med[id] / med.lwip;
+            notes.push(`${id === 'ours' ? 'shipped' : 'no-offload'} ${fmt(ratio)}× lwIP${ratio >= w.vsLwip[i] ? '' : ` * (≥ ${w.vsLwip[i]})`}`);
+          }
+        }
+        if (w.abs !== undefined) notes.push(`${med.ours >= w.abs ? '' : '* '}goal ≥ ${w.abs}`);
+        if (w.absMax !== undefined) notes.push(`${med.ours <= w.absMax ? '' : '* '}goal ≤ ${w.absMax}`);
+      } else if (!['conn-cold', 'conn-warm', 'cold/warm'].includes(w.name)) {
+        for (const s of fam) notes.push(twinNote(s, med[s.id], med[s.v4], w.higher));
+      }
+      body.push([w.name, ...ids.map((id) => `${fmt(med[id])} ${w.unit}`), notes.filter(Boolean).join('; ')]);
+    }
+    console.log(`${family === 4 ? '' : '\nIPv6:\n'}${table(['workload', ...fam.map((s) => s.label), 'goal'], body)}`);
+    const hfam = fam.filter((s) => s.http).map((s) => s.id);
+    const hbody = [];
+    for (const w of HWORKLOADS.filter((w) => !httpWhy && wanted(w.name))) {
+      const med = summary.http[w.name].median;
+      const [ours, kernel] = [med[`ours${sfx}`], med[`kernel${sfx}`]];
+      const notes = [];
+      if (ours && kernel) {
+        const ratio = ours.reqPerS / kernel.reqPerS;
+        notes.push(`${fmt(ratio)}× kernel${ratio >= w.vsKernel ? '' : ` * (≥ ${w.vsKernel})`}`);
+        if (ours.errors + ours.timeouts > 0) notes.push('* client errors/timeouts');
+        if (w.slowest) {
+          const sr = ours.slowestMs / kernel.slowestMs;
+          notes.push(`slowest ${fmt(sr)}× kernel's${sr <= w.slowest ? '' : ` * (≤ ${w.slowest})`}`);
+        }
+        if (w.rss) {
+          const rr = ours.rssKiB / kernel.rssKiB;
+          notes.push(`RSS ${fmt(rr)}× kernel-side Node's${rr <= 1.5 ? '' : ' * (≤ 1.5)'}`);
+        }
+      }
+      if (family === 6) for (const s of fam.filter((s) => s.http && med[s.v4])) notes.push(twinNote(s, med[s.id].reqPerS, med[s.v4].reqPerS, true));
+      const cell = (id) => `${fmt(med[id].reqPerS)} req/s, ${med[id].errors}e/${med[id].timeouts}t, max ${fmt(med[id].slowestMs)} ms${w.rss ? `, RSS ${fmt(med[id].rssKiB / 1024)} MiB` : ''}`;
+      hbody.push([w.name, ...hfam.map(cell), notes.filter(Boolean).join('; ')]);
+    }
+    if (hbody.length) console.log(`\n${table([family === 6 ? 'http (IPv6)' : 'http', ...hfam.map((id) => byId[id].label), 'goal'], hbody)}`);
+  }
   if (lwipWhy) console.log(`\nlwIP: SKIPPED (${lwipWhy})`);
   if (httpWhy) console.log(`HTTP: SKIPPED (${httpWhy})`);
-  if (idle) {
-    console.log(idle.error
-      ? `\nidle: FAILED: ${idle.error}`
-      : `\nidle (tcp-tun as shipped): ${idle.opened}/${IDLE} open in ${idle.openSeconds.toFixed(2)} s, ${idle.held} held; heap ${idle.heapPerConnKiB.toFixed(2)} KiB per connection (goal ≤ 4 KiB), RSS ${idle.rssPerConnKiB.toFixed(2)} KiB`);
+  for (const [id, one] of Object.entries(idle)) {
+    const who = `tcp-tun as shipped${id === 'ours6' ? ', IPv6' : ''}`;
+    console.log(one.error
+      ? `\nidle (${who}): FAILED: ${one.error}`
+      : `\nidle (${who}): ${one.opened}/${IDLE} open in ${one.openSeconds.toFixed(2)} s, ${one.held} held; heap ${one.heapPerConnKiB.toFixed(2)} KiB per connection (goal ≤ 4 KiB), RSS ${one.rssPerConnKiB.toFixed(2)} KiB`);
   }
 
   mkdirSync(OUT, { recursive: true });
@@ -466,17 +528,19 @@ function report({ started, load, results, idle, lwipWhy, httpWhy, offloadSeen })
   const json = {
     date: when,
     machine: { cpus: cpus().length, kernel: release(), node: process.version, loadBefore: load, loadAfter: loadavg() },
-    settings: { REPS, MTU, SIZE, CONN, RR, FAIR_N, FAIR_S, HTTP_S, IDLE, txqueuelen: TXQLEN, kernelOffloads: env.KOFFLOAD !== 'off' },
-    stacks: STACKS.map((s) => ({ id: s.id, label: s.label })),
+    settings: { REPS, MTU, SIZE, CONN, RR, FAIR_N, FAIR_S, HTTP_S, IDLE, FAMILY: FAMILIES.join(','), txqueuelen: TXQLEN, kernelOffloads: env.KOFFLOAD !== 'off' },
+    stacks: STACKS.map((s) => ({ id: s.id, label: s.label, family: s.family, ...(s.v4 ? { ipv4Twin: s.v4 } : {}) })),
     offload: offloadSeen,
     skipped: { lwip: lwipWhy, http: httpWhy },
     results: summary,
-    idle,
+    // As before for IPv4 (the object of tcp-tun as shipped); IPv6's beside it when measured.
+    idle: idle.ours,
+    ...(idle.ours6 ? { idle6: idle.ours6 } : {}),
   };
   writeFileSync(`${OUT}/bench-${stamp}.json`, `${JSON.stringify(json, null, 1)}\n`);
   const svg = barChart({
     title: `tcp-tun vs the kernel (veth) vs lwIP, ${when}`,
-    subtitle: `ratio to the kernel per workload (1.0 = kernel; higher is better); MTU ${MTU}, medians of ${REPS}, load ${load[0].toFixed(2)}`,
+    subtitle: `ratio to the kernel${base === 'kernel6' ? ' over IPv6' : byId.kernel6 ? ' over IPv4' : ''} per workload (1.0 = kernel; higher is better); MTU ${MTU}, medians of ${REPS}, load ${load[0].toFixed(2)}`,
     series: STACKS.map((s) => s.label),
     groups: chart,
   });
