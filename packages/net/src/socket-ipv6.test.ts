@@ -8,6 +8,8 @@ import { once } from 'node:events';
 import net from 'node:net';
 import { expect } from 'chai';
 import { ADDR_B, makePair, type Pair } from './__tests__/harness.js';
+import { createLinkPair } from './link-pair.js';
+import { Stack } from './stack.js';
 import { ConnectAggregateError, SystemError, TcpTunError } from './errors.js';
 import type { Socket } from './socket.js';
 
@@ -177,6 +179,64 @@ describe('socket layer: IPv6 arguments and autoSelectFamily', function () {
       expect(calls[0]).to.not.have.property('all');
       socket.destroy();
     }
+    server.close();
+  });
+});
+
+describe('socket layer: dual-stack stacks', function () {
+  this.timeout(10_000);
+  let a: Stack;
+  let b: Stack;
+  beforeEach(() => {
+    const [linkA, linkB] = createLinkPair();
+    a = new Stack({ link: linkA, address: '10.0.0.1', address6: 'fd00::1' });
+    b = new Stack({ link: linkB, address: '10.0.0.2', address6: 'fd00::2' });
+  });
+  afterEach(async () => {
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  it('listens on "::" by default and reports an IPv4 peer as ::ffff:a.b.c.d in the drop event too', async () => {
+    const server = b.net.createServer();
+    server.maxConnections = 1;
+    server.listen(7);
+    await once(server, 'listening');
+    expect(server.address()).to.deep.equal({ address: '::', family: 'IPv6', port: 7 });
+    const first = a.net.connect(7, 'fd00::2');
+    const [accepted] = (await once(server, 'connection')) as [Socket];
+    expect([accepted.remoteAddress, accepted.remoteFamily, accepted.localAddress]).to.deep.equal(['fd00::1', 'IPv6', 'fd00::2']);
+    const drop = once(server, 'drop');
+    const second = a.net.connect(7, '10.0.0.2');
+    second.on('error', () => {});
+    const [info] = (await drop) as [Record<string, unknown>];
+    expect(info).to.include({ localAddress: '::ffff:10.0.0.2', localFamily: 'IPv6', remoteAddress: '::ffff:10.0.0.1', remoteFamily: 'IPv6', localPort: 7 });
+    first.destroy();
+    second.destroy();
+    server.close();
+  });
+
+  it('listens on an IPv6 address however it is spelled, and refuses one that is not ours', async () => {
+    const server = b.net.createServer().listen(0, 'FD00:0:0::2');
+    await once(server, 'listening');
+    expect(server.address()).to.include({ address: 'fd00::2', family: 'IPv6' });
+    server.close();
+    const other = b.net.createServer().listen(8080, 'fd00::9');
+    const [err] = (await once(other, 'error')) as [SystemError];
+    expect(err.code).to.equal('EADDRNOTAVAIL');
+    expect(err.message).to.equal('listen EADDRNOTAVAIL: address not available fd00::9:8080');
+  });
+
+  it('connects with localAddress "::" and reports the stack’s address, and refuses a foreign local IPv6 address', async () => {
+    const server = b.net.createServer((s) => s.end()).listen(7, '::');
+    await once(server, 'listening');
+    const socket = a.net.connect({ port: 7, host: 'fd00::2', localAddress: '::' });
+    await once(socket, 'connect');
+    expect(socket.address()).to.include({ address: 'fd00::1', family: 'IPv6' });
+    socket.destroy();
+    const foreign = a.net.connect({ port: 7, host: 'fd00::2', localAddress: 'fd00::9' });
+    const err = (await errorOf(foreign)) as SystemError;
+    expect(err.code).to.equal('EADDRNOTAVAIL');
+    expect(err.message).to.equal('bind EADDRNOTAVAIL fd00::9');
     server.close();
   });
 });
