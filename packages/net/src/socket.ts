@@ -23,9 +23,11 @@
  *   §4.2.2.13, as Linux) or for `resetAndDestroy()` (`handle.abort()`).
  */
 import net from 'node:net';
-import { ipv4FromString, ipv4ToString, isIpv4String } from '@tcp-tun/ip';
-import type { TcpErrorCode, TcpEvent, TcpState } from '@tcp-tun/tcp';
-import { SystemError, argumentError, describe, validatePort } from './errors.js';
+import { inspect } from 'node:util';
+import { ipv6FromString, ipv6ToString } from '@tcp-tun/ip';
+import type { IpAddress, TcpConfig, TcpErrorCode, TcpEvent, TcpState } from '@tcp-tun/tcp';
+import { ConnectAggregateError, SystemError, argumentError, describe, validatePort } from './errors.js';
+import { dualStack, handleEnds, ipType, stackAddress } from './socket-address.js';
 import type { ConnectionHandle, HandleOwner, LookupFunction, StackPort } from './handle.js';
 import type { TcpInfo } from './tcp-info.js';
 import type { Server } from './server.js';
@@ -65,6 +67,54 @@ const LOOPBACK = '127.0.0.1';
 const ADDRCONFIG = 32;
 
 let bindPort: (socket: Socket, port: StackPort) => void;
+
+/** Where a connect goes once the host is an IP literal. */
+interface ConnectTarget {
+  readonly remotePort: number;
+  readonly localPort: number | undefined;
+  readonly localAddress: string | undefined;
+  readonly tcp: Partial<TcpConfig> | undefined;
+}
+
+/** One address of a lookup answer worth trying. */
+interface Candidate {
+  readonly address: string;
+  readonly family: 4 | 6;
+}
+
+/** An autoSelectFamily connect under way (Node's internalConnectMultiple context). */
+interface Attempts {
+  readonly candidates: readonly Candidate[];
+  next: number;
+  readonly errors: Error[];
+  readonly target: ConnectTarget;
+  readonly timeoutMs: number;
+  timer: NodeJS.Timeout | undefined;
+  /** The handle of the attempt that just failed (its 'closed' is not the socket's). */
+  failed?: ConnectionHandle | undefined;
+}
+
+/** Node's check of `autoSelectFamilyAttemptTimeout`: an int32 ≥ 1, raised to 10; default Node's. */
+function validateAttemptTimeout(value: unknown): number {
+  if (value === undefined || value === null) return net.getDefaultAutoSelectFamilyAttemptTimeout();
+  if (typeof value !== 'number') {
+    throw argumentError('ERR_INVALID_ARG_TYPE', `The "options.autoSelectFamilyAttemptTimeout" property must be of type number. Received ${describe(value)}`, 'type');
+  }
+  if (!Number.isInteger(value) || value < 1 || value > 0x7fffffff) {
+    throw argumentError('ERR_OUT_OF_RANGE', `The value of "options.autoSelectFamilyAttemptTimeout" is out of range. It must be >= 1 && <= 2147483647. Received ${String(value)}`, 'range');
+  }
+  return Math.max(10, value);
+}
+
+/** Whether IPv6 text `a` names the address `b` (RFC 5952 text of ours), spelled either way. */
+function sameIpv6(a: string, b: string | undefined): boolean {
+  if (b === undefined) return false;
+  try {
+    return ipv6ToString(ipv6FromString(a)) === b;
+  } catch {
+    return false;
+  }
+}
 
 /** A TCP connection of a tcp-tun stack: a `node:net` `Socket` driven by the stack. */
 export class Socket extends net.Socket {
@@ -106,6 +156,8 @@ export class Socket extends net.Socket {
   /** Node's `onread` option: a buffer (or its factory) and the callback that gets the data. */
   #onread: { buffer: Uint8Array | (() => Uint8Array); callback: (n: number, buf: Uint8Array) => boolean | void } | undefined;
   #onreadStopped = false;
+  /** The addresses of an autoSelectFamily connect still to try, and the errors so far. */
+  #attempts: Attempts | undefined;
   /**
    * False between an active open's 'connect' and its first read from the event loop: what
    * arrived meanwhile waits in the engine (libuv's first read comes after the requests, such
@@ -199,16 +251,29 @@ export class Socket extends net.Socket {
     if (options.host !== undefined && options.host !== null && typeof options.host !== 'string') {
       throw argumentError('ERR_INVALID_ARG_TYPE', `The "hostname" argument must be of type string. Received ${describe(options.host)}`, 'type');
     }
-    if (options.localAddress !== undefined && !isIpv4String(options.localAddress)) {
-      throw argumentError('ERR_INVALID_IP_ADDRESS', `Invalid IP address: ${String(options.localAddress)}`, 'type');
+    // Node's lookupAndConnect: a truthy localAddress must be an IP literal of either family.
+    const localAddress = options.localAddress === undefined || options.localAddress === null || options.localAddress === '' ? undefined : options.localAddress;
+    if (localAddress !== undefined && ipType(localAddress) === 0) {
+      throw argumentError('ERR_INVALID_IP_ADDRESS', `Invalid IP address: ${String(localAddress)}`, 'type');
     }
     if (options.localPort !== undefined && typeof options.localPort !== 'number') {
       throw argumentError('ERR_INVALID_ARG_TYPE', `The "options.localPort" property must be of type number. Received ${describe(options.localPort)}`, 'type');
     }
     const localPort = options.localPort === undefined ? undefined : validatePort(options.localPort, 'options.localPort');
-    const family = options.family === 'IPv4' ? 4 : options.family === 'IPv6' ? 6 : options.family;
-    if (family !== undefined && family !== 0 && family !== 4 && family !== 6) {
-      throw argumentError('ERR_INVALID_ARG_VALUE', `The property 'options.family' must be one of: 0, 4, 6. Received ${String(options.family)}`, 'type');
+    const autoSelect = options.autoSelectFamily ?? net.getDefaultAutoSelectFamily();
+    if (typeof autoSelect !== 'boolean') {
+      throw argumentError('ERR_INVALID_ARG_TYPE', `The "options.autoSelectFamily" property must be of type boolean. Received ${describe(autoSelect)}`, 'type');
+    }
+    const attemptTimeoutMs = validateAttemptTimeout(options.autoSelectFamilyAttemptTimeout);
+    const host = options.host || 'localhost';
+    const hostType = ipType(host);
+    // Node's socketToDnsFamily: 'IPv4'/'IPv6' (as `address().family` spells them) become 4/6;
+    // anything else goes to the resolver as given. dns.lookup (here: no `lookup` option, the
+    // stack's resolver standing in for it) refuses any other value; a resolver of the
+    // program's own gets it unchecked, and an IP literal is never looked up at all.
+    const family: unknown = options.family === 'IPv4' ? 4 : options.family === 'IPv6' ? 6 : options.family;
+    if (hostType === 0 && options.lookup === undefined && family !== undefined && family !== null && family !== 0 && family !== 4 && family !== 6) {
+      throw argumentError('ERR_INVALID_ARG_VALUE', `The property 'options.family' must be one of: 0, 4, 6. Received ${inspect(family)}`, 'type');
     }
     const lookup = options.lookup ?? port.lookup;
     if (lookup !== undefined && typeof lookup !== 'function') {
@@ -229,48 +294,22 @@ export class Socket extends net.Socket {
     if (this.write !== net.Socket.prototype.write) this.write = net.Socket.prototype.write;
     this.#setConnecting(true);
     this.#unrefTimer();
-    const host = options.host ?? 'localhost';
-    const open = (address: string): void => {
-      if (!this.connecting || this.destroyed) return;
-      if (this.#handle !== undefined) {
-        // An earlier connect() of this socket (before a destroy() and this connect()) opened
-        // the connection already: its own request is pending, so as libuv's second
-        // uv_tcp_connect this one fails with EALREADY (Node's test-net-connect-after-destroy).
-        this.#failAlready(address, remotePort);
-        return;
-      }
-      // 127.0.0.0/8 is this host, as everywhere: it is the stack's own address (loopback).
-      const remote = address.startsWith('127.') ? port.address : address;
-      this.#peer = { address, family: 'IPv4', port: remotePort };
-      if (options.localAddress !== undefined && options.localAddress !== port.address && options.localAddress !== '0.0.0.0') {
-        this.destroy(new SystemError('EADDRNOTAVAIL', 'connect', address, remotePort));
-        return;
-      }
-      try {
-        this.#attach(port.open(this, ipv4FromString(remote), remotePort, localPort, options.tcp));
-      } catch (err) {
-        if (!(err instanceof SystemError)) throw err;
-        this.destroy(err);
-      }
-    };
-    if (isIpv4String(host)) {
+    const target: ConnectTarget = { remotePort, localPort, localAddress, tcp: options.tcp };
+    if (hostType !== 0) {
       // As Node: an IP literal connects on the next tick, without a lookup or 'lookup' event.
-      process.nextTick(() => open(host));
-    } else if (lookup === undefined) {
-      // No resolver: `localhost` is 127.0.0.1; any other name fails as an unresolvable one does.
       process.nextTick(() => {
-        if (!this.connecting || this.destroyed) return;
-        if (host === 'localhost') {
-          this.emit('lookup', null, LOOPBACK, 4, host);
-          open(LOOPBACK);
-        } else {
-          const err = new SystemError('ENOTFOUND', 'getaddrinfo', host);
-          this.emit('lookup', err, undefined, undefined, host);
-          this.destroy(err);
-        }
+        if (this.connecting) this.#open(host, hostType, target);
       });
+    } else if (lookup === undefined) {
+      this.#defaultResolve(host, family, localAddress === undefined && autoSelect, target);
     } else {
-      this.#resolve(lookup, host, family ?? 0, options.hints, open);
+      const dnsFamily = family === 4 || family === 6 ? family : undefined;
+      const hints = typeof options.hints === 'number' && options.hints !== 0 ? options.hints : dnsFamily === undefined ? ADDRCONFIG : 0;
+      const dnsOptions: { family: unknown; hints: number; all?: true } = { family, hints };
+      if (dnsFamily === undefined && localAddress === undefined && autoSelect) {
+        dnsOptions.all = true;
+        this.#resolveAll(lookup, host, dnsOptions, target, attemptTimeoutMs);
+      } else this.#resolve(lookup, host, dnsOptions, target);
     }
     return this;
   }
@@ -381,14 +420,19 @@ export class Socket extends net.Socket {
   // ---- stack side ----------------------------------------------------------------------
 
   /**
-   * Takes over a connection a listener accepted (already ESTABLISHED or later).
+   * Takes over a connection a listener accepted (already ESTABLISHED or later). `dual`: the
+   * listener is a dual-stack `'::'` one, so an IPv4 peer reads as `::ffff:a.b.c.d`, family 'IPv6'.
    * @internal
    */
-  _attachAccepted(handle: ConnectionHandle, server: Server): void {
+  _attachAccepted(handle: ConnectionHandle, server: Server, dual = false): void {
     this.#server = server;
     this.server = server;
-    this.#peer = { address: ipv4ToString(handle.remoteAddr), family: 'IPv4', port: handle.remotePort };
-    this.#attach(handle);
+    const port = this.#port;
+    if (port !== undefined) {
+      const ends = handleEnds(handle, port, dual);
+      this.#peer = { address: ends.remote, family: ends.family, port: handle.remotePort };
+    }
+    this.#attach(handle, dual);
     // The peer may have sent its FIN before we took over: Node reads it (and emits 'end') from
     // the event loop after 'connection', not before.
     if (PEER_FIN_STATES.has(handle.state)) {
@@ -407,7 +451,11 @@ export class Socket extends net.Socket {
         // handshake, so a server on the same host has its 'connection' before the client's
         // 'connect'. Two turns later the handshake's last ACK has crossed the link (or the
         // loopback) and the order is Node's; what arrives meanwhile waits in the engine.
-        setImmediate(() => setImmediate(() => this.#onConnected()));
+        {
+          // An autoSelectFamily attempt that timed out meanwhile is no longer this socket's.
+          const h = this.#handle;
+          setImmediate(() => setImmediate(() => h === this.#handle && this.#onConnected()));
+        }
         break;
       case 'readable':
         this.#unrefTimer();
@@ -470,6 +518,7 @@ export class Socket extends net.Socket {
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     if (kTimeout !== undefined) clearTimeout((this as unknown as Record<symbol, ReturnType<typeof setTimeout> | undefined>)[kTimeout]);
     const wasConnecting = this.connecting;
+    this.#endAttempts();
     this.#setConnecting(false);
     // The kernel's close(): delivery of what was accepted and our FIN go on without us (or a
     // RST when received data is discarded unread); see ConnectionHandle.close.
@@ -510,6 +559,7 @@ export class Socket extends net.Socket {
     (this as unknown as NodeSocketInternals)._undestroy();
     this.#handle = undefined;
     this.#connected = false;
+    this.#endAttempts();
     this.#peer = undefined;
     this.#local = undefined;
     this.#wantRead = false;
@@ -519,6 +569,14 @@ export class Socket extends net.Socket {
     this.#hadError = false;
     this.#bytesRead = 0;
     this.#bytesDispatched = 0;
+  }
+
+  /** An autoSelectFamily connect is over (connected, destroyed or reconnecting). */
+  #endAttempts(): void {
+    const a = this.#attempts;
+    if (a === undefined) return;
+    clearTimeout(a.timer);
+    this.#attempts = undefined;
   }
 
   /** Fails a connect made while another is pending with EALREADY, as Node does on Linux. */
@@ -536,42 +594,234 @@ export class Socket extends net.Socket {
     this.#updateHold();
   }
 
-  /** `dns.lookup`-style resolution, emitting Node's 'lookup' event. */
-  #resolve(lookup: LookupFunction, host: string, family: number, hints: number | undefined, open: (address: string) => void): void {
-    // As Node's lookupAndConnect on Linux: ADDRCONFIG unless a family or hints are given, and
-    // all addresses asked for (autoSelectFamily) unless the family is fixed.
-    const fixed = family === 4 || family === 6;
-    const h = hints ?? 0;
-    const dnsOptions = fixed ? { family, hints: h } : { family: undefined, hints: h === 0 ? ADDRCONFIG : h, all: true };
-    lookup(host, dnsOptions, (err, address, addressFamily) => {
+  /**
+   * The stack's own resolver (no `lookup` option nor `StackOptions.lookup`), standing in for
+   * `dns.lookup`: `localhost` is 127.0.0.1 (what `dns.lookup('localhost')` answers on Linux
+   * from /etc/hosts; `::1` when `family: 6` asks for IPv6, as the usual hosts file has it), any
+   * other name fails as an unresolvable one does. One answer, so one 'lookup' event, as Node's
+   * autoSelectFamily path with a single address emits.
+   */
+  #defaultResolve(host: string, family: unknown, _all: boolean, target: ConnectTarget): void {
+    process.nextTick(() => {
       if (!this.connecting || this.destroyed) return;
-      let ip: string | undefined;
-      let fam = addressFamily;
-      if (err === null) {
-        if (typeof address === 'string') ip = address;
-        else if (Array.isArray(address)) {
-          const first = (address as readonly { address: string; family: number }[]).find((a) => a.family === 4 || isIpv4String(a.address));
-          ip = first?.address;
-          fam = first?.family;
-        }
-      }
-      this.emit('lookup', err, ip, fam, host);
-      if (err !== null) {
+      if (host === 'localhost') {
+        const six = family === 6;
+        const address = six ? '::1' : LOOPBACK;
+        this.emit('lookup', null, address, six ? 6 : 4, host);
+        this.#open(address, six ? 6 : 4, target);
+      } else {
+        const err = new SystemError('ENOTFOUND', 'getaddrinfo', host);
+        this.emit('lookup', err, undefined, undefined, host);
         this.destroy(err);
-        return;
       }
-      if (ip === undefined || !isIpv4String(ip)) {
-        this.destroy(argumentError('ERR_INVALID_IP_ADDRESS', `Invalid IP address: ${String(ip)}`, 'type'));
-        return;
-      }
-      open(ip);
     });
   }
 
-  #attach(handle: ConnectionHandle): void {
+  /** A one-address lookup (Node's lookupAndConnect without autoSelectFamily): one 'lookup' event. */
+  #resolve(lookup: LookupFunction, host: string, dnsOptions: object, target: ConnectTarget): void {
+    const callback = (err: NodeJS.ErrnoException | null, address: unknown, addressType?: unknown): void => {
+      this.emit('lookup', err, address, addressType, host);
+      if (!this.connecting || this.destroyed) return;
+      if (err !== null && err !== undefined) {
+        this.destroy(err);
+        return;
+      }
+      const type = ipType(address);
+      if (type === 0) {
+        this.destroy(argumentError('ERR_INVALID_IP_ADDRESS', `Invalid IP address: ${String(address)}`, 'type'));
+      } else if (addressType !== 4 && addressType !== 6) {
+        this.destroy(argumentError('ERR_INVALID_ADDRESS_FAMILY', `Invalid address family: ${String(addressType)} ${host}:${target.remotePort}`, 'range'));
+      } else {
+        this.#unrefTimer();
+        this.#open(address as string, addressType, target);
+      }
+    };
+    lookup(host, dnsOptions as Parameters<LookupFunction>[1], callback as Parameters<LookupFunction>[2]);
+  }
+
+  /**
+   * Node 20's autoSelectFamily (RFC 8305's "Happy Eyeballs", as Node's
+   * lookupAndConnectMultiple does it): every address of the answer is reported in its own
+   * 'lookup' event; the valid ones are tried one at a time, alternating families starting with
+   * the family of the first answer, each given `autoSelectFamilyAttemptTimeout` ms before the
+   * next is tried; the first to connect wins. When every attempt failed the socket is destroyed
+   * with an `AggregateError` of their errors. A single valid address is an ordinary connect.
+   */
+  #resolveAll(lookup: LookupFunction, host: string, dnsOptions: object, target: ConnectTarget, attemptTimeoutMs: number): void {
+    const callback = (err: NodeJS.ErrnoException | null, answer: unknown): void => {
+      if (!this.connecting || this.destroyed) return;
+      if (err !== null && err !== undefined) {
+        this.emit('lookup', err, undefined, undefined, host);
+        this.destroy(err);
+        return;
+      }
+      // A resolver that answers with one string despite `all` is taken at its word.
+      const list: ReadonlyArray<{ address: unknown; family: unknown }> = Array.isArray(answer)
+        ? (answer as Array<{ address: unknown; family: unknown }>)
+        : [{ address: answer, family: ipType(answer) }];
+      const groups: [Candidate[], Candidate[]] = [[], []];
+      let firstFamily: 4 | 6 | undefined;
+      for (const entry of list) {
+        const { address, family } = entry ?? {};
+        this.emit('lookup', null, address, family, host);
+        if (!this.connecting || this.destroyed) return;
+        if (ipType(address) === 0 || (family !== 4 && family !== 6)) continue;
+        firstFamily ??= family;
+        const group = groups[family === firstFamily ? 0 : 1];
+        if (!group.some((c) => c.address === address)) group.push({ address: address as string, family });
+      }
+      if (groups[0].length === 0) {
+        const first = list[0];
+        if (first === undefined) return; // An empty answer: Node reads past it and stalls too.
+        if (ipType(first.address) === 0) this.destroy(argumentError('ERR_INVALID_IP_ADDRESS', `Invalid IP address: ${String(first.address)}`, 'type'));
+        else this.destroy(argumentError('ERR_INVALID_ADDRESS_FAMILY', `Invalid address family: ${String(first.family)} ${host}:${target.remotePort}`, 'range'));
+        return;
+      }
+      const order: Candidate[] = [];
+      for (let i = 0; i < Math.max(groups[0].length, groups[1].length); i++) {
+        if (i < groups[0].length) order.push(groups[0][i]!);
+        if (i < groups[1].length) order.push(groups[1][i]!);
+      }
+      this.#unrefTimer();
+      if (order.length === 1) {
+        this.#open(order[0]!.address, order[0]!.family, target);
+        return;
+      }
+      (this as { autoSelectFamilyAttemptedAddresses: string[] }).autoSelectFamilyAttemptedAddresses = [];
+      this.#attempts = { candidates: order, next: 0, errors: [], target, timeoutMs: attemptTimeoutMs, timer: undefined };
+      this.#attemptNext();
+    };
+    lookup(host, dnsOptions as Parameters<LookupFunction>[1], callback as Parameters<LookupFunction>[2]);
+  }
+
+  /** Tries the next address of an autoSelectFamily connect, or fails with every attempt's error. */
+  #attemptNext(): void {
+    const a = this.#attempts;
+    if (a === undefined || !this.connecting || this.destroyed) return;
+    clearTimeout(a.timer);
+    a.timer = undefined;
+    const old = this.#handle;
+    if (old !== undefined) {
+      // The previous attempt is over (failed or timed out): let its connection go quietly
+      // (SYN-SENT ends without a RST, as Linux's close()).
+      old.setOwner(undefined);
+      old.close();
+      this.#handle = undefined;
+      this.#local = undefined;
+    }
+    if (a.next === a.candidates.length) {
+      this.#attempts = undefined;
+      this.destroy(a.errors.length === 0 ? argumentError('ERR_SOCKET_CONNECTION_TIMEOUT', 'Socket connection timeout') : new ConnectAggregateError(a.errors));
+      return;
+    }
+    const current = a.next++;
+    const { address, family } = a.candidates[current]!;
+    (this as { autoSelectFamilyAttemptedAddresses: string[] }).autoSelectFamilyAttemptedAddresses.push(`${address}:${a.target.remotePort}`);
+    if (a.next < a.candidates.length) {
+      a.timer = setTimeout(() => {
+        if (this.#attempts !== a || a.next !== current + 1 || !this.connecting) return;
+        this.emit('connectionAttemptTimeout', address, a.target.remotePort, family);
+        a.errors.push(new SystemError('ETIMEDOUT', 'connect', address, a.target.remotePort));
+        this.#attemptNext();
+      }, a.timeoutMs);
+      a.timer.unref();
+    }
+    this.#open(address, family, a.target);
+  }
+
+  /**
+   * One attempt of an autoSelectFamily connect failed with `error`: Node's
+   * afterConnectMultiple records it, emits 'connectionAttemptFailed' and tries the next address.
+   * Returns false when no multi-address connect is under way (the error is the socket's).
+   */
+  #attemptFailed(error: Error): boolean {
+    const a = this.#attempts;
+    if (a === undefined || !this.connecting || this.destroyed) return false;
+    const peer = this.#peer;
+    a.errors.push(error);
+    a.failed = this.#handle;
+    this.emit('connectionAttemptFailed', peer?.address, peer?.port, peer?.family === 'IPv6' ? 6 : 4, error);
+    // From the next turn: the failed connection's own events are still being delivered.
+    process.nextTick(() => this.#attemptNext());
+    return true;
+  }
+
+  /**
+   * Opens the connection to the IP literal `address` of family `type` (Node's
+   * internalConnect): the local address is checked against the stack's, 'connectionAttempt'
+   * is emitted and the stack opens it. Failures destroy the socket (or, in an autoSelectFamily
+   * connect, move on to the next address).
+   */
+  #open(address: string, type: 4 | 6, target: ConnectTarget): void {
+    if (!this.connecting || this.destroyed) return;
+    const port = this.#port;
+    if (port === undefined) return;
+    if (this.#handle !== undefined) {
+      // An earlier connect() of this socket (before a destroy() and this connect()) opened
+      // the connection already: its own request is pending, so as libuv's second
+      // uv_tcp_connect this one fails with EALREADY (Node's test-net-connect-after-destroy).
+      this.#failAlready(address, target.remotePort);
+      return;
+    }
+    const d = dualStack(port);
+    const { remotePort, localAddress } = target;
+    this.#peer = { address, family: type === 6 ? 'IPv6' : 'IPv4', port: remotePort };
+    const fail = (err: Error): void => {
+      if (!this.#attemptFailed(err)) this.destroy(err);
+    };
+    if (localAddress !== undefined) {
+      const localType = ipType(localAddress);
+      // bind() of an address of the other family: Linux refuses it with EINVAL (an AF_INET6
+      // socket given an IPv4 address, or the reverse), as Node reports.
+      if (localType !== type) {
+        fail(new SystemError('EINVAL', 'bind', localAddress, target.localPort));
+        return;
+      }
+      if (type === 4 && localAddress !== d.address && localAddress !== '0.0.0.0') {
+        fail(new SystemError('EADDRNOTAVAIL', 'connect', address, remotePort));
+        return;
+      }
+      if (type === 6 && localAddress !== '::' && localAddress !== '::1' && !sameIpv6(localAddress, d.address6)) {
+        // RFC 4291 addresses are ours only if configured: bind() fails with EADDRNOTAVAIL.
+        fail(new SystemError('EADDRNOTAVAIL', 'bind', localAddress, target.localPort));
+        return;
+      }
+    }
+    this.emit('connectionAttempt', address, remotePort, type);
+    let remote: IpAddress;
+    try {
+      remote = stackAddress(address, type, d);
+    } catch {
+      fail(new SystemError('EADDRNOTAVAIL', 'connect', address, remotePort));
+      return;
+    }
+    if (typeof remote !== 'number' && d.address6 === undefined) {
+      // No IPv6 address and no IPv6 route: as a host whose IPv6 is off (the agreed stack
+      // interface throws the same; checked here so an IPv4-only stack never sees 16 octets).
+      fail(new SystemError('ENETUNREACH', 'connect', address, remotePort));
+      return;
+    }
+    if (typeof remote === 'number' && d.addressNumber === undefined) {
+      fail(new SystemError('ENETUNREACH', 'connect', address, remotePort));
+      return;
+    }
+    try {
+      // A v4-mapped literal is an AF_INET6 socket reaching an IPv4 peer: its ends read as IPv6.
+      this.#attach(d.open(this, remote, remotePort, target.localPort, target.tcp), type === 6 && typeof remote === 'number');
+    } catch (err) {
+      if (!(err instanceof SystemError)) throw err;
+      fail(err);
+    }
+  }
+
+  /** Takes `handle` as this socket's connection; `dual`: it belongs to an AF_INET6 socket (IPv4 ends read as `::ffff:a.b.c.d`). */
+  #attach(handle: ConnectionHandle, dual = false): void {
     this.#handle = handle;
     const port = this.#port;
-    this.#local = { address: port?.address ?? '0.0.0.0', family: 'IPv4', port: handle.localPort };
+    if (port !== undefined) {
+      const ends = handleEnds(handle, port, dual);
+      this.#local = { address: ends.local, family: ends.family, port: handle.localPort };
+    }
     handle.setOwner(this);
     // Settings made before the connection existed (constructor/connect options, or set early).
     if (this.#noDelay !== undefined) handle.setNoDelay(this.#noDelay);
@@ -604,6 +854,7 @@ export class Socket extends net.Socket {
 
   #onConnected(): void {
     if (!this.connecting) return;
+    this.#endAttempts();
     this.#connected = true;
     this.#setConnecting(false);
     this.#unrefTimer();
@@ -635,6 +886,7 @@ export class Socket extends net.Socket {
     const peer = this.#peer;
     if (code === 'ECONNREFUSED' || ((code === 'ETIMEDOUT' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH' || code === 'ECONNRESET') && this.connecting)) {
       error = new SystemError(code, 'connect', peer?.address, peer?.port);
+      if (this.connecting && this.#attemptFailed(error)) return;
     } else if (code === 'EPIPE' || (code === 'ECONNRESET' && this.#peerEnded)) {
       // A reset after the peer's FIN (CLOSE-WAIT) is EPIPE, as Linux's tcp_reset() reports it,
       // and with reading over only a write can see it: Node reports nothing until the next
@@ -661,6 +913,8 @@ export class Socket extends net.Socket {
 
   #onClosed(): void {
     if (this.destroyed || this.#handle === undefined) return;
+    // A failed attempt of an autoSelectFamily connect: the next address is being tried.
+    if (this.#attempts !== undefined && this.#attempts.failed === this.#handle) return;
     if (this.#deferredReset !== undefined) {
       // A write waiting for send-buffer room will never get it: it is the write that sees the
       // reset (EPIPE). Left waiting, the socket would never finish nor close.
