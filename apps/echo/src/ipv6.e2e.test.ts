@@ -31,6 +31,7 @@ const MIB16 = 16 * 1024 * 1024;
 interface Report {
   stats: StackStats;
   offload: { state: string };
+  device: { superSegmentsIn: number; txSuperSegments: number; txDropped: number };
   connections: unknown[];
 }
 
@@ -93,8 +94,15 @@ describe('end-to-end over IPv6: kernel ⇄ dual-stack TUN ⇄ apps/echo (offload
     expect((after.stats.icmpv6?.echoReplies ?? 0) - (before.stats.icmpv6?.echoReplies ?? 0), JSON.stringify(after.stats.icmpv6)).to.equal(5);
   });
 
-  it('echoes 16 MiB of random bytes over IPv6 back identical', async () => {
+  it('echoes 16 MiB of random bytes over IPv6 back identical, in super-segments each way', async () => {
+    const before = (await appReport<Report>(app)).device;
     await echo16MiB(ns, ADDR6, 61);
+    const after = (await appReport<Report>(app)).device;
+    // Offload carries IPv6 too (no IPv4 has moved yet): TCPV6 super-segments in, GSO
+    // super-packets out, none refused by the device.
+    expect(after.superSegmentsIn - before.superSegmentsIn, JSON.stringify(after)).to.be.above(0);
+    expect(after.txSuperSegments - before.txSuperSegments, JSON.stringify(after)).to.be.above(0);
+    expect(after.txDropped, JSON.stringify(after)).to.equal(0);
   });
 
   it('serves 50 concurrent IPv6 connections × 64 KiB, all intact', async () => {
@@ -151,6 +159,7 @@ describe('end-to-end over IPv6: kernel ⇄ dual-stack TUN ⇄ apps/echo (offload
     expect(v6?.packetsOut, JSON.stringify(v6)).to.be.above(500);
     // The kernel sends nothing unasked into the quiet TUN, and nothing was malformed.
     expect(v6?.drops, JSON.stringify(v6)).to.deep.equal({});
+    expect(report.device.txDropped, JSON.stringify(report.device)).to.equal(0);
   });
 });
 
