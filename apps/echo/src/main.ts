@@ -5,13 +5,16 @@
  * (connections are reset, the device is released) and the process exits.
  * SIGUSR1 prints the stack's statistics and connection list as one JSON line.
  */
-import { Stack } from '@tcp-tun/net';
+import { Stack, warmUp } from '@tcp-tun/net';
 import { openLink } from '@tcp-tun/cli';
 import { parseEchoOptions, servicePorts } from './options.js';
 import { startService, type Service } from './services.js';
 
 async function main(): Promise<void> {
   const options = parseEchoOptions(process.argv);
+  // Before the device exists: ~150 ms of in-memory connections, so the first real ones do not
+  // run in V8's interpreter (packages/net warm-up.ts; bench/PROFILE.md round 3).
+  if (options.warmUp) await warmUp();
   // Opens the device, then (--user) drops root: the stack below never runs privileged.
   const { device, link, trace } = await openLink(options, undefined, (message) => process.stderr.write(`tcp-tun-echo: ${message}\n`));
   // --keepalive sets the idle time and the probe interval alike, as curl's --keepalive-time does.
