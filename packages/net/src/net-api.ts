@@ -6,9 +6,9 @@
  */
 import { isIP, isIPv4, isIPv6 } from 'node:net';
 import type { StackPort } from './handle.js';
-import { Server, attachServerPort, type ServerOpts } from './server.js';
+import { Server, attachServerPort, constructServerWithPort, type ServerOpts } from './server.js';
 import { installTlsSupport } from './socket-tls.js';
-import { Socket, attachStackPort, normalizeConnectArgs, type NetConnectOpts, type SocketConstructorOpts, type TcpSocketConnectOpts } from './socket.js';
+import { Socket, attachStackPort, constructWithPort, normalizeConnectArgs, type NetConnectOpts, type SocketConstructorOpts, type TcpSocketConnectOpts } from './socket.js';
 
 /**
  * The `Socket` class of one stack: `new stack.net.Socket(options?)` or `stack.net.Socket(options?)`;
@@ -67,20 +67,13 @@ export interface NetApi {
  * ~520 with no warm-up at all). `instanceof stack.net.Socket` holds through the proxy, which
  * reads the shared class's `prototype`.
  */
-function bound<T extends abstract new (...args: never[]) => object>(ctor: T, attach: (instance: InstanceType<T>) => void): T {
+function bound<T extends abstract new (...args: never[]) => object>(ctor: T, withPort: <R>(construct: () => R) => R): T {
   const proxy: T = new Proxy(ctor, {
-    construct: (target, args: unknown[], newTarget: new (...a: never[]) => object) => {
-      // `new stack.net.Socket()` has the proxy as new.target: construct the class itself, so
-      // the instance gets the class's own map (a proxy as new.target takes V8's slow path).
-      const instance = Reflect.construct(target, args, (newTarget as unknown) === proxy ? target : newTarget) as InstanceType<T>;
-      attach(instance);
-      return instance;
-    },
-    apply: (target, _this, args: unknown[]) => {
-      const instance = Reflect.construct(target, args) as InstanceType<T>;
-      attach(instance);
-      return instance;
-    },
+    // `new stack.net.Socket()` has the proxy as new.target: construct the class itself, so the
+    // instance gets the class's own map (a proxy as new.target takes V8's slow path).
+    construct: (target, args: unknown[], newTarget: new (...a: never[]) => object) =>
+      withPort(() => Reflect.construct(target, args, (newTarget as unknown) === proxy ? target : newTarget) as object),
+    apply: (target, _this, args: unknown[]) => withPort(() => Reflect.construct(target, args) as object),
   });
   return proxy;
 }
@@ -93,8 +86,8 @@ export function createNetApi(port: StackPort): NetApi {
     attachStackPort(socket, port);
     return socket;
   };
-  const BoundSocket = bound(Socket, (socket) => attachStackPort(socket, port));
-  const BoundServer = bound(Server, (server) => attachServerPort(server, port, newSocket));
+  const BoundSocket = bound(Socket, (construct) => constructWithPort(port, construct));
+  const BoundServer = bound(Server, (construct) => constructServerWithPort(port, newSocket, construct));
 
   const createConnection = ((...args: unknown[]): Socket => {
     const [options, listener] = normalizeConnectArgs(args);
