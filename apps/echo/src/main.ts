@@ -12,11 +12,12 @@ import { startService, type Service } from './services.js';
 
 async function main(): Promise<void> {
   const options = parseEchoOptions(process.argv);
-  // Before the device exists: ~150 ms of in-memory connections, so the first real ones do not
-  // run in V8's interpreter (packages/net warm-up.ts; bench/PROFILE.md round 3).
-  if (options.warmUp) await warmUp();
   // Opens the device, then (--user) drops root: the stack below never runs privileged.
   const { device, link, trace } = await openLink(options, undefined, (message) => process.stderr.write(`tcp-tun-echo: ${message}\n`));
+  // Before the device is read (the stack below starts it): ~150 ms of in-memory connections, so
+  // the first real ones do not run in V8's interpreter, over links with the device's GSO send
+  // when it has it (packages/net warm-up.ts; bench/PROFILE.md round 3).
+  if (options.warmUp) await warmUp({ segmentationOffload: typeof link.sendTso === 'function' });
   // --keepalive sets the idle time and the probe interval alike, as curl's --keepalive-time does.
   const keepAlive = options.keepAliveMs;
   const stack = new Stack({

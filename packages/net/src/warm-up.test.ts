@@ -26,6 +26,11 @@ describe('warmUp', () => {
     expect(performance.now() - started).to.be.lessThan(15_000);
   });
 
+  it("completes its connections over links with the device's GSO send (checksums finished as the kernel does)", async () => {
+    const report = await warmUp({ connections: 12, budgetMs: 10_000, concurrency: 3, segmentationOffload: true });
+    expect(report).to.include({ connections: 12, failed: 0 });
+  });
+
   it('starts no connection once the budget is spent', async () => {
     const report = await warmUp({ connections: 1000, budgetMs: 0 });
     expect(report).to.include({ connections: 0, failed: 0 });
