@@ -41,6 +41,18 @@ describe('stack.net: one class shared by every stack', () => {
       const client = new Dialing();
       expect(client).to.be.instanceOf(Dialing).and.instanceOf(pair.a.net.Socket);
       expect((await readAll(client)).toString()).to.equal('hello');
+      // A socket made while evaluating super()'s argument takes nothing from the outer one.
+      let inner: InstanceType<typeof pair.a.net.Socket> | undefined;
+      class Nesting extends pair.a.net.Socket {
+        constructor() {
+          super((inner = new pair.a.net.Socket(), {}));
+          this.connect(7, ADDR_B);
+        }
+      }
+      const nesting = new Nesting();
+      expect((await readAll(nesting)).toString()).to.equal('hello');
+      inner!.connect(7, ADDR_B);
+      expect((await readAll(inner!)).toString()).to.equal('hello');
       server.close();
     } finally {
       await pair.close();

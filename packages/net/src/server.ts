@@ -344,11 +344,13 @@ Object.defineProperty(Server.prototype, 'listening', {
  * Server's own constructor, so a subclass of `stack.net.Server` has its stack in its constructor body.
  */
 export function constructServerWithPort<T>(port: StackPort, newSocket: SocketFactory, construct: () => T): T {
+  // Saved and restored: an argument of a subclass's super() call may construct another one.
+  const outer = constructing;
   constructing = { port, newSocket };
   try {
     return construct();
   } finally {
-    constructing = undefined;
+    constructing = outer;
   }
 }
 

@@ -876,11 +876,13 @@ Object.defineProperties(Socket.prototype, {
  * own constructor, so a subclass of `stack.net.Socket` has its stack in its constructor body.
  */
 export function constructWithPort<T>(port: StackPort, construct: () => T): T {
+  // Saved and restored: an argument of a subclass's super() call may construct another one.
+  const outer = constructingPort;
   constructingPort = port;
   try {
     return construct();
   } finally {
-    constructingPort = undefined;
+    constructingPort = outer;
   }
 }
 
