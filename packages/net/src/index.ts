@@ -27,6 +27,8 @@
  */
 export { Stack, DEFAULT_MAX_CONNECTIONS, type StackOptions, type StackStats, type ConnectionInfo } from './stack.js';
 export type { TimeWaitStats } from './time-wait-table.js';
+// Warming the connection path before the first real connection (apps/echo does it at start-up).
+export { warmUp, type WarmUpOptions, type WarmUpReport } from './warm-up.js';
 export type { Link, LinkReceiver } from './link.js';
 export type { TcpInfo } from './tcp-info.js';
 // node:diagnostics_channel instrumentation: channel names and message shapes.

@@ -64,6 +64,8 @@ interface NodeServerInternals {
 }
 
 let bindServer: (server: Server, port: StackPort, newSocket: SocketFactory) => void;
+/** The stack `stack.net.Server` is constructing a server for (see {@link constructServerWithPort}). */
+let constructing: { readonly port: StackPort; readonly newSocket: SocketFactory } | undefined;
 
 /** A listening TCP port of a tcp-tun stack: a `node:net` `Server` driven by the stack. */
 export class Server extends net.Server {
@@ -95,6 +97,11 @@ export class Server extends net.Server {
     if (typeof options === 'object' && options !== null && options.captureRejections === true) {
       const kCapture = Object.getOwnPropertySymbols(this).find((s) => s.description === 'kCapture');
       if (kCapture !== undefined) (this as unknown as Record<symbol, boolean>)[kCapture] = true;
+    }
+    if (constructing !== undefined) {
+      this.#port = constructing.port;
+      this.#newSocket = constructing.newSocket;
+      constructing = undefined;
     }
   }
 
@@ -332,6 +339,21 @@ Object.defineProperty(Server.prototype, 'listening', {
 });
 
 /** @internal Gives a server its stack and socket factory (done by `stack.net`). */
+/**
+ * @internal Runs `construct` (a `new` of Server or a subclass) with the stack attached by
+ * Server's own constructor, so a subclass of `stack.net.Server` has its stack in its constructor body.
+ */
+export function constructServerWithPort<T>(port: StackPort, newSocket: SocketFactory, construct: () => T): T {
+  // Saved and restored: an argument of a subclass's super() call may construct another one.
+  const outer = constructing;
+  constructing = { port, newSocket };
+  try {
+    return construct();
+  } finally {
+    constructing = outer;
+  }
+}
+
 export function attachServerPort(server: Server, port: StackPort, newSocket: SocketFactory): void {
   bindServer(server, port, newSocket);
 }

@@ -65,6 +65,8 @@ const LOOPBACK = '127.0.0.1';
 const ADDRCONFIG = 32;
 
 let bindPort: (socket: Socket, port: StackPort) => void;
+/** The port `stack.net.Socket` is constructing a socket for (see {@link constructWithPort}). */
+let constructingPort: StackPort | undefined;
 
 /** A TCP connection of a tcp-tun stack: a `node:net` `Socket` driven by the stack. */
 export class Socket extends net.Socket {
@@ -143,6 +145,10 @@ export class Socket extends net.Socket {
       this.#keepAlive = Boolean(options.keepAlive);
       this.#keepAliveInitialDelayMs = Math.max(0, Math.trunc(Number(options.keepAliveInitialDelay) || 0));
       this.#keepAliveSet = true;
+    }
+    if (constructingPort !== undefined) {
+      this.#port = constructingPort;
+      constructingPort = undefined;
     }
   }
 
@@ -864,6 +870,21 @@ Object.defineProperties(Socket.prototype, {
     },
   },
 });
+
+/**
+ * @internal Runs `construct` (a `new` of Socket or a subclass) with `port` attached by Socket's
+ * own constructor, so a subclass of `stack.net.Socket` has its stack in its constructor body.
+ */
+export function constructWithPort<T>(port: StackPort, construct: () => T): T {
+  // Saved and restored: an argument of a subclass's super() call may construct another one.
+  const outer = constructingPort;
+  constructingPort = port;
+  try {
+    return construct();
+  } finally {
+    constructingPort = outer;
+  }
+}
 
 /** @internal Gives a socket its stack (done by `stack.net`). */
 export function attachStackPort(socket: Socket, port: StackPort): void {
