@@ -1,15 +1,17 @@
 /**
- * A `Link` is a port that moves whole IP packets (IPv4 and IPv6, told apart by the version nibble): the TUN device of `@tcp-tun/tun`, the
- * in-memory pair used by tests, and wrappers (fault injection, capture) all fit it structurally,
- * so this package never imports the device code.
+ * A `Link` is a port that moves whole IP packets (IPv4 and IPv6, told apart by the version
+ * nibble): the TUN device of `@tcp-tun/tun`, the in-memory pair used by tests, and wrappers
+ * (fault injection, capture) all fit it structurally, so this package never imports the device
+ * code.
  */
 
 /** Called by a link with every packet of one read burst. */
 export type LinkReceiver = (packets: readonly Uint8Array[]) => void;
 
 /**
- * A port that moves whole IP packets (IPv4 and IPv6) in both directions; what a `Stack` runs on (a TUN
- * device, a `createLinkPair` side, or a wrapper such as `withFaults`, `capture` or `traceLink`).
+ * A port that moves whole IP packets (IPv4 and IPv6) in both directions; what a `Stack` runs
+ * on (a TUN device, a `createLinkPair` side, or a wrapper such as `withFaults`, `capture` or
+ * `traceLink`).
  */
 export interface Link {
   /** Largest IP packet, in octets, the link carries (at least 1280 for a stack with IPv6). */
