@@ -270,6 +270,8 @@ describe('Stack over IPv6', function () {
         expect(ptbs).to.be.greaterThan(0);
         expect(p.a.stats().icmpv6?.errorsReceived).to.be.greaterThan(0);
         expect(c.handle.tcpInfo().sendMss).to.be.at.most(1280 - 60);
+        // With GSO, the trains after the packet too big are cut at the new MSS (they pass the hop).
+        if (gso) expect(p.a.stats().superPacketsOut).to.be.greaterThan(2);
       } finally {
         await p.close();
       }
