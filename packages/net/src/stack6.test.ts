@@ -381,6 +381,27 @@ describe('Stack over IPv6: ICMPv6 and the IPv6 leg on a raw link', function () {
     expect(st?.errorsRateLimited).to.equal(151);
   });
 
+  it('ICMPv6 destination unreachable during connect fails it as Linux does (port → ECONNREFUSED, no route → ENETUNREACH)', async () => {
+    for (const [code, expected] of [
+      [4, 'ECONNREFUSED'],
+      [0, 'ENETUNREACH'],
+      [1, 'EHOSTUNREACH'],
+    ] as const) {
+      link.sent.length = 0;
+      const c = connect(stack, PEER6, 5000 + code);
+      await turn();
+      const syn = link.sent.find((p) => p[0]! >> 4 === 6 && p[6] === 6);
+      if (syn === undefined) throw new Error('no SYN');
+      await link.inject(icmpv6Packet('fd00::fe', A6, { type: 'dest-unreachable', code, quoted: syn.slice() }));
+      expect(c.error, `code ${code}`).to.equal(expected);
+    }
+    expect(stack.stats().icmpv6?.errorsReceived).to.equal(3);
+    // A quote of someone else's packet (another source) matches nothing.
+    const other = icmpv6Packet(PEER6, 'fd00::3', { type: 'echo-request', ident: 1, seqNo: 1, data: new Uint8Array(8) });
+    await link.inject(icmpv6Packet('fd00::fe', A6, { type: 'dest-unreachable', code: 4, quoted: other }));
+    expect(stack.stats().ipv6?.drops['icmpv6-not-ours']).to.equal(1);
+  });
+
   it('IPv4-only stack: IPv6 is dropped as before and stats have no ipv6 part', async () => {
     const l4 = new RawLink(1500);
     const s4 = new Stack({ link: l4, address: ADDR_A });
