@@ -224,6 +224,52 @@ describe('Stack over IPv6', function () {
     }
   });
 
+  it('labels each connection\'s packets with one flow label (RFC 6437), different per connection, never 0; hop limit 64, ECN in the traffic class', async () => {
+    const sent: Uint8Array[] = [];
+    const recording = (inner: Link): Link => ({
+      get mtu() {
+        return inner.mtu;
+      },
+      start: (r) => inner.start(r),
+      send: (p) => {
+        sent.push(p.slice());
+        inner.send(p);
+      },
+      close: () => inner.close(),
+    });
+    const p = pair6({ wrapA: recording, tcp: { ecn: true } });
+    try {
+      const l = listen(p.b, 96, '::');
+      const c1 = connect(p.a, B6, 96);
+      const c2 = connect(p.a, B6, 96);
+      await until('both', () => c1.connected && c2.connected && l.accepted.length === 2);
+      c1.write(seededBytes(20_000, 1), true);
+      c2.write(seededBytes(20_000, 2), true);
+      await until('ended', () => l.accepted.every((c) => c.ended));
+      const labels = new Map<number, Set<number>>();
+      for (const pkt of sent) {
+        if (pkt[0]! >> 4 !== 6 || pkt[6] !== 6) continue;
+        expect(pkt[7], 'hop limit').to.equal(64);
+        const port = (pkt[40]! << 8) | pkt[41]!;
+        const label = ((pkt[1]! & 0x0f) << 16) | (pkt[2]! << 8) | pkt[3]!;
+        if (!labels.has(port)) labels.set(port, new Set());
+        labels.get(port)?.add(label);
+      }
+      const ports = [c1.handle.localPort, c2.handle.localPort];
+      const [l1, l2] = ports.map((port) => [...(labels.get(port) ?? [])]);
+      expect(l1).to.have.length(1);
+      expect(l2).to.have.length(1);
+      expect(l1?.[0]).to.not.equal(0);
+      expect(l1?.[0]).to.not.equal(l2?.[0]);
+      // ECN: new data of an ECN connection goes out ECT(0) (binary 10) in the traffic class's low bits.
+      const ecnMarks = sent.filter((pkt) => pkt[0]! >> 4 === 6 && pkt.length > 100).map((pkt) => ((pkt[1]! >> 4) & 0x03));
+      expect(ecnMarks.length).to.be.greaterThan(0);
+      expect(ecnMarks.every((e) => e === 2)).to.equal(true);
+    } finally {
+      await p.close();
+    }
+  });
+
   it('capture() records IPv6 and IPv4 packets in one LINKTYPE_RAW file; rows and stats name the family', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tcptun-pcap6-'));
     const file = join(dir, 'dual.pcap');
