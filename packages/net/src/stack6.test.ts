@@ -21,7 +21,7 @@ import {
 } from '@tcp-tun/ip';
 import { ADDR_A, ADDR_B, RawLink, seededBytes } from './__tests__/harness.js';
 import { TsoLink } from './__tests__/gso.js';
-import { connect, fragment6, icmpv6Packet, listen, turn, until, type Conn } from './__tests__/raw6.js';
+import { Conn, connect, fragment6, icmpv6Packet, listen, turn, until } from './__tests__/raw6.js';
 import { createLinkPair } from './link-pair.js';
 import type { Link, LinkReceiver } from './link.js';
 import { capture } from './pcap.js';
@@ -124,6 +124,27 @@ describe('Stack over IPv6', function () {
       });
     });
   }
+
+  it('a new SYN reopens an IPv6 4-tuple in TIME-WAIT (RFC 6191)', async () => {
+    const p = pair6();
+    try {
+      const l = listen(p.b, 97, '::');
+      l.onAccept = (c) => c.write(new TextEncoder().encode('bye'), true); // B closes first
+      const c = connect(p.a, B6, 97);
+      await until('first closed', () => c.ended);
+      c.handle.shutdown();
+      await until('b in TIME-WAIT', () => p.b.stats().timeWait.held === 1 && c.closed);
+      const port = c.handle.localPort;
+      const again = new Conn();
+      again.handle = p.a._port().open(again, ipv6FromString(B6), 97, port);
+      p.advance(10); // a later timestamp for the new SYN
+      await until('reopened', () => again.connected && l.accepted.length === 2);
+      expect(again.handle.localPort).to.equal(port);
+      expect(p.b.stats().timeWait.reused).to.equal(1);
+    } finally {
+      await p.close();
+    }
+  });
 
   it('a SYN to a closed port gets a RST: ECONNREFUSED', async () => {
     const p = pair6();
