@@ -9,8 +9,8 @@
  * the next tick) and should not call back into the stack.
  */
 import diagnosticsChannel from 'node:diagnostics_channel';
-import { ipv4ToString } from '@tcp-tun/ip';
 import type { TcpState } from '@tcp-tun/tcp';
+import { ipAddressToString } from './stack-stats.js';
 import type { ConnectionEntry } from './internal.js';
 import { tcpInfoOf, type TcpInfo } from './tcp-info.js';
 
@@ -102,8 +102,9 @@ const rtoChannel = diagnosticsChannel.channel(CHANNEL_CONNECTION_RTO);
 const closeChannel = diagnosticsChannel.channel(CHANNEL_CONNECTION_CLOSE);
 const dropChannel = diagnosticsChannel.channel(CHANNEL_DROP);
 
-function base(stack: object, localAddress: string, e: ConnectionEntry): ConnectionMessageBase {
-  return { stack, localAddress, localPort: e.localPort, remoteAddress: ipv4ToString(e.remoteAddr), remotePort: e.remotePort };
+/** The addresses come from the entry (IPv4 dotted quad or RFC 5952 text); `_local` is kept for the callers' shape. */
+function base(stack: object, _local: string | undefined, e: ConnectionEntry): ConnectionMessageBase {
+  return { stack, localAddress: ipAddressToString(e.localAddr), localPort: e.localPort, remoteAddress: ipAddressToString(e.remoteAddr), remotePort: e.remotePort };
 }
 
 /**
@@ -119,27 +120,27 @@ export const diag = {
   get rtoWanted(): boolean {
     return rtoChannel.hasSubscribers;
   },
-  open(stack: object, localAddress: string, e: ConnectionEntry): void {
+  open(stack: object, localAddress: string | undefined, e: ConnectionEntry): void {
     if (!openChannel.hasSubscribers) return;
     const m: ConnectionOpenMessage = { ...base(stack, localAddress, e), state: e.conn.state, passive: e.listener !== undefined };
     openChannel.publish(m);
   },
-  state(stack: object, localAddress: string, e: ConnectionEntry, from: TcpState, to: TcpState): void {
+  state(stack: object, localAddress: string | undefined, e: ConnectionEntry, from: TcpState, to: TcpState): void {
     if (!stateChannel.hasSubscribers) return;
     const m: ConnectionStateMessage = { ...base(stack, localAddress, e), from, to };
     stateChannel.publish(m);
   },
-  retransmit(stack: object, localAddress: string, e: ConnectionEntry, seq: number, length: number): void {
+  retransmit(stack: object, localAddress: string | undefined, e: ConnectionEntry, seq: number, length: number): void {
     if (!retransmitChannel.hasSubscribers) return;
     const m: ConnectionRetransmitMessage = { ...base(stack, localAddress, e), seq, length, retransmits: e.conn.counters.retransmits };
     retransmitChannel.publish(m);
   },
-  rto(stack: object, localAddress: string, e: ConnectionEntry): void {
+  rto(stack: object, localAddress: string | undefined, e: ConnectionEntry): void {
     if (!rtoChannel.hasSubscribers) return;
     const m: ConnectionRtoMessage = { ...base(stack, localAddress, e), rtoCount: e.conn.counters.rtoCount, rtoMs: e.conn.stats.rtoMs };
     rtoChannel.publish(m);
   },
-  close(stack: object, localAddress: string, e: ConnectionEntry): void {
+  close(stack: object, localAddress: string | undefined, e: ConnectionEntry): void {
     if (!closeChannel.hasSubscribers) return;
     const m: ConnectionCloseMessage = { ...base(stack, localAddress, e), state: e.conn.state, timeWait: e.timeWait, info: tcpInfoOf(e.conn) };
     closeChannel.publish(m);

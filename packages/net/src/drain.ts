@@ -25,7 +25,7 @@
 import type { Instant, TcpEvent, TimeWaitRecord } from '@tcp-tun/tcp';
 import type { DeadlineHeap } from './deadline-heap.js';
 import { diag } from './diagnostics.js';
-import type { GsoTrain } from './gso-train.js';
+import type { TrainPort } from './gso-train.js';
 import type { ConnectionEntry } from './internal.js';
 import type { TcpEgress } from './ipv4-egress.js';
 import type { StackTimer } from './stack-timer.js';
@@ -34,10 +34,10 @@ import type { StackTimer } from './stack-timer.js';
 export interface DrainContext {
   /** The stack, as the source of diagnostics_channel messages. */
   readonly stack: object;
-  /** Our address, for diagnostics_channel messages. */
-  readonly address: string;
+  /** Our IPv4 address, for diagnostics_channel messages (they take each connection's own). */
+  readonly address: string | undefined;
   readonly egress: TcpEgress;
-  readonly train: GsoTrain;
+  readonly train: TrainPort;
   readonly heap: DeadlineHeap<ConnectionEntry>;
   readonly timer: StackTimer;
   /** The stack's clock. */

@@ -6,7 +6,7 @@
  */
 import { expect } from 'chai';
 import { pseudoHeaderSum } from '@tcp-tun/ip';
-import type { TcpRepr, Transmit } from '@tcp-tun/tcp';
+import type { IpAddress, TcpRepr, Transmit } from '@tcp-tun/tcp';
 import { GsoTrain, trainMaxPacket, type TrainEgress } from './gso-train.js';
 import { Ipv4Egress } from './ipv4-egress.js';
 import type { Link } from './link.js';
@@ -18,7 +18,7 @@ const MSS = 1000;
 
 interface Sent {
   readonly length: number;
-  readonly remote: number;
+  readonly remote: IpAddress;
   readonly ecn: number;
   readonly segments: number;
   readonly segmentSize: number;
@@ -30,6 +30,7 @@ function recordingEgress(): { egress: TrainEgress; sent: Sent[] } {
   const sent: Sent[] = [];
   const egress: TrainEgress = {
     ipHeaderLength: 20,
+    loops: (remote) => remote === US,
     emitTcp: (_repr, payload, _remote, out) => {
       out.fill(0, 0, 20);
       out.set(payload, 20);
@@ -51,7 +52,7 @@ function seg(seq: number, length = MSS, over: Partial<TcpRepr> = {}, ecn: Transm
 describe('GsoTrain', () => {
   it('gathers consecutive full segments into one super-packet, sent on end()', () => {
     const { egress, sent } = recordingEgress();
-    const train = new GsoTrain(65535, US, egress);
+    const train = new GsoTrain(65535, egress);
     for (let i = 0; i < 5; i++) expect(train.offer(PEER, seg(1000 + i * MSS))).to.equal(true);
     expect(sent).to.have.length(0);
     expect(train.active).to.equal(true);
@@ -64,7 +65,7 @@ describe('GsoTrain', () => {
 
   it('ends by itself on a short segment, PSH or FIN (which go on the super-packet)', () => {
     const { egress, sent } = recordingEgress();
-    const train = new GsoTrain(65535, US, egress);
+    const train = new GsoTrain(65535, egress);
     train.offer(PEER, seg(1000));
     train.offer(PEER, seg(2000, 300, { control: 'psh' }));
     expect(sent).to.have.length(1);
@@ -85,7 +86,7 @@ describe('GsoTrain', () => {
     ];
     for (const [what, t] of changes) {
       const { egress, sent } = recordingEgress();
-      const train = new GsoTrain(65535, US, egress);
+      const train = new GsoTrain(65535, egress);
       train.offer(PEER, seg(1000));
       expect(train.offer(PEER, t), what).to.equal(true); // starts a train of its own
       expect(sent.map((s) => s.segments), what).to.deep.equal([1]);
@@ -102,7 +103,7 @@ describe('GsoTrain', () => {
     ];
     for (const [what, t, remote] of refused) {
       const { egress, sent } = recordingEgress();
-      const train = new GsoTrain(65535, US, egress);
+      const train = new GsoTrain(65535, egress);
       train.offer(PEER, seg(1000));
       expect(train.offer(remote, t), what).to.equal(false);
       expect(sent, `${what}: the train left first`).to.have.length(1);
@@ -112,7 +113,7 @@ describe('GsoTrain', () => {
 
   it('ends when another full segment would not fit in maxPacket', () => {
     const { egress, sent } = recordingEgress();
-    const train = new GsoTrain(40 + 3 * MSS + 10, US, egress);
+    const train = new GsoTrain(40 + 3 * MSS + 10, egress);
     for (let i = 0; i < 3; i++) train.offer(PEER, seg(1000 + i * MSS));
     expect(sent).to.deep.equal([{ length: 40 + 3 * MSS, remote: PEER, ecn: 0, segments: 3, segmentSize: MSS, flags: 0 }]);
   });
@@ -123,7 +124,7 @@ describe('GsoTrain', () => {
     expect(trainMaxPacket({ mtu: 1500, tso: { maxPacket: 2999 }, sendTso: () => {} }, 65535)).to.equal(0);
     expect(trainMaxPacket({ mtu: 1500, tso: { maxPacket: 100_000 }, sendTso: () => {} }, 65535)).to.equal(65535);
     const { egress } = recordingEgress();
-    expect(new GsoTrain(0, US, egress).offer(PEER, seg(1000))).to.equal(false);
+    expect(new GsoTrain(0, egress).offer(PEER, seg(1000))).to.equal(false);
   });
 });
 
@@ -144,7 +145,7 @@ describe('Ipv4Egress', () => {
 
   it('fills every IPv4 header alike (TTL 64, DF, ECN), and a train takes one ident per segment', () => {
     const { egress, sent } = egressOver();
-    const train = new GsoTrain(65535, US, egress);
+    const train = new GsoTrain(65535, egress);
     egress.sendTcp(PEER, seg(1, 0));
     for (let i = 0; i < 4; i++) train.offer(PEER, seg(1000 + i * MSS, MSS, {}, 'ect0'));
     train.end();

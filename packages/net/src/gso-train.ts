@@ -16,25 +16,64 @@
  * train ends is the drain's business (drain.ts): after each connection's transmit loop, and
  * here whenever a segment cannot join (that segment leaves after the train, keeping the order).
  */
-import type { SackBlock, TcpControl, TcpRepr, Transmit } from '@tcp-tun/tcp';
+import type { IpAddress, SackBlock, TcpControl, TcpRepr, Transmit } from '@tcp-tun/tcp';
 import { TcpFlags } from '@tcp-tun/tcp';
 
-/** What a train needs from the IP egress of its family (ipv4-egress.ts; an IPv6 one later). */
+/** What a train needs from the IP egress of its family (ipv4-egress.ts, ipv6-egress.ts). */
 export interface TrainEgress {
   /** Octets of the IP header in front of the TCP header. */
   readonly ipHeaderLength: number;
+  /** Whether a packet to `remote` stays on this host (loopback: it never reaches the link). */
+  loops(remote: IpAddress): boolean;
   /** Writes the TCP segment `repr` + `payload` to `remote` at `out[0]`; returns its length. */
-  emitTcp(repr: TcpRepr, payload: Uint8Array, remote: number, out: Uint8Array): number;
+  emitTcp(repr: TcpRepr, payload: Uint8Array, remote: IpAddress, out: Uint8Array): number;
   /**
    * Completes `packet` (the IP header and the partial TCP checksum) and hands it to the link's
    * `sendTso`, to be cut into `segments` segments of `segmentSize` payload octets.
    */
-  sendTrain(packet: Uint8Array, remote: number, ecn: number, segments: number, segmentSize: number): void;
+  sendTrain(packet: Uint8Array, remote: IpAddress, ecn: number, segments: number, segmentSize: number): void;
+}
+
+/** What the drain offers segments to: a {@link GsoTrain}, or one per family ({@link FamilyTrains}). */
+export interface TrainPort {
+  /** See {@link GsoTrain.offer}. */
+  offer(remote: IpAddress, t: Transmit): boolean;
+  /** See {@link GsoTrain.end}. */
+  end(): void;
+}
+
+/**
+ * One train per IP family behind one {@link TrainPort}: a segment goes to its family's train, and
+ * a train of the other family is ended first, so a super-packet never mixes families and the
+ * order of what leaves is kept. (The drain ends the train after each connection anyway.)
+ */
+export class FamilyTrains implements TrainPort {
+  readonly #v4: GsoTrain | undefined;
+  readonly #v6: GsoTrain | undefined;
+
+  constructor(v4: GsoTrain | undefined, v6: GsoTrain | undefined) {
+    this.#v4 = v4;
+    this.#v6 = v6;
+  }
+
+  offer(remote: IpAddress, t: Transmit): boolean {
+    if (typeof remote === 'number') {
+      if (this.#v6?.active === true) this.#v6.end();
+      return this.#v4?.offer(remote, t) ?? false;
+    }
+    if (this.#v4?.active === true) this.#v4.end();
+    return this.#v6?.offer(remote, t) ?? false;
+  }
+
+  end(): void {
+    this.#v4?.end();
+    this.#v6?.end();
+  }
 }
 
 const EMPTY = new Uint8Array(0);
 
-/** The IPv4 ECN field for a transmit: ECT(0) (binary 10, RFC 3168 §5) or not-ECT. */
+/** The IP ECN field (IPv4 TOS / IPv6 traffic class) for a transmit: ECT(0) (binary 10, RFC 3168 §5) or not-ECT. */
 export function ecnCodepoint(t: Transmit): number {
   return t.ecn === 'ect0' ? 2 : 0;
 }
@@ -51,15 +90,14 @@ export function trainMaxPacket(link: { readonly mtu: number; readonly tso?: { re
 }
 
 /** One connection's train of data segments on their way into one super-packet. */
-export class GsoTrain {
+export class GsoTrain implements TrainPort {
   /** Largest super-packet, octets; 0 when the link has no GSO send (then nothing is offered). */
   readonly maxPacket: number;
-  readonly #local: number;
   readonly #egress: TrainEgress;
   readonly #buffer: Uint8Array;
   /** Segments in the train; 0 when there is none. */
   #segments = 0;
-  #remote = 0;
+  #remote: IpAddress = 0;
   /** The first segment's header: every later one must match it but for `seq` and the flags. */
   #first: TcpRepr | undefined;
   #ecn = 0;
@@ -75,11 +113,11 @@ export class GsoTrain {
 
   /**
    * @param maxPacket the link's `tso.maxPacket` (0: no GSO send)
-   * @param local our address (a segment to ourselves never rides: loopback skips the link)
+   * @param egress the IP egress of the train's one family (a segment it `loops` never rides:
+   * loopback skips the link)
    */
-  constructor(maxPacket: number, local: number, egress: TrainEgress) {
+  constructor(maxPacket: number, egress: TrainEgress) {
     this.maxPacket = maxPacket;
-    this.#local = local;
     this.#egress = egress;
     this.#buffer = new Uint8Array(maxPacket);
   }
@@ -93,9 +131,9 @@ export class GsoTrain {
    * Offers a segment to `remote`: true when the train took it (it joined, or started a new
    * train); false when the caller must send it itself — any train before it has then been sent.
    */
-  offer(remote: number, t: Transmit): boolean {
+  offer(remote: IpAddress, t: Transmit): boolean {
     if (this.maxPacket === 0) return false;
-    if (t.payload.length === 0 || remote === this.#local) {
+    if (t.payload.length === 0 || this.#egress.loops(remote)) {
       this.end();
       return false;
     }
@@ -135,11 +173,12 @@ export class GsoTrain {
    * ports, ACK, window, ECE, timestamps, SACK blocks, the IP ECN codepoint. No CWR (the
    * kernel keeps it only on the first segment, and it belongs to one segment, RFC 3168 §6.1.2).
    */
-  #joins(remote: number, t: Transmit): boolean {
+  #joins(remote: IpAddress, t: Transmit): boolean {
     const first = this.#first as TcpRepr;
     const r = t.repr;
     return (
       this.#open &&
+      // A connection's remote address is one object for its life: identity is equality here.
       remote === this.#remote &&
       r.seq === this.#nextSeq &&
       t.payload.length <= this.#segmentSize &&
@@ -158,7 +197,7 @@ export class GsoTrain {
     );
   }
 
-  #start(remote: number, t: Transmit): void {
+  #start(remote: IpAddress, t: Transmit): void {
     const buffer = this.#buffer;
     const ipLength = this.#egress.ipHeaderLength;
     // The first segment's header with no payload: the payload goes in after it, and the

@@ -11,7 +11,8 @@
  * socket.ts and server.ts import no stack code and the import circle is gone.
  */
 import type { LookupFunction as NetLookupFunction } from 'node:net';
-import type { TcpConfig, TcpEvent, TcpState } from '@tcp-tun/tcp';
+import type { Ipv6Address } from '@tcp-tun/ip';
+import type { IpAddress, TcpConfig, TcpEvent, TcpState } from '@tcp-tun/tcp';
 import type { ConnectionEntry, ListenerEntry } from './internal.js';
 import { tcpInfoOf, type TcpInfo } from './tcp-info.js';
 
@@ -55,9 +56,20 @@ export class ConnectionHandle {
   get localPort(): number {
     return this.#entry.localPort;
   }
-  /** The peer's address as a uint32. */
-  get remoteAddr(): number {
+  /**
+   * The peer's address: a uint32 for IPv4 (also for an IPv4 peer of a `::` listener, which the
+   * socket layer spells `::ffff:a.b.c.d`), 16 octets for IPv6 (do not mutate).
+   */
+  get remoteAddr(): IpAddress {
     return this.#entry.remoteAddr;
+  }
+  /** Our address on this connection, in the family of {@link remoteAddr} (IPv6: ours or `::1`). */
+  get localAddr(): IpAddress {
+    return this.#entry.localAddr;
+  }
+  /** The connection's IP family. */
+  get family(): 4 | 6 {
+    return this.#entry.family;
   }
   get remotePort(): number {
     return this.#entry.remotePort;
@@ -179,9 +191,14 @@ export interface ListenerHandle {
 
 /** What the socket layer may ask of the stack; `stack.net` is built over one. */
 export interface StackPort {
-  /** Our IPv4 address. */
-  readonly address: string;
-  readonly addressNumber: number;
+  /** Our IPv4 address (dotted quad), if the stack has one. */
+  readonly address: string | undefined;
+  /** Our IPv4 address as a uint32, if the stack has one. */
+  readonly addressNumber: number | undefined;
+  /** Our IPv6 address (RFC 5952 text), if the stack has one. */
+  readonly address6: string | undefined;
+  /** Our IPv6 address as 16 octets (do not mutate), if the stack has one. */
+  readonly address6Bytes: Ipv6Address | undefined;
   /** Engine configuration of new connections. */
   readonly tcpConfig: TcpConfig;
   /** Whether the stack was closed (then nothing new may start). */
@@ -189,15 +206,19 @@ export interface StackPort {
   /** The stack's default resolver (`StackOptions.lookup`), if any. */
   readonly lookup: LookupFunction | undefined;
   /**
-   * Active open to `remoteAddr:remotePort`; the SYN leaves with the next drain.
-   * @throws SystemError EADDRINUSE, EADDRNOTAVAIL, ENOBUFS; TcpTunError ERR_STACK_CLOSED.
+   * Active open to `remoteAddr:remotePort` (an IPv4 number or IPv6 octets; the socket layer
+   * turns `::ffff:a.b.c.d` into the number first); our address is the stack's one of that
+   * family (`::1` to `::1`). The SYN leaves with the next drain.
+   * @throws SystemError EADDRINUSE, EADDRNOTAVAIL, ENOBUFS, ENETUNREACH (no address of that
+   * family, or an IPv4-mapped/multicast/unspecified IPv6 address); TcpTunError ERR_STACK_CLOSED.
    */
-  open(owner: HandleOwner, remoteAddr: number, remotePort: number, localPort: number | undefined, config?: Partial<TcpConfig>): ConnectionHandle;
+  open(owner: HandleOwner, remoteAddr: IpAddress, remotePort: number, localPort: number | undefined, config?: Partial<TcpConfig>): ConnectionHandle;
   /**
-   * Listens on `port` (0: ephemeral).
-   * @throws SystemError EADDRINUSE; TcpTunError ERR_STACK_CLOSED.
+   * Listens on `host`:`port` (0: ephemeral): `'::'` takes both families unless `ipv6Only`,
+   * `'0.0.0.0'` IPv4 only, one of our addresses only that one.
+   * @throws SystemError EADDRINUSE, EADDRNOTAVAIL (not our address); TcpTunError ERR_STACK_CLOSED.
    */
-  listen(owner: ListenerOwner, port: number, backlog: number, host: string): ListenerHandle;
+  listen(owner: ListenerOwner, port: number, backlog: number, host: string, ipv6Only?: boolean): ListenerHandle;
   /** Something that keeps the process alive started (+1) or stopped (−1) doing so. */
   hold(delta: 1 | -1): void;
 }

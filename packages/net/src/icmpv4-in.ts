@@ -101,7 +101,7 @@ function receiveIcmpError(ctx: Icmpv4Context, now: Instant, icmp: Icmpv4Repr & {
     return;
   }
   ctx.counters.icmpErrors++;
-  if (debug.enabled) debug('%s:%d icmp %s', ipv4ToString(entry.remoteAddr), entry.remotePort, error.kind);
+  if (debug.enabled) debug('%s:%d icmp %s', ipv4ToString(quoted.dst), entry.remotePort, error.kind);
   ctx.schedule(entry);
 }
 

@@ -3,14 +3,19 @@
  * (stack.ts, drain.ts, listeners.ts, ...) and handle.ts: the socket layer sees connections only
  * through a `ConnectionHandle`.
  */
-import type { TcpConnection, TcpListener } from '@tcp-tun/tcp';
+import type { IpAddress, TcpConnection, TcpListener } from '@tcp-tun/tcp';
 import type { HeapItem } from './deadline-heap.js';
 import type { HandleOwner, ListenerOwner } from './handle.js';
 
 /** The stack's record of one connection: table key, timer position, owner. */
 export interface ConnectionEntry extends HeapItem {
-  readonly conn: TcpConnection;
-  readonly remoteAddr: number;
+  readonly conn: TcpConnection<IpAddress>;
+  /** The peer: an IPv4 number or IPv6 octets (the same object for the connection's life). */
+  readonly remoteAddr: IpAddress;
+  /** Our address on this connection (IPv4 number, our IPv6 address or `::1`). */
+  readonly localAddr: IpAddress;
+  /** The IP family of the connection. */
+  readonly family: 4 | 6;
   readonly remotePort: number;
   readonly localPort: number;
   /** The socket the events go to; undefined before accept() and after the socket is destroyed. */
@@ -30,9 +35,14 @@ export interface ConnectionEntry extends HeapItem {
 /** The stack's record of one listening port. */
 export interface ListenerEntry {
   readonly port: number;
-  readonly listener: TcpListener;
+  readonly listener: TcpListener<IpAddress>;
+  /** The families it takes: IPv4 (`0.0.0.0`, our IPv4 address, `::` without ipv6Only) and/or IPv6. */
+  readonly v4: boolean;
+  readonly v6: boolean;
+  /** The host it was asked to listen on, as given. */
+  readonly host: string;
   readonly owner: ListenerOwner;
   /** Connections born from this listener and not yet handed to the owner. */
-  readonly embryos: Map<TcpConnection, ConnectionEntry>;
+  readonly embryos: Map<TcpConnection<IpAddress>, ConnectionEntry>;
   closed: boolean;
 }

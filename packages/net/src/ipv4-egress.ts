@@ -10,7 +10,7 @@
  */
 import { debuglog } from 'node:util';
 import { IpProtocol, emitIcmpv4, emitIpv4, pseudoHeaderSum, type Icmpv4Repr, type Ipv4Repr } from '@tcp-tun/ip';
-import { emitTcp, type Instant, type TcpRepr, type Transmit } from '@tcp-tun/tcp';
+import { emitTcp, type Instant, type IpAddress, type TcpRepr, type Transmit } from '@tcp-tun/tcp';
 import { debugPacketLine } from './debug-line.js';
 import { ecnCodepoint, type TrainEgress } from './gso-train.js';
 import type { Link } from './link.js';
@@ -22,10 +22,13 @@ const debug = debuglog('tcp-tun');
 export const OUTPUT_BUFFER_SIZE = 65535;
 const IPV4_HEADER_LENGTH = 20;
 
-/** How the drain and the receive pipeline send a TCP segment (one implementation per IP family). */
+/**
+ * How the drain and the receive pipeline send a TCP segment: one implementation per IP family,
+ * and the stack's router over both (stack-egress.ts), which picks by `typeof remote`.
+ */
 export interface TcpEgress {
   /** Emits `t` to `remote` behind an IP header and sends it (link or loopback) now. */
-  sendTcp(remote: number, t: Transmit): void;
+  sendTcp(remote: IpAddress, t: Transmit): void;
 }
 
 type MutableIpv4Repr = { -readonly [K in keyof Ipv4Repr]: Ipv4Repr[K] };
@@ -68,7 +71,8 @@ export class Ipv4Egress implements TcpEgress, TrainEgress {
     };
   }
 
-  sendTcp(remote: number, t: Transmit): void {
+  sendTcp(remote: IpAddress, t: Transmit): void {
+    if (typeof remote !== 'number') throw new TypeError('Ipv4Egress.sendTcp: an IPv6 address');
     const out = this.#out;
     const tcpLength = emitTcp(t.repr, t.payload, this.#address, remote, out.subarray(IPV4_HEADER_LENGTH));
     // RFC 3168 §5: the engine marks new data of an ECN-capable connection ECT(0) (binary 10).
@@ -84,11 +88,16 @@ export class Ipv4Egress implements TcpEgress, TrainEgress {
     this.#send(out.subarray(0, IPV4_HEADER_LENGTH + length), remote);
   }
 
-  emitTcp(repr: TcpRepr, payload: Uint8Array, remote: number, out: Uint8Array): number {
+  loops(remote: IpAddress): boolean {
+    return remote === this.#address;
+  }
+
+  emitTcp(repr: TcpRepr, payload: Uint8Array, remote: IpAddress, out: Uint8Array): number {
     return emitTcp(repr, payload, this.#address, remote, out);
   }
 
-  sendTrain(packet: Uint8Array, remote: number, ecn: number, segments: number, segmentSize: number): void {
+  sendTrain(packet: Uint8Array, remote: IpAddress, ecn: number, segments: number, segmentSize: number): void {
+    if (typeof remote !== 'number') throw new TypeError('Ipv4Egress.sendTrain: an IPv6 address');
     const tcpLength = packet.length - IPV4_HEADER_LENGTH;
     // The segmenter numbers the further segments' IPv4 identification upwards from this one.
     this.#header(packet, remote, IpProtocol.Tcp, ecn, tcpLength, segments);

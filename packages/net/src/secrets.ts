@@ -19,6 +19,11 @@ export interface StackSecrets {
   readonly isn: IsnGenerator;
   /** Keyed hash behind SYN cookies (the secret makes them unforgeable). */
   readonly cookieHash: KeyedHash;
+  /**
+   * Keyed hash behind IPv6 flow labels (RFC 6437 §3: a hash of the 4-tuple with a secret, so a
+   * label is stable for a connection's life and unpredictable off-path).
+   */
+  readonly flowLabel: KeyedHash;
 }
 
 /**
@@ -34,15 +39,19 @@ export function deriveSecrets(secret: Uint8Array | undefined, ephemeralPortRange
     ports: new EphemeralPorts(key.subarray(0, 16), ephemeralPortRange),
     isn: new IsnGenerator(key.subarray(16, 24)),
     cookieHash: new KeyedHash(key.length >= 32 ? key.subarray(24, 32) : deriveKey(key.subarray(16, 24))),
+    flowLabel: new KeyedHash(deriveKey(key.subarray(16, 24), FLOW_LABEL_DOMAIN)),
   };
 }
 
+/** The words that make the flow-label key differ from the cookie key derived from the same octets. */
+const FLOW_LABEL_DOMAIN: readonly [number, number] = [0x666c6f77, 0x6c61626c];
+
 /** Eight key octets derived from `key` by the keyed hash itself (keys of unrelated uses differ). */
-function deriveKey(key: Uint8Array): Uint8Array {
+function deriveKey(key: Uint8Array, domain: readonly [number, number] = [0x636f6f6b, 0x69653031]): Uint8Array {
   const h = new KeyedHash(key);
   const out = new Uint8Array(8);
   const view = new DataView(out.buffer);
-  view.setUint32(0, h.hash(0x636f6f6b, 0x69653031, 0, 0, 2), true);
-  view.setUint32(4, h.hash(0x636f6f6b, 0x69653032, 0, 0, 2), true);
+  view.setUint32(0, h.hash(domain[0], domain[1], 0, 0, 2), true);
+  view.setUint32(4, h.hash(domain[0], (domain[1] + 1) >>> 0, 0, 0, 2), true);
   return out;
 }

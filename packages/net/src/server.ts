@@ -9,7 +9,7 @@
  */
 import net from 'node:net';
 import { inspect } from 'node:util';
-import { ipv4ToString, isIpv4String } from '@tcp-tun/ip';
+import { ipv4ToString, ipv6ToString, isIpv4String } from '@tcp-tun/ip';
 import { SystemError, argumentError, describe, validatePort } from './errors.js';
 import type { ConnectionHandle, ListenerHandle, ListenerOwner, StackPort } from './handle.js';
 import type { AddressInfo, Socket } from './socket.js';
@@ -268,7 +268,7 @@ export class Server extends net.Server {
         localAddress: this.#stack.address,
         localPort: handle.localPort,
         localFamily: 'IPv4',
-        remoteAddress: ipv4ToString(handle.remoteAddr),
+        remoteAddress: typeof handle.remoteAddr === 'number' ? ipv4ToString(handle.remoteAddr) : ipv6ToString(handle.remoteAddr),
         remotePort: handle.remotePort,
         remoteFamily: 'IPv4',
       });

@@ -23,7 +23,7 @@
  *   §4.2.2.13, as Linux) or for `resetAndDestroy()` (`handle.abort()`).
  */
 import net from 'node:net';
-import { ipv4FromString, ipv4ToString, isIpv4String } from '@tcp-tun/ip';
+import { ipv4FromString, ipv4ToString, ipv6ToString, isIpv4String } from '@tcp-tun/ip';
 import type { TcpErrorCode, TcpEvent, TcpState } from '@tcp-tun/tcp';
 import { SystemError, argumentError, describe, validatePort } from './errors.js';
 import type { ConnectionHandle, HandleOwner, LookupFunction, StackPort } from './handle.js';
@@ -246,7 +246,7 @@ export class Socket extends net.Socket {
         return;
       }
       // 127.0.0.0/8 is this host, as everywhere: it is the stack's own address (loopback).
-      const remote = address.startsWith('127.') ? port.address : address;
+      const remote = address.startsWith('127.') ? (port.address ?? address) : address;
       this.#peer = { address, family: 'IPv4', port: remotePort };
       if (options.localAddress !== undefined && options.localAddress !== port.address && options.localAddress !== '0.0.0.0') {
         this.destroy(new SystemError('EADDRNOTAVAIL', 'connect', address, remotePort));
@@ -393,7 +393,8 @@ export class Socket extends net.Socket {
   _attachAccepted(handle: ConnectionHandle, server: Server): void {
     this.#server = server;
     this.server = server;
-    this.#peer = { address: ipv4ToString(handle.remoteAddr), family: 'IPv4', port: handle.remotePort };
+    // net6core compile fix: the handle's address may be IPv6 octets (net6api formats it properly).
+    this.#peer = { address: typeof handle.remoteAddr === 'number' ? ipv4ToString(handle.remoteAddr) : ipv6ToString(handle.remoteAddr), family: 'IPv4', port: handle.remotePort };
     this.#attach(handle);
     // The peer may have sent its FIN before we took over: Node reads it (and emits 'end') from
     // the event loop after 'connection', not before.

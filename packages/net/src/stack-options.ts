@@ -2,7 +2,7 @@
  * The options a {@link Stack} is built with, and their defaults. Kept apart from the stack so the
  * wiring reads without 60 lines of option documentation in front of it.
  */
-import { isIpv4String, type Ipv4ReassemblerOptions } from '@tcp-tun/ip';
+import { isIpv4String, isIpv6String, ipv6FromString, isIpv4Mapped, isIpv6Multicast, isIpv6Unspecified, isIpv6Loopback, type Ipv4ReassemblerOptions } from '@tcp-tun/ip';
 import type { Instant, TcpConfig } from '@tcp-tun/tcp';
 import { argumentError } from './errors.js';
 import type { LookupFunction } from './handle.js';
@@ -28,8 +28,18 @@ export interface StackOptions {
     /** Polling period of the per-connection samples, in milliseconds (default 10). */
     readonly intervalMs?: number;
   };
-  /** Our IPv4 address, dotted quad ("10.0.0.2"). */
-  readonly address: string;
+  /**
+   * Our IPv4 address, dotted quad ("10.0.0.2"). At least one of `address` and `address6` must
+   * be given; without it the stack speaks IPv6 only (IPv4 packets are dropped as
+   * `ipv4-no-address`, a connect to an IPv4 address fails with ENETUNREACH).
+   */
+  readonly address?: string | undefined;
+  /**
+   * Our IPv6 address (RFC 4291 text, e.g. "fd00::2"): a unicast address, not `::`, `::1`,
+   * multicast or IPv4-mapped. Without it the stack speaks IPv4 only and behaves exactly as a
+   * stack without IPv6 (IPv6 packets are dropped as `ipv4-bad-version`).
+   */
+  readonly address6?: string | undefined;
   /**
    * Engine configuration for every connection. `mss` defaults to the link MTU − 40 (and is
    * capped by it). The per-connection memory caps live here: `recvBufferSize`,
@@ -75,7 +85,7 @@ export interface StackOptions {
 
 /**
  * Checks the options a stack cannot start without: an options object, a `Link`, a dotted-quad
- * address, a link MTU of 108..65535 (an IPv4 header, a TCP header and a minimal segment).
+ * address and/or a unicast IPv6 address, a link MTU of 108..65535 (an IPv4 header, a TCP header and a minimal segment).
  * @throws ERR_INVALID_ARG_TYPE, ERR_INVALID_IP_ADDRESS, ERR_INVALID_ARG_VALUE
  */
 export function checkStackOptions(options: StackOptions): void {
@@ -84,11 +94,28 @@ export function checkStackOptions(options: StackOptions): void {
   if (link === null || typeof link !== 'object' || typeof link.send !== 'function' || typeof link.start !== 'function') {
     throw argumentError('ERR_INVALID_ARG_TYPE', 'The "options.link" argument must be a Link', 'type');
   }
-  if (!isIpv4String(options.address)) {
+  if (options.address === undefined && options.address6 === undefined) {
+    throw argumentError('ERR_INVALID_ARG_VALUE', 'The "options.address" or "options.address6" argument must be given', 'range');
+  }
+  if (options.address !== undefined && !isIpv4String(options.address)) {
     throw argumentError('ERR_INVALID_IP_ADDRESS', `Invalid IP address: ${String(options.address)}`, 'type');
+  }
+  if (options.address6 !== undefined) {
+    if (!isIpv6String(options.address6)) {
+      throw argumentError('ERR_INVALID_IP_ADDRESS', `Invalid IPv6 address: ${String(options.address6)}`, 'type');
+    }
+    // RFC 4291 §2.5.2, §2.5.3, §2.5.5.2, §2.7: none of these names one interface of one host.
+    const a = ipv6FromString(options.address6);
+    if (isIpv6Unspecified(a) || isIpv6Loopback(a) || isIpv6Multicast(a) || isIpv4Mapped(a)) {
+      throw argumentError('ERR_INVALID_ARG_VALUE', `The "options.address6" argument must be a unicast address, got ${options.address6}`, 'range');
+    }
   }
   if (!Number.isInteger(link.mtu) || link.mtu < 68 + 40 || link.mtu > 65535) {
     throw argumentError('ERR_INVALID_ARG_VALUE', `The link's mtu must be an integer 108..65535, got ${String(link.mtu)}`, 'range');
+  }
+  // RFC 8200 §5: every link that carries IPv6 has an MTU of 1280 or more.
+  if (options.address6 !== undefined && link.mtu < 1280) {
+    throw argumentError('ERR_INVALID_ARG_VALUE', `The link's mtu must be at least 1280 for IPv6, got ${String(link.mtu)}`, 'range');
   }
 }
 

@@ -3,9 +3,9 @@
  * object every part of the stack increments (receive pipeline, egress, ICMP), and the snapshots
  * built from it and from the tables.
  */
-import type { Ipv4ReassemblerStats } from '@tcp-tun/ip';
-import { ipv4ToString } from '@tcp-tun/ip';
-import type { TcpState } from '@tcp-tun/tcp';
+import type { Ipv4ReassemblerStats, Ipv6ReassemblerStats } from '@tcp-tun/ip';
+import { ipv4ToString, ipv6ToString } from '@tcp-tun/ip';
+import type { IpAddress, TcpState } from '@tcp-tun/tcp';
 import type { ConnectionTable } from './connection-table.js';
 import type { ConnectionEntry, ListenerEntry } from './internal.js';
 import { tcpInfoOf, type TcpInfo } from './tcp-info.js';
@@ -81,6 +81,70 @@ export interface StackStats {
    * `overflows`: connections that closed without TIME-WAIT because the table was full).
    */
   timeWait: TimeWaitStats;
+  /**
+   * IPv6 alone (its packets also count in `packetsIn`/`packetsOut` and the other totals; its
+   * drops also in `drops`, with the `ipv6-` or `icmpv6-` prefix). Present when the stack has an
+   * IPv6 address (an IPv4-only stack's stats are exactly what they always were).
+   */
+  ipv6?: Ipv6Stats;
+  /** ICMPv6 (RFC 4443): echo replies, errors received, sent and held back by the rate limit. Present as `ipv6`. */
+  icmpv6?: Icmpv6Stats;
+}
+
+/** The `ipv6` part of {@link StackStats}. */
+export interface Ipv6Stats {
+  /** IPv6 packets received from the link or loopback, and their octets. */
+  packetsIn: number;
+  /** Octets of the packets in `packetsIn`, headers included. */
+  bytesIn: number;
+  /** IPv6 packets handed to the link (a super-packet once), and their octets. */
+  packetsOut: number;
+  /** Octets of the packets in `packetsOut`, headers included. */
+  bytesOut: number;
+  /**
+   * Dropped IPv6 packets by reason without the prefix (`not-for-us`, `mapped-address`,
+   * extension-header reasons such as `unknown-next-header`, reassembly ones as
+   * `fragment-overlap`, `icmpv6-…`), the same counts as in `StackStats.drops`.
+   */
+  drops: Record<string, number>;
+  /**
+   * Neighbour discovery (RFC 4861: 133 router solicitation … 137 redirect) and multicast
+   * listener messages (RFC 3810: 130–132, 143) the kernel sends unasked, counted by ICMPv6 type
+   * and dropped without an answer (a TUN link has no link layer to resolve).
+   */
+  ndpMldDropped: Record<number, number>;
+  /** IPv6 fragment reassembly (RFC 8200 §4.5), bounded like IPv4's. */
+  reassembly: Ipv6ReassemblerStats;
+}
+
+/** The `icmpv6` part of {@link StackStats}. */
+export interface Icmpv6Stats {
+  /** Echo replies sent in answer to echo requests to our address (RFC 4443 §4.2). */
+  echoReplies: number;
+  /** Errors matched to a connection by the quoted 4-tuple and accepted by it. */
+  errorsReceived: number;
+  /** Errors we sent (parameter problem, time exceeded for reassembly). */
+  errorsSent: number;
+  /** Errors not sent because of the rate limit (RFC 4443 §2.4 (f)). */
+  errorsRateLimited: number;
+}
+
+/** The IPv6 counters the IPv6 leg, its ICMPv6 part and its egress increment. */
+export interface Ipv6Counters {
+  packetsIn: number;
+  bytesIn: number;
+  packetsOut: number;
+  bytesOut: number;
+  readonly ndpMldDropped: Record<number, number>;
+  echoReplies: number;
+  errorsReceived: number;
+  errorsSent: number;
+  errorsRateLimited: number;
+}
+
+/** Fresh IPv6 counters, all zero. */
+export function newIpv6Counters(): Ipv6Counters {
+  return { packetsIn: 0, bytesIn: 0, packetsOut: 0, bytesOut: 0, ndpMldDropped: {}, echoReplies: 0, errorsReceived: 0, errorsSent: 0, errorsRateLimited: 0 };
 }
 
 /**
@@ -88,12 +152,14 @@ export interface StackStats {
  * engine keeps) with its addresses, queues and ownership.
  */
 export interface ConnectionInfo extends TcpInfo {
-  /** Our address, dotted quad. */
+  /** Our address: dotted quad, or RFC 5952 text for IPv6. */
   localAddress: string;
   /** Our port. */
   localPort: number;
-  /** The peer's address, dotted quad. */
+  /** The peer's address: dotted quad, or RFC 5952 text for IPv6. */
   remoteAddress: string;
+  /** The connection's IP family. */
+  family: 4 | 6;
   /** The peer's port. */
   remotePort: number;
   /** In-order octets received and not yet read by the application. */
@@ -159,11 +225,14 @@ export interface StatsSources {
   readonly counters: StackCounters;
   readonly drops: Readonly<Record<string, number>>;
   readonly table: ConnectionTable<ConnectionEntry>;
-  readonly listeners: ReadonlyMap<number, ListenerEntry>;
+  readonly listeners: ReadonlySet<ListenerEntry>;
   readonly closedListenerCookies: Readonly<CookieCounters>;
   readonly maxConnections: number;
   readonly reassembly: Ipv4ReassemblerStats;
   readonly timeWait: TimeWaitTable;
+  /** The IPv6 counters, when the stack has an IPv6 address. */
+  readonly ipv6: Ipv6Counters | undefined;
+  readonly reassembly6: Ipv6ReassemblerStats;
 }
 
 /** A snapshot of the counters (`stack.stats()`). */
@@ -184,7 +253,7 @@ export function stackStats(s: StatsSources): StackStats {
     rejected += ls.synCookiesRejected;
     stray += ls.strayAcks;
   }
-  return {
+  const stats: StackStats = {
     ...s.counters,
     synCookiesSent: sent,
     synCookiesAccepted: accepted,
@@ -197,10 +266,49 @@ export function stackStats(s: StatsSources): StackStats {
     reassembly: s.reassembly,
     timeWait: s.timeWait.stats,
   };
+  const c6 = s.ipv6;
+  if (c6 !== undefined) {
+    stats.ipv6 = {
+      packetsIn: c6.packetsIn,
+      bytesIn: c6.bytesIn,
+      packetsOut: c6.packetsOut,
+      bytesOut: c6.bytesOut,
+      drops: ipv6Drops(s.drops),
+      ndpMldDropped: { ...c6.ndpMldDropped },
+      reassembly: s.reassembly6,
+    };
+    stats.icmpv6 = {
+      echoReplies: c6.echoReplies,
+      errorsReceived: c6.errorsReceived,
+      errorsSent: c6.errorsSent,
+      errorsRateLimited: c6.errorsRateLimited,
+    };
+  }
+  return stats;
+}
+
+/** The IPv6 drops of `drops` (`ipv6-x` as `x`; `icmpv6-x` as is). */
+function ipv6Drops(drops: Readonly<Record<string, number>>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [reason, n] of Object.entries(drops)) {
+    if (reason.startsWith('ipv6-')) out[reason.slice(5)] = n;
+    else if (reason.startsWith('icmpv6-')) out[reason] = n;
+  }
+  return out;
+}
+
+/** An endpoint as text: `10.0.0.1:80`, or `[fd00::1]:80` for IPv6 (RFC 5952 §6). */
+export function endpointToString(a: IpAddress, port: number): string {
+  return typeof a === 'number' ? `${ipv4ToString(a)}:${port}` : `[${ipv6ToString(a)}]:${port}`;
+}
+
+/** An address as text: dotted quad for IPv4, RFC 5952 for IPv6. */
+export function ipAddressToString(a: IpAddress): string {
+  return typeof a === 'number' ? ipv4ToString(a) : ipv6ToString(a);
 }
 
 /** Every connection of `table` as a {@link ConnectionInfo} row (`stack.connections()`). */
-export function connectionRows(table: ConnectionTable<ConnectionEntry>, localAddress: string): ConnectionInfo[] {
+export function connectionRows(table: ConnectionTable<ConnectionEntry>): ConnectionInfo[] {
   const rows: ConnectionInfo[] = [];
   for (const e of table.values()) {
     const c = e.conn;
@@ -209,10 +317,11 @@ export function connectionRows(table: ConnectionTable<ConnectionEntry>, localAdd
     rows.push(
       Object.assign(s, {
         state: c.state,
-        localAddress,
+        localAddress: ipAddressToString(e.localAddr),
         localPort: e.localPort,
-        remoteAddress: ipv4ToString(e.remoteAddr),
+        remoteAddress: ipAddressToString(e.remoteAddr),
         remotePort: e.remotePort,
+        family: e.family,
         readable: c.readableLength,
         sendQueued: c.sendQueued,
         rttMs: s.rttSamples > 0 ? s.srttMs : undefined,

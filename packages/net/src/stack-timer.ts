@@ -4,7 +4,6 @@
  * never holds the process alive; what Node would keep alive (a ref'd socket or server, a pending
  * connect or write) is held by one ref'd handle of its own, counted here.
  */
-import type { Ipv4Reassembler } from '@tcp-tun/ip';
 import type { Instant } from '@tcp-tun/tcp';
 import type { DeadlineHeap } from './deadline-heap.js';
 import type { ConnectionEntry } from './internal.js';
@@ -18,7 +17,8 @@ const KEEP_ALIVE_INTERVAL_MS = 0x7fffffff;
 export interface TimerSources {
   readonly heap: DeadlineHeap<ConnectionEntry>;
   readonly timeWait: TimeWaitTable;
-  readonly reassembler: Ipv4Reassembler;
+  /** The reassemblers (IPv4 and IPv6): the earliest expiry of what they hold. */
+  readonly reassembler: { readonly nextDeadline: number | undefined };
 }
 
 /** The stack's timer and its process-lifetime hold. */

@@ -1,14 +1,17 @@
 /**
- * The stack: smoltcp's `Interface` for Node. It owns one link and one IPv4 address, and is the
- * wiring of its parts plus the receive pipeline:
+ * The stack: smoltcp's `Interface` for Node. It owns one link and an address of each family it
+ * speaks (IPv4, IPv6, or both), and is the wiring of its parts plus the receive pipeline:
  *
- * - receive (this file), per batch of packets from the link: IP version → IPv4 parse (drops
- *   counted by reason) → destination check → fragment reassembly → ICMP (icmpv4-in.ts) or TCP
- *   parse → demultiplex by 4-tuple → `handleSegment`; no connection → a TIME-WAIT record or the
- *   listener of the port; no listener → RST (RFC 9293 §3.10.7.1);
+ * - receive (this file), per batch of packets from the link: IP version (`#receive`, the one
+ *   place) → the IPv4 leg (ipv4-in.ts: parse, destination, reassembly, ICMP in icmpv4-in.ts) or
+ *   the IPv6 leg (ipv6-in.ts: parse, destination, extension headers, reassembly, ICMPv6 in
+ *   icmpv6-in.ts) → TCP parse (the pseudo-header of the segment's family) → demultiplex by
+ *   4-tuple (the family is in the address) → `handleSegment`; no connection → a TIME-WAIT record
+ *   or the listener of the port and family; no listener → RST (RFC 9293 §3.10.7.1);
  * - drain.ts: which segments leave when (one queue of touched connections, its policy table);
  * - gso-train.ts: consecutive data segments of one connection as one GSO super-packet;
- * - ipv4-egress.ts: the IPv4 header filled in one place, link writes, loopback;
+ * - ipv4-egress.ts / ipv6-egress.ts: each family's header filled in one place, link writes,
+ *   loopback; stack-egress.ts routes a segment to its family's;
  * - stack-timer.ts: the ONE Node timer (earliest deadline of everything) and process holds;
  * - secrets.ts: port, ISN and SYN-cookie keys; stack-net.ts: the `net` API's door;
  * - stack-stats.ts / stack-options.ts: counters, `stats()`/`connections()` rows, options.
@@ -17,7 +20,21 @@
  * `close()` stay here. Only the stack reads the clock; the engine is given `now`.
  */
 import { debuglog } from 'node:util';
-import { Ipv4Reassembler, ipv4FromString, ipv4ToString, type Ipv4Repr } from '@tcp-tun/ip';
+import {
+  DEFAULT_REASSEMBLER6_OPTIONS,
+  IPV6_LOOPBACK,
+  Ipv4Reassembler,
+  Ipv6Reassembler,
+  ipv4FromString,
+  ipv6Equals,
+  ipv6FromString,
+  ipv6ToString,
+  isIpv4Mapped,
+  isIpv6Loopback,
+  isIpv6Multicast,
+  isIpv6Unspecified,
+  type Ipv6Address,
+} from '@tcp-tun/ip';
 import {
   TcpConnection,
   TcpParseTarget,
@@ -26,6 +43,7 @@ import {
   resolveTcpConfig,
   type Endpoint,
   type Instant,
+  type IpAddress,
   type TcpConfig,
   type TcpEvent,
   type TcpRepr,
@@ -38,19 +56,22 @@ import { Drain } from './drain.js';
 import { SystemError, argumentError } from './errors.js';
 import { linger, lingers } from './linger.js';
 import { ListenerTable } from './listeners.js';
-import { GsoTrain, trainMaxPacket } from './gso-train.js';
-import { ConnectionHandle, type HandleDriver, type HandleOwner, type LookupFunction } from './handle.js';
-import type { Icmpv4Context } from './icmpv4-in.js';
-import { Ipv4Ingress, view } from './ipv4-in.js';
+import { FamilyTrains, GsoTrain, trainMaxPacket } from './gso-train.js';
+import { ConnectionHandle, type HandleDriver, type HandleOwner, type LookupFunction, type StackPort } from './handle.js';
+import { view, type Ipv4Ingress } from './ipv4-in.js';
+import type { Ipv6Ingress } from './ipv6-in.js';
 import type { ConnectionEntry, ListenerEntry } from './internal.js';
 import { Ipv4Egress, OUTPUT_BUFFER_SIZE } from './ipv4-egress.js';
+import { Ipv6Egress, OUTPUT_BUFFER_SIZE6 } from './ipv6-egress.js';
 import type { Link } from './link.js';
 import { debugPacketLine } from './debug-line.js';
 import type { NetApi } from './net-api.js';
 import { deriveSecrets, type StackSecrets } from './secrets.js';
 import { createStackNet } from './stack-net.js';
 import { DEFAULT_MAX_CONNECTIONS, checkStackOptions, limitOption, type StackOptions } from './stack-options.js';
-import { connectionRows, newStackCounters, stackStats, type ConnectionInfo, type StackStats } from './stack-stats.js';
+import { StackEgress } from './stack-egress.js';
+import { createIngressLegs } from './stack-legs.js';
+import { connectionRows, endpointToString, ipAddressToString, newIpv6Counters, newStackCounters, stackStats, type ConnectionInfo, type StackStats } from './stack-stats.js';
 import { StackTimer } from './stack-timer.js';
 import { DEFAULT_MAX_TIME_WAIT, TimeWaitTable } from './time-wait-table.js';
 import { traceLink, type TracingLink } from './trace.js';
@@ -62,14 +83,18 @@ const debug = debuglog('tcp-tun');
 
 export { CLOSE_LINGER_MAX_MS, CLOSE_LINGER_STALL_MS } from './linger.js';
 
-/** A user-space TCP/IPv4 stack over one {@link Link}; `stack.net` is its `node:net`-shaped API. */
+/** A user-space TCP/IP stack (IPv4, IPv6 or both) over one {@link Link}; `stack.net` is its `node:net`-shaped API. */
 export class Stack {
   /** `createServer`, `createConnection`/`connect`, `Socket`, `Server`, `isIP…` over this stack. */
   readonly net: NetApi;
-  /** Our address as given. */
-  readonly address: string;
-  /** Our address as a uint32. */
-  readonly addressNumber: number;
+  /** Our IPv4 address as given (undefined: the stack speaks IPv6 only). */
+  readonly address: string | undefined;
+  /** Our IPv4 address as a uint32. */
+  readonly addressNumber: number | undefined;
+  /** Our IPv6 address, RFC 5952 text (undefined: the stack speaks IPv4 only). */
+  readonly address6: string | undefined;
+  /** Our IPv6 address as 16 octets (do not mutate). */
+  readonly address6Bytes: Ipv6Address | undefined;
   /** The link's MTU. */
   readonly mtu: number;
   /** The engine configuration every connection gets. */
@@ -80,6 +105,7 @@ export class Stack {
   readonly lookup: LookupFunction | undefined;
 
   readonly #link: Link;
+  readonly #port: StackPort;
   readonly #clock: () => Instant;
   readonly #secrets: StackSecrets;
   readonly #table = new ConnectionTable<ConnectionEntry>();
@@ -90,14 +116,17 @@ export class Stack {
   readonly #listeners: ListenerTable;
   readonly #heap = new DeadlineHeap<ConnectionEntry>();
   readonly #reassembler: Ipv4Reassembler;
+  readonly #reassembler6: Ipv6Reassembler;
   /** TIME-WAIT records, apart from live connections (Linux's inet_timewait_sock table). */
   readonly #timeWait: TimeWaitTable;
   readonly #counters = newStackCounters();
+  readonly #counters6 = newIpv6Counters();
   readonly #drops: Record<string, number> = {};
-  readonly #egress: Ipv4Egress;
+  readonly #egress: StackEgress;
   readonly #timer: StackTimer;
   readonly #drain: Drain;
-  readonly #ipv4: Ipv4Ingress;
+  readonly #ipv4: Ipv4Ingress | undefined;
+  readonly #ipv6: Ipv6Ingress | undefined;
   readonly #driver: HandleDriver = {
     schedule: (entry) => this.#drain.schedule(entry),
     release: (entry, graceful) => this.#release(entry, graceful),
@@ -118,7 +147,9 @@ export class Stack {
     }
     this.#link = tracing ?? link;
     this.address = options.address;
-    this.addressNumber = ipv4FromString(options.address);
+    this.addressNumber = options.address === undefined ? undefined : ipv4FromString(options.address);
+    this.address6Bytes = options.address6 === undefined ? undefined : ipv6FromString(options.address6);
+    this.address6 = this.address6Bytes === undefined ? undefined : ipv6ToString(this.address6Bytes);
     this.mtu = link.mtu;
     const linkMss = link.mtu - 40;
     const requested = options.tcp ?? {};
@@ -128,16 +159,43 @@ export class Stack {
     this.#timeWait = new TimeWaitTable(maxTimeWait);
     // Bad limits throw ERR_INVALID_ARG_VALUE (a RangeError) here, before the link starts.
     this.#reassembler = new Ipv4Reassembler(options.reassembly);
+    this.#reassembler6 = new Ipv6Reassembler({ ...DEFAULT_REASSEMBLER6_OPTIONS, ...options.reassembly });
     this.#clock = clock;
     this.#secrets = deriveSecrets(options.secret, options.ephemeralPortRange);
-    this.#listeners = new ListenerTable(this.addressNumber, this.address, this.tcpConfig, this.#secrets, (entry) => this.#drain.schedule(entry));
+    this.#listeners = new ListenerTable(
+      this.addressNumber,
+      this.address6Bytes,
+      this.address ?? this.address6 ?? '',
+      this.tcpConfig,
+      this.#secrets,
+      (entry) => this.#drain.schedule(entry),
+    );
     this.lookup = options.lookup;
 
     // The parts: egress (and loopback back into #onPackets), the GSO train on it, the timer,
     // the drain over all three, ICMP.
-    this.#egress = new Ipv4Egress(this.addressNumber, this.#link, this.#counters, clock, (packets) => this.#onPackets(packets));
-    const train = new GsoTrain(trainMaxPacket(link, OUTPUT_BUFFER_SIZE), this.addressNumber, this.#egress);
-    this.#timer = new StackTimer({ heap: this.#heap, timeWait: this.#timeWait, reassembler: this.#reassembler }, () => this.#onTimer(), () => this.#closed);
+    const addr4 = this.addressNumber;
+    const addr6 = this.address6Bytes;
+    const egress4 = addr4 === undefined ? undefined : new Ipv4Egress(addr4, this.#link, this.#counters, clock, (packets) => this.#onPackets(packets, false));
+    const egress6 =
+      addr6 === undefined ? undefined : new Ipv6Egress(addr6, this.#link, this.#counters, this.#counters6, clock, this.#secrets.flowLabel, (packets) => this.#onPackets(packets, true));
+    this.#egress = new StackEgress(egress4, egress6);
+    const train4 = egress4 === undefined ? undefined : new GsoTrain(trainMaxPacket(link, OUTPUT_BUFFER_SIZE), egress4);
+    // An IPv6 super-packet may carry 65535 octets after its 40-octet header (the link's
+    // maxPacket bounds the whole packet either way).
+    const train6 = egress6 === undefined ? undefined : new GsoTrain(trainMaxPacket(link, OUTPUT_BUFFER_SIZE6), egress6);
+    // An IPv4-only stack keeps its one train (no family check on its hot path).
+    const train = train6 === undefined && train4 !== undefined ? train4 : new FamilyTrains(train4, train6);
+    const r4 = this.#reassembler;
+    const r6 = this.#reassembler6;
+    const reassemblers = {
+      get nextDeadline(): number | undefined {
+        const a = r4.nextDeadline;
+        const b = r6.nextDeadline;
+        return a === undefined ? b : b === undefined ? a : Math.min(a, b);
+      },
+    };
+    this.#timer = new StackTimer({ heap: this.#heap, timeWait: this.#timeWait, reassembler: reassemblers }, () => this.#onTimer(), () => this.#closed);
     this.#drain = new Drain({
       stack: this,
       address: this.address,
@@ -150,39 +208,43 @@ export class Stack {
       remove: (entry) => this.#remove(entry),
       enterTimeWait: (entry, record) => this.#enterTimeWait(entry, record),
     });
-    const icmp: Icmpv4Context = {
-      address: this.addressNumber,
+    const legs = createIngressLegs({
+      addr4,
+      addr6,
+      egress4,
+      egress6,
       mtu: this.mtu,
       counters: this.#counters,
-      drop: (reason) => this.#drop(reason),
-      connection: (remoteAddr, remotePort, localPort) => this.#table.get(remoteAddr, remotePort, localPort),
-      schedule: (entry) => this.#drain.schedule(entry),
-      sendIcmp: (remote, repr) => this.#egress.sendIcmp(remote, repr),
-    };
-    this.#ipv4 = new Ipv4Ingress({
-      address: this.addressNumber,
-      counters: this.#counters,
+      counters6: this.#counters6,
       reassembler: this.#reassembler,
+      reassembler6: this.#reassembler6,
       timer: this.#timer,
-      icmp,
       drop: (reason) => this.#drop(reason),
       countExpired: (before) => this.#countExpired(before),
-      receiveTcp: (now, ip, bytes, start, end) => this.#receiveTcp(now, ip, bytes, start, end),
+      connection: (remoteAddr, remotePort, localPort) => this.#table.get(remoteAddr, remotePort, localPort),
+      schedule: (entry) => this.#drain.schedule(entry),
+      receiveTcp: (now, src, ecn, bytes, begin, finish, local) => this.#receiveTcp(now, src, ecn, bytes, begin, finish, local),
     });
-    this.net = createStackNet({
+    this.#ipv4 = legs.ipv4;
+    this.#ipv6 = legs.ipv6;
+    const { net, port } = createStackNet({
       closed: () => this.#closing,
       address: this.address,
       addressNumber: this.addressNumber,
+      address6: this.address6,
+      address6Bytes: this.address6Bytes,
       tcpConfig: this.tcpConfig,
       lookup: options.lookup,
       open: (owner, remoteAddr, remotePort, localPort, config) => this.#open(owner, remoteAddr, remotePort, localPort, config),
-      listen: (owner, p, backlog, host) => {
+      listen: (owner, p, backlog, host, ipv6Only) => {
         this.#assertOpen();
-        return this.#listeners.listen(owner, p, backlog, host);
+        return this.#listeners.listen(owner, p, backlog, host, ipv6Only);
       },
       unlisten: (l) => this.#listeners.unlisten(l),
       hold: (delta) => this.#timer.hold(delta),
     });
+    this.net = net;
+    this.#port = port;
     this.#link.start((packets) => this.#onPackets(packets));
     tracing?.attach(this);
   }
@@ -203,12 +265,14 @@ export class Stack {
       maxConnections: this.maxConnections,
       reassembly: this.#reassembler.stats,
       timeWait: this.#timeWait,
+      ipv6: this.address6Bytes === undefined ? undefined : this.#counters6,
+      reassembly6: this.#reassembler6.stats,
     });
   }
 
   /** Every connection in the table: its {@link TcpInfo} (as `ss -ti`), addresses, queues and owner. */
   connections(): ConnectionInfo[] {
-    return connectionRows(this.#table, this.address);
+    return connectionRows(this.#table);
   }
 
   /**
@@ -258,12 +322,29 @@ export class Stack {
    * Opens a connection to `remoteAddr:remotePort` (SYN queued, drain scheduled).
    * @throws SystemError EADDRINUSE (explicit local port taken) or EADDRNOTAVAIL (no free port).
    */
-  #open(owner: HandleOwner, remoteAddr: number, remotePort: number, localPort: number | undefined, config?: Partial<TcpConfig>): ConnectionHandle {
+  #open(owner: HandleOwner, remoteAddress_: IpAddress, remotePort: number, localPort: number | undefined, config?: Partial<TcpConfig>): ConnectionHandle {
     this.#assertOpen();
-    const remoteAddress = ipv4ToString(remoteAddr);
+    const remoteAddress = ipAddressToString(remoteAddress_);
+    // Our address is the stack's one of the remote's family; IPv6 `::1` talks to itself.
+    let localAddr: IpAddress;
+    let remoteAddr: IpAddress;
+    if (typeof remoteAddress_ === 'number') {
+      if (this.addressNumber === undefined) throw new SystemError('ENETUNREACH', 'connect', remoteAddress, remotePort);
+      localAddr = this.addressNumber;
+      remoteAddr = remoteAddress_;
+    } else {
+      // RFC 4291: no connection to `::`, multicast or IPv4-mapped (the socket layer turns
+      // `::ffff:a.b.c.d` into the IPv4 number before it gets here).
+      const a = remoteAddress_;
+      if (this.address6Bytes === undefined || a.length !== 16 || isIpv6Unspecified(a) || isIpv6Multicast(a) || isIpv4Mapped(a)) {
+        throw new SystemError('ENETUNREACH', 'connect', remoteAddress, remotePort);
+      }
+      remoteAddr = isIpv6Loopback(a) ? IPV6_LOOPBACK : ipv6Equals(a, this.address6Bytes) ? this.address6Bytes : a.slice();
+      localAddr = remoteAddr === IPV6_LOOPBACK ? IPV6_LOOPBACK : this.address6Bytes;
+    }
     let port = localPort;
     if (port === undefined || port === 0) {
-      port = this.#secrets.ports.choose(this.addressNumber, remoteAddr, remotePort, (p) => !this.#table.has(remoteAddr, remotePort, p) && !this.#timeWait.has(remoteAddr, remotePort, p) && !this.#listeners.has(p));
+      port = this.#secrets.ports.choose(localAddr, remoteAddr, remotePort, (p) => !this.#table.has(remoteAddr, remotePort, p) && !this.#timeWait.has(remoteAddr, remotePort, p) && !this.#listeners.has(p));
       if (port === undefined) throw new SystemError('EADDRNOTAVAIL', 'connect', remoteAddress, remotePort);
     } else if (this.#table.has(remoteAddr, remotePort, port)) {
       throw new SystemError('EADDRINUSE', 'connect', remoteAddress, remotePort);
@@ -273,9 +354,9 @@ export class Stack {
       throw new SystemError('ENOBUFS', 'connect', remoteAddress, remotePort);
     }
     const now = this.#now();
-    const local: Endpoint = { addr: this.addressNumber, port };
-    const remote: Endpoint = { addr: remoteAddr, port: remotePort };
-    const conn = TcpConnection.connect(now, {
+    const local: Endpoint<IpAddress> = { addr: localAddr, port };
+    const remote: Endpoint<IpAddress> = { addr: remoteAddr, port: remotePort };
+    const conn = TcpConnection.connect<IpAddress>(now, {
       local,
       remote,
       iss: this.#secrets.isn.isn(now, local, remote),
@@ -285,7 +366,7 @@ export class Stack {
     const entry = this.#addEntry(conn, undefined);
     entry.owner = owner;
     this.#counters.connectionsOpened++;
-    if (debug.enabled) debug('connect %s:%d -> %s:%d', this.address, port, remoteAddress, remotePort);
+    if (debug.enabled) debug('connect %s -> %s', endpointToString(localAddr, port), endpointToString(remoteAddr, remotePort));
     this.#drain.schedule(entry);
     return new ConnectionHandle(entry, this.#driver);
   }
@@ -315,6 +396,15 @@ export class Stack {
    */
   _runTimers(): void {
     this.#timer.fireNow();
+  }
+
+  /**
+   * The {@link StackPort} under `net` (open, listen by address family): for tests that drive
+   * the stack below the socket layer.
+   * @internal
+   */
+  _port(): StackPort {
+    return this.#port;
   }
 
   /**
@@ -351,14 +441,15 @@ export class Stack {
 
   // ---- inbound: the receive pipeline ----------------------------------------------------
 
-  #onPackets(packets: readonly Uint8Array[]): void {
+  /** A batch from the link, or from our own egress (`fromLoopback`). */
+  #onPackets(packets: readonly Uint8Array[], fromLoopback = false): void {
     if (this.#closed) return;
     const now = this.#now();
     this.#drain.openBatch();
     for (const packet of packets) {
       if (debug.enabled) debug('%s', debugPacketLine(now, 'in', packet));
       try {
-        this.#receive(now, packet);
+        this.#receive(now, packet, fromLoopback);
       } catch (err) {
         // Untrusted bytes must never take the stack down: a throw here is a bug in a codec or
         // the engine; count it, trace it, and go on with the batch.
@@ -370,27 +461,40 @@ export class Stack {
   }
 
   /**
-   * One packet: the one place where the pipeline is to branch on the IP version (issue 13 adds
-   * `packet[0] >>> 4 === 6` → an IPv6 leg beside `ipv4-in.ts`, not inside it). Today every
-   * packet takes the IPv4 leg, whose parser counts any other version as `ipv4-bad-version`.
+   * One packet: the one place where the pipeline branches on the IP version. Version 6 takes the
+   * IPv6 leg (ipv6-in.ts) when the stack has an IPv6 address; everything else the IPv4 leg,
+   * whose parser counts any other version as `ipv4-bad-version` (so an IPv4-only stack drops
+   * IPv6 exactly as it always did).
    */
-  #receive(now: Instant, packet: Uint8Array): void {
+  #receive(now: Instant, packet: Uint8Array, fromLoopback: boolean): void {
     this.#counters.packetsIn++;
     this.#counters.bytesIn += packet.length;
-    this.#ipv4.receive(now, packet);
+    const v6 = this.#ipv6;
+    if (v6 !== undefined && packet.length > 0 && (packet[0] as number) >>> 4 === 6) {
+      v6.receive(now, packet, fromLoopback);
+      return;
+    }
+    const v4 = this.#ipv4;
+    if (v4 === undefined) {
+      this.#drop('ipv4-no-address');
+      return;
+    }
+    v4.receive(now, packet);
   }
 
   /** The connection for a received segment's 4-tuple (our address implied), or undefined. */
-  #lookup(remoteAddr: number, remotePort: number, localPort: number): ConnectionEntry | undefined {
+  #lookup(remoteAddr: IpAddress, remotePort: number, localPort: number): ConnectionEntry | undefined {
     const last = this.#lastEntry;
     // Segments come in runs of one connection; a removed entry is never reused (its 4-tuple
-    // may since belong to a new entry), so it falls through to the table.
+    // may since belong to a new entry), so it falls through to the table. An IPv6 address is
+    // compared by value (the received one is the parse target's).
     if (
       last !== undefined &&
       !last.removed &&
       last.remotePort === remotePort &&
-      last.remoteAddr === remoteAddr &&
-      last.localPort === localPort
+      last.localPort === localPort &&
+      (last.remoteAddr === remoteAddr ||
+        (typeof remoteAddr !== 'number' && typeof last.remoteAddr !== 'number' && ipv6Equals(last.remoteAddr, remoteAddr)))
     ) {
       return last;
     }
@@ -399,10 +503,14 @@ export class Stack {
     return entry;
   }
 
-  /** The TCP segment `bytes[start, end)` that `ip` carried. */
-  #receiveTcp(now: Instant, ip: Ipv4Repr, bytes: Uint8Array, start: number, end: number): void {
+  /**
+   * The TCP segment `bytes[start, end)` from `src` to `local` (our address the packet was for:
+   * the stack's own object, or `::1`) with the IP ECN codepoint `ecn`. An IPv6 `src` is the
+   * parse target's, reused after this returns: what is kept gets a copy.
+   */
+  #receiveTcp(now: Instant, src: IpAddress, ecn: number, bytes: Uint8Array, start: number, end: number, local: IpAddress): void {
     const parsed = this.#tcpIn;
-    const dropped = parseTcpInto(bytes, ip.src, ip.dst, parsed, start, end);
+    const dropped = parseTcpInto(bytes, src, local, parsed, start, end);
     if (dropped !== undefined) {
       if (dropped === 'bad-checksum') this.#counters.checksumFailures++;
       this.#drop(`tcp-${dropped}`);
@@ -410,9 +518,10 @@ export class Stack {
     }
     let repr: TcpRepr = parsed.repr;
     const data = view(bytes, parsed.payloadStart, end);
-    const entry = this.#lookup(ip.src, repr.srcPort, repr.dstPort);
+    const family = typeof src === 'number' ? 4 : 6;
+    const entry = this.#lookup(src, repr.srcPort, repr.dstPort);
     if (entry !== undefined) {
-      if (repr.control === 'syn' && entry.conn.state === 'TIME-WAIT' && this.#listeners.has(repr.dstPort) && entry.conn.reusableBy(repr)) {
+      if (repr.control === 'syn' && entry.conn.state === 'TIME-WAIT' && this.#listeners.has(repr.dstPort, family) && entry.conn.reusableBy(repr)) {
         // RFC 6191 / RFC 1122 §4.2.2.13: a new SYN may reopen a 4-tuple in TIME-WAIT. The old
         // incarnation goes quietly (abort sends nothing in TIME-WAIT) and the listener takes it.
         // The drain runs event handlers: the SYN's Repr leaves the reusable target first.
@@ -422,7 +531,7 @@ export class Stack {
         this.#drain.drainOne(entry, now);
         this.#remove(entry);
       } else {
-        entry.conn.handleSegment(now, repr, data, ip.ecn);
+        entry.conn.handleSegment(now, repr, data, ecn);
         this.#drain.schedule(entry);
         return;
       }
@@ -430,14 +539,14 @@ export class Stack {
     if (this.#timeWait.size > 0) {
       // A 4-tuple in TIME-WAIT answers through its record; a SYN it lets reopen goes on to the
       // listener below (RFC 6191).
-      const answer = this.#timeWait.handleSegment(now, ip.src, repr, data.length, this.#listeners.has(repr.dstPort));
+      const answer = this.#timeWait.handleSegment(now, src, repr, data.length, this.#listeners.has(repr.dstPort, family));
       if (answer !== undefined && answer.kind !== 'reuse') {
-        if (answer.kind === 'reply') this.#egress.sendTcp(ip.src, answer.transmit);
+        if (answer.kind === 'reply') this.#egress.sendTcp(src, answer.transmit);
         return;
       }
     }
     // Only segments that match no connection look for a listener.
-    const l = this.#listeners.get(repr.dstPort);
+    const l = this.#listeners.get(repr.dstPort, family);
     if (l !== undefined) {
       if (this.#table.size >= this.maxConnections && repr.control !== 'rst') {
         // The table is full: drop whatever could open a connection (a SYN, or the ACK that
@@ -445,9 +554,9 @@ export class Stack {
         this.#drop('max-connections');
         return;
       }
-      const local: Endpoint = { addr: this.addressNumber, port: repr.dstPort };
-      const remote: Endpoint = { addr: ip.src, port: repr.srcPort };
-      const result = l.listener.handleSegment(now, local, remote, repr, data);
+      const localEnd: Endpoint<IpAddress> = { addr: local, port: repr.dstPort };
+      const remote: Endpoint<IpAddress> = { addr: typeof src === 'number' ? src : src.slice(), port: repr.srcPort };
+      const result = l.listener.handleSegment(now, localEnd, remote, repr, data);
       switch (result.kind) {
         case 'connection': {
           const e = this.#addEntry(result.connection, l);
@@ -456,7 +565,7 @@ export class Stack {
           break;
         }
         case 'reply':
-          this.#egress.sendTcp(ip.src, result.transmit);
+          this.#egress.sendTcp(src, result.transmit);
           break;
         case 'drop':
           this.#drop(`listen-${result.reason}`);
@@ -469,14 +578,14 @@ export class Stack {
     const rst = resetFor(repr, data.length);
     if (rst !== undefined) {
       this.#counters.resetsSent++;
-      this.#egress.sendTcp(ip.src, { repr: rst, payload: new Uint8Array(0) });
+      this.#egress.sendTcp(src, { repr: rst, payload: new Uint8Array(0) });
     }
   }
 
   // ---- connection life cycle ------------------------------------------------------------
 
   #dispatch(entry: ConnectionEntry, ev: TcpEvent): void {
-    if (debug.enabled) debug('%s:%d %s %s', ipv4ToString(entry.remoteAddr), entry.remotePort, entry.conn.state, ev.type);
+    if (debug.enabled) debug('%s %s %s', endpointToString(entry.remoteAddr, entry.remotePort), entry.conn.state, ev.type);
     const l = entry.listener;
     if (l !== undefined) {
       // Embryonic: the listener learns of it; other events wait for the socket, which reads
@@ -522,10 +631,12 @@ export class Stack {
     }
   }
 
-  #addEntry(conn: TcpConnection, listener: ListenerEntry | undefined): ConnectionEntry {
+  #addEntry(conn: TcpConnection<IpAddress>, listener: ListenerEntry | undefined): ConnectionEntry {
     const entry: ConnectionEntry = {
       conn,
       remoteAddr: conn.remote.addr,
+      localAddr: conn.local.addr,
+      family: typeof conn.remote.addr === 'number' ? 4 : 6,
       remotePort: conn.remote.port,
       localPort: conn.local.port,
       owner: undefined,
@@ -556,7 +667,7 @@ export class Stack {
       entry.listener = undefined;
     }
     diag.close(this, this.address, entry);
-    if (debug.enabled) debug('%s:%d removed', ipv4ToString(entry.remoteAddr), entry.remotePort);
+    if (debug.enabled) debug('%s removed', endpointToString(entry.remoteAddr, entry.remotePort));
   }
 
   /**
@@ -577,6 +688,12 @@ export class Stack {
       const timedOut = this.#reassembler.stats.datagramsTimedOut;
       this.#reassembler.expire(now);
       this.#countExpired(timedOut);
+      const timedOut6 = this.#reassembler6.stats.datagramsTimedOut;
+      this.#reassembler6.expire(now);
+      const n = this.#reassembler6.stats.datagramsTimedOut - timedOut6;
+      if (n > 0) this.#drops['ipv6-fragment-timeout'] = (this.#drops['ipv6-fragment-timeout'] ?? 0) + n;
+      // RFC 8200 §4.5: Time Exceeded (code 1) for each whose first fragment had arrived.
+      this.#ipv6?.sendTimeExceeded(now);
     }
     this.#drain.afterTimers(now);
   }

@@ -3,7 +3,7 @@
  * documented as Linux's `struct tcp_info` (getsockopt TCP_INFO, what `ss -ti` prints). Read
  * with `socket.getTcpInfo()` or as part of each row of `stack.connections()`.
  */
-import type { TcpCongestionControlName, TcpConnection, TcpStats, TcpState } from '@tcp-tun/tcp';
+import type { IpAddress, TcpCongestionControlName, TcpConnection, TcpStats, TcpState } from '@tcp-tun/tcp';
 
 /** A snapshot of one connection's counters and estimators, in the spirit of Linux's `TCP_INFO`. */
 export interface TcpInfo {
@@ -149,7 +149,7 @@ const everyStatCovered: [MissingFromTcpInfo] extends [never] ? true : MissingFro
 void everyStatCovered;
 
 /** The `TcpInfo` of `conn` now (one object: the engine's stats snapshot, completed). */
-export function tcpInfoOf(conn: TcpConnection): TcpInfo {
+export function tcpInfoOf<A extends IpAddress>(conn: TcpConnection<A>): TcpInfo {
   const s = conn.stats;
   return Object.assign(s, { windowScalingEnabled: s.sendWindowScale >= 0 });
 }

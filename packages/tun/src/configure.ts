@@ -36,7 +36,7 @@ function nodeErrorCode(error: unknown): string {
  * Opens /dev/net/tun non-blocking and binds it to interface `name` with TUNSETIFF
  * (`IFF_TUN | IFF_NO_PI`, plus `IFF_VNET_HDR` with `offload`): creates the device, or attaches
  * to an existing TUN device of that name that no other process holds. Then sets the offloads:
- * CSUM|TSO4 with a 10-byte header when `offload`, none otherwise (a persistent device keeps the
+ * CSUM|TSO4|TSO6 with a 10-byte header when `offload`, none otherwise (a persistent device keeps the
  * offloads of its last user, and without the header we could not tell a super-segment).
  */
 export function attachTun(name: string, offload = false): AttachedTun {
@@ -103,7 +103,7 @@ export function attachTun(name: string, offload = false): AttachedTun {
  * ioctl and errno; the device then works as a plain one).
  */
 export interface TunOffloadStatus {
-  /** `'on'`: IFF_VNET_HDR and TSO4 in use; `'off'`: not asked for; `'unsupported'`: asked with 'auto' and refused. */
+  /** `'on'`: IFF_VNET_HDR, TSO4 and TSO6 in use; `'off'`: not asked for; `'unsupported'`: asked with 'auto' and refused. */
   readonly state: 'on' | 'off' | 'unsupported';
   /** With `'unsupported'`: the refusal, e.g. `ioctl(TUNSETOFFLOAD) failed: EINVAL (0x3)`. */
   readonly reason?: string;
@@ -136,7 +136,7 @@ export function attachTunWithFallback(
   }
 }
 
-/** TUNSETVNETHDRSZ (10) and TUNSETOFFLOAD (CSUM|TSO4) when `offload`, else TUNSETOFFLOAD(0). */
+/** TUNSETVNETHDRSZ (10) and TUNSETOFFLOAD (CSUM|TSO4|TSO6) when `offload`, else TUNSETOFFLOAD(0). */
 function setOffloads(fd: number, offload: boolean): void {
   if (offload) {
     // 10 is the kernel's default, but the size belongs to the device: a persistent one may
@@ -146,7 +146,8 @@ function setOffloads(fd: number, offload: boolean): void {
     const r = ioctl(fd, Ioctl.TUNSETVNETHDRSZ, size);
     if (r.value < 0) throw configError('ioctl(TUNSETVNETHDRSZ)', r.errno ?? 'EIO', ` (${VNET_HEADER_SIZE})`);
   }
-  const flags = offload ? TunOffload.TUN_F_CSUM | TunOffload.TUN_F_TSO4 : 0;
+  // TSO6 too: IPv6 TCP super-segments arrive whole (the stack's IPv6 leg takes them as IPv4's).
+  const flags = offload ? TunOffload.TUN_F_CSUM | TunOffload.TUN_F_TSO4 | TunOffload.TUN_F_TSO6 : 0;
   const r = ioctlValue(fd, Ioctl.TUNSETOFFLOAD, flags);
   if (r.value < 0) throw configError('ioctl(TUNSETOFFLOAD)', r.errno ?? 'EIO', ` (0x${flags.toString(16)})`);
 }
