@@ -13,7 +13,7 @@ import { ipv6FromString, ipv6ToString } from '@tcp-tun/ip';
 import { SystemError, argumentError, describe, validatePort } from './errors.js';
 import type { ConnectionHandle, ListenerHandle, ListenerOwner, StackPort } from './handle.js';
 import type { AddressInfo, Socket } from './socket.js';
-import { dualStack, handleEnds, ipType, type DualStackPort } from './socket-address.js';
+import { handleEnds, ipType } from './socket-address.js';
 
 /** Options of `createServer()` (Node's `ServerOpts` that apply here). */
 export interface ServerOpts {
@@ -61,7 +61,7 @@ export interface ListenOptions {
  * '::1' and 'localhost' (127.0.0.1, what `dns.lookup('localhost')` answers from /etc/hosts).
  * Another IP literal is not ours (EADDRNOTAVAIL); a name is not resolved (ENOTFOUND).
  */
-function listenHost(host: string, stack: DualStackPort): string | { code: 'EADDRNOTAVAIL' | 'ENOTFOUND' } {
+function listenHost(host: string, stack: StackPort): string | { code: 'EADDRNOTAVAIL' | 'ENOTFOUND' } {
   if (host === '' || host === '::') return stack.address6 !== undefined ? '::' : '0.0.0.0';
   if (host === '0.0.0.0') return host;
   if (host === 'localhost') return '127.0.0.1';
@@ -179,7 +179,7 @@ export class Server extends net.Server {
     if (typeof backlog !== 'number' || !Number.isInteger(backlog) || backlog < 0) {
       throw argumentError('ERR_INVALID_ARG_VALUE', `The argument 'backlog' must be a non-negative integer. Received ${describe(backlog)}`, 'type');
     }
-    const stack = dualStack(this.#stack);
+    const stack = this.#stack;
     const hasIpv6 = stack.address6 !== undefined;
     const host = options.host ?? (hasIpv6 ? '::' : '0.0.0.0');
     if (typeof host !== 'string') {
@@ -290,7 +290,7 @@ export class Server extends net.Server {
     if (typeof max === 'number' && max > 0 && self._connections >= max) {
       // As Node's onconnection: the connection is closed (close(), so a FIN, not a RST) and
       // reported with 'drop'.
-      const ends = handleEnds(handle, this.#stack, this.#dual);
+      const ends = handleEnds(handle, this.#dual);
       handle.close();
       this.emit('drop', {
         localAddress: ends.local,

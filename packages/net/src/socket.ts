@@ -23,11 +23,10 @@
  *   §4.2.2.13, as Linux) or for `resetAndDestroy()` (`handle.abort()`).
  */
 import net from 'node:net';
-import { inspect } from 'node:util';
-import { ipv6FromString, ipv6ToString } from '@tcp-tun/ip';
-import type { IpAddress, TcpConfig, TcpErrorCode, TcpEvent, TcpState } from '@tcp-tun/tcp';
-import { ConnectAggregateError, SystemError, argumentError, describe, validatePort } from './errors.js';
-import { dualStack, handleEnds, ipType, stackAddress } from './socket-address.js';
+import type { IpAddress, TcpErrorCode, TcpEvent, TcpState } from '@tcp-tun/tcp';
+import { ConnectAggregateError, SystemError, argumentError, describe } from './errors.js';
+import { handleEnds, ipType, stackAddress } from './socket-address.js';
+import { checkConnectOptions, interleave, sameIpv6, type Attempts, type Candidate, type ConnectTarget } from './socket-connect.js';
 import type { ConnectionHandle, HandleOwner, LookupFunction, StackPort } from './handle.js';
 import type { TcpInfo } from './tcp-info.js';
 import type { Server } from './server.js';
@@ -67,54 +66,6 @@ const LOOPBACK = '127.0.0.1';
 const ADDRCONFIG = 32;
 
 let bindPort: (socket: Socket, port: StackPort) => void;
-
-/** Where a connect goes once the host is an IP literal. */
-interface ConnectTarget {
-  readonly remotePort: number;
-  readonly localPort: number | undefined;
-  readonly localAddress: string | undefined;
-  readonly tcp: Partial<TcpConfig> | undefined;
-}
-
-/** One address of a lookup answer worth trying. */
-interface Candidate {
-  readonly address: string;
-  readonly family: 4 | 6;
-}
-
-/** An autoSelectFamily connect under way (Node's internalConnectMultiple context). */
-interface Attempts {
-  readonly candidates: readonly Candidate[];
-  next: number;
-  readonly errors: Error[];
-  readonly target: ConnectTarget;
-  readonly timeoutMs: number;
-  timer: NodeJS.Timeout | undefined;
-  /** The handle of the attempt that just failed (its 'closed' is not the socket's). */
-  failed?: ConnectionHandle | undefined;
-}
-
-/** Node's check of `autoSelectFamilyAttemptTimeout`: an int32 ≥ 1, raised to 10; default Node's. */
-function validateAttemptTimeout(value: unknown): number {
-  if (value === undefined || value === null) return net.getDefaultAutoSelectFamilyAttemptTimeout();
-  if (typeof value !== 'number') {
-    throw argumentError('ERR_INVALID_ARG_TYPE', `The "options.autoSelectFamilyAttemptTimeout" property must be of type number. Received ${describe(value)}`, 'type');
-  }
-  if (!Number.isInteger(value) || value < 1 || value > 0x7fffffff) {
-    throw argumentError('ERR_OUT_OF_RANGE', `The value of "options.autoSelectFamilyAttemptTimeout" is out of range. It must be >= 1 && <= 2147483647. Received ${String(value)}`, 'range');
-  }
-  return Math.max(10, value);
-}
-
-/** Whether IPv6 text `a` names the address `b` (RFC 5952 text of ours), spelled either way. */
-function sameIpv6(a: string, b: string | undefined): boolean {
-  if (b === undefined) return false;
-  try {
-    return ipv6ToString(ipv6FromString(a)) === b;
-  } catch {
-    return false;
-  }
-}
 
 /** A TCP connection of a tcp-tun stack: a `node:net` `Socket` driven by the stack. */
 export class Socket extends net.Socket {
@@ -247,34 +198,7 @@ export class Socket extends net.Socket {
     if (port.closed) throw argumentError('ERR_STACK_CLOSED', 'The stack is closed');
     if (listener !== undefined) this.once('connect', listener);
     if (options.port === undefined) throw argumentError('ERR_MISSING_ARGS', 'The "options" or "port" or "path" argument must be specified', 'type');
-    const remotePort = validatePort(options.port, 'Port');
-    if (options.host !== undefined && options.host !== null && typeof options.host !== 'string') {
-      throw argumentError('ERR_INVALID_ARG_TYPE', `The "hostname" argument must be of type string. Received ${describe(options.host)}`, 'type');
-    }
-    // Node's lookupAndConnect: a truthy localAddress must be an IP literal of either family.
-    const localAddress = options.localAddress === undefined || options.localAddress === null || options.localAddress === '' ? undefined : options.localAddress;
-    if (localAddress !== undefined && ipType(localAddress) === 0) {
-      throw argumentError('ERR_INVALID_IP_ADDRESS', `Invalid IP address: ${String(localAddress)}`, 'type');
-    }
-    if (options.localPort !== undefined && typeof options.localPort !== 'number') {
-      throw argumentError('ERR_INVALID_ARG_TYPE', `The "options.localPort" property must be of type number. Received ${describe(options.localPort)}`, 'type');
-    }
-    const localPort = options.localPort === undefined ? undefined : validatePort(options.localPort, 'options.localPort');
-    const autoSelect = options.autoSelectFamily ?? net.getDefaultAutoSelectFamily();
-    if (typeof autoSelect !== 'boolean') {
-      throw argumentError('ERR_INVALID_ARG_TYPE', `The "options.autoSelectFamily" property must be of type boolean. Received ${describe(autoSelect)}`, 'type');
-    }
-    const attemptTimeoutMs = validateAttemptTimeout(options.autoSelectFamilyAttemptTimeout);
-    const host = options.host || 'localhost';
-    const hostType = ipType(host);
-    // Node's socketToDnsFamily: 'IPv4'/'IPv6' (as `address().family` spells them) become 4/6;
-    // anything else goes to the resolver as given. dns.lookup (here: no `lookup` option, the
-    // stack's resolver standing in for it) refuses any other value; a resolver of the
-    // program's own gets it unchecked, and an IP literal is never looked up at all.
-    const family: unknown = options.family === 'IPv4' ? 4 : options.family === 'IPv6' ? 6 : options.family;
-    if (hostType === 0 && options.lookup === undefined && family !== undefined && family !== null && family !== 0 && family !== 4 && family !== 6) {
-      throw argumentError('ERR_INVALID_ARG_VALUE', `The property 'options.family' must be one of: 0, 4, 6. Received ${inspect(family)}`, 'type');
-    }
+    const { remotePort, localAddress, localPort, autoSelect, attemptTimeoutMs, host, hostType, family } = checkConnectOptions(options);
     const lookup = options.lookup ?? port.lookup;
     if (lookup !== undefined && typeof lookup !== 'function') {
       throw argumentError('ERR_INVALID_ARG_TYPE', `The "options.lookup" property must be of type function. Received ${describe(lookup)}`, 'type');
@@ -427,11 +351,8 @@ export class Socket extends net.Socket {
   _attachAccepted(handle: ConnectionHandle, server: Server, dual = false): void {
     this.#server = server;
     this.server = server;
-    const port = this.#port;
-    if (port !== undefined) {
-      const ends = handleEnds(handle, port, dual);
-      this.#peer = { address: ends.remote, family: ends.family, port: handle.remotePort };
-    }
+    const ends = handleEnds(handle, dual);
+    this.#peer = { address: ends.remote, family: ends.family, port: handle.remotePort };
     this.#attach(handle, dual);
     // The peer may have sent its FIN before we took over: Node reads it (and emits 'end') from
     // the event loop after 'connection', not before.
@@ -677,11 +598,7 @@ export class Socket extends net.Socket {
         else this.destroy(argumentError('ERR_INVALID_ADDRESS_FAMILY', `Invalid address family: ${String(first.family)} ${host}:${target.remotePort}`, 'range'));
         return;
       }
-      const order: Candidate[] = [];
-      for (let i = 0; i < Math.max(groups[0].length, groups[1].length); i++) {
-        if (i < groups[0].length) order.push(groups[0][i]!);
-        if (i < groups[1].length) order.push(groups[1][i]!);
-      }
+      const order = interleave(groups);
       this.#unrefTimer();
       if (order.length === 1) {
         this.#open(order[0]!.address, order[0]!.family, target);
@@ -763,7 +680,7 @@ export class Socket extends net.Socket {
       this.#failAlready(address, target.remotePort);
       return;
     }
-    const d = dualStack(port);
+    const d = port;
     const { remotePort, localAddress } = target;
     this.#peer = { address, family: type === 6 ? 'IPv6' : 'IPv4', port: remotePort };
     const fail = (err: Error): void => {
@@ -817,11 +734,8 @@ export class Socket extends net.Socket {
   /** Takes `handle` as this socket's connection; `dual`: it belongs to an AF_INET6 socket (IPv4 ends read as `::ffff:a.b.c.d`). */
   #attach(handle: ConnectionHandle, dual = false): void {
     this.#handle = handle;
-    const port = this.#port;
-    if (port !== undefined) {
-      const ends = handleEnds(handle, port, dual);
-      this.#local = { address: ends.local, family: ends.family, port: handle.localPort };
-    }
+    const ends = handleEnds(handle, dual);
+    this.#local = { address: ends.local, family: ends.family, port: handle.localPort };
     handle.setOwner(this);
     // Settings made before the connection existed (constructor/connect options, or set early).
     if (this.#noDelay !== undefined) handle.setNoDelay(this.#noDelay);

@@ -1,0 +1,127 @@
+/**
+ * The connect side of the socket layer that needs no socket: Node's checks of the connect
+ * options (lookupAndConnect's, in its order and words), and the pieces of Node 20's
+ * autoSelectFamily (RFC 8305 "Happy Eyeballs" as Node does it): the candidate order and the
+ * state of a multi-address connect.
+ */
+import net from 'node:net';
+import { inspect } from 'node:util';
+import { ipv6FromString, ipv6ToString } from '@tcp-tun/ip';
+import type { TcpConfig } from '@tcp-tun/tcp';
+import { argumentError, describe, validatePort } from './errors.js';
+import type { ConnectionHandle } from './handle.js';
+import type { SocketConstructorOpts, TcpSocketConnectOpts } from './socket-args.js';
+import { ipType } from './socket-address.js';
+
+/** Where a connect goes once the host is an IP literal. */
+export interface ConnectTarget {
+  readonly remotePort: number;
+  readonly localPort: number | undefined;
+  readonly localAddress: string | undefined;
+  readonly tcp: Partial<TcpConfig> | undefined;
+}
+
+/** One address of a lookup answer worth trying. */
+export interface Candidate {
+  readonly address: string;
+  readonly family: 4 | 6;
+}
+
+/** An autoSelectFamily connect under way (Node's internalConnectMultiple context). */
+export interface Attempts {
+  readonly candidates: readonly Candidate[];
+  next: number;
+  readonly errors: Error[];
+  readonly target: ConnectTarget;
+  readonly timeoutMs: number;
+  timer: NodeJS.Timeout | undefined;
+  /** The handle of the attempt that just failed (its 'closed' is not the socket's). */
+  failed?: ConnectionHandle | undefined;
+}
+
+/** Node's check of `autoSelectFamilyAttemptTimeout`: an int32 ≥ 1, raised to 10; default Node's. */
+export function validateAttemptTimeout(value: unknown): number {
+  if (value === undefined || value === null) return net.getDefaultAutoSelectFamilyAttemptTimeout();
+  if (typeof value !== 'number') {
+    throw argumentError('ERR_INVALID_ARG_TYPE', `The "options.autoSelectFamilyAttemptTimeout" property must be of type number. Received ${describe(value)}`, 'type');
+  }
+  if (!Number.isInteger(value) || value < 1 || value > 0x7fffffff) {
+    throw argumentError('ERR_OUT_OF_RANGE', `The value of "options.autoSelectFamilyAttemptTimeout" is out of range. It must be >= 1 && <= 2147483647. Received ${String(value)}`, 'range');
+  }
+  return Math.max(10, value);
+}
+
+/** Whether IPv6 text `a` names the address `b` (RFC 5952 text of ours), spelled either way. */
+export function sameIpv6(a: string, b: string | undefined): boolean {
+  if (b === undefined) return false;
+  try {
+    return ipv6ToString(ipv6FromString(a)) === b;
+  } catch {
+    return false;
+  }
+}
+
+/** The connect options after Node's checks. */
+export interface CheckedConnectOptions {
+  readonly remotePort: number;
+  /** A truthy localAddress (an IP literal), else undefined. */
+  readonly localAddress: string | undefined;
+  readonly localPort: number | undefined;
+  readonly autoSelect: boolean;
+  readonly attemptTimeoutMs: number;
+  /** `options.host || 'localhost'`, as Node. */
+  readonly host: string;
+  /** Node's `isIP(host)`: 0 for a name. */
+  readonly hostType: 0 | 4 | 6;
+  /** 'IPv4'/'IPv6' as 4/6, anything else as given (Node's socketToDnsFamily). */
+  readonly family: unknown;
+}
+
+/**
+ * Node's checks of connect options (port, host type, localAddress, localPort,
+ * autoSelectFamily and its attempt timeout, family), throwing Node's errors.
+ */
+export function checkConnectOptions(options: TcpSocketConnectOpts & SocketConstructorOpts): CheckedConnectOptions {
+  const remotePort = validatePort(options.port, 'Port');
+  if (options.host !== undefined && options.host !== null && typeof options.host !== 'string') {
+    throw argumentError('ERR_INVALID_ARG_TYPE', `The "hostname" argument must be of type string. Received ${describe(options.host)}`, 'type');
+  }
+  // Node's lookupAndConnect: a truthy localAddress must be an IP literal of either family.
+  const localAddress = options.localAddress === undefined || options.localAddress === null || options.localAddress === '' ? undefined : options.localAddress;
+  if (localAddress !== undefined && ipType(localAddress) === 0) {
+    throw argumentError('ERR_INVALID_IP_ADDRESS', `Invalid IP address: ${String(localAddress)}`, 'type');
+  }
+  if (options.localPort !== undefined && typeof options.localPort !== 'number') {
+    throw argumentError('ERR_INVALID_ARG_TYPE', `The "options.localPort" property must be of type number. Received ${describe(options.localPort)}`, 'type');
+  }
+  const localPort = options.localPort === undefined ? undefined : validatePort(options.localPort, 'options.localPort');
+  const autoSelect: unknown = options.autoSelectFamily ?? net.getDefaultAutoSelectFamily();
+  if (typeof autoSelect !== 'boolean') {
+    throw argumentError('ERR_INVALID_ARG_TYPE', `The "options.autoSelectFamily" property must be of type boolean. Received ${describe(autoSelect)}`, 'type');
+  }
+  const attemptTimeoutMs = validateAttemptTimeout(options.autoSelectFamilyAttemptTimeout);
+  const host = options.host || 'localhost';
+  const hostType = ipType(host);
+  // Node's socketToDnsFamily: 'IPv4'/'IPv6' (as `address().family` spells them) become 4/6;
+  // anything else goes to the resolver as given. dns.lookup (here: no `lookup` option, the
+  // stack's resolver standing in for it) refuses any other value; a resolver of the
+  // program's own gets it unchecked, and an IP literal is never looked up at all.
+  const family: unknown = options.family === 'IPv4' ? 4 : options.family === 'IPv6' ? 6 : options.family;
+  if (hostType === 0 && options.lookup === undefined && family !== undefined && family !== null && family !== 0 && family !== 4 && family !== 6) {
+    throw argumentError('ERR_INVALID_ARG_VALUE', `The property 'options.family' must be one of: 0, 4, 6. Received ${inspect(family)}`, 'type');
+  }
+  return { remotePort, localAddress, localPort, autoSelect, attemptTimeoutMs, host, hostType, family };
+}
+
+/**
+ * The order of attempts (Node's lookupAndConnectMultiple): the first answer's family, then
+ * the other, alternating, each in the resolver's order (RFC 8305 §4 interleaving).
+ */
+export function interleave(groups: readonly [readonly Candidate[], readonly Candidate[]]): Candidate[] {
+  const order: Candidate[] = [];
+  for (let i = 0; i < Math.max(groups[0].length, groups[1].length); i++) {
+    if (i < groups[0].length) order.push(groups[0][i]!);
+    if (i < groups[1].length) order.push(groups[1][i]!);
+  }
+  return order;
+}
