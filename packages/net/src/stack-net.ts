@@ -25,8 +25,8 @@ export interface StackOperations {
   hold(delta: 1 | -1): void;
 }
 
-/** The `node:net`-shaped API over a stack's operations. */
-export function createStackNet(ops: StackOperations): NetApi {
+/** The `node:net`-shaped API over a stack's operations, and the port under it (for the stack's tests). */
+export function createStackNet(ops: StackOperations): { net: NetApi; port: StackPort } {
   const port: StackPort = {
     get closed() {
       return ops.closed();
@@ -41,5 +41,5 @@ export function createStackNet(ops: StackOperations): NetApi {
     listen: (owner, p, backlog, host, ipv6Only) => listenerHandle(ops.listen(owner, p, backlog, host, ipv6Only === true), (l) => ops.unlisten(l)),
     hold: (delta) => ops.hold(delta),
   };
-  return createNetApi(port);
+  return { net: createNetApi(port), port };
 }

@@ -58,7 +58,7 @@ import { SystemError, argumentError } from './errors.js';
 import { linger, lingers } from './linger.js';
 import { ListenerTable } from './listeners.js';
 import { FamilyTrains, GsoTrain, trainMaxPacket } from './gso-train.js';
-import { ConnectionHandle, type HandleDriver, type HandleOwner, type LookupFunction } from './handle.js';
+import { ConnectionHandle, type HandleDriver, type HandleOwner, type LookupFunction, type StackPort } from './handle.js';
 import type { Icmpv4Context } from './icmpv4-in.js';
 import type { Icmpv6Context } from './icmpv6-in.js';
 import { Ipv4Ingress, view } from './ipv4-in.js';
@@ -107,6 +107,7 @@ export class Stack {
   readonly lookup: LookupFunction | undefined;
 
   readonly #link: Link;
+  readonly #port: StackPort;
   readonly #clock: () => Instant;
   readonly #secrets: StackSecrets;
   readonly #table = new ConnectionTable<ConnectionEntry>();
@@ -256,7 +257,7 @@ export class Stack {
         receiveTcp: (now, src, dst, ecn, bytes, start, end) => this.#receiveTcp(now, src, ecn, bytes, start, end, isIpv6Loopback(dst) ? IPV6_LOOPBACK : addr6),
       });
     }
-    this.net = createStackNet({
+    const { net, port } = createStackNet({
       closed: () => this.#closing,
       address: this.address,
       addressNumber: this.addressNumber,
@@ -272,6 +273,8 @@ export class Stack {
       unlisten: (l) => this.#listeners.unlisten(l),
       hold: (delta) => this.#timer.hold(delta),
     });
+    this.net = net;
+    this.#port = port;
     this.#link.start((packets) => this.#onPackets(packets));
     tracing?.attach(this);
   }
@@ -423,6 +426,15 @@ export class Stack {
    */
   _runTimers(): void {
     this.#timer.fireNow();
+  }
+
+  /**
+   * The {@link StackPort} under `net` (open, listen by address family): for tests that drive
+   * the stack below the socket layer.
+   * @internal
+   */
+  _port(): StackPort {
+    return this.#port;
   }
 
   /**

@@ -60,6 +60,8 @@ export const TunOffload = {
   TUN_F_CSUM: 0x01,
   /** We take TCP/IPv4 super-segments (virtio GSO_TCPV4): NETIF_F_TSO. Needs TUN_F_CSUM. */
   TUN_F_TSO4: 0x02,
+  /** We take TCP/IPv6 super-segments (virtio GSO_TCPV6): NETIF_F_TSO6. Needs TUN_F_CSUM. */
+  TUN_F_TSO6: 0x04,
 } as const;
 
 /** Address family of `struct sockaddr_in` (linux/socket.h). */

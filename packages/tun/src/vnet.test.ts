@@ -76,6 +76,26 @@ describe('writeTcpOffloadHeader (GSO send)', () => {
     }
   });
 
+  it('asks for TCPV6 segmentation of an IPv6/TCP packet (csum_start 40), and refuses an extension header', () => {
+    const v4 = packet(3 * 1000 + 1);
+    const tcpPart = v4.subarray(20);
+    const v6 = new Uint8Array(40 + tcpPart.length);
+    v6[0] = 0x60;
+    v6[4] = tcpPart.length >>> 8;
+    v6[5] = tcpPart.length & 0xff;
+    v6[6] = 6;
+    v6[7] = 64;
+    v6.set(tcpPart, 40);
+    const out = new Uint8Array(10);
+    expect(writeTcpOffloadHeader(out, 0, v6, 1000)).to.equal(4);
+    expect(readVnetHeader(out)).to.deep.equal({
+      flags: VnetFlags.NEEDS_CSUM, gsoType: VnetGso.TCPV6, hdrLen: 72, gsoSize: 1000, csumStart: 40, csumOffset: 16,
+    });
+    const withExt = v6.slice();
+    withExt[6] = 0; // hop-by-hop options first: not what we write, not described
+    expect(writeTcpOffloadHeader(out, 0, withExt, 1000)).to.equal(0);
+  });
+
   it('sets the ECN flag for a super-packet with CWR, so the kernel keeps CWR on the first segment only', () => {
     const out = new Uint8Array(10);
     expect(writeTcpOffloadHeader(out, 0, packet(3000, TcpFlags.ACK | 0x80), 1000)).to.equal(3);

@@ -6,7 +6,7 @@
  * inner link, so the peer sees exactly what the kernel would forward. It checks the partial
  * checksum the stack left in each super-packet and records every super-packet.
  */
-import { internetChecksum, pseudoHeaderSum } from '@tcp-tun/ip';
+import { internetChecksum, pseudoHeaderSum, pseudoHeaderSum6 } from '@tcp-tun/ip';
 import type { Link, LinkReceiver } from '../link.js';
 
 /** One call of `sendTso`, copied. */
@@ -24,12 +24,14 @@ const put16 = (b: Uint8Array, i: number, v: number): void => {
 
 /** The TCP checksum field an IPv4/TCP packet must carry for GSO send: the folded pseudo-header sum. */
 export function expectedPartial(packet: Uint8Array): number {
+  if ((packet[0] as number) >>> 4 === 6) return pseudoHeaderSum6(packet.subarray(8, 24), packet.subarray(24, 40), 6, packet.length - 40);
   const ihl = ((packet[0] as number) & 0x0f) * 4;
   return pseudoHeaderSum(u32(packet, 12), u32(packet, 16), 6, packet.length - ihl);
 }
 
 /** Cuts a super-packet (partial checksum) into complete segments of `segmentSize` payload octets. */
 export function segmentSuperPacket(packet: Uint8Array, segmentSize: number): Uint8Array[] {
+  if ((packet[0] as number) >>> 4 === 6) return segmentSuperPacket6(packet, segmentSize);
   const ihl = ((packet[0] as number) & 0x0f) * 4;
   const thl = ((packet[ihl + 12] as number) >> 4) * 4;
   const hl = ihl + thl;
@@ -60,6 +62,37 @@ export function segmentSuperPacket(packet: Uint8Array, segmentSize: number): Uin
     seg[ihl + 13] = f;
     put16(seg, ihl + 16, 0);
     put16(seg, ihl + 16, internetChecksum(seg, pseudoHeaderSum(src, dst, 6, thl + len), ihl, seg.length));
+    out.push(seg);
+  }
+  return out;
+}
+
+/** {@link segmentSuperPacket} for IPv6 (TCPV6: no identification; payload length per segment). */
+function segmentSuperPacket6(packet: Uint8Array, segmentSize: number): Uint8Array[] {
+  const ihl = 40;
+  const thl = ((packet[ihl + 12] as number) >> 4) * 4;
+  const hl = ihl + thl;
+  const payload = packet.length - hl;
+  const n = payload > segmentSize ? Math.ceil(payload / segmentSize) : 1;
+  const seq = u32(packet, ihl + 4);
+  const flags = packet[ihl + 13] as number;
+  const out: Uint8Array[] = [];
+  for (let i = 0; i < n; i++) {
+    const start = n === 1 ? 0 : i * segmentSize;
+    const len = n === 1 ? payload : Math.min(segmentSize, payload - start);
+    const seg = new Uint8Array(hl + len);
+    seg.set(packet.subarray(0, hl));
+    seg.set(packet.subarray(hl + start, hl + start + len), hl);
+    put16(seg, 4, seg.length - 40);
+    const s = (seq + start) >>> 0;
+    put16(seg, ihl + 4, s >>> 16);
+    put16(seg, ihl + 6, s & 0xffff);
+    let f = flags;
+    if (i < n - 1) f &= ~0x09;
+    if (i > 0) f &= ~0x80;
+    seg[ihl + 13] = f;
+    put16(seg, ihl + 16, 0);
+    put16(seg, ihl + 16, internetChecksum(seg, pseudoHeaderSum6(seg.subarray(8, 24), seg.subarray(24, 40), 6, thl + len), ihl, seg.length));
     out.push(seg);
   }
   return out;
@@ -99,7 +132,7 @@ export class TsoLink implements Link {
   }
 
   sendTso(packet: Uint8Array, segmentSize: number): void {
-    const ihl = ((packet[0] as number) & 0x0f) * 4;
+    const ihl = (packet[0] as number) >>> 4 === 6 ? 40 : ((packet[0] as number) & 0x0f) * 4;
     if (packet.length > this.tso.maxPacket || u16(packet, ihl + 16) !== expectedPartial(packet)) this.bad++;
     if (this.#record) this.superPackets.push({ packet: packet.slice(), segmentSize });
     for (const seg of segmentSuperPacket(packet, segmentSize)) {
