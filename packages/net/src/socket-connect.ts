@@ -8,8 +8,8 @@ import net from 'node:net';
 import { inspect } from 'node:util';
 import { ipv6FromString, ipv6ToString } from '@tcp-tun/ip';
 import type { TcpConfig } from '@tcp-tun/tcp';
-import { argumentError, describe, validatePort } from './errors.js';
-import type { ConnectionHandle } from './handle.js';
+import { SystemError, argumentError, describe, validatePort } from './errors.js';
+import type { ConnectionHandle, LookupFunction } from './handle.js';
 import type { SocketConstructorOpts, TcpSocketConnectOpts } from './socket-args.js';
 import { ipType } from './socket-address.js';
 
@@ -124,4 +124,100 @@ export function interleave(groups: readonly [readonly Candidate[], readonly Cand
     if (i < groups[1].length) order.push(groups[1][i]!);
   }
   return order;
+}
+
+/** What a resolver may do to the socket it resolves for. */
+export interface ResolveHooks {
+  /** Still connecting and not destroyed (a lookup answer may come too late). */
+  alive(): boolean;
+  /** Emits Node's 'lookup' event. */
+  lookupEvent(err: Error | null, address: unknown, family: unknown, host: string): void;
+  /** Destroys the socket with `err`. */
+  fail(err: Error): void;
+  /** Connects to one IP literal. */
+  open(address: string, type: 4 | 6): void;
+  /** Connects to the first of several addresses that answers (autoSelectFamily). */
+  attemptAll(order: readonly Candidate[]): void;
+}
+
+/**
+ * The stack's own resolver (no `lookup` option nor `StackOptions.lookup`), standing in for
+ * `dns.lookup`: `localhost` is 127.0.0.1 (what `dns.lookup('localhost')` answers on Linux from
+ * /etc/hosts; `::1` when `family: 6` asks for IPv6, as the usual hosts file has it), any other
+ * name fails as an unresolvable one does (ENOTFOUND). One answer, so one 'lookup' event, as
+ * Node's autoSelectFamily path emits for a single address.
+ */
+export function resolveDefault(host: string, family: unknown, hooks: ResolveHooks): void {
+  process.nextTick(() => {
+    if (!hooks.alive()) return;
+    if (host === 'localhost') {
+      const type = family === 6 ? 6 : 4;
+      const address = type === 6 ? '::1' : '127.0.0.1';
+      hooks.lookupEvent(null, address, type, host);
+      hooks.open(address, type);
+    } else {
+      const err = new SystemError('ENOTFOUND', 'getaddrinfo', host);
+      hooks.lookupEvent(err, undefined, undefined, host);
+      hooks.fail(err);
+    }
+  });
+}
+
+/** A one-address lookup (Node's lookupAndConnect without autoSelectFamily): one 'lookup' event, emitted first. */
+export function resolveOne(lookup: LookupFunction, host: string, dnsOptions: object, remotePort: number, hooks: ResolveHooks): void {
+  const callback = (err: NodeJS.ErrnoException | null, address: unknown, addressType?: unknown): void => {
+    hooks.lookupEvent(err, address, addressType, host);
+    if (!hooks.alive()) return;
+    if (err !== null && err !== undefined) hooks.fail(err);
+    else if (ipType(address) === 0) hooks.fail(argumentError('ERR_INVALID_IP_ADDRESS', `Invalid IP address: ${String(address)}`, 'type'));
+    else if (addressType !== 4 && addressType !== 6) hooks.fail(familyError(addressType, host, remotePort));
+    else hooks.open(address as string, addressType);
+  };
+  lookup(host, dnsOptions as Parameters<LookupFunction>[1], callback as Parameters<LookupFunction>[2]);
+}
+
+/**
+ * Node 20's autoSelectFamily lookup (its lookupAndConnectMultiple): every address of the answer
+ * is reported in its own 'lookup' event; the valid ones (an IP literal with family 4 or 6, each
+ * once) are ordered by {@link interleave} and handed to `attemptAll`, a single one to `open`.
+ * No valid address: the first answer's error (Node's words).
+ */
+export function resolveAll(lookup: LookupFunction, host: string, dnsOptions: object, remotePort: number, hooks: ResolveHooks): void {
+  const callback = (err: NodeJS.ErrnoException | null, answer: unknown): void => {
+    if (!hooks.alive()) return;
+    if (err !== null && err !== undefined) {
+      hooks.lookupEvent(err, undefined, undefined, host);
+      hooks.fail(err);
+      return;
+    }
+    // A resolver that answers with one string despite `all` is taken at its word.
+    const list: ReadonlyArray<{ address?: unknown; family?: unknown } | undefined> = Array.isArray(answer) ? answer : [{ address: answer, family: ipType(answer) }];
+    const groups: [Candidate[], Candidate[]] = [[], []];
+    let firstFamily: 4 | 6 | undefined;
+    for (const entry of list) {
+      const { address, family } = entry ?? {};
+      hooks.lookupEvent(null, address, family, host);
+      if (!hooks.alive()) return;
+      if (ipType(address) === 0 || (family !== 4 && family !== 6)) continue;
+      firstFamily ??= family;
+      const group = groups[family === firstFamily ? 0 : 1];
+      if (!group.some((c) => c.address === address)) group.push({ address: address as string, family });
+    }
+    if (groups[0].length === 0) {
+      // (Node throws a TypeError out of the callback on an empty answer; a clear error instead.)
+      const first = list[0];
+      if (ipType(first?.address) === 0) hooks.fail(argumentError('ERR_INVALID_IP_ADDRESS', `Invalid IP address: ${String(first?.address)}`, 'type'));
+      else hooks.fail(familyError(first?.family, host, remotePort));
+      return;
+    }
+    const order = interleave(groups);
+    if (order.length === 1) hooks.open(order[0]!.address, order[0]!.family);
+    else hooks.attemptAll(order);
+  };
+  lookup(host, dnsOptions as Parameters<LookupFunction>[1], callback as Parameters<LookupFunction>[2]);
+}
+
+/** Node's ERR_INVALID_ADDRESS_FAMILY for a resolver's answer of another family than 4 or 6. */
+function familyError(family: unknown, host: string, port: number): Error {
+  return argumentError('ERR_INVALID_ADDRESS_FAMILY', `Invalid address family: ${String(family)} ${host}:${port}`, 'range');
 }

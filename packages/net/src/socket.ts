@@ -26,8 +26,8 @@ import net from 'node:net';
 import type { IpAddress, TcpErrorCode, TcpEvent, TcpState } from '@tcp-tun/tcp';
 import { ConnectAggregateError, SystemError, argumentError, describe } from './errors.js';
 import { handleEnds, ipType, stackAddress } from './socket-address.js';
-import { checkConnectOptions, interleave, sameIpv6, type Attempts, type Candidate, type ConnectTarget } from './socket-connect.js';
-import type { ConnectionHandle, HandleOwner, LookupFunction, StackPort } from './handle.js';
+import { checkConnectOptions, resolveAll, resolveDefault, resolveOne, sameIpv6, type Attempts, type ConnectTarget, type ResolveHooks } from './socket-connect.js';
+import type { ConnectionHandle, HandleOwner, StackPort } from './handle.js';
 import type { TcpInfo } from './tcp-info.js';
 import type { Server } from './server.js';
 
@@ -225,15 +225,15 @@ export class Socket extends net.Socket {
         if (this.connecting) this.#open(host, hostType, target);
       });
     } else if (lookup === undefined) {
-      this.#defaultResolve(host, family, localAddress === undefined && autoSelect, target);
+      resolveDefault(host, family, this.#resolveHooks(target, attemptTimeoutMs));
     } else {
       const dnsFamily = family === 4 || family === 6 ? family : undefined;
       const hints = typeof options.hints === 'number' && options.hints !== 0 ? options.hints : dnsFamily === undefined ? ADDRCONFIG : 0;
       const dnsOptions: { family: unknown; hints: number; all?: true } = { family, hints };
       if (dnsFamily === undefined && localAddress === undefined && autoSelect) {
         dnsOptions.all = true;
-        this.#resolveAll(lookup, host, dnsOptions, target, attemptTimeoutMs);
-      } else this.#resolve(lookup, host, dnsOptions, target);
+        resolveAll(lookup, host, dnsOptions, remotePort, this.#resolveHooks(target, attemptTimeoutMs));
+      } else resolveOne(lookup, host, dnsOptions, remotePort, this.#resolveHooks(target, attemptTimeoutMs));
     }
     return this;
   }
@@ -515,100 +515,23 @@ export class Socket extends net.Socket {
     this.#updateHold();
   }
 
-  /**
-   * The stack's own resolver (no `lookup` option nor `StackOptions.lookup`), standing in for
-   * `dns.lookup`: `localhost` is 127.0.0.1 (what `dns.lookup('localhost')` answers on Linux
-   * from /etc/hosts; `::1` when `family: 6` asks for IPv6, as the usual hosts file has it), any
-   * other name fails as an unresolvable one does. One answer, so one 'lookup' event, as Node's
-   * autoSelectFamily path with a single address emits.
-   */
-  #defaultResolve(host: string, family: unknown, _all: boolean, target: ConnectTarget): void {
-    process.nextTick(() => {
-      if (!this.connecting || this.destroyed) return;
-      if (host === 'localhost') {
-        const six = family === 6;
-        const address = six ? '::1' : LOOPBACK;
-        this.emit('lookup', null, address, six ? 6 : 4, host);
-        this.#open(address, six ? 6 : 4, target);
-      } else {
-        const err = new SystemError('ENOTFOUND', 'getaddrinfo', host);
-        this.emit('lookup', err, undefined, undefined, host);
-        this.destroy(err);
-      }
-    });
-  }
-
-  /** A one-address lookup (Node's lookupAndConnect without autoSelectFamily): one 'lookup' event. */
-  #resolve(lookup: LookupFunction, host: string, dnsOptions: object, target: ConnectTarget): void {
-    const callback = (err: NodeJS.ErrnoException | null, address: unknown, addressType?: unknown): void => {
-      this.emit('lookup', err, address, addressType, host);
-      if (!this.connecting || this.destroyed) return;
-      if (err !== null && err !== undefined) {
-        this.destroy(err);
-        return;
-      }
-      const type = ipType(address);
-      if (type === 0) {
-        this.destroy(argumentError('ERR_INVALID_IP_ADDRESS', `Invalid IP address: ${String(address)}`, 'type'));
-      } else if (addressType !== 4 && addressType !== 6) {
-        this.destroy(argumentError('ERR_INVALID_ADDRESS_FAMILY', `Invalid address family: ${String(addressType)} ${host}:${target.remotePort}`, 'range'));
-      } else {
+  /** What the resolvers of socket-connect.ts may do to this socket. */
+  #resolveHooks(target: ConnectTarget, attemptTimeoutMs: number): ResolveHooks {
+    return {
+      alive: () => this.connecting && !this.destroyed,
+      lookupEvent: (err, address, family, host) => this.emit('lookup', err, address, family, host),
+      fail: (err) => this.destroy(err),
+      open: (address, type) => {
         this.#unrefTimer();
-        this.#open(address as string, addressType, target);
-      }
+        this.#open(address, type, target);
+      },
+      attemptAll: (order) => {
+        this.#unrefTimer();
+        (this as { autoSelectFamilyAttemptedAddresses: string[] }).autoSelectFamilyAttemptedAddresses = [];
+        this.#attempts = { candidates: order, next: 0, errors: [], target, timeoutMs: attemptTimeoutMs, timer: undefined };
+        this.#attemptNext();
+      },
     };
-    lookup(host, dnsOptions as Parameters<LookupFunction>[1], callback as Parameters<LookupFunction>[2]);
-  }
-
-  /**
-   * Node 20's autoSelectFamily (RFC 8305's "Happy Eyeballs", as Node's
-   * lookupAndConnectMultiple does it): every address of the answer is reported in its own
-   * 'lookup' event; the valid ones are tried one at a time, alternating families starting with
-   * the family of the first answer, each given `autoSelectFamilyAttemptTimeout` ms before the
-   * next is tried; the first to connect wins. When every attempt failed the socket is destroyed
-   * with an `AggregateError` of their errors. A single valid address is an ordinary connect.
-   */
-  #resolveAll(lookup: LookupFunction, host: string, dnsOptions: object, target: ConnectTarget, attemptTimeoutMs: number): void {
-    const callback = (err: NodeJS.ErrnoException | null, answer: unknown): void => {
-      if (!this.connecting || this.destroyed) return;
-      if (err !== null && err !== undefined) {
-        this.emit('lookup', err, undefined, undefined, host);
-        this.destroy(err);
-        return;
-      }
-      // A resolver that answers with one string despite `all` is taken at its word.
-      const list: ReadonlyArray<{ address: unknown; family: unknown }> = Array.isArray(answer)
-        ? (answer as Array<{ address: unknown; family: unknown }>)
-        : [{ address: answer, family: ipType(answer) }];
-      const groups: [Candidate[], Candidate[]] = [[], []];
-      let firstFamily: 4 | 6 | undefined;
-      for (const entry of list) {
-        const { address, family } = entry ?? {};
-        this.emit('lookup', null, address, family, host);
-        if (!this.connecting || this.destroyed) return;
-        if (ipType(address) === 0 || (family !== 4 && family !== 6)) continue;
-        firstFamily ??= family;
-        const group = groups[family === firstFamily ? 0 : 1];
-        if (!group.some((c) => c.address === address)) group.push({ address: address as string, family });
-      }
-      if (groups[0].length === 0) {
-        const first = list[0];
-        if (first === undefined) return; // An empty answer: Node reads past it and stalls too.
-        if (ipType(first.address) === 0) this.destroy(argumentError('ERR_INVALID_IP_ADDRESS', `Invalid IP address: ${String(first.address)}`, 'type'));
-        else this.destroy(argumentError('ERR_INVALID_ADDRESS_FAMILY', `Invalid address family: ${String(first.family)} ${host}:${target.remotePort}`, 'range'));
-        return;
-      }
-      const order = interleave(groups);
-      this.#unrefTimer();
-      if (order.length === 1) {
-        this.#open(order[0]!.address, order[0]!.family, target);
-        return;
-      }
-      (this as { autoSelectFamilyAttemptedAddresses: string[] }).autoSelectFamilyAttemptedAddresses = [];
-      this.#attempts = { candidates: order, next: 0, errors: [], target, timeoutMs: attemptTimeoutMs, timer: undefined };
-      this.#attemptNext();
-    };
-    lookup(host, dnsOptions as Parameters<LookupFunction>[1], callback as Parameters<LookupFunction>[2]);
   }
 
   /** Tries the next address of an autoSelectFamily connect, or fails with every attempt's error. */
