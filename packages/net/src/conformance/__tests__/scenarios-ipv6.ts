@@ -327,4 +327,37 @@ export const IPV6_SCENARIOS: Scenario[] = [
       );
     },
   }),
+  scenario({
+    id: 'ipv6-max-connections-drop',
+    covers: [3, 6],
+    from: 'test-net-server-max-connections, test-net-server-drop-connections (over a dual listener)',
+    async run(ctx) {
+      // The 'drop' event's addresses and families are the dual socket's: v4-mapped for IPv4.
+      const server = ctx.watchServer(ctx.serverNet.createServer(), 'server', { connections: 'server' });
+      server.maxConnections = 1;
+      server.on('drop', (d?: Record<string, unknown>) =>
+        ctx.rec(
+          'server',
+          `drop-data local=${mapped(d?.['localAddress'])}:${p(d?.['localPort'])}/${String(d?.['localFamily'])}` +
+            ` remote=${mapped(d?.['remoteAddress'])}:${p(d?.['remotePort'])}/${String(d?.['remoteFamily'])}`,
+        ),
+      );
+      server.listen(0, '::');
+      const port = await ctx.listening(server);
+      const accepted = accept(ctx, server);
+      const first = ctx.watch(ctx.clientNet.connect({ port, host: ctx.host6 }), 'client-v6', { client: true });
+      await ctx.connected(first);
+      await accepted;
+      const dropped = ctx.next(server, 'drop');
+      const second = ctx.watch(ctx.clientNet.connect({ port, host: ctx.host }), 'client-v4', { client: true });
+      await dropped;
+      await ctx.closed(second);
+      first.end();
+      await ctx.closed(first);
+    },
+    expect(t) {
+      has(t['server'], 'drop-data local=v4mapped/ADDR:SERVER_PORT/IPv6 remote=v4mapped/ADDR:CLIENT_PORT_2/IPv6');
+      inOrder(t['client-v4'], 'connect', 'end', 'close hadError=false');
+    },
+  }),
 ];
