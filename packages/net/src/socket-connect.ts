@@ -144,14 +144,16 @@ export interface ResolveHooks {
  * The stack's own resolver (no `lookup` option nor `StackOptions.lookup`), standing in for
  * `dns.lookup`: `localhost` is 127.0.0.1 (what `dns.lookup('localhost')` answers on Linux from
  * /etc/hosts; `::1` when `family: 6` asks for IPv6, as the usual hosts file has it), any other
- * name fails as an unresolvable one does (ENOTFOUND). One answer, so one 'lookup' event, as
+ * name fails as an unresolvable one does (ENOTFOUND); on a stack without IPv4, `localhost` is
+ * `::1`. One answer, so one 'lookup' event, as
  * Node's autoSelectFamily path emits for a single address.
  */
-export function resolveDefault(host: string, family: unknown, hooks: ResolveHooks): void {
+export function resolveDefault(host: string, family: unknown, hasIpv4: boolean, hooks: ResolveHooks): void {
   process.nextTick(() => {
     if (!hooks.alive()) return;
     if (host === 'localhost') {
-      const type = family === 6 ? 6 : 4;
+      // A stack without IPv4 has only ::1 to offer for loopback.
+      const type = family === 6 || (family !== 4 && !hasIpv4) ? 6 : 4;
       const address = type === 6 ? '::1' : '127.0.0.1';
       hooks.lookupEvent(null, address, type, host);
       hooks.open(address, type);

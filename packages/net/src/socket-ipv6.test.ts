@@ -240,3 +240,31 @@ describe('socket layer: dual-stack stacks', function () {
     server.close();
   });
 });
+
+describe('socket layer: an IPv6-only stack', function () {
+  this.timeout(10_000);
+
+  it('listens on "::" by default and resolves localhost to ::1 (its only loopback)', async () => {
+    const [linkA, linkB] = createLinkPair();
+    const only6 = new Stack({ link: linkA, address6: 'fd00::1' });
+    try {
+      const server = only6.net.createServer((s) => s.end('v6')).listen(7);
+      await once(server, 'listening');
+      expect(server.address()).to.deep.equal({ address: '::', family: 'IPv6', port: 7 });
+      const socket = only6.net.connect(7, 'localhost');
+      const lookups: unknown[][] = [];
+      socket.on('lookup', (...args: unknown[]) => lookups.push(args));
+      await once(socket, 'connect');
+      expect(lookups).to.deep.equal([[null, '::1', 6, 'localhost']]);
+      expect([socket.remoteAddress, socket.remoteFamily]).to.deep.equal(['::1', 'IPv6']);
+      const ipv4 = only6.net.connect(7, '10.0.0.2');
+      const err = (await errorOf(ipv4)) as SystemError;
+      expect(err.message).to.equal('connect ENETUNREACH 10.0.0.2:7');
+      socket.destroy();
+      server.close();
+    } finally {
+      await only6.close();
+      await linkB.close();
+    }
+  });
+});

@@ -225,7 +225,7 @@ export class Socket extends net.Socket {
         if (this.connecting) this.#open(host, hostType, target);
       });
     } else if (lookup === undefined) {
-      resolveDefault(host, family, this.#resolveHooks(target, attemptTimeoutMs));
+      resolveDefault(host, family, port.addressNumber !== undefined, this.#resolveHooks(target, attemptTimeoutMs));
     } else {
       const dnsFamily = family === 4 || family === 6 ? family : undefined;
       const hints = typeof options.hints === 'number' && options.hints !== 0 ? options.hints : dnsFamily === undefined ? ADDRCONFIG : 0;
