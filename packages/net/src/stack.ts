@@ -73,7 +73,7 @@ import { deriveSecrets, type StackSecrets } from './secrets.js';
 import { createStackNet } from './stack-net.js';
 import { DEFAULT_MAX_CONNECTIONS, checkStackOptions, limitOption, type StackOptions } from './stack-options.js';
 import { StackEgress } from './stack-egress.js';
-import { connectionRows, ipAddressToString, newIpv6Counters, newStackCounters, stackStats, type ConnectionInfo, type StackStats } from './stack-stats.js';
+import { connectionRows, endpointToString, ipAddressToString, newIpv6Counters, newStackCounters, stackStats, type ConnectionInfo, type StackStats } from './stack-stats.js';
 import { StackTimer } from './stack-timer.js';
 import { DEFAULT_MAX_TIME_WAIT, TimeWaitTable } from './time-wait-table.js';
 import { traceLink, type TracingLink } from './trace.js';
@@ -396,7 +396,7 @@ export class Stack {
     const entry = this.#addEntry(conn, undefined);
     entry.owner = owner;
     this.#counters.connectionsOpened++;
-    if (debug.enabled) debug('connect %s:%d -> %s:%d', ipAddressToString(localAddr), port, remoteAddress, remotePort);
+    if (debug.enabled) debug('connect %s -> %s', endpointToString(localAddr, port), endpointToString(remoteAddr, remotePort));
     this.#drain.schedule(entry);
     return new ConnectionHandle(entry, this.#driver);
   }
@@ -615,7 +615,7 @@ export class Stack {
   // ---- connection life cycle ------------------------------------------------------------
 
   #dispatch(entry: ConnectionEntry, ev: TcpEvent): void {
-    if (debug.enabled) debug('%s:%d %s %s', ipAddressToString(entry.remoteAddr), entry.remotePort, entry.conn.state, ev.type);
+    if (debug.enabled) debug('%s %s %s', endpointToString(entry.remoteAddr, entry.remotePort), entry.conn.state, ev.type);
     const l = entry.listener;
     if (l !== undefined) {
       // Embryonic: the listener learns of it; other events wait for the socket, which reads
@@ -697,7 +697,7 @@ export class Stack {
       entry.listener = undefined;
     }
     diag.close(this, this.address, entry);
-    if (debug.enabled) debug('%s:%d removed', ipAddressToString(entry.remoteAddr), entry.remotePort);
+    if (debug.enabled) debug('%s removed', endpointToString(entry.remoteAddr, entry.remotePort));
   }
 
   /**
