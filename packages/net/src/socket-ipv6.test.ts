@@ -96,6 +96,12 @@ describe('socket layer: IPv6 arguments and autoSelectFamily', function () {
     expect(err.address).to.equal('fd00::2');
   });
 
+  it('a localAddress that is not ours fails in bind with EADDRNOTAVAIL, as Node reports it', async () => {
+    const socket = pair.a.net.connect({ port: 80, host: ADDR_B, localAddress: '10.9.9.9' });
+    const err = (await errorOf(socket)) as SystemError;
+    expect([err.code, err.syscall, err.message, err.address]).to.deep.equal(['EADDRNOTAVAIL', 'bind', 'bind EADDRNOTAVAIL 10.9.9.9', '10.9.9.9']);
+  });
+
   it('a localAddress of the other family fails in bind with EINVAL, as Linux', async () => {
     const socket = pair.a.net.connect({ port: 80, host: ADDR_B, localAddress: '::1' });
     const err = (await errorOf(socket)) as SystemError;

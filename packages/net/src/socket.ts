@@ -617,12 +617,10 @@ export class Socket extends net.Socket {
         fail(new SystemError('EINVAL', 'bind', localAddress, target.localPort));
         return;
       }
-      if (type === 4 && localAddress !== d.address && localAddress !== '0.0.0.0') {
-        fail(new SystemError('EADDRNOTAVAIL', 'connect', address, remotePort));
-        return;
-      }
-      if (type === 6 && localAddress !== '::' && localAddress !== '::1' && !sameIpv6(localAddress, d.address6)) {
-        // RFC 4291 addresses are ours only if configured: bind() fails with EADDRNOTAVAIL.
+      // An address that is not ours: bind() fails with EADDRNOTAVAIL (Node: `bind
+      // EADDRNOTAVAIL 10.9.9.9`); the unspecified address lets the stack choose.
+      const ours = type === 4 ? localAddress === d.address || localAddress === '0.0.0.0' : localAddress === '::' || localAddress === '::1' || sameIpv6(localAddress, d.address6);
+      if (!ours) {
         fail(new SystemError('EADDRNOTAVAIL', 'bind', localAddress, target.localPort));
         return;
       }
