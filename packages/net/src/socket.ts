@@ -603,7 +603,6 @@ export class Socket extends net.Socket {
       this.#failAlready(address, target.remotePort);
       return;
     }
-    const d = port;
     const { remotePort, localAddress } = target;
     this.#peer = { address, family: type === 6 ? 'IPv6' : 'IPv4', port: remotePort };
     const fail = (err: Error): void => {
@@ -619,7 +618,7 @@ export class Socket extends net.Socket {
       }
       // An address that is not ours: bind() fails with EADDRNOTAVAIL (Node: `bind
       // EADDRNOTAVAIL 10.9.9.9`); the unspecified address lets the stack choose.
-      const ours = type === 4 ? localAddress === d.address || localAddress === '0.0.0.0' : localAddress === '::' || localAddress === '::1' || sameIpv6(localAddress, d.address6);
+      const ours = type === 4 ? localAddress === port.address || localAddress === '0.0.0.0' : localAddress === '::' || localAddress === '::1' || sameIpv6(localAddress, port.address6);
       if (!ours) {
         fail(new SystemError('EADDRNOTAVAIL', 'bind', localAddress, target.localPort));
         return;
@@ -628,24 +627,24 @@ export class Socket extends net.Socket {
     this.emit('connectionAttempt', address, remotePort, type);
     let remote: IpAddress;
     try {
-      remote = stackAddress(address, type, d);
+      remote = stackAddress(address, type, port);
     } catch {
       fail(new SystemError('EADDRNOTAVAIL', 'connect', address, remotePort));
       return;
     }
-    if (typeof remote !== 'number' && d.address6 === undefined) {
+    if (typeof remote !== 'number' && port.address6 === undefined) {
       // No IPv6 address and no IPv6 route: as a host whose IPv6 is off (the agreed stack
       // interface throws the same; checked here so an IPv4-only stack never sees 16 octets).
       fail(new SystemError('ENETUNREACH', 'connect', address, remotePort));
       return;
     }
-    if (typeof remote === 'number' && d.addressNumber === undefined) {
+    if (typeof remote === 'number' && port.addressNumber === undefined) {
       fail(new SystemError('ENETUNREACH', 'connect', address, remotePort));
       return;
     }
     try {
       // A v4-mapped literal is an AF_INET6 socket reaching an IPv4 peer: its ends read as IPv6.
-      this.#attach(d.open(this, remote, remotePort, target.localPort, target.tcp), type === 6 && typeof remote === 'number');
+      this.#attach(port.open(this, remote, remotePort, target.localPort, target.tcp), type === 6 && typeof remote === 'number');
     } catch (err) {
       if (!(err instanceof SystemError)) throw err;
       fail(err);
