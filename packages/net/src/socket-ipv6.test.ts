@@ -232,6 +232,19 @@ describe('socket layer: dual-stack stacks', function () {
     expect(err.message).to.equal('listen EADDRNOTAVAIL: address not available fd00::9:8080');
   });
 
+  it('listens on ::1 and connects to it on the same stack (loopback), ends reported as ::1', async () => {
+    const server = a.net.createServer((s) => s.end(`${s.remoteAddress}/${s.remoteFamily}`)).listen(7, '::1');
+    await once(server, 'listening');
+    expect(server.address()).to.deep.equal({ address: '::1', family: 'IPv6', port: 7 });
+    const socket = a.net.connect(7, '::1');
+    const chunks: Buffer[] = [];
+    socket.on('data', (c: Buffer) => chunks.push(c));
+    await once(socket, 'end');
+    expect([socket.remoteAddress, socket.localAddress, socket.remoteFamily]).to.deep.equal(['::1', '::1', 'IPv6']);
+    expect(Buffer.concat(chunks).toString()).to.equal('::1/IPv6');
+    server.close();
+  });
+
   it('connects with localAddress "::" and reports the stack’s address, and refuses a foreign local IPv6 address', async () => {
     const server = b.net.createServer((s) => s.end()).listen(7, '::');
     await once(server, 'listening');
