@@ -4,6 +4,9 @@
  * driven through their `StackPort`, with a fake clock that only the tests advance. And one stack
  * on a `RawLink` for ICMPv6, fragments, NDP/MLD, mapped addresses and the error rate limit.
  */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { expect } from 'chai';
 import {
   IPV6_LOOPBACK,
@@ -21,6 +24,7 @@ import { TsoLink } from './__tests__/gso.js';
 import { connect, fragment6, icmpv6Packet, listen, turn, until, type Conn } from './__tests__/raw6.js';
 import { createLinkPair } from './link-pair.js';
 import type { Link, LinkReceiver } from './link.js';
+import { capture } from './pcap.js';
 import { Stack } from './stack.js';
 
 const A6 = 'fd00::1';
@@ -220,6 +224,29 @@ describe('Stack over IPv6', function () {
     }
   });
 
+  it('capture() records IPv6 and IPv4 packets in one LINKTYPE_RAW file; rows and stats name the family', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tcptun-pcap6-'));
+    const file = join(dir, 'dual.pcap');
+    const p = pair6({ wrapA: (l) => capture(l, file) });
+    try {
+      const l = listen(p.b, 95, '::');
+      const c6 = connect(p.a, B6, 95);
+      const c4 = connect(p.a, ipv4FromString(ADDR_B), 95);
+      await until('both', () => c6.connected && c4.connected && l.accepted.length === 2);
+      const rows = p.a.connections().map((r) => `${r.family} ${r.localAddress} ${r.remoteAddress}`).sort();
+      expect(rows).to.deep.equal([`4 ${ADDR_A} ${ADDR_B}`, `6 ${A6} ${B6}`]);
+      await p.close();
+      const b = readFileSync(file);
+      expect(b.readUInt32LE(20)).to.equal(101);
+      const versions = new Set<number>();
+      for (let off = 24; off < b.length; off += 16 + b.readUInt32LE(off + 8)) versions.add((b[off + 16] as number) >> 4);
+      expect([...versions].sort()).to.deep.equal([4, 6]);
+    } finally {
+      await p.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('packet too big lowers the MSS and the transfer completes intact (GSO on and off)', async () => {
     for (const gso of [false, true]) {
       let ptbs = 0;
@@ -243,6 +270,8 @@ describe('Stack over IPv6', function () {
         expect(ptbs).to.be.greaterThan(0);
         expect(p.a.stats().icmpv6?.errorsReceived).to.be.greaterThan(0);
         expect(c.handle.tcpInfo().sendMss).to.be.at.most(1280 - 60);
+        // With GSO, the trains after the packet too big are cut at the new MSS (they pass the hop).
+        if (gso) expect(p.a.stats().superPacketsOut).to.be.greaterThan(2);
       } finally {
         await p.close();
       }

@@ -36,7 +36,7 @@ function nodeErrorCode(error: unknown): string {
  * Opens /dev/net/tun non-blocking and binds it to interface `name` with TUNSETIFF
  * (`IFF_TUN | IFF_NO_PI`, plus `IFF_VNET_HDR` with `offload`): creates the device, or attaches
  * to an existing TUN device of that name that no other process holds. Then sets the offloads:
- * CSUM|TSO4 with a 10-byte header when `offload`, none otherwise (a persistent device keeps the
+ * CSUM|TSO4|TSO6 with a 10-byte header when `offload`, none otherwise (a persistent device keeps the
  * offloads of its last user, and without the header we could not tell a super-segment).
  */
 export function attachTun(name: string, offload = false): AttachedTun {
@@ -103,7 +103,7 @@ export function attachTun(name: string, offload = false): AttachedTun {
  * ioctl and errno; the device then works as a plain one).
  */
 export interface TunOffloadStatus {
-  /** `'on'`: IFF_VNET_HDR and TSO4 in use; `'off'`: not asked for; `'unsupported'`: asked with 'auto' and refused. */
+  /** `'on'`: IFF_VNET_HDR, TSO4 and TSO6 in use; `'off'`: not asked for; `'unsupported'`: asked with 'auto' and refused. */
   readonly state: 'on' | 'off' | 'unsupported';
   /** With `'unsupported'`: the refusal, e.g. `ioctl(TUNSETOFFLOAD) failed: EINVAL (0x3)`. */
   readonly reason?: string;

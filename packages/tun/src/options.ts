@@ -69,7 +69,7 @@ export interface TunOptions {
    */
   busyPollUs?: number;
   /**
-   * virtio-net offloads (`IFF_VNET_HDR` + `TUNSETOFFLOAD` CSUM|TSO4). The kernel then hands over
+   * virtio-net offloads (`IFF_VNET_HDR` + `TUNSETOFFLOAD` CSUM|TSO4|TSO6). The kernel then hands over
    * TCP/IPv4 super-segments of up to 65535 bytes (larger than the MTU) and leaves TCP/UDP
    * checksums partial; the device completes them, so receivers still see ordinary, valid IPv4
    * packets, only larger and fewer. `send()` writes a zeroed header (no offload requested);
