@@ -245,6 +245,21 @@ describe('socket layer: dual-stack stacks', function () {
     server.close();
   });
 
+  it('connects to "::" and "0.0.0.0" as to loopback, peers read as ::1 and 127.0.0.1, as Linux', async () => {
+    const server = a.net.createServer((s) => s.end()).listen(7);
+    await once(server, 'listening');
+    for (const [host, peer, family] of [
+      ['::', '::1', 'IPv6'],
+      ['0.0.0.0', '127.0.0.1', 'IPv4'],
+    ] as const) {
+      const socket = a.net.connect(7, host);
+      await once(socket, 'connect');
+      expect([socket.remoteAddress, socket.remoteFamily], host).to.deep.equal([peer, family]);
+      socket.destroy();
+    }
+    server.close();
+  });
+
   it('connects with localAddress "::" and reports the stack’s address, and refuses a foreign local IPv6 address', async () => {
     const server = b.net.createServer((s) => s.end()).listen(7, '::');
     await once(server, 'listening');

@@ -592,8 +592,11 @@ export class Socket extends net.Socket {
    * is emitted and the stack opens it. Failures destroy the socket (or, in an autoSelectFamily
    * connect, move on to the next address).
    */
-  #open(address: string, type: 4 | 6, target: ConnectTarget): void {
+  #open(requested: string, type: 4 | 6, target: ConnectTarget): void {
     if (!this.connecting || this.destroyed) return;
+    // Linux connects to the unspecified address as to loopback, and getpeername() then reads
+    // 127.0.0.1 or ::1 (so `connect(port, server.address().address)` works for a '::' server).
+    const address = requested === '0.0.0.0' ? LOOPBACK : type === 6 && sameIpv6(requested, '::') ? '::1' : requested;
     const port = this.#port;
     if (port === undefined) return;
     if (this.#handle !== undefined) {
