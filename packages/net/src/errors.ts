@@ -64,13 +64,15 @@ export const SYSTEM_ERRNO = {
   ENOTFOUND: -3008,
   /** A connect is already in progress on the socket. */
   EALREADY: -114,
+  /** A local address of the other family than the connection's (Linux's bind() on an AF_INET6 socket given an IPv4 address). */
+  EINVAL: -22,
 } as const;
 
 /** A system error code the stack can report. */
 export type SystemErrorCode = keyof typeof SYSTEM_ERRNO;
 
 /** The syscall a system error is attributed to, as Node names them. */
-export type SystemErrorSyscall = 'connect' | 'read' | 'write' | 'listen' | 'getaddrinfo';
+export type SystemErrorSyscall = 'connect' | 'read' | 'write' | 'listen' | 'bind' | 'getaddrinfo';
 
 // libuv's descriptions, used in the `listen` messages (Node's uvExceptionWithHostPort).
 const DESCRIPTIONS: Record<SystemErrorCode, string> = {
@@ -86,6 +88,7 @@ const DESCRIPTIONS: Record<SystemErrorCode, string> = {
   EHOSTUNREACH: 'host is unreachable',
   ENOTFOUND: 'name not found',
   EALREADY: 'connection already in progress',
+  EINVAL: 'invalid argument',
 };
 
 /** A Node-shaped system error (`err.code`, `err.errno`, `err.syscall`, `err.address`, `err.port`). */
@@ -136,7 +139,9 @@ export type ArgumentErrorCode =
   | 'ERR_SERVER_NOT_RUNNING'
   | 'ERR_SOCKET_CLOSED'
   | 'ERR_SOCKET_CLOSED_BEFORE_CONNECTION'
-  | 'ERR_STACK_CLOSED';
+  | 'ERR_STACK_CLOSED'
+  | 'ERR_INVALID_ADDRESS_FAMILY'
+  | 'ERR_SOCKET_CONNECTION_TIMEOUT';
 
 /**
  * Builds an argument error: a `RangeError` or `TypeError` (Node's class for the code) with a
@@ -177,4 +182,19 @@ export function describe(value: unknown): string {
   if (typeof value === 'function') return 'function';
   if (typeof value === 'boolean') return `type boolean (${String(value)})`;
   return `an instance of ${(value as object).constructor?.name ?? 'Object'}`;
+}
+
+/**
+ * Every attempt of a connect to several addresses failed (Node's `NodeAggregateError` of
+ * `autoSelectFamily`): `errors` holds each attempt's error, `code` is the first one's.
+ */
+export class ConnectAggregateError extends AggregateError {
+  /** The first attempt's error code (as Node's). */
+  readonly code: string | undefined;
+  constructor(errors: readonly Error[]) {
+    super(errors, '');
+    this.name = 'AggregateError';
+    this.code = (errors[0] as { code?: string } | undefined)?.code;
+    Object.defineProperty(this, BRAND, { value: true });
+  }
 }

@@ -64,6 +64,7 @@ export type { NetApi, CreateConnection, CreateServer, BoundSocketClass, BoundSer
 export {
   TcpTunError,
   SystemError,
+  ConnectAggregateError,
   SYSTEM_ERRNO,
   type SystemErrorCode,
   type SystemErrorSyscall,

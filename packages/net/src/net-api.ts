@@ -39,7 +39,7 @@ export interface CreateServer {
 export interface NetApi {
   /** `net.createServer()`: a `Server` listening on this stack once `listen()` is called. */
   readonly createServer: CreateServer;
-  /** `net.createConnection()`: a `Socket` connecting from this stack's address. */
+  /** `net.createConnection()`: a `Socket` connecting from this stack's address of the peer's family. */
   readonly createConnection: CreateConnection;
   /** `net.connect()`: the same function as `createConnection`. */
   readonly connect: CreateConnection;
@@ -51,7 +51,7 @@ export interface NetApi {
   readonly isIP: (input: string) => number;
   /** Node's own `net.isIPv4`. */
   readonly isIPv4: (input: string) => boolean;
-  /** Node's own `net.isIPv6` (the stack itself speaks only IPv4). */
+  /** Node's own `net.isIPv6`. */
   readonly isIPv6: (input: string) => boolean;
 }
 

@@ -9,10 +9,11 @@
  */
 import net from 'node:net';
 import { inspect } from 'node:util';
-import { ipv4ToString, ipv6ToString, isIpv4String } from '@tcp-tun/ip';
+import { ipv6FromString, ipv6ToString } from '@tcp-tun/ip';
 import { SystemError, argumentError, describe, validatePort } from './errors.js';
 import type { ConnectionHandle, ListenerHandle, ListenerOwner, StackPort } from './handle.js';
 import type { AddressInfo, Socket } from './socket.js';
+import { handleEnds, ipType } from './socket-address.js';
 
 /** Options of `createServer()` (Node's `ServerOpts` that apply here). */
 export interface ServerOpts {
@@ -36,14 +37,42 @@ export interface ServerOpts {
 export interface ListenOptions {
   /** Port to listen on; 0 or absent picks a free ephemeral port (read it back with `server.address()`). */
   readonly port?: number | string;
-  /** The stack's address, '0.0.0.0' or '::' (all mean "our one address"). */
+  /**
+   * Where to listen: '::' (both families on a dual-stack stack, IPv6 peers and IPv4 ones as
+   * `::ffff:a.b.c.d`), '0.0.0.0' (IPv4), the stack's IPv4 or IPv6 address, a 127.0.0.0/8
+   * address, '::1' or 'localhost' (the stack's loopback). Default '::' when the stack has an
+   * IPv6 address, else '0.0.0.0' (Node listens on '::' when the host has IPv6). On a stack
+   * without IPv6, '::' is '0.0.0.0'.
+   */
   readonly host?: string;
+  /** With host '::': IPv6 peers only (Linux's IPV6_V6ONLY), so '0.0.0.0' may be listened on the same port. */
+  readonly ipv6Only?: boolean;
   /** Most connections waiting for accept plus handshakes in progress (default 511). */
   readonly backlog?: number;
   /** Accepted for Node compatibility; has no effect (there is no cluster to share the port with). */
   readonly exclusive?: boolean;
   /** Aborting it closes the server, as `server.close()`. */
   readonly signal?: AbortSignal;
+}
+
+/**
+ * The host a listener binds, as the stack takes it, or why not: '::' (on a stack without IPv6,
+ * '0.0.0.0', as before IPv6), '0.0.0.0', our addresses (IPv6 in RFC 5952 text), 127.0.0.0/8,
+ * '::1' and 'localhost' (127.0.0.1, what `dns.lookup('localhost')` answers from /etc/hosts).
+ * Another IP literal is not ours (EADDRNOTAVAIL); a name is not resolved (ENOTFOUND).
+ */
+function listenHost(host: string, stack: StackPort): string | { code: 'EADDRNOTAVAIL' | 'ENOTFOUND' } {
+  if (host === '' || host === '::') return stack.address6 !== undefined ? '::' : '0.0.0.0';
+  if (host === '0.0.0.0') return host;
+  if (host === 'localhost') return '127.0.0.1';
+  const type = ipType(host);
+  if (type === 4) return host.startsWith('127.') || host === stack.address ? host : { code: 'EADDRNOTAVAIL' };
+  if (type === 6) {
+    if (stack.address6 === undefined) return { code: 'EADDRNOTAVAIL' };
+    const text = ipv6ToString(ipv6FromString(host.split('%')[0] ?? host));
+    return text === '::1' || text === stack.address6 ? text : { code: 'EADDRNOTAVAIL' };
+  }
+  return { code: 'ENOTFOUND' };
 }
 
 /** Node's default listen backlog. */
@@ -73,6 +102,8 @@ export class Server extends net.Server {
   #newSocket: SocketFactory | undefined;
   #listener: ListenerHandle | undefined;
   #host = '0.0.0.0';
+  /** Listening on '::' without ipv6Only: IPv4 peers arrive v4-mapped. */
+  #dual = false;
   readonly #sockets = new Set<Socket>();
   #closing = false;
   #announced = false;
@@ -155,29 +186,32 @@ export class Server extends net.Server {
     if (typeof backlog !== 'number' || !Number.isInteger(backlog) || backlog < 0) {
       throw argumentError('ERR_INVALID_ARG_VALUE', `The argument 'backlog' must be a non-negative integer. Received ${describe(backlog)}`, 'type');
     }
-    const host = options.host ?? '0.0.0.0';
+    const stack = this.#stack;
+    const hasIpv6 = stack.address6 !== undefined;
+    const host = options.host ?? (hasIpv6 ? '::' : '0.0.0.0');
     if (typeof host !== 'string') {
       throw argumentError('ERR_INVALID_ARG_TYPE', `The "hostname" argument must be of type string. Received ${describe(host)}`, 'type');
     }
     if (cb !== undefined) this.once('listening', cb);
     this.#closing = false;
-    const any = host === '0.0.0.0' || host === '::' || host === '';
-    // 127.0.0.0/8 is this host (the stack's loopback), as `localhost`.
-    const loopback = host === 'localhost' || host.startsWith('127.');
-    if (!any && !loopback && host !== this.#stack.address) {
-      const code = isIpv4String(host) ? 'EADDRNOTAVAIL' : 'ENOTFOUND';
+    const bound = listenHost(host, stack);
+    if (typeof bound !== 'string') {
+      const code = bound.code;
       const err = new SystemError(code, code === 'ENOTFOUND' ? 'getaddrinfo' : 'listen', host, code === 'ENOTFOUND' ? undefined : port);
       process.nextTick(() => this.emit('error', err));
       return this;
     }
-    this.#host = any ? '0.0.0.0' : host === 'localhost' ? '127.0.0.1' : host;
+    this.#host = bound;
+    // IPV6_V6ONLY matters only to a '::' listener; a dual one reports IPv4 peers as v4-mapped.
+    const ipv6Only = bound === '::' && Boolean(options.ipv6Only);
+    this.#dual = bound === '::' && !ipv6Only;
     // With a host, Node resolves it first: `listening` turns true with the 'listening' event.
     this.#announced = options.host === undefined;
     let entry: ListenerHandle;
     try {
       // The backlog counts handshakes in progress and connections not yet accepted; 0 still
       // admits one, as Linux does.
-      entry = this.#stack.listen(this, port, Math.max(1, backlog), this.#host);
+      entry = stack.listen(this, port, Math.max(1, backlog), this.#host, ipv6Only);
     } catch (err) {
       if (!(err instanceof SystemError)) throw err;
       process.nextTick(() => this.emit('error', err));
@@ -224,11 +258,11 @@ export class Server extends net.Server {
     return this;
   }
 
-  /** `{ address, family: 'IPv4', port }` while listening, else null. */
+  /** `{ address, family, port }` while listening (family 'IPv6' for '::' and IPv6 hosts), else null. */
   override address(): AddressInfo | null {
     const l = this.#listener;
     if (l === undefined) return null;
-    return { address: this.#host, family: 'IPv4', port: l.port };
+    return { address: this.#host, family: ipType(this.#host) === 6 ? 'IPv6' : 'IPv4', port: l.port };
   }
 
   /** The server keeps the process alive while listening (default). */
@@ -263,14 +297,15 @@ export class Server extends net.Server {
     if (typeof max === 'number' && max > 0 && self._connections >= max) {
       // As Node's onconnection: the connection is closed (close(), so a FIN, not a RST) and
       // reported with 'drop'.
+      const ends = handleEnds(handle, this.#dual);
       handle.close();
       this.emit('drop', {
-        localAddress: this.#stack.address,
+        localAddress: ends.local,
         localPort: handle.localPort,
-        localFamily: 'IPv4',
-        remoteAddress: typeof handle.remoteAddr === 'number' ? ipv4ToString(handle.remoteAddr) : ipv6ToString(handle.remoteAddr),
+        localFamily: ends.family,
+        remoteAddress: ends.remote,
         remotePort: handle.remotePort,
-        remoteFamily: 'IPv4',
+        remoteFamily: ends.family,
       });
       return;
     }
@@ -280,7 +315,7 @@ export class Server extends net.Server {
       return;
     }
     const socket = newSocket({ allowHalfOpen: Boolean(self.allowHalfOpen), highWaterMark: self.highWaterMark });
-    socket._attachAccepted(handle, this);
+    socket._attachAccepted(handle, this, this.#dual);
     if (self.noDelay) socket.setNoDelay(true);
     if (self.keepAlive) socket.setKeepAlive(true, self.keepAliveInitialDelay * 1000);
     // As Node's onconnection: the socket starts reading unless pauseOnConnect.

@@ -36,15 +36,26 @@ export interface TcpSocketConnectOpts {
   /** Remote port, 0–65535 as Node validates it (a numeric string is accepted too). */
   readonly port: number | string;
   /**
-   * An IPv4 literal, `localhost`, or a name the `lookup` option (or the stack's) resolves.
-   * 127.0.0.0/8 and the stack's own address are this stack (loopback). Default 'localhost'.
+   * An IPv4 or IPv6 literal (without brackets: `[::1]` is a name, as in Node), `localhost`, or
+   * a name the `lookup` option (or the stack's) resolves. 127.0.0.0/8, `::1` and the stack's
+   * own addresses are this stack (loopback); a v4-mapped literal (`::ffff:10.0.0.2`) reaches
+   * the IPv4 address from an IPv6 socket (its ends then read as `::ffff:…`, family 'IPv6').
+   * Default 'localhost'.
    */
   readonly host?: string;
-  /** Must be the stack's address (or 0.0.0.0) when given. */
+  /**
+   * Our address for the connection: the stack's address of the peer's family (or `0.0.0.0` /
+   * `::`, `::1`). Not an IP literal: throws ERR_INVALID_IP_ADDRESS; the other family than the
+   * peer's: EINVAL (`bind`), as Linux; not ours: EADDRNOTAVAIL.
+   */
   readonly localAddress?: string;
   /** Local port to bind; default a free ephemeral port. */
   readonly localPort?: number;
-  /** 0, 4 or 'IPv4' (Node's `family`, e.g. from `server.address()`). */
+  /**
+   * The family asked of the resolver: 0, 4, 6, or 'IPv4'/'IPv6' (as `address().family` spells
+   * them). Without a `lookup` option it must be one of those (else ERR_INVALID_ARG_VALUE, as
+   * `dns.lookup`); an IP literal host ignores it.
+   */
   readonly family?: number | string;
   /** Resolver with `dns.lookup`'s signature; default the stack's `lookup`. */
   readonly lookup?: LookupFunction;
@@ -68,9 +79,15 @@ export interface TcpSocketConnectOpts {
   readonly signal?: AbortSignal;
   /** Per-connection engine settings (tcp-tun extension; e.g. short `synRetries` in tests). */
   readonly tcp?: Partial<TcpConfig>;
-  /** Accepted and ignored, as Node's own connect ignores them for TCP. */
+  /**
+   * Node 20's Happy Eyeballs (default `net.getDefaultAutoSelectFamily()`, true): without a
+   * fixed `family` or a `localAddress` the resolver is asked for every address, each answer is
+   * a 'lookup' event, and the addresses are tried in turn, alternating families, until one
+   * connects ('connectionAttempt', 'connectionAttemptFailed', 'connectionAttemptTimeout',
+   * `autoSelectFamilyAttemptedAddresses`); all failing gives an `AggregateError`.
+   */
   readonly autoSelectFamily?: boolean;
-  /** Accepted and ignored, as `autoSelectFamily` (there is only IPv4 here). */
+  /** Milliseconds each autoSelectFamily attempt gets before the next address is tried (default Node's, 250; at least 10). */
   readonly autoSelectFamilyAttemptTimeout?: number;
 }
 
@@ -79,9 +96,9 @@ export type NetConnectOpts = net.NetConnectOpts | (TcpSocketConnectOpts & Socket
 
 /** `socket.address()`: the local endpoint. */
 export interface AddressInfo {
-  /** IPv4 address in dotted-quad form. */
+  /** IPv4 dotted quad, IPv6 RFC 5952 text, or `::ffff:a.b.c.d` on a dual-stack socket. */
   address: string;
-  /** Always 'IPv4'. */
+  /** 'IPv4' or 'IPv6' (Node 20's strings). */
   family: string;
   /** Port number. */
   port: number;

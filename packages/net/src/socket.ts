@@ -23,10 +23,11 @@
  *   §4.2.2.13, as Linux) or for `resetAndDestroy()` (`handle.abort()`).
  */
 import net from 'node:net';
-import { ipv4FromString, ipv4ToString, ipv6ToString, isIpv4String } from '@tcp-tun/ip';
-import type { TcpErrorCode, TcpEvent, TcpState } from '@tcp-tun/tcp';
-import { SystemError, argumentError, describe, validatePort } from './errors.js';
-import type { ConnectionHandle, HandleOwner, LookupFunction, StackPort } from './handle.js';
+import type { IpAddress, TcpErrorCode, TcpEvent, TcpState } from '@tcp-tun/tcp';
+import { ConnectAggregateError, SystemError, argumentError, describe } from './errors.js';
+import { handleEnds, ipType, stackAddress } from './socket-address.js';
+import { checkConnectOptions, resolveAll, resolveDefault, resolveOne, sameIpv6, type Attempts, type ConnectTarget, type ResolveHooks } from './socket-connect.js';
+import type { ConnectionHandle, HandleOwner, StackPort } from './handle.js';
 import type { TcpInfo } from './tcp-info.js';
 import type { Server } from './server.js';
 
@@ -108,6 +109,8 @@ export class Socket extends net.Socket {
   /** Node's `onread` option: a buffer (or its factory) and the callback that gets the data. */
   #onread: { buffer: Uint8Array | (() => Uint8Array); callback: (n: number, buf: Uint8Array) => boolean | void } | undefined;
   #onreadStopped = false;
+  /** The addresses of an autoSelectFamily connect still to try, and the errors so far. */
+  #attempts: Attempts | undefined;
   /**
    * False between an active open's 'connect' and its first read from the event loop: what
    * arrived meanwhile waits in the engine (libuv's first read comes after the requests, such
@@ -201,21 +204,7 @@ export class Socket extends net.Socket {
     if (port.closed) throw argumentError('ERR_STACK_CLOSED', 'The stack is closed');
     if (listener !== undefined) this.once('connect', listener);
     if (options.port === undefined) throw argumentError('ERR_MISSING_ARGS', 'The "options" or "port" or "path" argument must be specified', 'type');
-    const remotePort = validatePort(options.port, 'Port');
-    if (options.host !== undefined && options.host !== null && typeof options.host !== 'string') {
-      throw argumentError('ERR_INVALID_ARG_TYPE', `The "hostname" argument must be of type string. Received ${describe(options.host)}`, 'type');
-    }
-    if (options.localAddress !== undefined && !isIpv4String(options.localAddress)) {
-      throw argumentError('ERR_INVALID_IP_ADDRESS', `Invalid IP address: ${String(options.localAddress)}`, 'type');
-    }
-    if (options.localPort !== undefined && typeof options.localPort !== 'number') {
-      throw argumentError('ERR_INVALID_ARG_TYPE', `The "options.localPort" property must be of type number. Received ${describe(options.localPort)}`, 'type');
-    }
-    const localPort = options.localPort === undefined ? undefined : validatePort(options.localPort, 'options.localPort');
-    const family = options.family === 'IPv4' ? 4 : options.family === 'IPv6' ? 6 : options.family;
-    if (family !== undefined && family !== 0 && family !== 4 && family !== 6) {
-      throw argumentError('ERR_INVALID_ARG_VALUE', `The property 'options.family' must be one of: 0, 4, 6. Received ${String(options.family)}`, 'type');
-    }
+    const { remotePort, localAddress, localPort, autoSelect, attemptTimeoutMs, host, hostType, family } = checkConnectOptions(options);
     const lookup = options.lookup ?? port.lookup;
     if (lookup !== undefined && typeof lookup !== 'function') {
       throw argumentError('ERR_INVALID_ARG_TYPE', `The "options.lookup" property must be of type function. Received ${describe(lookup)}`, 'type');
@@ -235,48 +224,22 @@ export class Socket extends net.Socket {
     if (this.write !== net.Socket.prototype.write) this.write = net.Socket.prototype.write;
     this.#setConnecting(true);
     this.#unrefTimer();
-    const host = options.host ?? 'localhost';
-    const open = (address: string): void => {
-      if (!this.connecting || this.destroyed) return;
-      if (this.#handle !== undefined) {
-        // An earlier connect() of this socket (before a destroy() and this connect()) opened
-        // the connection already: its own request is pending, so as libuv's second
-        // uv_tcp_connect this one fails with EALREADY (Node's test-net-connect-after-destroy).
-        this.#failAlready(address, remotePort);
-        return;
-      }
-      // 127.0.0.0/8 is this host, as everywhere: it is the stack's own address (loopback).
-      const remote = address.startsWith('127.') ? (port.address ?? address) : address;
-      this.#peer = { address, family: 'IPv4', port: remotePort };
-      if (options.localAddress !== undefined && options.localAddress !== port.address && options.localAddress !== '0.0.0.0') {
-        this.destroy(new SystemError('EADDRNOTAVAIL', 'connect', address, remotePort));
-        return;
-      }
-      try {
-        this.#attach(port.open(this, ipv4FromString(remote), remotePort, localPort, options.tcp));
-      } catch (err) {
-        if (!(err instanceof SystemError)) throw err;
-        this.destroy(err);
-      }
-    };
-    if (isIpv4String(host)) {
+    const target: ConnectTarget = { remotePort, localPort, localAddress, tcp: options.tcp };
+    if (hostType !== 0) {
       // As Node: an IP literal connects on the next tick, without a lookup or 'lookup' event.
-      process.nextTick(() => open(host));
-    } else if (lookup === undefined) {
-      // No resolver: `localhost` is 127.0.0.1; any other name fails as an unresolvable one does.
       process.nextTick(() => {
-        if (!this.connecting || this.destroyed) return;
-        if (host === 'localhost') {
-          this.emit('lookup', null, LOOPBACK, 4, host);
-          open(LOOPBACK);
-        } else {
-          const err = new SystemError('ENOTFOUND', 'getaddrinfo', host);
-          this.emit('lookup', err, undefined, undefined, host);
-          this.destroy(err);
-        }
+        if (this.connecting) this.#open(host, hostType, target);
       });
+    } else if (lookup === undefined) {
+      resolveDefault(host, family, port.addressNumber !== undefined, this.#resolveHooks(target, attemptTimeoutMs));
     } else {
-      this.#resolve(lookup, host, family ?? 0, options.hints, open);
+      const dnsFamily = family === 4 || family === 6 ? family : undefined;
+      const hints = typeof options.hints === 'number' && options.hints !== 0 ? options.hints : dnsFamily === undefined ? ADDRCONFIG : 0;
+      const dnsOptions: { family: unknown; hints: number; all?: true } = { family, hints };
+      if (dnsFamily === undefined && localAddress === undefined && autoSelect) {
+        dnsOptions.all = true;
+        resolveAll(lookup, host, dnsOptions, remotePort, this.#resolveHooks(target, attemptTimeoutMs));
+      } else resolveOne(lookup, host, dnsOptions, remotePort, this.#resolveHooks(target, attemptTimeoutMs));
     }
     return this;
   }
@@ -387,15 +350,16 @@ export class Socket extends net.Socket {
   // ---- stack side ----------------------------------------------------------------------
 
   /**
-   * Takes over a connection a listener accepted (already ESTABLISHED or later).
+   * Takes over a connection a listener accepted (already ESTABLISHED or later). `dual`: the
+   * listener is a dual-stack `'::'` one, so an IPv4 peer reads as `::ffff:a.b.c.d`, family 'IPv6'.
    * @internal
    */
-  _attachAccepted(handle: ConnectionHandle, server: Server): void {
+  _attachAccepted(handle: ConnectionHandle, server: Server, dual = false): void {
     this.#server = server;
     this.server = server;
-    // net6core compile fix: the handle's address may be IPv6 octets (net6api formats it properly).
-    this.#peer = { address: typeof handle.remoteAddr === 'number' ? ipv4ToString(handle.remoteAddr) : ipv6ToString(handle.remoteAddr), family: 'IPv4', port: handle.remotePort };
-    this.#attach(handle);
+    const ends = handleEnds(handle, dual);
+    this.#peer = { address: ends.remote, family: ends.family, port: handle.remotePort };
+    this.#attach(handle, dual);
     // The peer may have sent its FIN before we took over: Node reads it (and emits 'end') from
     // the event loop after 'connection', not before.
     if (PEER_FIN_STATES.has(handle.state)) {
@@ -414,7 +378,11 @@ export class Socket extends net.Socket {
         // handshake, so a server on the same host has its 'connection' before the client's
         // 'connect'. Two turns later the handshake's last ACK has crossed the link (or the
         // loopback) and the order is Node's; what arrives meanwhile waits in the engine.
-        setImmediate(() => setImmediate(() => this.#onConnected()));
+        {
+          // An autoSelectFamily attempt that timed out meanwhile is no longer this socket's.
+          const h = this.#handle;
+          setImmediate(() => setImmediate(() => h === this.#handle && this.#onConnected()));
+        }
         break;
       case 'readable':
         this.#unrefTimer();
@@ -477,6 +445,7 @@ export class Socket extends net.Socket {
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     if (kTimeout !== undefined) clearTimeout((this as unknown as Record<symbol, ReturnType<typeof setTimeout> | undefined>)[kTimeout]);
     const wasConnecting = this.connecting;
+    this.#endAttempts();
     this.#setConnecting(false);
     // The kernel's close(): delivery of what was accepted and our FIN go on without us (or a
     // RST when received data is discarded unread); see ConnectionHandle.close.
@@ -517,6 +486,7 @@ export class Socket extends net.Socket {
     (this as unknown as NodeSocketInternals)._undestroy();
     this.#handle = undefined;
     this.#connected = false;
+    this.#endAttempts();
     this.#peer = undefined;
     this.#local = undefined;
     this.#wantRead = false;
@@ -526,6 +496,14 @@ export class Socket extends net.Socket {
     this.#hadError = false;
     this.#bytesRead = 0;
     this.#bytesDispatched = 0;
+  }
+
+  /** An autoSelectFamily connect is over (connected, destroyed or reconnecting). */
+  #endAttempts(): void {
+    const a = this.#attempts;
+    if (a === undefined) return;
+    clearTimeout(a.timer);
+    this.#attempts = undefined;
   }
 
   /** Fails a connect made while another is pending with EALREADY, as Node does on Linux. */
@@ -543,42 +521,150 @@ export class Socket extends net.Socket {
     this.#updateHold();
   }
 
-  /** `dns.lookup`-style resolution, emitting Node's 'lookup' event. */
-  #resolve(lookup: LookupFunction, host: string, family: number, hints: number | undefined, open: (address: string) => void): void {
-    // As Node's lookupAndConnect on Linux: ADDRCONFIG unless a family or hints are given, and
-    // all addresses asked for (autoSelectFamily) unless the family is fixed.
-    const fixed = family === 4 || family === 6;
-    const h = hints ?? 0;
-    const dnsOptions = fixed ? { family, hints: h } : { family: undefined, hints: h === 0 ? ADDRCONFIG : h, all: true };
-    lookup(host, dnsOptions, (err, address, addressFamily) => {
-      if (!this.connecting || this.destroyed) return;
-      let ip: string | undefined;
-      let fam = addressFamily;
-      if (err === null) {
-        if (typeof address === 'string') ip = address;
-        else if (Array.isArray(address)) {
-          const first = (address as readonly { address: string; family: number }[]).find((a) => a.family === 4 || isIpv4String(a.address));
-          ip = first?.address;
-          fam = first?.family;
-        }
-      }
-      this.emit('lookup', err, ip, fam, host);
-      if (err !== null) {
-        this.destroy(err);
-        return;
-      }
-      if (ip === undefined || !isIpv4String(ip)) {
-        this.destroy(argumentError('ERR_INVALID_IP_ADDRESS', `Invalid IP address: ${String(ip)}`, 'type'));
-        return;
-      }
-      open(ip);
-    });
+  /** What the resolvers of socket-connect.ts may do to this socket. */
+  #resolveHooks(target: ConnectTarget, attemptTimeoutMs: number): ResolveHooks {
+    return {
+      alive: () => this.connecting && !this.destroyed,
+      lookupEvent: (err, address, family, host) => this.emit('lookup', err, address, family, host),
+      fail: (err) => this.destroy(err),
+      open: (address, type) => {
+        this.#unrefTimer();
+        this.#open(address, type, target);
+      },
+      attemptAll: (order) => {
+        this.#unrefTimer();
+        (this as { autoSelectFamilyAttemptedAddresses: string[] }).autoSelectFamilyAttemptedAddresses = [];
+        this.#attempts = { candidates: order, next: 0, errors: [], target, timeoutMs: attemptTimeoutMs, timer: undefined };
+        this.#attemptNext();
+      },
+    };
   }
 
-  #attach(handle: ConnectionHandle): void {
-    this.#handle = handle;
+  /** Tries the next address of an autoSelectFamily connect, or fails with every attempt's error. */
+  #attemptNext(): void {
+    const a = this.#attempts;
+    if (a === undefined || !this.connecting || this.destroyed) return;
+    clearTimeout(a.timer);
+    a.timer = undefined;
+    const old = this.#handle;
+    if (old !== undefined) {
+      // The previous attempt is over (failed or timed out): let its connection go quietly
+      // (SYN-SENT ends without a RST, as Linux's close()).
+      old.setOwner(undefined);
+      old.close();
+      this.#handle = undefined;
+      this.#local = undefined;
+    }
+    if (a.next === a.candidates.length) {
+      this.#attempts = undefined;
+      this.destroy(a.errors.length === 0 ? argumentError('ERR_SOCKET_CONNECTION_TIMEOUT', 'Socket connection timeout') : new ConnectAggregateError(a.errors));
+      return;
+    }
+    const current = a.next++;
+    const { address, family } = a.candidates[current]!;
+    (this as { autoSelectFamilyAttemptedAddresses: string[] }).autoSelectFamilyAttemptedAddresses.push(`${address}:${a.target.remotePort}`);
+    if (a.next < a.candidates.length) {
+      a.timer = setTimeout(() => {
+        if (this.#attempts !== a || a.next !== current + 1 || !this.connecting) return;
+        this.emit('connectionAttemptTimeout', address, a.target.remotePort, family);
+        a.errors.push(new SystemError('ETIMEDOUT', 'connect', address, a.target.remotePort));
+        this.#attemptNext();
+      }, a.timeoutMs);
+      a.timer.unref();
+    }
+    this.#open(address, family, a.target);
+  }
+
+  /**
+   * One attempt of an autoSelectFamily connect failed with `error`: Node's
+   * afterConnectMultiple records it, emits 'connectionAttemptFailed' and tries the next address.
+   * Returns false when no multi-address connect is under way (the error is the socket's).
+   */
+  #attemptFailed(error: Error): boolean {
+    const a = this.#attempts;
+    if (a === undefined || !this.connecting || this.destroyed) return false;
+    const peer = this.#peer;
+    a.errors.push(error);
+    a.failed = this.#handle;
+    this.emit('connectionAttemptFailed', peer?.address, peer?.port, peer?.family === 'IPv6' ? 6 : 4, error);
+    // From the next turn: the failed connection's own events are still being delivered.
+    process.nextTick(() => this.#attemptNext());
+    return true;
+  }
+
+  /**
+   * Opens the connection to the IP literal `address` of family `type` (Node's
+   * internalConnect): the local address is checked against the stack's, 'connectionAttempt'
+   * is emitted and the stack opens it. Failures destroy the socket (or, in an autoSelectFamily
+   * connect, move on to the next address).
+   */
+  #open(requested: string, type: 4 | 6, target: ConnectTarget): void {
+    if (!this.connecting || this.destroyed) return;
+    // Linux connects to the unspecified address as to loopback, and getpeername() then reads
+    // 127.0.0.1 or ::1 (so `connect(port, server.address().address)` works for a '::' server).
+    const address = requested === '0.0.0.0' ? LOOPBACK : type === 6 && sameIpv6(requested, '::') ? '::1' : requested;
     const port = this.#port;
-    this.#local = { address: port?.address ?? '0.0.0.0', family: 'IPv4', port: handle.localPort };
+    if (port === undefined) return;
+    if (this.#handle !== undefined) {
+      // An earlier connect() of this socket (before a destroy() and this connect()) opened
+      // the connection already: its own request is pending, so as libuv's second
+      // uv_tcp_connect this one fails with EALREADY (Node's test-net-connect-after-destroy).
+      this.#failAlready(address, target.remotePort);
+      return;
+    }
+    const { remotePort, localAddress } = target;
+    this.#peer = { address, family: type === 6 ? 'IPv6' : 'IPv4', port: remotePort };
+    const fail = (err: Error): void => {
+      if (!this.#attemptFailed(err)) this.destroy(err);
+    };
+    if (localAddress !== undefined) {
+      const localType = ipType(localAddress);
+      // bind() of an address of the other family: Linux refuses it with EINVAL (an AF_INET6
+      // socket given an IPv4 address, or the reverse), as Node reports.
+      if (localType !== type) {
+        fail(new SystemError('EINVAL', 'bind', localAddress, target.localPort));
+        return;
+      }
+      // An address that is not ours: bind() fails with EADDRNOTAVAIL (Node: `bind
+      // EADDRNOTAVAIL 10.9.9.9`); the unspecified address lets the stack choose.
+      const ours = type === 4 ? localAddress === port.address || localAddress === '0.0.0.0' : localAddress === '::' || localAddress === '::1' || sameIpv6(localAddress, port.address6);
+      if (!ours) {
+        fail(new SystemError('EADDRNOTAVAIL', 'bind', localAddress, target.localPort));
+        return;
+      }
+    }
+    this.emit('connectionAttempt', address, remotePort, type);
+    let remote: IpAddress;
+    try {
+      remote = stackAddress(address, type, port);
+    } catch {
+      fail(new SystemError('EADDRNOTAVAIL', 'connect', address, remotePort));
+      return;
+    }
+    if (typeof remote !== 'number' && port.address6 === undefined) {
+      // No IPv6 address and no IPv6 route: as a host whose IPv6 is off (the agreed stack
+      // interface throws the same; checked here so an IPv4-only stack never sees 16 octets).
+      fail(new SystemError('ENETUNREACH', 'connect', address, remotePort));
+      return;
+    }
+    if (typeof remote === 'number' && port.addressNumber === undefined) {
+      fail(new SystemError('ENETUNREACH', 'connect', address, remotePort));
+      return;
+    }
+    try {
+      // A v4-mapped literal is an AF_INET6 socket reaching an IPv4 peer: its ends read as IPv6.
+      this.#attach(port.open(this, remote, remotePort, target.localPort, target.tcp), type === 6 && typeof remote === 'number');
+    } catch (err) {
+      if (!(err instanceof SystemError)) throw err;
+      fail(err);
+    }
+  }
+
+  /** Takes `handle` as this socket's connection; `dual`: it belongs to an AF_INET6 socket (IPv4 ends read as `::ffff:a.b.c.d`). */
+  #attach(handle: ConnectionHandle, dual = false): void {
+    this.#handle = handle;
+    const ends = handleEnds(handle, dual);
+    this.#local = { address: ends.local, family: ends.family, port: handle.localPort };
     handle.setOwner(this);
     // Settings made before the connection existed (constructor/connect options, or set early).
     if (this.#noDelay !== undefined) handle.setNoDelay(this.#noDelay);
@@ -611,6 +697,7 @@ export class Socket extends net.Socket {
 
   #onConnected(): void {
     if (!this.connecting) return;
+    this.#endAttempts();
     this.#connected = true;
     this.#setConnecting(false);
     this.#unrefTimer();
@@ -642,6 +729,7 @@ export class Socket extends net.Socket {
     const peer = this.#peer;
     if (code === 'ECONNREFUSED' || ((code === 'ETIMEDOUT' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH' || code === 'ECONNRESET') && this.connecting)) {
       error = new SystemError(code, 'connect', peer?.address, peer?.port);
+      if (this.connecting && this.#attemptFailed(error)) return;
     } else if (code === 'EPIPE' || (code === 'ECONNRESET' && this.#peerEnded)) {
       // A reset after the peer's FIN (CLOSE-WAIT) is EPIPE, as Linux's tcp_reset() reports it,
       // and with reading over only a write can see it: Node reports nothing until the next
@@ -668,6 +756,8 @@ export class Socket extends net.Socket {
 
   #onClosed(): void {
     if (this.destroyed || this.#handle === undefined) return;
+    // A failed attempt of an autoSelectFamily connect: the next address is being tried.
+    if (this.#attempts !== undefined && this.#attempts.failed === this.#handle) return;
     if (this.#deferredReset !== undefined) {
       // A write waiting for send-buffer room will never get it: it is the write that sees the
       // reset (EPIPE). Left waiting, the socket would never finish nor close.

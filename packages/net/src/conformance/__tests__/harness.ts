@@ -18,13 +18,22 @@
  * error it throws (name, code, message); `state()` records getters at a chosen point.
  * The tcp-tun traces must equal the node:net trace label by label.
  *
+ * IPv6 (issue 13): every target is dual-stack. node:net uses ::1 (`host6`, and the client's
+ * own `clientHost6`); the tcp-tun stacks also hold fd00::1 (client, and the loopback stack) and
+ * fd00::2 (server), so a scenario connects over IPv6 to `ctx.host6`.
+ *
  * What is normalised, and only that (everything else must be equal):
  * - Addresses: 127.0.0.1, its v4-mapped form ::ffff:127.0.0.1, 10.0.0.1 and 10.0.0.2 all
  *   become `ADDR`. On node:net client and server share 127.0.0.1, so the two ends cannot be
  *   told apart by address on that side; ports tell them apart. The unspecified address '::'
  *   (what node:net binds on a dual-stack kernel for `listen(port)`) and '0.0.0.0' (an IPv4
  *   stack's) both become `ANY`, and `address()` of an `ANY` or v4-mapped address reports
- *   family 'IPv4' (tcp-tun has no IPv6).
+ *   family 'IPv4' (so the IPv4 scenarios, written before IPv6, do not depend on
+ *   whether a listener is dual-stack; the IPv6 scenarios record addresses and families through
+ *   {@link mapped} and their own formatting, which this does not touch).
+ * - IPv6 addresses: ::1, fd00::1 and fd00::2 all become `ADDR6`; `ADDR6:port` and `:::port`
+ *   in messages get their port replaced as below. Scenarios that must see the v4-mapped prefix
+ *   or the family record through {@link mapped} (`::ffff:` becomes `v4mapped/`, which survives).
  * - Ports: servers' ports become SERVER_PORT, SERVER_PORT_2… in the order `listen()` helpers
  *   were awaited; client sockets' local ports CLIENT_PORT, CLIENT_PORT_2… in the order the
  *   sockets were watched; any other port PORT_1, PORT_2… in order of first appearance.
@@ -88,17 +97,41 @@ interface Target {
   readonly clientNet: NetLike;
   /** The address clients connect to. */
   readonly host: string;
+  /** The IPv6 address clients connect to. */
+  readonly host6: string;
+  /** The client's own IPv6 address (for `localAddress`). */
+  readonly clientHost6: string;
   readonly addresses: readonly string[];
   readonly stacks: readonly Stack[];
   close(): Promise<void>;
 }
 
+/** The tcp-tun stacks' IPv6 addresses (unique local, RFC 4193). */
+const CLIENT6 = 'fd00::1';
+const SERVER6 = 'fd00::2';
+/** The IPv6 addresses every target uses, normalised to `ADDR6`. */
+const IPV6_ADDRESSES: readonly string[] = ['::1', CLIENT6, SERVER6];
+
+/** Stack options with `address6` (typed through the options the Stack takes). */
+function dualStackOptions(o: { link: ConstructorParameters<typeof Stack>[0]['link']; address: string; address6: string }): ConstructorParameters<typeof Stack>[0] {
+  return o as ConstructorParameters<typeof Stack>[0];
+}
+
+/**
+ * A v4-mapped address (`::ffff:a.b.c.d`) as `v4mapped/a.b.c.d`: the address normalisation
+ * swallows the prefix (node:net's and tcp-tun's IPv4 scenarios differ there only by the
+ * kernel's dual-stack sockets), so a scenario that checks the mapping records it this way.
+ */
+export function mapped(text: unknown): string {
+  return String(text).replace(/::ffff:/gi, 'v4mapped/');
+}
+
 function makeTarget(name: TargetName): Target {
   if (name === 'node:net') {
-    return { serverNet: nodeNet, clientNet: nodeNet, host: '127.0.0.1', addresses: ['127.0.0.1'], stacks: [], close: async () => {} };
+    return { serverNet: nodeNet, clientNet: nodeNet, host: '127.0.0.1', host6: '::1', clientHost6: '::1', addresses: ['127.0.0.1'], stacks: [], close: async () => {} };
   }
   const [linkA, linkB] = createLinkPair();
-  const a = new Stack({ link: linkA, address: '10.0.0.1' });
+  const a = new Stack(dualStackOptions({ link: linkA, address: '10.0.0.1', address6: CLIENT6 }));
   if (name === 'tcp-tun loopback') {
     // The other end of the link is left unattached: anything the stack sends on it is lost, so
     // only delivery inside the stack (loopback) can make these scenarios pass.
@@ -106,6 +139,8 @@ function makeTarget(name: TargetName): Target {
       serverNet: a.net as unknown as NetLike,
       clientNet: a.net as unknown as NetLike,
       host: '10.0.0.1',
+      host6: CLIENT6,
+      clientHost6: CLIENT6,
       addresses: ['10.0.0.1'],
       stacks: [a],
       close: async () => {
@@ -114,11 +149,13 @@ function makeTarget(name: TargetName): Target {
       },
     };
   }
-  const b = new Stack({ link: linkB, address: '10.0.0.2' });
+  const b = new Stack(dualStackOptions({ link: linkB, address: '10.0.0.2', address6: SERVER6 }));
   return {
     serverNet: b.net as unknown as NetLike,
     clientNet: a.net as unknown as NetLike,
     host: '10.0.0.2',
+    host6: SERVER6,
+    clientHost6: CLIENT6,
     addresses: ['10.0.0.1', '10.0.0.2'],
     stacks: [a, b],
     close: async () => {
@@ -150,6 +187,10 @@ export interface Ctx {
   readonly clientNet: NetLike;
   /** The server's address (127.0.0.1, 10.0.0.2 or, for loopback, 10.0.0.1). */
   readonly host: string;
+  /** The server's IPv6 address (::1, fd00::2 or, for loopback, fd00::1). */
+  readonly host6: string;
+  /** The client's own IPv6 address (::1 or fd00::1). */
+  readonly clientHost6: string;
   /** Appends an entry to a label's trace. */
   rec(label: string, entry: string): void;
   watch<S extends nodeNet.Socket>(socket: S, label: string, options?: WatchOptions): S;
@@ -343,6 +384,8 @@ export async function runScenario(scenario: Scenario, targetName: TargetName): P
     serverNet: target.serverNet,
     clientNet: target.clientNet,
     host: target.host,
+    host6: target.host6,
+    clientHost6: target.clientHost6,
     rec,
     watch(socket, label, options = {}) {
       if (!sockets.has(socket)) observe(socket);
@@ -537,11 +580,19 @@ function normalise(
     `(?<![\\w.:])(?:::ffff:)?(?:${['127.0.0.1', ...addresses].map((a) => a.replace(/\./g, '\\.')).join('|')})(?![\\w.])`,
     'g',
   );
+  // Longest first, so '::1' never eats the tail of 'fd00::1'; an address followed by ':port'
+  // (Node's `connect ECONNREFUSED ::1:80`) still matches.
+  const addr6Re = new RegExp(
+    `(?<![\\w:.])(?:${[...IPV6_ADDRESSES].sort((x, y) => y.length - x.length).map((a) => a.replace(/\./g, '\\.')).join('|')})(?![\\w.])`,
+    'g',
+  );
   const out: Traces = {};
   for (const label of [...raw.keys()].sort()) {
     out[label] = raw.get(label)!.map((e) => {
       let s = typeof e === 'string' ? e : fmtData(e.tag, Buffer.concat(e.chunks), e.text);
       s = s.replace(addrRe, 'ADDR');
+      s = s.replace(addr6Re, 'ADDR6');
+      s = s.replace(/(ADDR6|(?<![\w:])::|0\.0\.0\.0):(\d+)/g, (_, a: string, p: string) => `${a}:${portName(Number(p))}`);
       s = s.replace(/⟨p:(\d+)⟩/g, (_, p: string) => portName(Number(p)));
       s = s.replace(/ADDR:(\d+)/g, (_, p: string) => `ADDR:${portName(Number(p))}`);
       return s;
