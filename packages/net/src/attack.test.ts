@@ -19,9 +19,12 @@ import { Stack } from './stack.js';
 describe('Attacks on an established connection (RFC 5961)', () => {
   let stack: Stack;
   let link: RawLink;
+  /** While set, the stack's clock stands still (the rate-limit test's burst is one instant). */
+  let frozenAt: number | undefined;
   beforeEach(() => {
     link = new RawLink();
-    stack = new Stack({ link, address: ADDR_A });
+    frozenAt = undefined;
+    stack = new Stack({ link, address: ADDR_A, clock: () => frozenAt ?? performance.now() });
   });
   afterEach(async () => {
     await stack.close();
@@ -80,6 +83,9 @@ describe('Attacks on an established connection (RFC 5961)', () => {
 
   it('holds the challenge-ACK rate limit under a burst of 1000 in-window RSTs', async () => {
     const { socket, peer, ours } = await connectByHand(stack, link);
+    // The whole burst inside one second of the stack's clock, however slow the machine is (on a
+    // loaded one the 1000 injections took over a second of real time and the limit window reset).
+    frozenAt = performance.now();
     for (let i = 0; i < 1000; i++) {
       // One packet per batch, so no ACK coalescing hides a missing limit.
       await link.inject(tcpPacket({ ...peer, control: 'rst', seq: (7001 + 1 + ((i * 97) % 60000)) >>> 0, ack: undefined }));
@@ -90,6 +96,7 @@ describe('Attacks on an established connection (RFC 5961)', () => {
     expect(acks.every((r) => r.control === 'none')).to.equal(true);
     const info = stack.connections()[0];
     expect(info?.challengeAcksSuppressed).to.equal(1000 - acks.length);
+    frozenAt = undefined;
     await stillCarriesData(socket, peer, ours);
   });
 });
