@@ -193,7 +193,7 @@ function transmitData(t: Tcb, now: Instant, probe: boolean): Transmit | undefine
   if (cwr) rec.cwrPending = false;
   const repr = dataRepr(t, now, sendFin ? 'fin' : lastOfBurst ? 'psh' : 'none', snd.nxt, cwr, len);
   const payload = len > 0 ? snd.buf.slice(off, len) : EMPTY;
-  rec.sb.push(snd.bufOff + off, len, sendFin, now);
+  rec.sentSegment(snd.bufOff + off, len, sendFin, now);
   t.live.stallFrom(now, t.timers);
   snd.nxt = sendFin ? seqAdd(end, 1) : end;
   if (seqGt(snd.nxt, snd.max)) snd.max = snd.nxt;

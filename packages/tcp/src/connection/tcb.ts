@@ -26,6 +26,9 @@ import { TimerTable, type TimerKind } from './timers.js';
 /** Timers that have nothing left to do in TIME-WAIT (the delayed ACK may still owe an ACK). */
 const TIME_WAIT_STOPS: readonly TimerKind[] = ['finWait2', 'retransmit', 'persist', 'reorder', 'tlp', 'keepalive', 'pmtuRaise'];
 
+/** The reply queue of every connection that never queued one (never added to: see `queueReply`). */
+const NO_REPLIES: TcpRepr[] = [];
+
 /** Called on every state transition (RFC 9293 §3.3.2), after the state changed. */
 export type StateChangeHook = (from: TcpState, to: TcpState) => void;
 
@@ -77,7 +80,8 @@ export class Tcb {
   tw: TimeWaitRecord | undefined;
 
   // ---- output queues ----
-  readonly replies: TcpRepr[] = [];
+  /** Replies queued by `queueReply`: the shared empty list until the first (never added to). */
+  replies: TcpRepr[] = NO_REPLIES;
   finalRst: TcpRepr | undefined;
   readonly events: TcpEvent[] = [];
   eventHead = 0;
@@ -121,6 +125,7 @@ export class Tcb {
 
   queueReply(repr: TcpRepr): void {
     // Bounded: a flood of bad segments before a drain needs no more than a few answers.
+    if (this.replies === NO_REPLIES) this.replies = [];
     if (this.replies.length < 4) this.replies.push(repr);
   }
 
