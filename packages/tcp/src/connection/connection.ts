@@ -28,13 +28,16 @@ import { seqAdd } from '../seq.js';
 import type { TimeWaitRecord } from '../time-wait.js';
 import type { Endpoint, Instant, TcpConfig, TcpErrorCode, TcpEvent, TcpIcmpError, TcpRepr, TcpState, Transmit } from '../types.js';
 import { reusableBy, segmentArrives } from './arrives.js';
-import { LIMIT_APP, LIMIT_CWND, LIMIT_RWND, type TcpCounters, type TcpStats } from './counters.js';
+import { LIMIT_APP, LIMIT_CWND, LIMIT_RWND, LimitClock, type TcpCounters, type TcpStats } from './counters.js';
 import { handleIcmpError } from './liveness.js';
 import { pollTransmit } from './output.js';
 import { EV_READABLE, EV_WRITABLE, Tcb, type StateChangeHook } from './tcb.js';
 import { handleTimeout } from './timers.js';
 
 export type { TcpStats } from './counters.js';
+
+/** The limit clock of a connection whose sender was never limited (all totals 0; never entered). */
+const NEVER_LIMITED = new LimitClock();
 export type { StateChangeHook } from './tcb.js';
 
 /**
@@ -317,7 +320,7 @@ export class TcpConnection<A extends IpAddress = number> {
   get stats(): TcpStats {
     const t = this.t;
     const { snd, rcv, rec, opt, cc, rtt } = t;
-    const lim = t.limits;
+    const lim = t.limits ?? NEVER_LIMITED;
     // The counters are copied by Object.assign: an object spread of them costs ~100× more in V8.
     const stats: Omit<TcpStats, keyof TcpCounters> = {
       state: t.st,

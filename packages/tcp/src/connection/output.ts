@@ -71,7 +71,7 @@ export function pollTransmit(t: Tcb, now: Instant): Transmit | undefined {
     const i = rec.sb.firstLostToSend();
     if (i >= 0 && rec.sb.pipe + rec.sb.spanOf(i) <= t.cc.cwnd) return retransmitRecord(t, i, now);
     // A lost segment waits for room in cwnd: the sender is cwnd-limited.
-    if (i >= 0) t.limits.enter(LIMIT_CWND, now);
+    if (i >= 0) t.enterLimit(LIMIT_CWND, now);
     if (t.snd.probePending) {
       t.snd.probePending = false;
       const tx = transmitProbe(t, now);
@@ -202,7 +202,7 @@ function transmitData(t: Tcb, now: Instant, probe: boolean): Transmit | undefine
   // FIN goes after the last octet, riding on it when it fits. A lone FIN does not wait for
   // window (it takes no buffer; Linux accepts a bare FIN at RCV.NXT into a zero window).
   const sendFin = snd.finQueued && !snd.finAcked && end === snd.finSeq && seqGe(end, snd.max) && (len > 0 || len === avail);
-  if (!probe) t.limits.enter(len === 0 && !sendFin && avail === 0 && snd.nxt === snd.una ? LIMIT_IDLE : limit, now);
+  if (!probe) t.enterLimit(len === 0 && !sendFin && avail === 0 && snd.nxt === snd.una ? LIMIT_IDLE : limit, now);
   if (len === 0 && !sendFin) return undefined;
 
   const lastOfBurst = len > 0 && len === avail;

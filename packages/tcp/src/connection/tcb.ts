@@ -14,7 +14,7 @@ import { RttEstimator } from '../rtt.js';
 import { TimeWaitRecord } from '../time-wait.js';
 import { defaultPeerMss, type IpAddress } from '../address.js';
 import type { Endpoint, Instant, TcpConfig, TcpErrorCode, TcpEvent, TcpRepr, TcpState } from '../types.js';
-import { LimitClock, TcpCounters } from './counters.js';
+import { LIMIT_IDLE, LimitClock, TcpCounters, type LimitState } from './counters.js';
 import { Liveness } from './liveness.js';
 import { MIN_PEER_MSS, NegotiatedOptions, effectiveSendMss } from './options.js';
 import { Receiver } from './receiver.js';
@@ -67,8 +67,11 @@ export class Tcb {
   readonly live: Liveness;
   readonly timers = new TimerTable();
   readonly counters = new TcpCounters();
-  /** What limits the sender and for how long (busy / app / rwnd / cwnd time). */
-  readonly limits = new LimitClock();
+  /**
+   * What limits the sender and for how long (busy / app / rwnd / cwnd time); made when the sender
+   * is first limited by anything (`enterLimit`), so a connection that never sent data has none.
+   */
+  limits: LimitClock | undefined = undefined;
   cc: CongestionControl;
   readonly rtt: RttEstimator;
 
@@ -117,6 +120,18 @@ export class Tcb {
     this.st = next;
     this.traits = STATE_TRAITS[next];
     this.onStateChange?.(prev, next);
+  }
+
+  /**
+   * The sender's limit at `now` is `state` (see `LimitClock.enter`). While the clock does not
+   * exist yet every period was idle, which it does not count: entering idle again changes nothing.
+   */
+  enterLimit(state: LimitState, now: Instant): void {
+    if (this.limits === undefined) {
+      if (state === LIMIT_IDLE) return;
+      this.limits = new LimitClock();
+    }
+    this.limits.enter(state, now);
   }
 
   emit(ev: TcpEvent): void {
