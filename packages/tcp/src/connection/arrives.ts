@@ -398,10 +398,11 @@ function ackSyn(t: Tcb, now: Instant, ack: number): void {
   snd.una = ack;
   if (seqLt(snd.nxt, ack)) snd.nxt = ack;
   if (snd.rttSeq !== undefined && seqGe(ack, snd.rttSeq)) {
-    t.rtt.sample(now - snd.rttStart);
+    t.rtt.sample(now - (snd.rttStart ?? 0));
     t.counters.rttSamples++;
   }
   snd.rttSeq = undefined;
+  snd.rttStart = undefined;
   t.timers.stop('retransmit');
   t.rec.rtoRetries = 0;
   t.rtt.resetBackoff();

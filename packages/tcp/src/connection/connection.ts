@@ -340,7 +340,7 @@ export class TcpConnection<A extends IpAddress = number> {
       sendWindow: snd.wnd,
       recvWindow: t.traits.synchronized ? rcv.window : 0,
       outOfOrderBytes: rcv.buf.outOfOrderBytes,
-      deliveryRateBps: Math.round(snd.deliveryRate),
+      deliveryRateBps: Math.round(snd.deliveryRate ?? 0),
       sendWindowScale: opt.ws ? snd.shift : -1,
       recvWindowScale: opt.ws ? rcv.shift : -1,
       sackEnabled: opt.sack,
