@@ -10,7 +10,7 @@
 //   REPS=3 ONLY=conn,rr,http1m  MTU=1500  SIZE=268435456 (stream bytes)  CONN=2000  RR=20000
 //   FAIR_N=8 FAIR_S=3  HTTP_S=5 (wrk seconds)  HTTP=0 (skip HTTP)  LWIP=0 (skip lwIP)
 //   NOOFFLOAD=0 (skip the --no-offload configuration)  IDLE=10000 (0 skips)  KOFFLOAD=off
-//   ANCHORS=/path/to/shared/anchors  OUT=bench/results
+//   ANCHORS=/path/to/shared/anchors  OUT=bench/results  ECHO_FLAGS="--no-warm-up" (more apps/echo flags)
 //   FAMILY=4,6 (every workload over IPv4, then over IPv6 against IPv6 twins of tcp-tun and the
 //   kernel; 4 or 6 picks one; lwIP is IPv4 only: bench/lib/family.mjs)
 import { execFileSync, spawn } from 'node:child_process';
@@ -230,7 +230,7 @@ function setupNamespaces() {
 /** Starts a fresh server process (or two) for stack `s`; resolves once it answers. */
 async function startServer(s) {
   if (s.flags) {
-    const p = start(s.ns, 'node', ['--expose-gc', ECHO, '--services', 'echo,discard,source,http', '--mtu', String(MTU), ...echoAddressFlags(s), ...s.flags], s.id);
+    const p = start(s.ns, 'node', ['--expose-gc', ECHO, '--services', 'echo,discard,source,http', '--mtu', String(MTU), ...echoAddressFlags(s), ...s.flags, ...(env.ECHO_FLAGS ?? '').split(' ').filter(Boolean)], s.id);
     await waitLine(p, /listening on/);
     return { procs: [p], main: p };
   }

@@ -7,7 +7,7 @@ import { createWriteStream } from './file-output.js';
 import type { Writable } from 'node:stream';
 import { WriteStream } from 'node:tty';
 import { openLink, stackAddresses } from '@tcp-tun/cli';
-import { Stack, type Link, type StackOptions, type TracingLink } from '@tcp-tun/net';
+import { Stack, type Link, type TracingLink } from '@tcp-tun/net';
 import { CurlError, EXIT } from './errors.js';
 import { parseCurlOptions, type CurlOptions } from './options.js';
 import { progressBar } from './progress.js';
@@ -55,15 +55,11 @@ async function main(): Promise<number> {
   // curl sets TCP_KEEPIDLE and TCP_KEEPINTVL both to --keepalive-time: the interval is the stack's.
   const keepAlive = options.keepAliveMs;
   // { address } and/or { address6 }: IPv4, IPv6 or both, from --addr and --addr6.
-  const addresses: { address?: string; address6?: string } = stackAddresses(options);
-  const stackOptions: Omit<StackOptions, 'address'> & { address?: string; address6?: string } = {
+  const stack = new Stack({
     link,
-    ...addresses,
+    ...stackAddresses(options),
     ...(keepAlive === undefined ? {} : { tcp: { keepAliveIdleMs: keepAlive, keepAliveIntervalMs: keepAlive } }),
-  };
-  // The Stack's type still requires `address` until it takes `address6` too (issue 13); every
-  // other option is checked above. Without an IPv4 address the Stack refuses at run time until then.
-  const stack = new Stack(stackOptions as StackOptions);
+  });
   // --trace: the tracer samples the stack's connections too (cwnd, RTT, in flight).
   trace?.attach(stack);
   const body: Writable = file === undefined ? process.stdout : createWriteStream(file);

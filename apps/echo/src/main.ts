@@ -5,7 +5,7 @@
  * (connections are reset, the device is released) and the process exits.
  * SIGUSR1 prints the stack's statistics and connection list as one JSON line.
  */
-import { Stack, type StackOptions } from '@tcp-tun/net';
+import { Stack, warmUp } from '@tcp-tun/net';
 import { openLink, stackAddresses } from '@tcp-tun/cli';
 import { listeningOn, parseEchoOptions, servicePorts } from './options.js';
 import { startService, type Service } from './services.js';
@@ -14,19 +14,19 @@ async function main(): Promise<void> {
   const options = parseEchoOptions(process.argv);
   // Opens the device, then (--user) drops root: the stack below never runs privileged.
   const { device, link, trace } = await openLink(options, undefined, (message) => process.stderr.write(`tcp-tun-echo: ${message}\n`));
+  // Before the device is read (the stack below starts it): ~150 ms of in-memory connections, so
+  // the first real ones do not run in V8's interpreter, over links with the device's GSO send
+  // when it has it (packages/net warm-up.ts; bench/PROFILE.md round 3).
+  if (options.warmUp) await warmUp({ segmentationOffload: typeof link.sendTso === 'function' });
   // --keepalive sets the idle time and the probe interval alike, as curl's --keepalive-time does.
   const keepAlive = options.keepAliveMs;
   // { address } and/or { address6 }: IPv4, IPv6 or both, from --addr and --addr6.
-  const addresses: { address?: string; address6?: string } = stackAddresses(options);
-  const stackOptions: Omit<StackOptions, 'address'> & { address?: string; address6?: string } = {
+  const stack = new Stack({
     link,
-    ...addresses,
+    ...stackAddresses(options),
     ...(options.timeWaitMax === undefined ? {} : { maxTimeWait: options.timeWaitMax }),
     ...(keepAlive === undefined ? {} : { tcp: { keepAliveIdleMs: keepAlive, keepAliveIntervalMs: keepAlive } }),
-  };
-  // The Stack's type still requires `address` until it takes `address6` too (issue 13); every
-  // other option is checked above. Without an IPv4 address the Stack refuses at run time until then.
-  const stack = new Stack(stackOptions as StackOptions);
+  });
   // --trace: the tracer samples the stack's connections too (cwnd, RTT, in flight).
   trace?.attach(stack);
   const report = (): void => {

@@ -49,6 +49,11 @@ describe('tcp-tun-echo options', () => {
     expect(exits.every((c) => c !== 0)).to.equal(true);
   });
 
+  it('warms up by default; --no-warm-up turns it off', () => {
+    expect(parseEchoOptions(argv()).warmUp).to.equal(true);
+    expect(parseEchoOptions(argv('--no-warm-up')).warmUp).to.equal(false);
+  });
+
   it('rejects bad values with a usage error', () => {
     const exits = usageExitCodes([['--addr', '10.0.0.256'], ['--mtu', '20'], ['--services', 'echo,ftp'], ['--drop', '2'], ['--dev', 'a-very-long-device-name'], ['--addr', '10.0.0.1'], ['--busy-poll', '-1'], ['--busy-poll', '100001']], (bad) => parseEchoOptions(argv(...bad)));
     expect(exits.every((c) => c !== 0)).to.equal(true);

@@ -23,7 +23,29 @@ function tcp(flagsByte: number, options: number[] = [], payload = 0): Uint8Array
   return p;
 }
 
+/** The IPv4 packet `p` as IPv6 (fd00::1 → fd00::2), the same TCP segment behind the fixed header. */
+function as6(p: Uint8Array, nextHeader = 6): Uint8Array {
+  const seg = p.subarray(20);
+  const out = new Uint8Array(40 + seg.length);
+  out[0] = 0x60;
+  out[4] = seg.length >>> 8;
+  out[5] = seg.length & 0xff;
+  out[6] = nextHeader;
+  out[7] = 64;
+  out.set([0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1], 8);
+  out.set([0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2], 24);
+  out.set(seg, 40);
+  return out;
+}
+
 describe('debugPacketLine', () => {
+  it('writes IPv6 endpoints as tcpdump does (RFC 5952 address, a dot, the port)', () => {
+    expect(debugPacketLine(1, 'out', as6(tcp(0x02, [2, 4, 5, 0x8c])))).to.equal(
+      '1.000 out fd00::1.80 > fd00::2.49152 Flags [S], seq 4000000000, win 64240, options [mss 1420], length 0',
+    );
+    expect(debugPacketLine(1, 'in', as6(tcp(0x10), 58))).to.equal('1.000 in  fd00::1 > fd00::2 ICMP6 type 0, length 60');
+  });
+
   it('writes tcpdump-shaped lines with the time and the direction', () => {
     expect(debugPacketLine(1234.5678, 'in', tcp(0x12, [2, 4, 5, 0xb4, 4, 2, 1, 3, 3, 7]))).to.equal(
       '1234.568 in  10.0.0.1:80 > 10.0.0.2:49152 Flags [S.], seq 4000000000, ack 17, win 64240, options [mss 1460,sackOK,nop,wscale 7,eol], length 0',

@@ -56,13 +56,15 @@ function options(v: DataView, from: number, to: number): string[] {
 const dotted = (v: DataView, at: number): string => `${v.getUint8(at)}.${v.getUint8(at + 1)}.${v.getUint8(at + 2)}.${v.getUint8(at + 3)}`;
 
 /**
- * The debug line of one IPv4 packet: `timeMs` on the stack's clock (3 decimals), `in` or `out`,
+ * The debug line of one IPv4 or IPv6 packet: `timeMs` on the stack's clock (3 decimals), `in` or `out`,
  * then addresses and, for TCP, tcpdump's fields with raw (absolute) sequence numbers. Never
  * throws: a packet too short or malformed to read says so.
  */
 export function debugPacketLine(timeMs: number, direction: 'in' | 'out', packet: Uint8Array): string {
   const head = `${timeMs.toFixed(3)} ${direction === 'in' ? 'in ' : 'out'}`;
-  if (packet.length < 20 || packet[0]! >> 4 !== 4) return `${head} non-IPv4 packet, length ${packet.length}`;
+  const version = packet.length > 0 ? packet[0]! >> 4 : 0;
+  if (version === 6 && packet.length >= 40) return debugPacketLine6(head, packet);
+  if (packet.length < 20 || version !== 4) return `${head} non-IPv4 packet, length ${packet.length}`;
   const v = new DataView(packet.buffer, packet.byteOffset, packet.byteLength);
   const ihl = (packet[0]! & 0x0f) * 4;
   const total = Math.min(v.getUint16(2), packet.length);
@@ -74,8 +76,54 @@ export function debugPacketLine(timeMs: number, direction: 'in' | 'out', packet:
     const what = protocol === 1 ? 'ICMP' : protocol === 6 ? 'TCP' : `proto ${protocol}`;
     return `${head} ${src} > ${dst} ${what}${fragment !== 0 ? ` fragment offset ${fragment * 8}` : ''}, length ${total}`;
   }
+  return `${head} ${src}:${v.getUint16(ihl)} > ${dst}:${v.getUint16(ihl + 2)} ${tcpFields(v, ihl, total)}`;
+}
+
+/**
+ * An IPv6 packet's line: tcpdump's `addr.port` form for IPv6 endpoints (RFC 5952 text, the
+ * port after a dot), TCP fields when TCP follows the fixed header, else the next header's name.
+ */
+function debugPacketLine6(head: string, packet: Uint8Array): string {
+  const v = new DataView(packet.buffer, packet.byteOffset, packet.byteLength);
+  const total = Math.min(40 + v.getUint16(4), packet.length);
+  const next = v.getUint8(6);
+  const src = text6(packet, 8);
+  const dst = text6(packet, 24);
+  if (next !== 6 || total < 60) {
+    const what = next === 58 ? `ICMP6 type ${total > 40 ? packet[40] : '?'}` : next === 44 ? 'fragment' : next === 6 ? 'TCP' : `next header ${next}`;
+    return `${head} ${src} > ${dst} ${what}, length ${total}`;
+  }
+  return `${head} ${src}.${v.getUint16(40)} > ${dst}.${v.getUint16(42)} ${tcpFields(v, 40, total)}`;
+}
+
+/** RFC 5952 text of the 16 octets at `packet[at]` (longest run of ≥ 2 zero groups as `::`). */
+function text6(packet: Uint8Array, at: number): string {
+  const groups: number[] = [];
+  for (let i = 0; i < 8; i++) groups.push((packet[at + 2 * i]! << 8) | packet[at + 2 * i + 1]!);
+  let best = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLen) {
+      best = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  const hex = (g: number[]): string => g.map((x) => x.toString(16)).join(':');
+  if (best < 0) return hex(groups);
+  return `${hex(groups.slice(0, best))}::${hex(groups.slice(best + bestLen))}`;
+}
+
+/** tcpdump's TCP fields of the segment at `v[at]`, in a packet of `total` octets. */
+function tcpFields(v: DataView, ihl: number, total: number): string {
   const doff = (v.getUint8(ihl + 12) >> 4) * 4;
-  if (doff < 20 || ihl + doff > total) return `${head} ${src} > ${dst} TCP bad header length ${doff}, length ${total}`;
+  if (doff < 20 || ihl + doff > total) return `TCP bad header length ${doff}, length ${total}`;
   const f = v.getUint8(ihl + 13);
   const parts = [`Flags [${flags(f)}]`, `seq ${v.getUint32(ihl + 4)}`];
   if (f & 0x10) parts.push(`ack ${v.getUint32(ihl + 8)}`);
@@ -83,5 +131,5 @@ export function debugPacketLine(timeMs: number, direction: 'in' | 'out', packet:
   const opts = options(v, ihl + 20, ihl + doff);
   if (opts.length > 0) parts.push(`options [${opts.join(',')}]`);
   parts.push(`length ${total - ihl - doff}`);
-  return `${head} ${src}:${v.getUint16(ihl)} > ${dst}:${v.getUint16(ihl + 2)} ${parts.join(', ')}`;
+  return parts.join(', ');
 }

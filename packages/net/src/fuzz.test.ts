@@ -6,6 +6,9 @@
  * state and queues are within their bounds, the table within `maxConnections`; after each
  * run the reassembler within its caps and the heap did not grow.
  *
+ * IPv6 (`__tests__/fuzz-bed6.ts`): random octets, extension-header chains, mutated segments of
+ * live IPv6 connections, fragments and ICMPv6 against a dual-stack stack, 300,000 more.
+ *
  * Over 1,000,000 fuzzed packets in all. Seeded: a failure prints its seed, replay with
  * `SEED=n pnpm exec mocha src/fuzz.test.ts`. Soak for minutes with
  * `FUZZ_SOAK_SECONDS=300 pnpm exec mocha src/fuzz.test.ts` (a fresh random seed per round,
@@ -15,6 +18,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { expect } from 'chai';
 import { FUZZ_LIMITS, FuzzBed, type FuzzMix } from './__tests__/fuzz-bed.js';
+import { FuzzBed6, type FuzzMix6 } from './__tests__/fuzz-bed6.js';
 
 const BASE_SEED = process.env.SEED !== undefined ? Number(process.env.SEED) : 20_251_125;
 const SOAK_SECONDS = Number(process.env.FUZZ_SOAK_SECONDS ?? 0);
@@ -136,6 +140,49 @@ describe('fuzzing the live stack', function () {
     const r = await fuzz(BASE_SEED + 6, { random: 2, mutated: 4, flipped: 2, fragments: 1, icmp: 1 }, 100_000);
     report('mixed', r);
     expect(r.heapGrowth).to.be.below(HEAP_BOUND);
+  });
+
+  /** Runs `count` IPv6 packets of `mix` on a fresh IPv6 bed; annotates a failure with the seed. */
+  async function fuzz6(seed: number, mix: FuzzMix6, count: number): Promise<FuzzBed6> {
+    const bed = new FuzzBed6(seed, mix);
+    process.stdout.write(`      seed ${seed} (SEED=${BASE_SEED} to replay)\n`);
+    try {
+      await bed.run(count);
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      bed.check();
+      return bed;
+    } catch (err) {
+      const e = err as Error;
+      e.message = `${e.message}\n      seed ${seed} (replay: SEED=${BASE_SEED} pnpm exec mocha src/fuzz.test.ts -g IPv6)`;
+      throw e;
+    } finally {
+      await bed.close();
+    }
+  }
+
+  it('IPv6: random octets and extension-header chains (100k)', async () => {
+    const bed = await fuzz6(BASE_SEED + 11, { random: 1, chains: 2, mutated: 0, fragments: 0, icmp: 0 }, 100_000);
+    const d = bed.stack.stats().ipv6?.drops ?? {};
+    expect(d['truncated'] ?? 0, 'truncated').to.be.above(100);
+    expect(d['unknown-next-header'] ?? 0, 'unknown next header').to.be.above(100);
+    expect(d['unknown-option'] ?? 0, 'unknown option').to.be.above(10);
+    expect(d['mapped-address'] ?? 0, 'mapped').to.be.above(10);
+    expect(bed.stack.stats().icmpv6?.errorsSent ?? 0).to.be.above(10);
+  });
+
+  it('IPv6: segments of live connections with mutated fields (100k)', async () => {
+    const bed = await fuzz6(BASE_SEED + 12, { random: 0, chains: 0, mutated: 1, fragments: 0, icmp: 0 }, 100_000);
+    const s = bed.stack.stats();
+    expect(s.connectionsAccepted, 'accepted').to.be.above(20);
+    expect(bed.counts.bytesFromStack, 'data from the stack').to.be.above(100_000);
+  });
+
+  it('IPv6: fragments (reordered, duplicated, overlapping, lost, floods) and ICMPv6 (100k)', async () => {
+    const bed = await fuzz6(BASE_SEED + 13, { random: 0, chains: 0, mutated: 1, fragments: 2, icmp: 2 }, 100_000);
+    const s = bed.stack.stats();
+    expect(s.ipv6?.reassembly.datagramsCompleted ?? 0, 'reassembled').to.be.above(100);
+    expect(s.icmpv6?.echoReplies ?? 0, 'echo replies').to.be.above(100);
+    expect(Object.keys(s.ipv6?.ndpMldDropped ?? {}).length, 'NDP/MLD types').to.be.above(5);
   });
 
   if (SOAK_SECONDS > 0) {

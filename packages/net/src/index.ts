@@ -1,9 +1,10 @@
 /**
  * @tcp-tun/net — the stack and its `node:net`-compatible API.
  *
- * What it does: a {@link Stack} owns one {@link Link} (a port that moves whole IPv4 packets:
- * a TUN device, the in-memory {@link createLinkPair}, or a wrapper of either) and one IPv4
- * address. It parses what the link delivers (IPv4, fragment reassembly, ICMP echo, TCP),
+ * What it does: a {@link Stack} owns one {@link Link} (a port that moves whole IP packets:
+ * a TUN device, the in-memory {@link createLinkPair}, or a wrapper of either) and an IPv4
+ * address, an IPv6 address, or both. It parses what the link delivers (IPv4 and IPv6, extension
+ * headers, fragment reassembly, ICMP and ICMPv6 echo and errors, TCP),
  * demultiplexes segments by 4-tuple to the sans-IO engine of `@tcp-tun/tcp`, drains the
  * engine once per received batch (which coalesces ACKs) and keeps a single Node timer for the
  * earliest deadline of all connections. `stack.net` offers `createServer`,
@@ -26,7 +27,10 @@
  * Debug tracing: `NODE_DEBUG=tcp-tun` (free when off).
  */
 export { Stack, DEFAULT_MAX_CONNECTIONS, type StackOptions, type StackStats, type ConnectionInfo } from './stack.js';
+export type { Ipv6Stats, Icmpv6Stats } from './stack-stats.js';
 export type { TimeWaitStats } from './time-wait-table.js';
+// Warming the connection path before the first real connection (apps/echo does it at start-up).
+export { warmUp, type WarmUpOptions, type WarmUpReport } from './warm-up.js';
 export type { Link, LinkReceiver } from './link.js';
 export type { TcpInfo } from './tcp-info.js';
 // node:diagnostics_channel instrumentation: channel names and message shapes.

@@ -1,18 +1,20 @@
 /**
- * A `Link` is a port that moves whole IPv4 packets: the TUN device of `@tcp-tun/tun`, the
- * in-memory pair used by tests, and wrappers (fault injection, capture) all fit it structurally,
- * so this package never imports the device code.
+ * A `Link` is a port that moves whole IP packets (IPv4 and IPv6, told apart by the version
+ * nibble): the TUN device of `@tcp-tun/tun`, the in-memory pair used by tests, and wrappers
+ * (fault injection, capture) all fit it structurally, so this package never imports the device
+ * code.
  */
 
 /** Called by a link with every packet of one read burst. */
 export type LinkReceiver = (packets: readonly Uint8Array[]) => void;
 
 /**
- * A port that moves whole IPv4 packets in both directions; what a `Stack` runs on (a TUN
- * device, a `createLinkPair` side, or a wrapper such as `withFaults`, `capture` or `traceLink`).
+ * A port that moves whole IP packets (IPv4 and IPv6) in both directions; what a `Stack` runs
+ * on (a TUN device, a `createLinkPair` side, or a wrapper such as `withFaults`, `capture` or
+ * `traceLink`).
  */
 export interface Link {
-  /** Largest IPv4 packet, in octets, the link carries. */
+  /** Largest IP packet, in octets, the link carries (at least 1280 for a stack with IPv6). */
   readonly mtu: number;
   /**
    * Starts delivery. Packets are valid only for the duration of the call (the link may
@@ -37,13 +39,14 @@ export interface Link {
     readonly maxPacket: number;
   };
   /**
-   * Sends one IPv4/TCP packet of up to `tso.maxPacket` octets whose TCP checksum field holds the
-   * PARTIAL sum: the folded pseudo-header sum (RFC 9293 §3.1) over the whole TCP length, not
+   * Sends one IPv4/TCP or IPv6/TCP packet (TCP right after the fixed header) of up to
+   * `tso.maxPacket` octets whose TCP checksum field holds the PARTIAL sum: the folded
+   * pseudo-header sum (RFC 9293 §3.1, RFC 8200 §8.1) over the whole TCP length, not
    * complemented, as Linux's `__tcp_v4_send_check` leaves it for hardware. When its payload is
    * longer than `segmentSize`, the link (or whatever is behind it) cuts it into segments of
    * `segmentSize` payload octets, as Linux's tcp_gso_segment does: headers copied, sequence
    * numbers advanced, FIN and PSH only on the last segment, CWR only on the first, IPv4
-   * identification incremented per segment, checksums completed. A shorter packet is one
+   * identification incremented per segment (IPv6 has none), checksums completed. A shorter packet is one
    * segment that only needs its checksum completed. Copies or writes before returning, and
    * never throws for transient failures, as `send`.
    */

@@ -1,5 +1,5 @@
 /**
- * Packet capture in the classic pcap format (LINKTYPE_RAW: every record is a bare IPv4
+ * Packet capture in the classic pcap format (LINKTYPE_RAW: every record is a bare IPv4 or IPv6
  * packet), readable by tcpdump, tshark and Wireshark. `capture()` wraps any `Link`, so it
  * records exactly what the stack sends and receives, in both directions, in order.
  */

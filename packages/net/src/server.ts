@@ -13,7 +13,7 @@ import { ipv6FromString, ipv6ToString } from '@tcp-tun/ip';
 import { SystemError, argumentError, describe, validatePort } from './errors.js';
 import type { ConnectionHandle, ListenerHandle, ListenerOwner, StackPort } from './handle.js';
 import type { AddressInfo, Socket } from './socket.js';
-import { dualStack, handleEnds, ipType, type DualStackPort } from './socket-address.js';
+import { handleEnds, ipType } from './socket-address.js';
 
 /** Options of `createServer()` (Node's `ServerOpts` that apply here). */
 export interface ServerOpts {
@@ -61,7 +61,7 @@ export interface ListenOptions {
  * '::1' and 'localhost' (127.0.0.1, what `dns.lookup('localhost')` answers from /etc/hosts).
  * Another IP literal is not ours (EADDRNOTAVAIL); a name is not resolved (ENOTFOUND).
  */
-function listenHost(host: string, stack: DualStackPort): string | { code: 'EADDRNOTAVAIL' | 'ENOTFOUND' } {
+function listenHost(host: string, stack: StackPort): string | { code: 'EADDRNOTAVAIL' | 'ENOTFOUND' } {
   if (host === '' || host === '::') return stack.address6 !== undefined ? '::' : '0.0.0.0';
   if (host === '0.0.0.0') return host;
   if (host === 'localhost') return '127.0.0.1';
@@ -93,6 +93,8 @@ interface NodeServerInternals {
 }
 
 let bindServer: (server: Server, port: StackPort, newSocket: SocketFactory) => void;
+/** The stack `stack.net.Server` is constructing a server for (see {@link constructServerWithPort}). */
+let constructing: { readonly port: StackPort; readonly newSocket: SocketFactory } | undefined;
 
 /** A listening TCP port of a tcp-tun stack: a `node:net` `Server` driven by the stack. */
 export class Server extends net.Server {
@@ -126,6 +128,11 @@ export class Server extends net.Server {
     if (typeof options === 'object' && options !== null && options.captureRejections === true) {
       const kCapture = Object.getOwnPropertySymbols(this).find((s) => s.description === 'kCapture');
       if (kCapture !== undefined) (this as unknown as Record<symbol, boolean>)[kCapture] = true;
+    }
+    if (constructing !== undefined) {
+      this.#port = constructing.port;
+      this.#newSocket = constructing.newSocket;
+      constructing = undefined;
     }
   }
 
@@ -179,7 +186,7 @@ export class Server extends net.Server {
     if (typeof backlog !== 'number' || !Number.isInteger(backlog) || backlog < 0) {
       throw argumentError('ERR_INVALID_ARG_VALUE', `The argument 'backlog' must be a non-negative integer. Received ${describe(backlog)}`, 'type');
     }
-    const stack = dualStack(this.#stack);
+    const stack = this.#stack;
     const hasIpv6 = stack.address6 !== undefined;
     const host = options.host ?? (hasIpv6 ? '::' : '0.0.0.0');
     if (typeof host !== 'string') {
@@ -290,7 +297,7 @@ export class Server extends net.Server {
     if (typeof max === 'number' && max > 0 && self._connections >= max) {
       // As Node's onconnection: the connection is closed (close(), so a FIN, not a RST) and
       // reported with 'drop'.
-      const ends = handleEnds(handle, this.#stack, this.#dual);
+      const ends = handleEnds(handle, this.#dual);
       handle.close();
       this.emit('drop', {
         localAddress: ends.local,
@@ -367,6 +374,21 @@ Object.defineProperty(Server.prototype, 'listening', {
 });
 
 /** @internal Gives a server its stack and socket factory (done by `stack.net`). */
+/**
+ * @internal Runs `construct` (a `new` of Server or a subclass) with the stack attached by
+ * Server's own constructor, so a subclass of `stack.net.Server` has its stack in its constructor body.
+ */
+export function constructServerWithPort<T>(port: StackPort, newSocket: SocketFactory, construct: () => T): T {
+  // Saved and restored: an argument of a subclass's super() call may construct another one.
+  const outer = constructing;
+  constructing = { port, newSocket };
+  try {
+    return construct();
+  } finally {
+    constructing = outer;
+  }
+}
+
 export function attachServerPort(server: Server, port: StackPort, newSocket: SocketFactory): void {
   bindServer(server, port, newSocket);
 }

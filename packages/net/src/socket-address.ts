@@ -6,40 +6,12 @@
  * dual-stack socket as Linux reports it, RFC 4291 §2.5.5.2).
  */
 import { isIP } from 'node:net';
-import { ipv4FromMapped, ipv4FromString, ipv4ToString, ipv6FromString, ipv6ToString, isIpv4Mapped, type Ipv6Address } from '@tcp-tun/ip';
-import type { IpAddress, TcpConfig } from '@tcp-tun/tcp';
-import type { ConnectionHandle, HandleOwner, ListenerHandle, ListenerOwner, StackPort } from './handle.js';
+import { ipv4FromMapped, ipv4FromString, ipv4ToString, ipv6FromString, ipv6ToString, isIpv4Mapped } from '@tcp-tun/ip';
+import type { IpAddress } from '@tcp-tun/tcp';
+import type { ConnectionHandle, StackPort } from './handle.js';
 
 /** Node's family names (`remoteFamily`, `address().family`, Node 20's strings). */
 export type FamilyName = 'IPv4' | 'IPv6';
-
-/**
- * The dual-stack view of a {@link StackPort} the socket layer uses (the interface agreed
- * between the stack and the socket layer for IPv6): either address may be missing, `open`
- * takes an address of either family, `listen` a host of either family and `ipv6Only`.
- */
-export interface DualStackPort {
-  /** Our IPv4 address, if the stack has one. */
-  readonly address: string | undefined;
-  readonly addressNumber: number | undefined;
-  /** Our IPv6 address (RFC 5952 text), if the stack has one. */
-  readonly address6: string | undefined;
-  readonly address6Bytes: Ipv6Address | undefined;
-  open(owner: HandleOwner, remoteAddr: IpAddress, remotePort: number, localPort: number | undefined, config?: Partial<TcpConfig>): ConnectionHandle;
-  listen(owner: ListenerOwner, port: number, backlog: number, host: string, ipv6Only?: boolean): ListenerHandle;
-}
-
-/** The dual-stack view of a stack's port (an IPv4-only stack has no `address6`). */
-export function dualStack(port: StackPort): DualStackPort {
-  return port as unknown as DualStackPort;
-}
-
-/** What a connection handle of the dual-stack interface adds: the family and our address. */
-interface DualStackHandle {
-  readonly remoteAddr: IpAddress;
-  readonly localAddr?: IpAddress;
-  readonly family?: 4 | 6;
-}
 
 /** `'IPv4'` for a uint32 address, `'IPv6'` for 16 octets. */
 export function familyOf(addr: IpAddress): FamilyName {
@@ -61,16 +33,10 @@ export function mappedText(addr: number): string {
  * `dual`: the connection belongs to an AF_INET6 socket (a `'::'` listener, or a connect to a
  * v4-mapped literal), so IPv4 addresses show as `::ffff:a.b.c.d`, family 'IPv6'.
  */
-export function handleEnds(handle: ConnectionHandle, port: StackPort, dual: boolean): { remote: string; local: string; family: FamilyName } {
-  const h = handle as unknown as DualStackHandle;
-  const d = dualStack(port);
-  const remoteAddr = h.remoteAddr;
-  const local: IpAddress | undefined = h.localAddr ?? (typeof remoteAddr === 'number' ? d.addressNumber : d.address6Bytes);
-  const text = (a: IpAddress | undefined): string => {
-    if (a === undefined) return typeof remoteAddr === 'number' ? '0.0.0.0' : '::';
-    return typeof a === 'number' && dual ? mappedText(a) : formatIp(a);
-  };
-  return { remote: text(remoteAddr), local: text(local), family: dual ? 'IPv6' : familyOf(remoteAddr) };
+export function handleEnds(handle: ConnectionHandle, dual: boolean): { remote: string; local: string; family: FamilyName } {
+  const remoteAddr = handle.remoteAddr;
+  const text = (a: IpAddress): string => (typeof a === 'number' && dual ? mappedText(a) : formatIp(a));
+  return { remote: text(remoteAddr), local: text(handle.localAddr), family: dual ? 'IPv6' : familyOf(remoteAddr) };
 }
 
 /**
@@ -79,7 +45,7 @@ export function handleEnds(handle: ConnectionHandle, port: StackPort, dual: bool
  * literal as the IPv4 address it maps (an AF_INET6 socket reaches IPv4 peers that way), any
  * other IPv6 literal as its 16 octets (`::1` is the stack's to loop back).
  */
-export function stackAddress(text: string, type: 4 | 6, port: DualStackPort): IpAddress {
+export function stackAddress(text: string, type: 4 | 6, port: StackPort): IpAddress {
   let v4: number;
   if (type === 4) v4 = ipv4FromString(text);
   else {

@@ -96,6 +96,12 @@ describe('socket layer: IPv6 arguments and autoSelectFamily', function () {
     expect(err.address).to.equal('fd00::2');
   });
 
+  it('a localAddress that is not ours fails in bind with EADDRNOTAVAIL, as Node reports it', async () => {
+    const socket = pair.a.net.connect({ port: 80, host: ADDR_B, localAddress: '10.9.9.9' });
+    const err = (await errorOf(socket)) as SystemError;
+    expect([err.code, err.syscall, err.message, err.address]).to.deep.equal(['EADDRNOTAVAIL', 'bind', 'bind EADDRNOTAVAIL 10.9.9.9', '10.9.9.9']);
+  });
+
   it('a localAddress of the other family fails in bind with EINVAL, as Linux', async () => {
     const socket = pair.a.net.connect({ port: 80, host: ADDR_B, localAddress: '::1' });
     const err = (await errorOf(socket)) as SystemError;
@@ -226,6 +232,34 @@ describe('socket layer: dual-stack stacks', function () {
     expect(err.message).to.equal('listen EADDRNOTAVAIL: address not available fd00::9:8080');
   });
 
+  it('listens on ::1 and connects to it on the same stack (loopback), ends reported as ::1', async () => {
+    const server = a.net.createServer((s) => s.end(`${s.remoteAddress}/${s.remoteFamily}`)).listen(7, '::1');
+    await once(server, 'listening');
+    expect(server.address()).to.deep.equal({ address: '::1', family: 'IPv6', port: 7 });
+    const socket = a.net.connect(7, '::1');
+    const chunks: Buffer[] = [];
+    socket.on('data', (c: Buffer) => chunks.push(c));
+    await once(socket, 'end');
+    expect([socket.remoteAddress, socket.localAddress, socket.remoteFamily]).to.deep.equal(['::1', '::1', 'IPv6']);
+    expect(Buffer.concat(chunks).toString()).to.equal('::1/IPv6');
+    server.close();
+  });
+
+  it('connects to "::" and "0.0.0.0" as to loopback, peers read as ::1 and 127.0.0.1, as Linux', async () => {
+    const server = a.net.createServer((s) => s.end()).listen(7);
+    await once(server, 'listening');
+    for (const [host, peer, family] of [
+      ['::', '::1', 'IPv6'],
+      ['0.0.0.0', '127.0.0.1', 'IPv4'],
+    ] as const) {
+      const socket = a.net.connect(7, host);
+      await once(socket, 'connect');
+      expect([socket.remoteAddress, socket.remoteFamily], host).to.deep.equal([peer, family]);
+      socket.destroy();
+    }
+    server.close();
+  });
+
   it('connects with localAddress "::" and reports the stack’s address, and refuses a foreign local IPv6 address', async () => {
     const server = b.net.createServer((s) => s.end()).listen(7, '::');
     await once(server, 'listening');
@@ -238,5 +272,33 @@ describe('socket layer: dual-stack stacks', function () {
     expect(err.code).to.equal('EADDRNOTAVAIL');
     expect(err.message).to.equal('bind EADDRNOTAVAIL fd00::9');
     server.close();
+  });
+});
+
+describe('socket layer: an IPv6-only stack', function () {
+  this.timeout(10_000);
+
+  it('listens on "::" by default and resolves localhost to ::1 (its only loopback)', async () => {
+    const [linkA, linkB] = createLinkPair();
+    const only6 = new Stack({ link: linkA, address6: 'fd00::1' });
+    try {
+      const server = only6.net.createServer((s) => s.end('v6')).listen(7);
+      await once(server, 'listening');
+      expect(server.address()).to.deep.equal({ address: '::', family: 'IPv6', port: 7 });
+      const socket = only6.net.connect(7, 'localhost');
+      const lookups: unknown[][] = [];
+      socket.on('lookup', (...args: unknown[]) => lookups.push(args));
+      await once(socket, 'connect');
+      expect(lookups).to.deep.equal([[null, '::1', 6, 'localhost']]);
+      expect([socket.remoteAddress, socket.remoteFamily]).to.deep.equal(['::1', 'IPv6']);
+      const ipv4 = only6.net.connect(7, '10.0.0.2');
+      const err = (await errorOf(ipv4)) as SystemError;
+      expect(err.message).to.equal('connect ENETUNREACH 10.0.0.2:7');
+      socket.destroy();
+      server.close();
+    } finally {
+      await only6.close();
+      await linkB.close();
+    }
   });
 });

@@ -23,12 +23,11 @@
  *   §4.2.2.13, as Linux) or for `resetAndDestroy()` (`handle.abort()`).
  */
 import net from 'node:net';
-import { inspect } from 'node:util';
-import { ipv6FromString, ipv6ToString } from '@tcp-tun/ip';
-import type { IpAddress, TcpConfig, TcpErrorCode, TcpEvent, TcpState } from '@tcp-tun/tcp';
-import { ConnectAggregateError, SystemError, argumentError, describe, validatePort } from './errors.js';
-import { dualStack, handleEnds, ipType, stackAddress } from './socket-address.js';
-import type { ConnectionHandle, HandleOwner, LookupFunction, StackPort } from './handle.js';
+import type { IpAddress, TcpErrorCode, TcpEvent, TcpState } from '@tcp-tun/tcp';
+import { ConnectAggregateError, SystemError, argumentError, describe } from './errors.js';
+import { handleEnds, ipType, stackAddress } from './socket-address.js';
+import { checkConnectOptions, resolveAll, resolveDefault, resolveOne, sameIpv6, type Attempts, type ConnectTarget, type ResolveHooks } from './socket-connect.js';
+import type { ConnectionHandle, HandleOwner, StackPort } from './handle.js';
 import type { TcpInfo } from './tcp-info.js';
 import type { Server } from './server.js';
 
@@ -67,54 +66,8 @@ const LOOPBACK = '127.0.0.1';
 const ADDRCONFIG = 32;
 
 let bindPort: (socket: Socket, port: StackPort) => void;
-
-/** Where a connect goes once the host is an IP literal. */
-interface ConnectTarget {
-  readonly remotePort: number;
-  readonly localPort: number | undefined;
-  readonly localAddress: string | undefined;
-  readonly tcp: Partial<TcpConfig> | undefined;
-}
-
-/** One address of a lookup answer worth trying. */
-interface Candidate {
-  readonly address: string;
-  readonly family: 4 | 6;
-}
-
-/** An autoSelectFamily connect under way (Node's internalConnectMultiple context). */
-interface Attempts {
-  readonly candidates: readonly Candidate[];
-  next: number;
-  readonly errors: Error[];
-  readonly target: ConnectTarget;
-  readonly timeoutMs: number;
-  timer: NodeJS.Timeout | undefined;
-  /** The handle of the attempt that just failed (its 'closed' is not the socket's). */
-  failed?: ConnectionHandle | undefined;
-}
-
-/** Node's check of `autoSelectFamilyAttemptTimeout`: an int32 ≥ 1, raised to 10; default Node's. */
-function validateAttemptTimeout(value: unknown): number {
-  if (value === undefined || value === null) return net.getDefaultAutoSelectFamilyAttemptTimeout();
-  if (typeof value !== 'number') {
-    throw argumentError('ERR_INVALID_ARG_TYPE', `The "options.autoSelectFamilyAttemptTimeout" property must be of type number. Received ${describe(value)}`, 'type');
-  }
-  if (!Number.isInteger(value) || value < 1 || value > 0x7fffffff) {
-    throw argumentError('ERR_OUT_OF_RANGE', `The value of "options.autoSelectFamilyAttemptTimeout" is out of range. It must be >= 1 && <= 2147483647. Received ${String(value)}`, 'range');
-  }
-  return Math.max(10, value);
-}
-
-/** Whether IPv6 text `a` names the address `b` (RFC 5952 text of ours), spelled either way. */
-function sameIpv6(a: string, b: string | undefined): boolean {
-  if (b === undefined) return false;
-  try {
-    return ipv6ToString(ipv6FromString(a)) === b;
-  } catch {
-    return false;
-  }
-}
+/** The port `stack.net.Socket` is constructing a socket for (see {@link constructWithPort}). */
+let constructingPort: StackPort | undefined;
 
 /** A TCP connection of a tcp-tun stack: a `node:net` `Socket` driven by the stack. */
 export class Socket extends net.Socket {
@@ -196,6 +149,10 @@ export class Socket extends net.Socket {
       this.#keepAliveInitialDelayMs = Math.max(0, Math.trunc(Number(options.keepAliveInitialDelay) || 0));
       this.#keepAliveSet = true;
     }
+    if (constructingPort !== undefined) {
+      this.#port = constructingPort;
+      constructingPort = undefined;
+    }
   }
 
   // ---- getters (Node's, through _getpeername/_getsockname as Node's are) -------------------
@@ -247,34 +204,7 @@ export class Socket extends net.Socket {
     if (port.closed) throw argumentError('ERR_STACK_CLOSED', 'The stack is closed');
     if (listener !== undefined) this.once('connect', listener);
     if (options.port === undefined) throw argumentError('ERR_MISSING_ARGS', 'The "options" or "port" or "path" argument must be specified', 'type');
-    const remotePort = validatePort(options.port, 'Port');
-    if (options.host !== undefined && options.host !== null && typeof options.host !== 'string') {
-      throw argumentError('ERR_INVALID_ARG_TYPE', `The "hostname" argument must be of type string. Received ${describe(options.host)}`, 'type');
-    }
-    // Node's lookupAndConnect: a truthy localAddress must be an IP literal of either family.
-    const localAddress = options.localAddress === undefined || options.localAddress === null || options.localAddress === '' ? undefined : options.localAddress;
-    if (localAddress !== undefined && ipType(localAddress) === 0) {
-      throw argumentError('ERR_INVALID_IP_ADDRESS', `Invalid IP address: ${String(localAddress)}`, 'type');
-    }
-    if (options.localPort !== undefined && typeof options.localPort !== 'number') {
-      throw argumentError('ERR_INVALID_ARG_TYPE', `The "options.localPort" property must be of type number. Received ${describe(options.localPort)}`, 'type');
-    }
-    const localPort = options.localPort === undefined ? undefined : validatePort(options.localPort, 'options.localPort');
-    const autoSelect = options.autoSelectFamily ?? net.getDefaultAutoSelectFamily();
-    if (typeof autoSelect !== 'boolean') {
-      throw argumentError('ERR_INVALID_ARG_TYPE', `The "options.autoSelectFamily" property must be of type boolean. Received ${describe(autoSelect)}`, 'type');
-    }
-    const attemptTimeoutMs = validateAttemptTimeout(options.autoSelectFamilyAttemptTimeout);
-    const host = options.host || 'localhost';
-    const hostType = ipType(host);
-    // Node's socketToDnsFamily: 'IPv4'/'IPv6' (as `address().family` spells them) become 4/6;
-    // anything else goes to the resolver as given. dns.lookup (here: no `lookup` option, the
-    // stack's resolver standing in for it) refuses any other value; a resolver of the
-    // program's own gets it unchecked, and an IP literal is never looked up at all.
-    const family: unknown = options.family === 'IPv4' ? 4 : options.family === 'IPv6' ? 6 : options.family;
-    if (hostType === 0 && options.lookup === undefined && family !== undefined && family !== null && family !== 0 && family !== 4 && family !== 6) {
-      throw argumentError('ERR_INVALID_ARG_VALUE', `The property 'options.family' must be one of: 0, 4, 6. Received ${inspect(family)}`, 'type');
-    }
+    const { remotePort, localAddress, localPort, autoSelect, attemptTimeoutMs, host, hostType, family } = checkConnectOptions(options);
     const lookup = options.lookup ?? port.lookup;
     if (lookup !== undefined && typeof lookup !== 'function') {
       throw argumentError('ERR_INVALID_ARG_TYPE', `The "options.lookup" property must be of type function. Received ${describe(lookup)}`, 'type');
@@ -301,15 +231,15 @@ export class Socket extends net.Socket {
         if (this.connecting) this.#open(host, hostType, target);
       });
     } else if (lookup === undefined) {
-      this.#defaultResolve(host, family, localAddress === undefined && autoSelect, target);
+      resolveDefault(host, family, port.addressNumber !== undefined, this.#resolveHooks(target, attemptTimeoutMs));
     } else {
       const dnsFamily = family === 4 || family === 6 ? family : undefined;
       const hints = typeof options.hints === 'number' && options.hints !== 0 ? options.hints : dnsFamily === undefined ? ADDRCONFIG : 0;
       const dnsOptions: { family: unknown; hints: number; all?: true } = { family, hints };
       if (dnsFamily === undefined && localAddress === undefined && autoSelect) {
         dnsOptions.all = true;
-        this.#resolveAll(lookup, host, dnsOptions, target, attemptTimeoutMs);
-      } else this.#resolve(lookup, host, dnsOptions, target);
+        resolveAll(lookup, host, dnsOptions, remotePort, this.#resolveHooks(target, attemptTimeoutMs));
+      } else resolveOne(lookup, host, dnsOptions, remotePort, this.#resolveHooks(target, attemptTimeoutMs));
     }
     return this;
   }
@@ -427,11 +357,8 @@ export class Socket extends net.Socket {
   _attachAccepted(handle: ConnectionHandle, server: Server, dual = false): void {
     this.#server = server;
     this.server = server;
-    const port = this.#port;
-    if (port !== undefined) {
-      const ends = handleEnds(handle, port, dual);
-      this.#peer = { address: ends.remote, family: ends.family, port: handle.remotePort };
-    }
+    const ends = handleEnds(handle, dual);
+    this.#peer = { address: ends.remote, family: ends.family, port: handle.remotePort };
     this.#attach(handle, dual);
     // The peer may have sent its FIN before we took over: Node reads it (and emits 'end') from
     // the event loop after 'connection', not before.
@@ -594,104 +521,23 @@ export class Socket extends net.Socket {
     this.#updateHold();
   }
 
-  /**
-   * The stack's own resolver (no `lookup` option nor `StackOptions.lookup`), standing in for
-   * `dns.lookup`: `localhost` is 127.0.0.1 (what `dns.lookup('localhost')` answers on Linux
-   * from /etc/hosts; `::1` when `family: 6` asks for IPv6, as the usual hosts file has it), any
-   * other name fails as an unresolvable one does. One answer, so one 'lookup' event, as Node's
-   * autoSelectFamily path with a single address emits.
-   */
-  #defaultResolve(host: string, family: unknown, _all: boolean, target: ConnectTarget): void {
-    process.nextTick(() => {
-      if (!this.connecting || this.destroyed) return;
-      if (host === 'localhost') {
-        const six = family === 6;
-        const address = six ? '::1' : LOOPBACK;
-        this.emit('lookup', null, address, six ? 6 : 4, host);
-        this.#open(address, six ? 6 : 4, target);
-      } else {
-        const err = new SystemError('ENOTFOUND', 'getaddrinfo', host);
-        this.emit('lookup', err, undefined, undefined, host);
-        this.destroy(err);
-      }
-    });
-  }
-
-  /** A one-address lookup (Node's lookupAndConnect without autoSelectFamily): one 'lookup' event. */
-  #resolve(lookup: LookupFunction, host: string, dnsOptions: object, target: ConnectTarget): void {
-    const callback = (err: NodeJS.ErrnoException | null, address: unknown, addressType?: unknown): void => {
-      this.emit('lookup', err, address, addressType, host);
-      if (!this.connecting || this.destroyed) return;
-      if (err !== null && err !== undefined) {
-        this.destroy(err);
-        return;
-      }
-      const type = ipType(address);
-      if (type === 0) {
-        this.destroy(argumentError('ERR_INVALID_IP_ADDRESS', `Invalid IP address: ${String(address)}`, 'type'));
-      } else if (addressType !== 4 && addressType !== 6) {
-        this.destroy(argumentError('ERR_INVALID_ADDRESS_FAMILY', `Invalid address family: ${String(addressType)} ${host}:${target.remotePort}`, 'range'));
-      } else {
+  /** What the resolvers of socket-connect.ts may do to this socket. */
+  #resolveHooks(target: ConnectTarget, attemptTimeoutMs: number): ResolveHooks {
+    return {
+      alive: () => this.connecting && !this.destroyed,
+      lookupEvent: (err, address, family, host) => this.emit('lookup', err, address, family, host),
+      fail: (err) => this.destroy(err),
+      open: (address, type) => {
         this.#unrefTimer();
-        this.#open(address as string, addressType, target);
-      }
+        this.#open(address, type, target);
+      },
+      attemptAll: (order) => {
+        this.#unrefTimer();
+        (this as { autoSelectFamilyAttemptedAddresses: string[] }).autoSelectFamilyAttemptedAddresses = [];
+        this.#attempts = { candidates: order, next: 0, errors: [], target, timeoutMs: attemptTimeoutMs, timer: undefined };
+        this.#attemptNext();
+      },
     };
-    lookup(host, dnsOptions as Parameters<LookupFunction>[1], callback as Parameters<LookupFunction>[2]);
-  }
-
-  /**
-   * Node 20's autoSelectFamily (RFC 8305's "Happy Eyeballs", as Node's
-   * lookupAndConnectMultiple does it): every address of the answer is reported in its own
-   * 'lookup' event; the valid ones are tried one at a time, alternating families starting with
-   * the family of the first answer, each given `autoSelectFamilyAttemptTimeout` ms before the
-   * next is tried; the first to connect wins. When every attempt failed the socket is destroyed
-   * with an `AggregateError` of their errors. A single valid address is an ordinary connect.
-   */
-  #resolveAll(lookup: LookupFunction, host: string, dnsOptions: object, target: ConnectTarget, attemptTimeoutMs: number): void {
-    const callback = (err: NodeJS.ErrnoException | null, answer: unknown): void => {
-      if (!this.connecting || this.destroyed) return;
-      if (err !== null && err !== undefined) {
-        this.emit('lookup', err, undefined, undefined, host);
-        this.destroy(err);
-        return;
-      }
-      // A resolver that answers with one string despite `all` is taken at its word.
-      const list: ReadonlyArray<{ address: unknown; family: unknown }> = Array.isArray(answer)
-        ? (answer as Array<{ address: unknown; family: unknown }>)
-        : [{ address: answer, family: ipType(answer) }];
-      const groups: [Candidate[], Candidate[]] = [[], []];
-      let firstFamily: 4 | 6 | undefined;
-      for (const entry of list) {
-        const { address, family } = entry ?? {};
-        this.emit('lookup', null, address, family, host);
-        if (!this.connecting || this.destroyed) return;
-        if (ipType(address) === 0 || (family !== 4 && family !== 6)) continue;
-        firstFamily ??= family;
-        const group = groups[family === firstFamily ? 0 : 1];
-        if (!group.some((c) => c.address === address)) group.push({ address: address as string, family });
-      }
-      if (groups[0].length === 0) {
-        const first = list[0];
-        if (first === undefined) return; // An empty answer: Node reads past it and stalls too.
-        if (ipType(first.address) === 0) this.destroy(argumentError('ERR_INVALID_IP_ADDRESS', `Invalid IP address: ${String(first.address)}`, 'type'));
-        else this.destroy(argumentError('ERR_INVALID_ADDRESS_FAMILY', `Invalid address family: ${String(first.family)} ${host}:${target.remotePort}`, 'range'));
-        return;
-      }
-      const order: Candidate[] = [];
-      for (let i = 0; i < Math.max(groups[0].length, groups[1].length); i++) {
-        if (i < groups[0].length) order.push(groups[0][i]!);
-        if (i < groups[1].length) order.push(groups[1][i]!);
-      }
-      this.#unrefTimer();
-      if (order.length === 1) {
-        this.#open(order[0]!.address, order[0]!.family, target);
-        return;
-      }
-      (this as { autoSelectFamilyAttemptedAddresses: string[] }).autoSelectFamilyAttemptedAddresses = [];
-      this.#attempts = { candidates: order, next: 0, errors: [], target, timeoutMs: attemptTimeoutMs, timer: undefined };
-      this.#attemptNext();
-    };
-    lookup(host, dnsOptions as Parameters<LookupFunction>[1], callback as Parameters<LookupFunction>[2]);
   }
 
   /** Tries the next address of an autoSelectFamily connect, or fails with every attempt's error. */
@@ -752,8 +598,11 @@ export class Socket extends net.Socket {
    * is emitted and the stack opens it. Failures destroy the socket (or, in an autoSelectFamily
    * connect, move on to the next address).
    */
-  #open(address: string, type: 4 | 6, target: ConnectTarget): void {
+  #open(requested: string, type: 4 | 6, target: ConnectTarget): void {
     if (!this.connecting || this.destroyed) return;
+    // Linux connects to the unspecified address as to loopback, and getpeername() then reads
+    // 127.0.0.1 or ::1 (so `connect(port, server.address().address)` works for a '::' server).
+    const address = requested === '0.0.0.0' ? LOOPBACK : type === 6 && sameIpv6(requested, '::') ? '::1' : requested;
     const port = this.#port;
     if (port === undefined) return;
     if (this.#handle !== undefined) {
@@ -763,7 +612,6 @@ export class Socket extends net.Socket {
       this.#failAlready(address, target.remotePort);
       return;
     }
-    const d = dualStack(port);
     const { remotePort, localAddress } = target;
     this.#peer = { address, family: type === 6 ? 'IPv6' : 'IPv4', port: remotePort };
     const fail = (err: Error): void => {
@@ -777,12 +625,10 @@ export class Socket extends net.Socket {
         fail(new SystemError('EINVAL', 'bind', localAddress, target.localPort));
         return;
       }
-      if (type === 4 && localAddress !== d.address && localAddress !== '0.0.0.0') {
-        fail(new SystemError('EADDRNOTAVAIL', 'connect', address, remotePort));
-        return;
-      }
-      if (type === 6 && localAddress !== '::' && localAddress !== '::1' && !sameIpv6(localAddress, d.address6)) {
-        // RFC 4291 addresses are ours only if configured: bind() fails with EADDRNOTAVAIL.
+      // An address that is not ours: bind() fails with EADDRNOTAVAIL (Node: `bind
+      // EADDRNOTAVAIL 10.9.9.9`); the unspecified address lets the stack choose.
+      const ours = type === 4 ? localAddress === port.address || localAddress === '0.0.0.0' : localAddress === '::' || localAddress === '::1' || sameIpv6(localAddress, port.address6);
+      if (!ours) {
         fail(new SystemError('EADDRNOTAVAIL', 'bind', localAddress, target.localPort));
         return;
       }
@@ -790,24 +636,24 @@ export class Socket extends net.Socket {
     this.emit('connectionAttempt', address, remotePort, type);
     let remote: IpAddress;
     try {
-      remote = stackAddress(address, type, d);
+      remote = stackAddress(address, type, port);
     } catch {
       fail(new SystemError('EADDRNOTAVAIL', 'connect', address, remotePort));
       return;
     }
-    if (typeof remote !== 'number' && d.address6 === undefined) {
+    if (typeof remote !== 'number' && port.address6 === undefined) {
       // No IPv6 address and no IPv6 route: as a host whose IPv6 is off (the agreed stack
       // interface throws the same; checked here so an IPv4-only stack never sees 16 octets).
       fail(new SystemError('ENETUNREACH', 'connect', address, remotePort));
       return;
     }
-    if (typeof remote === 'number' && d.addressNumber === undefined) {
+    if (typeof remote === 'number' && port.addressNumber === undefined) {
       fail(new SystemError('ENETUNREACH', 'connect', address, remotePort));
       return;
     }
     try {
       // A v4-mapped literal is an AF_INET6 socket reaching an IPv4 peer: its ends read as IPv6.
-      this.#attach(d.open(this, remote, remotePort, target.localPort, target.tcp), type === 6 && typeof remote === 'number');
+      this.#attach(port.open(this, remote, remotePort, target.localPort, target.tcp), type === 6 && typeof remote === 'number');
     } catch (err) {
       if (!(err instanceof SystemError)) throw err;
       fail(err);
@@ -817,11 +663,8 @@ export class Socket extends net.Socket {
   /** Takes `handle` as this socket's connection; `dual`: it belongs to an AF_INET6 socket (IPv4 ends read as `::ffff:a.b.c.d`). */
   #attach(handle: ConnectionHandle, dual = false): void {
     this.#handle = handle;
-    const port = this.#port;
-    if (port !== undefined) {
-      const ends = handleEnds(handle, port, dual);
-      this.#local = { address: ends.local, family: ends.family, port: handle.localPort };
-    }
+    const ends = handleEnds(handle, dual);
+    this.#local = { address: ends.local, family: ends.family, port: handle.localPort };
     handle.setOwner(this);
     // Settings made before the connection existed (constructor/connect options, or set early).
     if (this.#noDelay !== undefined) handle.setNoDelay(this.#noDelay);
@@ -1118,6 +961,21 @@ Object.defineProperties(Socket.prototype, {
     },
   },
 });
+
+/**
+ * @internal Runs `construct` (a `new` of Socket or a subclass) with `port` attached by Socket's
+ * own constructor, so a subclass of `stack.net.Socket` has its stack in its constructor body.
+ */
+export function constructWithPort<T>(port: StackPort, construct: () => T): T {
+  // Saved and restored: an argument of a subclass's super() call may construct another one.
+  const outer = constructingPort;
+  constructingPort = port;
+  try {
+    return construct();
+  } finally {
+    constructingPort = outer;
+  }
+}
 
 /** @internal Gives a socket its stack (done by `stack.net`). */
 export function attachStackPort(socket: Socket, port: StackPort): void {

@@ -297,6 +297,11 @@ function ipv6Drops(drops: Readonly<Record<string, number>>): Record<string, numb
   return out;
 }
 
+/** An endpoint as text: `10.0.0.1:80`, or `[fd00::1]:80` for IPv6 (RFC 5952 §6). */
+export function endpointToString(a: IpAddress, port: number): string {
+  return typeof a === 'number' ? `${ipv4ToString(a)}:${port}` : `[${ipv6ToString(a)}]:${port}`;
+}
+
 /** An address as text: dotted quad for IPv4, RFC 5952 for IPv6. */
 export function ipAddressToString(a: IpAddress): string {
   return typeof a === 'number' ? ipv4ToString(a) : ipv6ToString(a);

@@ -23,7 +23,6 @@ import { debuglog } from 'node:util';
 import {
   DEFAULT_REASSEMBLER6_OPTIONS,
   IPV6_LOOPBACK,
-  Icmpv6RateLimiter,
   Ipv4Reassembler,
   Ipv6Reassembler,
   ipv4FromString,
@@ -59,10 +58,8 @@ import { linger, lingers } from './linger.js';
 import { ListenerTable } from './listeners.js';
 import { FamilyTrains, GsoTrain, trainMaxPacket } from './gso-train.js';
 import { ConnectionHandle, type HandleDriver, type HandleOwner, type LookupFunction, type StackPort } from './handle.js';
-import type { Icmpv4Context } from './icmpv4-in.js';
-import type { Icmpv6Context } from './icmpv6-in.js';
-import { Ipv4Ingress, view } from './ipv4-in.js';
-import { Ipv6Ingress } from './ipv6-in.js';
+import { view, type Ipv4Ingress } from './ipv4-in.js';
+import type { Ipv6Ingress } from './ipv6-in.js';
 import type { ConnectionEntry, ListenerEntry } from './internal.js';
 import { Ipv4Egress, OUTPUT_BUFFER_SIZE } from './ipv4-egress.js';
 import { Ipv6Egress, OUTPUT_BUFFER_SIZE6 } from './ipv6-egress.js';
@@ -73,7 +70,8 @@ import { deriveSecrets, type StackSecrets } from './secrets.js';
 import { createStackNet } from './stack-net.js';
 import { DEFAULT_MAX_CONNECTIONS, checkStackOptions, limitOption, type StackOptions } from './stack-options.js';
 import { StackEgress } from './stack-egress.js';
-import { connectionRows, ipAddressToString, newIpv6Counters, newStackCounters, stackStats, type ConnectionInfo, type StackStats } from './stack-stats.js';
+import { createIngressLegs } from './stack-legs.js';
+import { connectionRows, endpointToString, ipAddressToString, newIpv6Counters, newStackCounters, stackStats, type ConnectionInfo, type StackStats } from './stack-stats.js';
 import { StackTimer } from './stack-timer.js';
 import { DEFAULT_MAX_TIME_WAIT, TimeWaitTable } from './time-wait-table.js';
 import { traceLink, type TracingLink } from './trace.js';
@@ -210,53 +208,25 @@ export class Stack {
       remove: (entry) => this.#remove(entry),
       enterTimeWait: (entry, record) => this.#enterTimeWait(entry, record),
     });
-    if (addr4 !== undefined && egress4 !== undefined) {
-      const icmp: Icmpv4Context = {
-        address: addr4,
-        mtu: this.mtu,
-        counters: this.#counters,
-        drop: (reason) => this.#drop(reason),
-        connection: (remoteAddr, remotePort, localPort) => this.#table.get(remoteAddr, remotePort, localPort),
-        schedule: (entry) => this.#drain.schedule(entry),
-        sendIcmp: (remote, repr) => egress4.sendIcmp(remote, repr),
-      };
-      this.#ipv4 = new Ipv4Ingress({
-        address: addr4,
-        counters: this.#counters,
-        reassembler: this.#reassembler,
-        timer: this.#timer,
-        icmp,
-        drop: (reason) => this.#drop(reason),
-        countExpired: (before) => this.#countExpired(before),
-        receiveTcp: (now, ip, bytes, start, end) => this.#receiveTcp(now, ip.src, ip.ecn, bytes, start, end, addr4),
-      });
-    }
-    if (addr6 !== undefined && egress6 !== undefined) {
-      const icmp6: Icmpv6Context = {
-        address: addr6,
-        mtu: this.mtu,
-        counters: this.#counters,
-        counters6: this.#counters6,
-        // RFC 4443 §2.4 (f): a token bucket; 100 errors a second, bursts of 50.
-        limiter: new Icmpv6RateLimiter({ ratePerSecond: 100, burst: 50 }),
-        drop: (reason) => this.#drop(reason),
-        connection: (remoteAddr, remotePort, localPort) => this.#table.get(remoteAddr, remotePort, localPort),
-        schedule: (entry) => this.#drain.schedule(entry),
-        sendIcmp: (src, dst, repr) => egress6.sendIcmp(src, dst, repr),
-      };
-      this.#ipv6 = new Ipv6Ingress({
-        address: addr6,
-        counters: this.#counters,
-        counters6: this.#counters6,
-        reassembler: this.#reassembler6,
-        timer: this.#timer,
-        icmp: icmp6,
-        drop: (reason) => this.#drop(reason),
-        // The listener and connection keep the addresses: our own (stable) objects, never the
-        // parse target's.
-        receiveTcp: (now, src, dst, ecn, bytes, start, end) => this.#receiveTcp(now, src, ecn, bytes, start, end, isIpv6Loopback(dst) ? IPV6_LOOPBACK : addr6),
-      });
-    }
+    const legs = createIngressLegs({
+      addr4,
+      addr6,
+      egress4,
+      egress6,
+      mtu: this.mtu,
+      counters: this.#counters,
+      counters6: this.#counters6,
+      reassembler: this.#reassembler,
+      reassembler6: this.#reassembler6,
+      timer: this.#timer,
+      drop: (reason) => this.#drop(reason),
+      countExpired: (before) => this.#countExpired(before),
+      connection: (remoteAddr, remotePort, localPort) => this.#table.get(remoteAddr, remotePort, localPort),
+      schedule: (entry) => this.#drain.schedule(entry),
+      receiveTcp: (now, src, ecn, bytes, begin, finish, local) => this.#receiveTcp(now, src, ecn, bytes, begin, finish, local),
+    });
+    this.#ipv4 = legs.ipv4;
+    this.#ipv6 = legs.ipv6;
     const { net, port } = createStackNet({
       closed: () => this.#closing,
       address: this.address,
@@ -396,7 +366,7 @@ export class Stack {
     const entry = this.#addEntry(conn, undefined);
     entry.owner = owner;
     this.#counters.connectionsOpened++;
-    if (debug.enabled) debug('connect %s:%d -> %s:%d', ipAddressToString(localAddr), port, remoteAddress, remotePort);
+    if (debug.enabled) debug('connect %s -> %s', endpointToString(localAddr, port), endpointToString(remoteAddr, remotePort));
     this.#drain.schedule(entry);
     return new ConnectionHandle(entry, this.#driver);
   }
@@ -615,7 +585,7 @@ export class Stack {
   // ---- connection life cycle ------------------------------------------------------------
 
   #dispatch(entry: ConnectionEntry, ev: TcpEvent): void {
-    if (debug.enabled) debug('%s:%d %s %s', ipAddressToString(entry.remoteAddr), entry.remotePort, entry.conn.state, ev.type);
+    if (debug.enabled) debug('%s %s %s', endpointToString(entry.remoteAddr, entry.remotePort), entry.conn.state, ev.type);
     const l = entry.listener;
     if (l !== undefined) {
       // Embryonic: the listener learns of it; other events wait for the socket, which reads
@@ -697,7 +667,7 @@ export class Stack {
       entry.listener = undefined;
     }
     diag.close(this, this.address, entry);
-    if (debug.enabled) debug('%s:%d removed', ipAddressToString(entry.remoteAddr), entry.remotePort);
+    if (debug.enabled) debug('%s removed', endpointToString(entry.remoteAddr, entry.remotePort));
   }
 
   /**

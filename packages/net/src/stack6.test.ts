@@ -4,6 +4,9 @@
  * driven through their `StackPort`, with a fake clock that only the tests advance. And one stack
  * on a `RawLink` for ICMPv6, fragments, NDP/MLD, mapped addresses and the error rate limit.
  */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { expect } from 'chai';
 import {
   IPV6_LOOPBACK,
@@ -18,9 +21,10 @@ import {
 } from '@tcp-tun/ip';
 import { ADDR_A, ADDR_B, RawLink, seededBytes } from './__tests__/harness.js';
 import { TsoLink } from './__tests__/gso.js';
-import { connect, fragment6, icmpv6Packet, listen, turn, until, type Conn } from './__tests__/raw6.js';
+import { Conn, connect, fragment6, icmpv6Packet, listen, turn, until } from './__tests__/raw6.js';
 import { createLinkPair } from './link-pair.js';
 import type { Link, LinkReceiver } from './link.js';
+import { capture } from './pcap.js';
 import { Stack } from './stack.js';
 
 const A6 = 'fd00::1';
@@ -121,6 +125,27 @@ describe('Stack over IPv6', function () {
     });
   }
 
+  it('a new SYN reopens an IPv6 4-tuple in TIME-WAIT (RFC 6191)', async () => {
+    const p = pair6();
+    try {
+      const l = listen(p.b, 97, '::');
+      l.onAccept = (c) => c.write(new TextEncoder().encode('bye'), true); // B closes first
+      const c = connect(p.a, B6, 97);
+      await until('first closed', () => c.ended);
+      c.handle.shutdown();
+      await until('b in TIME-WAIT', () => p.b.stats().timeWait.held === 1 && c.closed);
+      const port = c.handle.localPort;
+      const again = new Conn();
+      again.handle = p.a._port().open(again, ipv6FromString(B6), 97, port);
+      p.advance(10); // a later timestamp for the new SYN
+      await until('reopened', () => again.connected && l.accepted.length === 2);
+      expect(again.handle.localPort).to.equal(port);
+      expect(p.b.stats().timeWait.reused).to.equal(1);
+    } finally {
+      await p.close();
+    }
+  });
+
   it('a SYN to a closed port gets a RST: ECONNREFUSED', async () => {
     const p = pair6();
     try {
@@ -220,6 +245,75 @@ describe('Stack over IPv6', function () {
     }
   });
 
+  it('labels each connection\'s packets with one flow label (RFC 6437), different per connection, never 0; hop limit 64, ECN in the traffic class', async () => {
+    const sent: Uint8Array[] = [];
+    const recording = (inner: Link): Link => ({
+      get mtu() {
+        return inner.mtu;
+      },
+      start: (r) => inner.start(r),
+      send: (p) => {
+        sent.push(p.slice());
+        inner.send(p);
+      },
+      close: () => inner.close(),
+    });
+    const p = pair6({ wrapA: recording, tcp: { ecn: true } });
+    try {
+      const l = listen(p.b, 96, '::');
+      const c1 = connect(p.a, B6, 96);
+      const c2 = connect(p.a, B6, 96);
+      await until('both', () => c1.connected && c2.connected && l.accepted.length === 2);
+      c1.write(seededBytes(20_000, 1), true);
+      c2.write(seededBytes(20_000, 2), true);
+      await until('ended', () => l.accepted.every((c) => c.ended));
+      const labels = new Map<number, Set<number>>();
+      for (const pkt of sent) {
+        if (pkt[0]! >> 4 !== 6 || pkt[6] !== 6) continue;
+        expect(pkt[7], 'hop limit').to.equal(64);
+        const port = (pkt[40]! << 8) | pkt[41]!;
+        const label = ((pkt[1]! & 0x0f) << 16) | (pkt[2]! << 8) | pkt[3]!;
+        if (!labels.has(port)) labels.set(port, new Set());
+        labels.get(port)?.add(label);
+      }
+      const ports = [c1.handle.localPort, c2.handle.localPort];
+      const [l1, l2] = ports.map((port) => [...(labels.get(port) ?? [])]);
+      expect(l1).to.have.length(1);
+      expect(l2).to.have.length(1);
+      expect(l1?.[0]).to.not.equal(0);
+      expect(l1?.[0]).to.not.equal(l2?.[0]);
+      // ECN: new data of an ECN connection goes out ECT(0) (binary 10) in the traffic class's low bits.
+      const ecnMarks = sent.filter((pkt) => pkt[0]! >> 4 === 6 && pkt.length > 100).map((pkt) => ((pkt[1]! >> 4) & 0x03));
+      expect(ecnMarks.length).to.be.greaterThan(0);
+      expect(ecnMarks.every((e) => e === 2)).to.equal(true);
+    } finally {
+      await p.close();
+    }
+  });
+
+  it('capture() records IPv6 and IPv4 packets in one LINKTYPE_RAW file; rows and stats name the family', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tcptun-pcap6-'));
+    const file = join(dir, 'dual.pcap');
+    const p = pair6({ wrapA: (l) => capture(l, file) });
+    try {
+      const l = listen(p.b, 95, '::');
+      const c6 = connect(p.a, B6, 95);
+      const c4 = connect(p.a, ipv4FromString(ADDR_B), 95);
+      await until('both', () => c6.connected && c4.connected && l.accepted.length === 2);
+      const rows = p.a.connections().map((r) => `${r.family} ${r.localAddress} ${r.remoteAddress}`).sort();
+      expect(rows).to.deep.equal([`4 ${ADDR_A} ${ADDR_B}`, `6 ${A6} ${B6}`]);
+      await p.close();
+      const b = readFileSync(file);
+      expect(b.readUInt32LE(20)).to.equal(101);
+      const versions = new Set<number>();
+      for (let off = 24; off < b.length; off += 16 + b.readUInt32LE(off + 8)) versions.add((b[off + 16] as number) >> 4);
+      expect([...versions].sort()).to.deep.equal([4, 6]);
+    } finally {
+      await p.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('packet too big lowers the MSS and the transfer completes intact (GSO on and off)', async () => {
     for (const gso of [false, true]) {
       let ptbs = 0;
@@ -243,6 +337,8 @@ describe('Stack over IPv6', function () {
         expect(ptbs).to.be.greaterThan(0);
         expect(p.a.stats().icmpv6?.errorsReceived).to.be.greaterThan(0);
         expect(c.handle.tcpInfo().sendMss).to.be.at.most(1280 - 60);
+        // With GSO, the trains after the packet too big are cut at the new MSS (they pass the hop).
+        if (gso) expect(p.a.stats().superPacketsOut).to.be.greaterThan(2);
       } finally {
         await p.close();
       }
@@ -350,6 +446,27 @@ describe('Stack over IPv6: ICMPv6 and the IPv6 leg on a raw link', function () {
     const st = stack.stats().icmpv6;
     expect(st?.errorsSent).to.equal(50);
     expect(st?.errorsRateLimited).to.equal(151);
+  });
+
+  it('ICMPv6 destination unreachable during connect fails it as Linux does (port → ECONNREFUSED, no route → ENETUNREACH)', async () => {
+    for (const [code, expected] of [
+      [4, 'ECONNREFUSED'],
+      [0, 'ENETUNREACH'],
+      [1, 'EHOSTUNREACH'],
+    ] as const) {
+      link.sent.length = 0;
+      const c = connect(stack, PEER6, 5000 + code);
+      await turn();
+      const syn = link.sent.find((p) => p[0]! >> 4 === 6 && p[6] === 6);
+      if (syn === undefined) throw new Error('no SYN');
+      await link.inject(icmpv6Packet('fd00::fe', A6, { type: 'dest-unreachable', code, quoted: syn.slice() }));
+      expect(c.error, `code ${code}`).to.equal(expected);
+    }
+    expect(stack.stats().icmpv6?.errorsReceived).to.equal(3);
+    // A quote of someone else's packet (another source) matches nothing.
+    const other = icmpv6Packet(PEER6, 'fd00::3', { type: 'echo-request', ident: 1, seqNo: 1, data: new Uint8Array(8) });
+    await link.inject(icmpv6Packet('fd00::fe', A6, { type: 'dest-unreachable', code: 4, quoted: other }));
+    expect(stack.stats().ipv6?.drops['icmpv6-not-ours']).to.equal(1);
   });
 
   it('IPv4-only stack: IPv6 is dropped as before and stats have no ipv6 part', async () => {

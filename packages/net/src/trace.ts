@@ -13,6 +13,7 @@
  * takes the first sequence number seen as its base. Numbers keep growing past 2^32 (no wrap).
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
+import { ipv6ToString } from '@tcp-tun/ip';
 import type { Link, LinkReceiver } from './link.js';
 
 /** Which way a segment went, seen from the traced stack. */
@@ -137,7 +138,7 @@ export interface TraceConnectionRow {
   readonly state: string;
   /** Our port. */
   readonly localPort: number;
-  /** The peer's address, dotted quad. */
+  /** The peer's address: dotted quad, or RFC 5952 text for IPv6. */
   readonly remoteAddress: string;
   /** The peer's port. */
   readonly remotePort: number;
@@ -311,19 +312,35 @@ export function traceLink(link: Link, sink: TraceSink, options: TraceOptions = {
   };
 
   const record = (packet: Uint8Array, dir: TraceDirection, t: number): boolean => {
-    if (packet.length < 20 || packet[0]! >> 4 !== 4) return false;
+    const version = packet.length > 0 ? packet[0]! >> 4 : 0;
+    let tcp: number;
+    let total: number;
+    let srcText: string;
+    let dstText: string;
     const v = new DataView(packet.buffer, packet.byteOffset, packet.byteLength);
-    const ihl = (packet[0]! & 0x0f) * 4;
-    const total = Math.min(v.getUint16(2), packet.length);
-    // Only first fragments carry the TCP header; a later fragment (offset > 0) is skipped.
-    if (v.getUint8(9) !== TCP || (v.getUint16(6) & 0x1fff) !== 0 || ihl < 20 || total < ihl + 20) return false;
-    const tcp = ihl;
+    if (version === 6) {
+      // IPv6: TCP right after the fixed header (what the stack sends; extension headers skipped).
+      if (packet.length < 60 || v.getUint8(6) !== TCP) return false;
+      tcp = 40;
+      total = Math.min(40 + v.getUint16(4), packet.length);
+      srcText = `[${ipv6ToString(packet.subarray(8, 24))}]`;
+      dstText = `[${ipv6ToString(packet.subarray(24, 40))}]`;
+    } else {
+      if (packet.length < 20 || version !== 4) return false;
+      const ihl = (packet[0]! & 0x0f) * 4;
+      total = Math.min(v.getUint16(2), packet.length);
+      // Only first fragments carry the TCP header; a later fragment (offset > 0) is skipped.
+      if (v.getUint8(9) !== TCP || (v.getUint16(6) & 0x1fff) !== 0 || ihl < 20 || total < ihl + 20) return false;
+      tcp = ihl;
+      srcText = dotted(v, 12);
+      dstText = dotted(v, 16);
+    }
     const dataOffset = (v.getUint8(tcp + 12) >> 4) * 4;
     if (dataOffset < 20 || tcp + dataOffset > total) return false;
     const srcPort = v.getUint16(tcp);
     const dstPort = v.getUint16(tcp + 2);
-    const local = dir === 'out' ? `${dotted(v, 12)}:${srcPort}` : `${dotted(v, 16)}:${dstPort}`;
-    const remote = dir === 'out' ? `${dotted(v, 16)}:${dstPort}` : `${dotted(v, 12)}:${srcPort}`;
+    const local = dir === 'out' ? `${srcText}:${srcPort}` : `${dstText}:${dstPort}`;
+    const remote = dir === 'out' ? `${dstText}:${dstPort}` : `${srcText}:${srcPort}`;
     const key = `${local}-${remote}`;
     const flags = v.getUint8(tcp + 13);
     const rawSeq = v.getUint32(tcp + 4);
@@ -422,7 +439,8 @@ export function traceLink(link: Link, sink: TraceSink, options: TraceOptions = {
       return; // a closed stack: nothing more to sample
     }
     for (const row of rows) {
-      const conn = byRow.get(`${row.localPort}-${row.remoteAddress}:${row.remotePort}`);
+      const remoteText = row.remoteAddress.includes(':') ? `[${row.remoteAddress}]` : row.remoteAddress;
+      const conn = byRow.get(`${row.localPort}-${remoteText}:${row.remotePort}`);
       if (conn === undefined) continue;
       const ss = row.ssthresh;
       const info = {

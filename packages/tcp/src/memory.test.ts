@@ -1,7 +1,14 @@
 /**
  * Heap cost of idle connections (not timed): 10,000 established TcpConnection objects, before
- * and after each moved a little data both ways, must stay below 4 KiB each. Buffers are
- * allocated lazily and released when empty, so an idle connection holds no ring or scoreboard.
+ * and after each moved a little data both ways. Buffers are allocated lazily and released when
+ * empty, so an idle connection holds no ring; the scoreboard, the reply queue, the out-of-order
+ * range list and the limit totals are made on first use.
+ *
+ * The engine's budget is tighter than the 4 KiB a whole connection may take (issue 11): the
+ * stack's records and the `Socket` (Node's streams) take ~2.4 KiB more (bench/PROFILE.md round
+ * 4). Measured 1,985 B after the handshake and 2,438 B after a request/response (Node 20); the
+ * bounds leave ~15 % for V8's variation, so an object or a boxed field added to every
+ * connection shows up here.
  */
 import { expect } from 'chai';
 import { setFlagsFromString } from 'node:v8';
@@ -18,6 +25,10 @@ function heapUsed(): number {
 }
 
 const N = 10_000;
+/** Engine heap per idle connection after the handshake, octets (measured 1,985). */
+const ENGINE_BUDGET_ESTABLISHED = 2304;
+/** The same after a request/response (measured 2,438: RACK state, Cubic epoch, scoreboard). */
+const ENGINE_BUDGET_AFTER_DATA = 2816;
 const DATA = bytes(100);
 
 function open(i: number): TcpConnection {
@@ -49,7 +60,7 @@ function exchange(conn: TcpConnection, i: number): void {
 describe('memory per idle connection', function () {
   this.timeout(60_000);
 
-  it(`${N} idle established connections stay below 4 KiB of heap each, also after exchanging data`, () => {
+  it(`${N} idle established connections stay within the engine's budget (${ENGINE_BUDGET_ESTABLISHED} B, ${ENGINE_BUDGET_AFTER_DATA} B after exchanging data)`, () => {
     const before = heapUsed();
     const conns: TcpConnection[] = [];
     for (let i = 0; i < N; i++) conns.push(open(i));
@@ -62,8 +73,8 @@ describe('memory per idle connection', function () {
     }
     // Reported so a regression is visible in the test output.
     console.log(`      heap per idle connection: ${established.toFixed(0)} B after the handshake, ${afterData.toFixed(0)} B after a request/response`);
-    expect(established).to.be.below(4096);
-    expect(afterData).to.be.below(4096);
+    expect(established).to.be.below(ENGINE_BUDGET_ESTABLISHED);
+    expect(afterData).to.be.below(ENGINE_BUDGET_AFTER_DATA);
     expect(conns.length).to.equal(N);
   });
 });

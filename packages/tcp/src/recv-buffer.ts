@@ -23,6 +23,12 @@ import { giveBlock, takeBlock } from './block-pool.js';
 
 const MIN_STORAGE = 4096;
 
+/**
+ * The range list of every buffer that never held out-of-order data: empty and never added to
+ * (`insertRange` gives a buffer its own), so an in-order connection carries no array of its own.
+ */
+const NO_RANGES: number[] = [];
+
 /** Ring of received octets: in-order ones waiting for `recv()` and out-of-order ones held for reassembly. */
 export class RecvBuffer {
   /** Most octets held, readable and out-of-order together. */
@@ -34,7 +40,7 @@ export class RecvBuffer {
   /** Stream offset one past the last contiguous octet (RCV.NXT as a stream offset). */
   private contigEnd = 0;
   /** Out-of-order ranges as flat [start, end, start, end, ...], sorted, disjoint, non-adjacent, all > contigEnd. */
-  private readonly ranges: number[] = [];
+  private ranges: number[] = NO_RANGES;
   private held = 0;
 
   constructor(capacity: number) {
@@ -226,6 +232,7 @@ export class RecvBuffer {
   }
 
   private insertRange(start: number, end: number): void {
+    if (this.ranges === NO_RANGES) this.ranges = [];
     const r = this.ranges;
     // Find the first range that ends at or after `start` (could merge with it).
     let i = 0;

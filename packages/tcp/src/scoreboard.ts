@@ -259,6 +259,9 @@ export class Scoreboard {
    * measures the repair, not the path), or -1.
    */
   ack(ackOff: number, now: number, rack: RackState): number {
+    // Nothing was ever recorded, or everything was released: nothing to acknowledge, and the
+    // empty board a connection shares until its first data segment is never written.
+    if (this.cap === 0) return -1;
     let karnXmit = -1;
     let retransAcked = false;
     while (this.count > 0) {

@@ -146,6 +146,7 @@ function setOffloads(fd: number, offload: boolean): void {
     const r = ioctl(fd, Ioctl.TUNSETVNETHDRSZ, size);
     if (r.value < 0) throw configError('ioctl(TUNSETVNETHDRSZ)', r.errno ?? 'EIO', ` (${VNET_HEADER_SIZE})`);
   }
+  // TSO6 too: IPv6 TCP super-segments arrive whole (the stack's IPv6 leg takes them as IPv4's).
   const flags = offload ? TunOffload.TUN_F_CSUM | TunOffload.TUN_F_TSO4 | TunOffload.TUN_F_TSO6 : 0;
   const r = ioctlValue(fd, Ioctl.TUNSETOFFLOAD, flags);
   if (r.value < 0) throw configError('ioctl(TUNSETOFFLOAD)', r.errno ?? 'EIO', ` (0x${flags.toString(16)})`);

@@ -45,7 +45,7 @@ export interface TunStats {
   /** Packets whose write failed (EAGAIN, ENOBUFS, EIO when down, EINVAL for garbage, ...). */
   readonly txDropped: number;
   /**
-   * Offload only: packets written by `sendTso()` as GSO super-packets (`gso_type` TCPV4), each
+   * Offload only: packets written by `sendTso()` as GSO super-packets (`gso_type` TCPV4 or TCPV6), each
    * counted once in `txPackets`; `txSegments` counts the segments they stand for.
    */
   readonly txSuperSegments: number;
@@ -335,7 +335,7 @@ export class TunDevice extends EventEmitter {
    * whole to a local socket, as a GRO'd one); a shorter one is a single segment whose checksum the
    * kernel trusts without computing it. The bytes are copied before this returns. Failures are
    * counted in `stats.txDropped`, never thrown, as with `send()`; so is a packet that is not a
-   * well-formed IPv4/TCP or IPv6/TCP one (no extension headers) or is too long.
+   * well-formed IPv4/TCP or IPv6/TCP one or is too long.
    * @throws TunError `ERR_TUN_NO_OFFLOAD` when the device was opened without `offload`.
    */
   sendTso(packet: Uint8Array, segmentSize: number): void {

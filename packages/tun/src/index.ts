@@ -13,10 +13,10 @@
  *   root prepared for this user opens without privilege; tuning defaults it may not change are
  *   skipped with one warning; `configure: false` touches nothing. What cannot be fixed fails with
  *   `ERR_TUN_PERMISSION` / `ERR_TUN_CONFIG` naming the command that would fix it.
- * - With `offload: true` (virtio-net header, TUNSETOFFLOAD CSUM|TSO4|TSO6) the kernel hands over TCP
- *   super-segments of up to 65535 bytes and partial checksums; the device strips the header and
- *   completes the checksums, so receivers still get ordinary valid IPv4 packets, only larger than
- *   the MTU. Without it, offloads are turned off even on a persistent device that had them.
+ * - With `offload: true` (virtio-net header, TUNSETOFFLOAD CSUM|TSO4|TSO6) the kernel hands over
+ *   TCP super-segments of up to 65535 bytes and partial checksums; the device strips the header
+ *   and completes the checksums, so receivers still get ordinary valid IPv4 or IPv6 packets, only
+ *   larger than the MTU. Without it, offloads are turned off even on a persistent device that had them.
  * - One read is one whole packet and one `send()` is one whole packet; reads always offer at
  *   least 64 KiB, so no packet is truncated.
  * - FFI is never on the packet path: packets are read and written with `fs.readSync` and

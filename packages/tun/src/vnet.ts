@@ -86,36 +86,37 @@ export const TCP_CHECKSUM_OFFSET = 16;
 
 /**
  * Writes, at `out[offset..offset+10]`, the virtio-net header that asks the kernel to finish the
- * IPv4/TCP or IPv6/TCP `packet` we are about to write (virtio spec v1.2 §5.1.6.2, the driver's
- * side of it):
- * - always `NEEDS_CSUM`, `csum_start` = the IP header length, `csum_offset` = 16: the TCP
+ * IPv4/TCP or IPv6/TCP `packet` we are about to write (virtio spec v1.2 §5.1.6.2, the driver's side of it):
+ * - always `NEEDS_CSUM`, `csum_start` = the IPv4 header length, `csum_offset` = 16: the TCP
  *   checksum field must already hold the folded pseudo-header sum over the whole TCP length, not
  *   complemented (what Linux's `__tcp_v4_send_check` leaves for a partial checksum);
- * - when the TCP payload is longer than `segmentSize`: `gso_type` TCPV4 (TCPV6; plus the ECN flag if
+ * - when the TCP payload is longer than `segmentSize`: `gso_type` TCPV4, or TCPV6 for IPv6 (plus the ECN flag if
  *   CWR is set, so the kernel keeps it on the first segment only), `gso_size` = `segmentSize`
- *   and `hdr_len` = IP + TCP header length. The kernel cuts the payload into `segmentSize`
+ *   and `hdr_len` = IPv4 + TCP header length. The kernel cuts the payload into `segmentSize`
  *   pieces, FIN and PSH only on the last, and fixes lengths, IDs and checksums (tcp_gso_segment),
  *   or delivers the packet whole when it is for a local socket (as a GRO'd one).
  * - otherwise `gso_type` NONE: one packet whose checksum the kernel need not compute.
  *
  * Returns the number of segments the packet stands for (1 without GSO), or 0 when `packet` is
- * not something to describe this way (shorter than its headers, neither IPv4 nor IPv6, not TCP
- * (for IPv6: a next header other than TCP), an IPv4 fragment, IHL or data offset out of range, or
- * `segmentSize` not 1..65535); then nothing is written.
+ * not something to describe this way (shorter than its headers, not IPv4 or IPv6, not TCP right
+ * after the IP header, an IPv4 fragment,
+ * IHL or data offset out of range, or `segmentSize` not 1..65535); then nothing is written.
  */
 export function writeTcpOffloadHeader(out: Uint8Array, offset: number, packet: Uint8Array, segmentSize: number): number {
   if (packet.length < 40 || !(segmentSize >= 1 && segmentSize <= 0xffff) || !Number.isInteger(segmentSize)) return 0;
   const versionIhl = packet[0]!;
-  const ipv6 = versionIhl >> 4 === 6;
-  // IPv6 (RFC 8200 §3): a fixed 40-octet header whose next header (octet 6) is TCP (6); with an
-  // extension header in between it is not ours to describe. The kernel segments it as
-  // tcp6_gso_segment does, from the same partial checksum (`__tcp_v6_send_check`).
-  const ipHeaderLength = ipv6 ? 40 : (versionIhl & 0x0f) << 2;
-  if (ipv6) {
+  let ipHeaderLength: number;
+  let tcpv: number = VnetGso.TCPV4;
+  if (versionIhl >> 4 === 6) {
+    // RFC 8200 §3: an IPv6 packet whose Next Header is TCP (6) right after the fixed header (we
+    // write no extension headers); the kernel segments it as GSO TCPV6 (tcp6_gso_segment).
     if (packet[6] !== 6) return 0;
-  } else if (versionIhl >> 4 !== 4 || ipHeaderLength < 20 || packet[9] !== 6 || ((packet[6]! & 0x3f) | packet[7]!) !== 0) {
+    ipHeaderLength = 40;
+    tcpv = VnetGso.TCPV6;
+  } else {
+    ipHeaderLength = (versionIhl & 0x0f) << 2;
     // RFC 791 §3.1: protocol 6 is TCP; a fragment (MF or an offset) cannot be segmented.
-    return 0;
+    if (versionIhl >> 4 !== 4 || ipHeaderLength < 20 || packet[9] !== 6 || ((packet[6]! & 0x3f) | packet[7]!) !== 0) return 0;
   }
   if (packet.length < ipHeaderLength + 20) return 0;
   const headerLength = ipHeaderLength + ((packet[ipHeaderLength + 12]! >> 4) << 2);
@@ -125,7 +126,7 @@ export function writeTcpOffloadHeader(out: Uint8Array, offset: number, packet: U
   let gsoType: number = VnetGso.NONE;
   if (segments > 1) {
     // TCP flags byte: CWR is 0x80 (RFC 3168 §6.1); without the ECN flag the kernel would copy it.
-    gsoType = (ipv6 ? VnetGso.TCPV6 : VnetGso.TCPV4) | ((packet[ipHeaderLength + 13]! & 0x80) !== 0 ? VnetGso.ECN : 0);
+    gsoType = tcpv | ((packet[ipHeaderLength + 13]! & 0x80) !== 0 ? VnetGso.ECN : 0);
   }
   const v = new DataView(out.buffer, out.byteOffset + offset, VNET_HEADER_SIZE);
   v.setUint8(0, VnetFlags.NEEDS_CSUM);

@@ -3,7 +3,7 @@
  * cannot pass because two different traces were made equal.
  */
 import { expect } from 'chai';
-import { fmtAddress, fmtError, runScenario, type Scenario } from './__tests__/harness.js';
+import { fmtAddress, fmtError, mapped, runScenario, type Scenario } from './__tests__/harness.js';
 
 function scenarioOf(run: Scenario['run']): Scenario {
   return { id: 'harness-self-test', covers: [], run, expect: () => {} };
@@ -36,6 +36,23 @@ describe('conformance: the harness', () => {
     );
     expect(traces['client']).to.deep.equal(['connect ECONNREFUSED ADDR:PORT_1 then ADDR:SERVER_PORT', 'other 10.0.0.3 and 127.0.0.2 and 1234 stay']);
     expect(traces['server']).to.deep.equal(['listening']);
+  });
+
+  it('names the IPv6 addresses ADDR6 (also before a port), keeps others and the v4-mapped mark', async () => {
+    const traces = await runScenario(
+      scenarioOf(async (ctx) => {
+        const { port } = await ctx.server('server');
+        ctx.rec('client', `connect ECONNREFUSED ${ctx.host6}:${port} [${ctx.host6}] ${ctx.clientHost6}`);
+        ctx.rec('client', `listen EADDRINUSE: address already in use :::${port}; ${mapped(`::ffff:${ctx.host}`)}`);
+        ctx.rec('client', 'fd00::3 and fe80::1 and ::12 stay');
+      }),
+      'tcp-tun pair',
+    );
+    expect(traces['client']).to.deep.equal([
+      'connect ECONNREFUSED ADDR6:SERVER_PORT [ADDR6] ADDR6',
+      'listen EADDRINUSE: address already in use :::SERVER_PORT; v4mapped/ADDR',
+      'fd00::3 and fe80::1 and ::12 stay',
+    ]);
   });
 
   it('merges consecutive data of one socket and keeps text and bytes apart', async () => {

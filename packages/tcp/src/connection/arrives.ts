@@ -13,7 +13,7 @@ import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt } from '../seq.js';
 import type { Instant, TcpControl, TcpRepr } from '../types.js';
 import { challengeAck, peerAlive } from './liveness.js';
 import { MAX_DUP_ACKS_PER_DRAIN, MAX_OOO_RANGES } from './receiver.js';
-import { armTlp, detectLosses, markHeadLost, onDuplicateAck, onEcnEcho, onTlpAcked, onWindowReopened, processSack } from './recovery.js';
+import { ACK_CONTEXT, armTlp, detectLosses, markHeadLost, onDuplicateAck, onEcnEcho, onTlpAcked, onWindowReopened, processSack } from './recovery.js';
 import { EV_END, EV_FIN_ACKED, EV_READABLE, EV_WRITABLE, type Tcb } from './tcb.js';
 
 const EMPTY = new Uint8Array(0);
@@ -368,7 +368,7 @@ function newAck(t: Tcb, now: Instant, ack: number, seg: TcpRepr): void {
   snd.sampleRate(now, acked, ack);
 
   const flight = snd.inFlight;
-  const ctx = (rec.ackCtx ??= { now: 0, rttSampleMs: -1, srttMs: 0, sndMax: 0 });
+  const ctx = ACK_CONTEXT;
   ctx.now = now;
   ctx.rttSampleMs = sample;
   ctx.srttMs = t.rtt.srttMs;
@@ -398,10 +398,11 @@ function ackSyn(t: Tcb, now: Instant, ack: number): void {
   snd.una = ack;
   if (seqLt(snd.nxt, ack)) snd.nxt = ack;
   if (snd.rttSeq !== undefined && seqGe(ack, snd.rttSeq)) {
-    t.rtt.sample(now - snd.rttStart);
+    t.rtt.sample(now - (snd.rttStart ?? 0));
     t.counters.rttSamples++;
   }
   snd.rttSeq = undefined;
+  snd.rttStart = undefined;
   t.timers.stop('retransmit');
   t.rec.rtoRetries = 0;
   t.rtt.resetBackoff();

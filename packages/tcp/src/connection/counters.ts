@@ -85,14 +85,17 @@ export class LimitClock {
   since = 0;
   /** The latest instant the output path reported (the open period is counted up to it). */
   lastNow = 0;
-  /** Ms charged to each closed period, indexed by `LimitState`. */
-  readonly totals: number[] = [0, 0, 0, 0];
+  /** Ms charged to each closed period, indexed by `LimitState`; made when the first period closes. */
+  totals: number[] | undefined = undefined;
 
   /** The limit at `now` is `state` (RFC-free bookkeeping; called from the output path). */
   enter(state: LimitState, now: number): void {
     if (now > this.lastNow) this.lastNow = now;
     if (state === this.state) return;
-    if (this.state !== LIMIT_IDLE) this.totals[this.state] = (this.totals[this.state] ?? 0) + Math.max(0, now - this.since);
+    if (this.state !== LIMIT_IDLE) {
+      const totals = (this.totals ??= [0, 0, 0, 0]);
+      totals[this.state] = (totals[this.state] ?? 0) + Math.max(0, now - this.since);
+    }
     this.state = state;
     this.since = now;
   }
@@ -100,7 +103,7 @@ export class LimitClock {
   /** Ms spent in `state`, the open period included up to the last report. */
   total(state: LimitState): number {
     const open = this.state === state && state !== LIMIT_IDLE ? Math.max(0, this.lastNow - this.since) : 0;
-    return (this.totals[state] ?? 0) + open;
+    return (this.totals?.[state] ?? 0) + open;
   }
 }
 

@@ -17,10 +17,20 @@ import type { TimerTable } from './timers.js';
  */
 export const PMTU_EXPIRY_MS = 10 * 60 * 1000;
 
+/**
+ * `Liveness.pmtuMss` without a bound from ICMP: above any MSS (≤ 65,495), and a small integer
+ * (not Infinity, which V8 would box per connection: see `caWindowStart`).
+ */
+const NO_PMTU_BOUND = 0x3fffffff;
+
 /** Liveness state of one connection. */
 export class Liveness {
-  /** Start of the current challenge-ACK rate window and challenge ACKs sent in it. */
-  caWindowStart = -Infinity;
+  /**
+   * Start of the current challenge-ACK rate window (undefined before the first) and challenge
+   * ACKs sent in it. Not ±Infinity: a field that ever holds a non-integer is boxed (16 octets) in
+   * every connection by V8; one that holds `undefined` boxes only where a time was stored.
+   */
+  caWindowStart: Instant | undefined = undefined;
   caCount = 0;
   /** Last time an acceptable segment arrived (keepalive idleness). */
   lastRecvAt = 0;
@@ -31,8 +41,8 @@ export class Liveness {
   userTimeoutMs: number;
   /** Since when data has been outstanding without the peer acknowledging anything new (or held by a zero window). */
   stallSince: Instant | undefined;
-  /** Send MSS bound learnt from ICMP frag-needed (RFC 1191), options included. */
-  pmtuMss = Infinity;
+  /** Send MSS bound learnt from ICMP frag-needed (RFC 1191), options included; `NO_PMTU_BOUND` when none. */
+  pmtuMss = NO_PMTU_BOUND;
   softErr: TcpErrorCode | undefined;
 
   constructor(config: TcpConfig) {
@@ -63,7 +73,7 @@ export function challengeAck(t: Tcb, now: Instant): void {
   const live = t.live;
   const limit = t.config.challengeAckLimit;
   if (limit > 0) {
-    if (now - live.caWindowStart >= t.config.challengeAckWindowMs) {
+    if (live.caWindowStart === undefined || now - live.caWindowStart >= t.config.challengeAckWindowMs) {
       live.caWindowStart = now;
       live.caCount = 0;
     }
@@ -184,7 +194,7 @@ export function keepAliveProbeSeq(t: Tcb): number {
  * the MSS drops back (and ages again), else the larger segments just work.
  */
 export function onPmtuExpired(t: Tcb): void {
-  t.live.pmtuMss = Infinity;
+  t.live.pmtuMss = NO_PMTU_BOUND;
   if (t.traits.handshake) return; // the handshake's options are still to come, and take no bound now
   const mss = effectiveSendMss(t.snd.peerMss, t.config, t.opt.ts);
   if (mss > t.snd.mss) t.snd.mss = mss;

@@ -21,13 +21,25 @@ export const DUP_THRESH = 3;
 /** RFC 8985 §7.2: worst-case delayed-ACK time assumed for the peer when one segment is in flight. */
 export const TLP_WC_DEL_ACK_MS = 200;
 
+/**
+ * The scoreboard of every connection that has not sent data yet: empty, and never written (each
+ * connection gets its own at its first data segment, `sentSegment`). An idle connection after
+ * the handshake then holds no Scoreboard (152 octets with its boxed `lostHint`).
+ */
+const NO_SCOREBOARD = new Scoreboard();
+
+/**
+ * The context of one `CongestionControl.onAck` call. One for all connections: `onAck` reads it
+ * during the call and keeps nothing of it (congestion.ts), and the engine is single-threaded.
+ */
+export const ACK_CONTEXT: AckContext = { now: 0, rttSampleMs: -1, srttMs: 0, sndMax: 0 };
+
 /** Recovery state of one connection. */
 export class Recovery {
-  readonly sb = new Scoreboard();
+  /** The scoreboard; the shared empty one until the first data segment (read-only until then). */
+  sb: Scoreboard = NO_SCOREBOARD;
   /** RFC 8985 §6.1 RACK state, made on first use. */
   rack: RackState | undefined;
-  /** Reused per ACK for the congestion controller (no allocation per ACK). */
-  ackCtx: AckContext | undefined;
   /** Duplicate ACKs in a row (RFC 5681 §2). */
   dupAcks = 0;
   /** Retransmit the first lost segment regardless of pipe (start of a recovery episode). */
@@ -52,6 +64,12 @@ export class Recovery {
    */
   ecnRecover: number | undefined;
   cwrPending = false;
+
+  /** A new segment was sent: record it, on this connection's own scoreboard (made on first use). */
+  sentSegment(start: number, len: number, fin: boolean, now: Instant): void {
+    if (this.sb === NO_SCOREBOARD) this.sb = new Scoreboard();
+    this.sb.push(start, len, fin, now);
+  }
 
   rackState(): RackState {
     return (this.rack ??= newRackState());

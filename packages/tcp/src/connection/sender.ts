@@ -46,7 +46,7 @@ export class Sender {
   noDelay: boolean;
   /** SYN RTT timing (the SYN is not in the scoreboard), and whether a SYN was retransmitted. */
   rttSeq: number | undefined;
-  rttStart = 0;
+  rttStart: Instant | undefined = undefined;
   synRetransmitted = false;
   /** Persist (RFC 9293 §3.8.6.1): a probe is due, the end of the probe octet, backoff, unanswered probes. */
   probePending = false;
@@ -55,11 +55,17 @@ export class Sender {
   unansweredProbes = 0;
   /** When new data was last sent, or the idle time before a resume was last accounted (RFC 5681 §4.1). */
   lastSendAt: number | undefined;
-  /** Delivery rate sampling: octets acknowledged since `rateStart`, the round's end, the last rate. */
+  /**
+   * Delivery rate sampling: octets acknowledged since `rateStart`, the round's end, the last rate.
+   * The times and the rate (and `rttStart`) start undefined, not 0: V8 boxes a field that ever
+   * held a fraction in every object of the class (16 octets each), and one that held
+   * `undefined` only where a fraction is stored, so a connection that never sent data (or whose
+   * SYN was answered, for `rttStart`) pays for none of them.
+   */
   rateDelivered = 0;
-  rateStart = 0;
+  rateStart: Instant | undefined = undefined;
   rateRoundEnd: number;
-  deliveryRate = 0;
+  deliveryRate: number | undefined = undefined;
 
   constructor(iss: number, config: TcpConfig) {
     this.una = iss;
@@ -145,8 +151,9 @@ export class Sender {
   sampleRate(now: Instant, acked: number, ack: number): void {
     this.rateDelivered += acked;
     if (seqGe(ack, this.rateRoundEnd)) {
-      const elapsed = now - this.rateStart;
-      if (elapsed > 0 && this.rateStart > 0) this.deliveryRate = (this.rateDelivered * 1000) / elapsed;
+      const start = this.rateStart ?? 0;
+      const elapsed = now - start;
+      if (elapsed > 0 && start > 0) this.deliveryRate = (this.rateDelivered * 1000) / elapsed;
       this.rateDelivered = 0;
       this.rateStart = now;
       this.rateRoundEnd = this.max;

@@ -14,7 +14,7 @@ import { RttEstimator } from '../rtt.js';
 import { TimeWaitRecord } from '../time-wait.js';
 import { defaultPeerMss, type IpAddress } from '../address.js';
 import type { Endpoint, Instant, TcpConfig, TcpErrorCode, TcpEvent, TcpRepr, TcpState } from '../types.js';
-import { LimitClock, TcpCounters } from './counters.js';
+import { LIMIT_IDLE, LimitClock, TcpCounters, type LimitState } from './counters.js';
 import { Liveness } from './liveness.js';
 import { MIN_PEER_MSS, NegotiatedOptions, effectiveSendMss } from './options.js';
 import { Receiver } from './receiver.js';
@@ -25,6 +25,9 @@ import { TimerTable, type TimerKind } from './timers.js';
 
 /** Timers that have nothing left to do in TIME-WAIT (the delayed ACK may still owe an ACK). */
 const TIME_WAIT_STOPS: readonly TimerKind[] = ['finWait2', 'retransmit', 'persist', 'reorder', 'tlp', 'keepalive', 'pmtuRaise'];
+
+/** The reply queue of every connection that never queued one (never added to: see `queueReply`). */
+const NO_REPLIES: TcpRepr[] = [];
 
 /** Called on every state transition (RFC 9293 §3.3.2), after the state changed. */
 export type StateChangeHook = (from: TcpState, to: TcpState) => void;
@@ -64,8 +67,11 @@ export class Tcb {
   readonly live: Liveness;
   readonly timers = new TimerTable();
   readonly counters = new TcpCounters();
-  /** What limits the sender and for how long (busy / app / rwnd / cwnd time). */
-  readonly limits = new LimitClock();
+  /**
+   * What limits the sender and for how long (busy / app / rwnd / cwnd time); made when the sender
+   * is first limited by anything (`enterLimit`), so a connection that never sent data has none.
+   */
+  limits: LimitClock | undefined = undefined;
   cc: CongestionControl;
   readonly rtt: RttEstimator;
 
@@ -77,7 +83,8 @@ export class Tcb {
   tw: TimeWaitRecord | undefined;
 
   // ---- output queues ----
-  readonly replies: TcpRepr[] = [];
+  /** Replies queued by `queueReply`: the shared empty list until the first (never added to). */
+  replies: TcpRepr[] = NO_REPLIES;
   finalRst: TcpRepr | undefined;
   readonly events: TcpEvent[] = [];
   eventHead = 0;
@@ -115,12 +122,25 @@ export class Tcb {
     this.onStateChange?.(prev, next);
   }
 
+  /**
+   * The sender's limit at `now` is `state` (see `LimitClock.enter`). While the clock does not
+   * exist yet every period was idle, which it does not count: entering idle again changes nothing.
+   */
+  enterLimit(state: LimitState, now: Instant): void {
+    if (this.limits === undefined) {
+      if (state === LIMIT_IDLE) return;
+      this.limits = new LimitClock();
+    }
+    this.limits.enter(state, now);
+  }
+
   emit(ev: TcpEvent): void {
     if (!this.closedEmitted) this.events.push(ev);
   }
 
   queueReply(repr: TcpRepr): void {
     // Bounded: a flood of bad segments before a drain needs no more than a few answers.
+    if (this.replies === NO_REPLIES) this.replies = [];
     if (this.replies.length < 4) this.replies.push(repr);
   }
 

@@ -28,7 +28,9 @@
  *   told apart by address on that side; ports tell them apart. The unspecified address '::'
  *   (what node:net binds on a dual-stack kernel for `listen(port)`) and '0.0.0.0' (an IPv4
  *   stack's) both become `ANY`, and `address()` of an `ANY` or v4-mapped address reports
- *   family 'IPv4' (tcp-tun has no IPv6).
+ *   family 'IPv4' (so the IPv4 scenarios, written before IPv6, do not depend on
+ *   whether a listener is dual-stack; the IPv6 scenarios record addresses and families through
+ *   {@link mapped} and their own formatting, which this does not touch).
  * - IPv6 addresses: ::1, fd00::1 and fd00::2 all become `ADDR6`; `ADDR6:port` and `:::port`
  *   in messages get their port replaced as below. Scenarios that must see the v4-mapped prefix
  *   or the family record through {@link mapped} (`::ffff:` becomes `v4mapped/`, which survives).

@@ -295,7 +295,7 @@ export const IPV6_SCENARIOS: Scenario[] = [
   scenario({
     id: 'ipv6-local-address',
     covers: [6],
-    from: 'test-net-local-address-port, test-net-connect-options-ipv6 (localAddress)',
+    from: 'test-net-local-address-port, test-net-connect-options-ipv6, test-net-client-bind-twice (localAddress)',
     async run(ctx) {
       const { server, port } = await echo6(ctx, 'server', (s) => s.listen(0, '::'));
       await exchange6(ctx, server, 'client-local6', { port, host: ctx.host6, localAddress: ctx.clientHost6 }, 'local');
@@ -303,11 +303,21 @@ export const IPV6_SCENARIOS: Scenario[] = [
       const mismatched = ctx.watch(ctx.clientNet.connect({ port, host: ctx.host6, localAddress: ctx.host }), 'client-mismatch', { client: true });
       await ctx.closed(mismatched);
       ctx.attempt('client-bracketed', 'connect({localAddress: "[…]"})', () => ctx.clientNet.connect({ port, host: ctx.host6, localAddress: `[${ctx.clientHost6}]` }));
+      // Addresses that are not ours, of either family: bind() fails before anything is sent.
+      for (const [label, host, localAddress] of [
+        ['client-foreign4', ctx.host, '10.9.9.9'],
+        ['client-foreign6', ctx.host6, 'fd00::9'],
+      ] as const) {
+        const foreign = ctx.watch(ctx.clientNet.connect({ port, host, localAddress }), label, { client: true });
+        await ctx.closed(foreign);
+      }
     },
     expect(t) {
       inOrder(t['client-local6'], 'connect', 'ends6@connect local=ADDR6:CLIENT_PORT/IPv6', 'data "local"', 'close hadError=false');
       inOrder(t['client-mismatch'], 'error Error[EINVAL]: bind EINVAL ADDR {syscall=bind errno=-22 address=ADDR}', 'close hadError=true');
       has(t['client-bracketed'], 'connect({localAddress: "[…]"}) throws TypeError[ERR_INVALID_IP_ADDRESS]: Invalid IP address: [ADDR6]');
+      inOrder(t['client-foreign4'], 'error Error[EADDRNOTAVAIL]: bind EADDRNOTAVAIL 10.9.9.9 {syscall=bind errno=-99 address=10.9.9.9}', 'close hadError=true');
+      inOrder(t['client-foreign6'], 'error Error[EADDRNOTAVAIL]: bind EADDRNOTAVAIL fd00::9 {syscall=bind errno=-99 address=fd00::9}', 'close hadError=true');
     },
   }),
   scenario({
@@ -325,6 +335,39 @@ export const IPV6_SCENARIOS: Scenario[] = [
         'error Error[ENOTFOUND]: getaddrinfo ENOTFOUND [ADDR6]',
         'close hadError=true',
       );
+    },
+  }),
+  scenario({
+    id: 'ipv6-max-connections-drop',
+    covers: [3, 6],
+    from: 'test-net-server-max-connections, test-net-server-drop-connections (over a dual listener)',
+    async run(ctx) {
+      // The 'drop' event's addresses and families are the dual socket's: v4-mapped for IPv4.
+      const server = ctx.watchServer(ctx.serverNet.createServer(), 'server', { connections: 'server' });
+      server.maxConnections = 1;
+      server.on('drop', (d?: Record<string, unknown>) =>
+        ctx.rec(
+          'server',
+          `drop-data local=${mapped(d?.['localAddress'])}:${p(d?.['localPort'])}/${String(d?.['localFamily'])}` +
+            ` remote=${mapped(d?.['remoteAddress'])}:${p(d?.['remotePort'])}/${String(d?.['remoteFamily'])}`,
+        ),
+      );
+      server.listen(0, '::');
+      const port = await ctx.listening(server);
+      const accepted = accept(ctx, server);
+      const first = ctx.watch(ctx.clientNet.connect({ port, host: ctx.host6 }), 'client-v6', { client: true });
+      await ctx.connected(first);
+      await accepted;
+      const dropped = ctx.next(server, 'drop');
+      const second = ctx.watch(ctx.clientNet.connect({ port, host: ctx.host }), 'client-v4', { client: true });
+      await dropped;
+      await ctx.closed(second);
+      first.end();
+      await ctx.closed(first);
+    },
+    expect(t) {
+      has(t['server'], 'drop-data local=v4mapped/ADDR:SERVER_PORT/IPv6 remote=v4mapped/ADDR:CLIENT_PORT_2/IPv6');
+      inOrder(t['client-v4'], 'connect', 'end', 'close hadError=false');
     },
   }),
 ];
