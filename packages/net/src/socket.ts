@@ -21,10 +21,14 @@
  * - `_destroy` → `handle.close()`: the kernel's close(). Accepted bytes are still delivered and
  *   followed by our FIN; a RST only when received data is discarded unread (RFC 1122
  *   §4.2.2.13, as Linux) or for `resetAndDestroy()` (`handle.abort()`).
+ *
+ * The parts: the private state is one `SocketState` (socket-state.ts) handed to module
+ * functions: socket-attempts.ts (connecting to an address, autoSelectFamily attempts),
+ * socket-io.ts (read and write paths), socket-lifecycle.ts (connected, errors, closed, reset).
  */
 import net from 'node:net';
 import type { TcpEvent, TcpState } from '@tcp-tun/tcp';
-import { SystemError, argumentError, describe } from './errors.js';
+import { argumentError, describe } from './errors.js';
 import { handleEnds } from './socket-address.js';
 import { checkConnectOptions, resolveAll, resolveDefault, resolveOne, type ConnectTarget } from './socket-connect.js';
 import { attach, endAttempts, failAlready, openAddress, resolveHooks } from './socket-attempts.js';
