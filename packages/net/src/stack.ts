@@ -14,40 +14,32 @@
  *   loopback; stack-egress.ts routes a segment to its family's;
  * - stack-timer.ts: the ONE Node timer (earliest deadline of everything) and process holds;
  * - secrets.ts: port, ISN and SYN-cookie keys; stack-net.ts: the `net` API's door;
- * - stack-stats.ts / stack-options.ts: counters, `stats()`/`connections()` rows, options.
+ * - stack-stats.ts / stack-options.ts: counters, `stats()`/`connections()` rows, options;
+ * - stack-connections.ts: the connections' life cycle (active open, a segment without a
+ *   connection: TIME-WAIT, listener or RST; accept, events to sockets, release, TIME-WAIT
+ *   handover, removal).
  *
- * Connection life cycle (open, listen, accept, release, TIME-WAIT handover, removal) and
- * `close()` stay here. Only the stack reads the clock; the engine is given `now`.
+ * Listening and `close()` stay here. Only the stack reads the clock; the engine is given `now`.
  */
 import { debuglog } from 'node:util';
 import {
   DEFAULT_REASSEMBLER6_OPTIONS,
-  IPV6_LOOPBACK,
   Ipv4Reassembler,
   Ipv6Reassembler,
   ipv4FromString,
   ipv6Equals,
   ipv6FromString,
   ipv6ToString,
-  isIpv4Mapped,
-  isIpv6Loopback,
-  isIpv6Multicast,
-  isIpv6Unspecified,
   type Ipv6Address,
 } from '@tcp-tun/ip';
 import {
-  TcpConnection,
   TcpParseTarget,
   parseTcpInto,
-  resetFor,
   resolveTcpConfig,
-  type Endpoint,
   type Instant,
   type IpAddress,
   type TcpConfig,
-  type TcpEvent,
   type TcpRepr,
-  type TimeWaitRecord,
 } from '@tcp-tun/tcp';
 import { ConnectionTable } from './connection-table.js';
 import { DeadlineHeap } from './deadline-heap.js';
@@ -68,10 +60,11 @@ import { debugPacketLine } from './debug-line.js';
 import type { NetApi } from './net-api.js';
 import { deriveSecrets, type StackSecrets } from './secrets.js';
 import { createStackNet } from './stack-net.js';
+import { activeOpen, addEntry, dispatch, enterTimeWait, receiveUnmatched, releaseEntry, removeEntry, type OpenContext } from './stack-connections.js';
 import { DEFAULT_MAX_CONNECTIONS, checkStackOptions, limitOption, type StackOptions } from './stack-options.js';
 import { StackEgress } from './stack-egress.js';
 import { createIngressLegs } from './stack-legs.js';
-import { connectionRows, endpointToString, ipAddressToString, newIpv6Counters, newStackCounters, stackStats, type ConnectionInfo, type StackStats } from './stack-stats.js';
+import { connectionRows, endpointToString, newIpv6Counters, newStackCounters, stackStats, type ConnectionInfo, type StackStats } from './stack-stats.js';
 import { StackTimer } from './stack-timer.js';
 import { DEFAULT_MAX_TIME_WAIT, TimeWaitTable } from './time-wait-table.js';
 import { traceLink, type TracingLink } from './trace.js';
@@ -129,8 +122,10 @@ export class Stack {
   readonly #ipv6: Ipv6Ingress | undefined;
   readonly #driver: HandleDriver = {
     schedule: (entry) => this.#drain.schedule(entry),
-    release: (entry, graceful) => this.#release(entry, graceful),
+    release: (entry, graceful) => releaseEntry(this.#ctx, entry, graceful),
   };
+  /** The parts the connections' life cycle (stack-connections.ts) reaches (made once, in the constructor). */
+  readonly #ctx: OpenContext;
   /** close() was called (nothing new may start); `#closed` once the linger is over. */
   #closing = false;
   #closed = false;
@@ -204,10 +199,30 @@ export class Stack {
       heap: this.#heap,
       timer: this.#timer,
       clock,
-      dispatch: (entry, ev) => this.#dispatch(entry, ev),
-      remove: (entry) => this.#remove(entry),
-      enterTimeWait: (entry, record) => this.#enterTimeWait(entry, record),
+      dispatch: (entry, ev) => dispatch(this.#ctx, entry, ev),
+      remove: (entry) => removeEntry(this.#ctx, entry),
+      enterTimeWait: (entry, record) => enterTimeWait(this.#ctx, entry, record),
     });
+    this.#ctx = {
+      addressNumber: addr4,
+      address6Bytes: addr6,
+      tcpConfig: this.tcpConfig,
+      maxConnections: this.maxConnections,
+      secrets: this.#secrets,
+      table: this.#table,
+      timeWait: this.#timeWait,
+      listeners: this.#listeners,
+      counters: this.#counters,
+      egress: this.#egress,
+      drain: this.#drain,
+      driver: this.#driver,
+      drop: (reason) => this.#drop(reason),
+      stack: this,
+      address: this.address,
+      heap: this.#heap,
+      closed: () => this.#closed,
+      now: () => this.#now(),
+    };
     const legs = createIngressLegs({
       addr4,
       addr6,
@@ -305,7 +320,7 @@ export class Stack {
       this.#drain.drainNow(this.#now());
       await Promise.resolve();
       // Aborted connections are CLOSED and gone; anything left is dropped.
-      for (const e of [...this.#table.values()]) this.#remove(e);
+      for (const e of [...this.#table.values()]) removeEntry(this.#ctx, e);
       for (const l of listeners) l.owner.onListenerClosed();
       this.#heap.clear();
       this.#timeWait.clear();
@@ -322,70 +337,15 @@ export class Stack {
    * Opens a connection to `remoteAddr:remotePort` (SYN queued, drain scheduled).
    * @throws SystemError EADDRINUSE (explicit local port taken) or EADDRNOTAVAIL (no free port).
    */
-  #open(owner: HandleOwner, remoteAddress_: IpAddress, remotePort: number, localPort: number | undefined, config?: Partial<TcpConfig>): ConnectionHandle {
+  #open(owner: HandleOwner, remoteAddr: IpAddress, remotePort: number, localPort: number | undefined, config?: Partial<TcpConfig>): ConnectionHandle {
     this.#assertOpen();
-    const remoteAddress = ipAddressToString(remoteAddress_);
-    // Our address is the stack's one of the remote's family; IPv6 `::1` talks to itself.
-    let localAddr: IpAddress;
-    let remoteAddr: IpAddress;
-    if (typeof remoteAddress_ === 'number') {
-      if (this.addressNumber === undefined) throw new SystemError('ENETUNREACH', 'connect', remoteAddress, remotePort);
-      localAddr = this.addressNumber;
-      remoteAddr = remoteAddress_;
-    } else {
-      // RFC 4291: no connection to `::`, multicast or IPv4-mapped (the socket layer turns
-      // `::ffff:a.b.c.d` into the IPv4 number before it gets here).
-      const a = remoteAddress_;
-      if (this.address6Bytes === undefined || a.length !== 16 || isIpv6Unspecified(a) || isIpv6Multicast(a) || isIpv4Mapped(a)) {
-        throw new SystemError('ENETUNREACH', 'connect', remoteAddress, remotePort);
-      }
-      remoteAddr = isIpv6Loopback(a) ? IPV6_LOOPBACK : ipv6Equals(a, this.address6Bytes) ? this.address6Bytes : a.slice();
-      localAddr = remoteAddr === IPV6_LOOPBACK ? IPV6_LOOPBACK : this.address6Bytes;
-    }
-    let port = localPort;
-    if (port === undefined || port === 0) {
-      port = this.#secrets.ports.choose(localAddr, remoteAddr, remotePort, (p) => !this.#table.has(remoteAddr, remotePort, p) && !this.#timeWait.has(remoteAddr, remotePort, p) && !this.#listeners.has(p));
-      if (port === undefined) throw new SystemError('EADDRNOTAVAIL', 'connect', remoteAddress, remotePort);
-    } else if (this.#table.has(remoteAddr, remotePort, port)) {
-      throw new SystemError('EADDRINUSE', 'connect', remoteAddress, remotePort);
-    }
-    if (this.#table.size >= this.maxConnections) {
-      this.#drop('max-connections');
-      throw new SystemError('ENOBUFS', 'connect', remoteAddress, remotePort);
-    }
-    const now = this.#now();
-    const local: Endpoint<IpAddress> = { addr: localAddr, port };
-    const remote: Endpoint<IpAddress> = { addr: remoteAddr, port: remotePort };
-    const conn = TcpConnection.connect<IpAddress>(now, {
-      local,
-      remote,
-      iss: this.#secrets.isn.isn(now, local, remote),
-      tsOffset: this.#secrets.isn.tsOffset(local, remote),
-      config: config === undefined ? this.tcpConfig : { ...this.tcpConfig, ...config },
-    });
-    const entry = this.#addEntry(conn, undefined);
+    const conn = activeOpen(this.#ctx, this.#now(), remoteAddr, remotePort, localPort, config);
+    const entry = addEntry(this.#ctx, conn, undefined);
     entry.owner = owner;
     this.#counters.connectionsOpened++;
-    if (debug.enabled) debug('connect %s -> %s', endpointToString(localAddr, port), endpointToString(remoteAddr, remotePort));
+    if (debug.enabled) debug('connect %s -> %s', endpointToString(conn.local.addr, conn.local.port), endpointToString(conn.remote.addr, remotePort));
     this.#drain.schedule(entry);
     return new ConnectionHandle(entry, this.#driver);
-  }
-
-  /**
-   * The socket let go of `entry` (it was destroyed). A graceful release leaves the connection
-   * to finish its close (our FIN is queued); otherwise it is aborted (RST).
-   * @internal
-   */
-  #release(entry: ConnectionEntry, graceful: boolean): void {
-    entry.owner = undefined;
-    if (entry.removed) return;
-    entry.orphan = true;
-    // What the connection already had to send (the ACK of the handshake the socket was just
-    // told about) leaves before the RST, as from a kernel that sent it before the program ran.
-    if (!graceful && !this.#closed) this.#drain.transmitNow(entry, this.#now());
-    if (!graceful) entry.conn.abort();
-    else entry.conn.orphan(this.#now());
-    this.#drain.schedule(entry);
   }
 
   /**
@@ -529,154 +489,14 @@ export class Stack {
         repr = { ...repr, timestamp: ts === undefined ? undefined : { ...ts } };
         entry.conn.abort();
         this.#drain.drainOne(entry, now);
-        this.#remove(entry);
+        removeEntry(this.#ctx, entry);
       } else {
         entry.conn.handleSegment(now, repr, data, ecn);
         this.#drain.schedule(entry);
         return;
       }
     }
-    if (this.#timeWait.size > 0) {
-      // A 4-tuple in TIME-WAIT answers through its record; a SYN it lets reopen goes on to the
-      // listener below (RFC 6191).
-      const answer = this.#timeWait.handleSegment(now, src, repr, data.length, this.#listeners.has(repr.dstPort, family));
-      if (answer !== undefined && answer.kind !== 'reuse') {
-        if (answer.kind === 'reply') this.#egress.sendTcp(src, answer.transmit);
-        return;
-      }
-    }
-    // Only segments that match no connection look for a listener.
-    const l = this.#listeners.get(repr.dstPort, family);
-    if (l !== undefined) {
-      if (this.#table.size >= this.maxConnections && repr.control !== 'rst') {
-        // The table is full: drop whatever could open a connection (a SYN, or the ACK that
-        // completes a SYN-cookie handshake); the peer retries, as with a full backlog.
-        this.#drop('max-connections');
-        return;
-      }
-      const localEnd: Endpoint<IpAddress> = { addr: local, port: repr.dstPort };
-      const remote: Endpoint<IpAddress> = { addr: typeof src === 'number' ? src : src.slice(), port: repr.srcPort };
-      const result = l.listener.handleSegment(now, localEnd, remote, repr, data);
-      switch (result.kind) {
-        case 'connection': {
-          const e = this.#addEntry(result.connection, l);
-          l.embryos.set(result.connection, e);
-          this.#drain.schedule(e);
-          break;
-        }
-        case 'reply':
-          this.#egress.sendTcp(src, result.transmit);
-          break;
-        case 'drop':
-          this.#drop(`listen-${result.reason}`);
-          break;
-      }
-      return;
-    }
-    // RFC 9293 §3.10.7.1: a segment for a CLOSED port gets a RST unless it is one.
-    this.#drop('no-socket');
-    const rst = resetFor(repr, data.length);
-    if (rst !== undefined) {
-      this.#counters.resetsSent++;
-      this.#egress.sendTcp(src, { repr: rst, payload: new Uint8Array(0) });
-    }
-  }
-
-  // ---- connection life cycle ------------------------------------------------------------
-
-  #dispatch(entry: ConnectionEntry, ev: TcpEvent): void {
-    if (debug.enabled) debug('%s %s %s', endpointToString(entry.remoteAddr, entry.remotePort), entry.conn.state, ev.type);
-    const l = entry.listener;
-    if (l !== undefined) {
-      // Embryonic: the listener learns of it; other events wait for the socket, which reads
-      // the connection's state when it attaches.
-      if (ev.type === 'connected') {
-        l.listener.established(entry.conn);
-        this.#acceptAll(l);
-      } else if (ev.type === 'closed') {
-        l.embryos.delete(entry.conn);
-        l.listener.release(entry.conn);
-        entry.listener = undefined;
-      }
-      return;
-    }
-    const owner = entry.owner;
-    if (owner !== undefined) {
-      try {
-        owner.onTcpEvent(ev);
-      } catch (err) {
-        this.#drain.defer(err);
-      }
-      return;
-    }
-    // Orphaned (its socket is gone) and new data arrives: nobody will read it, so reset the
-    // connection, as Linux does for data that reaches a closed socket.
-    if (entry.orphan && ev.type === 'readable' && entry.conn.readableLength > 0) entry.conn.abort();
-  }
-
-  #acceptAll(l: ListenerEntry): void {
-    for (let conn = l.listener.accept(); conn !== undefined; conn = l.listener.accept()) {
-      const e = l.embryos.get(conn);
-      if (e === undefined) continue;
-      l.embryos.delete(conn);
-      e.listener = undefined;
-      this.#counters.connectionsAccepted++;
-      try {
-        l.owner.onConnection(new ConnectionHandle(e, this.#driver));
-      } catch (err) {
-        this.#drain.defer(err);
-      }
-      // Nobody took it (and the server did not close it either): reset, as a listener would.
-      if (e.owner === undefined && !e.removed && !e.orphan) this.#release(e, false);
-    }
-  }
-
-  #addEntry(conn: TcpConnection<IpAddress>, listener: ListenerEntry | undefined): ConnectionEntry {
-    const entry: ConnectionEntry = {
-      conn,
-      remoteAddr: conn.remote.addr,
-      localAddr: conn.local.addr,
-      family: typeof conn.remote.addr === 'number' ? 4 : 6,
-      remotePort: conn.remote.port,
-      localPort: conn.local.port,
-      owner: undefined,
-      listener,
-      orphan: false,
-      touched: false,
-      removed: false,
-      timeWait: false,
-      deadline: 0,
-      heapIndex: -1,
-    };
-    this.#table.set(entry.remoteAddr, entry.remotePort, entry.localPort, entry);
-    // One closure per connection; it builds a message only when someone subscribed.
-    conn.onStateChange = (from, to) => diag.state(this, this.address, entry, from, to);
-    diag.open(this, this.address, entry);
-    return entry;
-  }
-
-  #remove(entry: ConnectionEntry): void {
-    if (entry.removed) return;
-    entry.removed = true;
-    this.#table.delete(entry.remoteAddr, entry.remotePort, entry.localPort);
-    this.#heap.remove(entry);
-    const l = entry.listener;
-    if (l !== undefined) {
-      l.embryos.delete(entry.conn);
-      l.listener.release(entry.conn);
-      entry.listener = undefined;
-    }
-    diag.close(this, this.address, entry);
-    if (debug.enabled) debug('%s removed', endpointToString(entry.remoteAddr, entry.remotePort));
-  }
-
-  /**
-   * A TIME-WAIT record takes over the 4-tuple (answering retransmitted FINs, RSTs and new SYNs,
-   * RFC 9293 §3.10.7.4, RFC 6191) and the connection leaves the table (the drain decided when).
-   */
-  #enterTimeWait(entry: ConnectionEntry, record: TimeWaitRecord): void {
-    this.#remove(entry);
-    this.#timeWait.add(entry.remoteAddr, record);
+    receiveUnmatched(this.#ctx, now, src, local, repr, data);
   }
 
   // ---- the timer fired -------------------------------------------------------------------
