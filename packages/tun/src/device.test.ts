@@ -185,12 +185,12 @@ describe('TunDevice in a network namespace', function () {
     // 10 ms gaps inside a 100 ms window: the first packet wakes the reader, polling catches the
     // rest. Without busy polling each packet needs its own wake-up. A packet after the window
     // has passed proves the reader handed the fd back to the worker.
-    const stats = async (busyPollUs: number, name: string, third: string): Promise<Record<string, number>> => {
+    const stats = async (busyPollUs: number, name: string, third: string, gapMs: number): Promise<Record<string, number>> => {
       const c = child({ name, address: `10.${third}.0.1`, peer: `10.${third}.0.2`, busyPollUs });
       await c.next('open');
       c.command({ cmd: 'start' });
       await c.next('started');
-      await ns!.node(UDP_PACED_SCRIPT, [`10.${third}.0.2`, '4000', '5', '10']);
+      await ns!.node(UDP_PACED_SCRIPT, [`10.${third}.0.2`, '4000', '5', String(gapMs)]);
       await c.packets(5);
       await new Promise((r) => setTimeout(r, 600));
       await ns!.node(UDP_SEND_SCRIPT, [`10.${third}.0.2`, '4000', '1', 'late']);
@@ -201,12 +201,15 @@ describe('TunDevice in a network namespace', function () {
       await c.next('closed');
       return e.stats as Record<string, number>;
     };
-    const polled = await stats(100_000, 'tbusy0', '103');
+    const polled = await stats(100_000, 'tbusy0', '103', 10);
     expect(polled.rxPackets).to.equal(6);
     expect(polled.readinessWakeups, 'one wake-up per quiet period').to.equal(2);
-    const plain = await stats(0, 'tbusy1', '104');
+    // Without polling every packet needs a wake-up of its own, unless the machine is so loaded
+    // that the reader is still draining when the next one arrives (30 ms later): CI saw 4 of 6
+    // under load. Two coalesced packets at most, and always more than the polled reader's two.
+    const plain = await stats(0, 'tbusy1', '104', 30);
     expect(plain.rxPackets).to.equal(6);
-    expect(plain.readinessWakeups, 'one wake-up per packet').to.equal(6);
+    expect(plain.readinessWakeups, 'about one wake-up per packet').to.be.within(polled.readinessWakeups + 2, 6);
   });
 
   it('fails with ERR_TUN_BUSY when another process holds the device', async () => {
