@@ -17,13 +17,17 @@ async function main(): Promise<void> {
   // Before the device is read (the stack below starts it): ~150 ms of in-memory connections, so
   // the first real ones do not run in V8's interpreter, over links with the device's GSO send
   // when it has it (packages/net warm-up.ts; bench/PROFILE.md round 3).
-  if (options.warmUp) await warmUp({ segmentationOffload: typeof link.sendTso === 'function' });
+  // The families warmed are the ones served: an IPv6 path left cold ran its first connections
+  // slower than IPv4's (issue 13).
+  const addresses = stackAddresses(options);
+  const families = [...(addresses.address === undefined ? [] : [4 as const]), ...(addresses.address6 === undefined ? [] : [6 as const])];
+  if (options.warmUp) await warmUp({ segmentationOffload: typeof link.sendTso === 'function', families });
   // --keepalive sets the idle time and the probe interval alike, as curl's --keepalive-time does.
   const keepAlive = options.keepAliveMs;
   // { address } and/or { address6 }: IPv4, IPv6 or both, from --addr and --addr6.
   const stack = new Stack({
     link,
-    ...stackAddresses(options),
+    ...addresses,
     ...(options.timeWaitMax === undefined ? {} : { maxTimeWait: options.timeWaitMax }),
     ...(keepAlive === undefined ? {} : { tcp: { keepAliveIdleMs: keepAlive, keepAliveIntervalMs: keepAlive } }),
   });

@@ -113,30 +113,33 @@ export function ipv6ToString(a: Ipv6Address): string {
     throw codedTypeError(ERR_INVALID_IP_ADDRESS, 'Invalid IPv6 address: not a 16-octet Uint8Array');
   }
   if (isIpv4Mapped(a)) return `::ffff:${a[12]}.${a[13]}.${a[14]}.${a[15]}`;
-  const groups: number[] = [];
-  for (let i = 0; i < 8; i++) groups.push((a[2 * i]! << 8) | a[2 * i + 1]!);
   // RFC 5952 §4.2.1–4.2.3: shorten the longest run of zero groups, only if it is ≥ 2 long,
-  // and the first such run when two are equally long.
+  // and the first such run when two are equally long. One pass over the octets, no arrays:
+  // this runs for every accepted IPv6 socket (its remote address), so it is kept cheap.
   let bestStart = -1;
   let bestLength = 1;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++;
+  let runStart = -1;
+  for (let i = 0; i < 8; i++) {
+    if ((a[2 * i]! | a[2 * i + 1]!) === 0) {
+      if (runStart < 0) runStart = i;
+      if (i + 1 - runStart > bestLength) {
+        bestStart = runStart;
+        bestLength = i + 1 - runStart;
+      }
+    } else runStart = -1;
+  }
+  // RFC 5952 §4.1, §4.3: lower-case hex without leading zeros.
+  let out = '';
+  for (let i = 0; i < 8; i++) {
+    if (i === bestStart) {
+      out += '::';
+      i += bestLength - 1;
       continue;
     }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLength) {
-      bestStart = i;
-      bestLength = j - i;
-    }
-    i = j;
+    if (out !== '' && !out.endsWith(':')) out += ':';
+    out += ((a[2 * i]! << 8) | a[2 * i + 1]!).toString(16);
   }
-  const hex = (g: number): string => g.toString(16); // RFC 5952 §4.1, §4.3
-  if (bestStart < 0) return groups.map(hex).join(':');
-  const head = groups.slice(0, bestStart).map(hex).join(':');
-  const tail = groups.slice(bestStart + bestLength).map(hex).join(':');
-  return `${head}::${tail}`;
+  return out;
 }
 
 /** True when `a` and `b` hold the same 16 octets. */

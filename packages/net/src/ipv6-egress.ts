@@ -54,8 +54,12 @@ export class Ipv6Egress implements TcpEgress, TrainEgress {
   readonly #ingress: (packets: readonly Uint8Array[]) => void;
   readonly #out = new Uint8Array(OUTPUT_BUFFER_SIZE6);
   readonly #repr: MutableIpv6Repr;
-  /** The last flow label computed and its 4-tuple (a bulk transfer hashes once). */
-  #flowRemote: Ipv6Address | undefined;
+  /**
+   * The last flow label computed and its 4-tuple (a bulk transfer hashes once). The address is
+   * copied into this array of our own, not sliced: a new array per connection was the largest
+   * allocation of the IPv6 send path (issue 13).
+   */
+  readonly #flowRemote: Ipv6Address = new Uint8Array(16);
   #flowPorts = -1;
   #flowLabel = 0;
   /** Packets addressed to ourselves, delivered as one batch on the next turn (loopback). */
@@ -160,9 +164,9 @@ export class Ipv6Egress implements TcpEgress, TrainEgress {
     const ports = ((srcPort << 16) | dstPort) >>> 0;
     // By value: `remote` may be a reused parse target (a RST answered from the receive path).
     const last = this.#flowRemote;
-    if (ports === this.#flowPorts && last !== undefined && typeof last !== 'number' && ipv6Equals(remote, last)) return this.#flowLabel;
+    if (ports === this.#flowPorts && ipv6Equals(remote, last)) return this.#flowLabel;
     const label = this.#flowHash.hashAddresses(this.sourceFor(remote), remote, ports, 0, 1) & FLOW_LABEL_MASK;
-    this.#flowRemote = remote.slice();
+    last.set(remote);
     this.#flowPorts = ports;
     this.#flowLabel = label === 0 ? 1 : label;
     return this.#flowLabel;

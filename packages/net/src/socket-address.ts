@@ -23,6 +23,31 @@ export function formatIp(addr: IpAddress): string {
   return typeof addr === 'number' ? ipv4ToString(addr) : ipv6ToString(addr);
 }
 
+/**
+ * The last IPv6 address formatted and its text. Every accepted socket formats its two ends, and
+ * they repeat: our own address each time, and the peer's for a client that opens many
+ * connections; one slot for each end formats each once instead of per socket (issue 13).
+ */
+class Ipv6TextCache {
+  readonly #bytes = new Uint8Array(16);
+  #text: string | undefined;
+
+  textOf(addr: Uint8Array): string {
+    const bytes = this.#bytes;
+    if (this.#text !== undefined && addr.length === 16) {
+      let i = 0;
+      while (i < 16 && addr[i] === bytes[i]) i++;
+      if (i === 16) return this.#text;
+    }
+    const text = ipv6ToString(addr);
+    bytes.set(addr);
+    this.#text = text;
+    return text;
+  }
+}
+const remoteText6 = new Ipv6TextCache();
+const localText6 = new Ipv6TextCache();
+
 /** `::ffff:a.b.c.d`: an IPv4 address as a dual-stack (AF_INET6) socket reports it. */
 export function mappedText(addr: number): string {
   return `::ffff:${ipv4ToString(addr)}`;
@@ -35,8 +60,12 @@ export function mappedText(addr: number): string {
  */
 export function handleEnds(handle: ConnectionHandle, dual: boolean): { remote: string; local: string; family: FamilyName } {
   const remoteAddr = handle.remoteAddr;
+  const localAddr = handle.localAddr;
+  if (typeof remoteAddr !== 'number' && typeof localAddr !== 'number') {
+    return { remote: remoteText6.textOf(remoteAddr), local: localText6.textOf(localAddr), family: 'IPv6' };
+  }
   const text = (a: IpAddress): string => (typeof a === 'number' && dual ? mappedText(a) : formatIp(a));
-  return { remote: text(remoteAddr), local: text(handle.localAddr), family: dual ? 'IPv6' : familyOf(remoteAddr) };
+  return { remote: text(remoteAddr), local: text(localAddr), family: dual ? 'IPv6' : familyOf(remoteAddr) };
 }
 
 /**

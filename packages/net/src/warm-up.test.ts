@@ -12,6 +12,25 @@ describe('warmUp', () => {
     expect(report.elapsedMs).to.be.greaterThan(0);
   });
 
+  it('warms IPv6 alone, and both families in turn, to completion (with and without GSO send)', async () => {
+    for (const segmentationOffload of [false, true]) {
+      for (const families of [[6], [4, 6]] as const) {
+        const report = await warmUp({ connections: 12, budgetMs: 10_000, concurrency: 3, families, segmentationOffload });
+        expect(report, `families ${families.join(',')}, offload ${String(segmentationOffload)}`).to.include({ connections: 12, failed: 0 });
+      }
+    }
+  });
+
+  it('refuses a family list naming neither 4 nor 6', async () => {
+    let caught: unknown;
+    try {
+      await warmUp({ families: [] });
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).to.be.instanceOf(RangeError);
+  });
+
   it('leaves nothing that keeps the process alive', function () {
     this.timeout(30_000);
     // A child that only warms up must exit by itself at once: no timer, immediate, link or
