@@ -129,7 +129,7 @@ export function receiveUnmatched(ctx: OpenContext, now: Instant, src: IpAddress,
       ctx.drop('max-connections');
       return;
     }
-    const localEnd: Endpoint<IpAddress> = { addr: local, port: repr.dstPort };
+    const localEnd = listenerLocalEnd(l, local);
     const remote: Endpoint<IpAddress> = { addr: typeof src === 'number' ? src : src.slice(), port: repr.srcPort };
     const result = l.listener.handleSegment(now, localEnd, remote, repr, data);
     switch (result.kind) {
@@ -220,6 +220,21 @@ export function dispatch(ctx: OpenContext, entry: ConnectionEntry, ev: TcpEvent)
   // Orphaned (its socket is gone) and new data arrives: nobody will read it, so reset the
   // connection, as Linux does for data that reaches a closed socket.
   if (entry.orphan && ev.type === 'readable' && entry.conn.readableLength > 0) entry.conn.abort();
+}
+
+/**
+ * The local endpoint for a connection of listener `l` to our address `local`: the listener's
+ * shared one when the address is the same (an IPv6 one is kept as one copy of its own).
+ */
+function listenerLocalEnd(l: ListenerEntry, local: IpAddress): Endpoint<IpAddress> {
+  if (typeof local === 'number') {
+    const e = l.localEnd4;
+    if (e !== undefined && e.addr === local) return e;
+    return (l.localEnd4 = { addr: local, port: l.port });
+  }
+  const e = l.localEnd6;
+  if (e !== undefined && ipv6Equals(e.addr as Ipv6Address, local)) return e;
+  return (l.localEnd6 = { addr: local.slice(), port: l.port });
 }
 
 /** Puts `conn` in the table (embryonic while `listener` is given) and tells the diagnostics channel. */
