@@ -9,7 +9,7 @@
  * the next tick) and should not call back into the stack.
  */
 import diagnosticsChannel from 'node:diagnostics_channel';
-import type { TcpState } from '@tcp-tun/tcp';
+import type { IpAddress, TcpState } from '@tcp-tun/tcp';
 import { ipAddressToString } from './stack-stats.js';
 import type { ConnectionEntry } from './internal.js';
 import { tcpInfoOf, type TcpInfo } from './tcp-info.js';
@@ -128,6 +128,12 @@ export const diag = {
   state(stack: object, localAddress: string | undefined, e: ConnectionEntry, from: TcpState, to: TcpState): void {
     if (!stateChannel.hasSubscribers) return;
     const m: ConnectionStateMessage = { ...base(stack, localAddress, e), from, to };
+    stateChannel.publish(m);
+  },
+  /** `state` from a connection's endpoints (the engine's shared hook has no entry). */
+  stateOf(stack: object, localAddr: IpAddress, localPort: number, remoteAddr: IpAddress, remotePort: number, from: TcpState, to: TcpState): void {
+    if (!stateChannel.hasSubscribers) return;
+    const m: ConnectionStateMessage = { stack, localAddress: ipAddressToString(localAddr), localPort, remoteAddress: ipAddressToString(remoteAddr), remotePort, from, to };
     stateChannel.publish(m);
   },
   retransmit(stack: object, localAddress: string | undefined, e: ConnectionEntry, seq: number, length: number): void {

@@ -121,7 +121,7 @@ export class ListenerTable {
       synCookies: true,
       cookieHash: (a, b, c, d) => secrets.cookieHash.hash(a, b, c, d, 4),
     });
-    const entry: ListenerEntry = { port: p, listener, owner, embryos: new Map(), closed: false, v4: binding.v4, v6: binding.v6, host };
+    const entry: ListenerEntry = { port: p, listener, owner, embryos: new Map(), closed: false, localEnd4: undefined, localEnd6: undefined, v4: binding.v4, v6: binding.v6, host };
     if (binding.v4) this.#v4.set(p, entry);
     if (binding.v6) this.#v6.set(p, entry);
     this.#all.add(entry);

@@ -9,9 +9,9 @@ import type { IpAddress } from '@tcp-tun/tcp';
 import { ConnectAggregateError, SystemError, argumentError } from './errors.js';
 import type { ConnectionHandle } from './handle.js';
 import type { Socket } from './socket.js';
-import { handleEnds, ipType, stackAddress } from './socket-address.js';
+import { ipType, stackAddress } from './socket-address.js';
 import { sameIpv6, type ConnectTarget, type ResolveHooks } from './socket-connect.js';
-import { applyKeepAlive, unrefTimer, updateHold, type SocketState } from './socket-state.js';
+import { applyKeepAlive, localOf, peerOf, unrefTimer, updateHold, type SocketState } from './socket-state.js';
 
 const LOOPBACK = '127.0.0.1';
 
@@ -45,9 +45,9 @@ export function endAttempts(s: SocketState): void {
 /** Fails a connect made while another is pending with EALREADY, as Node does on Linux. */
 export function failAlready(socket: Socket, s: SocketState, host: string, remotePort: number): void {
   if (socket.destroyed) return;
-  const peer = s.peer;
+  const peer = peerOf(s);
   const err = new SystemError('EALREADY', 'connect', peer?.address ?? host, peer?.port ?? remotePort);
-  const local = s.local;
+  const local = localOf(s);
   if (local !== undefined) err.message += ` - Local (${local.address}:${local.port})`;
   socket.destroy(err);
 }
@@ -95,7 +95,7 @@ export function attemptNext(socket: Socket, s: SocketState): void {
 export function attemptFailed(socket: Socket, s: SocketState, error: Error): boolean {
   const a = s.attempts;
   if (a === undefined || !socket.connecting || socket.destroyed) return false;
-  const peer = s.peer;
+  const peer = peerOf(s);
   a.errors.push(error);
   a.failed = s.handle;
   socket.emit('connectionAttemptFailed', peer?.address, peer?.port, peer?.family === 'IPv6' ? 6 : 4, error);
@@ -175,8 +175,8 @@ export function openAddress(socket: Socket, s: SocketState, requested: string, t
 /** Takes `handle` as this socket's connection; `dual`: it belongs to an AF_INET6 socket (IPv4 ends read as `::ffff:a.b.c.d`). */
 export function attach(socket: Socket, s: SocketState, handle: ConnectionHandle, dual = false): void {
   s.handle = handle;
-  const ends = handleEnds(handle, dual);
-  s.local = { address: ends.local, family: ends.family, port: handle.localPort };
+  s.dual = dual;
+  s.local = undefined; // built on first read (localOf)
   handle.setOwner(socket);
   // Settings made before the connection existed (constructor/connect options, or set early).
   if (s.noDelay !== undefined) handle.setNoDelay(s.noDelay);

@@ -10,7 +10,7 @@ import { SystemError } from './errors.js';
 import type { Socket } from './socket.js';
 import { attemptFailed, endAttempts } from './socket-attempts.js';
 import { finish, flushWrites, pull } from './socket-io.js';
-import { setConnecting, unrefTimer, updateHold, type NodeSocketInternals, type SocketState } from './socket-state.js';
+import { peerOf, setConnecting, unrefTimer, updateHold, type NodeSocketInternals, type SocketState } from './socket-state.js';
 
 /** The connection is established: Node's afterConnect. */
 export function onConnected(socket: Socket, s: SocketState): void {
@@ -45,7 +45,7 @@ export function onConnected(socket: Socket, s: SocketState): void {
 /** The engine reports `code`: the socket fails now, or at its next read or write, or the attempt does. */
 export function onError(socket: Socket, s: SocketState, code: TcpErrorCode): void {
   let error: SystemError;
-  const peer = s.peer;
+  const peer = peerOf(s);
   if (code === 'ECONNREFUSED' || ((code === 'ETIMEDOUT' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH' || code === 'ECONNRESET') && socket.connecting)) {
     error = new SystemError(code, 'connect', peer?.address, peer?.port);
     if (socket.connecting && attemptFailed(socket, s, error)) return;

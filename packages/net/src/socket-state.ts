@@ -10,6 +10,7 @@ import type { SystemError } from './errors.js';
 import type { Server } from './server.js';
 import type { Socket } from './socket.js';
 import type { AddressInfo } from './socket-args.js';
+import { handleEnds } from './socket-address.js';
 import type { Attempts } from './socket-connect.js';
 
 /** A write (one chunk or a `_writev` batch) being handed to the engine. */
@@ -43,8 +44,16 @@ export class SocketState {
   port: StackPort | undefined = undefined;
   handle: ConnectionHandle | undefined = undefined;
   connected = false;
+  /**
+   * The peer's and our address as Node reports them. An active open sets `peer` before it
+   * connects (errors name it); otherwise both are built from the handle on first read
+   * (`peerOf`, `localOf`): an idle connection keeps no objects or strings for them (bench/PROFILE.md
+   * round 5).
+   */
   peer: AddressInfo | undefined = undefined;
   local: AddressInfo | undefined = undefined;
+  /** The connection belongs to an AF_INET6 socket: IPv4 ends read as `::ffff:a.b.c.d` (see `handleEnds`). */
+  dual = false;
   wantRead = false;
   pulling = false;
   peerEnded = false;
@@ -106,4 +115,24 @@ export function applyKeepAlive(s: SocketState): void {
   if (!s.keepAliveSet) return;
   const delay = s.keepAliveInitialDelayMs;
   s.handle?.setKeepAlive(s.keepAlive, delay > 0 ? delay : undefined);
+}
+
+/** The peer's address (built from the handle on first read, then kept, as Node keeps `_peername`). */
+export function peerOf(s: SocketState): AddressInfo | undefined {
+  const h = s.handle;
+  if (s.peer === undefined && h !== undefined) {
+    const ends = handleEnds(h, s.dual);
+    s.peer = { address: ends.remote, family: ends.family, port: h.remotePort };
+  }
+  return s.peer;
+}
+
+/** Our address (built from the handle on first read, then kept, as Node keeps `_sockname`). */
+export function localOf(s: SocketState): AddressInfo | undefined {
+  const h = s.handle;
+  if (s.local === undefined && h !== undefined) {
+    const ends = handleEnds(h, s.dual);
+    s.local = { address: ends.local, family: ends.family, port: h.localPort };
+  }
+  return s.local;
 }

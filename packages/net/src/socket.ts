@@ -29,12 +29,11 @@
 import net from 'node:net';
 import type { TcpEvent, TcpState } from '@tcp-tun/tcp';
 import { argumentError, describe } from './errors.js';
-import { handleEnds } from './socket-address.js';
 import { checkConnectOptions, resolveAll, resolveDefault, resolveOne, type ConnectTarget } from './socket-connect.js';
 import { attach, endAttempts, failAlready, openAddress, resolveHooks } from './socket-attempts.js';
 import { finish, flushWrites, pull, startWrite } from './socket-io.js';
 import { onClosed, onConnected, onError, resetForReconnect } from './socket-lifecycle.js';
-import { SocketState, applyKeepAlive, setConnecting, unrefTimer, updateHold } from './socket-state.js';
+import { SocketState, applyKeepAlive, localOf, peerOf, setConnecting, unrefTimer, updateHold } from './socket-state.js';
 import type { ConnectionHandle, HandleOwner, StackPort } from './handle.js';
 import type { TcpInfo } from './tcp-info.js';
 import type { Server } from './server.js';
@@ -110,12 +109,12 @@ export class Socket extends net.Socket {
 
   /** @internal Node's remoteAddress/remotePort/remoteFamily read this. */
   _getpeername(): AddressInfo | Record<string, never> {
-    return this.connecting || this.#s.peer === undefined ? {} : this.#s.peer;
+    return this.connecting ? {} : peerOf(this.#s) ?? {};
   }
 
   /** @internal Node's address()/localAddress/localPort/localFamily read this. */
   _getsockname(): AddressInfo | Record<string, never> {
-    return this.#s.local ?? {};
+    return localOf(this.#s) ?? {};
   }
 
   /** The engine state of the connection ('CLOSED' when there is none); tcp-tun extension. */
@@ -308,8 +307,7 @@ export class Socket extends net.Socket {
   _attachAccepted(handle: ConnectionHandle, server: Server, dual = false): void {
     this.#s.server = server;
     this.server = server;
-    const ends = handleEnds(handle, dual);
-    this.#s.peer = { address: ends.remote, family: ends.family, port: handle.remotePort };
+    // The peer's address is built on its first read (peerOf), from the handle.
     attach(this, this.#s, handle, dual);
     // The peer may have sent its FIN before we took over: Node reads it (and emits 'end') from
     // the event loop after 'connection', not before.

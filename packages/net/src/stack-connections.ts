@@ -13,7 +13,7 @@
  */
 import { debuglog } from 'node:util';
 import { IPV6_LOOPBACK, ipv6Equals, isIpv4Mapped, isIpv6Loopback, isIpv6Multicast, isIpv6Unspecified, type Ipv6Address } from '@tcp-tun/ip';
-import { TcpConnection, resetFor, type Endpoint, type Instant, type IpAddress, type TcpConfig, type TcpEvent, type TcpRepr, type TimeWaitRecord } from '@tcp-tun/tcp';
+import { TcpConnection, resetFor, type Endpoint, type Instant, type IpAddress, type StateChangeHook, type TcpConfig, type TcpEvent, type TcpRepr, type TimeWaitRecord } from '@tcp-tun/tcp';
 import type { ConnectionTable } from './connection-table.js';
 import type { DeadlineHeap } from './deadline-heap.js';
 import { diag } from './diagnostics.js';
@@ -48,6 +48,8 @@ export interface OpenContext {
   readonly stack: object;
   /** The stack's IPv4 address text, as the diagnostics channel reports it. */
   readonly address: string | undefined;
+  /** The state-change hook every connection of the stack shares (it tells the diagnostics channel). */
+  readonly onStateChange: StateChangeHook;
   /** Counts a dropped segment (or refused open) under `reason`. */
   drop(reason: string): void;
   /** Whether the stack's close() has finished its linger. */
@@ -127,7 +129,7 @@ export function receiveUnmatched(ctx: OpenContext, now: Instant, src: IpAddress,
       ctx.drop('max-connections');
       return;
     }
-    const localEnd: Endpoint<IpAddress> = { addr: local, port: repr.dstPort };
+    const localEnd = listenerLocalEnd(l, local);
     const remote: Endpoint<IpAddress> = { addr: typeof src === 'number' ? src : src.slice(), port: repr.srcPort };
     const result = l.listener.handleSegment(now, localEnd, remote, repr, data);
     switch (result.kind) {
@@ -220,6 +222,21 @@ export function dispatch(ctx: OpenContext, entry: ConnectionEntry, ev: TcpEvent)
   if (entry.orphan && ev.type === 'readable' && entry.conn.readableLength > 0) entry.conn.abort();
 }
 
+/**
+ * The local endpoint for a connection of listener `l` to our address `local`: the listener's
+ * shared one when the address is the same (an IPv6 one is kept as one copy of its own).
+ */
+function listenerLocalEnd(l: ListenerEntry, local: IpAddress): Endpoint<IpAddress> {
+  if (typeof local === 'number') {
+    const e = l.localEnd4;
+    if (e !== undefined && e.addr === local) return e;
+    return (l.localEnd4 = { addr: local, port: l.port });
+  }
+  const e = l.localEnd6;
+  if (e !== undefined && ipv6Equals(e.addr as Ipv6Address, local)) return e;
+  return (l.localEnd6 = { addr: local.slice(), port: l.port });
+}
+
 /** Puts `conn` in the table (embryonic while `listener` is given) and tells the diagnostics channel. */
 export function addEntry(ctx: OpenContext, conn: TcpConnection<IpAddress>, listener: ListenerEntry | undefined): ConnectionEntry {
   const entry: ConnectionEntry = {
@@ -239,8 +256,9 @@ export function addEntry(ctx: OpenContext, conn: TcpConnection<IpAddress>, liste
     heapIndex: -1,
   };
   ctx.table.set(entry.remoteAddr, entry.remotePort, entry.localPort, entry);
-  // One closure per connection; it builds a message only when someone subscribed.
-  conn.onStateChange = (from, to) => diag.state(ctx.stack, ctx.address, entry, from, to);
+  // One hook per stack, shared by its connections (a closure each cost ~100 B, bench/PROFILE.md
+  // round 4); it builds a message only when someone subscribed.
+  conn.onStateChange = ctx.onStateChange;
   diag.open(ctx.stack, ctx.address, entry);
   return entry;
 }

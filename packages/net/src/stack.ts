@@ -219,6 +219,7 @@ export class Stack {
       drop: (reason) => this.#drop(reason),
       stack: this,
       address: this.address,
+      onStateChange: (from, to, local, remote) => diag.stateOf(this, local.addr, local.port, remote.addr, remote.port, from, to),
       heap: this.#heap,
       closed: () => this.#closed,
       now: () => this.#now(),

@@ -29,8 +29,11 @@ const TIME_WAIT_STOPS: readonly TimerKind[] = ['finWait2', 'retransmit', 'persis
 /** The reply queue of every connection that never queued one (never added to: see `queueReply`). */
 const NO_REPLIES: TcpRepr[] = [];
 
-/** Called on every state transition (RFC 9293 §3.3.2), after the state changed. */
-export type StateChangeHook = (from: TcpState, to: TcpState) => void;
+/**
+ * Called on every state transition (RFC 9293 §3.3.2), after the state changed, with the
+ * connection's endpoints, so one hook can serve many connections (no closure per connection).
+ */
+export type StateChangeHook = (from: TcpState, to: TcpState, local: Endpoint<IpAddress>, remote: Endpoint<IpAddress>) => void;
 
 export const EV_CONNECTED: TcpEvent = Object.freeze({ type: 'connected' });
 export const EV_READABLE: TcpEvent = Object.freeze({ type: 'readable' });
@@ -119,7 +122,7 @@ export class Tcb {
     const prev = this.st;
     this.st = next;
     this.traits = STATE_TRAITS[next];
-    this.onStateChange?.(prev, next);
+    this.onStateChange?.(prev, next, this.local, this.remote);
   }
 
   /**
