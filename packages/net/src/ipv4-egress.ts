@@ -14,6 +14,7 @@ import { emitTcp, type Instant, type IpAddress, type TcpRepr, type Transmit } fr
 import { debugPacketLine } from './debug-line.js';
 import { ecnCodepoint, type TrainEgress } from './gso-train.js';
 import type { Link } from './link.js';
+import { Loopback } from './loopback.js';
 import type { StackCounters } from './stack-stats.js';
 
 const debug = debuglog('tcp-tun');
@@ -41,21 +42,17 @@ export class Ipv4Egress implements TcpEgress, TrainEgress {
   readonly #link: Link;
   readonly #counters: StackCounters;
   readonly #clock: () => Instant;
-  /** Where loopback packets re-enter the stack (its receive pipeline). */
-  readonly #ingress: (packets: readonly Uint8Array[]) => void;
   readonly #out = new Uint8Array(OUTPUT_BUFFER_SIZE);
   readonly #repr: MutableIpv4Repr;
   #ident = 0;
-  /** Packets addressed to ourselves, delivered as one batch on the next turn (loopback). */
-  #loopback: Uint8Array[] = [];
-  #loopbackQueued = false;
+  readonly #loopback: Loopback;
 
   constructor(address: number, link: Link, counters: StackCounters, clock: () => Instant, ingress: (packets: readonly Uint8Array[]) => void) {
     this.#address = address;
     this.#link = link;
     this.#counters = counters;
     this.#clock = clock;
-    this.#ingress = ingress;
+    this.#loopback = new Loopback(counters, ingress);
     this.#repr = {
       src: address,
       dst: 0,
@@ -124,7 +121,7 @@ export class Ipv4Egress implements TcpEgress, TrainEgress {
 
   /** Forgets loopback packets not yet delivered (the stack is closing). */
   dropLoopback(): void {
-    this.#loopback = [];
+    this.#loopback.drop();
   }
 
   /**
@@ -144,34 +141,12 @@ export class Ipv4Egress implements TcpEgress, TrainEgress {
 
   #send(packet: Uint8Array, dst: number): void {
     if (dst === this.#address) {
-      this.#sendLoopback(packet);
+      this.#loopback.send(packet);
       return;
     }
     this.#counters.packetsOut++;
     this.#counters.bytesOut += packet.length;
     if (debug.enabled) debug('%s', debugPacketLine(this.#clock(), 'out', packet));
     this.#link.send(packet);
-  }
-
-  /**
-   * Loopback: a packet to our own address never reaches the link (as on any host: lwIP,
-   * smoltcp, gVisor and Linux's `lo` do the same). It is copied and delivered to ourselves as
-   * one batch on the next turn of the event loop, like a link's read burst. Counted in
-   * `stats().loopbackPackets`/`loopbackBytes`, not in `packetsOut`/`packetsIn`, and not seen by
-   * a `capture()` of the link (it never crosses the link).
-   */
-  #sendLoopback(packet: Uint8Array): void {
-    this.#counters.loopbackPackets++;
-    this.#counters.loopbackBytes += packet.length;
-    this.#loopback.push(packet.slice());
-    if (this.#loopbackQueued) return;
-    this.#loopbackQueued = true;
-    setImmediate(() => {
-      this.#loopbackQueued = false;
-      const batch = this.#loopback;
-      this.#loopback = [];
-      if (batch.length === 0) return;
-      this.#ingress(batch);
-    });
   }
 }

@@ -27,6 +27,7 @@ import { ecnCodepoint, type TrainEgress } from './gso-train.js';
 import type { TcpEgress } from './ipv4-egress.js';
 import type { KeyedHash } from './keyed-hash.js';
 import type { Link } from './link.js';
+import { Loopback } from './loopback.js';
 import type { Ipv6Counters, StackCounters } from './stack-stats.js';
 
 const debug = debuglog('tcp-tun');
@@ -50,8 +51,6 @@ export class Ipv6Egress implements TcpEgress, TrainEgress {
   readonly #counters6: Ipv6Counters;
   readonly #clock: () => Instant;
   readonly #flowHash: KeyedHash;
-  /** Where loopback packets re-enter the stack (its receive pipeline). */
-  readonly #ingress: (packets: readonly Uint8Array[]) => void;
   readonly #out = new Uint8Array(OUTPUT_BUFFER_SIZE6);
   readonly #repr: MutableIpv6Repr;
   /**
@@ -62,9 +61,7 @@ export class Ipv6Egress implements TcpEgress, TrainEgress {
   readonly #flowRemote: Ipv6Address = new Uint8Array(16);
   #flowPorts = -1;
   #flowLabel = 0;
-  /** Packets addressed to ourselves, delivered as one batch on the next turn (loopback). */
-  #loopback: Uint8Array[] = [];
-  #loopbackQueued = false;
+  readonly #loopback: Loopback;
 
   constructor(
     address: Ipv6Address,
@@ -81,7 +78,7 @@ export class Ipv6Egress implements TcpEgress, TrainEgress {
     this.#counters6 = counters6;
     this.#clock = clock;
     this.#flowHash = flowHash;
-    this.#ingress = ingress;
+    this.#loopback = new Loopback(counters, ingress);
     this.#repr = { src: address, dst: address, nextHeader: Ipv6NextHeader.Tcp, hopLimit: 64, payloadLength: 0, dscp: 0, ecn: 0, flowLabel: 0 };
   }
 
@@ -147,7 +144,7 @@ export class Ipv6Egress implements TcpEgress, TrainEgress {
 
   /** Forgets loopback packets not yet delivered (the stack is closing). */
   dropLoopback(): void {
-    this.#loopback = [];
+    this.#loopback.drop();
   }
 
   /** The flow label of the segment `repr` to `remote`. */
@@ -186,7 +183,7 @@ export class Ipv6Egress implements TcpEgress, TrainEgress {
 
   #send(packet: Uint8Array, dst: Ipv6Address): void {
     if (this.loops(dst)) {
-      this.#sendLoopback(packet);
+      this.#loopback.send(packet);
       return;
     }
     const c = this.#counters;
@@ -198,25 +195,6 @@ export class Ipv6Egress implements TcpEgress, TrainEgress {
     this.#link.send(packet);
   }
 
-  /**
-   * Loopback, as over IPv4: a packet to `::1` or our own address never reaches the link; it is
-   * copied and delivered to ourselves as one batch on the next turn (marked as from loopback,
-   * so the ingress accepts `::1`, which must never arrive from a link, RFC 4291 §2.5.3).
-   */
-  #sendLoopback(packet: Uint8Array): void {
-    this.#counters.loopbackPackets++;
-    this.#counters.loopbackBytes += packet.length;
-    this.#loopback.push(packet.slice());
-    if (this.#loopbackQueued) return;
-    this.#loopbackQueued = true;
-    setImmediate(() => {
-      this.#loopbackQueued = false;
-      const batch = this.#loopback;
-      this.#loopback = [];
-      if (batch.length === 0) return;
-      this.#ingress(batch);
-    });
-  }
 }
 
 function asIpv6(remote: IpAddress): Ipv6Address {
