@@ -11,8 +11,11 @@
 //   FAIR_N=8 FAIR_S=3  HTTP_S=5 (wrk seconds)  HTTP=0 (skip HTTP)  LWIP=0 (skip lwIP)
 //   NOOFFLOAD=0 (skip the --no-offload configuration)  IDLE=10000 (0 skips)  KOFFLOAD=off
 //   ANCHORS=/path/to/shared/anchors  OUT=bench/results  ECHO_FLAGS="--no-warm-up" (more apps/echo flags)
-//   FAMILY=4,6 (every workload over IPv4, then over IPv6 against IPv6 twins of tcp-tun and the
-//   kernel; 4 or 6 picks one; lwIP is IPv4 only: bench/lib/family.mjs)
+//   FAMILY=4,6 (every workload over IPv4 and over IPv6 against IPv6 twins of tcp-tun and the
+//   kernel; 4 or 6 picks one; lwIP is IPv4 only: bench/lib/family.mjs). Each IPv6 stack runs
+//   right next to its IPv4 twin in every rep and workload, the pair's order alternating between
+//   reps, and IPv6 is judged on the median of the per-rep ratios (bench/lib/paired.mjs;
+//   REPS=5 or more for family ratios).
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release } from 'node:os';
@@ -21,6 +24,7 @@ import { fileURLToPath } from 'node:url';
 import { abArgs, CLIENT_PACKAGES, h2loadArgs, parseAb, parseH2load, parseWrk, wrkArgs } from './lib/http-clients.mjs';
 import { barChart } from './lib/svg.mjs';
 import { echoAddressFlags, IPV6_NAMESPACE_SYSCTLS, ipv6Stacks, parseFamilies, urlHost, V6 } from './lib/family.mjs';
+import { judgeRatio, pairedOrder, pairedRatios, summarizeRatios } from './lib/paired.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const KBENCH = fileURLToPath(new URL('./kbench.py', import.meta.url));
@@ -359,8 +363,9 @@ async function main() {
   const offloadSeen = {};
 
   for (let rep = 0; rep < REPS; rep++) {
-    // Rotate who goes first: the shared machine drifts during a run.
-    const order = STACKS.map((_, i) => STACKS[(i + rep) % STACKS.length]);
+    // Rotate who goes first: the shared machine drifts during a run. Twins (ours/ours6,
+    // plain/plain6, kernel/kernel6) run back to back, IPv4 first in even reps, IPv6 in odd ones.
+    const order = pairedOrder(STACKS, rep).flat();
     const servers = {};
     for (const s of order) {
       // A server that does not start fails its stack's rows of this rep, not the whole run.
@@ -447,6 +452,22 @@ function report({ started, load, results, idle, lwipWhy, httpWhy, offloadSeen })
     if (w.rss) chart.push({ label: 'rss (inverse)', bars: hstacks.map((id) => ({ series: byId[id].label, ratio: med[base].rssKiB / med[id].rssKiB, text: `${fmt(med[id].rssKiB / 1024)} MiB` })) });
   }
 
+  // Issue 13's figures: per workload and IPv6 stack, the per-rep ratios to its IPv4 twin (run
+  // right next to it) and their median and min–max (bench/lib/paired.mjs).
+  const paired = { kbench: {}, http: {} };
+  const twins = STACKS.filter((s) => s.v4 && byId[s.v4]);
+  const pairOf = (s, v4, v6) => {
+    const ratios = pairedRatios(v4, v6);
+    return { ipv4Twin: s.v4, ratios, ...summarizeRatios(ratios), runs: { [s.v4]: v4, [s.id]: v6 } };
+  };
+  for (const w of KWORKLOADS.filter((w) => twins.length && wanted(w.from ?? w.name))) {
+    paired.kbench[w.name] = Object.fromEntries(twins.map((s) => [s.id, pairOf(s, results.kbench[w.name][s.v4], results.kbench[w.name][s.id])]));
+  }
+  for (const w of HWORKLOADS.filter((w) => twins.length && !httpWhy && wanted(w.name))) {
+    const req = (id) => (results.http[w.name][id] ?? []).map((r) => r?.reqPerS ?? NaN);
+    paired.http[w.name] = Object.fromEntries(twins.filter((s) => s.http).map((s) => [s.id, pairOf(s, req(s.v4), req(s.id))]));
+  }
+
   const table = (header, body) => {
     const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => r[i].length)));
     const line = (cells) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
@@ -462,12 +483,12 @@ function report({ started, load, results, idle, lwipWhy, httpWhy, offloadSeen })
     const sfx = family === 6 ? '6' : '';
     const fam = STACKS.filter((s) => s.family === family);
     const ids = fam.map((s) => s.id);
-    const twinNote = (s, v6, v4, higher) => {
-      if (family !== 6 || !byId[s.v4]) return undefined;
-      const ratio = v6 / v4;
-      // The kernel's own IPv6/IPv4 ratio is shown for reference, with no goal.
-      const met = s.id === 'kernel6' || (higher ? ratio >= 0.9 : ratio <= 1.1);
-      return `${s.id === 'ours6' ? 'shipped' : s.id === 'plain6' ? 'no-offload' : 'kernel'} ${fmt(ratio)}× v4${met ? '' : ` * (${higher ? '≥ 0.9' : '≤ 1.1'})`}`;
+    // The median paired ratio and its [min–max]; the kernel's own is shown for reference, with no goal.
+    const twinNote = (s, p, higher) => {
+      if (family !== 6 || !p) return undefined;
+      const j = judgeRatio(p, higher);
+      const mark = s.id === 'kernel6' ? '' : `${j.met ? '' : ` * (${higher ? '≥' : '≤'} ${j.line})`}${j.clear ? '' : ' ?'}`;
+      return `${s.id === 'ours6' ? 'shipped' : s.id === 'plain6' ? 'no-offload' : 'kernel'} ${fmt(p.median)}× v4 [${fmt(p.min)}–${fmt(p.max)}]${mark}`;
     };
     const body = [];
     for (const w of KWORKLOADS.filter((w) => wanted(w.from ?? w.name))) {
@@ -484,11 +505,13 @@ function report({ started, load, results, idle, lwipWhy, httpWhy, offloadSeen })
         if (w.abs !== undefined) notes.push(`${med.ours >= w.abs ? '' : '* '}goal ≥ ${w.abs}`);
         if (w.absMax !== undefined) notes.push(`${med.ours <= w.absMax ? '' : '* '}goal ≤ ${w.absMax}`);
       } else if (!['conn-cold', 'conn-warm', 'cold/warm'].includes(w.name)) {
-        for (const s of fam) notes.push(twinNote(s, med[s.id], med[s.v4], w.higher));
+        for (const s of fam) notes.push(twinNote(s, paired.kbench[w.name]?.[s.id], w.higher));
       }
       body.push([w.name, ...ids.map((id) => `${fmt(med[id])} ${w.unit}`), notes.filter(Boolean).join('; ')]);
     }
-    console.log(`${family === 4 ? '' : '\nIPv6:\n'}${table(['workload', ...fam.map((s) => s.label), 'goal'], body)}`);
+    const conf = summarizeRatios(Array(REPS).fill(1)).confidence;
+    const v6Head = `\nIPv6: medians of ${REPS} reps; goal (issue 13) judged on the MEDIAN PAIRED RATIO: in each rep every IPv6 stack ran right next to its IPv4 twin (order alternating between reps), ratio = IPv6 / IPv4 of that rep, ≥ 0.9× (≤ 1.1× for fair-spread); [min–max] of the ${REPS} ratios, which holds their median with ${(100 * conf).toFixed(1)} % confidence (sign test); ? = the interval straddles the line\n`;
+    console.log(`${family === 4 ? '' : v6Head}${table(['workload', ...fam.map((s) => s.label), 'goal'], body)}`);
     const hfam = fam.filter((s) => s.http).map((s) => s.id);
     const hbody = [];
     for (const w of HWORKLOADS.filter((w) => !httpWhy && wanted(w.name))) {
@@ -508,7 +531,7 @@ function report({ started, load, results, idle, lwipWhy, httpWhy, offloadSeen })
           notes.push(`RSS ${fmt(rr)}× kernel-side Node's${rr <= 1.5 ? '' : ' * (≤ 1.5)'}`);
         }
       }
-      if (family === 6) for (const s of fam.filter((s) => s.http && med[s.v4])) notes.push(twinNote(s, med[s.id].reqPerS, med[s.v4].reqPerS, true));
+      if (family === 6) for (const s of fam.filter((s) => s.http)) notes.push(twinNote(s, paired.http[w.name]?.[s.id], true));
       const cell = (id) => `${fmt(med[id].reqPerS)} req/s, ${med[id].errors}e/${med[id].timeouts}t, max ${fmt(med[id].slowestMs)} ms${w.rss ? `, RSS ${fmt(med[id].rssKiB / 1024)} MiB` : ''}`;
       hbody.push([w.name, ...hfam.map(cell), notes.filter(Boolean).join('; ')]);
     }
@@ -530,6 +553,10 @@ function report({ started, load, results, idle, lwipWhy, httpWhy, offloadSeen })
     machine: { cpus: cpus().length, kernel: release(), node: process.version, loadBefore: load, loadAfter: loadavg() },
     settings: { REPS, MTU, SIZE, CONN, RR, FAIR_N, FAIR_S, HTTP_S, IDLE, FAMILY: FAMILIES.join(','), txqueuelen: TXQLEN, kernelOffloads: env.KOFFLOAD !== 'off' },
     stacks: STACKS.map((s) => ({ id: s.id, label: s.label, family: s.family, ...(s.v4 ? { ipv4Twin: s.v4 } : {}) })),
+    // Each IPv6 stack over its IPv4 twin, per workload: the per-rep ratios (NaN → null when a run
+    // failed), their median, min, max, count and the min–max interval's confidence, and both
+    // twins' raw per-rep figures (req/s for HTTP); `ipv4FirstInRep` says which twin ran first.
+    paired: { method: 'back-to-back twins, order alternating per rep; median and min-max of per-rep IPv6/IPv4 ratios', ipv4FirstInRep: Array.from({ length: REPS }, (_, rep) => pairedOrder(STACKS, rep).find((u) => u.length === 2)?.[0].family === 4), ...paired },
     offload: offloadSeen,
     skipped: { lwip: lwipWhy, http: httpWhy },
     results: summary,

@@ -9,6 +9,14 @@ SUMMARY=$(mktemp)
 export TCPTUN_TEST_SUMMARY=$SUMMARY
 status=0
 pnpm exec turbo run build typecheck lint test --concurrency=1 --continue --output-logs=full || status=$?
+# bench/lib's pure parts (the HTTP clients' output parsers, the FAMILY switch, the paired
+# IPv6/IPv4 method, the SVG writer) are plain .mjs tests for Node's own runner, outside the
+# workspace: run here and counted in the total like a package's.
+BENCH_TAP=$(mktemp)
+if ! node --test --test-reporter=tap bench/lib/ >"$BENCH_TAP" 2>&1; then cat "$BENCH_TAP"; echo "bench/lib: tests failed"; status=1; fi
+tap_count() { local n; n=$(grep -m1 "^# $1 " "$BENCH_TAP" | awk '{print $3}'); echo "${n:-0}"; }
+printf '%s\t%s\t%s\t%s\n' "$PWD/bench/lib" "$(tap_count pass)" "$(( $(tap_count fail) + $(tap_count cancelled) ))" "$(( $(tap_count skipped) + $(tap_count todo) ))" >>"$SUMMARY"
+rm -f "$BENCH_TAP"
 # The API reference (TypeDoc; `pnpm run docs`, as plain `pnpm docs` is a pnpm built-in): built
 # every run. typedoc.json sets treatWarningsAsErrors, so any warning (an undocumented public
 # export, a broken TSDoc or README link, ...) makes TypeDoc exit non-zero and fails the run here,
