@@ -6,12 +6,15 @@
 // Runs in a namespace made here and deleted at the end. Needs root.
 //   node bench/profile.mjs conn|discard|source|rr|fair|http1m|small [--no-offload]
 // Env: COUNT (conn connections, rr round trips), SIZE (stream bytes), SECONDS (wrk), KEEP=1 keeps
-// the profile directory (printed).
+// the profile directory (printed), FAMILY=6 profiles the bench's IPv6 twin (apps/echo on an
+// IPv6-only TUN with the addresses and sysctls of bench/lib/family.mjs; IPv4 otherwise). Prints
+// the TUN's packet counts too, for CPU time per packet.
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { echoAddressFlags, IPV6_NAMESPACE_SYSCTLS, urlHost, V6 } from './lib/family.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const KBENCH = fileURLToPath(new URL('./kbench.py', import.meta.url));
@@ -23,7 +26,8 @@ const COUNT = num('COUNT', workload === 'rr' ? 20000 : 2000);
 const SIZE = num('SIZE', 256 << 20);
 const SECONDS = num('SECONDS', 5);
 const NS = `tcptun-prof-${process.pid}`;
-const HOST = '10.0.0.2';
+const FAMILY = env.FAMILY === '6' ? 6 : 4;
+const HOST = FAMILY === 6 ? V6.stack : '10.0.0.2';
 const dir = mkdtempSync(join(tmpdir(), 'tcptun-prof-'));
 const procs = new Set();
 
@@ -72,9 +76,16 @@ const CLIENT = {
   source: ['python3', [KBENCH, 'recv', HOST, 19, SIZE]],
   rr: ['python3', [KBENCH, 'rr', HOST, 7, COUNT, 64]],
   fair: ['python3', [KBENCH, 'fair', HOST, 19, 8, SECONDS]],
-  http1m: ['wrk', ['-t2', '-c100', `-d${SECONDS}s`, '--timeout', '2s', `http://${HOST}/bytes/1048576`]],
-  small: ['wrk', ['-t2', '-c100', `-d${SECONDS}s`, '--timeout', '2s', `http://${HOST}/bytes/128`]],
+  http1m: ['wrk', ['-t2', '-c100', `-d${SECONDS}s`, '--timeout', '2s', `http://${urlHost(HOST)}/bytes/1048576`]],
+  small: ['wrk', ['-t2', '-c100', `-d${SECONDS}s`, '--timeout', '2s', `http://${urlHost(HOST)}/bytes/128`]],
 };
+
+/** User and system CPU time of process `pid` so far, in ms (/proc/PID/stat fields 14 and 15, in clock ticks of 10 ms). */
+function cpuMs(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+  const tick = 1000 / Number(sh('getconf', ['CLK_TCK']).trim());
+  return { user: Number(fields[11]) * tick, system: Number(fields[12]) * tick };
+}
 
 /** Category of a CPU-profile node: where its self time is spent. */
 function category(frame) {
@@ -150,7 +161,8 @@ async function main() {
   sh('ip', ['netns', 'add', NS]);
   sh('ip', ['netns', 'exec', NS, 'ip', 'link', 'set', 'lo', 'up']);
   sh('ip', ['netns', 'exec', NS, 'sysctl', '-qw', 'net.ipv4.ip_local_port_range=1024 65535']);
-  const app = spawnIn('node', ['--cpu-prof', `--cpu-prof-dir=${dir}`, '--perf-basic-prof', ECHO, '--services', 'echo,discard,source,http', ...flags]);
+  if (FAMILY === 6) sh('ip', ['netns', 'exec', NS, 'sysctl', '-qw', ...IPV6_NAMESPACE_SYSCTLS]);
+  const app = spawnIn('node', ['--cpu-prof', `--cpu-prof-dir=${dir}`, '--perf-basic-prof', ECHO, '--services', 'echo,discard,source,http', ...echoAddressFlags({ family: FAMILY }), ...flags]);
   for (let i = 0; i < 100 && !app.out.includes('listening on'); i++) await sleep(100);
   if (!app.out.includes('listening on')) throw new Error('apps/echo did not start');
   let perf;
@@ -163,11 +175,25 @@ async function main() {
     console.error('profile: perf not installed: only the V8 profile');
   }
   const [cmd, args] = CLIENT[workload];
+  const cpu0 = cpuMs(app.pid);
   const started = performance.now();
   const client = spawnIn(cmd, args.map(String));
   await exited(client, 300000);
   const seconds = (performance.now() - started) / 1000;
-  console.log(`${workload} ${flags.join(' ')}: ${seconds.toFixed(2)} s\n${client.out.trim().split('\n').slice(-12).join('\n')}`);
+  const cpu1 = cpuMs(app.pid);
+  console.log(`${workload} ${flags.join(' ')} IPv${FAMILY}: ${seconds.toFixed(2)} s\n${client.out.trim().split('\n').slice(-12).join('\n')}`);
+  // The TUN's own counters (the kernel's side: its RX is what we wrote, its TX what we read).
+  try {
+    const link = JSON.parse(sh('ip', ['netns', 'exec', NS, 'ip', '-s', '-j', 'link', 'show', 'type', 'tun']))[0];
+    const { rx, tx } = link.stats64;
+    console.log(`TUN ${link.ifname}: we wrote ${rx.packets} packets (${rx.bytes} B), read ${tx.packets} (${tx.bytes} B); tx_dropped ${tx.dropped}`);
+    // CPU time of the server process while the client ran (the client's own is not counted).
+    const [user, system] = [cpu1.user - cpu0.user, cpu1.system - cpu0.system];
+    const packets = rx.packets + tx.packets;
+    console.log(`server CPU during the run: ${user} ms user + ${system} ms system; ${((1000 * (user + system)) / packets).toFixed(2)} µs per packet (${((1000 * system) / packets).toFixed(2)} in the kernel), ${((1e6 * (user + system)) / Math.max(1, rx.bytes + tx.bytes)).toFixed(3)} ns per byte`);
+  } catch (err) {
+    console.error(`profile: no TUN counters: ${err.message.split('\n')[0]}`);
+  }
   if (perf) {
     perf.kill('SIGINT');
     await exited(perf, 10000);
