@@ -6,7 +6,7 @@
 // Runs in a namespace made here and deleted at the end. Needs root.
 //   node bench/profile.mjs conn|discard|source|rr|fair|http1m|small [--no-offload]
 // Env: COUNT (conn connections, rr round trips), SIZE (stream bytes), SECONDS (wrk), KEEP=1 keeps
-// the profile directory (printed), FAMILY=6 profiles the bench's IPv6 twin (apps/echo on an
+// the profile directory (printed), PERF_HZ=999 perf's sampling rate, FAMILY=6 profiles the bench's IPv6 twin (apps/echo on an
 // IPv6-only TUN with the addresses and sysctls of bench/lib/family.mjs; IPv4 otherwise). Prints
 // the TUN's packet counts too, for CPU time per packet.
 import { execFileSync, spawn } from 'node:child_process';
@@ -25,6 +25,7 @@ const num = (k, d) => (env[k] ? Number(env[k]) : d);
 const COUNT = num('COUNT', workload === 'rr' ? 20000 : 2000);
 const SIZE = num('SIZE', 256 << 20);
 const SECONDS = num('SECONDS', 5);
+const PERF_HZ = num('PERF_HZ', 999);
 const NS = `tcptun-prof-${process.pid}`;
 const FAMILY = env.FAMILY === '6' ? 6 : 4;
 const HOST = FAMILY === 6 ? V6.stack : '10.0.0.2';
@@ -148,6 +149,43 @@ function analyseCpuProfile(file) {
   for (const [f, ms] of [...fns].sort((a, b) => b[1] - a[1]).slice(0, 25)) console.log(`${ms.toFixed(1).padStart(7)}  ${f}`);
 }
 
+/**
+ * On-CPU time of the main thread (its tid is the pid: not the readiness worker, not V8's helpers) by
+ * bucket, in µs per TUN packet (`packets`, both directions): perf samples only what runs, so
+ * these figures hold on a loaded machine where wall-clock profiles stretch. Kernel symbols of
+ * one family's own code (IPv6: ip6_*, tcp_v6_*, ...; IPv4: ip_*, tcp_v4_*, ...) are shown apart.
+ */
+function perfPerPacket(data, packets, tid) {
+  const lines = sh('perf', ['report', '-i', data, '--stdio', '--no-children', '-n', '--tid', String(tid), '--sort', 'dso,sym', '-g', 'none']).split('\n');
+  const hz = PERF_HZ;
+  const buckets = new Map();
+  const add = (k, n) => buckets.set(k, (buckets.get(k) ?? 0) + n);
+  let total = 0;
+  for (const line of lines) {
+    const m = /^\s*[\d.]+%\s+(\d+)\s+(\S.*?)\s+\[([k.])\]\s+(.*)$/.exec(line);
+    if (!m) continue;
+    const [, n0, dso, , sym] = m;
+    const n = Number(n0);
+    total += n;
+    if (dso.includes('kernel')) {
+      add('kernel: all', n);
+      if (/(^|_)(ip6|ipv6|inet6|tcp_v6|icmpv6|icmp6|ndisc|rt6|fib6|udp6|raw6|nf_.*ipv6)/.test(sym)) add('kernel: IPv6-only symbols', n);
+      else if (/^(ip_|ipv4_|tcp_v4|inet_gro|inet_gso|inet_rcv|icmp_|fib_|rt_|__ip_|ip_local)/.test(sym)) add('kernel: IPv4-only symbols', n);
+    } else if (/packages\/(tcp|net|ip|tun)\//.test(sym)) add('ours: JIT JavaScript of packages/*', n);
+    else if (/^JS:|^LazyCompile|^Builtin|^Function|^Handler/.test(sym) || dso.startsWith('[JIT]')) add('JIT: other (node:*, V8 builtins)', n);
+    else if (dso === 'node') add('node binary (V8, C++ runtime)', n);
+    else add(`other: ${dso}`, n);
+  }
+  console.log(`\nperf, main thread only: ${total} samples at ${hz} Hz over ${packets} TUN packets`);
+  console.log('samples  µs/packet  bucket');
+  for (const [k, n] of [...buckets].sort((a, b) => b[1] - a[1])) console.log(`${String(n).padStart(7)}  ${((1e6 * n) / hz / Math.max(1, packets)).toFixed(3).padStart(9)}  ${k}`);
+  console.log('top symbols of the main thread (samples, µs/packet):');
+  for (const line of lines.filter((l) => /^\s*[\d.]+%\s+\d+\s/.test(l)).slice(0, Number(env.TOP ?? 30))) {
+    const [, n, rest] = /^\s*[\d.]+%\s+(\d+)\s+(.*)$/.exec(line);
+    console.log(`${n.padStart(7)}  ${((1e6 * Number(n)) / hz / Math.max(1, packets)).toFixed(3).padStart(9)}  ${rest.replace(/\s+/g, ' ').replace(/file:\/\/\S*?\/(packages|apps)\//, '$1/').slice(0, 110)}`);
+  }
+}
+
 function analysePerf(data) {
   const report = (args) => sh('perf', ['report', '-i', data, '--stdio', '--no-children', ...args]).split('\n').filter((l) => l.trim() && !l.startsWith('#')).slice(0, 25).join('\n');
   console.log('\nperf: share of on-CPU samples by object (kernel = [kernel.kallsyms]; JIT = perf-PID.map)');
@@ -168,7 +206,7 @@ async function main() {
   let perf;
   try {
     sh('sh', ['-c', 'command -v perf']);
-    perf = spawn('perf', ['record', '-F', '999', '-g', '-p', String(app.pid), '-o', join(dir, 'perf.data')], { stdio: 'ignore' });
+    perf = spawn('perf', ['record', '-F', String(PERF_HZ), '-g', '-p', String(app.pid), '-o', join(dir, 'perf.data')], { stdio: 'ignore' });
     procs.add(perf);
     await sleep(300);
   } catch {
@@ -176,6 +214,7 @@ async function main() {
   }
   const [cmd, args] = CLIENT[workload];
   const cpu0 = cpuMs(app.pid);
+  let tunPackets = 0;
   const started = performance.now();
   const client = spawnIn(cmd, args.map(String));
   await exited(client, 300000);
@@ -190,6 +229,7 @@ async function main() {
     // CPU time of the server process while the client ran (the client's own is not counted).
     const [user, system] = [cpu1.user - cpu0.user, cpu1.system - cpu0.system];
     const packets = rx.packets + tx.packets;
+    tunPackets = packets;
     console.log(`server CPU during the run: ${user} ms user + ${system} ms system; ${((1000 * (user + system)) / packets).toFixed(2)} µs per packet (${((1000 * system) / packets).toFixed(2)} in the kernel), ${((1e6 * (user + system)) / Math.max(1, rx.bytes + tx.bytes)).toFixed(3)} ns per byte`);
   } catch (err) {
     console.error(`profile: no TUN counters: ${err.message.split('\n')[0]}`);
@@ -204,6 +244,7 @@ async function main() {
   if (profile) analyseCpuProfile(join(dir, profile));
   else console.error('profile: no .cpuprofile written');
   if (perf) analysePerf(join(dir, 'perf.data'));
+  if (perf && tunPackets) perfPerPacket(join(dir, 'perf.data'), tunPackets, app.pid);
   // --perf-basic-prof's symbol map, read by perf report above.
   rmSync(`/tmp/perf-${app.pid}.map`, { force: true });
   if (env.KEEP === '1') console.log(`\nkept ${dir}`);
