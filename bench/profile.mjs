@@ -246,7 +246,7 @@ async function main() {
   if (perf) analysePerf(join(dir, 'perf.data'));
   if (perf && tunPackets) perfPerPacket(join(dir, 'perf.data'), tunPackets, app.pid);
   // --perf-basic-prof's symbol map, read by perf report above.
-  rmSync(`/tmp/perf-${app.pid}.map`, { force: true });
+  if (env.KEEP !== '1') rmSync(`/tmp/perf-${app.pid}.map`, { force: true });
   if (env.KEEP === '1') console.log(`\nkept ${dir}`);
 }
 

@@ -9,6 +9,7 @@
  * demultiplexer) or ICMPv6 (icmpv6-in.ts). A Parameter Problem is answered as the walk says.
  */
 import {
+  IPV6_LOOPBACK,
   Icmpv6Type,
   Ipv6HeaderChain,
   Ipv6NextHeader,
@@ -43,10 +44,11 @@ export interface Ipv6IngressContext {
   /** Counts a drop by reason. */
   drop(reason: string): void;
   /**
-   * The TCP segment `bytes[start, end)` from `src` to `dst` with the IP ECN codepoint `ecn`:
-   * demultiplex and feed it. `src` and `dst` are reused after the call: copy what is kept.
+   * The TCP segment `bytes[start, end)` from `src` to `local` with the IP ECN codepoint `ecn`:
+   * demultiplex and feed it. `local` is our own stable object (`address`, or `IPV6_LOOPBACK` for
+   * `::1`), never the packet's; `src` is reused after the call: copy what is kept.
    */
-  receiveTcp(now: Instant, src: Ipv6Address, dst: Ipv6Address, ecn: number, bytes: Uint8Array, start: number, end: number): void;
+  receiveTcp(now: Instant, src: Ipv6Address, local: Ipv6Address, ecn: number, bytes: Uint8Array, start: number, end: number): void;
 }
 
 /** The IPv6 leg of the receive pipeline, with its reusable parse target and header chain. */
@@ -74,18 +76,26 @@ export class Ipv6Ingress {
       return;
     }
     const { src, dst } = ip.repr;
-    if (isIpv4Mapped(src) || isIpv4Mapped(dst)) {
-      ctx.drop('ipv6-mapped-address');
-      return;
-    }
-    if (!fromLoopback && (isIpv6Loopback(src) || isIpv6Loopback(dst))) {
-      ctx.drop('ipv6-loopback-address');
-      return;
-    }
-    if (!ipv6Equals(dst, ctx.address) && !isIpv6Loopback(dst)) {
-      if (isIpv6Multicast(dst)) this.#multicast(packet);
-      else ctx.drop('ipv6-not-for-us');
-      return;
+    // Nearly every packet is for our own address from a source whose first octet is not 0: then
+    // neither address is IPv4-mapped or ::1 (both begin with 0, and our address is neither:
+    // stack-options.ts refuses it), so the checks below could only pass. Taking it in one compare
+    // saves four address scans per packet, ~50 ns of IPv6's extra cost over IPv4's leg (issue 13).
+    let local = ctx.address;
+    if (src[0] === 0 || !ipv6Equals(dst, local)) {
+      if (isIpv4Mapped(src) || isIpv4Mapped(dst)) {
+        ctx.drop('ipv6-mapped-address');
+        return;
+      }
+      if (!fromLoopback && (isIpv6Loopback(src) || isIpv6Loopback(dst))) {
+        ctx.drop('ipv6-loopback-address');
+        return;
+      }
+      if (isIpv6Loopback(dst)) local = IPV6_LOOPBACK;
+      else if (!ipv6Equals(dst, local)) {
+        if (isIpv6Multicast(dst)) this.#multicast(packet);
+        else ctx.drop('ipv6-not-for-us');
+        return;
+      }
     }
     const chain = this.#chain;
     let bytes = packet;
@@ -119,7 +129,7 @@ export class Ipv6Ingress {
     }
     switch (chain.protocol) {
       case Ipv6NextHeader.Tcp:
-        ctx.receiveTcp(now, src, dst, ip.repr.ecn, bytes, chain.offset, chain.end);
+        ctx.receiveTcp(now, src, local, ip.repr.ecn, bytes, chain.offset, chain.end);
         break;
       case Ipv6NextHeader.Icmpv6:
         receiveIcmpv6(ctx.icmp, now, src, dst, view(bytes, chain.offset, chain.end));

@@ -5,7 +5,7 @@
  * table, the drain, the timer). Kept out of the stack's constructor so the wiring of each family
  * reads in one place.
  */
-import { IPV6_LOOPBACK, Icmpv6RateLimiter, isIpv6Loopback, type Ipv4Reassembler, type Ipv6Address, type Ipv6Reassembler } from '@tcp-tun/ip';
+import { Icmpv6RateLimiter, type Ipv4Reassembler, type Ipv6Address, type Ipv6Reassembler } from '@tcp-tun/ip';
 import type { Instant, IpAddress } from '@tcp-tun/tcp';
 import type { Icmpv4Context } from './icmpv4-in.js';
 import type { Icmpv6Context } from './icmpv6-in.js';
@@ -90,9 +90,9 @@ export function createIngressLegs(d: LegDeps): { ipv4: Ipv4Ingress | undefined; 
       timer: d.timer,
       icmp: icmp6,
       drop: (reason) => d.drop(reason),
-      // The listener and connection keep the local address: our own (stable) objects, never the
-      // parse target's.
-      receiveTcp: (now, src, dst, ecn, bytes, start, end) => d.receiveTcp(now, src, ecn, bytes, start, end, isIpv6Loopback(dst) ? IPV6_LOOPBACK : addr6),
+      // The listener and connection keep the local address: the leg passes our own (stable)
+      // objects, never the parse target's.
+      receiveTcp: (now, src, local, ecn, bytes, start, end) => d.receiveTcp(now, src, ecn, bytes, start, end, local),
     });
   }
   return { ipv4, ipv6 };
