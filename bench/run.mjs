@@ -510,7 +510,7 @@ function report({ started, load, results, idle, lwipWhy, httpWhy, offloadSeen })
       body.push([w.name, ...ids.map((id) => `${fmt(med[id])} ${w.unit}`), notes.filter(Boolean).join('; ')]);
     }
     const conf = summarizeRatios(Array(REPS).fill(1)).confidence;
-    const v6Head = `\nIPv6: medians of ${REPS} reps; goal (issue 13) judged on the MEDIAN PAIRED RATIO: in each rep every IPv6 stack ran right next to its IPv4 twin (order alternating between reps), ratio = IPv6 / IPv4 of that rep, ≥ 0.9× (≤ 1.1× for fair-spread); [min–max] of the ${REPS} ratios, which holds their median with ${(100 * conf).toFixed(1)} % confidence (sign test); ? = the interval straddles the line\n`;
+    const v6Head = !twins.length ? '\nIPv6 (no IPv4 twins in this run, so no goal):\n' : `\nIPv6: medians of ${REPS} reps; goal (issue 13) judged on the MEDIAN PAIRED RATIO: in each rep every IPv6 stack ran right next to its IPv4 twin (order alternating between reps), ratio = IPv6 / IPv4 of that rep, ≥ 0.9× (≤ 1.1× for fair-spread); [min–max] of the ${REPS} ratios, which holds their median with ${(100 * conf).toFixed(1)} % confidence (sign test); ? = the interval straddles the line\n`;
     console.log(`${family === 4 ? '' : v6Head}${table(['workload', ...fam.map((s) => s.label), 'goal'], body)}`);
     const hfam = fam.filter((s) => s.http).map((s) => s.id);
     const hbody = [];
@@ -556,7 +556,7 @@ function report({ started, load, results, idle, lwipWhy, httpWhy, offloadSeen })
     // Each IPv6 stack over its IPv4 twin, per workload: the per-rep ratios (NaN → null when a run
     // failed), their median, min, max, count and the min–max interval's confidence, and both
     // twins' raw per-rep figures (req/s for HTTP); `ipv4FirstInRep` says which twin ran first.
-    paired: { method: 'back-to-back twins, order alternating per rep; median and min-max of per-rep IPv6/IPv4 ratios', ipv4FirstInRep: Array.from({ length: REPS }, (_, rep) => pairedOrder(STACKS, rep).find((u) => u.length === 2)?.[0].family === 4), ...paired },
+    paired: { method: 'back-to-back twins, order alternating per rep; median and min-max of per-rep IPv6/IPv4 ratios', ipv4FirstInRep: twins.length ? Array.from({ length: REPS }, (_, rep) => pairedOrder(STACKS, rep).find((u) => u.length === 2)?.[0].family === 4) : [], ...paired },
     offload: offloadSeen,
     skipped: { lwip: lwipWhy, http: httpWhy },
     results: summary,
