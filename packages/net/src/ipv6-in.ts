@@ -44,9 +44,10 @@ export interface Ipv6IngressContext {
   drop(reason: string): void;
   /**
    * The TCP segment `bytes[start, end)` from `src` to `dst` with the IP ECN codepoint `ecn`:
-   * demultiplex and feed it. `src` and `dst` are reused after the call: copy what is kept.
+   * demultiplex and feed it; its checksum unverified when `checksumTrusted`. `src` and `dst`
+   * are reused after the call: copy what is kept.
    */
-  receiveTcp(now: Instant, src: Ipv6Address, dst: Ipv6Address, ecn: number, bytes: Uint8Array, start: number, end: number): void;
+  receiveTcp(now: Instant, src: Ipv6Address, dst: Ipv6Address, ecn: number, bytes: Uint8Array, start: number, end: number, checksumTrusted: boolean): void;
 }
 
 /** The IPv6 leg of the receive pipeline, with its reusable parse target and header chain. */
@@ -61,8 +62,12 @@ export class Ipv6Ingress {
     this.#ctx = ctx;
   }
 
-  /** One IPv6 packet from the link, or from ourselves (`fromLoopback`). */
-  receive(now: Instant, packet: Uint8Array, fromLoopback: boolean): void {
+  /**
+   * One IPv6 packet from the link, or from ourselves (`fromLoopback`). `checksumTrusted`: the
+   * link vouched for its TCP checksum (link.ts `LinkReceiver`); a fragment loses the trust (the
+   * reassembled packet is summed), as in ipv4-in.ts. IPv6 has no header checksum (RFC 8200 §3).
+   */
+  receive(now: Instant, packet: Uint8Array, fromLoopback: boolean, checksumTrusted = false): void {
     const ctx = this.#ctx;
     const c6 = ctx.counters6;
     c6.packetsIn++;
@@ -89,8 +94,10 @@ export class Ipv6Ingress {
     }
     const chain = this.#chain;
     let bytes = packet;
+    let trusted = checksumTrusted;
     let kind = walkIpv6Headers(bytes, chain);
     if (kind === 'fragment') {
+      trusted = false;
       // Bounded memory (StackOptions.reassembly6); stale packets expire on the stack's timer.
       const whole = ctx.reassembler.add(now, bytes, chain);
       if (whole.kind === 'pending') {
@@ -119,7 +126,7 @@ export class Ipv6Ingress {
     }
     switch (chain.protocol) {
       case Ipv6NextHeader.Tcp:
-        ctx.receiveTcp(now, src, dst, ip.repr.ecn, bytes, chain.offset, chain.end);
+        ctx.receiveTcp(now, src, dst, ip.repr.ecn, bytes, chain.offset, chain.end, trusted);
         break;
       case Ipv6NextHeader.Icmpv6:
         receiveIcmpv6(ctx.icmp, now, src, dst, view(bytes, chain.offset, chain.end));
