@@ -15,8 +15,9 @@
  *   The device strips it, completes a partial checksum in place (unless `completeChecksums` is
  *   false), and delivers the IP packet, which may be a TCP super-segment of up to 65535 bytes,
  *   with a "checksum trusted" flag when the header says `NEEDS_CSUM` or `DATA_VALID`.
- *   `send()` writes a zeroed header; `sendTso()` writes one asking the kernel to finish a partial TCP checksum and, for a TCP
- *   super-packet of up to 65535 bytes, to cut it into `segmentSize`-octet segments (GSO send):
+ *   `send()` writes a zeroed header; `sendTso()` writes one asking the kernel to finish a
+ *   partial TCP checksum and, for a TCP super-packet of up to 65535 bytes, to cut it into
+ *   `segmentSize`-octet segments (GSO send):
  *   one write instead of one per segment, and the kernel's receive path runs once per write.
  */
 import { EventEmitter } from 'node:events';
