@@ -52,6 +52,7 @@ const STACK_COUNTERS: readonly (readonly [keyof StackStats, string])[] = [
   ['superPacketsOut', 'TCP super-packets handed to the link (GSO send)'],
   ['superPacketSegmentsOut', 'segments carried by GSO super-packets'],
   ['checksumFailures', 'received IPv4 headers, TCP segments and ICMP messages with a bad checksum'],
+  ['checksumsTrusted', 'received TCP segments whose checksum the link vouched for (not summed again; present once there is one)'],
   ['resetsSent', 'RSTs sent for segments that matched no connection or listener'],
   ['icmpEchoReplies', 'ICMP echo replies sent'],
   ['icmpErrors', 'ICMP errors accepted by a connection'],

@@ -271,6 +271,12 @@ export async function openLink(
     peer6: options.addr6,
     mtu: options.mtu,
     offload: options.offload,
+    // With offload the kernel's own packets arrive with partial checksums and the "trusted"
+    // flag, which the stack honours: completing them would be a pass over every octet for
+    // nothing. Completed only when something between the device and the stack needs valid
+    // checksums: the fault injector drops the flag (it may corrupt packets, so the stack
+    // verifies everything), and a capture should verify in Wireshark.
+    completeChecksums: options.faults !== undefined || options.pcap !== undefined,
     busyPollUs: options.busyPollUs,
     configure: options.configure,
     onWarning: notice,

@@ -200,7 +200,10 @@ class Direction {
  * (link → stack) and `outbound` (stack → link) override them field by field.
  *
  * The wrapper never advertises GSO send (`tso`/`sendTso`), even when `link` has it: faults act
- * on the packets the peer sees, so the stack hands it ordinary ones.
+ * on the packets the peer sees, so the stack hands it ordinary ones. Nor does it pass on the
+ * inner link's "checksum trusted" flags ({@link LinkReceiver}): a packet it may have corrupted
+ * must be verified, so the stack verifies every packet that crossed it. Over a TUN device,
+ * open it with checksum completion on (the default) below this wrapper.
  */
 export function withFaults(link: Link, options: FaultOptions): FaultyLink {
   const { seed = 1, inbound = {}, outbound = {}, ...shared } = options;
@@ -221,6 +224,7 @@ export function withFaults(link: Link, options: FaultOptions): FaultyLink {
     },
     start(r: LinkReceiver): void {
       receiver = r;
+      // The inner link's second argument (checksum-trusted flags) is dropped on purpose.
       link.start((packets) => inDir.push(packets));
     },
     send(packet: Uint8Array): void {

@@ -26,8 +26,11 @@ export interface Ipv4IngressContext {
   drop(reason: string): void;
   /** Counts the datagrams the reassembler let expire since its counter read `before`. */
   countExpired(before: number): void;
-  /** The TCP segment `bytes[start, end)` that `ip` carried: demultiplex and feed it. */
-  receiveTcp(now: Instant, ip: Ipv4Repr, bytes: Uint8Array, start: number, end: number): void;
+  /**
+   * The TCP segment `bytes[start, end)` that `ip` carried: demultiplex and feed it; its checksum
+   * unverified when `checksumTrusted`.
+   */
+  receiveTcp(now: Instant, ip: Ipv4Repr, bytes: Uint8Array, start: number, end: number, checksumTrusted: boolean): void;
 }
 
 /** The IPv4 leg of the receive pipeline, with its reusable parse target. */
@@ -40,8 +43,15 @@ export class Ipv4Ingress {
     this.#ctx = ctx;
   }
 
-  /** One IPv4 packet from the link (or from ourselves, loopback). */
-  receive(now: Instant, packet: Uint8Array): void {
+  /**
+   * One IPv4 packet from the link (or from ourselves, loopback). `checksumTrusted`: the link
+   * vouched for its TCP checksum (link.ts `LinkReceiver`). The header checksum is verified
+   * whatever the link says: 20 octets cost next to nothing, and a header we act on (addresses,
+   * lengths) is then checked by us. The trust covers one whole packet, so a fragment loses it:
+   * a reassembled datagram is summed (no kernel marks fragments partial, but nothing of ours
+   * depends on that).
+   */
+  receive(now: Instant, packet: Uint8Array, checksumTrusted = false): void {
     const ctx = this.#ctx;
     // Parsed into a reusable target (no allocation per packet): what is parsed here is only
     // read until this method returns, and nothing re-enters it meanwhile (links deliver from
@@ -61,7 +71,9 @@ export class Ipv4Ingress {
     let bytes = packet;
     let start = ip.headerLength;
     let end = start + repr.payloadLength;
+    let trusted = checksumTrusted;
     if (repr.moreFragments || repr.fragmentOffset !== 0) {
+      trusted = false;
       // Bounded memory (StackOptions.reassembly); stale datagrams expire on the stack's timer
       // and on the next add. The reassembler keeps the Repr: it gets a copy of its own.
       const timedOut = ctx.reassembler.stats.datagramsTimedOut;
@@ -82,7 +94,7 @@ export class Ipv4Ingress {
     }
     switch (repr.protocol) {
       case IpProtocol.Tcp:
-        ctx.receiveTcp(now, repr, bytes, start, end);
+        ctx.receiveTcp(now, repr, bytes, start, end, trusted);
         break;
       case IpProtocol.Icmp:
         receiveIcmpv4(ctx.icmp, now, repr, view(bytes, start, end));

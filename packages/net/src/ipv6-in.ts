@@ -45,10 +45,11 @@ export interface Ipv6IngressContext {
   drop(reason: string): void;
   /**
    * The TCP segment `bytes[start, end)` from `src` to `local` with the IP ECN codepoint `ecn`:
-   * demultiplex and feed it. `local` is our own stable object (`address`, or `IPV6_LOOPBACK` for
-   * `::1`), never the packet's; `src` is reused after the call: copy what is kept.
+   * demultiplex and feed it; its checksum unverified when `checksumTrusted`. `local` is our own
+   * stable object (`address`, or `IPV6_LOOPBACK` for `::1`), never the packet's; `src` is reused
+   * after the call: copy what is kept.
    */
-  receiveTcp(now: Instant, src: Ipv6Address, local: Ipv6Address, ecn: number, bytes: Uint8Array, start: number, end: number): void;
+  receiveTcp(now: Instant, src: Ipv6Address, local: Ipv6Address, ecn: number, bytes: Uint8Array, start: number, end: number, checksumTrusted: boolean): void;
 }
 
 /** The IPv6 leg of the receive pipeline, with its reusable parse target and header chain. */
@@ -63,8 +64,12 @@ export class Ipv6Ingress {
     this.#ctx = ctx;
   }
 
-  /** One IPv6 packet from the link, or from ourselves (`fromLoopback`). */
-  receive(now: Instant, packet: Uint8Array, fromLoopback: boolean): void {
+  /**
+   * One IPv6 packet from the link, or from ourselves (`fromLoopback`). `checksumTrusted`: the
+   * link vouched for its TCP checksum (link.ts `LinkReceiver`); a fragment loses the trust (the
+   * reassembled packet is summed), as in ipv4-in.ts. IPv6 has no header checksum (RFC 8200 §3).
+   */
+  receive(now: Instant, packet: Uint8Array, fromLoopback: boolean, checksumTrusted = false): void {
     const ctx = this.#ctx;
     const c6 = ctx.counters6;
     c6.packetsIn++;
@@ -99,8 +104,10 @@ export class Ipv6Ingress {
     }
     const chain = this.#chain;
     let bytes = packet;
+    let trusted = checksumTrusted;
     let kind = walkIpv6Headers(bytes, chain);
     if (kind === 'fragment') {
+      trusted = false;
       // Bounded memory (StackOptions.reassembly6); stale packets expire on the stack's timer.
       const whole = ctx.reassembler.add(now, bytes, chain);
       if (whole.kind === 'pending') {
@@ -129,7 +136,7 @@ export class Ipv6Ingress {
     }
     switch (chain.protocol) {
       case Ipv6NextHeader.Tcp:
-        ctx.receiveTcp(now, src, local, ip.repr.ecn, bytes, chain.offset, chain.end);
+        ctx.receiveTcp(now, src, local, ip.repr.ecn, bytes, chain.offset, chain.end, trusted);
         break;
       case Ipv6NextHeader.Icmpv6:
         receiveIcmpv6(ctx.icmp, now, src, dst, view(bytes, chain.offset, chain.end));

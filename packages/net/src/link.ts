@@ -5,8 +5,24 @@
  * code.
  */
 
-/** Called by a link with every packet of one read burst. */
-export type LinkReceiver = (packets: readonly Uint8Array[]) => void;
+/**
+ * Called by a link with every packet of one read burst.
+ *
+ * `checksumTrusted`, when given, runs parallel to `packets`: `checksumTrusted[i]` true says the
+ * link vouches for the transport (TCP) checksum of `packets[i]`, so the stack skips verifying
+ * it. Only a link that knows where a packet came from may say so: the TUN device with offload
+ * does for packets the kernel marked `NEEDS_CSUM` (a local socket's packet that crossed memory,
+ * Linux's CHECKSUM_PARTIAL) or `DATA_VALID` (already verified, CHECKSUM_UNNECESSARY; virtio
+ * spec v1.2 §5.1.6.4); Linux itself does not verify such packets either. The bytes of a packet
+ * can never set it. Absent, or an entry that is not `true`, means "verify" (every link that
+ * predates the argument, `createLinkPair`, a loopback).
+ *
+ * A wrapper that passes packets through unchanged may pass the array on (`capture`,
+ * `traceLink`); one that may change packets (`withFaults`) must not, and simply calling its
+ * receiver with one argument is how it does not. Like the packets, the array is valid only
+ * during the call.
+ */
+export type LinkReceiver = (packets: readonly Uint8Array[], checksumTrusted?: readonly boolean[]) => void;
 
 /**
  * A port that moves whole IP packets (IPv4 and IPv6) in both directions; what a `Stack` runs
@@ -18,7 +34,8 @@ export interface Link {
   readonly mtu: number;
   /**
    * Starts delivery. Packets are valid only for the duration of the call (the link may
-   * reuse their memory afterwards); the receiver must copy what it keeps.
+   * reuse their memory afterwards); the receiver must copy what it keeps. See
+   * {@link LinkReceiver} for the optional per-packet "checksum trusted" flags.
    */
   start(receiver: LinkReceiver): void;
   /**

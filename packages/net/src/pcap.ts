@@ -134,6 +134,12 @@ export interface CapturingLink extends Link {
  * super-packet is recorded as the stack handed it over, ONE record larger than the MTU whose
  * TCP checksum field holds the partial (pseudo-header) sum, as tcpdump shows a host's own
  * offloaded packets ("incorrect checksum"). The segments the link cuts from it are not recorded.
+ *
+ * Received packets are recorded as the link delivered them, and its per-packet "checksum
+ * trusted" flags (see {@link LinkReceiver}) pass on to the receiver. A TUN device opened with
+ * `completeChecksums: false` delivers the kernel's packets with their TCP checksum field
+ * still partial (the pseudo-header sum), and they are recorded so; the command-line programs
+ * open the device with completion on when they capture, so their captures verify.
  */
 export function capture(link: Link, file: string | number, options: CaptureOptions = {}): CapturingLink {
   const writer = new PcapWriter(file, options);
@@ -153,9 +159,10 @@ export function capture(link: Link, file: string | number, options: CaptureOptio
       return link.mtu;
     },
     start(receiver: LinkReceiver): void {
-      link.start((packets) => {
+      // Packets pass unchanged, so the link's "checksum trusted" flags pass on with them.
+      link.start((packets, checksumTrusted) => {
         for (const p of packets) writer.write(p);
-        receiver(packets);
+        receiver(packets, checksumTrusted);
       });
     },
     send(packet: Uint8Array): void {

@@ -39,9 +39,10 @@ export interface LegDeps {
   schedule(entry: ConnectionEntry): void;
   /**
    * The stack's TCP input: the segment `bytes[start, end)` from `src` to our address `local`
-   * (the stack's own object, or `::1`), with the IP ECN codepoint `ecn`.
+   * (the stack's own object, or `::1`), with the IP ECN codepoint `ecn`; `checksumTrusted` when
+   * the link vouched for its TCP checksum (link.ts `LinkReceiver`).
    */
-  receiveTcp(now: Instant, src: IpAddress, ecn: number, bytes: Uint8Array, start: number, end: number, local: IpAddress): void;
+  receiveTcp(now: Instant, src: IpAddress, ecn: number, bytes: Uint8Array, start: number, end: number, local: IpAddress, checksumTrusted: boolean): void;
 }
 
 /** The legs of the families the stack has an address of (undefined for the others). */
@@ -67,7 +68,7 @@ export function createIngressLegs(d: LegDeps): { ipv4: Ipv4Ingress | undefined; 
       icmp,
       drop: (reason) => d.drop(reason),
       countExpired: (before) => d.countExpired(before),
-      receiveTcp: (now, ip, bytes, start, end) => d.receiveTcp(now, ip.src, ip.ecn, bytes, start, end, addr4),
+      receiveTcp: (now, ip, bytes, start, end, trusted) => d.receiveTcp(now, ip.src, ip.ecn, bytes, start, end, addr4, trusted),
     });
   }
   if (addr6 !== undefined && egress6 !== undefined) {
@@ -92,7 +93,7 @@ export function createIngressLegs(d: LegDeps): { ipv4: Ipv4Ingress | undefined; 
       drop: (reason) => d.drop(reason),
       // The listener and connection keep the local address: the leg passes our own (stable)
       // objects, never the parse target's.
-      receiveTcp: (now, src, local, ecn, bytes, start, end) => d.receiveTcp(now, src, ecn, bytes, start, end, local),
+      receiveTcp: (now, src, local, ecn, bytes, start, end, trusted) => d.receiveTcp(now, src, ecn, bytes, start, end, local, trusted),
     });
   }
   return { ipv4, ipv6 };

@@ -35,6 +35,13 @@ export interface StackStats {
   drops: Record<string, number>;
   /** Inbound IPv4 headers, TCP segments and ICMP messages whose checksum failed. */
   checksumFailures: number;
+  /**
+   * Received TCP segments whose checksum was not summed because the link vouched for it (a TUN
+   * device with offload: the kernel's `NEEDS_CSUM`/`DATA_VALID` packets; see `LinkReceiver`).
+   * Present once there is one: over links that never vouch (`createLinkPair`, `withFaults`, a
+   * device without offload) the stats are exactly what they were.
+   */
+  checksumsTrusted?: number;
   /** RSTs sent for segments that matched no connection or listener. */
   resetsSent: number;
   /** ICMP echo replies (RFC 792) sent in answer to pings of our address. */
@@ -183,6 +190,8 @@ export interface StackCounters {
   superPacketsOut: number;
   superPacketSegmentsOut: number;
   checksumFailures: number;
+  /** See {@link StackStats.checksumsTrusted} (here always present). */
+  checksumsTrusted: number;
   resetsSent: number;
   icmpEchoReplies: number;
   icmpErrors: number;
@@ -202,6 +211,7 @@ export function newStackCounters(): StackCounters {
     superPacketsOut: 0,
     superPacketSegmentsOut: 0,
     checksumFailures: 0,
+    checksumsTrusted: 0,
     resetsSent: 0,
     icmpEchoReplies: 0,
     icmpErrors: 0,
@@ -253,8 +263,9 @@ export function stackStats(s: StatsSources): StackStats {
     rejected += ls.synCookiesRejected;
     stray += ls.strayAcks;
   }
+  const { checksumsTrusted, ...counters } = s.counters;
   const stats: StackStats = {
-    ...s.counters,
+    ...counters,
     synCookiesSent: sent,
     synCookiesAccepted: accepted,
     synCookiesRejected: rejected,
@@ -266,6 +277,7 @@ export function stackStats(s: StatsSources): StackStats {
     reassembly: s.reassembly,
     timeWait: s.timeWait.stats,
   };
+  if (checksumsTrusted > 0) stats.checksumsTrusted = checksumsTrusted;
   const c6 = s.ipv6;
   if (c6 !== undefined) {
     stats.ipv6 = {

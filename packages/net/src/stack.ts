@@ -239,7 +239,7 @@ export class Stack {
       countExpired: (before) => this.#countExpired(before),
       connection: (remoteAddr, remotePort, localPort) => this.#table.get(remoteAddr, remotePort, localPort),
       schedule: (entry) => this.#drain.schedule(entry),
-      receiveTcp: (now, src, ecn, bytes, begin, finish, local) => this.#receiveTcp(now, src, ecn, bytes, begin, finish, local),
+      receiveTcp: (now, src, ecn, bytes, begin, finish, local, trusted) => this.#receiveTcp(now, src, ecn, bytes, begin, finish, local, trusted),
     });
     this.#ipv4 = legs.ipv4;
     this.#ipv6 = legs.ipv6;
@@ -261,7 +261,7 @@ export class Stack {
     });
     this.net = net;
     this.#port = port;
-    this.#link.start((packets) => this.#onPackets(packets));
+    this.#link.start((packets, checksumTrusted) => this.#onPackets(packets, false, checksumTrusted));
     tracing?.attach(this);
   }
 
@@ -402,15 +402,20 @@ export class Stack {
 
   // ---- inbound: the receive pipeline ----------------------------------------------------
 
-  /** A batch from the link, or from our own egress (`fromLoopback`). */
-  #onPackets(packets: readonly Uint8Array[], fromLoopback = false): void {
+  /**
+   * A batch from the link, or from our own egress (`fromLoopback`). `checksumTrusted` is the
+   * link's per-packet word that it vouches for the TCP checksum (link.ts `LinkReceiver`); only
+   * an entry that is exactly `true` counts, and a loopback batch never has one.
+   */
+  #onPackets(packets: readonly Uint8Array[], fromLoopback: boolean, checksumTrusted?: readonly boolean[]): void {
     if (this.#closed) return;
     const now = this.#now();
     this.#drain.openBatch();
-    for (const packet of packets) {
+    for (let i = 0; i < packets.length; i++) {
+      const packet = packets[i]!;
       if (debug.enabled) debug('%s', debugPacketLine(now, 'in', packet));
       try {
-        this.#receive(now, packet, fromLoopback);
+        this.#receive(now, packet, fromLoopback, checksumTrusted !== undefined && checksumTrusted[i] === true);
       } catch (err) {
         // Untrusted bytes must never take the stack down: a throw here is a bug in a codec or
         // the engine; count it, trace it, and go on with the batch.
@@ -427,12 +432,12 @@ export class Stack {
    * whose parser counts any other version as `ipv4-bad-version` (so an IPv4-only stack drops
    * IPv6 exactly as it always did).
    */
-  #receive(now: Instant, packet: Uint8Array, fromLoopback: boolean): void {
+  #receive(now: Instant, packet: Uint8Array, fromLoopback: boolean, checksumTrusted: boolean): void {
     this.#counters.packetsIn++;
     this.#counters.bytesIn += packet.length;
     const v6 = this.#ipv6;
     if (v6 !== undefined && packet.length > 0 && (packet[0] as number) >>> 4 === 6) {
-      v6.receive(now, packet, fromLoopback);
+      v6.receive(now, packet, fromLoopback, checksumTrusted);
       return;
     }
     const v4 = this.#ipv4;
@@ -440,7 +445,7 @@ export class Stack {
       this.#drop('ipv4-no-address');
       return;
     }
-    v4.receive(now, packet);
+    v4.receive(now, packet, checksumTrusted);
   }
 
   /** The connection for a received segment's 4-tuple (our address implied), or undefined. */
@@ -467,16 +472,20 @@ export class Stack {
   /**
    * The TCP segment `bytes[start, end)` from `src` to `local` (our address the packet was for:
    * the stack's own object, or `::1`) with the IP ECN codepoint `ecn`. An IPv6 `src` is the
-   * parse target's, reused after this returns: what is kept gets a copy.
+   * parse target's, reused after this returns: what is kept gets a copy. `checksumTrusted`: the
+   * link vouched for the TCP checksum (and the datagram was not reassembled), so it is not
+   * summed again (RFC 9293 §3.1's check was done, or made unnecessary, where the packet was
+   * made: a local kernel socket whose packet crossed memory; link.ts `LinkReceiver`).
    */
-  #receiveTcp(now: Instant, src: IpAddress, ecn: number, bytes: Uint8Array, start: number, end: number, local: IpAddress): void {
+  #receiveTcp(now: Instant, src: IpAddress, ecn: number, bytes: Uint8Array, start: number, end: number, local: IpAddress, checksumTrusted: boolean): void {
     const parsed = this.#tcpIn;
-    const dropped = parseTcpInto(bytes, src, local, parsed, start, end);
+    const dropped = parseTcpInto(bytes, src, local, parsed, start, end, checksumTrusted);
     if (dropped !== undefined) {
       if (dropped === 'bad-checksum') this.#counters.checksumFailures++;
       this.#drop(`tcp-${dropped}`);
       return;
     }
+    if (checksumTrusted) this.#counters.checksumsTrusted++;
     let repr: TcpRepr = parsed.repr;
     const data = view(bytes, parsed.payloadStart, end);
     const family = typeof src === 'number' ? 4 : 6;

@@ -494,9 +494,10 @@ export function traceLink(link: Link, sink: TraceSink, options: TraceOptions = {
     },
     poll,
     start(receiver: LinkReceiver): void {
-      link.start((packets) => {
+      // Packets pass unchanged, so the link's "checksum trusted" flags pass on with them.
+      link.start((packets, checksumTrusted) => {
         for (const p of packets) observe(p, 'in');
-        receiver(packets);
+        receiver(packets, checksumTrusted);
       });
     },
     send(packet: Uint8Array): void {

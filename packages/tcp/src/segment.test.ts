@@ -623,6 +623,24 @@ describe('TCP segment codec', () => {
       });
     });
 
+    it('parseTcpInto with checksumTrusted skips the checksum only: a partial sum parses, the other checks still run', () => {
+      const target = new TcpParseTarget();
+      const partial = SYN.slice();
+      // The checksum field as Linux leaves it for CHECKSUM_PARTIAL: the pseudo-header sum.
+      const sum = tcpPseudoHeaderSum(KERNEL, PEER, partial.length);
+      partial[16] = sum >>> 8;
+      partial[17] = sum & 0xff;
+      expect(parseTcpInto(partial, KERNEL, PEER, target)).to.equal('bad-checksum');
+      expect(parseTcpInto(partial, KERNEL, PEER, target, 0, partial.length, false)).to.equal('bad-checksum');
+      expect(parseTcpInto(partial, KERNEL, PEER, target, 0, partial.length, true)).to.equal(undefined);
+      expect({ ...target.repr }).to.deep.equal((parseTcp(SYN, KERNEL, PEER) as { repr: object }).repr);
+      const portZero = partial.slice();
+      portZero[0] = 0;
+      portZero[1] = 0;
+      expect(parseTcpInto(portZero, KERNEL, PEER, target, 0, portZero.length, true)).to.equal('bad-port');
+      expect(parseTcpInto(partial.subarray(0, 19), KERNEL, PEER, target, 0, 19, true)).to.equal('truncated');
+    });
+
     it('parseTcpInto throws a coded RangeError for a range outside the bytes', () => {
       const target = new TcpParseTarget();
       for (const [start, end] of [[-1, 10], [5, 4], [0, SYN.length + 1]] as const) {

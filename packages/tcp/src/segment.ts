@@ -8,7 +8,10 @@
  * 2. `bad-data-offset`: Data Offset below 5 words or beyond the segment (RFC 9293 §3.1).
  * 3. `bad-checksum`: the one's complement sum of pseudo-header + whole segment is not
  *    0xffff (RFC 9293 §3.1, §3.10.7.x: a bad checksum MUST be discarded). Summing the stored
- *    field accepts both encodings of a zero checksum (Linux writes 0xffff).
+ *    field accepts both encodings of a zero checksum (Linux writes 0xffff). Skipped only when
+ *    the caller says the checksum is trusted (`parseTcpInto`'s `checksumTrusted`: the link
+ *    knows the segment was made or verified in memory, as Linux skips it for CHECKSUM_PARTIAL
+ *    and CHECKSUM_UNNECESSARY packets); the octets themselves can never say so.
  * 4. `bad-port`: source or destination port 0 is reserved and never valid on the wire.
  * 5. `bad-flags`: SYN+FIN, SYN+RST and FIN+RST have no meaning and are scan/evasion
  *    probes; they cannot be represented by a single `control`. RST may carry ACK, PSH and
@@ -376,6 +379,8 @@ function readTimestamp(target: TcpParseTarget, bytes: Uint8Array, at: number): v
  * the segment `bytes[start, end)`, the result written into `target`. The payload is
  * `bytes[target.payloadStart, end)`. Returns `undefined` when the segment is valid, else why it
  * was dropped (the target's content is then unspecified). Never throws on any octets.
+ * `checksumTrusted` (default false) skips step 3, the checksum: pass true only for a segment
+ * whose link vouches for it (the checksum field may then hold a partial sum); the other checks run.
  * @throws RangeError with `code: 'ERR_OUT_OF_RANGE'` when `[start, end)` is not within `bytes`.
  */
 export function parseTcpInto(
@@ -385,6 +390,7 @@ export function parseTcpInto(
   target: TcpParseTarget,
   start = 0,
   end = bytes.length,
+  checksumTrusted = false,
 ): TcpDropReason | undefined {
   if (!(start >= 0 && start <= end && end <= bytes.length)) {
     const err = new RangeError(`parseTcpInto: [${start}, ${end}) is not within ${bytes.length} octets`) as RangeError & { code: string };
@@ -395,8 +401,10 @@ export function parseTcpInto(
   if (len < TCP_HEADER_LENGTH) return 'truncated';
   const headerLength = (bytes[start + F.DATA_OFFSET]! >>> 4) * 4;
   if (headerLength < TCP_HEADER_LENGTH || headerLength > len) return 'bad-data-offset';
-  const pseudo = typeof srcAddr === 'number' && typeof dstAddr === 'number' ? pseudoHeaderSum(srcAddr, dstAddr, IpProtocol.Tcp, len) : tcpPseudoHeaderSum(srcAddr, dstAddr, len);
-  if (onesComplementSum(bytes, pseudo, start, end) !== 0xffff) return 'bad-checksum';
+  if (!checksumTrusted) {
+    const pseudo = typeof srcAddr === 'number' && typeof dstAddr === 'number' ? pseudoHeaderSum(srcAddr, dstAddr, IpProtocol.Tcp, len) : tcpPseudoHeaderSum(srcAddr, dstAddr, len);
+    if (onesComplementSum(bytes, pseudo, start, end) !== 0xffff) return 'bad-checksum';
+  }
   const srcPort = (bytes[start + F.SRC_PORT]! << 8) | bytes[start + F.SRC_PORT + 1]!;
   const dstPort = (bytes[start + F.DST_PORT]! << 8) | bytes[start + F.DST_PORT + 1]!;
   if (srcPort === 0 || dstPort === 0) return 'bad-port';

@@ -12,10 +12,12 @@
  * - Send: one `fs.writeSync` per packet (one write is exactly one packet; `writev` of two would
  *   lose the second). Failures are counted, never thrown.
  * - Offload (option `offload`): every read starts with a 10-byte virtio-net header (vnet.ts).
- *   The device strips it, completes a partial checksum in place, and delivers the IPv4 packet,
- *   which may be a TCP super-segment of up to 65535 bytes. `send()` writes a zeroed header;
- *   `sendTso()` writes one asking the kernel to finish a partial TCP checksum and, for a TCP
- *   super-packet of up to 65535 bytes, to cut it into `segmentSize`-octet segments (GSO send):
+ *   The device strips it, completes a partial checksum in place (unless `completeChecksums` is
+ *   false), and delivers the IP packet, which may be a TCP super-segment of up to 65535 bytes,
+ *   with a "checksum trusted" flag when the header says `NEEDS_CSUM` or `DATA_VALID`.
+ *   `send()` writes a zeroed header; `sendTso()` writes one asking the kernel to finish a
+ *   partial TCP checksum and, for a TCP super-packet of up to 65535 bytes, to cut it into
+ *   `segmentSize`-octet segments (GSO send):
  *   one write instead of one per segment, and the kernel's receive path runs once per write.
  */
 import { EventEmitter } from 'node:events';
@@ -27,8 +29,19 @@ import { resolveOptions, type ResolvedTunOptions, type TunOptions } from './opti
 import { ReadinessWatcher } from './readiness.js';
 import { completeChecksum, LITTLE_ENDIAN, VNET_HEADER_SIZE, VnetFlags, VnetGso, writeTcpOffloadHeader } from './vnet.js';
 
-/** Receives every packet of one read burst; packets are valid only during the call. */
-export type TunReceiver = (packets: readonly Uint8Array[]) => void;
+/**
+ * Receives every packet of one read burst; packets are valid only during the call.
+ *
+ * `checksumTrusted` (offload only; absent when no packet of the burst has it) runs parallel to
+ * `packets`: `true` where the kernel's virtio-net header said `NEEDS_CSUM` (the packet was made
+ * by a local socket and crossed memory: Linux's CHECKSUM_PARTIAL, which Linux never verifies)
+ * or `DATA_VALID` (the checksum was verified already: CHECKSUM_UNNECESSARY); virtio spec v1.2
+ * §5.1.6.4 lets a driver skip its check for both. The kernel writes that header, never the
+ * packet's sender, so no packet content can set the flag. With `completeChecksums: false` a
+ * `NEEDS_CSUM` packet's checksum field still holds the partial sum. This is the `LinkReceiver`
+ * shape of `@tcp-tun/net`. The array is valid only during the call, as the packets are.
+ */
+export type TunReceiver = (packets: readonly Uint8Array[], checksumTrusted?: readonly boolean[]) => void;
 
 /** Counters of a {@link TunDevice}. Bytes are whole IP packets. */
 export interface TunStats {
@@ -57,6 +70,11 @@ export interface TunStats {
   readonly superSegmentsIn: number;
   /** Offload only: received packets whose partial checksum the device completed (`NEEDS_CSUM`). */
   readonly checksumsCompleted: number;
+  /**
+   * Offload only: received packets delivered with the "checksum trusted" flag (`NEEDS_CSUM` or
+   * `DATA_VALID` in their header; see {@link TunReceiver}).
+   */
+  readonly checksumsTrusted: number;
   /** Offload only: reads dropped because the virtio-net header was unusable (never seen so far). */
   readonly rxHeaderErrors: number;
   /**
@@ -100,6 +118,12 @@ const VNET_SKEW = 16 - VNET_HEADER_SIZE;
  */
 const WRITEV_MIN = 8192;
 const VNET_READ_ROOM = 16 + 65536;
+/** What `#acceptVnet` made of a virtio-net header: unusable (the read is dropped and counted). */
+const VNET_UNUSABLE = 0;
+/** ... a header that vouches for nothing: the receiver verifies the checksum. */
+const VNET_PLAIN = 1;
+/** ... `NEEDS_CSUM` or `DATA_VALID`: delivered with the "checksum trusted" flag. */
+const VNET_TRUSTED = 2;
 /** Largest packet a write can carry (the IPv4 Total Length field, RFC 791 §3.1). */
 const MAX_PACKET = 65535;
 
@@ -167,6 +191,8 @@ export class TunDevice extends EventEmitter {
   #watcher: ReadinessWatcher | undefined;
   #immediate: NodeJS.Immediate | undefined;
   readonly #busyPollMs: number;
+  /** Offload only: complete partial checksums before delivering (TunOptions.completeChecksums). */
+  readonly #completeChecksums: boolean;
   /** `performance.now()` of the last burst that brought packets, for busy polling. */
   #lastRxAt = 0;
   #refed = true;
@@ -184,6 +210,7 @@ export class TunDevice extends EventEmitter {
   #txSegments = 0;
   #txChecksumsOffloaded = 0;
   #checksumsCompleted = 0;
+  #checksumsTrusted = 0;
   #rxHeaderErrors = 0;
   #readinessWakeups = 0;
 
@@ -207,6 +234,7 @@ export class TunDevice extends EventEmitter {
     this.configuration = configuration ?? { configured: true, changed: [], skipped: [], up: options.up };
     this.#readBatch = options.readBatch;
     this.#busyPollMs = options.busyPollUs / 1000;
+    this.#completeChecksums = options.completeChecksums;
     this.offload = offload;
     this.#readRoom = offload ? VNET_READ_ROOM : READ_ROOM;
     const perPacket = ((mtu + 7) & ~7) + (offload ? 16 : 0);
@@ -231,6 +259,7 @@ export class TunDevice extends EventEmitter {
       txChecksumsOffloaded: this.#txChecksumsOffloaded,
       superSegmentsIn: this.#superSegmentsIn,
       checksumsCompleted: this.#checksumsCompleted,
+      checksumsTrusted: this.#checksumsTrusted,
       rxHeaderErrors: this.#rxHeaderErrors,
       readinessWakeups: this.#readinessWakeups,
     };
@@ -432,19 +461,28 @@ export class TunDevice extends EventEmitter {
 
   /**
    * Offload: interprets the virtio-net header at `pool[at]` for the `length`-byte packet after
-   * it, completing a partial checksum in place (virtio §5.1.6.2). False when it is unusable.
+   * it, completing a partial checksum in place (virtio §5.1.6.2) unless `completeChecksums` is
+   * off. Returns `VNET_UNUSABLE`, `VNET_PLAIN` or `VNET_TRUSTED` (the header
+   * says `NEEDS_CSUM` or `DATA_VALID`, §5.1.6.4: the kernel vouches for the checksum).
    */
-  #acceptVnet(at: number, length: number): boolean {
+  #acceptVnet(at: number, length: number): number {
     const view = this.#poolView;
     const flags = view.getUint8(at);
     const gsoType = view.getUint8(at + 1);
     if ((gsoType & ~VnetGso.ECN) !== VnetGso.NONE) this.#superSegmentsIn++;
-    if ((flags & VnetFlags.NEEDS_CSUM) === 0) return true;
+    if ((flags & VnetFlags.NEEDS_CSUM) === 0) return (flags & VnetFlags.DATA_VALID) === 0 ? VNET_PLAIN : VNET_TRUSTED;
+    const csumStart = view.getUint16(at + 6, LITTLE_ENDIAN);
+    const csumOffset = view.getUint16(at + 8, LITTLE_ENDIAN);
+    if (!this.#completeChecksums) {
+      // The same range check completion makes: a header pointing outside the packet is unusable
+      // either way (never seen from the kernel).
+      return csumStart + csumOffset + 2 > length ? VNET_UNUSABLE : VNET_TRUSTED;
+    }
     const packet = this.#pool.subarray(at + VNET_HEADER_SIZE, at + VNET_HEADER_SIZE + length);
-    const done = completeChecksum(packet, view.getUint16(at + 6, LITTLE_ENDIAN), view.getUint16(at + 8, LITTLE_ENDIAN));
-    if (!done.ok) return false;
+    const done = completeChecksum(packet, csumStart, csumOffset);
+    if (!done.ok) return VNET_UNUSABLE;
     this.#checksumsCompleted++;
-    return true;
+    return VNET_TRUSTED;
   }
 
   readonly #drainNext = (): void => this.#drain();
@@ -469,6 +507,8 @@ export class TunDevice extends EventEmitter {
     const room = this.#readRoom;
     const skew = this.offload ? VNET_SKEW : 0;
     let packets: Uint8Array[] = [];
+    // Offload only, made on the first trusted packet of a batch: parallel to `packets`.
+    let trusted: boolean[] | undefined;
     let offset = 0;
     let count = 0;
     let drained = false;
@@ -481,10 +521,13 @@ export class TunDevice extends EventEmitter {
     const deliver = (): void => {
       if (packets.length === 0) return;
       const batch = packets;
+      const flags = trusted;
       packets = [];
+      trusted = undefined;
       offset = 0;
       this.#rxBatches++;
-      receiver(batch);
+      if (flags === undefined) receiver(batch);
+      else receiver(batch, flags);
     };
     try {
       while (count < this.#readBatch && !this.#closed) {
@@ -521,10 +564,18 @@ export class TunDevice extends EventEmitter {
           continue;
         }
         const length = n - VNET_HEADER_SIZE;
-        if (length <= 0 || !this.#acceptVnet(offset + skew, length)) {
+        const kind = length <= 0 ? VNET_UNUSABLE : this.#acceptVnet(offset + skew, length);
+        if (kind === VNET_UNUSABLE) {
           this.#rxHeaderErrors++;
           count++; // still a read: keeps the per-turn cap
           continue;
+        }
+        if (kind === VNET_TRUSTED) {
+          if (trusted === undefined) trusted = new Array<boolean>(packets.length).fill(false);
+          trusted.push(true);
+          this.#checksumsTrusted++;
+        } else if (trusted !== undefined) {
+          trusted.push(false);
         }
         packets.push(pool.subarray(offset + 16, offset + 16 + length));
         this.#rxPackets++;

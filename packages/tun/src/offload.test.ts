@@ -58,8 +58,10 @@ describe('TunDevice offloads and transmit queue in a network namespace', functio
     c.command({ cmd: 'sink' });
     const sink = await c.next('sink');
     c.command({ cmd: 'stats' });
-    const stats = (await c.next('stats')).stats as Record<string, number>;
-    return { packets: c.takePackets(), sink, stats };
+    const report = await c.next('stats');
+    const stats = report.stats as Record<string, number>;
+    const flags = { trusted: report.trustedFlags as number, badArrays: report.badFlagArrays as number };
+    return { packets: c.takePackets(), sink, stats, flags };
   }
 
   it('takes TCP super-segments larger than the MTU and completes their checksums', async () => {
@@ -67,7 +69,7 @@ describe('TunDevice offloads and transmit queue in a network namespace', functio
     expect(await c.next('open')).to.include({ name: 'toff0', offload: true });
     expect(Number(ns!.read('/sys/class/net/toff0/tun_flags')) & IFF_VNET_HDR, 'IFF_VNET_HDR').to.equal(IFF_VNET_HDR);
     const total = 4 << 20;
-    const { packets, sink, stats } = await bulk(c, '10.110.0.2', 7000, total);
+    const { packets, sink, stats, flags } = await bulk(c, '10.110.0.2', 7000, total);
     expect(sink).to.include({ bytes: total, outOfOrder: 0, finished: 1 });
 
     const data = packets.filter((p) => p[9] === 6 && readTcp(p).payload.length > 0);
@@ -85,12 +87,36 @@ describe('TunDevice offloads and transmit queue in a network namespace', functio
     const bad = tcpPackets.filter((p) => !transportChecksumOk(p));
     expect(bad.length, 'packets with a bad checksum').to.equal(0);
     expect(stats.checksumsCompleted, 'all TCP packets had partial checksums').to.equal(tcpPackets.length);
+    // ... and each was delivered flagged "checksum trusted" (NEEDS_CSUM), in arrays parallel to their batch.
+    expect(stats.checksumsTrusted).to.equal(tcpPackets.length);
+    expect(flags).to.deep.equal({ trusted: tcpPackets.length, badArrays: 0 });
     expect(stats.rxHeaderErrors).to.equal(0);
     expect(stats.rxPackets).to.equal(packets.length);
     // The payload arrived intact: the sender writes 'a' bytes only.
     const payload = Buffer.concat(data.map((p) => readTcp(p).payload));
     expect(payload.length).to.equal(total);
     expect(payload.every((b) => b === 0x61)).to.equal(true);
+    c.command({ cmd: 'close' });
+    await c.next('closed');
+  });
+
+  it('with completeChecksums: false, leaves the partial sums and flags every such packet trusted', async () => {
+    const c = child({ name: 'toffk0', address: '10.118.0.1', peer: '10.118.0.2', offload: true, completeChecksums: false });
+    await c.next('open');
+    const total = 2 << 20;
+    const { packets, sink, stats, flags } = await bulk(c, '10.118.0.2', 7003, total);
+    // The sink does not verify checksums (as the stack does not for trusted packets).
+    expect(sink).to.include({ bytes: total, outOfOrder: 0, finished: 1 });
+    const tcpPackets = packets.filter((p) => p[9] === 6);
+    expect(stats.checksumsCompleted).to.equal(0);
+    expect(stats.checksumsTrusted).to.equal(tcpPackets.length);
+    expect(flags).to.deep.equal({ trusted: tcpPackets.length, badArrays: 0 });
+    // The field holds what Linux left: the folded pseudo-header sum over the TCP length.
+    for (const p of tcpPackets) {
+      const ip = readIpv4(p);
+      const field = (p[20 + 16]! << 8) | p[20 + 17]!;
+      expect(field).to.equal(pseudoHeaderSum(addressBytes(ip.src), addressBytes(ip.dst), 6, p.length - 20));
+    }
     c.command({ cmd: 'close' });
     await c.next('closed');
   });
@@ -218,11 +244,13 @@ describe('TunDevice offloads and transmit queue in a network namespace', functio
     const second = child({ name: 'toffp0', address: '10.113.0.1', peer: '10.113.0.2' });
     expect(await second.next('open')).to.include({ offload: false });
     expect(Number(ns!.read('/sys/class/net/toffp0/tun_flags')) & IFF_VNET_HDR).to.equal(0);
-    const { packets, sink, stats } = await bulk(second, '10.113.0.2', 7002, 1 << 20);
+    const { packets, sink, stats, flags } = await bulk(second, '10.113.0.2', 7002, 1 << 20);
     expect(sink).to.include({ bytes: 1 << 20, outOfOrder: 0 });
     expect(Math.max(...packets.map((p) => p.length))).to.equal(1500);
     expect(packets.filter((p) => !transportChecksumOk(p)).length).to.equal(0);
-    expect(stats).to.include({ superSegmentsIn: 0, checksumsCompleted: 0 });
+    expect(stats).to.include({ superSegmentsIn: 0, checksumsCompleted: 0, checksumsTrusted: 0 });
+    // No virtio-net header, nothing to vouch with: no packet is ever flagged.
+    expect(flags).to.deep.equal({ trusted: 0, badArrays: 0 });
     second.command({ cmd: 'close' });
     await second.next('closed');
     ns!.run(['ip', 'tuntap', 'del', 'dev', 'toffp0', 'mode', 'tun']);

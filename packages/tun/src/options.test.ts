@@ -34,7 +34,7 @@ describe('options', () => {
     it('fills in defaults', () => {
       expect(resolveOptions()).to.deep.equal({
         name: 'tun0', address: undefined, peer: undefined, prefixLength: undefined, address6: undefined, peer6: undefined, mtu: 1500,
-        txQueueLen: 10_000, up: false, disableIpv6: true, readBatch: 256, busyPollUs: DEFAULT_BUSY_POLL_US, offload: false,
+        txQueueLen: 10_000, up: false, disableIpv6: true, readBatch: 256, busyPollUs: DEFAULT_BUSY_POLL_US, offload: false, completeChecksums: true,
         configure: true, txQueueLenRequired: false, disableIpv6Required: false, onWarning: undefined,
       });
       expect(DEFAULT_TX_QUEUE_LEN).to.equal(10_000);
@@ -121,6 +121,7 @@ describe('options', () => {
       ['offload not a boolean', { offload: 'yes' }],
       ['offload a number', { offload: 1 }],
       ['offload another string', { offload: 'on' }],
+      ['completeChecksums not a boolean', { completeChecksums: 'no' }],
       ['txQueueLen not an integer', { txQueueLen: 1000.5 }],
       ['txQueueLen too large', { txQueueLen: 2 ** 31 }],
       ['unknown option', { mut: 1500 }],

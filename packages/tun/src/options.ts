@@ -83,6 +83,20 @@ export interface TunOptions {
    */
   offload?: boolean | 'auto';
   /**
+   * With offload: whether the device completes the partial checksums the kernel leaves in the
+   * packets it hands over (`NEEDS_CSUM`, virtio spec v1.2 §5.1.6.2). Default `true`: every
+   * packet delivered carries a valid checksum, as on a plain device. Either way a packet the
+   * kernel marked `NEEDS_CSUM` (a local socket's packet that crossed memory, Linux's
+   * CHECKSUM_PARTIAL) or `DATA_VALID` (verified already, CHECKSUM_UNNECESSARY; §5.1.6.4) is
+   * delivered with its "checksum trusted" flag set (the receiver's second argument, see
+   * {@link TunReceiver}). `false` leaves the partial sum in the checksum field: one pass over
+   * every received octet less, for a receiver that honours the flag (the `Stack` of
+   * `@tcp-tun/net`) and nothing between that drops it (its `withFaults` does, on purpose;
+   * a receiver that sums the checksum anyway would drop every such packet). Ignored without
+   * offload: the kernel then hands over complete checksums and no flags.
+   */
+  completeChecksums?: boolean;
+  /**
    * Configure the interface (default `true`). With `false` the device is used as it is: it is
    * attached to (it must exist, or the process must be allowed to create it), its MTU is read
    * and nothing else is touched: `address`, `peer`, `prefixLength`, `address6`, `peer6`, `mtu`,
@@ -126,6 +140,8 @@ export interface ResolvedTunOptions {
   readonly busyPollUs: number;
   /** `'auto'` tries offloads and falls back; `openTun()` passes the outcome on as a boolean. */
   readonly offload: boolean | 'auto';
+  /** See {@link TunOptions.completeChecksums}. */
+  readonly completeChecksums: boolean;
   readonly configure: boolean;
   /** True when `txQueueLen` was asked for explicitly: then a refusal to set it is an error. */
   readonly txQueueLenRequired: boolean;
@@ -169,7 +185,7 @@ export const DEFAULT_BUSY_POLL_US = 50;
 
 const KNOWN_OPTIONS = new Set([
   'name', 'address', 'peer', 'prefixLength', 'address6', 'peer6', 'mtu', 'txQueueLen', 'up', 'disableIpv6', 'readBatch', 'busyPollUs', 'offload',
-  'configure', 'onWarning',
+  'completeChecksums', 'configure', 'onWarning',
 ]);
 
 /**
@@ -308,6 +324,7 @@ export function resolveOptions(options: TunOptions = {}): ResolvedTunOptions {
     readBatch,
     busyPollUs: options.busyPollUs === undefined ? DEFAULT_BUSY_POLL_US : integerIn('busyPollUs', options.busyPollUs, 0, 100_000),
     offload: offloadMode(options.offload),
+    completeChecksums: boolean('completeChecksums', options.completeChecksums, true),
     configure: boolean('configure', options.configure, true),
     txQueueLenRequired: options.txQueueLen !== undefined,
     disableIpv6Required: options.disableIpv6 === true,

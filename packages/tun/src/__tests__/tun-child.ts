@@ -11,7 +11,8 @@
  *   {cmd:'send', hex}       send one packet
  *   {cmd:'sendTso', hex, segmentSize}  send one packet with sendTso() (reports 'sent' with the
  *                           error code, if it threw)
- *   {cmd:'stats'}           report counters and the largest batch seen
+ *   {cmd:'stats'}           report counters, the largest batch seen and the "checksum trusted"
+ *                           flags delivered (`trustedFlags`, `badFlagArrays`)
  *   {cmd:'open', options}   open a second device in this process, report 'open2'/'error2'
  *   {cmd:'close'}           close (twice, to check idempotence), try start() and send()
  *                           after it, report, then let stdin go: the process must then exit
@@ -76,6 +77,9 @@ device.on('error', (error: unknown) => report({ event: 'device-error', ...descri
 let maxBatch = 0;
 let firstBatch = 0;
 let nonIpv4 = 0;
+/** Packets delivered with the "checksum trusted" flag, and flag arrays not parallel to their batch. */
+let trustedFlags = 0;
+let badFlagArrays = 0;
 let sink: TcpSink | undefined;
 const lines = createInterface({ input: process.stdin });
 lines.on('line', (line) => {
@@ -87,7 +91,11 @@ async function handle(command: Command): Promise<void> {
   switch (command.cmd) {
     case 'start':
       if (command.sink !== undefined) sink = new TcpSink((p) => device.send(p), { mss: command.sink.mss, verify: false });
-      device.start((packets) => {
+      device.start((packets, checksumTrusted) => {
+        if (checksumTrusted !== undefined) {
+          if (checksumTrusted.length !== packets.length) badFlagArrays++;
+          for (const t of checksumTrusted) if (t === true) trustedFlags++;
+        }
         maxBatch = Math.max(maxBatch, packets.length);
         if (firstBatch === 0) firstBatch = packets.length;
         for (const p of packets) if (p[0] === undefined || p[0] >> 4 !== 4) nonIpv4++;
@@ -115,7 +123,7 @@ async function handle(command: Command): Promise<void> {
       break;
     }
     case 'stats':
-      report({ event: 'stats', stats: device.stats, maxBatch, firstBatch, nonIpv4 });
+      report({ event: 'stats', stats: device.stats, maxBatch, firstBatch, nonIpv4, trustedFlags, badFlagArrays });
       break;
     case 'open':
       try {
