@@ -171,4 +171,39 @@ describe('Stack limits', () => {
     expect(row?.sendQueued).to.equal(sendBufferSize);
     expect(socket?.writableLength).to.be.above(0);
   });
+
+  it('takes about 2 × cwnd of a large write into the engine (sendBufferAutoSize, as Linux); the rest waits in the stream', async () => {
+    let socket: import('./socket.js').Socket | undefined;
+    const l = await listening({}, (s) => {
+      socket = s;
+    });
+    stack = l.stack;
+    const ours = await handshake(l.link, stack, l.server);
+    const data = Buffer.alloc(1 << 20, 0x5a);
+    expect(socket?.write(data)).to.equal(false);
+    await sleep(5);
+    // MSS 1460 (the peer's SYN has no timestamps): 2 × 10 segments after the handshake.
+    expect(stack.connections()[0]?.sendQueued).to.equal(2 * 10 * 1460);
+    // Node counts a write in writableLength until its callback: the whole 1 MiB.
+    expect(socket?.writableLength).to.equal(1 << 20);
+    // One ACK for the initial window: slow start grows cwnd by 2 segments (RFC 3465 §2.2, L = 2)
+    // to 12, and the limit follows at once: 2 × 12 segments.
+    await l.link.inject(tcpPacket({ ...SYN, control: 'none', seq: 1001, ack: (ours + 14_600) >>> 0, mss: undefined }));
+    await sleep(5);
+    expect(stack.connections()[0]?.cwnd).to.equal(12 * 1460);
+    expect(stack.connections()[0]?.sendQueued).to.equal(2 * 12 * 1460);
+    expect(socket?.writableLength).to.equal(1 << 20);
+  });
+
+  it('takes sendBufferSize at once with sendBufferAutoSize off', async () => {
+    let socket: import('./socket.js').Socket | undefined;
+    const l = await listening({ tcp: { sendBufferAutoSize: false } }, (s) => {
+      socket = s;
+    });
+    stack = l.stack;
+    await handshake(l.link, stack, l.server);
+    socket?.write(Buffer.alloc(1 << 20));
+    await sleep(5);
+    expect(stack.connections()[0]?.sendQueued).to.equal(256 * 1024);
+  });
 });

@@ -14,6 +14,7 @@ describe('resolveTcpConfig', () => {
       delayedAckMs: 40,
       recvBufferSize: 256 * 1024,
       sendBufferSize: 256 * 1024,
+      sendBufferAutoSize: true,
       windowScale: -1,
       windowScaling: true,
       sack: true,

@@ -18,7 +18,9 @@ export const MAX_WINDOW_SCALE = 14;
  *   Larger (up to 1 GiB, e.g. 4–16 MiB for long fat paths) is one option away; the default stays
  *   moderate because the socket layer's flow control (a reader that stops reading closes the
  *   window) bounds what one connection may hold by it. Both buffers are allocated lazily, grow
- *   on demand and are released when empty, so the size is a ceiling, not a cost.
+ *   on demand and are released when empty, so the size is a ceiling, not a cost. The send
+ *   buffer takes at most about twice the congestion window of it (`sendBufferAutoSize`, as
+ *   Linux's send-buffer autotuning).
  * - `windowScale` -1: the smallest shift covering `recvBufferSize` (3 for 256 KiB, 7 for 4 MiB).
  * - RTO 1 s initial, 200 ms floor (Linux's; RFC 6298 §2.4 says 1 s SHOULD, and allows less),
  *   60 s ceiling (RFC 6298 §2.5).
@@ -35,6 +37,7 @@ export const DEFAULT_TCP_CONFIG: TcpConfig = Object.freeze({
   mss: 1460,
   recvBufferSize: 256 * 1024,
   sendBufferSize: 256 * 1024,
+  sendBufferAutoSize: true,
   rtoInitialMs: 1000,
   rtoMinMs: 200,
   rtoMaxMs: 60_000,
@@ -89,7 +92,7 @@ const BOUNDS: Record<NumericKey, readonly [number, number]> = {
   challengeAckLimit: [0, 1_000_000],
   challengeAckWindowMs: [1, 3_600_000],
 };
-const BOOLEANS: readonly BooleanKey[] = ['windowScaling', 'sack', 'timestamps', 'ecn', 'noDelay'];
+const BOOLEANS: readonly BooleanKey[] = ['windowScaling', 'sack', 'timestamps', 'ecn', 'noDelay', 'sendBufferAutoSize'];
 const CONGESTION_CONTROLS: readonly string[] = ['cubic', 'newreno'];
 const KEYS: readonly string[] = Object.keys(DEFAULT_TCP_CONFIG);
 

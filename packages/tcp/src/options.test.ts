@@ -517,7 +517,8 @@ describe('TcpConnection options and modern TCP', () => {
     }
 
     it('after more than an RTO without sending, cwnd restarts from min(IW, cwnd) instead of bursting the old window; a shorter pause keeps it', () => {
-      const conn = open({ ...TRACE_CONFIG, sendBufferSize: 40_000 }, { window: WINDOW });
+      // One send() of 40,000 octets each time: the buffer is not sized by cwnd here.
+      const conn = open({ ...TRACE_CONFIG, sendBufferSize: 40_000, sendBufferAutoSize: false }, { window: WINDOW });
       conn.send(bytes(40_000));
       let t = rounds(conn, 20, 10);
       expect(conn.stats.bytesInFlight).to.equal(0);

@@ -4,6 +4,11 @@
  * (SND.UNA once the SYN is acknowledged); retransmission reads by offset, acknowledgment
  * consumes from the front.
  *
+ * How much it accepts is `limit`, at most `capacity` (`sendBufferSize`): the sender raises the
+ * limit with the congestion window (Linux's send-buffer autotuning), so a connection whose
+ * window is small holds little, and the rest of what the application wrote waits in the socket
+ * layer's queue as references to the application's buffers, not as copies here.
+ *
  * A ring buffer, so acknowledging and appending never move data. Storage is allocated on the
  * first write, doubles up to `capacity` as needed, and is released once everything was
  * acknowledged (the next write allocates the size last used again, so a steady sender does not
@@ -20,8 +25,13 @@ const EMPTY = new Uint8Array(0);
 
 /** Ring of the octets sent or waiting to be sent and not yet acknowledged, addressed by offset from SND.UNA. */
 export class SendBuffer {
-  /** Most octets the buffer holds. */
+  /** Most octets the buffer ever holds (`sendBufferSize`). */
   readonly capacity: number;
+  /**
+   * Most octets `write` accepts now, at most `capacity`: the sender raises it as the congestion
+   * window grows (Linux's `sk_sndbuf`, see `Sender.expandSendBuffer`); it never drops.
+   */
+  private limit: number;
   private storage: Uint8Array | undefined;
   /** Size of the storage released last (0: none yet), reused on the next allocation. */
   private lastSize = 0;
@@ -30,8 +40,19 @@ export class SendBuffer {
   private used = 0;
   private scratch: Uint8Array | undefined;
 
-  constructor(capacity: number) {
+  constructor(capacity: number, limit = capacity) {
     this.capacity = capacity;
+    this.limit = Math.min(limit, capacity);
+  }
+
+  /** Most octets `write` accepts now (see {@link raiseLimit}). */
+  get sizeLimit(): number {
+    return this.limit;
+  }
+
+  /** Raises the limit to `limit` (clamped to `capacity`); a lower value changes nothing. */
+  raiseLimit(limit: number): void {
+    if (limit > this.limit) this.limit = Math.min(limit, this.capacity);
   }
 
   /** Octets held (unacknowledged, sent or not). */
@@ -41,7 +62,7 @@ export class SendBuffer {
 
   /** Octets that `write` would accept now. */
   get free(): number {
-    return this.capacity - this.used;
+    return Math.max(0, this.limit - this.used);
   }
 
   /** Octets of storage allocated right now (0 when idle). */
@@ -51,13 +72,13 @@ export class SendBuffer {
 
   /** Appends as much of `bytes` as fits (copying) and returns how many octets were taken. */
   write(bytes: Uint8Array): number {
-    const n = Math.min(bytes.length, this.capacity - this.used);
-    if (n === 0) return 0;
+    const n = Math.min(bytes.length, this.limit - this.used);
+    if (n <= 0) return 0;
     let storage = this.storage;
     if (storage === undefined) {
       let size = Math.max(INITIAL_STORAGE, this.lastSize);
       while (size < n) size *= 2;
-      storage = this.storage = takeBlock(Math.min(size, this.capacity));
+      storage = this.storage = takeBlock(Math.min(size, this.blockCeiling()));
       this.head = 0;
     } else if (this.used + n > storage.length) {
       storage = this.grow(this.used + n);
@@ -105,11 +126,21 @@ export class SendBuffer {
     return this.scratch.subarray(0, n);
   }
 
+  /**
+   * The largest block the ring needs: the limit rounded up to a power of two (the pool's sizes),
+   * or the capacity itself when that is smaller (a block of exactly `capacity`, as before limits).
+   */
+  private blockCeiling(): number {
+    let size = INITIAL_STORAGE;
+    while (size < this.limit) size *= 2;
+    return Math.min(size, this.capacity);
+  }
+
   private grow(needed: number): Uint8Array {
     const old = this.storage!;
     let size = old.length;
     while (size < needed) size *= 2;
-    size = Math.min(size, this.capacity);
+    size = Math.min(size, this.blockCeiling());
     const next = takeBlock(size);
     const first = Math.min(this.used, old.length - this.head);
     next.set(old.subarray(this.head, this.head + first), 0);

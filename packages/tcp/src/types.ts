@@ -205,8 +205,18 @@ export interface TcpConfig {
   readonly mss: number;
   /** Receive buffer in octets: the most we advertise and hold (in-order + out-of-order). */
   readonly recvBufferSize: number;
-  /** Send buffer in octets: unsent + unacknowledged data accepted from the application. */
+  /**
+   * Send buffer in octets: the most unsent + unacknowledged data accepted from the application.
+   * With `sendBufferAutoSize` this is a ceiling the buffer grows towards with cwnd.
+   */
   readonly sendBufferSize: number;
+  /**
+   * Size the send buffer by the congestion window, as Linux autotunes `sk_sndbuf`
+   * (`tcp_sndbuf_expand`): `send()` accepts up to 2 × max(10, cwnd in segments) × MSS octets
+   * (at least 16 KiB, at most `sendBufferSize`), raised as cwnd grows and never lowered. Default
+   * true; false accepts up to `sendBufferSize` at once (as Linux after `SO_SNDBUF`).
+   */
+  readonly sendBufferAutoSize: boolean;
   /** Initial RTO before any RTT sample, in ms (default 1000; RFC 6298 §2.1). */
   readonly rtoInitialMs: number;
   /** Lower bound of the RTO in ms (default 200, as Linux; RFC 6298 §2.4 suggests 1 s). */

@@ -382,6 +382,8 @@ function newAck(t: Tcb, now: Instant, ack: number, seg: TcpRepr): void {
     t.counters.fastRetransmits++;
   }
   rec.dupAcks = 0;
+  // Linux's tcp_new_space after an ACK freed room: the send buffer follows cwnd.
+  if (t.config.sendBufferAutoSize) snd.expandSendBuffer(t.cc.cwnd);
   onTlpAcked(t, ack, flightBefore, now);
   // RFC 6298 §5.2/§5.3: stop the timer when all is acknowledged, else restart it.
   t.timers.set('retransmit', seqGt(snd.nxt, snd.una) ? now + t.rtt.rtoMs : undefined);

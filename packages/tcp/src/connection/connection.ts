@@ -249,7 +249,11 @@ export class TcpConnection<A extends IpAddress = number> {
     return this.t.canSend;
   }
 
-  /** Free octets in the send buffer (0 when `canSend` is false). */
+  /**
+   * Octets `send()` takes now (0 when `canSend` is false): the send buffer's limit less what it
+   * holds. The limit is `sendBufferSize`, or with `sendBufferAutoSize` about twice the
+   * congestion window (raised as cwnd grows, never above `sendBufferSize`).
+   */
   get sendCapacity(): number {
     return this.t.canSend ? this.t.snd.buf.free : 0;
   }

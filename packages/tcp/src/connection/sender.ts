@@ -15,6 +15,14 @@ import type { Instant, TcpConfig } from '../types.js';
 import { DEFAULT_PEER_MSS } from './options.js';
 import type { Tcb } from './tcb.js';
 
+/**
+ * The send buffer's limit, in segments, is never below this (Linux's TCP_INIT_CWND in
+ * `tcp_sndbuf_expand`: the initial window of RFC 6928 §2).
+ */
+const SNDBUF_MIN_SEGMENTS = 10;
+/** Nor below this many octets (Linux's `tcp_wmem[1]` default, the size before the handshake). */
+export const SNDBUF_MIN_BYTES = 16 * 1024;
+
 /** The send sequence space and what hangs on it. */
 export class Sender {
   /** SND.UNA, SND.NXT (the next octet to send, rewound to resend a SYN) and SND.MAX. */
@@ -74,7 +82,8 @@ export class Sender {
     this.sml = iss;
     this.rateRoundEnd = iss;
     this.bufSeq = seqAdd(iss, 1);
-    this.buf = new SendBuffer(config.sendBufferSize);
+    // Before the handshake the limit is the floor (Linux's tcp_wmem[1]); expandSendBuffer raises it.
+    this.buf = new SendBuffer(config.sendBufferSize, config.sendBufferAutoSize ? SNDBUF_MIN_BYTES : config.sendBufferSize);
     this.mss = Math.min(DEFAULT_PEER_MSS, config.mss);
     this.noDelay = config.noDelay;
   }
@@ -88,6 +97,24 @@ export class Sender {
   get unsent(): number {
     const off = seqDiff(this.nxt, this.bufSeq);
     return off >= 0 ? Math.max(0, this.buf.length - off) : 0;
+  }
+
+  /**
+   * Send-buffer autotuning, as Linux's `tcp_sndbuf_expand` (net/ipv4/tcp_input.c), called when
+   * an ACK was processed: the buffer may hold twice the congestion window, at least
+   * {@link SNDBUF_MIN_SEGMENTS} full segments and {@link SNDBUF_MIN_BYTES}, at most
+   * `sendBufferSize`. Twice: a window in flight awaiting its ACK plus the next one ready to
+   * leave when the ACK opens it (Linux: CUBIC's fast recovery needs 1.7 windows, rounded up to
+   * 2 for an application slow to refill). Linux counts the socket buffers' memory; this counts
+   * payload octets, so it holds less than Linux's for the same window. As in Linux's
+   * `tcp_should_expand_sndbuf`, a sender that fills cwnd does not expand (its window, not the
+   * buffer, is what limits it), and the limit never drops (a window that shrank after a loss
+   * grows back).
+   */
+  expandSendBuffer(cwnd: number): void {
+    if (this.inFlight >= cwnd) return;
+    const segments = Math.max(SNDBUF_MIN_SEGMENTS, Math.ceil(cwnd / this.mss));
+    this.buf.raiseLimit(Math.max(SNDBUF_MIN_BYTES, 2 * segments * this.mss));
   }
 
   /** Stream offset of send sequence number `seq`. */

@@ -177,6 +177,8 @@ export class Tcb {
     if (snd.synRetransmitted) this.rtt.afterSynLoss();
     snd.rateRoundEnd = snd.max;
     snd.sml = snd.max;
+    // Linux's tcp_init_buffer_space: the send buffer sized for the initial window and the MSS.
+    if (this.config.sendBufferAutoSize) snd.expandSendBuffer(this.cc.cwnd);
     this.setState('ESTABLISHED');
     this.emit(EV_CONNECTED);
     if (this.closeRequested) this.setState('FIN-WAIT-1');
