@@ -4,6 +4,7 @@
  */
 import { invalidArg } from './errors.js';
 import { ipv6Hex, parseIpv6, unusableIpv6 } from './ipv6-text.js';
+import { writerMode, type TunWriterMode } from './write-worker.js';
 
 /** Options of {@link openTun}. All are optional. */
 export interface TunOptions {
@@ -98,6 +99,15 @@ export interface TunOptions {
    */
   configure?: boolean;
   /**
+   * Who writes packets to the device (issue 11's experiment, write-worker.ts): `'inline'` (the
+   * default) writes each packet with one `fs.writeSync` in `send()`, on the calling thread;
+   * `'worker'` copies it into a shared ring that a worker thread writes from, so the kernel's
+   * receive work inside each write(2) runs on another core; `'auto'` writes the first two
+   * packets of a batch inline while the ring is empty and queues the rest. Order is kept in every
+   * mode; counters include the worker's writes.
+   */
+  writer?: TunWriterMode;
+  /**
    * Called at most once per `openTun()`, with one line saying which default settings were left
    * as they were because the process may not change them, and the commands that would.
    * Default: `process.emitWarning(message, { code: 'TCP_TUN_UNPRIVILEGED' })`.
@@ -127,6 +137,7 @@ export interface ResolvedTunOptions {
   /** `'auto'` tries offloads and falls back; `openTun()` passes the outcome on as a boolean. */
   readonly offload: boolean | 'auto';
   readonly configure: boolean;
+  readonly writer: TunWriterMode;
   /** True when `txQueueLen` was asked for explicitly: then a refusal to set it is an error. */
   readonly txQueueLenRequired: boolean;
   /** True when `disableIpv6: true` was asked for explicitly: then a refusal is an error. */
@@ -169,7 +180,7 @@ export const DEFAULT_BUSY_POLL_US = 50;
 
 const KNOWN_OPTIONS = new Set([
   'name', 'address', 'peer', 'prefixLength', 'address6', 'peer6', 'mtu', 'txQueueLen', 'up', 'disableIpv6', 'readBatch', 'busyPollUs', 'offload',
-  'configure', 'onWarning',
+  'configure', 'onWarning', 'writer',
 ]);
 
 /**
@@ -309,6 +320,7 @@ export function resolveOptions(options: TunOptions = {}): ResolvedTunOptions {
     busyPollUs: options.busyPollUs === undefined ? DEFAULT_BUSY_POLL_US : integerIn('busyPollUs', options.busyPollUs, 0, 100_000),
     offload: offloadMode(options.offload),
     configure: boolean('configure', options.configure, true),
+    writer: writerMode(options.writer),
     txQueueLenRequired: options.txQueueLen !== undefined,
     disableIpv6Required: options.disableIpv6 === true,
     onWarning: warningHandler(options.onWarning),
