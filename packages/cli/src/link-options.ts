@@ -133,7 +133,7 @@ export function addLinkOptions(command: Command): Command {
     .option('--peer6 <ipv6>', "the kernel's IPv6 address on the TUN, e.g. fd00::1 (with --addr6)", ipv6)
     .option('--mtu <n>', 'link MTU in octets', intIn(576, 65535), 1500)
     .option('--busy-poll <us>', 'keep polling the TUN device this many microseconds after the last packet before sleeping (0: off)', intIn(0, 100_000), DEFAULT_BUSY_POLL_US)
-    .option('--tun-writer <mode>', "who writes packets to the TUN device: inline (the main thread), worker (a writer thread, so the kernel's work inside each write runs on another core) or auto (inline for the first two packets of a batch, the thread for the rest)", tunWriterMode, 'inline')
+    .option('--tun-writer <mode>', "who writes packets to the TUN device: inline (the main thread), worker (a writer thread, so the kernel's work inside each write runs on another core) or auto (inline for the first two packets of a batch and for packets of 8 KiB or more, the thread for the rest)", tunWriterMode, 'inline')
     // Both forms, no default: unset means 'auto' (readLinkOptions).
     .option('--offload', 'require the offloads (on by default where the kernel takes them): TCP super-segments of up to 64 KiB each way (IFF_VNET_HDR, TSO4, GSO send); fail where the kernel refuses them')
     .option('--no-offload', 'one MTU-sized packet per read and write: no virtio-net header, no super-segments')

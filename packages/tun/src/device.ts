@@ -318,7 +318,7 @@ export class TunDevice extends EventEmitter {
     if (!(packet instanceof Uint8Array)) throw invalidArg('packet', typeof packet, 'must be a Uint8Array');
     const scratch = this.#txScratch;
     const writer = this.#writer;
-    if (writer !== undefined && writer.route()) {
+    if (writer !== undefined && writer.route(packet.length)) {
       // The writer thread writes it (write-worker.ts), behind a zeroed header with offload.
       if (packet.length > MAX_PACKET) this.#txDropped++;
       else writer.push(packet, scratch === undefined ? 0 : VNET_HEADER_SIZE);
@@ -378,7 +378,7 @@ export class TunDevice extends EventEmitter {
       return;
     }
     const writer = this.#writer;
-    if (writer !== undefined && writer.route()) {
+    if (writer !== undefined && writer.route(packet.length)) {
       if (writer.pushTso(packet, segmentSize) === 0) this.#txDropped++;
       return;
     }

@@ -102,9 +102,10 @@ export interface TunOptions {
    * Who writes packets to the device (issue 11's experiment, write-worker.ts): `'inline'` (the
    * default) writes each packet with one `fs.writeSync` in `send()`, on the calling thread;
    * `'worker'` copies it into a shared ring that a worker thread writes from, so the kernel's
-   * receive work inside each write(2) runs on another core; `'auto'` writes the first two
-   * packets of a batch inline while the ring is empty and queues the rest. Order is kept in every
-   * mode; counters include the worker's writes.
+   * receive work inside each write(2) runs on another core; `'auto'` writes inline while the ring
+   * is empty the first two packets of a batch and packets of 8 KiB or more, and queues the rest.
+   * Order is kept in every mode; counters include the worker's writes. Not the default: it did
+   * not help enough on a 2-core machine (bench/PROFILE.md round 6).
    */
   writer?: TunWriterMode;
   /**

@@ -9,7 +9,7 @@ import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { AUTO_INLINE_MAX, MIN_RING_BYTES, TunWriter, writerMode } from './write-worker.js';
+import { AUTO_INLINE_MAX, AUTO_INLINE_MIN_BYTES, MIN_RING_BYTES, TunWriter, writerMode } from './write-worker.js';
 import { VNET_HEADER_SIZE } from './vnet.js';
 
 /** Deterministic packets: lengths and contents from a fixed LCG (seed printed on failure). */
@@ -135,6 +135,7 @@ describe('TunWriter (the writer thread and its ring)', function () {
     const routes: boolean[] = [];
     for (let i = 0; i < AUTO_INLINE_MAX + 2; i++) routes.push(writer.route());
     expect(routes).to.deep.equal([false, false, true, true]);
+    expect(writer.route(AUTO_INLINE_MIN_BYTES), 'a large packet goes inline while the ring is empty').to.equal(false);
     writer.flush();
     expect(writer.route(), 'a new batch starts inline').to.equal(false);
     // With packets in the ring every packet queues behind them, whatever the batch count.

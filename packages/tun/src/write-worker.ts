@@ -38,14 +38,22 @@ import { VNET_HEADER_SIZE, writeTcpOffloadHeader } from './vnet.js';
 
 /**
  * Who writes packets to the TUN fd. `'inline'`: the calling (main) thread, one `fs.writeSync`
- * per packet. `'worker'`: a worker thread, from a shared ring. `'auto'`: inline for the first
- * {@link AUTO_INLINE_MAX} packets of a batch while the ring is empty (a request's answer leaves at
- * once, without a thread hand-over), the worker for the rest.
+ * per packet. `'worker'`: a worker thread, from a shared ring. `'auto'`: inline while the ring
+ * is empty for the first two packets of a batch (a request's answer leaves at once, without a
+ * thread hand-over) and for packets of 8 KiB or more (GSO super-packets, written without a
+ * copy), the worker for the rest.
  */
 export type TunWriterMode = 'inline' | 'worker' | 'auto';
 
 /** In `'auto'` mode, packets per batch written inline before the rest go to the worker. */
 export const AUTO_INLINE_MAX = 2;
+/**
+ * In `'auto'` mode, packets of at least this many octets are written inline whenever the ring is
+ * empty: copying a GSO super-packet into the ring cost more than its write saved (bench/PROFILE.md
+ * round 6: source with offload 276 → 95 MB/s when they were queued), while the device writes it
+ * inline without a copy (writev). The device's own threshold for that writev.
+ */
+export const AUTO_INLINE_MIN_BYTES = 8192;
 /** Queued packets after which a sleeping worker is woken before the batch ends. */
 export const WAKE_EARLY = 16;
 /** Default ring size in bytes: 64 super-packets of 64 KiB, or ~2,700 MTU-sized packets. */
@@ -279,10 +287,11 @@ export class TunWriter {
   /**
    * Whether the next packet goes to the ring (true) or is written inline by the caller (false),
    * and counts it in the current batch. `'worker'`: always the ring, unless the worker failed.
-   * `'auto'`: the ring when it already holds packets (order) or the batch has had
+   * `'auto'`: the ring when it already holds packets (order), else inline for a packet of
+   * `length` ≥ {@link AUTO_INLINE_MIN_BYTES} or while the batch has had fewer than
    * {@link AUTO_INLINE_MAX} packets.
    */
-  route(): boolean {
+  route(length = 0): boolean {
     if (this.#failed) return false;
     if (!this.#flushQueued) {
       // The end of this batch, for a link user that never calls flush(): a microtask.
@@ -290,7 +299,8 @@ export class TunWriter {
       queueMicrotask(this.#flushTask);
     }
     if (this.mode === 'worker') return true;
-    return this.#batch++ >= AUTO_INLINE_MAX || this.busy;
+    if (this.busy) return true;
+    return this.#batch++ >= AUTO_INLINE_MAX && length < AUTO_INLINE_MIN_BYTES;
   }
 
   /** Queues one packet behind `headerLength` zero octets (0, or the 10 of a zeroed virtio-net header). */
