@@ -30,6 +30,12 @@ describe('tcp-tun-echo options', () => {
     expect(parseEchoOptions(argv('--busy-poll', '0')).busyPollUs).to.equal(0);
   });
 
+  it('reads --tun-writer (inline by default)', () => {
+    expect(parseEchoOptions(argv()).tunWriter).to.equal('inline');
+    expect(parseEchoOptions(argv('--tun-writer', 'worker')).tunWriter).to.equal('worker');
+    expect(parseEchoOptions(argv('--tun-writer', 'auto')).tunWriter).to.equal('auto');
+  });
+
   it('reads --addr6/--peer6: IPv6 alone, or beside IPv4', () => {
     const v6 = parseEchoOptions(argv('--addr6', 'fd00::2', '--peer6', 'fd00::1'));
     expect(v6).to.include({ addr: undefined, peer: undefined, addr6: 'fd00::2', peer6: 'fd00::1' });
@@ -55,8 +61,8 @@ describe('tcp-tun-echo options', () => {
   });
 
   it('rejects bad values with a usage error', () => {
-    const exits = usageExitCodes([['--addr', '10.0.0.256'], ['--mtu', '20'], ['--services', 'echo,ftp'], ['--drop', '2'], ['--dev', 'a-very-long-device-name'], ['--addr', '10.0.0.1'], ['--busy-poll', '-1'], ['--busy-poll', '100001']], (bad) => parseEchoOptions(argv(...bad)));
+    const exits = usageExitCodes([['--addr', '10.0.0.256'], ['--mtu', '20'], ['--services', 'echo,ftp'], ['--drop', '2'], ['--dev', 'a-very-long-device-name'], ['--addr', '10.0.0.1'], ['--busy-poll', '-1'], ['--busy-poll', '100001'], ['--tun-writer', 'thread']], (bad) => parseEchoOptions(argv(...bad)));
     expect(exits.every((c) => c !== 0)).to.equal(true);
-    expect(exits).to.have.length(8);
+    expect(exits).to.have.length(9);
   });
 });

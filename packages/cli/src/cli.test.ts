@@ -30,6 +30,13 @@ describe('@tcp-tun/cli', () => {
       expect(parse('--offload', '--no-offload').offload).to.equal(false);
     });
 
+    it("--tun-writer: 'inline' by default, worker and auto read, anything else refused", () => {
+      expect(parse().tunWriter).to.equal('inline');
+      expect(parse('--tun-writer', 'worker').tunWriter).to.equal('worker');
+      expect(parse('--tun-writer', 'auto').tunWriter).to.equal('auto');
+      expect(() => parse('--tun-writer', 'threads')).to.throw('expected inline, worker or auto');
+    });
+
     it('--group needs --user', () => {
       expect(() => parse('--group', 'nogroup')).to.throw('--group needs --user');
     });

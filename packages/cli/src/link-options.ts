@@ -8,7 +8,7 @@
 import { closeSync, unlinkSync } from 'node:fs';
 import { isIPv6 } from 'node:net';
 import { capture, traceLink, TraceWriter, withFaults, type FaultOptions, type Link, type TracingLink } from '@tcp-tun/net';
-import { DEFAULT_BUSY_POLL_US, openTun, type TunDevice } from '@tcp-tun/tun';
+import { DEFAULT_BUSY_POLL_US, openTun, type TunDevice, type TunWriterMode } from '@tcp-tun/tun';
 import { type Command, InvalidArgumentError } from 'commander';
 import { dropPrivileges, resolveGroup, resolveUser, type Identity } from './privileges.js';
 import { createPrivateFile } from './private-file.js';
@@ -42,6 +42,12 @@ export interface LinkOptions {
   readonly offload: boolean | 'auto';
   /** Busy-polling window of the TUN reader in microseconds (`--busy-poll`); 0 turns it off. */
   readonly busyPollUs: number;
+  /**
+   * `--tun-writer`: who writes packets to the TUN device (TunOptions.writer): `'inline'` (the
+   * default) the main thread, `'worker'` a writer thread, `'auto'` inline for the first packets
+   * of a batch and the thread for the rest.
+   */
+  readonly tunWriter: TunWriterMode;
   /** `--pcap FILE`: capture every packet there (pcap, LINKTYPE_RAW; created mode 0600). */
   readonly pcap?: string | undefined;
   /**
@@ -99,6 +105,11 @@ export function intIn(min: number, max: number): (value: string) => number {
   };
 }
 
+function tunWriterMode(value: string): TunWriterMode {
+  if (value !== 'inline' && value !== 'worker' && value !== 'auto') throw new InvalidArgumentError('expected inline, worker or auto.');
+  return value;
+}
+
 function probability(value: string): number {
   const n = Number(value);
   if (value.trim() === '' || !(n >= 0 && n <= 1)) throw new InvalidArgumentError('expected a probability from 0 to 1, such as 0.05.');
@@ -122,6 +133,7 @@ export function addLinkOptions(command: Command): Command {
     .option('--peer6 <ipv6>', "the kernel's IPv6 address on the TUN, e.g. fd00::1 (with --addr6)", ipv6)
     .option('--mtu <n>', 'link MTU in octets', intIn(576, 65535), 1500)
     .option('--busy-poll <us>', 'keep polling the TUN device this many microseconds after the last packet before sleeping (0: off)', intIn(0, 100_000), DEFAULT_BUSY_POLL_US)
+    .option('--tun-writer <mode>', "who writes packets to the TUN device: inline (the main thread), worker (a writer thread, so the kernel's work inside each write runs on another core) or auto (inline for the first two packets of a batch and for packets of 8 KiB or more, the thread for the rest)", tunWriterMode, 'inline')
     // Both forms, no default: unset means 'auto' (readLinkOptions).
     .option('--offload', 'require the offloads (on by default where the kernel takes them): TCP super-segments of up to 64 KiB each way (IFF_VNET_HDR, TSO4, GSO send); fail where the kernel refuses them')
     .option('--no-offload', 'one MTU-sized packet per read and write: no virtio-net header, no super-segments')
@@ -206,6 +218,7 @@ export function readLinkOptions(o: Record<string, unknown>): LinkOptions {
     mtu: Number(o.mtu),
     offload: typeof o.offload === 'boolean' ? o.offload : 'auto',
     busyPollUs: Number(o.busyPoll),
+    tunWriter: o.tunWriter === 'worker' || o.tunWriter === 'auto' ? o.tunWriter : 'inline',
     pcap: typeof o.pcap === 'string' ? o.pcap : undefined,
     configure: o.configure !== false,
     user: typeof o.user === 'string' ? o.user : undefined,
@@ -278,6 +291,7 @@ export async function openLink(
     // verifies everything), and a capture should verify in Wireshark.
     completeChecksums: options.faults !== undefined || options.pcap !== undefined,
     busyPollUs: options.busyPollUs,
+    writer: options.tunWriter,
     configure: options.configure,
     onWarning: notice,
   });

@@ -42,6 +42,8 @@ export interface DrainContext {
   readonly timer: StackTimer;
   /** The stack's clock. */
   readonly clock: () => Instant;
+  /** The end of a batch of link writes: `Link.flush` where the link has it (a hint, see link.ts). */
+  flushLink(): void;
   /** Hands one engine event to the connection's listener, socket, or nobody (stack.ts). */
   dispatch(entry: ConnectionEntry, event: TcpEvent): void;
   /** Forgets a connection that closed (stack.ts). */
@@ -97,6 +99,9 @@ export class Drain {
     this.#inPass = false;
     this.#deliverEvents(now);
     this.#sendData(now);
+    // What the batch sent (answers from the receive pipeline, data) leaves now, while the
+    // device reads on.
+    this.#ctx.flushLink();
   }
 
   /** Entry point, the stack's timer fired: due connections time out and are drained at once. */
@@ -222,6 +227,7 @@ export class Drain {
     } finally {
       this.#inPass = false;
     }
+    this.#ctx.flushLink();
     this.#ctx.timer.rearm(now);
     if (this.#deferredErrors.length > 0) {
       const errors = this.#deferredErrors;

@@ -68,4 +68,11 @@ export interface Link {
    * never throws for transient failures, as `send`.
    */
   sendTso?(packet: Uint8Array, segmentSize: number): void;
+  /**
+   * Optional hint: the sender has ended a batch of `send`/`sendTso` calls (the stack calls it
+   * at the end of each drain). A link that hands packets to another thread (the TUN device with
+   * `writer: 'worker' | 'auto'`) wakes that thread here once per batch instead of once per
+   * packet. Never required: a link must also get its packets out without it.
+   */
+  flush?(): void;
 }

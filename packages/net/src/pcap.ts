@@ -169,6 +169,8 @@ export function capture(link: Link, file: string | number, options: CaptureOptio
       writer.write(packet);
       link.send(packet);
     },
+    // The batch hint passes through (Link.flush); the capture file has its own `writer.flush()`.
+    ...(typeof link.flush === 'function' ? { flush: link.flush.bind(link) } : {}),
     async close(): Promise<void> {
       try {
         await link.close();

@@ -199,6 +199,7 @@ export class Stack {
       heap: this.#heap,
       timer: this.#timer,
       clock,
+      flushLink: typeof this.#link.flush === 'function' ? () => this.#link.flush!() : () => undefined,
       dispatch: (entry, ev) => dispatch(this.#ctx, entry, ev),
       remove: (entry) => removeEntry(this.#ctx, entry),
       enterTimeWait: (entry, record) => enterTimeWait(this.#ctx, entry, record),

@@ -504,6 +504,7 @@ export function traceLink(link: Link, sink: TraceSink, options: TraceOptions = {
       observe(packet, 'out');
       link.send(packet);
     },
+    ...(typeof link.flush === 'function' ? { flush: link.flush.bind(link) } : {}),
     async close(): Promise<void> {
       if (!closed) {
         poll();

@@ -28,6 +28,7 @@ import { errnoName, invalidArg, TunError } from './errors.js';
 import { resolveOptions, type ResolvedTunOptions, type TunOptions } from './options.js';
 import { ReadinessWatcher } from './readiness.js';
 import { completeChecksum, LITTLE_ENDIAN, VNET_HEADER_SIZE, VnetFlags, VnetGso, writeTcpOffloadHeader } from './vnet.js';
+import { TunWriter } from './write-worker.js';
 
 /**
  * Receives every packet of one read burst; packets are valid only during the call.
@@ -77,6 +78,12 @@ export interface TunStats {
   readonly checksumsTrusted: number;
   /** Offload only: reads dropped because the virtio-net header was unusable (never seen so far). */
   readonly rxHeaderErrors: number;
+  /** With `writer: 'worker' | 'auto'`: packets handed to the writer thread (0 inline). */
+  readonly txQueued: number;
+  /** With a writer thread: times the main thread woke it from sleep (one futex wake each). */
+  readonly txWriterWakeups: number;
+  /** With a writer thread: times its ring was full and the main thread waited for room. */
+  readonly txQueueFullWaits: number;
   /**
    * Times the readiness worker woke the reader. With busy polling most bursts are caught by
    * polling instead, so this stays well below `rxBatches` under steady traffic.
@@ -188,6 +195,8 @@ export class TunDevice extends EventEmitter {
   /** Offload only: zeroed virtio-net header + room for one packet, for `send()`. */
   readonly #txScratch: Buffer | undefined;
   #receiver: TunReceiver | undefined;
+  /** With `writer: 'worker' | 'auto'`: the writer thread's ring (write-worker.ts). */
+  readonly #writer: TunWriter | undefined;
   #watcher: ReadinessWatcher | undefined;
   #immediate: NodeJS.Immediate | undefined;
   readonly #busyPollMs: number;
@@ -243,20 +252,29 @@ export class TunDevice extends EventEmitter {
     this.#poolView = new DataView(this.#pool.buffer, this.#pool.byteOffset, this.#pool.byteLength);
     this.#txScratch = offload ? Buffer.alloc(VNET_HEADER_SIZE + MAX_PACKET) : undefined;
     this.tso = offload ? Object.freeze({ maxPacket: MAX_PACKET }) : undefined;
+    this.#writer = options.writer === 'inline' ? undefined : new TunWriter(fd, {
+      mode: options.writer,
+      onFailure: (cause) => process.emitWarning(`TUN device '${name}': the writer thread failed (${cause.message}); writing inline from now on`, { code: 'TCP_TUN_WRITER_FAILED' }),
+    });
   }
 
   /** A snapshot of the counters. */
   get stats(): TunStats {
+    // The writer thread's counters are published after each of its writes: they may lag by one.
+    const w = this.#writer?.stats;
     return {
       rxPackets: this.#rxPackets,
       rxBytes: this.#rxBytes,
       rxBatches: this.#rxBatches,
-      txPackets: this.#txPackets,
-      txBytes: this.#txBytes,
-      txDropped: this.#txDropped,
-      txSuperSegments: this.#txSuperSegments,
-      txSegments: this.#txSegments,
-      txChecksumsOffloaded: this.#txChecksumsOffloaded,
+      txPackets: this.#txPackets + (w?.txPackets ?? 0),
+      txBytes: this.#txBytes + (w?.txBytes ?? 0),
+      txDropped: this.#txDropped + (w?.txDropped ?? 0),
+      txSuperSegments: this.#txSuperSegments + (w?.txSuperSegments ?? 0),
+      txSegments: this.#txSegments + (w?.txSegments ?? 0),
+      txChecksumsOffloaded: this.#txChecksumsOffloaded + (w?.txChecksumsOffloaded ?? 0),
+      txQueued: w?.txQueued ?? 0,
+      txWriterWakeups: w?.txWriterWakeups ?? 0,
+      txQueueFullWaits: w?.txQueueFullWaits ?? 0,
       superSegmentsIn: this.#superSegmentsIn,
       checksumsCompleted: this.#checksumsCompleted,
       checksumsTrusted: this.#checksumsTrusted,
@@ -328,6 +346,13 @@ export class TunDevice extends EventEmitter {
     }
     if (!(packet instanceof Uint8Array)) throw invalidArg('packet', typeof packet, 'must be a Uint8Array');
     const scratch = this.#txScratch;
+    const writer = this.#writer;
+    if (writer !== undefined && writer.route(packet.length)) {
+      // The writer thread writes it (write-worker.ts), behind a zeroed header with offload.
+      if (packet.length > MAX_PACKET) this.#txDropped++;
+      else writer.push(packet, scratch === undefined ? 0 : VNET_HEADER_SIZE);
+      return;
+    }
     try {
       if (scratch === undefined) {
         const n = writeSync(this.fd, packet);
@@ -381,6 +406,11 @@ export class TunDevice extends EventEmitter {
       this.#txDropped++;
       return;
     }
+    const writer = this.#writer;
+    if (writer !== undefined && writer.route(packet.length)) {
+      if (writer.pushTso(packet, segmentSize) === 0) this.#txDropped++;
+      return;
+    }
     const segments = writeTcpOffloadHeader(scratch, 0, packet, segmentSize);
     if (segments === 0) {
       this.#txDropped++;
@@ -408,6 +438,15 @@ export class TunDevice extends EventEmitter {
     } catch {
       this.#txDropped++;
     }
+  }
+
+  /**
+   * The end of a batch of `send()`/`sendTso()` calls (`@tcp-tun/net`'s `Link.flush`, called by
+   * the stack's drain): with a writer thread, wakes it if it sleeps with packets waiting (else a
+   * microtask does, later). A no-op for an inline writer.
+   */
+  flush(): void {
+    this.#writer?.flush();
   }
 
   /** Keeps the process alive while reading (the default after `start()`). */
@@ -441,11 +480,15 @@ export class TunDevice extends EventEmitter {
 
   async #shutdown(): Promise<void> {
     const watcher = this.#watcher;
+    // The writer thread writes what was queued before close(), then ends.
+    const writing = this.#writer?.close();
     if (watcher !== undefined) {
       liveWatchers.delete(watcher);
       // The worker polls this fd: close it only after the thread has ended.
       await watcher.stop();
     }
+    // The writer writes to this fd: close it only after that thread has ended too.
+    await writing;
     closeSync(this.fd);
   }
 

@@ -37,3 +37,4 @@ export type { SkippedSetting, TunOffloadStatus } from './configure.js';
 export type { TunIpv6Status } from './configure6.js';
 export { TunError, type TunErrorCode, type TunErrorDetails } from './errors.js';
 export { DEFAULT_BUSY_POLL_US, DEFAULT_TX_QUEUE_LEN, type TunOptions } from './options.js';
+export type { TunWriterMode } from './write-worker.js';

@@ -35,7 +35,7 @@ describe('options', () => {
       expect(resolveOptions()).to.deep.equal({
         name: 'tun0', address: undefined, peer: undefined, prefixLength: undefined, address6: undefined, peer6: undefined, mtu: 1500,
         txQueueLen: 10_000, up: false, disableIpv6: true, readBatch: 256, busyPollUs: DEFAULT_BUSY_POLL_US, offload: false, completeChecksums: true,
-        configure: true, txQueueLenRequired: false, disableIpv6Required: false, onWarning: undefined,
+        configure: true, txQueueLenRequired: false, disableIpv6Required: false, onWarning: undefined, writer: 'inline',
       });
       expect(DEFAULT_TX_QUEUE_LEN).to.equal(10_000);
     });
@@ -90,6 +90,8 @@ describe('options', () => {
       expect(resolveOptions({ offload: true }).offload).to.equal(true);
       expect(resolveOptions({ offload: false }).offload).to.equal(false);
       expect(resolveOptions({ offload: 'auto' }).offload).to.equal('auto');
+      expect(resolveOptions({ writer: 'worker' }).writer).to.equal('worker');
+      expect(resolveOptions({ writer: 'auto' }).writer).to.equal('auto');
       expect(resolveOptions({}).offload).to.equal(false);
     });
 
@@ -122,6 +124,7 @@ describe('options', () => {
       ['offload a number', { offload: 1 }],
       ['offload another string', { offload: 'on' }],
       ['completeChecksums not a boolean', { completeChecksums: 'no' }],
+      ['writer not a mode', { writer: 'thread' }],
       ['txQueueLen not an integer', { txQueueLen: 1000.5 }],
       ['txQueueLen too large', { txQueueLen: 2 ** 31 }],
       ['unknown option', { mut: 1500 }],

@@ -4,6 +4,7 @@
  */
 import { invalidArg } from './errors.js';
 import { ipv6Hex, parseIpv6, unusableIpv6 } from './ipv6-text.js';
+import { writerMode, type TunWriterMode } from './write-worker.js';
 
 /** Options of {@link openTun}. All are optional. */
 export interface TunOptions {
@@ -112,6 +113,16 @@ export interface TunOptions {
    */
   configure?: boolean;
   /**
+   * Who writes packets to the device (issue 11's experiment, write-worker.ts): `'inline'` (the
+   * default) writes each packet with one `fs.writeSync` in `send()`, on the calling thread;
+   * `'worker'` copies it into a shared ring that a worker thread writes from, so the kernel's
+   * receive work inside each write(2) runs on another core; `'auto'` writes inline while the ring
+   * is empty the first two packets of a batch and packets of 8 KiB or more, and queues the rest.
+   * Order is kept in every mode; counters include the worker's writes. Not the default: it did
+   * not help enough on a 2-core machine (bench/PROFILE.md round 6).
+   */
+  writer?: TunWriterMode;
+  /**
    * Called at most once per `openTun()`, with one line saying which default settings were left
    * as they were because the process may not change them, and the commands that would.
    * Default: `process.emitWarning(message, { code: 'TCP_TUN_UNPRIVILEGED' })`.
@@ -143,6 +154,7 @@ export interface ResolvedTunOptions {
   /** See {@link TunOptions.completeChecksums}. */
   readonly completeChecksums: boolean;
   readonly configure: boolean;
+  readonly writer: TunWriterMode;
   /** True when `txQueueLen` was asked for explicitly: then a refusal to set it is an error. */
   readonly txQueueLenRequired: boolean;
   /** True when `disableIpv6: true` was asked for explicitly: then a refusal is an error. */
@@ -185,7 +197,7 @@ export const DEFAULT_BUSY_POLL_US = 50;
 
 const KNOWN_OPTIONS = new Set([
   'name', 'address', 'peer', 'prefixLength', 'address6', 'peer6', 'mtu', 'txQueueLen', 'up', 'disableIpv6', 'readBatch', 'busyPollUs', 'offload',
-  'completeChecksums', 'configure', 'onWarning',
+  'completeChecksums', 'configure', 'onWarning', 'writer',
 ]);
 
 /**
@@ -326,6 +338,7 @@ export function resolveOptions(options: TunOptions = {}): ResolvedTunOptions {
     offload: offloadMode(options.offload),
     completeChecksums: boolean('completeChecksums', options.completeChecksums, true),
     configure: boolean('configure', options.configure, true),
+    writer: writerMode(options.writer),
     txQueueLenRequired: options.txQueueLen !== undefined,
     disableIpv6Required: options.disableIpv6 === true,
     onWarning: warningHandler(options.onWarning),

@@ -235,3 +235,27 @@ s.on('message', (msg, rinfo) => {
 });
 s.bind(Number(port), address, () => process.stdout.write('ready\\n'));
 `;
+
+/**
+ * Kernel-side UDP listener for a numbered run (packets.ts udpPayload): argv ADDRESS PORT COUNT;
+ * prints 'ready', then, once COUNT datagrams arrived or 10 s passed, one JSON line: the indexes
+ * in arrival order and how many had a wrong payload.
+ */
+export const UDP_RECV_RUN_SCRIPT = `
+const dgram = require('node:dgram');
+const [address, port, count] = process.argv.slice(-3);
+const s = dgram.createSocket({ type: 'udp4', recvBufferSize: 4 << 20 });
+const order = [];
+let bad = 0;
+const done = () => { process.stdout.write(JSON.stringify({ order, bad }) + '\\n'); s.close(); };
+const timer = setTimeout(done, 10000);
+s.on('message', (msg) => {
+  const text = msg.toString();
+  const i = Number(text.slice(0, text.indexOf(':')));
+  const want = (String(i) + ':').padEnd(20 + ((i * 397) % 1381), String.fromCharCode(97 + (i % 26)));
+  if (text !== want) bad++;
+  order.push(i);
+  if (order.length === Number(count)) { clearTimeout(timer); done(); }
+});
+s.bind(Number(port), address, () => process.stdout.write('ready\\n'));
+`;

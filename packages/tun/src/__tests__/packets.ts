@@ -64,6 +64,15 @@ export function udp(src: string, dst: string, srcPort: number, dstPort: number, 
   return ipv4(src, dst, 17, u);
 }
 
+/**
+ * The payload of the `i`th datagram of a numbered run: `i:` and then 20-1400 octets of one
+ * letter, both from `i`, so a receiver can check order and content of each.
+ */
+export function udpPayload(i: number): Uint8Array {
+  const length = 20 + ((i * 397) % 1381);
+  return new TextEncoder().encode(`${i}:`.padEnd(length, String.fromCharCode(97 + (i % 26))));
+}
+
 /** The fields of an IPv4 packet the tests look at. */
 export interface Ipv4Summary {
   readonly version: number;

@@ -11,6 +11,9 @@
  *   {cmd:'send', hex}       send one packet
  *   {cmd:'sendTso', hex, segmentSize}  send one packet with sendTso() (reports 'sent' with the
  *                           error code, if it threw)
+ *   {cmd:'sendUdp', udp}    send udp.count datagrams (udpPayload(i) of packets.ts) from udp.src:
+ *                           udp.srcPort to udp.dst:udp.dstPort, device.flush() every udp.batch;
+ *                           with udp.close, close the device at once after (report 'closed')
  *   {cmd:'stats'}           report counters, the largest batch seen and the "checksum trusted"
  *                           flags delivered (`trustedFlags`, `badFlagArrays`)
  *   {cmd:'open', options}   open a second device in this process, report 'open2'/'error2'
@@ -21,6 +24,7 @@
  */
 import { createInterface } from 'node:readline';
 import { openTun, TunError, type TunDevice, type TunOptions } from '../index.js';
+import { udp, udpPayload } from './packets.js';
 import { TcpSink } from './tcp-sink.js';
 
 interface Command {
@@ -30,6 +34,7 @@ interface Command {
   options?: TunOptions;
   sink?: { mss: number };
   segmentSize?: number;
+  udp?: { src: string; dst: string; srcPort: number; dstPort: number; count: number; batch: number; close?: boolean };
 }
 
 function report(event: Record<string, unknown>): void {
@@ -120,6 +125,23 @@ async function handle(command: Command): Promise<void> {
     case 'sendTso': {
       const code = codeOf(() => device.sendTso(Buffer.from(command.hex ?? '', 'hex'), command.segmentSize ?? 0));
       report({ event: 'sent', stats: device.stats, code });
+      break;
+    }
+    case 'sendUdp': {
+      const u = command.udp!;
+      for (let i = 0; i < u.count; i++) {
+        device.send(udp(u.src, u.dst, u.srcPort, u.dstPort, udpPayload(i)));
+        if ((i + 1) % u.batch === 0) device.flush();
+      }
+      device.flush();
+      if (u.close) {
+        await device.close();
+        report({ event: 'closed', stats: device.stats });
+        lines.close();
+        process.stdin.destroy();
+      } else {
+        report({ event: 'sent', stats: device.stats });
+      }
       break;
     }
     case 'stats':
