@@ -17,7 +17,7 @@ function namedTable(): {
   const t = new ConnectionTable<Named>();
   return {
     t,
-    set: (addr, remotePort, localPort, name) => t.set(addr, remotePort, localPort, { remotePort, localPort, name }),
+    set: (addr, remotePort, localPort, name) => t.set(addr, remotePort, localPort, { remoteAddr: addr, remotePort, localPort, name }),
     get: (addr, remotePort, localPort) => t.get(addr, remotePort, localPort)?.name,
     names: () => [...t.values()].map((e) => e.name).sort(),
   };
@@ -71,7 +71,8 @@ describe('ConnectionTable', () => {
 
   it('refuses an entry whose ports are not its key', () => {
     const t = new ConnectionTable<Named>();
-    expect(() => t.set(1, 2, 3, { remotePort: 2, localPort: 4, name: 'x' })).to.throw(RangeError);
+    expect(() => t.set(1, 2, 3, { remoteAddr: 1, remotePort: 2, localPort: 4, name: 'x' })).to.throw(RangeError);
+    expect(() => t.set(1, 2, 3, { remoteAddr: new Uint8Array(16), remotePort: 2, localPort: 3, name: 'x' })).to.throw(RangeError);
   });
 });
 
@@ -109,6 +110,21 @@ describe('ConnectionTable over IPv6', () => {
     for (let bit = 0; bit < 128; bit++) expect(get(flipped(bit), 443, 50001)).to.equal(`bit ${bit}`);
     for (let bit = 0; bit < 128; bit++) expect(t.delete(flipped(bit), 443, 50001)).to.equal(true);
     expect(names()).to.deep.equal(['mapped', 'v4', 'v6 second local port']);
+  });
+
+  it("remoteAddress6: the address object of a connection from the same peer, whichever is left", () => {
+    const t = new ConnectionTable<Named>();
+    const first = ipv6FromString('2001:db8::2');
+    expect(t.remoteAddress6(first)).to.equal(undefined);
+    t.set(first, 1000, 80, { remoteAddr: first, remotePort: 1000, localPort: 80, name: 'a' });
+    const again = ipv6FromString('2001:db8::2');
+    expect(t.remoteAddress6(again)).to.equal(first);
+    t.set(again, 1001, 80, { remoteAddr: again, remotePort: 1001, localPort: 80, name: 'b' });
+    t.delete(first, 1000, 80);
+    expect(t.remoteAddress6(first)).to.equal(again);
+    expect(t.remoteAddress6(ipv6FromString('2001:db8::3'))).to.equal(undefined);
+    t.delete(again, 1001, 80);
+    expect(t.remoteAddress6(first)).to.equal(undefined);
   });
 
   it('Ipv6AddressMap: extreme addresses do not collide, emptied levels are dropped', () => {

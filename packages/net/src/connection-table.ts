@@ -149,8 +149,9 @@ export class Ipv6AddressMap<V> {
   }
 }
 
-/** What the connection table needs of a value: its ports. A value is never a `Map`. */
+/** What the connection table needs of a value: its remote address and ports. A value is never a `Map`. */
 export interface TableEntry {
+  readonly remoteAddr: IpAddress;
   readonly remotePort: number;
   readonly localPort: number;
 }
@@ -194,9 +195,23 @@ export class ConnectionTable<T extends TableEntry> {
     return this.get(remoteAddr, remotePort, localPort) !== undefined;
   }
 
-  /** Adds or replaces an entry; `value` has the ports given. */
+  /**
+   * The `remoteAddr` object of an entry whose remote address has the octets of `addr`, if any:
+   * a new connection from a peer that has others shares their copy of its address (16 octets
+   * as a `Uint8Array` and its buffer cost ~216 octets of heap; addresses are never modified).
+   */
+  remoteAddress6(addr: Uint8Array): Uint8Array | undefined {
+    const slot = this.#byRemote6.get(addr);
+    if (slot === undefined) return undefined;
+    const entry = slot instanceof Map ? (slot.values().next().value as T | undefined) : slot;
+    return entry?.remoteAddr as Uint8Array | undefined;
+  }
+
+  /** Adds or replaces an entry; `value` has the remote address (the same octets) and ports given. */
   set(remoteAddr: IpAddress, remotePort: number, localPort: number, value: T): void {
-    if (value.remotePort !== remotePort || value.localPort !== localPort) throw new RangeError('ConnectionTable: the entry has other ports than its key');
+    if (value.remotePort !== remotePort || value.localPort !== localPort || typeof value.remoteAddr !== typeof remoteAddr) {
+      throw new RangeError('ConnectionTable: the entry has another remote address or other ports than its key');
+    }
     const slot = typeof remoteAddr === 'number' ? this.#byRemote.get(remoteAddr | 0) : this.#byRemote6.get(remoteAddr);
     let next: Slot<T>;
     if (slot === undefined) {
