@@ -175,6 +175,7 @@ abstract class LossBased implements CongestionControl {
   protected get recover(): number {
     return this.#recover >>> 0;
   }
+  /** Sets `recover` (any 32-bit sequence number). */
   protected set recover(seq: number) {
     this.#recover = seq | 0;
   }
