@@ -2,13 +2,12 @@
  * The connection table keyed by the 4-tuple. The stack has one local address per family, so the
  * key is (remote address, remote port, local port).
  *
- * - IPv4: 64 bits, more than a JavaScript number holds exactly, so it is split into two numeric
- *   levels (remote address·65536 + remote port, then local port) instead of a string that would
- *   be built for every received segment.
- * - IPv6: 160 bits, kept apart from IPv4 in an {@link Ipv6PortMap} (three numeric levels of 48
- *   bits for the address and remote port), then the local port: no string, no allocation on a
- *   lookup, every bit of the address compared. An IPv6 remote never meets an IPv4 one, whatever
- *   their ports.
+ * - The remote address first (IPv4: the address as an int32; IPv6: an {@link Ipv6AddressMap}, one
+ *   level per 32-bit word), then both ports as one int32: every key is a Smi (no heap number per
+ *   key, no string built for a received segment, no allocation on a lookup), every bit compared.
+ *   A remote address with one connection holds the entry itself; a second one makes a Map by
+ *   ports (so an idle connection costs one Map entry, not a Map of its own). An IPv6 remote
+ *   never meets an IPv4 one, whatever their ports.
  * - IPv4-mapped addresses (`::ffff:a.b.c.d`): the table takes an address as given and never
  *   converts. A peer that arrives over IPv4 is an IPv4 number here (a dual-stack listener's
  *   IPv4 connections included, which the socket layer shows as `::ffff:a.b.c.d`); a mapped
@@ -95,10 +94,89 @@ export class Ipv6PortMap<V> {
   }
 }
 
-/** A map from (remoteAddr, remotePort, localPort) to `T`; `remoteAddr` an IPv4 number or IPv6 octets. */
-export class ConnectionTable<T> {
-  readonly #byRemote = new Map<number, Map<number, T>>();
-  readonly #byRemote6 = new Ipv6PortMap<Map<number, T>>();
+/**
+ * The three 32-bit words of an IPv6 address after its first, as int32 keys (Smis: no heap
+ * number per key), for {@link Ipv6AddressMap}.
+ */
+function word(a: Uint8Array, i: number): number {
+  return (a[i]! << 24) | (a[i + 1]! << 16) | (a[i + 2]! << 8) | a[i + 3]!;
+}
+
+/**
+ * A map from an IPv6 address (16 octets) to `V` without strings: one level per 32-bit word, each
+ * key an int32 (a Smi), so a lookup allocates nothing and a key costs no heap number. Levels
+ * left empty are dropped.
+ */
+export class Ipv6AddressMap<V> {
+  readonly #root = new Map<number, Map<number, Map<number, Map<number, V>>>>();
+
+  /** The value of `addr`, or undefined. `addr` must hold 16 octets. */
+  get(addr: Uint8Array): V | undefined {
+    return this.#root.get(word(addr, 0))?.get(word(addr, 4))?.get(word(addr, 8))?.get(word(addr, 12));
+  }
+
+  /** Adds or replaces the value of `addr`. */
+  set(addr: Uint8Array, value: V): void {
+    if (addr.length !== 16) throw new RangeError('Ipv6AddressMap: an IPv6 address has 16 octets');
+    let l1 = this.#root.get(word(addr, 0));
+    if (l1 === undefined) this.#root.set(word(addr, 0), (l1 = new Map()));
+    let l2 = l1.get(word(addr, 4));
+    if (l2 === undefined) l1.set(word(addr, 4), (l2 = new Map()));
+    let l3 = l2.get(word(addr, 8));
+    if (l3 === undefined) l2.set(word(addr, 8), (l3 = new Map()));
+    l3.set(word(addr, 12), value);
+  }
+
+  /** Removes the value of `addr`, and levels left empty. */
+  delete(addr: Uint8Array): void {
+    const k0 = word(addr, 0);
+    const k1 = word(addr, 4);
+    const k2 = word(addr, 8);
+    const l1 = this.#root.get(k0);
+    const l2 = l1?.get(k1);
+    const l3 = l2?.get(k2);
+    if (l1 === undefined || l2 === undefined || l3 === undefined || !l3.delete(word(addr, 12))) return;
+    if (l3.size > 0) return;
+    l2.delete(k2);
+    if (l2.size > 0) return;
+    l1.delete(k1);
+    if (l1.size === 0) this.#root.delete(k0);
+  }
+
+  /** Every value, in no particular order. */
+  *values(): IterableIterator<V> {
+    for (const l1 of this.#root.values()) for (const l2 of l1.values()) for (const l3 of l2.values()) yield* l3.values();
+  }
+}
+
+/** What the connection table needs of a value: its remote address and ports. A value is never a `Map`. */
+export interface TableEntry {
+  readonly remoteAddr: IpAddress;
+  readonly remotePort: number;
+  readonly localPort: number;
+}
+
+/**
+ * The entries of one remote address: the entry itself while it is the only one (the common case
+ * for a server's peers), else a Map by {@link portsKey}. One entry costs no Map of its own: a
+ * Map per connection (with its hash table, ~184 octets) was the largest object of an idle
+ * connection outside the engine (bench/PROFILE.md round 6).
+ */
+type Slot<T> = T | Map<number, T>;
+
+/** (remote port, local port) as one int32: a Smi key, no heap number. */
+function portsKey(remotePort: number, localPort: number): number {
+  return (remotePort << 16) | localPort;
+}
+
+/**
+ * A map from (remoteAddr, remotePort, localPort) to `T`; `remoteAddr` an IPv4 number or IPv6 octets.
+ * Keyed by the remote address (IPv4: the address as an int32; IPv6: an {@link Ipv6AddressMap}),
+ * then by both ports as one int32: every key is a Smi, and a connection costs one Map entry.
+ */
+export class ConnectionTable<T extends TableEntry> {
+  readonly #byRemote = new Map<number, Slot<T>>();
+  readonly #byRemote6 = new Ipv6AddressMap<Slot<T>>();
   #size = 0;
 
   /** Number of entries. */
@@ -107,54 +185,90 @@ export class ConnectionTable<T> {
   }
 
   get(remoteAddr: IpAddress, remotePort: number, localPort: number): T | undefined {
-    if (typeof remoteAddr === 'number') return this.#byRemote.get(remoteAddr * 65536 + remotePort)?.get(localPort);
-    return this.#byRemote6.get(remoteAddr, remotePort)?.get(localPort);
+    const slot = typeof remoteAddr === 'number' ? this.#byRemote.get(remoteAddr | 0) : this.#byRemote6.get(remoteAddr);
+    if (slot === undefined) return undefined;
+    if (slot instanceof Map) return slot.get(portsKey(remotePort, localPort));
+    return slot.remotePort === remotePort && slot.localPort === localPort ? slot : undefined;
   }
 
   has(remoteAddr: IpAddress, remotePort: number, localPort: number): boolean {
     return this.get(remoteAddr, remotePort, localPort) !== undefined;
   }
 
-  /** Adds or replaces an entry. */
+  /**
+   * The `remoteAddr` object of an entry whose remote address has the octets of `addr`, if any:
+   * a new connection from a peer that has others shares their copy of its address (16 octets
+   * as a `Uint8Array` and its buffer cost ~216 octets of heap; addresses are never modified).
+   */
+  remoteAddress6(addr: Uint8Array): Uint8Array | undefined {
+    const slot = this.#byRemote6.get(addr);
+    if (slot === undefined) return undefined;
+    const entry = slot instanceof Map ? (slot.values().next().value as T | undefined) : slot;
+    return entry?.remoteAddr as Uint8Array | undefined;
+  }
+
+  /** Adds or replaces an entry; `value` has the remote address (the same octets) and ports given. */
   set(remoteAddr: IpAddress, remotePort: number, localPort: number, value: T): void {
-    let inner: Map<number, T> | undefined;
-    if (typeof remoteAddr === 'number') {
-      const key = remoteAddr * 65536 + remotePort;
-      inner = this.#byRemote.get(key);
-      if (inner === undefined) {
-        inner = new Map();
-        this.#byRemote.set(key, inner);
-      }
-    } else {
-      inner = this.#byRemote6.get(remoteAddr, remotePort);
-      if (inner === undefined) {
-        inner = new Map();
-        this.#byRemote6.set(remoteAddr, remotePort, inner);
-      }
+    if (value.remotePort !== remotePort || value.localPort !== localPort || typeof value.remoteAddr !== typeof remoteAddr) {
+      throw new RangeError('ConnectionTable: the entry has another remote address or other ports than its key');
     }
-    if (!inner.has(localPort)) this.#size++;
-    inner.set(localPort, value);
+    const slot = typeof remoteAddr === 'number' ? this.#byRemote.get(remoteAddr | 0) : this.#byRemote6.get(remoteAddr);
+    let next: Slot<T>;
+    if (slot === undefined) {
+      next = value;
+      this.#size++;
+    } else if (slot instanceof Map) {
+      const key = portsKey(remotePort, localPort);
+      if (!slot.has(key)) this.#size++;
+      slot.set(key, value);
+      return;
+    } else if (slot.remotePort === remotePort && slot.localPort === localPort) {
+      next = value;
+    } else {
+      next = new Map([[portsKey(slot.remotePort, slot.localPort), slot], [portsKey(remotePort, localPort), value]]);
+      this.#size++;
+    }
+    if (typeof remoteAddr === 'number') this.#byRemote.set(remoteAddr | 0, next);
+    else this.#byRemote6.set(remoteAddr, next);
   }
 
   /** Removes an entry; returns whether it was present. */
   delete(remoteAddr: IpAddress, remotePort: number, localPort: number): boolean {
-    if (typeof remoteAddr === 'number') {
-      const key = remoteAddr * 65536 + remotePort;
-      const inner = this.#byRemote.get(key);
-      if (inner === undefined || !inner.delete(localPort)) return false;
-      if (inner.size === 0) this.#byRemote.delete(key);
+    const slot = typeof remoteAddr === 'number' ? this.#byRemote.get(remoteAddr | 0) : this.#byRemote6.get(remoteAddr);
+    if (slot === undefined) return false;
+    let next: Slot<T> | undefined;
+    if (slot instanceof Map) {
+      if (!slot.delete(portsKey(remotePort, localPort))) return false;
+      this.#size--;
+      // Back to the entry itself when one is left.
+      if (slot.size !== 1) return true;
+      next = slot.values().next().value as T;
+    } else if (slot.remotePort === remotePort && slot.localPort === localPort) {
+      this.#size--;
+      next = undefined;
     } else {
-      const inner = this.#byRemote6.get(remoteAddr, remotePort);
-      if (inner === undefined || !inner.delete(localPort)) return false;
-      if (inner.size === 0) this.#byRemote6.delete(remoteAddr, remotePort);
+      return false;
     }
-    this.#size--;
+    if (typeof remoteAddr === 'number') {
+      if (next === undefined) this.#byRemote.delete(remoteAddr | 0);
+      else this.#byRemote.set(remoteAddr | 0, next);
+    } else if (next === undefined) {
+      this.#byRemote6.delete(remoteAddr);
+    } else {
+      this.#byRemote6.set(remoteAddr, next);
+    }
     return true;
   }
 
   /** Every entry, in no particular order. */
   *values(): IterableIterator<T> {
-    for (const inner of this.#byRemote.values()) yield* inner.values();
-    for (const inner of this.#byRemote6.values()) yield* inner.values();
+    for (const slot of this.#byRemote.values()) {
+      if (slot instanceof Map) yield* slot.values();
+      else yield slot;
+    }
+    for (const slot of this.#byRemote6.values()) {
+      if (slot instanceof Map) yield* slot.values();
+      else yield slot;
+    }
   }
 }

@@ -315,15 +315,17 @@ export class Server extends net.Server {
       return;
     }
     const socket = newSocket({ allowHalfOpen: Boolean(self.allowHalfOpen), highWaterMark: self.highWaterMark });
+    // Counted before anything can destroy it: the socket's _destroy uncounts it (as Node's
+    // does), with no 'close' listener per connection (a once() wrapper, its state and a
+    // closure were ~250 octets of every idle connection, bench/PROFILE.md round 6).
+    this.#sockets.add(socket);
+    self._connections++;
     socket._attachAccepted(handle, this, this.#dual);
     if (self.noDelay) socket.setNoDelay(true);
     if (self.keepAlive) socket.setKeepAlive(true, self.keepAliveInitialDelay * 1000);
     // As Node's onconnection: the socket starts reading unless pauseOnConnect.
     if (self.pauseOnConnect) socket.pause();
     else socket.read(0);
-    this.#sockets.add(socket);
-    self._connections++;
-    socket.once('close', () => this._socketDestroyed(socket));
     this.emit('connection', socket);
   }
 

@@ -79,7 +79,8 @@ export function activeOpen(ctx: OpenContext, now: Instant, remoteAddress_: IpAdd
     if (ctx.address6Bytes === undefined || a.length !== 16 || isIpv6Unspecified(a) || isIpv6Multicast(a) || isIpv4Mapped(a)) {
       throw new SystemError('ENETUNREACH', 'connect', remoteAddress, remotePort);
     }
-    remoteAddr = isIpv6Loopback(a) ? IPV6_LOOPBACK : ipv6Equals(a, ctx.address6Bytes) ? ctx.address6Bytes : a.slice();
+    // A copy of the caller's octets, or the one the peer's other connections share.
+    remoteAddr = isIpv6Loopback(a) ? IPV6_LOOPBACK : ipv6Equals(a, ctx.address6Bytes) ? ctx.address6Bytes : (ctx.table.remoteAddress6(a) ?? a.slice());
     localAddr = remoteAddr === IPV6_LOOPBACK ? IPV6_LOOPBACK : ctx.address6Bytes;
   }
   let port = localPort;
@@ -130,7 +131,9 @@ export function receiveUnmatched(ctx: OpenContext, now: Instant, src: IpAddress,
       return;
     }
     const localEnd = listenerLocalEnd(l, local);
-    const remote: Endpoint<IpAddress> = { addr: typeof src === 'number' ? src : src.slice(), port: repr.srcPort };
+    // `src` is the parse target's: an IPv6 peer's address is copied, or shared with its other
+    // connections (one copy per peer, not per connection: bench/PROFILE.md round 6).
+    const remote: Endpoint<IpAddress> = { addr: typeof src === 'number' ? src : (ctx.table.remoteAddress6(src) ?? src.slice()), port: repr.srcPort };
     const result = l.listener.handleSegment(now, localEnd, remote, repr, data);
     switch (result.kind) {
       case 'connection': {

@@ -169,8 +169,16 @@ abstract class LossBased implements CongestionControl {
   inRecovery = false;
   /** SMSS in octets: the unit of slow-start and congestion-avoidance growth (RFC 5681 §2). */
   protected readonly mss: number;
+  // Kept as int32 and read as uint32, as the connection's sequence numbers (no heap number).
+  #recover = 0;
   /** RFC 6582 `recover`: SND.MAX when recovery (or the last timeout) began; exclusive. */
-  protected recover: number;
+  protected get recover(): number {
+    return this.#recover >>> 0;
+  }
+  /** Sets `recover` (any 32-bit sequence number). */
+  protected set recover(seq: number) {
+    this.#recover = seq | 0;
+  }
   /** The current recovery follows RFC 6675 (SACK-based): no window inflation per duplicate ACK. */
   protected sackRecovery = false;
   /** Created on the first slow-start ACK with a clock; null once slow start is over for good. */

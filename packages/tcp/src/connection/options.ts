@@ -38,16 +38,36 @@ export class NegotiatedOptions {
   readonly wsOffered: number;
   /** Our SYN offered ECN (a retransmitted SYN does not, RFC 3168 §6.1.1.1). */
   ecnSynSent = false;
-  /** Added to the millisecond clock to form TSval (RFC 7323 §5.4). */
-  readonly tsOffset: number;
-  /** RFC 7323 §4.3: TS.Recent, when it was set, and Last.ACK.sent. */
-  tsRecent = 0;
+  // The 32-bit numbers below are kept as int32 and read as uint32, as Sender's sequence
+  // numbers (no heap number per field).
+  readonly #tsOffset: number;
+  #tsRecent = 0;
+  #lastAckSent = 0;
+  /** RFC 7323 §4.3: when TS.Recent was set. */
   tsRecentAt = 0;
-  lastAckSent = 0;
 
   constructor(wsOffered: number, tsOffset: number) {
     this.wsOffered = wsOffered;
-    this.tsOffset = tsOffset >>> 0;
+    this.#tsOffset = tsOffset | 0;
+  }
+
+  /** Added to the millisecond clock to form TSval (RFC 7323 §5.4). */
+  get tsOffset(): number {
+    return this.#tsOffset >>> 0;
+  }
+  /** RFC 7323 §4.3: TS.Recent. */
+  get tsRecent(): number {
+    return this.#tsRecent >>> 0;
+  }
+  set tsRecent(ts: number) {
+    this.#tsRecent = ts | 0;
+  }
+  /** RFC 7323 §4.3: Last.ACK.sent. */
+  get lastAckSent(): number {
+    return this.#lastAckSent >>> 0;
+  }
+  set lastAckSent(seq: number) {
+    this.#lastAckSent = seq | 0;
   }
 
   /** TSval for `now` (RFC 7323 §5.4: a 1 ms clock plus the per-connection offset). */

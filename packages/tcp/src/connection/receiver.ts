@@ -33,10 +33,23 @@ export function sackOptionLength(blocks: number): number {
 
 /** The receive sequence space and what hangs on it. */
 export class Receiver {
+  // Kept as int32 and read as uint32, as Sender's sequence numbers (no heap number per field).
+  #nxt = 0;
+  #advRight = 0;
   /** RCV.NXT. */
-  nxt = 0;
+  get nxt(): number {
+    return this.#nxt >>> 0;
+  }
+  set nxt(seq: number) {
+    this.#nxt = seq | 0;
+  }
   /** The right edge we advertised (RCV.NXT + RCV.WND when sent); never moves left. */
-  advRight = 0;
+  get advRight(): number {
+    return this.#advRight >>> 0;
+  }
+  set advRight(seq: number) {
+    this.#advRight = seq | 0;
+  }
   /** Rcv.Wind.Shift (RFC 7323 §2.2): applied to our window fields; 0 unless negotiated. */
   shift = 0;
   /** The window of our SYN / SYN-ACK (unscaled, RFC 7323 §2.2). */

@@ -25,31 +25,97 @@ export const SNDBUF_MIN_BYTES = 16 * 1024;
 
 /** The send sequence space and what hangs on it. */
 export class Sender {
-  /** SND.UNA, SND.NXT (the next octet to send, rewound to resend a SYN) and SND.MAX. */
-  una: number;
-  nxt: number;
-  max: number;
-  /** SND.WND (scaled), SND.WL1, SND.WL2, and the largest window the peer offered (MAX.SND.WND). */
+  // The sequence numbers below are kept as int32 (`| 0`) and read as uint32 (`>>> 0`): an int32
+  // is a Smi, so the field holds no heap number. A field that ever held a number ≥ 2^31 gets
+  // V8's Double representation, a 16-octet box in every object of the class; one holding such a
+  // number as a tagged value costs a heap number per store (bench/PROFILE.md round 6).
+  #una = 0;
+  #nxt = 0;
+  #max = 0;
+  #wl1 = 0;
+  #wl2 = 0;
+  #bufSeq = 0;
+  #finSeq = 0;
+  #sml = 0;
+  #rateRoundEnd = 0;
+  /** SND.UNA. */
+  get una(): number {
+    return this.#una >>> 0;
+  }
+  set una(seq: number) {
+    this.#una = seq | 0;
+  }
+  /** SND.NXT: the next octet to send, rewound to resend a SYN. */
+  get nxt(): number {
+    return this.#nxt >>> 0;
+  }
+  set nxt(seq: number) {
+    this.#nxt = seq | 0;
+  }
+  /** SND.MAX. */
+  get max(): number {
+    return this.#max >>> 0;
+  }
+  set max(seq: number) {
+    this.#max = seq | 0;
+  }
+  /** SND.WL1: the segment sequence number of the last window update. */
+  get wl1(): number {
+    return this.#wl1 >>> 0;
+  }
+  set wl1(seq: number) {
+    this.#wl1 = seq | 0;
+  }
+  /** SND.WL2: the segment acknowledgment number of the last window update. */
+  get wl2(): number {
+    return this.#wl2 >>> 0;
+  }
+  set wl2(seq: number) {
+    this.#wl2 = seq | 0;
+  }
+  /** Sequence number of the send buffer's first octet. */
+  get bufSeq(): number {
+    return this.#bufSeq >>> 0;
+  }
+  set bufSeq(seq: number) {
+    this.#bufSeq = seq | 0;
+  }
+  /** Our FIN's sequence number (once queued). */
+  get finSeq(): number {
+    return this.#finSeq >>> 0;
+  }
+  set finSeq(seq: number) {
+    this.#finSeq = seq | 0;
+  }
+  /** Minshall's Nagle variant: end of the last sub-MSS segment sent (RFC 1122 §4.2.3.4). */
+  get sml(): number {
+    return this.#sml >>> 0;
+  }
+  set sml(seq: number) {
+    this.#sml = seq | 0;
+  }
+  /** Delivery rate sampling: the end of the current round. */
+  get rateRoundEnd(): number {
+    return this.#rateRoundEnd >>> 0;
+  }
+  set rateRoundEnd(seq: number) {
+    this.#rateRoundEnd = seq | 0;
+  }
+  /** SND.WND (scaled) and the largest window the peer offered (MAX.SND.WND). */
   wnd = 0;
-  wl1 = 0;
-  wl2 = 0;
   maxWnd = 0;
   /** Snd.Wind.Shift (RFC 7323 §2.2): applied to the peer's window fields; 0 unless negotiated. */
   shift = 0;
-  /** Sequence number and stream offset of the send buffer's first octet. */
-  bufSeq: number;
+  /** Stream offset of the send buffer's first octet (its sequence number is `bufSeq`). */
   bufOff = 0;
   readonly buf: SendBuffer;
   /** Data octets of a full-sized segment: the MSS less the timestamps option (RFC 6691). */
   mss: number;
   /** The peer's MSS option (536 without one, RFC 9293 §3.7.1): the bound the path MTU may lower. */
   peerMss = DEFAULT_PEER_MSS;
-  /** Our FIN: queued by close(), its sequence number, acknowledged by the peer. */
+  /** Our FIN: queued by close() (its sequence number is `finSeq`), acknowledged by the peer. */
   finQueued = false;
-  finSeq = 0;
   finAcked = false;
-  /** Minshall's Nagle variant: end of the last sub-MSS segment sent (RFC 1122 §4.2.3.4). */
-  sml: number;
   /** Nagle off. */
   noDelay: boolean;
   /** SYN RTT timing (the SYN is not in the scoreboard), and whether a SYN was retransmitted. */
@@ -64,7 +130,7 @@ export class Sender {
   /** When new data was last sent, or the idle time before a resume was last accounted (RFC 5681 §4.1). */
   lastSendAt: number | undefined;
   /**
-   * Delivery rate sampling: octets acknowledged since `rateStart`, the round's end, the last rate.
+   * Delivery rate sampling: octets acknowledged since `rateStart` (the round's end is `rateRoundEnd`), the last rate.
    * The times and the rate (and `rttStart`) start undefined, not 0: V8 boxes a field that ever
    * held a fraction in every object of the class (16 octets each), and one that held
    * `undefined` only where a fraction is stored, so a connection that never sent data (or whose
@@ -72,7 +138,6 @@ export class Sender {
    */
   rateDelivered = 0;
   rateStart: Instant | undefined = undefined;
-  rateRoundEnd: number;
   deliveryRate: number | undefined = undefined;
 
   constructor(iss: number, config: TcpConfig) {

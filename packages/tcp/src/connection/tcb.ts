@@ -60,8 +60,19 @@ export class Tcb {
   traits: StateTraits = STATE_TRAITS.CLOSED;
   onStateChange: StateChangeHook | undefined;
   readonly passive: boolean;
-  readonly iss: number;
-  irs = 0;
+  // ISS and IRS are kept as int32 and read as uint32, as Sender's sequence numbers (no heap
+  // number per field).
+  readonly #iss: number;
+  #irs = 0;
+  get iss(): number {
+    return this.#iss >>> 0;
+  }
+  get irs(): number {
+    return this.#irs >>> 0;
+  }
+  set irs(seq: number) {
+    this.#irs = seq | 0;
+  }
 
   readonly opt: NegotiatedOptions;
   readonly snd: Sender;
@@ -100,7 +111,7 @@ export class Tcb {
     this.remote = remote;
     this.config = config;
     this.passive = passive;
-    this.iss = iss >>> 0;
+    this.#iss = iss | 0;
     const wsOffered = config.windowScaling ? chooseWindowScale(config) : -1;
     this.opt = new NegotiatedOptions(wsOffered, tsOffset ?? mixOffset(this.iss));
     this.snd = new Sender(this.iss, config);
