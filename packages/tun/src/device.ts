@@ -165,6 +165,8 @@ export class TunDevice extends EventEmitter {
   readonly #txScratch: Buffer | undefined;
   #receiver: TunReceiver | undefined;
   #watcher: ReadinessWatcher | undefined;
+  /** The worker reported readable before `start()` (see `prepareReader()`): drain on start. */
+  #readablePending = false;
   #immediate: NodeJS.Immediate | undefined;
   readonly #busyPollMs: number;
   /** `performance.now()` of the last burst that brought packets, for busy polling. */
@@ -269,6 +271,28 @@ export class TunDevice extends EventEmitter {
       throw new TunError('ERR_TUN_ALREADY_STARTED', `TUN device '${this.name}' was already started`);
     }
     this.#receiver = receiver;
+    this.prepareReader();
+    if (this.#readablePending) {
+      // The worker said "readable" before there was a receiver and waits for a drain. Not
+      // synchronously: the caller (a Stack's constructor) is not ready for packets yet.
+      this.#readablePending = false;
+      this.#immediate = setImmediate(this.#drainNext);
+      if (!this.#refed) this.#immediate.unref();
+    }
+  }
+
+  /**
+   * Starts the readiness worker now, ahead of {@link start}, so that its start-up overlaps
+   * other work: a worker thread with its own V8 isolate, ffi-rs and its warm loop took 60-200 ms
+   * on this 2-core machine under load (bench/PROFILE.md round 6), and until it polls, packets
+   * wait: the first SYN after `start()` waited that long. Nothing is read before `start()`:
+   * packets wait in the kernel's queue. The worker keeps the process alive unless the device is
+   * `unref()`'d, as after `start()`. Idempotent (`start()` calls it); throws `ERR_TUN_CLOSED`
+   * after close.
+   */
+  prepareReader(): void {
+    if (this.#closed) throw new TunError('ERR_TUN_CLOSED', `TUN device '${this.name}' is closed`);
+    if (this.#watcher !== undefined) return;
     const watcher = new ReadinessWatcher(this.fd, {
       readable: () => {
         this.#readinessWakeups++;
@@ -464,7 +488,12 @@ export class TunDevice extends EventEmitter {
   #drain(): void {
     this.#immediate = undefined;
     const receiver = this.#receiver;
-    if (this.#closed || receiver === undefined) return;
+    if (this.#closed) return;
+    if (receiver === undefined) {
+      // Readable before start() (prepareReader): the worker waits until start() drains.
+      this.#readablePending = true;
+      return;
+    }
     const pool = this.#pool;
     const room = this.#readRoom;
     const skew = this.offload ? VNET_SKEW : 0;

@@ -48,7 +48,8 @@ export interface WarmUpPairOptions {
  * and works as a TUN device does (readiness worker, batches, busy polling, stats, `close()`);
  * their `name`s (`socketpair/0`, `socketpair/1`) name no interface and `readTxDropped()` is
  * undefined. Meant to warm a process's device path before the real device is read; it needs no
- * privilege. Close both when done.
+ * privilege. Their readiness workers are started at once (`prepareReader()`), so open the pair
+ * early, before other warm-up work. Close both when done.
  * @throws TunError `ERR_TUN_CONFIG` (with `errno`, `syscall: 'socketpair'`) when the socketpair
  *   cannot be made, or `ERR_INVALID_ARG_VALUE` for a bad option.
  */
@@ -74,10 +75,14 @@ export function openWarmUpPair(options: WarmUpPairOptions = {}): [TunDevice, Tun
   const [a, b] = made.fds;
   try {
     // '/' cannot be in an interface name, so these never name a real interface's /sys files.
-    return [
+    const devices: [TunDevice, TunDevice] = [
       new TunDevice(a, 'socketpair/0', resolved, configuration, resolved.mtu, status),
       new TunDevice(b, 'socketpair/1', resolved, configuration, resolved.mtu, status),
     ];
+    // Their readiness workers come up now (60-200 ms each under load), while the caller does
+    // something else, not when the first warm-up packet waits for them.
+    for (const device of devices) device.prepareReader();
+    return devices;
   } catch (error) {
     closeSync(a);
     closeSync(b);
