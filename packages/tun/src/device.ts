@@ -24,7 +24,7 @@ import { attachTunWithFallback, configureInterface, readInterface, skippedWarnin
 import type { TunIpv6Status } from './configure6.js';
 import { errnoName, invalidArg, TunError } from './errors.js';
 import { resolveOptions, type ResolvedTunOptions, type TunOptions } from './options.js';
-import { ReadinessWatcher } from './readiness.js';
+import { ReadinessWatcher, type Readiness, type ReadinessHandlers } from './readiness.js';
 import { completeChecksum, LITTLE_ENDIAN, VNET_HEADER_SIZE, VnetFlags, VnetGso, writeTcpOffloadHeader } from './vnet.js';
 
 /** Receives every packet of one read burst; packets are valid only during the call. */
@@ -107,7 +107,19 @@ const MAX_PACKET = 65535;
 const POOL_CAP = 4 * 1024 * 1024;
 
 /** Watchers still running, stopped synchronously if the process exits without close(). */
-const liveWatchers = new Set<ReadinessWatcher>();
+const liveWatchers = new Set<Readiness>();
+
+/**
+ * For devices that are not a TUN fd (the warm-up pair, warm-up-pair.ts): how they learn of
+ * readability instead of a poll worker, and a hook after each successful write.
+ * @internal
+ */
+export interface DeviceInternals {
+  /** Makes the readiness source in place of the poll worker. */
+  readonly readiness: (handlers: ReadinessHandlers) => Readiness;
+  /** Called after each packet written. */
+  readonly afterSend: () => void;
+}
 let exitHookInstalled = false;
 
 function stopAllAtExit(): void {
@@ -164,9 +176,10 @@ export class TunDevice extends EventEmitter {
   /** Offload only: zeroed virtio-net header + room for one packet, for `send()`. */
   readonly #txScratch: Buffer | undefined;
   #receiver: TunReceiver | undefined;
-  #watcher: ReadinessWatcher | undefined;
+  #watcher: Readiness | undefined;
   /** The worker reported readable before `start()` (see `prepareReader()`): drain on start. */
   #readablePending = false;
+  readonly #internals: DeviceInternals | undefined;
   #immediate: NodeJS.Immediate | undefined;
   readonly #busyPollMs: number;
   /** `performance.now()` of the last burst that brought packets, for busy polling. */
@@ -197,8 +210,10 @@ export class TunDevice extends EventEmitter {
     configuration?: TunConfiguration,
     mtu = options.mtu,
     offloadStatus?: TunOffloadStatus,
+    internals?: DeviceInternals,
   ) {
     super();
+    this.#internals = internals;
     // 'auto' is settled by openTun() before a device exists; here it can only mean "not attached
     // with offloads", so it is off.
     const offload = options.offload === true;
@@ -293,14 +308,15 @@ export class TunDevice extends EventEmitter {
   prepareReader(): void {
     if (this.#closed) throw new TunError('ERR_TUN_CLOSED', `TUN device '${this.name}' is closed`);
     if (this.#watcher !== undefined) return;
-    const watcher = new ReadinessWatcher(this.fd, {
+    const handlers: ReadinessHandlers = {
       readable: () => {
         this.#readinessWakeups++;
         this.#drain();
       },
       hangup: () => this.#drain(),
       error: (error) => this.#fail(error),
-    });
+    };
+    const watcher = this.#internals?.readiness(handlers) ?? new ReadinessWatcher(this.fd, handlers);
     this.#watcher = watcher;
     if (!this.#refed) watcher.unref();
     liveWatchers.add(watcher);
@@ -346,7 +362,9 @@ export class TunDevice extends EventEmitter {
       }
     } catch {
       this.#txDropped++;
+      return;
     }
+    this.#internals?.afterSend();
   }
 
   /**
@@ -402,7 +420,9 @@ export class TunDevice extends EventEmitter {
       }
     } catch {
       this.#txDropped++;
+      return;
     }
+    this.#internals?.afterSend();
   }
 
   /** Keeps the process alive while reading (the default after `start()`). */

@@ -135,6 +135,24 @@ describe('openWarmUpPair (socketpair devices)', function () {
     expect(b.closed).to.equal(true);
   });
 
+  it('prepareReader() before start(): what became readable meanwhile is read once started', async () => {
+    const [a, b] = pair({ busyPollUs: 0 });
+    b.prepareReader();
+    b.prepareReader(); // idempotent
+    a.send(Uint8Array.of(7));
+    a.send(Uint8Array.of(8));
+    // Readiness is reported before there is a receiver: nothing is read until start().
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(b.stats.rxPackets).to.equal(0);
+    const atB = collect(b);
+    await atB.until(2);
+    expect(atB.packets.map((p) => p[0])).to.deep.equal([7, 8]);
+    a.send(Uint8Array.of(9));
+    await atB.until(3);
+    await b.close();
+    expect(() => b.prepareReader()).to.throw(TunError).with.property('code', 'ERR_TUN_CLOSED');
+  });
+
   it('rejects bad options with a TunError', () => {
     expect(() => openWarmUpPair({ mtu: 10 })).to.throw(TunError).with.property('code', 'ERR_INVALID_ARG_VALUE');
   });

@@ -22,10 +22,66 @@
  * single-segment payloads.
  */
 import { closeSync } from 'node:fs';
-import { TunDevice } from './device.js';
+import { TunDevice, type DeviceInternals } from './device.js';
 import { TunError } from './errors.js';
 import { AF_UNIX, SOCK_CLOEXEC, SOCK_NONBLOCK, SOCK_SEQPACKET, socketpair } from './libc.js';
 import { resolveOptions } from './options.js';
+import type { Readiness, ReadinessHandlers } from './readiness.js';
+
+/** A pair end's readiness source: rung by the other end's writes (see the header). */
+class Doorbell implements Readiness {
+  readonly #handlers: ReadinessHandlers;
+  /** Whether the reader drained to EAGAIN and waits for the next ring. */
+  #armed = false;
+  #stopped = false;
+  #refed = true;
+  #immediate: NodeJS.Immediate | undefined;
+
+  constructor(handlers: ReadinessHandlers) {
+    this.#handlers = handlers;
+    // As the worker's first poll: whatever was written before the reader existed is read.
+    this.#fire();
+  }
+
+  ring(): void {
+    if (!this.#armed || this.#stopped) return;
+    this.#armed = false;
+    this.#fire();
+  }
+
+  #fire(): void {
+    this.#immediate = setImmediate(() => {
+      this.#immediate = undefined;
+      if (!this.#stopped) this.#handlers.readable();
+    });
+    if (!this.#refed) this.#immediate.unref();
+  }
+
+  rearm(): void {
+    if (!this.#stopped) this.#armed = true;
+  }
+
+  ref(): void {
+    this.#refed = true;
+    this.#immediate?.ref();
+  }
+
+  unref(): void {
+    this.#refed = false;
+    this.#immediate?.unref();
+  }
+
+  signalStop(): void {
+    this.#stopped = true;
+    if (this.#immediate !== undefined) clearImmediate(this.#immediate);
+    this.#immediate = undefined;
+  }
+
+  stop(): Promise<void> {
+    this.signalStop();
+    return Promise.resolve();
+  }
+}
 
 /** Options of {@link openWarmUpPair}. All are optional. */
 export interface WarmUpPairOptions {
@@ -45,11 +101,11 @@ export interface WarmUpPairOptions {
 /**
  * Opens two {@link TunDevice}s joined by a non-blocking `AF_UNIX` `SOCK_SEQPACKET` socketpair:
  * what one `send()`s the other receives, one packet per read. Each fits `@tcp-tun/net`'s `Link`
- * and works as a TUN device does (readiness worker, batches, busy polling, stats, `close()`);
+ * and works as a TUN device does (batches, busy polling, stats, `close()`), except that it
+ * learns of readability from the other end's writes instead of a poll worker;
  * their `name`s (`socketpair/0`, `socketpair/1`) name no interface and `readTxDropped()` is
  * undefined. Meant to warm a process's device path before the real device is read; it needs no
- * privilege. Their readiness workers are started at once (`prepareReader()`), so open the pair
- * early, before other warm-up work. Close both when done.
+ * privilege. Close both when done.
  * @throws TunError `ERR_TUN_CONFIG` (with `errno`, `syscall: 'socketpair'`) when the socketpair
  *   cannot be made, or `ERR_INVALID_ARG_VALUE` for a bad option.
  */
@@ -75,14 +131,15 @@ export function openWarmUpPair(options: WarmUpPairOptions = {}): [TunDevice, Tun
   const [a, b] = made.fds;
   try {
     // '/' cannot be in an interface name, so these never name a real interface's /sys files.
-    const devices: [TunDevice, TunDevice] = [
-      new TunDevice(a, 'socketpair/0', resolved, configuration, resolved.mtu, status),
-      new TunDevice(b, 'socketpair/1', resolved, configuration, resolved.mtu, status),
+    const bells: [Doorbell | undefined, Doorbell | undefined] = [undefined, undefined];
+    const internals = (me: 0 | 1): DeviceInternals => ({
+      readiness: (handlers) => (bells[me] = new Doorbell(handlers)),
+      afterSend: () => bells[me === 0 ? 1 : 0]?.ring(),
+    });
+    return [
+      new TunDevice(a, 'socketpair/0', resolved, configuration, resolved.mtu, status, internals(0)),
+      new TunDevice(b, 'socketpair/1', resolved, configuration, resolved.mtu, status, internals(1)),
     ];
-    // Their readiness workers come up now (60-200 ms each under load), while the caller does
-    // something else, not when the first warm-up packet waits for them.
-    for (const device of devices) device.prepareReader();
-    return devices;
   } catch (error) {
     closeSync(a);
     closeSync(b);
