@@ -104,7 +104,8 @@ export interface WarmUpPairOptions {
  * and works as a TUN device does (batches, busy polling, stats, `close()`), except that it
  * learns of readability from the other end's writes instead of a poll worker;
  * their `name`s (`socketpair/0`, `socketpair/1`) name no interface and `readTxDropped()` is
- * undefined. Meant to warm a process's device path before the real device is read; it needs no
+ * undefined. They emit no `'error'`: a read error (ECONNRESET once the other end was closed with
+ * packets unread) ends reading quietly. Meant to warm a process's device path before the real device is read; it needs no
  * privilege. Close both when done.
  * @throws TunError `ERR_TUN_CONFIG` (with `errno`, `syscall: 'socketpair'`) when the socketpair
  *   cannot be made, or `ERR_INVALID_ARG_VALUE` for a bad option.
@@ -136,10 +137,17 @@ export function openWarmUpPair(options: WarmUpPairOptions = {}): [TunDevice, Tun
       readiness: (handlers) => (bells[me] = new Doorbell(handlers)),
       afterSend: () => bells[me === 0 ? 1 : 0]?.ring(),
     });
-    return [
+    const devices: [TunDevice, TunDevice] = [
       new TunDevice(a, 'socketpair/0', resolved, configuration, resolved.mtu, status, internals(0)),
       new TunDevice(b, 'socketpair/1', resolved, configuration, resolved.mtu, status, internals(1)),
     ];
+    // When one end is closed with packets still unread in its queue, the kernel reports
+    // ECONNRESET to the other end's next read (af_unix), which a device reports as an 'error'
+    // event and stops reading. Two stacks closing at slightly different times do exactly that;
+    // for a warm-up pair it only means "the other end is gone", and an unhandled 'error' event
+    // would crash the process, so it is taken as the end of reading.
+    for (const device of devices) device.on('error', () => undefined);
+    return devices;
   } catch (error) {
     closeSync(a);
     closeSync(b);
