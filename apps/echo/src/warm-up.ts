@@ -6,10 +6,12 @@
  * 1. in memory (`warmUp` of @tcp-tun/net over an in-memory pair with the device's GSO send):
  *    cheap per connection, so the stack, engine and socket code run often;
  * 2. over a device pair (`openWarmUpPair` of @tcp-tun/tun: two `TunDevice`s on a socketpair):
- *    the same connections, now also through the device's reads to EAGAIN, writes, virtio-net
- *    headers, readiness worker and `rearm`, and the stack's egress into a device — the code the
- *    in-memory part cannot reach, which round 3 found cold (TUN writes 240 µs per connection in
- *    the cold block against 28 warm, `rearm` 100 µs against 6).
+ *    the same connections, now also through the device's drain, reads to EAGAIN, writes and
+ *    virtio-net headers, and the stack's egress into a device — code the in-memory part cannot
+ *    reach, which round 3 found cold (TUN writes 240 µs per connection in the cold block against
+ *    28 warm). Not the poll worker: the pair's ends learn of readability from a doorbell. Its
+ *    devices are opened first, and the real device's worker is started by the caller
+ *    (`prepareReader()`) before both parts, so no thread start-up falls into the first block.
  * The device part fails soft: where the socketpair (or anything else in it) fails, one warning
  * and the app serves as it would have without it.
  */
