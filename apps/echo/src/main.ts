@@ -5,23 +5,35 @@
  * (connections are reset, the device is released) and the process exits.
  * SIGUSR1 prints the stack's statistics and connection list as one JSON line.
  */
-import { Stack, warmUp } from '@tcp-tun/net';
+import { Stack } from '@tcp-tun/net';
 import { openLink, stackAddresses } from '@tcp-tun/cli';
 import { listeningOn, parseEchoOptions, servicePorts } from './options.js';
 import { startService, type Service } from './services.js';
+import { warmUpBeforeServing } from './warm-up.js';
 
 async function main(): Promise<void> {
   const options = parseEchoOptions(process.argv);
   // Opens the device, then (--user) drops root: the stack below never runs privileged.
   const { device, link, trace } = await openLink(options, undefined, (message) => process.stderr.write(`tcp-tun-echo: ${message}\n`));
-  // Before the device is read (the stack below starts it): ~150 ms of in-memory connections, so
-  // the first real ones do not run in V8's interpreter, over links with the device's GSO send
-  // when it has it (packages/net warm-up.ts; bench/PROFILE.md round 3).
-  // The families warmed are the ones served: an IPv6 path left cold ran its first connections
-  // slower than IPv4's (issue 13).
+  // Before the device is read (the stack below starts it): ~150 ms of in-memory connections,
+  // then ~150 ms of the same over two devices on a socketpair, so the first real ones run
+  // neither the stack nor the device code in V8's interpreter (warm-up.ts; bench/PROFILE.md
+  // rounds 3 and 6). The families warmed are the ones served: an IPv6 path left cold ran its
+  // first connections slower than IPv4's (issue 13).
+  // The device's readiness worker comes up (a thread and a V8 isolate: 60-200 ms under load)
+  // during the warm-up, not while the first SYN waits in the device's queue (PROFILE round 6).
+  device.prepareReader();
   const addresses = stackAddresses(options);
   const families = [...(addresses.address === undefined ? [] : [4 as const]), ...(addresses.address6 === undefined ? [] : [6 as const])];
-  if (options.warmUp) await warmUp({ segmentationOffload: typeof link.sendTso === 'function', families });
+  if (options.warmUp) {
+    await warmUpBeforeServing({
+      families,
+      segmentationOffload: typeof link.sendTso === 'function' && link.tso !== undefined,
+      device,
+      busyPollUs: options.busyPollUs,
+      devicePair: options.deviceWarmUp,
+    });
+  }
   // --keepalive sets the idle time and the probe interval alike, as curl's --keepalive-time does.
   const keepAlive = options.keepAliveMs;
   // { address } and/or { address6 }: IPv4, IPv6 or both, from --addr and --addr6.

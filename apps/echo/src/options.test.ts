@@ -58,6 +58,8 @@ describe('tcp-tun-echo options', () => {
   it('warms up by default; --no-warm-up turns it off', () => {
     expect(parseEchoOptions(argv()).warmUp).to.equal(true);
     expect(parseEchoOptions(argv('--no-warm-up')).warmUp).to.equal(false);
+    expect(parseEchoOptions(argv()).deviceWarmUp).to.equal(true);
+    expect(parseEchoOptions(argv('--no-device-warm-up'))).to.include({ warmUp: true, deviceWarmUp: false });
   });
 
   it('rejects bad values with a usage error', () => {

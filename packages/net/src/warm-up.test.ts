@@ -1,6 +1,8 @@
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import type { Link } from './link.js';
+import { createLinkPair } from './link-pair.js';
 import type { Socket } from './socket.js';
 import { warmUp } from './warm-up.js';
 
@@ -72,5 +74,36 @@ describe('warmUp', () => {
     // bound and gives up.
     const report = await warmUp({ connections: 2, budgetMs: 10_000, concurrency: 2, onConnection: (s) => s.on('error', () => undefined) });
     expect(report).to.include({ connections: 0, failed: 2 });
+  });
+
+  it('runs over the links it is given, unwrapped, and closes them', async () => {
+    // Links that count what passes, as a device pair would be given (apps/echo passes
+    // @tcp-tun/tun's openWarmUpPair()).
+    const counted = (link: Link): Link & { sent: number; closed: boolean } => {
+      const out = {
+        mtu: link.mtu,
+        sent: 0,
+        closed: false,
+        start: (receiver: Parameters<Link['start']>[0]) => link.start(receiver),
+        send: (packet: Uint8Array) => {
+          out.sent++;
+          link.send(packet);
+        },
+        close: async () => {
+          out.closed = true;
+          await link.close();
+        },
+      };
+      return out;
+    };
+    const [a, b] = createLinkPair();
+    const server = counted(a);
+    const client = counted(b);
+    const report = await warmUp({ connections: 8, budgetMs: 10_000, concurrency: 2, links: [server, client] });
+    expect(report).to.include({ connections: 8, failed: 0 });
+    // SYN, ACK, data and FINs each way: several packets per connection on each side.
+    expect(server.sent).to.be.at.least(8 * 3);
+    expect(client.sent).to.be.at.least(8 * 3);
+    expect(server.closed && client.closed).to.equal(true);
   });
 });

@@ -53,6 +53,16 @@ export interface WarmUpOptions {
    * at 0.82× IPv4's, issue 13). With both, the connections alternate between them.
    */
   readonly families?: readonly (4 | 6)[];
+  /**
+   * Run over these two links (the server's first) instead of a private in-memory pair: e.g.
+   * `@tcp-tun/tun`'s `openWarmUpPair()`, two devices over a socketpair, so the device's own
+   * code (reads to EAGAIN, writes, readiness, virtio-net headers) and the stack's egress into it
+   * are warm as well (bench/PROFILE.md round 6). They are used as they are (`segmentationOffload`
+   * is then ignored: a link with `tso` and `sendTso` gets GSO send) and closed with the
+   * warm-up's stacks. Whatever passes between them must stay in the process: the warm-up's
+   * addresses are documentation ones (RFC 5737, RFC 3849).
+   */
+  readonly links?: readonly [Link, Link];
 }
 
 /** What {@link warmUp} did. */
@@ -161,20 +171,21 @@ export async function warmUp(options: WarmUpOptions = {}): Promise<WarmUpReport>
   const budgetMs = options.budgetMs ?? 150;
   const concurrency = Math.max(1, options.concurrency ?? 4);
   const started = performance.now();
-  const [serverLink, clientLink] = createLinkPair();
   const offload = options.segmentationOffload === true;
+  const given = options.links;
   const families = options.families ?? [4];
   const v4 = families.includes(4);
   const v6 = families.includes(6);
   if (!v4 && !v6) throw new RangeError('warmUp: options.families names neither 4 nor 6');
   const hosts = [...(v4 ? [SERVER_ADDRESS] : []), ...(v6 ? [SERVER_ADDRESS6] : [])];
+  const [serverLink, clientLink] = given ?? createLinkPair();
   const server = new Stack({
-    link: likeDevice(serverLink, offload),
+    link: given === undefined ? likeDevice(serverLink, offload) : serverLink,
     ...(v4 ? { address: SERVER_ADDRESS } : {}),
     ...(v6 ? { address6: SERVER_ADDRESS6 } : {}),
   });
   const client = new Stack({
-    link: likeDevice(clientLink, offload),
+    link: given === undefined ? likeDevice(clientLink, offload) : clientLink,
     ...(v4 ? { address: CLIENT_ADDRESS } : {}),
     ...(v6 ? { address6: CLIENT_ADDRESS6 } : {}),
   });

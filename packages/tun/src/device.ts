@@ -26,7 +26,7 @@ import { attachTunWithFallback, configureInterface, readInterface, skippedWarnin
 import type { TunIpv6Status } from './configure6.js';
 import { errnoName, invalidArg, TunError } from './errors.js';
 import { resolveOptions, type ResolvedTunOptions, type TunOptions } from './options.js';
-import { ReadinessWatcher } from './readiness.js';
+import { ReadinessWatcher, type Readiness, type ReadinessHandlers } from './readiness.js';
 import { completeChecksum, LITTLE_ENDIAN, VNET_HEADER_SIZE, VnetFlags, VnetGso, writeTcpOffloadHeader } from './vnet.js';
 import { TunWriter } from './write-worker.js';
 
@@ -138,7 +138,19 @@ const MAX_PACKET = 65535;
 const POOL_CAP = 4 * 1024 * 1024;
 
 /** Watchers still running, stopped synchronously if the process exits without close(). */
-const liveWatchers = new Set<ReadinessWatcher>();
+const liveWatchers = new Set<Readiness>();
+
+/**
+ * For devices that are not a TUN fd (the warm-up pair, warm-up-pair.ts): how they learn of
+ * readability instead of a poll worker, and a hook after each successful write.
+ * @internal
+ */
+export interface DeviceInternals {
+  /** Makes the readiness source in place of the poll worker. */
+  readonly readiness: (handlers: ReadinessHandlers) => Readiness;
+  /** Called after each packet written. */
+  readonly afterSend: () => void;
+}
 let exitHookInstalled = false;
 
 function stopAllAtExit(): void {
@@ -197,7 +209,10 @@ export class TunDevice extends EventEmitter {
   #receiver: TunReceiver | undefined;
   /** With `writer: 'worker' | 'auto'`: the writer thread's ring (write-worker.ts). */
   readonly #writer: TunWriter | undefined;
-  #watcher: ReadinessWatcher | undefined;
+  #watcher: Readiness | undefined;
+  /** The worker reported readable before `start()` (see `prepareReader()`): drain on start. */
+  #readablePending = false;
+  readonly #internals: DeviceInternals | undefined;
   #immediate: NodeJS.Immediate | undefined;
   readonly #busyPollMs: number;
   /** Offload only: complete partial checksums before delivering (TunOptions.completeChecksums). */
@@ -231,8 +246,10 @@ export class TunDevice extends EventEmitter {
     configuration?: TunConfiguration,
     mtu = options.mtu,
     offloadStatus?: TunOffloadStatus,
+    internals?: DeviceInternals,
   ) {
     super();
+    this.#internals = internals;
     // 'auto' is settled by openTun() before a device exists; here it can only mean "not attached
     // with offloads", so it is off.
     const offload = options.offload === true;
@@ -316,14 +333,37 @@ export class TunDevice extends EventEmitter {
       throw new TunError('ERR_TUN_ALREADY_STARTED', `TUN device '${this.name}' was already started`);
     }
     this.#receiver = receiver;
-    const watcher = new ReadinessWatcher(this.fd, {
+    this.prepareReader();
+    if (this.#readablePending) {
+      // The worker said "readable" before there was a receiver and waits for a drain. Not
+      // synchronously: the caller (a Stack's constructor) is not ready for packets yet.
+      this.#readablePending = false;
+      this.#immediate = setImmediate(this.#drainNext);
+      if (!this.#refed) this.#immediate.unref();
+    }
+  }
+
+  /**
+   * Starts the readiness worker now, ahead of {@link start}, so that its start-up overlaps
+   * other work: a worker thread with its own V8 isolate, ffi-rs and its warm loop took 60-200 ms
+   * on this 2-core machine under load (bench/PROFILE.md round 6), and until it polls, packets
+   * wait: the first SYN after `start()` waited that long. Nothing is read before `start()`:
+   * packets wait in the kernel's queue. The worker keeps the process alive unless the device is
+   * `unref()`'d, as after `start()`. Idempotent (`start()` calls it); throws `ERR_TUN_CLOSED`
+   * after close.
+   */
+  prepareReader(): void {
+    if (this.#closed) throw new TunError('ERR_TUN_CLOSED', `TUN device '${this.name}' is closed`);
+    if (this.#watcher !== undefined) return;
+    const handlers: ReadinessHandlers = {
       readable: () => {
         this.#readinessWakeups++;
         this.#drain();
       },
       hangup: () => this.#drain(),
       error: (error) => this.#fail(error),
-    });
+    };
+    const watcher = this.#internals?.readiness(handlers) ?? new ReadinessWatcher(this.fd, handlers);
     this.#watcher = watcher;
     if (!this.#refed) watcher.unref();
     liveWatchers.add(watcher);
@@ -376,7 +416,9 @@ export class TunDevice extends EventEmitter {
       }
     } catch {
       this.#txDropped++;
+      return;
     }
+    this.#internals?.afterSend();
   }
 
   /**
@@ -437,7 +479,9 @@ export class TunDevice extends EventEmitter {
       }
     } catch {
       this.#txDropped++;
+      return;
     }
+    this.#internals?.afterSend();
   }
 
   /**
@@ -545,7 +589,12 @@ export class TunDevice extends EventEmitter {
   #drain(): void {
     this.#immediate = undefined;
     const receiver = this.#receiver;
-    if (this.#closed || receiver === undefined) return;
+    if (this.#closed) return;
+    if (receiver === undefined) {
+      // Readable before start() (prepareReader): the worker waits until start() drains.
+      this.#readablePending = true;
+      return;
+    }
     const pool = this.#pool;
     const room = this.#readRoom;
     const skew = this.offload ? VNET_SKEW : 0;

@@ -30,11 +30,16 @@
  * - Failures are `TunError`s with a permanent `code` (and `errno`/`syscall` where a system call
  *   failed).
  *
+ * - `openWarmUpPair()` gives two devices joined by an `AF_UNIX` `SOCK_SEQPACKET` socketpair
+ *   instead of an interface (no privilege, no network): the same device code on both ends, to
+ *   warm a process's device path before the real device's first packet.
+ *
  * `TunDevice` satisfies `@tcp-tun/net`'s `Link` interface structurally.
  */
 export { openTun, TunDevice, type TunConfiguration, type TunReceiver, type TunStats } from './device.js';
 export type { SkippedSetting, TunOffloadStatus } from './configure.js';
 export type { TunIpv6Status } from './configure6.js';
 export { TunError, type TunErrorCode, type TunErrorDetails } from './errors.js';
+export { openWarmUpPair, type WarmUpPairOptions } from './warm-up-pair.js';
 export { DEFAULT_BUSY_POLL_US, DEFAULT_TX_QUEUE_LEN, type TunOptions } from './options.js';
 export type { TunWriterMode } from './write-worker.js';

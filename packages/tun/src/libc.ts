@@ -1,6 +1,6 @@
 /**
- * The few libc calls Node has no API for, made through ffi-rs: `ioctl`, `socket` and `eventfd`
- * (the readiness worker binds `poll` itself, see poll-worker.ts). Each costs 8-21 µs
+ * The few libc calls Node has no API for, made through ffi-rs: `ioctl`, `socket`, `socketpair`
+ * and `eventfd` (the readiness worker binds `poll` itself, see poll-worker.ts). Each costs 8-21 µs
  * (ARCHITECTURE.md §4b), so they serve set-up only, never the packet path.
  */
 import { DataType, define, load, open } from 'ffi-rs';
@@ -21,6 +21,9 @@ interface RawResult {
 
 /** `socket()` type flags and `eventfd()`/`poll()` constants (x86_64/aarch64 Linux). */
 export const SOCK_DGRAM = 2;
+export const AF_UNIX = 1;
+export const SOCK_SEQPACKET = 5;
+export const SOCK_NONBLOCK = 0o4000;
 export const SOCK_CLOEXEC = 0o2000000;
 export const EFD_CLOEXEC = 0o2000000;
 export const EFD_NONBLOCK = 0o4000;
@@ -36,6 +39,7 @@ type Bound = {
   ioctl(args: unknown[]): unknown;
   socket(args: unknown[]): unknown;
   eventfd(args: unknown[]): unknown;
+  socketpair(args: unknown[]): unknown;
 };
 
 let bound: Bound | undefined;
@@ -58,6 +62,8 @@ function libc(): Bound {
       ioctl: { library: LIBRARY, retType: DataType.I32, paramsType: [DataType.I32, DataType.I64, DataType.U8Array], errno: true },
       socket: { library: LIBRARY, retType: DataType.I32, paramsType: [DataType.I32, DataType.I32, DataType.I32], errno: true },
       eventfd: { library: LIBRARY, retType: DataType.I32, paramsType: [DataType.I32, DataType.I32], errno: true },
+      // int socketpair(int domain, int type, int protocol, int sv[2]): sv as 8 bytes by pointer.
+      socketpair: { library: LIBRARY, retType: DataType.I32, paramsType: [DataType.I32, DataType.I32, DataType.I32, DataType.U8Array], errno: true },
     }) as Bound;
   }
   return bound;
@@ -104,4 +110,16 @@ export function socket(domain: number, type: number): CallResult {
 /** `eventfd(initval, flags)`. */
 export function eventfd(initial: number, flags: number): CallResult {
   return result(libc().eventfd([initial, flags]));
+}
+
+/**
+ * `socketpair(domain, type, 0, sv)`: the two connected descriptors, or the errno name of the
+ * failure.
+ */
+export function socketpair(domain: number, type: number): { readonly fds: readonly [number, number] } | { readonly errno: string } {
+  const sv = Buffer.alloc(8);
+  const r = result(libc().socketpair([domain, type, 0, sv]));
+  if (r.value < 0) return { errno: r.errno ?? 'EIO' };
+  const le = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+  return { fds: [le ? sv.readInt32LE(0) : sv.readInt32BE(0), le ? sv.readInt32LE(4) : sv.readInt32BE(4)] };
 }

@@ -34,8 +34,22 @@ function resolveFfi(): string {
 
 const ONE = new Uint8Array(new BigUint64Array([1n]).buffer);
 
+/** What a device needs of its readiness source: the worker below, or a warm-up pair's doorbell. */
+export interface Readiness {
+  /** The fd was drained to EAGAIN: report the next readability. */
+  rearm(): void;
+  /** Keep the process alive while watching. */
+  ref(): void;
+  /** Let the process exit while watching. */
+  unref(): void;
+  /** Stop at once, synchronously (also from a `process.on('exit')` hook). */
+  signalStop(): void;
+  /** Stop and wait until nothing of it runs any more. */
+  stop(): Promise<void>;
+}
+
 /** Watches one fd for readability from a worker thread. */
-export class ReadinessWatcher {
+export class ReadinessWatcher implements Readiness {
   readonly #handlers: ReadinessHandlers;
   readonly #state: Int32Array;
   readonly #eventFd: number;
