@@ -21,6 +21,10 @@
  * Packets that are not a connection's transmits (RSTs for closed ports, listener and TIME-WAIT
  * answers, ICMP echo replies) never meet an open train: they are sent from the receive pipeline,
  * never inside a transmit loop.
+ *
+ * After the data of a batch (`afterBatch`) and after every pass over the queue, the link's
+ * optional `flush()` hint is called once (`flushLink`): a link that queues writes (the TUN
+ * device's writer thread, `--tun-writer`) hands the batch over in one wake-up, not one per packet.
  */
 import type { Instant, TcpEvent, TimeWaitRecord } from '@tcp-tun/tcp';
 import type { DeadlineHeap } from './deadline-heap.js';
