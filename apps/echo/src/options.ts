@@ -31,7 +31,7 @@ export interface EchoOptions extends LinkOptions {
   readonly warmUp: boolean;
   /**
    * With the warm-up, also warm the device path over a socketpair device pair
-   * (`--no-device-warm-up`: false; apps/echo warm-up.ts).
+   * (`--device-warm-up`: true; off by default, see apps/echo warm-up.ts).
    */
   readonly deviceWarmUp: boolean;
 }
@@ -102,14 +102,14 @@ export function parseEchoOptions(argv: readonly string[]): EchoOptions {
     .option('--idle-timeout <seconds>', 'close connections that were idle (nothing read or written) this long', secondsToMs)
     .option('--max-connections <n>', 'most connections per service at once; more are closed at once (server.maxConnections)', intIn(0, 0x7fffffff))
     .option('--time-wait-max <n>', 'most connections held in TIME-WAIT (default 262144, as Linux\'s tcp_max_tw_buckets); beyond it a connection closes without TIME-WAIT, counted (0: none)', intIn(0, 0x7fffffff))
-    .option('--no-warm-up', 'serve at once, without first running ~300 ms of private connections (in memory, then over a socketpair device pair) that warm up the connection path (the first connections then run slower)')
-    .option('--no-device-warm-up', 'warm up in memory only, not over the socketpair device pair (the device code then starts cold)')
+    .option('--no-warm-up', 'serve at once, without first running ~150 ms of private in-memory connections that warm up the connection path (the first connections then run slower)')
+    .option('--device-warm-up', 'after the in-memory warm-up, also warm up over a socketpair device pair (experimental: no measured gain so far, and it leaves the idle process some background CPU work afterwards)')
     .showHelpAfterError()
     .allowExcessArguments(false);
   program.parse(argv as string[]);
   const o = program.opts<{
     port: number; httpPort: number; services: ServiceName[]; stats?: boolean;
-    keepalive?: number; userTimeout?: number; idleTimeout?: number; maxConnections?: number; timeWaitMax?: number; warmUp: boolean; deviceWarmUp: boolean;
+    keepalive?: number; userTimeout?: number; idleTimeout?: number; maxConnections?: number; timeWaitMax?: number; warmUp: boolean; deviceWarmUp?: boolean;
   }>();
   const link = readLinkOptionsOrExit(program);
   return {
@@ -124,6 +124,6 @@ export function parseEchoOptions(argv: readonly string[]): EchoOptions {
     maxConnections: o.maxConnections,
     timeWaitMax: o.timeWaitMax,
     warmUp: o.warmUp,
-    deviceWarmUp: o.deviceWarmUp,
+    deviceWarmUp: o.deviceWarmUp === true,
   };
 }

@@ -68,7 +68,7 @@ describe('echo warm-up (in memory, then over a socketpair device pair)', functio
     expect(closed).to.be.at.least(2);
   });
 
-  it('skips the device part when asked (--no-device-warm-up)', async () => {
+  it('skips the device part when not asked for (the default; --device-warm-up turns it on)', async () => {
     let opened = false;
     const outcome = await warmUpBeforeServing(plan({ devicePair: false }), {
       openPair: (options) => ((opened = true), openWarmUpPair(options)),

@@ -2,7 +2,9 @@
  * The echo app's warm-up before it reads the real device (issue 11: the first 500 connections
  * of a fresh process at ≥ 0.8× the warm rate; bench/PROFILE.md rounds 3 and 6).
  *
- * Two parts, each bounded in time:
+ * Two parts, each bounded in time (the second only with `--device-warm-up`: it brought no gain that
+ * could be measured, and the idle process does some background CPU work after it, which the
+ * zero-window e2e test's idle-CPU bound caught; bench/PROFILE.md round 6):
  * 1. in memory (`warmUp` of @tcp-tun/net over an in-memory pair with the device's GSO send):
  *    cheap per connection, so the stack, engine and socket code run often;
  * 2. over a device pair (`openWarmUpPair` of @tcp-tun/tun: two `TunDevice`s on a socketpair):
@@ -28,7 +30,7 @@ export interface WarmUpPlan {
   readonly device: { readonly mtu: number; readonly offload: boolean };
   /** `busyPollUs` of the real device (undefined: the default), for the pair. */
   readonly busyPollUs?: number | undefined;
-  /** Run the device part (`--no-device-warm-up`: false). */
+  /** Run the device part (`--device-warm-up`; off by default). */
   readonly devicePair: boolean;
   /** Budget of the in-memory part in ms (default 150). */
   readonly inMemoryBudgetMs?: number;
