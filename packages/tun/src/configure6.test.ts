@@ -6,41 +6,18 @@
  * without it, and a failure when env CI is set.
  */
 import { expect } from 'chai';
-import { Netns, netnsUnavailable, TunChild } from './__tests__/netns.js';
+import { TunChild, useTunSuite } from './__tests__/netns.js';
 
 const NS = `tcptun-tun6-${process.pid}`;
 const AS_NOBODY = { ...process.env, TUN_CHILD_DROP_PRIVILEGES: '1' };
 
 describe('openTun with address6/peer6 in a network namespace', function () {
   this.timeout(30_000);
-  let ns: Netns | undefined;
-  const children: TunChild[] = [];
+  const suite = useTunSuite(NS, 'TUN IPv6 tests');
 
-  function child(options: object, env?: NodeJS.ProcessEnv): TunChild {
-    const c = new TunChild(ns!, options, env);
-    children.push(c);
-    return c;
-  }
+  const child = (options: object, env?: NodeJS.ProcessEnv): TunChild => suite.child(options, env);
 
-  const sysctl = (dev: string, key: string): string => ns!.read(`/proc/sys/net/ipv6/conf/${dev}/${key}`);
-
-  before(function () {
-    const reason = netnsUnavailable(`${NS}-probe`);
-    if (reason !== undefined) {
-      console.error(`\n${'!'.repeat(72)}\n!! SKIPPED: needs CAP_NET_ADMIN (${reason}): TUN IPv6 tests did not run\n${'!'.repeat(72)}\n`);
-      if (process.env.CI) throw new Error(`TUN tests must run in CI but cannot: ${reason}`);
-      this.skip();
-    }
-    ns = new Netns(NS);
-  });
-
-  afterEach(() => {
-    for (const c of children.splice(0)) {
-      if (c.process.exitCode === null && c.process.signalCode === null) c.process.kill('SIGKILL');
-    }
-  });
-
-  after(() => ns?.destroy());
+  const sysctl = (dev: string, key: string): string => suite.ns().read(`/proc/sys/net/ipv6/conf/${dev}/${key}`);
 
   it('sets the address (nodad, peer form), the route to us and the quiet sysctls; the kernel sends nothing unasked', async () => {
     const c = child({ name: 'tv6a0', address: '10.94.0.1', peer: '10.94.0.2', address6: 'fd00:94::1', peer6: 'fd00:94::2' });
@@ -54,12 +31,12 @@ describe('openTun with address6/peer6 in a network namespace', function () {
     // The peer form brought its own route: nothing left for the route setting.
     expect(configuration.changed).not.to.include('route6');
     expect(configuration.skipped).to.deep.equal([]);
-    const addresses = ns!.run(['ip', '-6', '-o', 'addr', 'show', 'dev', 'tv6a0']);
+    const addresses = suite.ns().run(['ip', '-6', '-o', 'addr', 'show', 'dev', 'tv6a0']);
     expect(addresses).to.match(/inet6 fd00:94::1 peer fd00:94::2\/128 scope global nodad/);
     expect(addresses, 'no link-local address').not.to.contain('fe80');
     expect(addresses).not.to.contain('tentative');
-    expect(ns!.run(['ip', '-6', 'route', 'show', 'dev', 'tv6a0'])).to.match(/^fd00:94::2 proto kernel/m);
-    expect(ns!.run(['ip', '-4', '-o', 'addr', 'show', 'dev', 'tv6a0'])).to.contain('inet 10.94.0.1 peer 10.94.0.2/32');
+    expect(suite.ns().run(['ip', '-6', 'route', 'show', 'dev', 'tv6a0'])).to.match(/^fd00:94::2 proto kernel/m);
+    expect(suite.ns().run(['ip', '-4', '-o', 'addr', 'show', 'dev', 'tv6a0'])).to.contain('inet 10.94.0.1 peer 10.94.0.2/32');
     // Router solicitations come within seconds of up on a default TUN (two in five seconds when
     // measured); with the sysctls set nothing at all arrives.
     c.command({ cmd: 'start' });
@@ -70,7 +47,7 @@ describe('openTun with address6/peer6 in a network namespace', function () {
     expect((quiet.stats as { rxPackets: number }).rxPackets, 'packets the kernel sent unasked').to.equal(0);
     // The address is usable at once and the route leads into the device: the kernel's ping
     // to us arrives, from fd00:94::1.
-    ns!.spawn(['ping', '-6', '-c', '2', '-i', '0.2', '-W', '1', 'fd00:94::2']);
+    suite.ns().spawn(['ping', '-6', '-c', '2', '-i', '0.2', '-W', '1', 'fd00:94::2']);
     const [packet] = await c.packets(1);
     expect(packet![0]! >> 4, 'IPv6').to.equal(6);
     expect(packet![6], 'next header ICMPv6').to.equal(58);
@@ -82,30 +59,30 @@ describe('openTun with address6/peer6 in a network namespace', function () {
   });
 
   it('configure: false leaves IPv6 as it is', async () => {
-    ns!.run(['ip', 'tuntap', 'add', 'dev', 'tv6b0', 'mode', 'tun']);
+    suite.ns().run(['ip', 'tuntap', 'add', 'dev', 'tv6b0', 'mode', 'tun']);
     const before = ['disable_ipv6', 'addr_gen_mode', 'accept_ra', 'router_solicitations'].map((k) => sysctl('tv6b0', k));
     const c = child({ name: 'tv6b0', configure: false, address6: 'fd00:95::1', peer6: 'fd00:95::2' });
     const open = await c.next('open');
     expect(open.configuration).to.deep.equal({ configured: false, changed: [], skipped: [], up: false });
     expect(['disable_ipv6', 'addr_gen_mode', 'accept_ra', 'router_solicitations'].map((k) => sysctl('tv6b0', k))).to.deep.equal(before);
-    expect(ns!.run(['ip', '-6', '-o', 'addr', 'show', 'dev', 'tv6b0'])).to.equal('');
+    expect(suite.ns().run(['ip', '-6', '-o', 'addr', 'show', 'dev', 'tv6b0'])).to.equal('');
     c.command({ cmd: 'close' });
     await c.next('closed');
-    ns!.run(['ip', 'link', 'del', 'dev', 'tv6b0']);
+    suite.ns().run(['ip', 'link', 'del', 'dev', 'tv6b0']);
   });
 
   it('adds only the route when root gave the address without a peer', async () => {
-    ns!.run(['ip', 'tuntap', 'add', 'dev', 'tv6c0', 'mode', 'tun']);
-    ns!.run(['ip', '-6', 'addr', 'add', 'fd00:96::1/128', 'dev', 'tv6c0', 'nodad']);
+    suite.ns().run(['ip', 'tuntap', 'add', 'dev', 'tv6c0', 'mode', 'tun']);
+    suite.ns().run(['ip', '-6', 'addr', 'add', 'fd00:96::1/128', 'dev', 'tv6c0', 'nodad']);
     const c = child({ name: 'tv6c0', address6: 'fd00:96::1', peer6: 'fd00:96::2' });
     const open = await c.next('open');
     const configuration = open.configuration as { changed: string[] };
     expect(configuration.changed).to.include('route6').and.not.to.include('address6');
-    const routes = ns!.run(['ip', '-6', 'route', 'show', 'dev', 'tv6c0']);
+    const routes = suite.ns().run(['ip', '-6', 'route', 'show', 'dev', 'tv6c0']);
     expect(routes, routes).to.match(/^fd00:96::2 metric 1024/m);
     c.command({ cmd: 'close' });
     await c.next('closed');
-    ns!.run(['ip', 'link', 'del', 'dev', 'tv6c0']);
+    suite.ns().run(['ip', 'link', 'del', 'dev', 'tv6c0']);
   });
 
   it('with up: false and no peer6 the address is added and the interface left down', async () => {
@@ -114,19 +91,19 @@ describe('openTun with address6/peer6 in a network namespace', function () {
     const configuration = open.configuration as { changed: string[]; up: boolean };
     expect(configuration.up).to.equal(false);
     expect(configuration.changed).to.include('address6').and.not.to.include('route6');
-    expect(ns!.run(['ip', '-6', '-o', 'addr', 'show', 'dev', 'tv6f0'])).to.match(/inet6 fd00:99::1\/128 scope global nodad/);
+    expect(suite.ns().run(['ip', '-6', '-o', 'addr', 'show', 'dev', 'tv6f0'])).to.match(/inet6 fd00:99::1\/128 scope global nodad/);
     c.command({ cmd: 'close' });
     await c.next('closed');
   });
 
   describe('without privilege, on a device root prepared for nobody', () => {
     function prepare(name: string, address6: string, peer6: string): void {
-      ns!.run(['ip', 'tuntap', 'add', 'dev', name, 'mode', 'tun', 'user', 'nobody']);
+      suite.ns().run(['ip', 'tuntap', 'add', 'dev', name, 'mode', 'tun', 'user', 'nobody']);
       for (const [key, value] of [['addr_gen_mode', '1'], ['accept_ra', '0'], ['router_solicitations', '0']] as const) {
-        ns!.run(['sysctl', '-q', '-w', `net.ipv6.conf.${name}.${key}=${value}`]);
+        suite.ns().run(['sysctl', '-q', '-w', `net.ipv6.conf.${name}.${key}=${value}`]);
       }
-      ns!.run(['ip', 'link', 'set', 'dev', name, 'txqueuelen', '10000', 'up']);
-      ns!.run(['ip', '-6', 'addr', 'add', address6, 'peer', peer6, 'dev', name, 'nodad']);
+      suite.ns().run(['ip', 'link', 'set', 'dev', name, 'txqueuelen', '10000', 'up']);
+      suite.ns().run(['ip', '-6', 'addr', 'add', address6, 'peer', peer6, 'dev', name, 'nodad']);
     }
 
     it('opens one already as asked, changing nothing', async () => {
@@ -142,9 +119,9 @@ describe('openTun with address6/peer6 in a network namespace', function () {
     });
 
     it('quiet sysctls it may not set are skipped with one warning naming them; the device opens', async () => {
-      ns!.run(['ip', 'tuntap', 'add', 'dev', 'tv6g0', 'mode', 'tun', 'user', 'nobody']);
-      ns!.run(['ip', 'link', 'set', 'dev', 'tv6g0', 'txqueuelen', '10000', 'up']);
-      ns!.run(['ip', '-6', 'addr', 'add', 'fd00:9a::1', 'peer', 'fd00:9a::2', 'dev', 'tv6g0', 'nodad']);
+      suite.ns().run(['ip', 'tuntap', 'add', 'dev', 'tv6g0', 'mode', 'tun', 'user', 'nobody']);
+      suite.ns().run(['ip', 'link', 'set', 'dev', 'tv6g0', 'txqueuelen', '10000', 'up']);
+      suite.ns().run(['ip', '-6', 'addr', 'add', 'fd00:9a::1', 'peer', 'fd00:9a::2', 'dev', 'tv6g0', 'nodad']);
       const c = child({ name: 'tv6g0', address6: 'fd00:9a::1', peer6: 'fd00:9a::2' }, AS_NOBODY);
       const warning = await c.next('warning');
       const open = await c.next('open');

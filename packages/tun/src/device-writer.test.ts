@@ -7,41 +7,19 @@
  */
 import { expect } from 'chai';
 import { createInterface } from 'node:readline';
-import { Netns, netnsUnavailable, TunChild, UDP_RECV_RUN_SCRIPT } from './__tests__/netns.js';
+import { UDP_RECV_RUN_SCRIPT, useTunSuite } from './__tests__/netns.js';
 
 const NS = `tcptun-tunw-${process.pid}`;
 
 describe('TunDevice with a writer thread, in a network namespace', function () {
   this.timeout(30_000);
-  let ns: Netns | undefined;
-  const children: TunChild[] = [];
-
-  before(function () {
-    const reason = netnsUnavailable(`${NS}-probe`);
-    if (reason !== undefined) {
-      console.error(`\n${'!'.repeat(72)}\n!! SKIPPED: needs CAP_NET_ADMIN (${reason}): TUN writer tests did not run\n${'!'.repeat(72)}\n`);
-      if (process.env.CI) throw new Error(`TUN tests must run in CI but cannot: ${reason}`);
-      this.skip();
-    }
-    ns = new Netns(NS);
-  });
-
-  afterEach(() => {
-    for (const c of children.splice(0)) {
-      if (c.process.exitCode === null && c.process.signalCode === null) c.process.kill('SIGKILL');
-    }
-  });
-
-  after(() => {
-    ns?.destroy();
-  });
+  const suite = useTunSuite(NS, 'TUN writer tests');
 
   /** Opens a device with `options`, sends `count` numbered datagrams to a kernel socket, returns what it got. */
   async function run(name: string, third: number, options: object, count: number, close: boolean): Promise<{ order: number[]; bad: number; stats: Record<string, number> }> {
-    const c = new TunChild(ns!, { name, address: `10.${third}.0.1`, peer: `10.${third}.0.2`, ...options });
-    children.push(c);
+    const c = suite.child({ name, address: `10.${third}.0.1`, peer: `10.${third}.0.2`, ...options });
     await c.next('open');
-    const listener = ns!.spawn([process.execPath, '-e', UDP_RECV_RUN_SCRIPT, '--', `10.${third}.0.1`, '6000', String(count)]);
+    const listener = suite.ns().spawn([process.execPath, '-e', UDP_RECV_RUN_SCRIPT, '--', `10.${third}.0.1`, '6000', String(count)]);
     const lines = createInterface({ input: listener.stdout! });
     const result = new Promise<{ order: number[]; bad: number }>((resolve, reject) => {
       lines.on('line', (line) => {

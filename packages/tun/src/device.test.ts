@@ -7,55 +7,28 @@
  */
 import { expect } from 'chai';
 import { createInterface } from 'node:readline';
-import { Netns, netnsUnavailable, TunChild, UDP_PACED_SCRIPT, UDP_RECV_SCRIPT, UDP_SEND_SCRIPT } from './__tests__/netns.js';
+import { TunChild, UDP_PACED_SCRIPT, UDP_RECV_SCRIPT, UDP_SEND_SCRIPT, useTunSuite } from './__tests__/netns.js';
 import { icmpEchoRequest, readIpv4, udp } from './__tests__/packets.js';
 
 const NS = `tcptun-tun-${process.pid}`;
 
 describe('TunDevice in a network namespace', function () {
   this.timeout(30_000);
-  let ns: Netns | undefined;
-  const children: TunChild[] = [];
+  const suite = useTunSuite(NS, 'TUN device tests');
 
-  function child(options: object, env?: NodeJS.ProcessEnv): TunChild {
-    const c = new TunChild(ns!, options, env);
-    children.push(c);
-    return c;
-  }
-
-  before(function () {
-    const reason = netnsUnavailable(`${NS}-probe`);
-    if (reason !== undefined) {
-      const banner = `\n${'!'.repeat(72)}\n!! SKIPPED: needs CAP_NET_ADMIN (${reason}): TUN device tests did not run\n${'!'.repeat(72)}\n`;
-      console.error(banner);
-      if (process.env.CI) throw new Error(`TUN tests must run in CI but cannot: ${reason}`);
-      this.skip();
-    }
-    ns = new Netns(NS);
-  });
-
-  afterEach(async () => {
-    // Stop children left running by a failed test (by PID, via the namespace's own list).
-    for (const c of children.splice(0)) {
-      if (c.process.exitCode === null && c.process.signalCode === null) c.process.kill('SIGKILL');
-    }
-  });
-
-  after(() => {
-    ns?.destroy();
-  });
+  const child = (options: object, env?: NodeJS.ProcessEnv): TunChild => suite.child(options, env);
 
   it('creates and configures the interface: address, peer, MTU, txqueuelen, IPv6 off, up', async () => {
     const c = child({ name: 'tcfg0', address: '10.91.0.1', peer: '10.91.0.2', mtu: 1400, txQueueLen: 777 });
     const open = await c.next('open');
     expect(open).to.include({ name: 'tcfg0', mtu: 1400 });
-    expect(ns!.read('/sys/class/net/tcfg0/mtu')).to.equal('1400');
-    expect(ns!.read('/sys/class/net/tcfg0/tx_queue_len')).to.equal('777');
-    expect(ns!.read('/proc/sys/net/ipv6/conf/tcfg0/disable_ipv6')).to.equal('1');
-    const flags = Number(ns!.read('/sys/class/net/tcfg0/flags'));
+    expect(suite.ns().read('/sys/class/net/tcfg0/mtu')).to.equal('1400');
+    expect(suite.ns().read('/sys/class/net/tcfg0/tx_queue_len')).to.equal('777');
+    expect(suite.ns().read('/proc/sys/net/ipv6/conf/tcfg0/disable_ipv6')).to.equal('1');
+    const flags = Number(suite.ns().read('/sys/class/net/tcfg0/flags'));
     expect(flags & 0x1, 'IFF_UP').to.equal(1);
     expect(flags & 0x10, 'IFF_POINTOPOINT').to.equal(0x10);
-    const addr = ns!.run(['ip', '-4', '-o', 'addr', 'show', 'dev', 'tcfg0']);
+    const addr = suite.ns().run(['ip', '-4', '-o', 'addr', 'show', 'dev', 'tcfg0']);
     expect(addr).to.contain('inet 10.91.0.1 peer 10.91.0.2/32');
     c.command({ cmd: 'close' });
     await c.next('closed');
@@ -65,7 +38,7 @@ describe('TunDevice in a network namespace', function () {
     const c = child({ name: 'tpat%d', address: '10.92.0.1', prefixLength: 28 });
     const open = await c.next('open');
     expect(open.name).to.equal('tpat0');
-    const addr = ns!.run(['ip', '-4', '-o', 'addr', 'show', 'dev', 'tpat0']);
+    const addr = suite.ns().run(['ip', '-4', '-o', 'addr', 'show', 'dev', 'tpat0']);
     expect(addr).to.contain('inet 10.92.0.1/28');
     c.command({ cmd: 'close' });
     await c.next('closed');
@@ -74,8 +47,8 @@ describe('TunDevice in a network namespace', function () {
   it('leaves the interface down and IPv6 alone when asked', async () => {
     const c = child({ name: 'tdown0', address: '10.93.0.1', up: false, disableIpv6: false });
     await c.next('open');
-    expect(Number(ns!.read('/sys/class/net/tdown0/flags')) & 0x1).to.equal(0);
-    expect(ns!.read('/proc/sys/net/ipv6/conf/tdown0/disable_ipv6')).to.equal('0');
+    expect(Number(suite.ns().read('/sys/class/net/tdown0/flags')) & 0x1).to.equal(0);
+    expect(suite.ns().read('/proc/sys/net/ipv6/conf/tdown0/disable_ipv6')).to.equal('0');
     // Writing to a down TUN fails with EIO: counted as a drop, not thrown.
     c.command({ cmd: 'send', hex: Buffer.from(icmpEchoRequest('10.93.0.2', '10.93.0.1', 1, 1, new Uint8Array(8))).toString('hex') });
     const sent = await c.next('sent');
@@ -89,7 +62,7 @@ describe('TunDevice in a network namespace', function () {
     await c.next('open');
     c.command({ cmd: 'start' });
     await c.next('started');
-    await ns!.node(UDP_SEND_SCRIPT, ['10.94.0.2', '4000', '1', 'hello-tun']);
+    await suite.ns().node(UDP_SEND_SCRIPT, ['10.94.0.2', '4000', '1', 'hello-tun']);
     const [packet] = await c.packets(1);
     const ip = readIpv4(packet!);
     expect(ip).to.include({ version: 4, protocol: 17, src: '10.94.0.1', dst: '10.94.0.2' });
@@ -129,7 +102,7 @@ describe('TunDevice in a network namespace', function () {
   it('writes a UDP datagram a kernel socket receives', async () => {
     const c = child({ name: 'ttx0', address: '10.96.0.1', peer: '10.96.0.2' });
     await c.next('open');
-    const listener = ns!.spawn([process.execPath, '-e', UDP_RECV_SCRIPT, '--', '10.96.0.1', '5555']);
+    const listener = suite.ns().spawn([process.execPath, '-e', UDP_RECV_SCRIPT, '--', '10.96.0.1', '5555']);
     const lines = createInterface({ input: listener.stdout! });
     const received = new Promise<string>((resolve, reject) => {
       lines.on('line', (line) => {
@@ -157,7 +130,7 @@ describe('TunDevice in a network namespace', function () {
     const c = child({ name: 'tflood0', address: '10.97.0.1', peer: '10.97.0.2', txQueueLen: 5000, readBatch: 64 });
     await c.next('open');
     // Queue the burst before reading starts, so the drain sees a full queue at once.
-    await ns!.node(UDP_SEND_SCRIPT, ['10.97.0.2', '4000', String(count), 'x'.repeat(100)]);
+    await suite.ns().node(UDP_SEND_SCRIPT, ['10.97.0.2', '4000', String(count), 'x'.repeat(100)]);
     c.command({ cmd: 'start', quiet: true });
     await c.next('started');
     let stats: Record<string, unknown> = {};
@@ -176,7 +149,7 @@ describe('TunDevice in a network namespace', function () {
     }
     expect(stats.rxPackets).to.equal(count);
     expect(stats.rxBatches as number).to.be.at.least(Math.ceil(count / 64)).and.below(count);
-    expect(ns!.read('/sys/class/net/tflood0/statistics/tx_dropped')).to.equal('0');
+    expect(suite.ns().read('/sys/class/net/tflood0/statistics/tx_dropped')).to.equal('0');
     c.command({ cmd: 'close' });
     await c.next('closed');
   });
@@ -190,10 +163,10 @@ describe('TunDevice in a network namespace', function () {
       await c.next('open');
       c.command({ cmd: 'start' });
       await c.next('started');
-      await ns!.node(UDP_PACED_SCRIPT, [`10.${third}.0.2`, '4000', '5', String(gapMs)]);
+      await suite.ns().node(UDP_PACED_SCRIPT, [`10.${third}.0.2`, '4000', '5', String(gapMs)]);
       await c.packets(5);
       await new Promise((r) => setTimeout(r, 600));
-      await ns!.node(UDP_SEND_SCRIPT, [`10.${third}.0.2`, '4000', '1', 'late']);
+      await suite.ns().node(UDP_SEND_SCRIPT, [`10.${third}.0.2`, '4000', '1', 'late']);
       await c.packets(1);
       c.command({ cmd: 'stats' });
       const e = await c.next('stats');
@@ -226,28 +199,28 @@ describe('TunDevice in a network namespace', function () {
   });
 
   it('attaches to an existing persistent TUN device', async () => {
-    ns!.run(['ip', 'tuntap', 'add', 'dev', 'tpers0', 'mode', 'tun']);
+    suite.ns().run(['ip', 'tuntap', 'add', 'dev', 'tpers0', 'mode', 'tun']);
     const c = child({ name: 'tpers0', address: '10.99.0.1', peer: '10.99.0.2', mtu: 1280 });
     expect(await c.next('open')).to.include({ name: 'tpers0' });
-    expect(ns!.read('/sys/class/net/tpers0/mtu')).to.equal('1280');
+    expect(suite.ns().read('/sys/class/net/tpers0/mtu')).to.equal('1280');
     c.command({ cmd: 'start' });
     await c.next('started');
-    await ns!.node(UDP_SEND_SCRIPT, ['10.99.0.2', '4000', '1', 'persist']);
+    await suite.ns().node(UDP_SEND_SCRIPT, ['10.99.0.2', '4000', '1', 'persist']);
     const [packet] = await c.packets(1);
     expect(readIpv4(packet!).dst).to.equal('10.99.0.2');
     c.command({ cmd: 'close' });
     await c.next('closed');
     // Persistent: it outlives our fd.
-    expect(ns!.read('/sys/class/net/tpers0/mtu')).to.equal('1280');
-    ns!.run(['ip', 'tuntap', 'del', 'dev', 'tpers0', 'mode', 'tun']);
+    expect(suite.ns().read('/sys/class/net/tpers0/mtu')).to.equal('1280');
+    suite.ns().run(['ip', 'tuntap', 'del', 'dev', 'tpers0', 'mode', 'tun']);
   });
 
   it('fails with ERR_TUN_CONFIG when the name belongs to a TAP device', async () => {
-    ns!.run(['ip', 'tuntap', 'add', 'dev', 'ttap0', 'mode', 'tap']);
+    suite.ns().run(['ip', 'tuntap', 'add', 'dev', 'ttap0', 'mode', 'tap']);
     const c = child({ name: 'ttap0' });
     const error = await c.next('error');
     expect(error).to.include({ code: 'ERR_TUN_CONFIG', errno: 'EINVAL', syscall: 'ioctl(TUNSETIFF)' });
-    ns!.run(['ip', 'tuntap', 'del', 'dev', 'ttap0', 'mode', 'tap']);
+    suite.ns().run(['ip', 'tuntap', 'del', 'dev', 'ttap0', 'mode', 'tap']);
   });
 
   it("emits 'error' (ERR_TUN_IO) when the interface is deleted under it, and still closes", async () => {
@@ -255,7 +228,7 @@ describe('TunDevice in a network namespace', function () {
     await c.next('open');
     c.command({ cmd: 'start' });
     await c.next('started');
-    ns!.run(['ip', 'link', 'del', 'tgone0']);
+    suite.ns().run(['ip', 'link', 'del', 'tgone0']);
     const error = await c.next('device-error');
     expect(error).to.include({ code: 'ERR_TUN_IO', errno: 'EBADFD', syscall: 'read' });
     c.command({ cmd: 'close' });
@@ -282,7 +255,7 @@ describe('TunDevice in a network namespace', function () {
     expect(closed.send, 'send after close is a counted drop, not a throw').to.equal(undefined);
     expect(await c.exited(5_000), 'child exits within 5 s after close()').to.equal(0);
     // The non-persistent device went away with the fd.
-    expect(ns!.run(['ip', '-o', 'link', 'show'])).not.to.contain('tclose0');
+    expect(suite.ns().run(['ip', '-o', 'link', 'show'])).not.to.contain('tclose0');
   });
 
   it('process.exit() without close() returns promptly while the reader is started', async () => {

@@ -5,7 +5,7 @@
  * skipped loudly without it, and a failure when env CI is set.
  */
 import { expect } from 'chai';
-import { Netns, netnsUnavailable, TunChild, UDP_SEND_SCRIPT } from './__tests__/netns.js';
+import { TunChild, UDP_SEND_SCRIPT, useTunSuite } from './__tests__/netns.js';
 import {
   addressBytes, icmpEchoRequest, pseudoHeaderSum, readIpv4, readTcp, tcp, TcpFlags, transportChecksumOk,
 } from './__tests__/packets.js';
@@ -16,35 +16,9 @@ const IFF_VNET_HDR = 0x4000;
 
 describe('TunDevice offloads and transmit queue in a network namespace', function () {
   this.timeout(30_000);
-  let ns: Netns | undefined;
-  const children: TunChild[] = [];
+  const suite = useTunSuite(NS, 'TUN offload tests');
 
-  function child(options: object): TunChild {
-    const c = new TunChild(ns!, options);
-    children.push(c);
-    return c;
-  }
-
-  before(function () {
-    const reason = netnsUnavailable(`${NS}-probe`);
-    if (reason !== undefined) {
-      const banner = `\n${'!'.repeat(72)}\n!! SKIPPED: needs CAP_NET_ADMIN (${reason}): TUN offload tests did not run\n${'!'.repeat(72)}\n`;
-      console.error(banner);
-      if (process.env.CI) throw new Error(`TUN tests must run in CI but cannot: ${reason}`);
-      this.skip();
-    }
-    ns = new Netns(NS);
-  });
-
-  afterEach(() => {
-    for (const c of children.splice(0)) {
-      if (c.process.exitCode === null && c.process.signalCode === null) c.process.kill('SIGKILL');
-    }
-  });
-
-  after(() => {
-    ns?.destroy();
-  });
+  const child = (options: object, env?: NodeJS.ProcessEnv): TunChild => suite.child(options, env);
 
   /**
    * Runs a kernel TCP sender of `total` bytes to `peer:port` through a device whose child
@@ -53,7 +27,7 @@ describe('TunDevice offloads and transmit queue in a network namespace', functio
   async function bulk(c: TunChild, peer: string, port: number, total: number) {
     c.command({ cmd: 'start', sink: { mss: 1460 } });
     await c.next('started');
-    const out = await ns!.node(TCP_SEND_SCRIPT, [peer, String(port), String(total)], 20_000);
+    const out = await suite.ns().node(TCP_SEND_SCRIPT, [peer, String(port), String(total)], 20_000);
     expect(JSON.parse(out)).to.deep.equal({ sent: total });
     c.command({ cmd: 'sink' });
     const sink = await c.next('sink');
@@ -67,7 +41,7 @@ describe('TunDevice offloads and transmit queue in a network namespace', functio
   it('takes TCP super-segments larger than the MTU and completes their checksums', async () => {
     const c = child({ name: 'toff0', address: '10.110.0.1', peer: '10.110.0.2', offload: true });
     expect(await c.next('open')).to.include({ name: 'toff0', offload: true });
-    expect(Number(ns!.read('/sys/class/net/toff0/tun_flags')) & IFF_VNET_HDR, 'IFF_VNET_HDR').to.equal(IFF_VNET_HDR);
+    expect(Number(suite.ns().read('/sys/class/net/toff0/tun_flags')) & IFF_VNET_HDR, 'IFF_VNET_HDR').to.equal(IFF_VNET_HDR);
     const total = 4 << 20;
     const { packets, sink, stats, flags } = await bulk(c, '10.110.0.2', 7000, total);
     expect(sink).to.include({ bytes: total, outOfOrder: 0, finished: 1 });
@@ -125,7 +99,7 @@ describe('TunDevice offloads and transmit queue in a network namespace', functio
     const c = child({ name: 'toffa', address: '10.117.0.1', peer: '10.117.0.2', offload: 'auto' });
     const open = await c.next('open');
     expect(open).to.deep.include({ name: 'toffa', offload: true, offloadStatus: { state: 'on' }, tso: { maxPacket: 65535 } });
-    expect(Number(ns!.read('/sys/class/net/toffa/tun_flags')) & IFF_VNET_HDR, 'IFF_VNET_HDR').to.equal(IFF_VNET_HDR);
+    expect(Number(suite.ns().read('/sys/class/net/toffa/tun_flags')) & IFF_VNET_HDR, 'IFF_VNET_HDR').to.equal(IFF_VNET_HDR);
     c.command({ cmd: 'close' });
     await c.next('closed');
   });
@@ -135,7 +109,7 @@ describe('TunDevice offloads and transmit queue in a network namespace', functio
     await c.next('open');
     c.command({ cmd: 'start' });
     await c.next('started');
-    await ns!.node(UDP_SEND_SCRIPT, ['10.111.0.2', '4000', '3', 'partial-udp']);
+    await suite.ns().node(UDP_SEND_SCRIPT, ['10.111.0.2', '4000', '3', 'partial-udp']);
     const packets = await c.packets(3);
     for (const [i, p] of packets.entries()) {
       const ip = readIpv4(p);
@@ -233,7 +207,7 @@ describe('TunDevice offloads and transmit queue in a network namespace', functio
   });
 
   it('without offload, gets only MTU-sized packets with full checksums, even from a device that had offloads', async () => {
-    ns!.run(['ip', 'tuntap', 'add', 'dev', 'toffp0', 'mode', 'tun']);
+    suite.ns().run(['ip', 'tuntap', 'add', 'dev', 'toffp0', 'mode', 'tun']);
     const first = child({ name: 'toffp0', address: '10.113.0.1', peer: '10.113.0.2', offload: true });
     await first.next('open');
     const before = await bulk(first, '10.113.0.2', 7001, 1 << 20);
@@ -243,7 +217,7 @@ describe('TunDevice offloads and transmit queue in a network namespace', functio
 
     const second = child({ name: 'toffp0', address: '10.113.0.1', peer: '10.113.0.2' });
     expect(await second.next('open')).to.include({ offload: false });
-    expect(Number(ns!.read('/sys/class/net/toffp0/tun_flags')) & IFF_VNET_HDR).to.equal(0);
+    expect(Number(suite.ns().read('/sys/class/net/toffp0/tun_flags')) & IFF_VNET_HDR).to.equal(0);
     const { packets, sink, stats, flags } = await bulk(second, '10.113.0.2', 7002, 1 << 20);
     expect(sink).to.include({ bytes: 1 << 20, outOfOrder: 0 });
     expect(Math.max(...packets.map((p) => p.length))).to.equal(1500);
@@ -253,13 +227,13 @@ describe('TunDevice offloads and transmit queue in a network namespace', functio
     expect(flags).to.deep.equal({ trusted: 0, badArrays: 0 });
     second.command({ cmd: 'close' });
     await second.next('closed');
-    ns!.run(['ip', 'tuntap', 'del', 'dev', 'toffp0', 'mode', 'tun']);
+    suite.ns().run(['ip', 'tuntap', 'del', 'dev', 'toffp0', 'mode', 'tun']);
   });
 
   it('sets a transmit queue of 10000 by default', async () => {
     const c = child({ name: 'tqlen0', address: '10.114.0.1', peer: '10.114.0.2' });
     await c.next('open');
-    expect(ns!.read('/sys/class/net/tqlen0/tx_queue_len')).to.equal('10000');
+    expect(suite.ns().read('/sys/class/net/tqlen0/tx_queue_len')).to.equal('10000');
     c.command({ cmd: 'txdropped' });
     expect(await c.next('txdropped')).to.include({ value: 0 });
     c.command({ cmd: 'close' });
@@ -270,10 +244,10 @@ describe('TunDevice offloads and transmit queue in a network namespace', functio
     const c = child({ name: 'tqlen1', address: '10.115.0.1', peer: '10.115.0.2', txQueueLen: 100 });
     await c.next('open');
     // Not reading yet: 300 datagrams meet a queue of 100.
-    await ns!.node(UDP_SEND_SCRIPT, ['10.115.0.2', '4000', '300', 'overflow']);
+    await suite.ns().node(UDP_SEND_SCRIPT, ['10.115.0.2', '4000', '300', 'overflow']);
     c.command({ cmd: 'txdropped' });
     const dropped = (await c.next('txdropped')).value as number;
-    expect(dropped).to.equal(Number(ns!.read('/sys/class/net/tqlen1/statistics/tx_dropped')));
+    expect(dropped).to.equal(Number(suite.ns().read('/sys/class/net/tqlen1/statistics/tx_dropped')));
     expect(dropped).to.equal(200);
     c.command({ cmd: 'start', quiet: true });
     await c.next('started');

@@ -4,49 +4,26 @@
  * device runs in a child that drops to `nobody` before opening (tun-child.ts).
  */
 import { expect } from 'chai';
-import { Netns, netnsUnavailable, TunChild } from './__tests__/netns.js';
+import { TunChild, useTunSuite } from './__tests__/netns.js';
 
 const NS = `tcptun-tunpriv-${process.pid}`;
 const AS_NOBODY = { ...process.env, TUN_CHILD_DROP_PRIVILEGES: '1' };
 
 describe('openTun without privilege (least privilege)', function () {
   this.timeout(30_000);
-  let ns: Netns | undefined;
-  const children: TunChild[] = [];
+  const suite = useTunSuite(NS, 'least-privilege TUN tests');
 
-  function child(options: object): TunChild {
-    const c = new TunChild(ns!, options, AS_NOBODY);
-    children.push(c);
-    return c;
-  }
+  const child = (options: object, env?: NodeJS.ProcessEnv): TunChild => suite.child(options, env ?? AS_NOBODY);
 
   /** As root in the namespace: a persistent TUN owned by nobody, configured as `ip` would. */
   function prepare(name: string, setup: { address?: string; peer?: string; mtu?: number; up?: boolean } = {}): void {
-    ns!.run(['ip', 'tuntap', 'add', 'dev', name, 'mode', 'tun', 'user', 'nobody']);
-    if (setup.mtu !== undefined) ns!.run(['ip', 'link', 'set', 'dev', name, 'mtu', String(setup.mtu)]);
+    suite.ns().run(['ip', 'tuntap', 'add', 'dev', name, 'mode', 'tun', 'user', 'nobody']);
+    if (setup.mtu !== undefined) suite.ns().run(['ip', 'link', 'set', 'dev', name, 'mtu', String(setup.mtu)]);
     if (setup.address !== undefined) {
-      ns!.run(['ip', 'addr', 'add', setup.address, ...(setup.peer === undefined ? [] : ['peer', setup.peer]), 'dev', name]);
+      suite.ns().run(['ip', 'addr', 'add', setup.address, ...(setup.peer === undefined ? [] : ['peer', setup.peer]), 'dev', name]);
     }
-    if (setup.up === true) ns!.run(['ip', 'link', 'set', 'dev', name, 'up']);
+    if (setup.up === true) suite.ns().run(['ip', 'link', 'set', 'dev', name, 'up']);
   }
-
-  before(function () {
-    const reason = netnsUnavailable(`${NS}-probe`);
-    if (reason !== undefined) {
-      console.error(`\n!! SKIPPED: needs root to prepare devices (${reason}): least-privilege TUN tests did not run\n`);
-      if (process.env.CI) throw new Error(`TUN tests must run in CI but cannot: ${reason}`);
-      this.skip();
-    }
-    ns = new Netns(NS);
-  });
-
-  afterEach(() => {
-    for (const c of children.splice(0)) {
-      if (c.process.exitCode === null && c.process.signalCode === null) c.process.kill('SIGKILL');
-    }
-  });
-
-  after(() => ns?.destroy());
 
   it('configure: false attaches to a device made for the user, reads its MTU and state, touches nothing', async () => {
     prepare('tlpa0', { mtu: 1400, address: '10.110.0.1', peer: '10.110.0.2', up: true });
@@ -54,12 +31,12 @@ describe('openTun without privilege (least privilege)', function () {
     const open = await c.next('open');
     expect(open).to.include({ name: 'tlpa0', mtu: 1400 });
     expect(open.configuration).to.deep.equal({ configured: false, changed: [], skipped: [], up: true });
-    expect(ns!.read('/sys/class/net/tlpa0/tx_queue_len'), 'txqueuelen untouched').to.equal('500');
-    expect(ns!.run(['ip', '-4', '-o', 'addr', 'show', 'dev', 'tlpa0'])).to.contain('inet 10.110.0.1 peer 10.110.0.2/32');
+    expect(suite.ns().read('/sys/class/net/tlpa0/tx_queue_len'), 'txqueuelen untouched').to.equal('500');
+    expect(suite.ns().run(['ip', '-4', '-o', 'addr', 'show', 'dev', 'tlpa0'])).to.contain('inet 10.110.0.1 peer 10.110.0.2/32');
     // It moves packets: the kernel's ping to the peer arrives.
     c.command({ cmd: 'start' });
     await c.next('started');
-    ns!.spawn(['ping', '-c', '3', '-i', '0.2', '-W', '1', '10.110.0.2']);
+    suite.ns().spawn(['ping', '-c', '3', '-i', '0.2', '-W', '1', '10.110.0.2']);
     // IPv6 is as root left it (on), so router solicitations may come first: look for the ping.
     let icmp = false;
     for (let i = 0; i < 10 && !icmp; i++) icmp = (await c.packets(1)).some((p) => p[0]! >> 4 === 4 && p[9] === 1);
@@ -105,6 +82,6 @@ describe('openTun without privilege (least privilege)', function () {
     const error = await c.next('error');
     expect(error.code).to.equal('ERR_TUN_PERMISSION');
     expect(String(error.message)).to.contain('ip tuntap add dev tlpd0 mode tun user nobody');
-    expect(ns!.run(['ip', '-o', 'link', 'show'])).not.to.contain('tlpd0');
+    expect(suite.ns().run(['ip', '-o', 'link', 'show'])).not.to.contain('tlpd0');
   });
 });

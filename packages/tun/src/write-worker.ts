@@ -33,6 +33,7 @@
  */
 import { writeSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
+import type { TunStats } from './device.js';
 import { invalidArg } from './errors.js';
 import { VNET_HEADER_SIZE, writeTcpOffloadHeader } from './vnet.js';
 
@@ -164,14 +165,12 @@ export interface TunWriterOptions {
   readonly onFailure?: (error: Error) => void;
 }
 
-/** Counters of a {@link TunWriter}: what the worker wrote, as the device's inline counters. */
-export interface TunWriterStats {
-  readonly txPackets: number;
-  readonly txBytes: number;
-  readonly txDropped: number;
-  readonly txSuperSegments: number;
-  readonly txSegments: number;
-  readonly txChecksumsOffloaded: number;
+/**
+ * Counters of a {@link TunWriter}: what the worker wrote, in the device's own transmit counters
+ * (the device adds them to its inline ones), and the ring's.
+ */
+export interface TunWriterStats
+  extends Pick<TunStats, 'txPackets' | 'txBytes' | 'txDropped' | 'txSuperSegments' | 'txSegments' | 'txChecksumsOffloaded'> {
   /** Packets handed to the worker. */
   readonly txQueued: number;
   /** Times the main thread woke the sleeping worker (one futex wake each). */

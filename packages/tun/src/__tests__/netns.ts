@@ -259,3 +259,49 @@ s.on('message', (msg) => {
 });
 s.bind(Number(port), address, () => process.stdout.write('ready\\n'));
 `;
+
+/** The namespace and child processes of one TUN test suite (see {@link useTunSuite}). */
+export interface TunSuite {
+  /** The suite's namespace (made before its first test). */
+  readonly ns: () => Netns;
+  /** Starts a TUN child in the namespace; it is killed after the test if still running. */
+  child(options: object, env?: NodeJS.ProcessEnv): TunChild;
+}
+
+/**
+ * Registers the mocha hooks every TUN suite needs, inside its `describe`: the namespace `name` is
+ * made before the suite (where it cannot be, the suite is skipped with a loud banner naming
+ * `what`, and fails under CI, where these tests must run); children a test leaves running are
+ * stopped by PID after it; the namespace is deleted after the suite.
+ */
+export function useTunSuite(name: string, what: string): TunSuite {
+  let ns: Netns | undefined;
+  const children: TunChild[] = [];
+  before(function () {
+    const reason = netnsUnavailable(`${name}-probe`);
+    if (reason !== undefined) {
+      console.error(`\n${'!'.repeat(72)}\n!! SKIPPED: needs CAP_NET_ADMIN (${reason}): ${what} did not run\n${'!'.repeat(72)}\n`);
+      if (process.env.CI) throw new Error(`TUN tests must run in CI but cannot: ${reason}`);
+      this.skip();
+    }
+    ns = new Netns(name);
+  });
+  afterEach(() => {
+    for (const c of children.splice(0)) {
+      if (c.process.exitCode === null && c.process.signalCode === null) c.process.kill('SIGKILL');
+    }
+  });
+  after(() => ns?.destroy());
+  const current = (): Netns => {
+    if (ns === undefined) throw new Error('the TUN suite has no namespace (before() did not run)');
+    return ns;
+  };
+  return {
+    ns: current,
+    child(options, env) {
+      const c = new TunChild(current(), options, env);
+      children.push(c);
+      return c;
+    },
+  };
+}
