@@ -4,11 +4,11 @@
 // a system-wide-free `perf record -p` of the process (`--perf-basic-prof` names the JIT frames)
 // for the split between our user space, V8/Node's C++ and the kernel inside system calls.
 // Runs in a namespace made here and deleted at the end. Needs root.
-//   node bench/profile.mjs conn|discard|source|rr|fair|http1m|small [--no-offload]
-// Env: COUNT (conn connections, rr round trips), SIZE (stream bytes), SECONDS (wrk), KEEP=1 keeps
+//   node bench/profile.mjs conn|discard|source|rr|fair|http1m|http1m-ab|small [--no-offload]
+// Env: COUNT (conn connections, rr round trips, http1m-ab requests), SIZE (stream bytes), SECONDS (wrk), KEEP=1 keeps
 // the profile directory (printed), PERF_HZ=999 perf's sampling rate, FAMILY=6 profiles the bench's IPv6 twin (apps/echo on an
 // IPv6-only TUN with the addresses and sysctls of bench/lib/family.mjs; IPv4 otherwise). Prints
-// the TUN's packet counts too, for CPU time per packet.
+// the TUN's packet counts too, for CPU time per packet. PROFILERS=0 runs without either profiler.
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -22,10 +22,12 @@ const ECHO = `${root}apps/echo/dist/main.js`;
 const [workload = 'conn', ...flags] = process.argv.slice(2);
 const env = process.env;
 const num = (k, d) => (env[k] ? Number(env[k]) : d);
-const COUNT = num('COUNT', workload === 'rr' ? 20000 : 2000);
+const COUNT = num('COUNT', workload === 'rr' ? 20000 : workload === 'http1m-ab' ? 3000 : 2000);
 const SIZE = num('SIZE', 256 << 20);
 const SECONDS = num('SECONDS', 5);
 const PERF_HZ = num('PERF_HZ', 999);
+/** PROFILERS=0: no V8 profile and no perf, for timings and CPU counts undisturbed by them. */
+const PROFILERS = env.PROFILERS !== '0';
 const NS = `tcptun-prof-${process.pid}`;
 const FAMILY = env.FAMILY === '6' ? 6 : 4;
 const HOST = FAMILY === 6 ? V6.stack : '10.0.0.2';
@@ -79,6 +81,8 @@ const CLIENT = {
   fair: ['python3', [KBENCH, 'fair', HOST, 19, 8, SECONDS]],
   http1m: ['wrk', ['-t2', '-c100', `-d${SECONDS}s`, '--timeout', '2s', `http://${urlHost(HOST)}/bytes/1048576`]],
   small: ['wrk', ['-t2', '-c100', `-d${SECONDS}s`, '--timeout', '2s', `http://${urlHost(HOST)}/bytes/128`]],
+  // The bench's http1m-ab row (a new connection per 1 MiB request, 10 at a time), COUNT requests.
+  'http1m-ab': ['ab', ['-q', '-s', '10', '-c10', `-n${num('COUNT', 3000)}`, `http://${urlHost(HOST)}/bytes/1048576`]],
 };
 
 /** User and system CPU time of process `pid` so far, in ms (/proc/PID/stat fields 14 and 15, in clock ticks of 10 ms). */
@@ -86,6 +90,14 @@ function cpuMs(pid) {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
   const tick = 1000 / Number(sh('getconf', ['CLK_TCK']).trim());
   return { user: Number(fields[11]) * tick, system: Number(fields[12]) * tick };
+}
+
+/** Busy and total CPU time of the whole machine so far, in clock ticks (/proc/stat's first line). */
+function machineTicks() {
+  const [, ...f] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).map(Number);
+  const idle = f[3] + f[4];
+  const total = f.reduce((a, b) => a + b, 0);
+  return { busy: total - idle, total };
 }
 
 /** Category of a CPU-profile node: where its self time is spent. */
@@ -200,26 +212,29 @@ async function main() {
   sh('ip', ['netns', 'exec', NS, 'ip', 'link', 'set', 'lo', 'up']);
   sh('ip', ['netns', 'exec', NS, 'sysctl', '-qw', 'net.ipv4.ip_local_port_range=1024 65535']);
   if (FAMILY === 6) sh('ip', ['netns', 'exec', NS, 'sysctl', '-qw', ...IPV6_NAMESPACE_SYSCTLS]);
-  const app = spawnIn('node', ['--cpu-prof', `--cpu-prof-dir=${dir}`, '--perf-basic-prof', ECHO, '--services', 'echo,discard,source,http', ...echoAddressFlags({ family: FAMILY }), ...flags]);
+  const app = spawnIn('node', [...(PROFILERS ? ['--cpu-prof', `--cpu-prof-dir=${dir}`, '--perf-basic-prof'] : []), ECHO, '--services', 'echo,discard,source,http', ...echoAddressFlags({ family: FAMILY }), ...flags]);
   for (let i = 0; i < 100 && !app.out.includes('listening on'); i++) await sleep(100);
   if (!app.out.includes('listening on')) throw new Error('apps/echo did not start');
   let perf;
   try {
+    if (!PROFILERS) throw new Error('PROFILERS=0');
     sh('sh', ['-c', 'command -v perf']);
     perf = spawn('perf', ['record', '-F', String(PERF_HZ), '-g', '-p', String(app.pid), '-o', join(dir, 'perf.data')], { stdio: 'ignore' });
     procs.add(perf);
     await sleep(300);
   } catch {
-    console.error('profile: perf not installed: only the V8 profile');
+    if (PROFILERS) console.error('profile: perf not installed: only the V8 profile');
   }
   const [cmd, args] = CLIENT[workload];
   const cpu0 = cpuMs(app.pid);
+  const machine0 = machineTicks();
   let tunPackets = 0;
   const started = performance.now();
   const client = spawnIn(cmd, args.map(String));
   await exited(client, 300000);
   const seconds = (performance.now() - started) / 1000;
   const cpu1 = cpuMs(app.pid);
+  const machine1 = machineTicks();
   console.log(`${workload} ${flags.join(' ')} IPv${FAMILY}: ${seconds.toFixed(2)} s\n${client.out.trim().split('\n').slice(-12).join('\n')}`);
   // The TUN's own counters (the kernel's side: its RX is what we wrote, its TX what we read).
   try {
@@ -231,6 +246,12 @@ async function main() {
     const packets = rx.packets + tx.packets;
     tunPackets = packets;
     console.log(`server CPU during the run: ${user} ms user + ${system} ms system; ${((1000 * (user + system)) / packets).toFixed(2)} µs per packet (${((1000 * system) / packets).toFixed(2)} in the kernel), ${((1e6 * (user + system)) / Math.max(1, rx.bytes + tx.bytes)).toFixed(3)} ns per byte`);
+    // The whole machine's busy CPU (client, kernel, server, anything else) per octet carried: what
+    // bounds the rate when client and server share the cores.
+    const tick = 1000 / Number(sh('getconf', ['CLK_TCK']).trim());
+    const busyMs = (machine1.busy - machine0.busy) * tick;
+    const cores = (machine1.busy - machine0.busy) / Math.max(1, machine1.total - machine0.total);
+    console.log(`machine CPU during the run: ${busyMs.toFixed(0)} ms busy (${(cores * 100).toFixed(0)} % of all cores), ${((1e6 * busyMs) / Math.max(1, rx.bytes + tx.bytes)).toFixed(3)} ns per byte`);
   } catch (err) {
     console.error(`profile: no TUN counters: ${err.message.split('\n')[0]}`);
   }
@@ -242,7 +263,7 @@ async function main() {
   await exited(app, 10000);
   const profile = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
   if (profile) analyseCpuProfile(join(dir, profile));
-  else console.error('profile: no .cpuprofile written');
+  else if (PROFILERS) console.error('profile: no .cpuprofile written');
   if (perf) analysePerf(join(dir, 'perf.data'));
   if (perf && tunPackets) perfPerPacket(join(dir, 'perf.data'), tunPackets, app.pid);
   // --perf-basic-prof's symbol map, read by perf report above.

@@ -9,6 +9,7 @@
 // count and time. Needs root. Knobs (environment):
 //   REPS=3 ONLY=conn,rr,http1m  MTU=1500  SIZE=268435456 (stream bytes)  CONN=2000  RR=20000
 //   FAIR_N=8 FAIR_S=3  HTTP_S=5 (wrk seconds)  HTTP=0 (skip HTTP)  LWIP=0 (skip lwIP)
+//   HTTP_ROUNDS=1 (each HTTP row this many times per rep, twins paired in every round)
 //   NOOFFLOAD=0 (skip the --no-offload configuration)  IDLE=10000 (0 skips)  KOFFLOAD=off
 //   ANCHORS=/path/to/shared/anchors  OUT=bench/results  ECHO_FLAGS="--no-warm-up" (more apps/echo flags)
 //   FAMILY=4,6 (every workload over IPv4 and over IPv6 against IPv6 twins of tcp-tun and the
@@ -41,6 +42,10 @@ const RR = num('RR', 20000);
 const FAIR_N = num('FAIR_N', 8);
 const FAIR_S = num('FAIR_S', 3);
 const HTTP_S = num('HTTP_S', 5);
+// HTTP rows run HTTP_ROUNDS times per rep on the same servers, each round in the paired order of
+// its own (twins adjacent, the order alternating round by round): more IPv6/IPv4 pairs per rep,
+// each pair a few seconds apart, for rows whose single run is short or noisy (bench/lib/paired.mjs).
+const HTTP_ROUNDS = num('HTTP_ROUNDS', 1);
 const IDLE = num('IDLE', 10000);
 const TXQLEN = 10000; // packages/tun DEFAULT_TX_QUEUE_LEN, for lwIP's device too
 const ANCHORS = resolve(env.ANCHORS ?? `${root}../shared/anchors`);
@@ -397,15 +402,20 @@ async function main() {
     }
     if (!httpWhy) {
       for (const w of HWORKLOADS.filter((w) => wanted(w.name))) {
-        for (const s of order.filter((s) => s.http)) {
-          try {
-            if (!servers[s.id]) throw new Error('no server');
-            const r = await measureHttp(w, s, servers[s.id]);
-            results.http[w.name][s.id].push(r);
-            process.stderr.write(`  ${w.name} ${s.id} #${rep + 1}: ${fmt(r.reqPerS)} req/s, ${r.errors} errors, ${r.timeouts} timeouts, slowest ${fmt(r.slowestMs)} ms${r.rssKiB ? `, peak RSS ${fmt(r.rssKiB / 1024)} MiB` : ''}\n`);
-          } catch (err) {
-            results.http[w.name][s.id].push(undefined);
-            process.stderr.write(`  ${w.name} ${s.id} #${rep + 1}: FAILED: ${err.message}\n`);
+        // Round r of rep uses the paired order of index rep × HTTP_ROUNDS + r (the rep's own when
+        // HTTP_ROUNDS = 1): each twin pair's order alternates from round to round.
+        for (let round = 0; round < HTTP_ROUNDS; round++) {
+          const roundOrder = pairedOrder(STACKS, rep * HTTP_ROUNDS + round).flat();
+          for (const s of roundOrder.filter((s) => s.http)) {
+            try {
+              if (!servers[s.id]) throw new Error('no server');
+              const r = await measureHttp(w, s, servers[s.id]);
+              results.http[w.name][s.id].push(r);
+              process.stderr.write(`  ${w.name} ${s.id} #${rep + 1}${HTTP_ROUNDS > 1 ? `.${round + 1}` : ''}: ${fmt(r.reqPerS)} req/s, ${r.errors} errors, ${r.timeouts} timeouts, slowest ${fmt(r.slowestMs)} ms${r.rssKiB ? `, peak RSS ${fmt(r.rssKiB / 1024)} MiB` : ''}\n`);
+            } catch (err) {
+              results.http[w.name][s.id].push(undefined);
+              process.stderr.write(`  ${w.name} ${s.id} #${rep + 1}: FAILED: ${err.message}\n`);
+            }
           }
         }
       }
@@ -510,7 +520,7 @@ function report({ started, load, results, idle, lwipWhy, httpWhy, offloadSeen })
       body.push([w.name, ...ids.map((id) => `${fmt(med[id])} ${w.unit}`), notes.filter(Boolean).join('; ')]);
     }
     const conf = summarizeRatios(Array(REPS).fill(1)).confidence;
-    const v6Head = !twins.length ? '\nIPv6 (no IPv4 twins in this run, so no goal):\n' : `\nIPv6: medians of ${REPS} reps; goal (issue 13) judged on the MEDIAN PAIRED RATIO: in each rep every IPv6 stack ran right next to its IPv4 twin (order alternating between reps), ratio = IPv6 / IPv4 of that rep, ≥ 0.9× (≤ 1.1× for fair-spread); [min–max] of the ${REPS} ratios, which holds their median with ${(100 * conf).toFixed(1)} % confidence (sign test); ? = the interval straddles the line\n`;
+    const v6Head = !twins.length ? '\nIPv6 (no IPv4 twins in this run, so no goal):\n' : `\nIPv6: medians of ${REPS} reps; goal (issue 13) judged on the MEDIAN PAIRED RATIO: in each rep every IPv6 stack ran right next to its IPv4 twin (order alternating between reps), ratio = IPv6 / IPv4 of that rep, ≥ 0.9× (≤ 1.1× for fair-spread); [min–max] of the ${REPS} ratios, which holds their median with ${(100 * conf).toFixed(1)} % confidence (sign test); ? = the interval straddles the line${HTTP_ROUNDS > 1 ? `; HTTP rows: ${HTTP_ROUNDS} rounds a rep, so medians and ratios of ${REPS * HTTP_ROUNDS}` : ''}\n`;
     console.log(`${family === 4 ? '' : v6Head}${table(['workload', ...fam.map((s) => s.label), 'goal'], body)}`);
     const hfam = fam.filter((s) => s.http).map((s) => s.id);
     const hbody = [];
@@ -551,12 +561,12 @@ function report({ started, load, results, idle, lwipWhy, httpWhy, offloadSeen })
   const json = {
     date: when,
     machine: { cpus: cpus().length, kernel: release(), node: process.version, loadBefore: load, loadAfter: loadavg() },
-    settings: { REPS, MTU, SIZE, CONN, RR, FAIR_N, FAIR_S, HTTP_S, IDLE, FAMILY: FAMILIES.join(','), txqueuelen: TXQLEN, kernelOffloads: env.KOFFLOAD !== 'off' },
+    settings: { REPS, MTU, SIZE, CONN, RR, FAIR_N, FAIR_S, HTTP_S, HTTP_ROUNDS, IDLE, FAMILY: FAMILIES.join(','), txqueuelen: TXQLEN, kernelOffloads: env.KOFFLOAD !== 'off' },
     stacks: STACKS.map((s) => ({ id: s.id, label: s.label, family: s.family, ...(s.v4 ? { ipv4Twin: s.v4 } : {}) })),
     // Each IPv6 stack over its IPv4 twin, per workload: the per-rep ratios (NaN → null when a run
     // failed), their median, min, max, count and the min–max interval's confidence, and both
     // twins' raw per-rep figures (req/s for HTTP); `ipv4FirstInRep` says which twin ran first.
-    paired: { method: 'back-to-back twins, order alternating per rep; median and min-max of per-rep IPv6/IPv4 ratios', ipv4FirstInRep: twins.length ? Array.from({ length: REPS }, (_, rep) => pairedOrder(STACKS, rep).find((u) => u.length === 2)?.[0].family === 4) : [], ...paired },
+    paired: { method: `back-to-back twins, order alternating per rep${HTTP_ROUNDS > 1 ? ` (HTTP rows: per round, ${HTTP_ROUNDS} rounds a rep)` : ''}; median and min-max of per-rep IPv6/IPv4 ratios`, ipv4FirstInRep: twins.length ? Array.from({ length: REPS }, (_, rep) => pairedOrder(STACKS, rep).find((u) => u.length === 2)?.[0].family === 4) : [], ...paired },
     offload: offloadSeen,
     skipped: { lwip: lwipWhy, http: httpWhy },
     results: summary,
