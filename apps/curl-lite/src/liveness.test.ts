@@ -93,6 +93,15 @@ describe('curl-lite liveness flags', function () {
       server.net.createServer((socket) => web.emit('connection', socket)).listen(80);
     }
 
+    /** Waits until the server's http handler has counted a request; fails after `ms` rather than hanging. */
+    async function serverSawRequest(ms = 5000): Promise<void> {
+      const deadline = performance.now() + ms;
+      while (requests === 0) {
+        if (performance.now() > deadline) throw new Error(`the server saw no request within ${ms} ms`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    }
+
     afterEach(async () => {
       await client?.close();
       await server?.close();
@@ -116,7 +125,7 @@ describe('curl-lite liveness flags', function () {
       pair(200);
       const started = performance.now();
       const pending = transfer((o, cb) => client.net.createConnection(o, cb), { ...base, url: `http://${SERVER}/slow`, keepAliveMs: 200 }, { body: new PassThrough(), log: new PassThrough() });
-      while (requests === 0) await new Promise((r) => setTimeout(r, 20));
+      await serverSawRequest();
       cut();
       const error = await failure(pending);
       const took = performance.now() - started;
@@ -129,7 +138,7 @@ describe('curl-lite liveness flags', function () {
     it('--no-keepalive: the same download just waits (ended here by --max-time)', async () => {
       pair();
       const pending = transfer((o, cb) => client.net.createConnection(o, cb), { ...base, url: `http://${SERVER}/slow`, maxTimeMs: 1500 }, { body: new PassThrough(), log: new PassThrough() });
-      while (requests === 0) await new Promise((r) => setTimeout(r, 20));
+      await serverSawRequest();
       cut();
       const error = await failure(pending);
       expect(error.exitCode, 'only the max time ended it').to.equal(EXIT.OPERATION_TIMEDOUT);
