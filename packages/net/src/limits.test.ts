@@ -186,12 +186,13 @@ describe('Stack limits', () => {
     expect(stack.connections()[0]?.sendQueued).to.equal(2 * 10 * 1460);
     // Node counts a write in writableLength until its callback: the whole 1 MiB.
     expect(socket?.writableLength).to.equal(1 << 20);
-    // One ACK for the initial window: slow start grows cwnd by 2 segments (RFC 3465 §2.2, L = 2)
-    // to 12, and the limit follows at once: 2 × 12 segments.
+    // One ACK for the whole initial window: the initial slow start counts at most 8 segments of
+    // it (RFC 9406 §4.3, L = 8 without pacing), so cwnd is 18 segments, and the limit follows at
+    // once: 2 × 18 segments.
     await l.link.inject(tcpPacket({ ...SYN, control: 'none', seq: 1001, ack: (ours + 14_600) >>> 0, mss: undefined }));
     await sleep(5);
-    expect(stack.connections()[0]?.cwnd).to.equal(12 * 1460);
-    expect(stack.connections()[0]?.sendQueued).to.equal(2 * 12 * 1460);
+    expect(stack.connections()[0]?.cwnd).to.equal(18 * 1460);
+    expect(stack.connections()[0]?.sendQueued).to.equal(2 * 18 * 1460);
     expect(socket?.writableLength).to.equal(1 << 20);
   });
 

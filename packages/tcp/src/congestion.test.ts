@@ -11,14 +11,23 @@ describe('NewReno (RFC 5681, RFC 6582)', () => {
     expect(initialWindow(1460, true)).to.equal(1460);
   });
 
-  it('slow start grows by the octets acknowledged (at most 2·SMSS per ACK), only when cwnd-limited', () => {
+  it('slow start grows by the octets acknowledged (at most 8·SMSS per ACK in the initial one, RFC 9406 §4.3), only when cwnd-limited', () => {
     const cc = new NewReno(MSS, 10_000, 0);
     cc.onAck(1000, 1001, 9000, true);
     expect(cc.cwnd).to.equal(11_000);
-    cc.onAck(5000, 6001, 0, true);
-    expect(cc.cwnd).to.equal(13_000);
-    cc.onAck(1000, 7001, 0, false);
-    expect(cc.cwnd).to.equal(13_000);
+    cc.onAck(5000, 6001, 0, true); // a stretch ACK of 5 segments counts whole
+    expect(cc.cwnd).to.equal(16_000);
+    cc.onAck(25_000, 31_001, 0, true); // one of 25 (a GRO receiver acking a GSO train): capped at 8
+    expect(cc.cwnd).to.equal(24_000);
+    cc.onAck(1000, 32_001, 0, false);
+    expect(cc.cwnd).to.equal(24_000);
+  });
+
+  it('a slow start after an RTO counts at most 2·SMSS per ACK (RFC 3465: HyStart++ is over)', () => {
+    const cc = new NewReno(MSS, 10_000, 0);
+    cc.onRto(8000, 9000, true); // ssthresh 4000, cwnd 1000: slow start again, without HyStart++
+    cc.onAck(2500, 3500, 0, true);
+    expect(cc.cwnd).to.equal(3000);
   });
 
   it('congestion avoidance adds one SMSS per cwnd of acknowledged octets', () => {

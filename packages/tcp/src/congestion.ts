@@ -1,6 +1,7 @@
 /**
  * Congestion control behind one interface: NewReno (RFC 5681, RFC 6582) and CUBIC (RFC 9438),
- * both with HyStart++ (RFC 9406) in slow start and appropriate byte counting (RFC 3465). The
+ * both with HyStart++ (RFC 9406) in slow start and appropriate byte counting (RFC 3465, with
+ * RFC 9406's L = 8 in the initial slow start). The
  * connection detects events (new ACKs, duplicate ACKs, SACK/RACK losses, ECN echoes, timeouts)
  * and asks the controller for the congestion window; the controller owns cwnd, ssthresh and the
  * recovery point.
@@ -98,6 +99,8 @@ const HS_MIN_RTT_DIVISOR = 8;
 const HS_N_RTT_SAMPLE = 8;
 const HS_CSS_GROWTH_DIVISOR = 4;
 const HS_CSS_ROUNDS = 5;
+/** RFC 9406 §4.3: L, in SMSS, for a sender that does not pace (we do not). */
+const INITIAL_SLOW_START_L = 8;
 
 /**
  * HyStart++ (RFC 9406): leaves slow start when a round's minimum RTT rises by a clamped eighth
@@ -216,7 +219,14 @@ abstract class LossBased implements CongestionControl {
       return 'normal';
     }
     if (this.cwnd < this.ssthresh) {
-      // RFC 5681 §3.1 eq. 2 with RFC 3465 appropriate byte counting, L = 2·SMSS.
+      // RFC 5681 §3.1 eq. 2 with appropriate byte counting: cwnd += min(N, L·SMSS). In the
+      // initial slow start, which HyStart++ governs, L = 8 (RFC 9406 §4.2-4.3: what a sender
+      // without pacing SHOULD use): a receiver with GRO — the kernel behind a TUN, fed our GSO
+      // trains — acknowledges a whole super-packet (~25 segments) at once, and RFC 3465's L = 2
+      // then grew cwnd by 2 segments per such ACK, about linearly per round trip instead of
+      // doubling. Later slow starts (after a loss, an ECN echo or an RTO, when HyStart++ is over)
+      // keep RFC 3465's L = 2·SMSS.
+      const limit = this.hystart === null ? 2 * mss : INITIAL_SLOW_START_L * mss;
       let divisor = 1;
       if (this.hystart !== null && ctx !== undefined) {
         this.hystart ??= new HyStart();
@@ -229,7 +239,7 @@ abstract class LossBased implements CongestionControl {
           return 'normal';
         }
       }
-      this.cwnd += Math.min(ackedBytes, 2 * mss) / divisor;
+      this.cwnd += Math.min(ackedBytes, limit) / divisor;
     } else {
       this.avoid(ackedBytes, ctx);
     }
