@@ -1,13 +1,13 @@
 /**
- * The receive side of a {@link TunDevice}: everything from "the fd is readable" to "the receiver
- * was called". It owns the readiness source (the poll worker of readiness.ts, or a warm-up
- * pair's doorbell), the pooled read buffer, the drain loop, the virtio-net header of each read
- * (offload), busy polling and the receive counters. The device composes one and keeps the life
- * cycle: it validates `start()`, forwards `ref()`/`unref()`, stops it in `close()` and turns its
- * failures into `'error'` events.
+ * The receive side of a `TunDevice` (device.ts): everything from "the fd is readable" to "the
+ * receiver was called". It owns the readiness source (the poll worker of readiness.ts, or a
+ * warm-up pair's doorbell), the pooled read buffer, the drain loop, the virtio-net header of
+ * each read (offload), busy polling and the receive counters. The device composes one and
+ * keeps the life cycle: it validates `start()`, forwards `ref()`/`unref()`, stops it in
+ * `close()` and turns its failures into `'error'` events.
  *
  * Why a module of its own: the drain is the device's hottest loop and has its own state (the
- * buffer, the busy-polling clock, the pending drain, seven counters); kept apart from the
+ * buffer, the busy-polling clock, the pending drain, eight counters); kept apart from the
  * transmit side (transmit-path.ts) and the device's life cycle it can be read whole.
  *
  * The path (no FFI on it, ARCHITECTURE.md §4b): a worker blocked in poll(2) says "readable";

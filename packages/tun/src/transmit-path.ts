@@ -1,5 +1,5 @@
 /**
- * The transmit side of a {@link TunDevice}: `send()`, `sendTso()` and `flush()` behind the
+ * The transmit side of a `TunDevice` (device.ts): `send()`, `sendTso()` and `flush()` behind the
  * device's methods of those names. It owns the virtio-net scratch buffer (offload), the choice
  * between writing inline and handing the packet to the writer thread (write-worker.ts), the
  * write/writev path and the transmit counters. The device composes one and keeps the life
