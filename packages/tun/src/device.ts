@@ -2,33 +2,27 @@
  * `TunDevice`: a configured TUN interface that moves whole IP packets between the kernel and
  * the caller, and `openTun()` that makes one.
  *
- * Packet path (no FFI on it, ARCHITECTURE.md §4b):
- * - Receive: a worker blocked in poll(2) says "readable"; the main thread then reads the
- *   O_NONBLOCK fd with `fs.readSync` into one pooled buffer until EAGAIN, at most `readBatch`
- *   packets per event-loop turn (more continue on `setImmediate`, so a flood cannot starve the
- *   loop), and hands the first packet to the receiver at once and the rest of the burst as one
- *   batch. Then it re-arms the worker, or, with busy polling (option `busyPollUs`), first keeps
- *   reading once per event-loop turn until the fd has been quiet that long.
- * - Send: one `fs.writeSync` per packet (one write is exactly one packet; `writev` of two would
- *   lose the second). Failures are counted, never thrown.
- * - Offload (option `offload`): every read starts with a 10-byte virtio-net header (vnet.ts).
- *   The device strips it, completes a partial checksum in place (unless `completeChecksums` is
- *   false), and delivers the IP packet, which may be a TCP super-segment of up to 65535 bytes,
- *   with a "checksum trusted" flag when the header says `NEEDS_CSUM` or `DATA_VALID`.
- *   `send()` writes a zeroed header; `sendTso()` writes one asking the kernel to finish a
- *   partial TCP checksum and, for a TCP super-packet of up to 65535 bytes, to cut it into
- *   `segmentSize`-octet segments (GSO send):
- *   one write instead of one per segment, and the kernel's receive path runs once per write.
+ * This file keeps the device's public face and life cycle: the types it exports, option
+ * handling at construction, `start()`/`prepareReader()` validation, `ref()`/`unref()`,
+ * `close()` (stop reading, let the writer thread finish, then close the fd, in that order),
+ * `'error'` events and the `stats` snapshot. The packet paths are composed parts of their own,
+ * each with its buffers and counters:
+ * - receive-path.ts: the readiness source, the drain loop (`fs.readSync` until EAGAIN, at most
+ *   `readBatch` per turn, busy polling), the pooled read buffer and, with offload, the
+ *   virtio-net header of each read (checksum completion, the "checksum trusted" flag);
+ * - transmit-path.ts: `send()`, `sendTso()` and `flush()`: one write per packet, the
+ *   virtio-net header of each write, writev for large GSO packets, the writer thread's ring.
+ * No FFI is on either path (ARCHITECTURE.md §4b); ffi-rs only sets the device up (configure.ts).
  */
 import { EventEmitter } from 'node:events';
-import { closeSync, readFileSync, readSync, writeSync, writevSync } from 'node:fs';
+import { closeSync, readFileSync } from 'node:fs';
 import { attachTunWithFallback, configureInterface, readInterface, skippedWarning, type SkippedSetting, type TunOffloadStatus } from './configure.js';
 import type { TunIpv6Status } from './configure6.js';
-import { errnoName, invalidArg, TunError } from './errors.js';
+import { invalidArg, TunError } from './errors.js';
 import { resolveOptions, type ResolvedTunOptions, type TunOptions } from './options.js';
-import { ReadinessWatcher, type Readiness, type ReadinessHandlers } from './readiness.js';
-import { completeChecksum, LITTLE_ENDIAN, VNET_HEADER_SIZE, VnetFlags, VnetGso, writeTcpOffloadHeader } from './vnet.js';
-import { TunWriter } from './write-worker.js';
+import type { Readiness, ReadinessHandlers } from './readiness.js';
+import { ReceivePath } from './receive-path.js';
+import { MAX_PACKET, TransmitPath } from './transmit-path.js';
 
 /**
  * Receives every packet of one read burst; packets are valid only during the call.
@@ -109,38 +103,6 @@ export interface TunConfiguration {
 }
 
 /**
- * Read-buffer room kept free for the next read, in bytes: the largest IPv4 packet plus one, so a
- * read can never be truncated (a too-small read buffer truncates a TUN packet silently).
- */
-const READ_ROOM = 65536;
-/**
- * With offload, reads go to `offset + VNET_SKEW` so that the 10-byte header ends, and the packet
- * starts, 8-byte aligned (the checksum sums 32-bit words in place); the room offered is then
- * still header + largest packet.
- */
-const VNET_SKEW = 16 - VNET_HEADER_SIZE;
-/**
- * Packets from this size on leave `sendTso()` by writev (header, packet) instead of being copied
- * behind the header first: a copy of 8 KiB costs about what the writev's extra iovec does.
- */
-const WRITEV_MIN = 8192;
-const VNET_READ_ROOM = 16 + 65536;
-/** What `#acceptVnet` made of a virtio-net header: unusable (the read is dropped and counted). */
-const VNET_UNUSABLE = 0;
-/** ... a header that vouches for nothing: the receiver verifies the checksum. */
-const VNET_PLAIN = 1;
-/** ... `NEEDS_CSUM` or `DATA_VALID`: delivered with the "checksum trusted" flag. */
-const VNET_TRUSTED = 2;
-/** Largest packet a write can carry (the IPv4 Total Length field, RFC 791 §3.1). */
-const MAX_PACKET = 65535;
-
-/** Upper bound of the packet pool besides READ_ROOM, so huge MTUs do not allocate huge pools. */
-const POOL_CAP = 4 * 1024 * 1024;
-
-/** Watchers still running, stopped synchronously if the process exits without close(). */
-const liveWatchers = new Set<Readiness>();
-
-/**
  * For devices that are not a TUN fd (the warm-up pair, warm-up-pair.ts): how they learn of
  * readability instead of a poll worker, and a hook after each successful write.
  * @internal
@@ -150,20 +112,6 @@ export interface DeviceInternals {
   readonly readiness: (handlers: ReadinessHandlers) => Readiness;
   /** Called after each packet written. */
   readonly afterSend: () => void;
-}
-let exitHookInstalled = false;
-
-function stopAllAtExit(): void {
-  // Node joins worker threads at exit; one blocked in poll(2) would hang process.exit().
-  for (const watcher of liveWatchers) watcher.signalStop();
-}
-
-/** The errno name of a Node system error; libuv leaves some unnamed (EBADFD: "Unknown system error -77"). */
-function errorCode(error: unknown): string | undefined {
-  const e = error as { code?: unknown; errno?: unknown } | null;
-  if (typeof e?.code === 'string' && /^E[A-Z0-9]+$/.test(e.code)) return e.code;
-  if (typeof e?.errno === 'number') return errnoName(Math.abs(e.errno));
-  return undefined;
 }
 
 /**
@@ -200,43 +148,12 @@ export class TunDevice extends EventEmitter {
    */
   readonly offloadStatus: TunOffloadStatus;
 
-  readonly #readBatch: number;
-  readonly #pool: Buffer;
-  readonly #poolView: DataView;
-  readonly #readRoom: number;
-  /** Offload only: zeroed virtio-net header + room for one packet, for `send()`. */
-  readonly #txScratch: Buffer | undefined;
-  #receiver: TunReceiver | undefined;
-  /** With `writer: 'worker' | 'auto'`: the writer thread's ring (write-worker.ts). */
-  readonly #writer: TunWriter | undefined;
-  #watcher: Readiness | undefined;
-  /** The worker reported readable before `start()` (see `prepareReader()`): drain on start. */
-  #readablePending = false;
-  readonly #internals: DeviceInternals | undefined;
-  #immediate: NodeJS.Immediate | undefined;
-  readonly #busyPollMs: number;
-  /** Offload only: complete partial checksums before delivering (TunOptions.completeChecksums). */
-  readonly #completeChecksums: boolean;
-  /** `performance.now()` of the last burst that brought packets, for busy polling. */
-  #lastRxAt = 0;
-  #refed = true;
+  /** Reading: readiness, drain, read buffer, receive counters (receive-path.ts). */
+  readonly #rx: ReceivePath;
+  /** Writing: inline writes or the writer thread, transmit counters (transmit-path.ts). */
+  readonly #tx: TransmitPath;
   #closed = false;
   #closing: Promise<void> | undefined;
-
-  #rxPackets = 0;
-  #rxBytes = 0;
-  #rxBatches = 0;
-  #txPackets = 0;
-  #txBytes = 0;
-  #txDropped = 0;
-  #superSegmentsIn = 0;
-  #txSuperSegments = 0;
-  #txSegments = 0;
-  #txChecksumsOffloaded = 0;
-  #checksumsCompleted = 0;
-  #checksumsTrusted = 0;
-  #rxHeaderErrors = 0;
-  #readinessWakeups = 0;
 
   /** @internal Use {@link openTun}. */
   constructor(
@@ -249,7 +166,6 @@ export class TunDevice extends EventEmitter {
     internals?: DeviceInternals,
   ) {
     super();
-    this.#internals = internals;
     // 'auto' is settled by openTun() before a device exists; here it can only mean "not attached
     // with offloads", so it is off.
     const offload = options.offload === true;
@@ -258,45 +174,47 @@ export class TunDevice extends EventEmitter {
     this.name = name;
     this.mtu = mtu;
     this.configuration = configuration ?? { configured: true, changed: [], skipped: [], up: options.up };
-    this.#readBatch = options.readBatch;
-    this.#busyPollMs = options.busyPollUs / 1000;
-    this.#completeChecksums = options.completeChecksums;
     this.offload = offload;
-    this.#readRoom = offload ? VNET_READ_ROOM : READ_ROOM;
-    const perPacket = ((mtu + 7) & ~7) + (offload ? 16 : 0);
-    // allocUnsafeSlow: an ArrayBuffer of its own, so pool offsets are memory alignments.
-    this.#pool = Buffer.allocUnsafeSlow(Math.min(POOL_CAP, options.readBatch * perPacket) + this.#readRoom);
-    this.#poolView = new DataView(this.#pool.buffer, this.#pool.byteOffset, this.#pool.byteLength);
-    this.#txScratch = offload ? Buffer.alloc(VNET_HEADER_SIZE + MAX_PACKET) : undefined;
-    this.tso = offload ? Object.freeze({ maxPacket: MAX_PACKET }) : undefined;
-    this.#writer = options.writer === 'inline' ? undefined : new TunWriter(fd, {
-      mode: options.writer,
-      onFailure: (cause) => process.emitWarning(`TUN device '${name}': the writer thread failed (${cause.message}); writing inline from now on`, { code: 'TCP_TUN_WRITER_FAILED' }),
+    this.#rx = new ReceivePath({
+      fd,
+      name,
+      mtu,
+      offload,
+      readBatch: options.readBatch,
+      busyPollUs: options.busyPollUs,
+      completeChecksums: options.completeChecksums,
+      internals,
+      // Reading failed for good: the receive path has stopped its readiness source already.
+      onError: (error) => this.emit('error', error),
     });
+    this.tso = offload ? Object.freeze({ maxPacket: MAX_PACKET }) : undefined;
+    this.#tx = new TransmitPath({ fd, name, offload, writer: options.writer, internals });
   }
 
   /** A snapshot of the counters. */
   get stats(): TunStats {
+    const rx = this.#rx;
+    const tx = this.#tx;
     // The writer thread's counters are published after each of its writes: they may lag by one.
-    const w = this.#writer?.stats;
+    const w = tx.writer?.stats;
     return {
-      rxPackets: this.#rxPackets,
-      rxBytes: this.#rxBytes,
-      rxBatches: this.#rxBatches,
-      txPackets: this.#txPackets + (w?.txPackets ?? 0),
-      txBytes: this.#txBytes + (w?.txBytes ?? 0),
-      txDropped: this.#txDropped + (w?.txDropped ?? 0),
-      txSuperSegments: this.#txSuperSegments + (w?.txSuperSegments ?? 0),
-      txSegments: this.#txSegments + (w?.txSegments ?? 0),
-      txChecksumsOffloaded: this.#txChecksumsOffloaded + (w?.txChecksumsOffloaded ?? 0),
+      rxPackets: rx.rxPackets,
+      rxBytes: rx.rxBytes,
+      rxBatches: rx.rxBatches,
+      txPackets: tx.txPackets + (w?.txPackets ?? 0),
+      txBytes: tx.txBytes + (w?.txBytes ?? 0),
+      txDropped: tx.txDropped + (w?.txDropped ?? 0),
+      txSuperSegments: tx.txSuperSegments + (w?.txSuperSegments ?? 0),
+      txSegments: tx.txSegments + (w?.txSegments ?? 0),
+      txChecksumsOffloaded: tx.txChecksumsOffloaded + (w?.txChecksumsOffloaded ?? 0),
       txQueued: w?.txQueued ?? 0,
       txWriterWakeups: w?.txWriterWakeups ?? 0,
       txQueueFullWaits: w?.txQueueFullWaits ?? 0,
-      superSegmentsIn: this.#superSegmentsIn,
-      checksumsCompleted: this.#checksumsCompleted,
-      checksumsTrusted: this.#checksumsTrusted,
-      rxHeaderErrors: this.#rxHeaderErrors,
-      readinessWakeups: this.#readinessWakeups,
+      superSegmentsIn: rx.superSegmentsIn,
+      checksumsCompleted: rx.checksumsCompleted,
+      checksumsTrusted: rx.checksumsTrusted,
+      rxHeaderErrors: rx.rxHeaderErrors,
+      readinessWakeups: rx.readinessWakeups,
     };
   }
 
@@ -329,18 +247,10 @@ export class TunDevice extends EventEmitter {
   start(receiver: TunReceiver): void {
     if (this.#closed) throw new TunError('ERR_TUN_CLOSED', `TUN device '${this.name}' is closed`);
     if (typeof receiver !== 'function') throw invalidArg('receiver', receiver, 'must be a function');
-    if (this.#receiver !== undefined) {
+    if (this.#rx.started) {
       throw new TunError('ERR_TUN_ALREADY_STARTED', `TUN device '${this.name}' was already started`);
     }
-    this.#receiver = receiver;
-    this.prepareReader();
-    if (this.#readablePending) {
-      // The worker said "readable" before there was a receiver and waits for a drain. Not
-      // synchronously: the caller (a Stack's constructor) is not ready for packets yet.
-      this.#readablePending = false;
-      this.#immediate = setImmediate(this.#drainNext);
-      if (!this.#refed) this.#immediate.unref();
-    }
+    this.#rx.start(receiver);
   }
 
   /**
@@ -354,23 +264,7 @@ export class TunDevice extends EventEmitter {
    */
   prepareReader(): void {
     if (this.#closed) throw new TunError('ERR_TUN_CLOSED', `TUN device '${this.name}' is closed`);
-    if (this.#watcher !== undefined) return;
-    const handlers: ReadinessHandlers = {
-      readable: () => {
-        this.#readinessWakeups++;
-        this.#drain();
-      },
-      hangup: () => this.#drain(),
-      error: (error) => this.#fail(error),
-    };
-    const watcher = this.#internals?.readiness(handlers) ?? new ReadinessWatcher(this.fd, handlers);
-    this.#watcher = watcher;
-    if (!this.#refed) watcher.unref();
-    liveWatchers.add(watcher);
-    if (!exitHookInstalled) {
-      exitHookInstalled = true;
-      process.on('exit', stopAllAtExit);
-    }
+    this.#rx.prepare();
   }
 
   /**
@@ -380,45 +274,7 @@ export class TunDevice extends EventEmitter {
    * flush its last segments from a timer, and that must not crash the program.
    */
   send(packet: Uint8Array): void {
-    if (this.#closed) {
-      this.#txDropped++;
-      return;
-    }
-    if (!(packet instanceof Uint8Array)) throw invalidArg('packet', typeof packet, 'must be a Uint8Array');
-    const scratch = this.#txScratch;
-    const writer = this.#writer;
-    if (writer !== undefined && writer.route(packet.length)) {
-      // The writer thread writes it (write-worker.ts), behind a zeroed header with offload.
-      if (packet.length > MAX_PACKET) this.#txDropped++;
-      else writer.push(packet, scratch === undefined ? 0 : VNET_HEADER_SIZE);
-      return;
-    }
-    try {
-      if (scratch === undefined) {
-        const n = writeSync(this.fd, packet);
-        this.#txPackets++;
-        this.#txBytes += n;
-      } else {
-        // A zero header (flags 0, GSO_NONE), so the kernel checks the packet as usual. It must
-        // be written each time: sendTso() leaves its own header in the shared scratch buffer,
-        // and a stale NEEDS_CSUM would make the kernel trust this packet's checksum.
-        // One copy into the scratch buffer keeps it one write per packet without asking the
-        // caller for headroom.
-        if (packet.length > MAX_PACKET) {
-          this.#txDropped++;
-          return;
-        }
-        scratch.fill(0, 0, VNET_HEADER_SIZE);
-        scratch.set(packet, VNET_HEADER_SIZE);
-        const n = writeSync(this.fd, scratch, 0, VNET_HEADER_SIZE + packet.length);
-        this.#txPackets++;
-        this.#txBytes += n - VNET_HEADER_SIZE;
-      }
-    } catch {
-      this.#txDropped++;
-      return;
-    }
-    this.#internals?.afterSend();
+    this.#tx.send(packet);
   }
 
   /**
@@ -435,53 +291,7 @@ export class TunDevice extends EventEmitter {
    * @throws TunError `ERR_TUN_NO_OFFLOAD` when the device was opened without `offload`.
    */
   sendTso(packet: Uint8Array, segmentSize: number): void {
-    if (this.#closed) {
-      this.#txDropped++;
-      return;
-    }
-    if (!(packet instanceof Uint8Array)) throw invalidArg('packet', typeof packet, 'must be a Uint8Array');
-    const scratch = this.#txScratch;
-    if (scratch === undefined) {
-      throw new TunError('ERR_TUN_NO_OFFLOAD', `TUN device '${this.name}' was opened without offload: sendTso() needs it`);
-    }
-    if (packet.length > MAX_PACKET) {
-      this.#txDropped++;
-      return;
-    }
-    const writer = this.#writer;
-    if (writer !== undefined && writer.route(packet.length)) {
-      if (writer.pushTso(packet, segmentSize) === 0) this.#txDropped++;
-      return;
-    }
-    const segments = writeTcpOffloadHeader(scratch, 0, packet, segmentSize);
-    if (segments === 0) {
-      this.#txDropped++;
-      return;
-    }
-    try {
-      // Header and packet must reach the kernel in one write. A large packet goes as two iovecs
-      // of one writev (the TUN reads the header from the front of the iov_iter, then the packet;
-      // one packet per call either way), saving the copy of up to 64 KiB behind the header; a
-      // small one is cheaper to copy than to describe in a writev.
-      let n: number;
-      if (packet.length >= WRITEV_MIN) {
-        n = writevSync(this.fd, [scratch.subarray(0, VNET_HEADER_SIZE), packet]);
-      } else {
-        scratch.set(packet, VNET_HEADER_SIZE);
-        n = writeSync(this.fd, scratch, 0, VNET_HEADER_SIZE + packet.length);
-      }
-      this.#txPackets++;
-      this.#txBytes += n - VNET_HEADER_SIZE;
-      this.#txChecksumsOffloaded++;
-      if (segments > 1) {
-        this.#txSuperSegments++;
-        this.#txSegments += segments;
-      }
-    } catch {
-      this.#txDropped++;
-      return;
-    }
-    this.#internals?.afterSend();
+    this.#tx.sendTso(packet, segmentSize);
   }
 
   /**
@@ -490,20 +300,18 @@ export class TunDevice extends EventEmitter {
    * microtask does, later). A no-op for an inline writer.
    */
   flush(): void {
-    this.#writer?.flush();
+    this.#tx.flush();
   }
 
   /** Keeps the process alive while reading (the default after `start()`). */
   ref(): this {
-    this.#refed = true;
-    this.#watcher?.ref();
+    this.#rx.ref();
     return this;
   }
 
   /** Lets the process exit while the device is open; the reader is stopped at exit. */
   unref(): this {
-    this.#refed = false;
-    this.#watcher?.unref();
+    this.#rx.unref();
     return this;
   }
 
@@ -515,185 +323,21 @@ export class TunDevice extends EventEmitter {
   close(): Promise<void> {
     if (this.#closing === undefined) {
       this.#closed = true;
-      if (this.#immediate !== undefined) clearImmediate(this.#immediate);
-      this.#immediate = undefined;
+      this.#rx.halt();
       this.#closing = this.#shutdown();
     }
     return this.#closing;
   }
 
   async #shutdown(): Promise<void> {
-    const watcher = this.#watcher;
     // The writer thread writes what was queued before close(), then ends.
-    const writing = this.#writer?.close();
-    if (watcher !== undefined) {
-      liveWatchers.delete(watcher);
-      // The worker polls this fd: close it only after the thread has ended.
-      await watcher.stop();
-    }
+    const writing = this.#tx.close();
+    // The worker polls this fd: close it only after the thread has ended.
+    const reading = this.#rx.stop();
+    if (reading !== undefined) await reading;
     // The writer writes to this fd: close it only after that thread has ended too.
     await writing;
     closeSync(this.fd);
-  }
-
-  #fail(error: TunError): void {
-    if (this.#closed) return;
-    const watcher = this.#watcher;
-    if (watcher !== undefined) {
-      liveWatchers.delete(watcher);
-      void watcher.stop();
-    }
-    this.emit('error', error);
-  }
-
-  /**
-   * Offload: interprets the virtio-net header at `pool[at]` for the `length`-byte packet after
-   * it, completing a partial checksum in place (virtio §5.1.6.2) unless `completeChecksums` is
-   * off. Returns `VNET_UNUSABLE`, `VNET_PLAIN` or `VNET_TRUSTED` (the header
-   * says `NEEDS_CSUM` or `DATA_VALID`, §5.1.6.4: the kernel vouches for the checksum).
-   */
-  #acceptVnet(at: number, length: number): number {
-    const view = this.#poolView;
-    const flags = view.getUint8(at);
-    const gsoType = view.getUint8(at + 1);
-    if ((gsoType & ~VnetGso.ECN) !== VnetGso.NONE) this.#superSegmentsIn++;
-    if ((flags & VnetFlags.NEEDS_CSUM) === 0) return (flags & VnetFlags.DATA_VALID) === 0 ? VNET_PLAIN : VNET_TRUSTED;
-    const csumStart = view.getUint16(at + 6, LITTLE_ENDIAN);
-    const csumOffset = view.getUint16(at + 8, LITTLE_ENDIAN);
-    if (!this.#completeChecksums) {
-      // The same range check completion makes: a header pointing outside the packet is unusable
-      // either way (never seen from the kernel).
-      return csumStart + csumOffset + 2 > length ? VNET_UNUSABLE : VNET_TRUSTED;
-    }
-    const packet = this.#pool.subarray(at + VNET_HEADER_SIZE, at + VNET_HEADER_SIZE + length);
-    const done = completeChecksum(packet, csumStart, csumOffset);
-    if (!done.ok) return VNET_UNUSABLE;
-    this.#checksumsCompleted++;
-    return VNET_TRUSTED;
-  }
-
-  readonly #drainNext = (): void => this.#drain();
-
-  /**
-   * Busy polling (TunOptions.busyPollUs): after a drain that reached EAGAIN, whether to try again
-   * on the next event-loop turn instead of handing the fd back to the readiness worker.
-   */
-  #keepPolling(gotPackets: boolean): boolean {
-    if (this.#busyPollMs === 0) return false;
-    const now = performance.now();
-    if (gotPackets) this.#lastRxAt = now;
-    return now - this.#lastRxAt < this.#busyPollMs;
-  }
-
-  /** Reads until EAGAIN or `readBatch` packets, delivering bursts; then re-arms or yields. */
-  #drain(): void {
-    this.#immediate = undefined;
-    const receiver = this.#receiver;
-    if (this.#closed) return;
-    if (receiver === undefined) {
-      // Readable before start() (prepareReader): the worker waits until start() drains.
-      this.#readablePending = true;
-      return;
-    }
-    const pool = this.#pool;
-    const room = this.#readRoom;
-    const skew = this.offload ? VNET_SKEW : 0;
-    let packets: Uint8Array[] = [];
-    // Offload only, made on the first trusted packet of a batch: parallel to `packets`.
-    let trusted: boolean[] | undefined;
-    let offset = 0;
-    let count = 0;
-    let drained = false;
-    let failure: unknown;
-    // The first packet of a drain is delivered on its own, before reading on: when the drain
-    // holds a single packet (a request, an ACK) the receiver can answer it without first paying
-    // for the EAGAIN read that ends the drain (~2 µs of a ~35 µs round trip). The rest of a
-    // burst goes in batches. (A receiver that coalesces its answers per turn, as the stack's
-    // ACKs, is unaffected.)
-    const deliver = (): void => {
-      if (packets.length === 0) return;
-      const batch = packets;
-      const flags = trusted;
-      packets = [];
-      trusted = undefined;
-      offset = 0;
-      this.#rxBatches++;
-      if (flags === undefined) receiver(batch);
-      else receiver(batch, flags);
-    };
-    try {
-      while (count < this.#readBatch && !this.#closed) {
-        // Deliver early rather than offer a read less room than the largest packet.
-        if (pool.length - offset < room) deliver();
-        let n: number;
-        // Every drain ends in EAGAIN, which Node throws as an Error; capturing its stack trace
-        // is most of the cost (measured ~3.9 µs per EAGAIN with, ~2.1 µs without), and busy
-        // polling meets EAGAIN on every turn. No other code runs while the limit is lowered.
-        const traceLimit = Error.stackTraceLimit;
-        Error.stackTraceLimit = 0;
-        try {
-          n = readSync(this.fd, pool, offset + skew, pool.length - offset - skew, null);
-        } catch (error) {
-          const code = errorCode(error);
-          if (code === 'EINTR') continue;
-          if (code === 'EAGAIN' || code === 'EWOULDBLOCK') drained = true;
-          else failure = error;
-          break;
-        } finally {
-          Error.stackTraceLimit = traceLimit;
-        }
-        if (n <= 0) {
-          drained = true;
-          break;
-        }
-        if (skew === 0) {
-          packets.push(pool.subarray(offset, offset + n));
-          this.#rxPackets++;
-          this.#rxBytes += n;
-          count++;
-          offset += (n + 7) & ~7;
-          if (count === 1) deliver();
-          continue;
-        }
-        const length = n - VNET_HEADER_SIZE;
-        const kind = length <= 0 ? VNET_UNUSABLE : this.#acceptVnet(offset + skew, length);
-        if (kind === VNET_UNUSABLE) {
-          this.#rxHeaderErrors++;
-          count++; // still a read: keeps the per-turn cap
-          continue;
-        }
-        if (kind === VNET_TRUSTED) {
-          if (trusted === undefined) trusted = new Array<boolean>(packets.length).fill(false);
-          trusted.push(true);
-          this.#checksumsTrusted++;
-        } else if (trusted !== undefined) {
-          trusted.push(false);
-        }
-        packets.push(pool.subarray(offset + 16, offset + 16 + length));
-        this.#rxPackets++;
-        this.#rxBytes += length;
-        count++;
-        offset += 16 + ((length + 7) & ~7);
-        if (count === 1) deliver();
-      }
-      deliver();
-    } finally {
-      // Runs even if the receiver threw, so reading never stalls.
-      if (!this.#closed) {
-        if (failure !== undefined) {
-          const code = errorCode(failure);
-          this.#fail(new TunError('ERR_TUN_IO', `reading TUN device '${this.name}' failed: ${code ?? String(failure)}`, {
-            errno: code, syscall: 'read', cause: failure,
-          }));
-        } else if (drained && !this.#keepPolling(count > 0)) {
-          this.#watcher?.rearm();
-        } else {
-          // More to read (the per-turn cap was reached), or busy polling: try again next turn.
-          this.#immediate = setImmediate(this.#drainNext);
-          if (!this.#refed) this.#immediate.unref();
-        }
-      }
-    }
   }
 }
 
