@@ -2,7 +2,7 @@
  * The `fin-acked` event as packet traces: emitted once, when SND.UNA passes our FIN
  * (RFC 9293 §3.10.7.4 fifth: FIN-WAIT-1 → FIN-WAIT-2, CLOSING → TIME-WAIT, LAST-ACK → CLOSED),
  * in order with the other events, and never when the connection ends by RST, abort or failure
- * before that ACK. Same conventions as connection.test.ts: our ISS is 1000, the peer's 9000,
+ * before that ACK. Same conventions as the connection-*.test.ts files: our ISS is 1000, the peer's 9000,
  * RTO 200 ms after `established()`.
  */
 import { expect } from 'chai';
