@@ -8,7 +8,7 @@ import { IpProtocol } from '@tcp-tun/ip';
 import { emitTcp, type TcpRepr } from '@tcp-tun/tcp';
 import { ADDR_A, ADDR_B, RawLink, nextError, seededBytes, sleep } from './__tests__/harness.js';
 import { PEER, US, ipPacket, sentTcp, tcpPacket } from './__tests__/packets.js';
-import { Rng } from './__tests__/fuzz-bed.js';
+import { Rng } from './__tests__/fuzz-bytes.js';
 import { Stack, type StackOptions } from './stack.js';
 
 const SEED = Number(process.env.SEED ?? 7);

@@ -21,7 +21,8 @@ import {
 } from '@tcp-tun/ip';
 import { emitTcp, tcpHeaderLength, type TcpControl, type TcpRepr } from '@tcp-tun/tcp';
 import { Stack } from '../stack.js';
-import { FUZZ_LIMITS, Rng } from './fuzz-bed.js';
+import { FUZZ_LIMITS } from './fuzz-bed.js';
+import { Rng } from './fuzz-bytes.js';
 import { RawLink } from './harness.js';
 import { connect, fragment6, listen, type Conn } from './raw6.js';
 
