@@ -115,10 +115,10 @@ describe('fidelity (issue 9)', () => {
         await once(client, 'close');
         expect(a.connections().map((r) => [r.state, r.owned])).to.deep.equal([['FIN-WAIT-2', false]]);
         now += 999;
-        a._runTimers();
+        a.runTimers();
         expect(a.connections()).to.have.length(1);
         now += 2;
-        a._runTimers();
+        a.runTimers();
         expect(a.connections()).to.have.length(0);
       } finally {
         await Promise.all([a.close(), b.close()]);

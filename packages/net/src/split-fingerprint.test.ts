@@ -135,8 +135,8 @@ async function scenario(gso: boolean): Promise<Run> {
       await immediate();
       if (done()) return;
       now += 1;
-      a._runTimers();
-      b._runTimers();
+      a.runTimers();
+      b.runTimers();
     }
     throw new Error(`fingerprint scenario stuck at ${what}`);
   };
@@ -294,8 +294,8 @@ async function scenario(gso: boolean): Promise<Run> {
     // 9. Let TIME-WAIT and every timer run out.
     step('quiet');
     now += 120_000;
-    a._runTimers();
-    b._runTimers();
+    a.runTimers();
+    b.runTimers();
     await immediate();
     const statsOf = (s: Stack): string => {
       const { reassembly: _r, ...rest } = s.stats();

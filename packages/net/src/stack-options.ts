@@ -76,6 +76,14 @@ export interface StackOptions {
   /** Monotonic clock in milliseconds (default `performance.now`); for tests. */
   readonly clock?: () => Instant;
   /**
+   * Who fires the stack's deadlines (retransmissions, delayed ACKs, TIME-WAIT, fragment expiry):
+   * `'node'` (the default) arms one Node timer; `'manual'` arms none, and whoever drives a
+   * virtual {@link StackOptions.clock} calls {@link Stack.runTimers} after advancing it. Manual
+   * time makes a seeded run exactly reproducible (a Node timer fires at a wall-clock moment,
+   * which a virtual clock does not know); for tests and network emulators.
+   */
+  readonly timers?: 'node' | 'manual';
+  /**
    * Secret octets for port selection, ISNs and SYN cookies (default: 32 random ones); for
    * reproducible tests. At least 24: octets 0–15 key the ports, 16–23 the ISNs, 24–31 (when
    * given, else derived from the ISN key) the SYN cookies.
@@ -96,6 +104,9 @@ export function checkStackOptions(options: StackOptions): void {
   }
   if (options.address === undefined && options.address6 === undefined) {
     throw argumentError('ERR_INVALID_ARG_VALUE', 'The "options.address" or "options.address6" argument must be given', 'range');
+  }
+  if (options.timers !== undefined && options.timers !== 'node' && options.timers !== 'manual') {
+    throw argumentError('ERR_INVALID_ARG_VALUE', `The "options.timers" argument must be 'node' or 'manual'. Received ${String(options.timers)}`, 'range');
   }
   if (options.address !== undefined && !isIpv4String(options.address)) {
     throw argumentError('ERR_INVALID_IP_ADDRESS', `Invalid IP address: ${String(options.address)}`, 'type');

@@ -33,14 +33,19 @@ export class StackTimer {
   #refs = 0;
   #keepAlive: ReturnType<typeof setInterval> | undefined;
 
+  /** StackOptions.timers 'manual': no Node timer; the owner calls fireNow(). */
+  readonly #manual: boolean;
+
   /**
    * @param fire runs when the timer fires (not after the stack closed)
    * @param closed whether the stack has closed (then nothing is armed or held)
+   * @param manual arm no Node timer (StackOptions.timers 'manual')
    */
-  constructor(sources: TimerSources, fire: () => void, closed: () => boolean) {
+  constructor(sources: TimerSources, fire: () => void, closed: () => boolean, manual = false) {
     this.#sources = sources;
     this.#fire = fire;
     this.#closed = closed;
+    this.#manual = manual;
   }
 
   /** Whether the Node timer is armed. */
@@ -59,7 +64,7 @@ export class StackTimer {
       if (expiry === undefined) this.reassemblyArmed = false;
       else if (expiry < deadline) deadline = expiry;
     }
-    if (deadline === Infinity || this.#closed()) {
+    if (deadline === Infinity || this.#closed() || this.#manual) {
       this.clear();
       return;
     }

@@ -282,6 +282,41 @@ describe('Stack', () => {
   });
 });
 
+describe('Stack with timers: manual', () => {
+  it('arms no Node timer: a SYN is retransmitted only when runTimers() runs after the clock passed the RTO', async () => {
+    let now = 1000;
+    const link = new RawLink();
+    const stack = new Stack({ link, address: ADDR_A, clock: () => now, timers: 'manual' });
+    try {
+      const socket = stack.net.connect({ port: 80, host: ADDR_B });
+      socket.on('error', () => undefined);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(sentTcp(link).map((r) => r.control)).to.deep.equal(['syn']);
+      expect(stack._timerArmed(), 'no Node timer with timers: manual').to.equal(false);
+      stack.runTimers(); // nothing is due yet
+      now += 999;
+      stack.runTimers(); // the initial RTO is 1 s (RFC 6298 §2.1): still nothing
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(sentTcp(link)).to.have.length(1);
+      now += 2;
+      stack.runTimers();
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(sentTcp(link).map((r) => r.control)).to.deep.equal(['syn', 'syn']);
+      expect(stack._timerArmed()).to.equal(false);
+      socket.destroy();
+    } finally {
+      await stack.close();
+    }
+  });
+
+  it('rejects a timers value other than node or manual', () => {
+    const link = new RawLink();
+    expect(() => new Stack({ link, address: ADDR_A, timers: 'wall' as 'node' }))
+      .to.throw(RangeError, /"options.timers" argument must be 'node' or 'manual'/)
+      .with.property('code', 'ERR_INVALID_ARG_VALUE');
+  });
+});
+
 describe('Stack over a link pair', () => {
   it('close() ends open connections on both sides', async () => {
     const pair = makePair();

@@ -190,7 +190,7 @@ export class Stack {
         return a === undefined ? b : b === undefined ? a : Math.min(a, b);
       },
     };
-    this.#timer = new StackTimer({ heap: this.#heap, timeWait: this.#timeWait, reassembler: reassemblers }, () => this.#onTimer(), () => this.#closed);
+    this.#timer = new StackTimer({ heap: this.#heap, timeWait: this.#timeWait, reassembler: reassemblers }, () => this.#onTimer(), () => this.#closed, options.timers === 'manual');
     this.#drain = new Drain({
       stack: this,
       address: this.address,
@@ -351,14 +351,15 @@ export class Stack {
   }
 
   /**
-   * Runs what the stack's Node timer runs when it fires (due connection timers, fragment
-   * expiry), now. For tests that drive a virtual `clock`: after advancing it, this fires
-   * every deadline that passed, synchronously and in a reproducible order.
-   * @internal
+   * Fires every deadline that has passed on the stack's clock (retransmissions, delayed ACKs,
+   * keepalive, TIME-WAIT, fragment expiry), now and synchronously: what the stack's Node timer
+   * does when it fires. With `timers: 'manual'` (and a virtual `clock`) this is the only way
+   * time moves: call it after each advance of the clock.
    */
-  _runTimers(): void {
+  runTimers(): void {
     this.#timer.fireNow();
   }
+
 
   /**
    * The {@link StackPort} under `net` (open, listen by address family): for tests that drive

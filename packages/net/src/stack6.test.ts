@@ -52,8 +52,8 @@ function pair6(opts: { gso?: boolean; wrapA?: (l: Link) => Link; mtu?: number; t
     b,
     advance(ms: number) {
       now += ms;
-      a._runTimers();
-      b._runTimers();
+      a.runTimers();
+      b.runTimers();
     },
     close: () => Promise.all([a.close(), b.close()]).then(() => undefined),
   };
@@ -397,7 +397,7 @@ describe('Stack over IPv6: ICMPv6 and the IPv6 leg on a raw link', function () {
     await link.inject(first as Uint8Array);
     expect(link.sent.length).to.equal(0);
     now += 61_000;
-    stack._runTimers();
+    stack.runTimers();
     await turn();
     const [te] = sentIcmp6();
     expect(te).to.deep.include({ type: 'time-exceeded', code: 1 });

@@ -45,10 +45,10 @@ describe('Stack: TIME-WAIT as compact records', () => {
     expect(b.stats().timeWait).to.include({ held: 1, added: 1, overflows: 0 });
     expect(b.stats().connections).to.deep.equal({ 'TIME-WAIT': 1 });
     now += 59_999;
-    b._runTimers();
+    b.runTimers();
     expect(b.stats().timeWait.held).to.equal(1);
     now += 2;
-    b._runTimers();
+    b.runTimers();
     expect(b.stats().timeWait).to.include({ held: 0, expired: 1 });
   });
 

@@ -81,6 +81,8 @@ export class FuzzBed {
       link: this.link,
       address: '10.0.0.1',
       clock: () => this.#now,
+      // No Node timer firing at wall-clock moments: the same seed replays exactly.
+      timers: 'manual',
       secret,
       maxConnections: FUZZ_LIMITS.maxConnections,
       reassembly: FUZZ_LIMITS.reassembly,
@@ -228,7 +230,7 @@ export class FuzzBed {
     if (ms === 0) return;
     this.#now += ms;
     this.#peer.advance(ms);
-    this.stack._runTimers();
+    this.stack.runTimers();
   }
 
   /** Delivers one packet (a batch of one) and checks the invariants right after it. */
