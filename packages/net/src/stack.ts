@@ -360,7 +360,6 @@ export class Stack {
     this.#timer.fireNow();
   }
 
-
   /**
    * The {@link StackPort} under `net` (open, listen by address family): for tests that drive
    * the stack below the socket layer.
