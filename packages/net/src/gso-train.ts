@@ -133,13 +133,20 @@ export class GsoTrain implements TrainPort {
    */
   offer(remote: IpAddress, t: Transmit): boolean {
     if (this.maxPacket === 0) return false;
-    if (t.payload.length === 0 || this.#egress.loops(remote)) {
+    if (t.payload.length === 0) {
       this.end();
       return false;
     }
+    // A segment that joins goes to the train's own remote (the same object), which did not loop
+    // when the train started: only a segment that would start a train needs `loops`, which over
+    // IPv6 compares two 16-octet addresses (it was asked for every segment, ~25 per train).
     if (this.#segments > 0 && this.#joins(remote, t)) {
       this.#add(t);
       return true;
+    }
+    if (this.#egress.loops(remote)) {
+      this.end();
+      return false;
     }
     this.end();
     if (!trainable(t)) return false;
