@@ -82,15 +82,17 @@ const CLIENT = {
   http1m: ['wrk', ['-t2', '-c100', `-d${SECONDS}s`, '--timeout', '2s', `http://${urlHost(HOST)}/bytes/1048576`]],
   small: ['wrk', ['-t2', '-c100', `-d${SECONDS}s`, '--timeout', '2s', `http://${urlHost(HOST)}/bytes/128`]],
   // The bench's http1m-ab row (a new connection per 1 MiB request, 10 at a time), COUNT requests.
-  'http1m-ab': ['ab', ['-q', '-s', '10', '-c10', `-n${num('COUNT', 3000)}`, `http://${urlHost(HOST)}/bytes/1048576`]],
+  'http1m-ab': ['ab', ['-q', '-s', '10', '-c10', `-n${COUNT}`, `http://${urlHost(HOST)}/bytes/1048576`]],
 };
 
 /** User and system CPU time of process `pid` so far, in ms (/proc/PID/stat fields 14 and 15, in clock ticks of 10 ms). */
 function cpuMs(pid) {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
-  const tick = 1000 / Number(sh('getconf', ['CLK_TCK']).trim());
-  return { user: Number(fields[11]) * tick, system: Number(fields[12]) * tick };
+  return { user: Number(fields[11]) * TICK_MS, system: Number(fields[12]) * TICK_MS };
 }
+
+/** Milliseconds per clock tick, the unit of /proc/PID/stat and /proc/stat. */
+const TICK_MS = 1000 / Number(sh('getconf', ['CLK_TCK']).trim());
 
 /** Busy and total CPU time of the whole machine so far, in clock ticks (/proc/stat's first line). */
 function machineTicks() {
@@ -248,8 +250,7 @@ async function main() {
     console.log(`server CPU during the run: ${user} ms user + ${system} ms system; ${((1000 * (user + system)) / packets).toFixed(2)} µs per packet (${((1000 * system) / packets).toFixed(2)} in the kernel), ${((1e6 * (user + system)) / Math.max(1, rx.bytes + tx.bytes)).toFixed(3)} ns per byte`);
     // The whole machine's busy CPU (client, kernel, server, anything else) per octet carried: what
     // bounds the rate when client and server share the cores.
-    const tick = 1000 / Number(sh('getconf', ['CLK_TCK']).trim());
-    const busyMs = (machine1.busy - machine0.busy) * tick;
+    const busyMs = (machine1.busy - machine0.busy) * TICK_MS;
     const cores = (machine1.busy - machine0.busy) / Math.max(1, machine1.total - machine0.total);
     console.log(`machine CPU during the run: ${busyMs.toFixed(0)} ms busy (${(cores * 100).toFixed(0)} % of all cores), ${((1e6 * busyMs) / Math.max(1, rx.bytes + tx.bytes)).toFixed(3)} ns per byte`);
   } catch (err) {

@@ -414,7 +414,7 @@ async function main() {
               process.stderr.write(`  ${w.name} ${s.id} #${rep + 1}${HTTP_ROUNDS > 1 ? `.${round + 1}` : ''}: ${fmt(r.reqPerS)} req/s, ${r.errors} errors, ${r.timeouts} timeouts, slowest ${fmt(r.slowestMs)} ms${r.rssKiB ? `, peak RSS ${fmt(r.rssKiB / 1024)} MiB` : ''}\n`);
             } catch (err) {
               results.http[w.name][s.id].push(undefined);
-              process.stderr.write(`  ${w.name} ${s.id} #${rep + 1}: FAILED: ${err.message}\n`);
+              process.stderr.write(`  ${w.name} ${s.id} #${rep + 1}${HTTP_ROUNDS > 1 ? `.${round + 1}` : ''}: FAILED: ${err.message}\n`);
             }
           }
         }
