@@ -303,9 +303,12 @@ export function parseIpv6Into(bytes: Uint8Array, target: Ipv6ParseTarget): Ipv6D
   // have it overwritten, so they are replaced if they are not 16 octets long.
   if (repr.src.length !== 16) repr.src = new Uint8Array(16);
   if (repr.dst.length !== 16) repr.dst = new Uint8Array(16);
+  // Locals: the copy runs per packet, and the loop need not load the properties per octet.
+  const src = repr.src;
+  const dst = repr.dst;
   for (let i = 0; i < 16; i++) {
-    repr.src[i] = bytes[F.SRC + i]!;
-    repr.dst[i] = bytes[F.DST + i]!;
+    src[i] = bytes[F.SRC + i]!;
+    dst[i] = bytes[F.DST + i]!;
   }
   repr.nextHeader = bytes[F.NEXT_HEADER]!;
   repr.hopLimit = bytes[F.HOP_LIMIT]!;

@@ -10,6 +10,7 @@ import { expect } from 'chai';
 import { IpProtocol, emitIpv4, emitIpv6, ipv4FromString, ipv6FromString, makeIpv4Repr, makeIpv6Repr } from '@tcp-tun/ip';
 import { emitTcp, tcpPseudoHeaderSum, type IpAddress, type TcpRepr } from '@tcp-tun/tcp';
 import { fragment6 } from './__tests__/raw6.js';
+import { tcpSumsInPlace } from './ipv6-in.js';
 import { withFaults } from './fault.js';
 import { createLinkPair } from './link-pair.js';
 import type { Link, LinkReceiver } from './link.js';
@@ -135,6 +136,48 @@ describe('checksums a link vouches for', () => {
       });
     });
   }
+
+  describe('IPv6 segments summed in one pass with their header (ipv6-in.ts tcpSumsInPlace)', () => {
+    /** `p` copied to offset `at` of a larger buffer: a view whose octets are not 4-aligned. */
+    const shifted = (p: Uint8Array, at: number): Uint8Array => {
+      const out = new Uint8Array(p.length + at).subarray(at);
+      out.set(p);
+      return out;
+    };
+    const odd = new Uint8Array(13).map((_, i) => i * 37 + 1);
+
+    it('accepts a good segment, odd in length and at any alignment, and rejects any changed octet of addresses or segment', () => {
+      for (const at of [0, 1, 2, 3]) {
+        const good = shifted(packet6('valid', SYN, odd), at);
+        expect(tcpSumsInPlace(good, 40, good.length), `offset ${at}`).to.equal(true);
+        // Octet 8 is the source address's first, 39 the destination's last; then TCP's own.
+        for (const i of [8, 23, 24, 39, 40, 57, good.length - 1]) {
+          const bad = good.slice();
+          bad[i] = (bad[i] as number) ^ 0x10;
+          expect(tcpSumsInPlace(bad, 40, bad.length), `octet ${i} changed, offset ${at}`).to.equal(false);
+        }
+      }
+      expect(tcpSumsInPlace(packet6('partial'), 40, 60)).to.equal(false);
+    });
+
+    it('leaves a segment behind an extension header to the usual sum', () => {
+      const p = packet6('valid');
+      expect(tcpSumsInPlace(p, 48, p.length), 'not directly after the fixed header').to.equal(false);
+    });
+
+    it('takes such a segment from the link without counting it trusted, and drops one whose source address was changed', async () => {
+      const link = new VouchingLink();
+      const stack = make(link, 6);
+      const bad = packet6('valid', SYN, odd);
+      bad[20] = (bad[20] as number) ^ 0x01; // the source address, inside the pseudo-header only
+      await link.deliver([shifted(packet6('valid', SYN, odd), 2), bad]);
+      const s = stack.stats();
+      expect(s.resetsSent, 'the good SYN was taken and answered').to.equal(1);
+      expect(s.drops['tcp-bad-checksum']).to.equal(1);
+      expect(s.checksumFailures).to.equal(1);
+      expect(s.checksumsTrusted).to.equal(undefined);
+    });
+  });
 
   it('verifies the IPv4 header checksum of a trusted packet', async () => {
     const link = new VouchingLink();

@@ -40,9 +40,20 @@ export interface LegDeps {
   /**
    * The stack's TCP input: the segment `bytes[start, end)` from `src` to our address `local`
    * (the stack's own object, or `::1`), with the IP ECN codepoint `ecn`; `checksumTrusted` when
-   * the link vouched for its TCP checksum (link.ts `LinkReceiver`).
+   * the link vouched for its TCP checksum (link.ts `LinkReceiver`); `checksumVerified` when the
+   * IP leg has already summed it and found it good (ipv6-in.ts `tcpSumsInPlace`).
    */
-  receiveTcp(now: Instant, src: IpAddress, ecn: number, bytes: Uint8Array, start: number, end: number, local: IpAddress, checksumTrusted: boolean): void;
+  receiveTcp(
+    now: Instant,
+    src: IpAddress,
+    ecn: number,
+    bytes: Uint8Array,
+    start: number,
+    end: number,
+    local: IpAddress,
+    checksumTrusted: boolean,
+    checksumVerified: boolean,
+  ): void;
 }
 
 /** The legs of the families the stack has an address of (undefined for the others). */
@@ -68,7 +79,7 @@ export function createIngressLegs(d: LegDeps): { ipv4: Ipv4Ingress | undefined; 
       icmp,
       drop: (reason) => d.drop(reason),
       countExpired: (before) => d.countExpired(before),
-      receiveTcp: (now, ip, bytes, start, end, trusted) => d.receiveTcp(now, ip.src, ip.ecn, bytes, start, end, addr4, trusted),
+      receiveTcp: (now, ip, bytes, start, end, trusted) => d.receiveTcp(now, ip.src, ip.ecn, bytes, start, end, addr4, trusted, false),
     });
   }
   if (addr6 !== undefined && egress6 !== undefined) {
@@ -93,7 +104,7 @@ export function createIngressLegs(d: LegDeps): { ipv4: Ipv4Ingress | undefined; 
       drop: (reason) => d.drop(reason),
       // The listener and connection keep the local address: the leg passes our own (stable)
       // objects, never the parse target's.
-      receiveTcp: (now, src, local, ecn, bytes, start, end, trusted) => d.receiveTcp(now, src, ecn, bytes, start, end, local, trusted),
+      receiveTcp: (now, src, local, ecn, bytes, start, end, trusted, verified) => d.receiveTcp(now, src, ecn, bytes, start, end, local, trusted, verified),
     });
   }
   return { ipv4, ipv6 };

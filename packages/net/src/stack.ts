@@ -240,7 +240,8 @@ export class Stack {
       countExpired: (before) => this.#countExpired(before),
       connection: (remoteAddr, remotePort, localPort) => this.#table.get(remoteAddr, remotePort, localPort),
       schedule: (entry) => this.#drain.schedule(entry),
-      receiveTcp: (now, src, ecn, bytes, begin, finish, local, trusted) => this.#receiveTcp(now, src, ecn, bytes, begin, finish, local, trusted),
+      receiveTcp: (now, src, ecn, bytes, begin, finish, local, trusted, verified) =>
+        this.#receiveTcp(now, src, ecn, bytes, begin, finish, local, trusted, verified),
     });
     this.#ipv4 = legs.ipv4;
     this.#ipv6 = legs.ipv6;
@@ -477,10 +478,21 @@ export class Stack {
    * link vouched for the TCP checksum (and the datagram was not reassembled), so it is not
    * summed again (RFC 9293 §3.1's check was done, or made unnecessary, where the packet was
    * made: a local kernel socket whose packet crossed memory; link.ts `LinkReceiver`).
+   * `checksumVerified`: the IP leg summed it already and found it good (not counted as trusted).
    */
-  #receiveTcp(now: Instant, src: IpAddress, ecn: number, bytes: Uint8Array, start: number, end: number, local: IpAddress, checksumTrusted: boolean): void {
+  #receiveTcp(
+    now: Instant,
+    src: IpAddress,
+    ecn: number,
+    bytes: Uint8Array,
+    start: number,
+    end: number,
+    local: IpAddress,
+    checksumTrusted: boolean,
+    checksumVerified: boolean,
+  ): void {
     const parsed = this.#tcpIn;
-    const dropped = parseTcpInto(bytes, src, local, parsed, start, end, checksumTrusted);
+    const dropped = parseTcpInto(bytes, src, local, parsed, start, end, checksumTrusted || checksumVerified);
     if (dropped !== undefined) {
       if (dropped === 'bad-checksum') this.#counters.checksumFailures++;
       this.#drop(`tcp-${dropped}`);
