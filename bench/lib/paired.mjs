@@ -58,3 +58,34 @@ export function judgeRatio(summary, higher, within = 0.1) {
   const met = ok(summary.median);
   return { met, line, clear: summary.n > 0 && ok(summary.min) === met && ok(summary.max) === met };
 }
+
+/**
+ * Issue 13's verdict pooled over several recorded runs (the `paired` section of each run's JSON):
+ * for every workload in `rows` and every IPv6 stack in `judged`, all the per-rep ratios of all the
+ * runs in one list, summarized and judged as one rep list would be. A pair that failed (NaN) counts
+ * as a ratio of 0 (or the largest number where lower is better): on the wrong side of the line,
+ * never left out (summarizeRatios would drop a non-finite one). A row or
+ * stack missing from a run is a miss too (`missing`). `lowerIsBetter` names rows judged ≤ 1.1.
+ */
+export function poolPaired(runs, rows, judged, lowerIsBetter = []) {
+  const verdicts = [];
+  for (const row of rows) {
+    const higher = !lowerIsBetter.includes(row);
+    for (const stack of judged) {
+      const ratios = [];
+      let missing = 0;
+      for (const run of runs) {
+        const entry = (run.kbench?.[row] ?? run.http?.[row])?.[stack];
+        if (!entry) {
+          missing++;
+          continue;
+        }
+        for (const r of entry.ratios) ratios.push(Number.isFinite(r) ? r : higher ? 0 : Number.MAX_VALUE);
+      }
+      const summary = summarizeRatios(ratios);
+      const judgement = judgeRatio(summary, higher);
+      verdicts.push({ row, stack, ...summary, missing, met: judgement.met && missing === 0, line: judgement.line });
+    }
+  }
+  return verdicts;
+}

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ipv6Stacks } from './family.mjs';
-import { judgeRatio, pairedOrder, pairedRatios, summarizeRatios } from './paired.mjs';
+import { judgeRatio, pairedOrder, pairedRatios, poolPaired, summarizeRatios } from './paired.mjs';
 
 const V4 = ['ours', 'plain', 'lwip', 'kernel'].map((id) => ({ id, family: 4 }));
 const ALL = [...V4, ...ipv6Stacks('1')];
@@ -53,4 +53,26 @@ test('the goal is judged on the median: ≥ 0.9× where higher is better, ≤ 1.
   assert.deepEqual(judgeRatio({ median: 1.05, min: 0.9, max: 1.2, n: 5 }, false), { met: true, line: 1.1, clear: false });
   assert.equal(judgeRatio({ median: 1.15, min: 1.12, max: 1.3, n: 5 }, false).clear, true);
   assert.equal(judgeRatio({ median: NaN, min: NaN, max: NaN, n: 0 }, true).met, false);
+});
+
+test('poolPaired: the ratios of every run in one list; a failed pair or a missing row is a miss', () => {
+  const run = (ours6, plain6) => ({ kbench: { discard: { ours6: { ratios: ours6 }, plain6: { ratios: plain6 } } } });
+  const runs = [run([0.95, 0.85, 0.97], [0.91, 0.92, 0.93]), run([0.88, 0.99, 0.93], [0.95, NaN, 0.96])];
+  const [ours, plain] = poolPaired(runs, ['discard'], ['ours6', 'plain6']);
+  // Pooled: 0.85 0.88 0.93 0.95 0.97 0.99 → median 0.94, though one run's own median is 0.93 and
+  // the other's 0.95.
+  assert.equal(ours.n, 6);
+  assert.ok(Math.abs(ours.median - 0.94) < 1e-12);
+  assert.equal(ours.met, true);
+  // The NaN is a 0: 0 0.91 0.92 0.93 0.95 0.96 → median 0.925, still met; min 0.
+  assert.equal(plain.min, 0);
+  assert.ok(Math.abs(plain.median - 0.925) < 1e-12);
+  const low = poolPaired([run([0.85, 0.89, 0.95], [1, 1, 1])], ['discard'], ['ours6']);
+  assert.equal(low[0].met, false);
+  const missing = poolPaired([...runs, { kbench: {} }], ['discard'], ['ours6']);
+  assert.equal(missing[0].missing, 1);
+  assert.equal(missing[0].met, false);
+  const spread = poolPaired([{ kbench: { 'fair-spread': { ours6: { ratios: [1.05, NaN, 1.02] } } } }], ['fair-spread'], ['ours6'], ['fair-spread']);
+  assert.equal(spread[0].max, Number.MAX_VALUE);
+  assert.equal(spread[0].met, true);
 });
