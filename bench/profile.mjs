@@ -6,7 +6,7 @@
 // Runs in a namespace made here and deleted at the end. Needs root.
 //   node bench/profile.mjs conn|discard|source|rr|fair|http1m|http1m-ab|small [--no-offload]
 // Env: COUNT (conn connections, rr round trips, http1m-ab requests), SIZE (stream bytes), SECONDS (wrk), KEEP=1 keeps
-// the profile directory (printed), PERF_HZ=999 perf's sampling rate, FAMILY=6 profiles the bench's IPv6 twin (apps/echo on an
+// the profile directory (printed), PERF_HZ=999 perf's sampling rate, PRE=w1,w2 runs those workloads first (unmeasured), FAMILY=6 profiles the bench's IPv6 twin (apps/echo on an
 // IPv6-only TUN with the addresses and sysctls of bench/lib/family.mjs; IPv4 otherwise). Prints
 // the TUN's packet counts too, for CPU time per packet. PROFILERS=0 runs without either profiler.
 import { execFileSync, spawn } from 'node:child_process';
@@ -217,6 +217,11 @@ async function main() {
   const app = spawnIn('node', [...(PROFILERS ? ['--cpu-prof', `--cpu-prof-dir=${dir}`, '--perf-basic-prof'] : []), ECHO, '--services', 'echo,discard,source,http', ...echoAddressFlags({ family: FAMILY }), ...flags]);
   for (let i = 0; i < 100 && !app.out.includes('listening on'); i++) await sleep(100);
   if (!app.out.includes('listening on')) throw new Error('apps/echo did not start');
+  // PRE=source,rr: run those workloads first, unmeasured, as the bench's rep does before this one.
+  for (const pre of (env.PRE ?? '').split(',').filter(Boolean)) {
+    if (!CLIENT[pre]) throw new Error(`PRE: unknown workload ${pre}`);
+    await exited(spawnIn(CLIENT[pre][0], CLIENT[pre][1].map(String)), 300000);
+  }
   let perf;
   try {
     if (!PROFILERS) throw new Error('PROFILERS=0');
