@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { poolPaired } from './lib/paired.mjs';
 
 /** The workloads of issue 13's last line (conn-cold/-warm and cold/warm are parts of conn). */
-export const POOLED_ROWS = ['conn', 'discard', 'source', 'rr', 'fair', 'fair-spread', 'http1m-wrk', 'http1m-ab', 'small-wrk', 'small-h2load'];
+const POOLED_ROWS = ['conn', 'discard', 'source', 'rr', 'fair', 'fair-spread', 'http1m-wrk', 'http1m-ab', 'small-wrk', 'small-h2load'];
 const LOWER_IS_BETTER = ['fair-spread'];
 const JUDGED = { ours6: 'shipped', plain6: '--no-offload' };
 

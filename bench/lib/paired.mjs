@@ -62,10 +62,10 @@ export function judgeRatio(summary, higher, within = 0.1) {
 /**
  * Issue 13's verdict pooled over several recorded runs (the `paired` section of each run's JSON):
  * for every workload in `rows` and every IPv6 stack in `judged`, all the per-rep ratios of all the
- * runs in one list, summarized and judged as one rep list would be. A pair that failed (NaN) counts
- * as a ratio of 0 (or the largest number where lower is better): on the wrong side of the line,
- * never left out (summarizeRatios would drop a non-finite one). A row or
- * stack missing from a run is a miss too (`missing`). `lowerIsBetter` names rows judged ≤ 1.1.
+ * runs in one list, summarized and judged as one rep list would be. A pair that failed (NaN)
+ * counts as a ratio of 0 (or the largest number where lower is better): on the wrong side of the
+ * line, never left out (summarizeRatios would drop a non-finite one). A row or stack missing from
+ * a run is a miss too (`missing`). `lowerIsBetter` names rows judged ≤ 1.1.
  */
 export function poolPaired(runs, rows, judged, lowerIsBetter = []) {
   const verdicts = [];
