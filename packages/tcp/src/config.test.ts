@@ -28,6 +28,7 @@ describe('resolveTcpConfig', () => {
       userTimeoutMs: 0,
       challengeAckLimit: 10,
       challengeAckWindowMs: 1000,
+      sendQuantum: 0,
     });
   });
 
@@ -59,6 +60,9 @@ describe('resolveTcpConfig', () => {
     ['keepAliveIdleMs 0', { keepAliveIdleMs: 0 }],
     ['negative userTimeoutMs', { userTimeoutMs: -1 }],
     ['challengeAckWindowMs 0', { challengeAckWindowMs: 0 }],
+    ['negative sendQuantum', { sendQuantum: -1 }],
+    ['sendQuantum above 1 MiB', { sendQuantum: (1 << 20) + 1 }],
+    ['non-integer sendQuantum', { sendQuantum: 65536.5 }],
   ];
   it('returns a config it resolved before as is (no copy per connection)', () => {
     const c = resolveTcpConfig({ mss: 1000 });

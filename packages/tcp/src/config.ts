@@ -32,6 +32,8 @@ export const MAX_WINDOW_SCALE = 14;
  *   Nagle/delayed-ACK stall short while still letting a reply within the same turn carry the ACK.
  * - `maxOutOfOrderBytes` 1 GiB: in effect "as much as the receive buffer holds", which SACK needs.
  * - SACK, timestamps, window scaling and ECN on; CUBIC; Nagle on (`noDelay` false, as Node).
+ * - `sendQuantum` 0: no send deferral for super-packets (a link without GSO); the stack sets it
+ *   from its GSO link's train size (Linux's `tcp_tso_should_defer` acts on the device's TSO size).
  */
 export const DEFAULT_TCP_CONFIG: TcpConfig = Object.freeze({
   mss: 1460,
@@ -62,6 +64,7 @@ export const DEFAULT_TCP_CONFIG: TcpConfig = Object.freeze({
   // RFC 5961 §7 leaves the numbers open; Linux's per-socket default is 10 per second-ish.
   challengeAckLimit: 10,
   challengeAckWindowMs: 1000,
+  sendQuantum: 0,
 });
 
 type NumericKey = { [K in keyof TcpConfig]: TcpConfig[K] extends number ? K : never }[keyof TcpConfig];
@@ -91,6 +94,9 @@ const BOUNDS: Record<NumericKey, readonly [number, number]> = {
   userTimeoutMs: [0, 0x7fffffff],
   challengeAckLimit: [0, 1_000_000],
   challengeAckWindowMs: [1, 3_600_000],
+  // 0 = no super-packets; 1 MiB is above any GSO train (Linux's legacy GSO limit is 64 KiB,
+  // BIG TCP's 512 KiB).
+  sendQuantum: [0, 1 << 20],
 };
 const BOOLEANS: readonly BooleanKey[] = ['windowScaling', 'sack', 'timestamps', 'ecn', 'noDelay', 'sendBufferAutoSize'];
 const CONGESTION_CONTROLS: readonly string[] = ['cubic', 'newreno'];

@@ -272,4 +272,17 @@ export interface TcpConfig {
   readonly challengeAckLimit: number;
   /** Length in ms of the window `challengeAckLimit` counts over (default 1000). */
   readonly challengeAckWindowMs: number;
+  /**
+   * Send quantum: the payload octets one super-packet of the link carries (a GSO/TSO "train" of
+   * consecutive full-sized segments handed over in one write; the stack sets it from its GSO
+   * link). 0 (default) = the link has no super-packets: new data leaves as soon as the window
+   * allows, as always. Above 0, a sender limited by cwnd or the peer's window that has at least
+   * a quantum in flight holds new data until the room reaches a whole quantum (rounded down to
+   * full segments, at least one) or a third of the window, then sends a quantum in one go (as
+   * far as the window allows), as Linux's `tcp_tso_should_defer`: each write (and the ACK the
+   * receiver answers it with) costs far more than its octets, so partial trains waste writes.
+   * Never during loss recovery, for a tail loss probe, a retransmission, or a segment that
+   * carries our FIN; an application-limited sender never waits. At most 1 MiB.
+   */
+  readonly sendQuantum: number;
 }

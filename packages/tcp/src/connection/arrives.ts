@@ -373,8 +373,11 @@ function newAck(t: Tcb, now: Instant, ack: number, seg: TcpRepr): void {
   ctx.rttSampleMs = sample;
   ctx.srttMs = t.rtt.srttMs;
   ctx.sndMax = snd.max;
-  // Cwnd-limited: what was in flight before this ACK came within one MSS of cwnd.
-  const verdict = t.cc.onAck(acked, ack, flight, flightBefore + snd.mss >= t.cc.cwnd, ctx);
+  // Cwnd-limited: what was in flight before this ACK came within one MSS of cwnd, or new data
+  // waits for room in cwnd for a whole super-packet (sender.ts quantumDefers; Linux's
+  // tcp_tso_should_defer sets is_cwnd_limited): the window is in use, so it may grow.
+  const cwndLimited = flightBefore + snd.mss >= t.cc.cwnd || snd.quantumCwndLimited;
+  const verdict = t.cc.onAck(acked, ack, flight, cwndLimited, ctx);
   if (verdict === 'partial' && !t.opt.sack) {
     // RFC 6582 §3.2 step 5: retransmit the first unacknowledged segment.
     markHeadLost(t);

@@ -44,6 +44,11 @@ export class TcpCounters {
   persistProbes = 0;
   /** Pure window updates triggered by `recv()`. */
   windowUpdates = 0;
+  /**
+   * Times new data waited for a fuller super-packet (`sendQuantum`, as Linux's
+   * `tcp_tso_should_defer`): each wait counts once, however many drains it lasts.
+   */
+  sendsDeferred = 0;
   /** Application octets the peer acknowledged (SYN and FIN not counted; Linux's tcpi_bytes_acked). */
   bytesAcked = 0;
   /** Payload octets sent, retransmissions and probes included (Linux's tcpi_bytes_sent). */

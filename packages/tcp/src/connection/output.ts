@@ -14,7 +14,7 @@ import { LIMIT_APP, LIMIT_CWND, LIMIT_IDLE, LIMIT_RWND, type LimitState } from '
 import { keepAliveProbeSeq } from './liveness.js';
 import { SACK_BLOCK_LENGTH, SACK_OPTION_BASE, sackOptionLength } from './receiver.js';
 import { armTlp, tlpAllowed } from './recovery.js';
-import { nagleHolds, swsHolds } from './sender.js';
+import { nagleHolds, quantumDefers, swsHolds } from './sender.js';
 import type { Tcb } from './tcb.js';
 
 const EMPTY = new Uint8Array(0);
@@ -151,8 +151,8 @@ function transmitSyn(t: Tcb, now: Instant): Transmit {
 
 /**
  * New data (and FIN) from SND.NXT, within the peer's window, cwnd − pipe and the MSS, subject to
- * sender SWS avoidance (RFC 9293 §3.8.6.2.1) and Nagle (RFC 1122 §4.2.3.4). A tail loss probe
- * (`probe`) ignores cwnd and Nagle (RFC 8985 §7.3).
+ * sender SWS avoidance (RFC 9293 §3.8.6.2.1), Nagle (RFC 1122 §4.2.3.4) and the send quantum
+ * (`quantumDefers`). A tail loss probe (`probe`) ignores cwnd, Nagle and the quantum (RFC 8985 §7.3).
  */
 function transmitData(t: Tcb, now: Instant, probe: boolean): Transmit | undefined {
   const snd = t.snd;
@@ -187,9 +187,15 @@ function transmitData(t: Tcb, now: Instant, probe: boolean): Transmit | undefine
         len = 0;
       }
     }
+    // A window-limited sender waits for room for a whole super-packet (sendQuantum, Linux's
+    // tcp_tso_should_defer). Not a zero window: data is in flight, so no persist timer.
+    const deferred = len > 0 && !probe && t.config.sendQuantum > 0 && quantumDefers(t, full, avail, rwndRoom, cwndRoom, finRides);
+    if (deferred) len = 0;
     // What held this segment to `len`: all queued data went (the application), the peer's
-    // window, or else cwnd (or Nagle/SWS waiting for an ACK, which the network paces too).
-    if (len === avail) limit = LIMIT_APP;
+    // window, or else cwnd (or Nagle/SWS waiting for an ACK, which the network paces too); a
+    // deferral, the tighter of the two windows.
+    if (deferred) limit = rwndRoom <= cwndRoom ? LIMIT_RWND : LIMIT_CWND;
+    else if (len === avail) limit = LIMIT_APP;
     else if (rwndRoom < full && rwndRoom <= cwndRoom) limit = LIMIT_RWND;
     else limit = LIMIT_CWND;
     if (len === 0 && snd.zeroWindowBlocked(t.traits.transmitsData)) {

@@ -38,6 +38,7 @@ export class Sender {
   #finSeq = 0;
   #sml = 0;
   #rateRoundEnd = 0;
+  #quantumEnd: number | undefined = undefined;
   /** SND.UNA. */
   get una(): number {
     return this.#una >>> 0;
@@ -101,6 +102,27 @@ export class Sender {
   set rateRoundEnd(seq: number) {
     this.#rateRoundEnd = seq | 0;
   }
+  /**
+   * Send quantum (`TcpConfig.sendQuantum`, see {@link quantumDefers}): the sequence number just
+   * past the super-packet being sent. Until SND.NXT reaches it new data goes without another
+   * deferral decision, so a train once started is finished. Undefined when none runs (before the
+   * first, and while new data waits for a fuller one).
+   */
+  get quantumEnd(): number | undefined {
+    const end = this.#quantumEnd;
+    return end === undefined ? undefined : end >>> 0;
+  }
+  set quantumEnd(seq: number | undefined) {
+    this.#quantumEnd = seq === undefined ? undefined : seq | 0;
+  }
+  /**
+   * New data waits for a fuller super-packet (a deferral since new data last left), and whether
+   * cwnd is the tighter of the two windows it waits for: then the flight counts as
+   * cwnd-limited for the ACKs that arrive meanwhile (arrives.ts; Linux's `is_cwnd_limited`
+   * from `tcp_tso_should_defer`), or deferring would stop cwnd from growing.
+   */
+  quantumHeld = false;
+  quantumCwndLimited = false;
   /** SND.WND (scaled) and the largest window the peer offered (MAX.SND.WND). */
   wnd = 0;
   maxWnd = 0;
@@ -269,6 +291,64 @@ export function swsHolds(len: number, maxSndWnd: number, inFlight: boolean): boo
  */
 export function nagleHolds(noDelay: boolean, finRides: boolean, inFlight: boolean, sml: number, una: number): boolean {
   return !noDelay && !finRides && inFlight && seqGt(sml, una);
+}
+
+/**
+ * Linux's `tcp_tso_win_divisor` (default 3): a sender may use the room it has once that is at
+ * least this fraction of the window, without waiting for a whole super-packet.
+ */
+export const QUANTUM_WINDOW_DIVISOR = 3;
+
+/**
+ * Send quantum (`TcpConfig.sendQuantum` > 0), Linux's `tcp_tso_should_defer`
+ * (net/ipv4/tcp_output.c): whether new data about to leave should wait for a fuller
+ * super-packet. The stack hands consecutive full-sized segments to the link as one GSO write;
+ * when the window, not the application, limits the sender, every ACK would otherwise release a
+ * partial train, and each write (and the ACK the peer answers it with) has a cost of its own
+ * whatever it carries. Like sender SWS
+ * avoidance (RFC 9293 §3.8.6.2.1) this waits for an ACK to open more window, but for a whole
+ * quantum (`sendQuantum` rounded down to `full`-octet segments, at least one) rather than one
+ * segment. It waits only when all hold:
+ * - at least a quantum is in flight: an ACK that frees room is on its way (the retransmission
+ *   timer and the tail loss probe are armed for it);
+ * - not in loss recovery (Linux: `icsk_ca_state >= TCP_CA_Recovery` sends at once), after an
+ *   RTO included;
+ * - the window limits: more is queued than the room (min of the peer's window and cwnd − pipe)
+ *   allows, the room is under a quantum and under a third of min(cwnd, SND.WND)
+ *   ({@link QUANTUM_WINDOW_DIVISOR}: "if at least some fraction of a window is available, just
+ *   use it");
+ * - the segment does not carry our FIN (Linux: a FIN's skb gets no more data, so never waits).
+ * Otherwise a quantum starts at SND.NXT; while it runs ({@link Sender.quantumEnd}) nothing waits.
+ * Not for tail loss probes or retransmissions (the caller asks only for new data). Counts each
+ * wait once (`sendsDeferred`).
+ */
+export function quantumDefers(t: Tcb, full: number, avail: number, rwndRoom: number, cwndRoom: number, finRides: boolean): boolean {
+  const snd = t.snd;
+  const end = snd.quantumEnd;
+  // A train once started is finished, though the room shrinks below a quantum as it goes.
+  if (end !== undefined && seqLt(snd.nxt, end)) return false;
+  const quantum = Math.max(full, Math.floor(t.config.sendQuantum / full) * full);
+  const room = Math.min(rwndRoom, cwndRoom);
+  const defer =
+    snd.nxt !== snd.una &&
+    snd.inFlight >= quantum &&
+    !t.cc.inRecovery &&
+    t.rec.rtoRecoverySeq === undefined &&
+    room < avail &&
+    room < quantum &&
+    room < Math.min(t.cc.cwnd, snd.wnd) / QUANTUM_WINDOW_DIVISOR &&
+    !finRides;
+  if (!defer) {
+    snd.quantumEnd = seqAdd(snd.nxt, quantum);
+    snd.quantumHeld = false;
+    snd.quantumCwndLimited = false;
+    return false;
+  }
+  if (!snd.quantumHeld) t.counters.sendsDeferred++;
+  snd.quantumHeld = true;
+  snd.quantumEnd = undefined;
+  snd.quantumCwndLimited = cwndRoom <= rwndRoom;
+  return true;
 }
 
 /** Persist timer expiry: probe the zero window (RFC 9293 §3.8.6.1, RFC 1122 §4.2.2.17). */
