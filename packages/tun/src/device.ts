@@ -16,13 +16,14 @@
  */
 import { EventEmitter } from 'node:events';
 import { closeSync, readFileSync } from 'node:fs';
+import { release } from 'node:os';
 import { attachTunWithFallback, configureInterface, readInterface, skippedWarning, type SkippedSetting, type TunOffloadStatus } from './configure.js';
 import type { TunIpv6Status } from './configure6.js';
 import { invalidArg, TunError } from './errors.js';
-import { resolveOptions, type ResolvedTunOptions, type TunOptions } from './options.js';
+import { resolveBigTso, resolveOptions, type ResolvedTunOptions, type TunOptions } from './options.js';
 import type { Readiness, ReadinessHandlers } from './readiness.js';
 import { ReceivePath } from './receive-path.js';
-import { MAX_PACKET, TransmitPath } from './transmit-path.js';
+import { MAX_BIG_TSO_PACKET, MAX_PACKET, TransmitPath } from './transmit-path.js';
 
 /**
  * Receives every packet of one read burst; packets are valid only during the call.
@@ -61,6 +62,11 @@ export interface TunStats {
   readonly txSegments: number;
   /** Offload only: packets written with a partial checksum for the kernel to finish (`NEEDS_CSUM`). */
   readonly txChecksumsOffloaded: number;
+  /**
+   * With `bigTso`: super-packets of more than 65535 octets ("BIG TCP": IPv4 with Total Length 0,
+   * IPv6 jumbograms) written by `sendTso()`; each is counted in `txSuperSegments` as well.
+   */
+  readonly txBigSuperPackets: number;
   /** Offload only: received packets the kernel marked as GSO super-segments (`gso_type` not NONE). */
   readonly superSegmentsIn: number;
   /** Offload only: received packets whose partial checksum the device completed (`NEEDS_CSUM`). */
@@ -131,8 +137,14 @@ export class TunDevice extends EventEmitter {
   /** True when virtio-net offloads are on (option `offload`): received packets may exceed the MTU. */
   readonly offload: boolean;
   /**
-   * With offload: `{ maxPacket: 65535 }`, the largest TCP super-packet `sendTso()` takes (the
-   * `tso` of `@tcp-tun/net`'s `Link`). Undefined without offload: there is no header to ask with.
+   * Whether `sendTso()` takes "BIG TCP" super-packets over 65535 octets (option `bigTso`, resolved:
+   * only with offload; with `'auto'` on Linux ≥ 6.3).
+   */
+  readonly bigTso: boolean;
+  /**
+   * With offload: `{ maxPacket }`, the largest TCP super-packet `sendTso()` takes (the `tso` of
+   * `@tcp-tun/net`'s `Link`): 131072 (`MAX_BIG_TSO_PACKET`) with `bigTso`, else 65535.
+   * Undefined without offload: there is no header to ask with.
    */
   readonly tso:
     | {
@@ -187,8 +199,11 @@ export class TunDevice extends EventEmitter {
       // Reading failed for good: the receive path has stopped its readiness source already.
       onError: (error) => this.emit('error', error),
     });
-    this.tso = offload ? Object.freeze({ maxPacket: MAX_PACKET }) : undefined;
-    this.#tx = new TransmitPath({ fd, name, offload, writer: options.writer, internals });
+    // As offload's 'auto', bigTso's is settled by openTun(); here 'auto' means off.
+    const bigTso = offload && options.bigTso === true;
+    this.bigTso = bigTso;
+    this.tso = offload ? Object.freeze({ maxPacket: bigTso ? MAX_BIG_TSO_PACKET : MAX_PACKET }) : undefined;
+    this.#tx = new TransmitPath({ fd, name, offload, bigTso, writer: options.writer, internals });
   }
 
   /** A snapshot of the counters. */
@@ -207,6 +222,7 @@ export class TunDevice extends EventEmitter {
       txSuperSegments: tx.txSuperSegments + (w?.txSuperSegments ?? 0),
       txSegments: tx.txSegments + (w?.txSegments ?? 0),
       txChecksumsOffloaded: tx.txChecksumsOffloaded + (w?.txChecksumsOffloaded ?? 0),
+      txBigSuperPackets: tx.txBigSuperPackets + (w?.txBigSuperPackets ?? 0),
       txQueued: w?.txQueued ?? 0,
       txWriterWakeups: w?.txWriterWakeups ?? 0,
       txQueueFullWaits: w?.txQueueFullWaits ?? 0,
@@ -280,7 +296,12 @@ export class TunDevice extends EventEmitter {
   /**
    * GSO send (only with offload, when `tso` is set): writes the IPv4/TCP or IPv6/TCP `packet` (at most
    * `tso.maxPacket` octets) in one write with a virtio-net header that asks the kernel to finish
-   * it (vnet.ts `writeTcpOffloadHeader`). Its TCP checksum field must hold the folded
+   * it (vnet.ts `writeTcpOffloadHeader`). A packet over 65535 octets (only with `bigTso`) must be
+   * a super-packet (payload longer than `segmentSize`) in a BIG TCP shape: IPv4 with Total Length
+   * 0 (its header checksum computed with that 0), or IPv6 with Payload Length 0 and, right after
+   * the fixed header, an 8-octet Hop-by-Hop header holding only a Jumbo Payload option (RFC 2675)
+   * whose length is the packet's less 40 (TCP at octet 48); an IPv6 packet of 65536..65575 octets
+   * may also be plain, with its exact Payload Length. Its TCP checksum field must hold the folded
    * pseudo-header sum over the whole TCP length, not complemented, as Linux's
    * `__tcp_v4_send_check` leaves it. A TCP payload longer than `segmentSize` is a super-packet
    * the kernel cuts into `segmentSize`-octet segments, FIN and PSH on the last only (or delivers
@@ -359,7 +380,8 @@ export class TunDevice extends EventEmitter {
 export async function openTun(options: TunOptions = {}): Promise<TunDevice> {
   const asked = resolveOptions(options);
   const { fd, name, offload } = attachTunWithFallback(asked.name, asked.offload);
-  const resolved: ResolvedTunOptions = { ...asked, offload: offload.state === 'on' };
+  const offloadOn = offload.state === 'on';
+  const resolved: ResolvedTunOptions = { ...asked, offload: offloadOn, bigTso: resolveBigTso(asked.bigTso, offloadOn, release()) };
   try {
     if (!resolved.configure) {
       const state = readInterface(name);

@@ -17,6 +17,9 @@
  *   TCP super-segments of up to 65535 bytes and partial checksums; the device strips the header
  *   and completes the checksums, so receivers still get ordinary valid IPv4 or IPv6 packets, only
  *   larger than the MTU. Without it, offloads are turned off even on a persistent device that had them.
+ * - With offload, `sendTso()` writes TCP super-packets the kernel segments (GSO send); with
+ *   `bigTso` (default `'auto'`: Linux ≥ 6.3) also "BIG TCP" ones of up to 131072 octets
+ *   (`MAX_BIG_TSO_PACKET`) in Linux's shapes (IPv4 Total Length 0, IPv6 jumbogram).
  * - One read is one whole packet and one `send()` is one whole packet; reads always offer at
  *   least 64 KiB, so no packet is truncated.
  * - FFI is never on the packet path: packets are read and written with `fs.readSync` and
@@ -41,5 +44,6 @@ export type { SkippedSetting, TunOffloadStatus } from './configure.js';
 export type { TunIpv6Status } from './configure6.js';
 export { TunError, type TunErrorCode, type TunErrorDetails } from './errors.js';
 export { openWarmUpPair, type WarmUpPairOptions } from './warm-up-pair.js';
-export { DEFAULT_BUSY_POLL_US, DEFAULT_TX_QUEUE_LEN, type TunOptions } from './options.js';
+export { BIG_TSO_MIN_KERNEL, DEFAULT_BUSY_POLL_US, DEFAULT_TX_QUEUE_LEN, kernelTakesBigTso, parseKernelRelease, type TunOptions } from './options.js';
+export { MAX_BIG_TSO_PACKET } from './transmit-path.js';
 export type { TunWriterMode } from './write-worker.js';

@@ -5,14 +5,18 @@
  * skipped loudly without it, and a failure when env CI is set.
  */
 import { expect } from 'chai';
+import { release } from 'node:os';
 import { TunChild, UDP_SEND_SCRIPT, useTunSuite } from './__tests__/netns.js';
 import {
   addressBytes, icmpEchoRequest, pseudoHeaderSum, readIpv4, readTcp, tcp, TcpFlags, transportChecksumOk,
 } from './__tests__/packets.js';
 import { TCP_SEND_SCRIPT } from './__tests__/tcp-sink.js';
+import { kernelTakesBigTso } from './options.js';
 
 const NS = `tcptun-off-${process.pid}`;
 const IFF_VNET_HDR = 0x4000;
+/** `tso.maxPacket` with offload and the default `bigTso: 'auto'`: 131072 on Linux ≥ 6.3 (big-tso.test.ts). */
+const TSO_MAX = kernelTakesBigTso(release()) ? 131_072 : 65_535;
 
 describe('TunDevice offloads and transmit queue in a network namespace', function () {
   this.timeout(30_000);
@@ -98,7 +102,7 @@ describe('TunDevice offloads and transmit queue in a network namespace', functio
   it("offload: 'auto' turns the offloads on where the kernel takes them, and says so", async () => {
     const c = child({ name: 'toffa', address: '10.117.0.1', peer: '10.117.0.2', offload: 'auto' });
     const open = await c.next('open');
-    expect(open).to.deep.include({ name: 'toffa', offload: true, offloadStatus: { state: 'on' }, tso: { maxPacket: 65535 } });
+    expect(open).to.deep.include({ name: 'toffa', offload: true, offloadStatus: { state: 'on' }, tso: { maxPacket: TSO_MAX } });
     expect(Number(suite.ns().read('/sys/class/net/toffa/tun_flags')) & IFF_VNET_HDR, 'IFF_VNET_HDR').to.equal(IFF_VNET_HDR);
     c.command({ cmd: 'close' });
     await c.next('closed');
@@ -154,7 +158,7 @@ describe('TunDevice offloads and transmit queue in a network namespace', functio
 
   it('sendTso: the kernel takes a TCP super-packet with a partial checksum whole (one RST covering all of it)', async () => {
     const c = child({ name: 'toff3', address: '10.116.0.1', peer: '10.116.0.2', offload: true });
-    expect(await c.next('open')).to.deep.include({ offload: true, tso: { maxPacket: 65535 } });
+    expect(await c.next('open')).to.deep.include({ offload: true, tso: { maxPacket: TSO_MAX } });
     c.command({ cmd: 'start' });
     await c.next('started');
     /** A TCP packet to a closed kernel port, without ACK, its checksum field left partial. */
@@ -199,7 +203,7 @@ describe('TunDevice offloads and transmit queue in a network namespace', functio
     await c.next('closed');
 
     const plain = child({ name: 'toff4', address: '10.117.0.1', peer: '10.117.0.2' });
-    expect(await plain.next('open')).to.deep.include({ offload: false, tso: null });
+    expect(await plain.next('open')).to.deep.include({ offload: false, bigTso: false, tso: null });
     plain.command({ cmd: 'sendTso', hex: Buffer.from(big).toString('hex'), segmentSize: 1000 });
     expect(await plain.next('sent')).to.include({ code: 'ERR_TUN_NO_OFFLOAD' });
     plain.command({ cmd: 'close' });

@@ -1,7 +1,10 @@
 import { expect } from 'chai';
 import { openTun } from './device.js';
 import { TunError } from './errors.js';
-import { DEFAULT_BUSY_POLL_US, DEFAULT_TX_QUEUE_LEN, formatIpv4, parseIpv4, resolveOptions, type TunOptions } from './options.js';
+import {
+  BIG_TSO_MIN_KERNEL, DEFAULT_BUSY_POLL_US, DEFAULT_TX_QUEUE_LEN, formatIpv4, kernelTakesBigTso, parseIpv4, parseKernelRelease, resolveBigTso,
+  resolveOptions, type TunOptions,
+} from './options.js';
 
 function rejectsWith(options: unknown): TunError {
   try {
@@ -36,6 +39,7 @@ describe('options', () => {
         name: 'tun0', address: undefined, peer: undefined, prefixLength: undefined, address6: undefined, peer6: undefined, mtu: 1500,
         txQueueLen: 10_000, up: false, disableIpv6: true, readBatch: 256, busyPollUs: DEFAULT_BUSY_POLL_US, offload: false, completeChecksums: true,
         configure: true, txQueueLenRequired: false, disableIpv6Required: false, onWarning: undefined, writer: 'inline',
+        bigTso: 'auto',
       });
       expect(DEFAULT_TX_QUEUE_LEN).to.equal(10_000);
     });
@@ -124,6 +128,10 @@ describe('options', () => {
       ['offload a number', { offload: 1 }],
       ['offload another string', { offload: 'on' }],
       ['completeChecksums not a boolean', { completeChecksums: 'no' }],
+      ['bigTso not a boolean', { offload: true, bigTso: 'yes' }],
+      ['bigTso a number', { offload: true, bigTso: 1 }],
+      ['bigTso: true without offload', { bigTso: true }],
+      ['bigTso: true with offload: false', { offload: false, bigTso: true }],
       ['writer not a mode', { writer: 'thread' }],
       ['txQueueLen not an integer', { txQueueLen: 1000.5 }],
       ['txQueueLen too large', { txQueueLen: 2 ** 31 }],
@@ -137,6 +145,17 @@ describe('options', () => {
       });
     }
 
+    it("bigTso: 'auto' by default; true needs offload (true or 'auto'); false always allowed", () => {
+      expect(resolveOptions({}).bigTso).to.equal('auto');
+      expect(resolveOptions({ offload: true }).bigTso).to.equal('auto');
+      expect(resolveOptions({ offload: true, bigTso: true }).bigTso).to.equal(true);
+      expect(resolveOptions({ offload: 'auto', bigTso: true }).bigTso).to.equal(true);
+      expect(resolveOptions({ offload: true, bigTso: false }).bigTso).to.equal(false);
+      expect(resolveOptions({ bigTso: false }).bigTso).to.equal(false);
+      expect(resolveOptions({ bigTso: 'auto' }).bigTso).to.equal('auto');
+      expect(rejectsWith({ bigTso: true }).message).to.contain("needs 'offload'");
+    });
+
     it('makes openTun reject before touching the system', async () => {
       const error = await openTun({ name: 'x'.repeat(16) }).then(
         () => undefined,
@@ -145,5 +164,37 @@ describe('options', () => {
       expect(error).to.be.instanceOf(TunError);
       expect((error as TunError).code).to.equal('ERR_INVALID_ARG_VALUE');
     });
+  });
+});
+
+describe('BIG TCP: kernel release and the bigTso setting', () => {
+  it('parseKernelRelease reads major.minor from os.release() text', () => {
+    expect(parseKernelRelease('6.18.44-fc-v1300')).to.deep.equal({ major: 6, minor: 18 });
+    expect(parseKernelRelease('5.15.0-91-generic')).to.deep.equal({ major: 5, minor: 15 });
+    expect(parseKernelRelease('6.3')).to.deep.equal({ major: 6, minor: 3 });
+    expect(parseKernelRelease('6.2.0-rc1')).to.deep.equal({ major: 6, minor: 2 });
+    expect(parseKernelRelease('10.0.1')).to.deep.equal({ major: 10, minor: 0 });
+    expect(parseKernelRelease('4.19.0+')).to.deep.equal({ major: 4, minor: 19 });
+    for (const bad of ['', 'linux', '6', '6.', 'v6.3', ' 6.3', '6.x.1', '.6.3']) {
+      expect(parseKernelRelease(bad), JSON.stringify(bad)).to.equal(undefined);
+    }
+  });
+
+  it('kernelTakesBigTso: Linux 6.3 and later', () => {
+    expect(BIG_TSO_MIN_KERNEL).to.deep.equal({ major: 6, minor: 3 });
+    for (const yes of ['6.3.0', '6.3', '6.18.44-fc-v1300', '6.10.1-arch1-1', '7.0.0', '10.1']) expect(kernelTakesBigTso(yes), yes).to.equal(true);
+    for (const no of ['6.2.16', '6.1.0-18-amd64', '5.19.0', '5.15.0-91-generic', '4.19.0', '3.10.0-1160.el7.x86_64', 'garbage', '']) {
+      expect(kernelTakesBigTso(no), no).to.equal(false);
+    }
+  });
+
+  it('resolveBigTso: off without offload; as asked with it; auto by the release', () => {
+    expect(resolveBigTso('auto', true, '6.18.44-fc-v1300')).to.equal(true);
+    expect(resolveBigTso('auto', true, '6.2.0')).to.equal(false);
+    expect(resolveBigTso('auto', true, 'weird')).to.equal(false);
+    expect(resolveBigTso('auto', false, '6.18.0')).to.equal(false);
+    expect(resolveBigTso(true, true, '5.15.0'), 'forced on an older kernel').to.equal(true);
+    expect(resolveBigTso(true, false, '6.18.0'), "offload 'auto' fell back: no header, no big packets").to.equal(false);
+    expect(resolveBigTso(false, true, '6.18.0')).to.equal(false);
   });
 });

@@ -1,9 +1,10 @@
 import { expect } from 'chai';
+import { MAX_BIG_TSO_PACKET } from './transmit-path.js';
 import {
-  completeChecksum, LITTLE_ENDIAN, readVnetHeader, sumHostOrder, VNET_HEADER_SIZE, VnetFlags, VnetGso, writeTcpOffloadHeader,
-  writeVnetHeader,
+  completeChecksum, isIpv6TcpJumbogram, LITTLE_ENDIAN, MAX_PLAIN_PACKET, readVnetHeader, sumHostOrder, VNET_HEADER_SIZE, VnetFlags, VnetGso,
+  writeTcpOffloadHeader, writeVnetHeader, type VnetHeader,
 } from './vnet.js';
-import { checksum, ipv4, tcp, TcpFlags, udp } from './__tests__/packets.js';
+import { checksum, ipv4, tcp, tcp6Partial, TcpFlags, tcpPartial, udp, type TcpSpec } from './__tests__/packets.js';
 
 /** xorshift32: a seeded PRNG so failures replay (SEED=n). */
 function prng(seed: number): () => number {
@@ -122,6 +123,97 @@ describe('writeTcpOffloadHeader (GSO send)', () => {
       expect(writeTcpOffloadHeader(out, 0, p, size), what).to.equal(0);
       expect(out.every((b) => b === 0xa5), `${what}: untouched`).to.equal(true);
     }
+  });
+});
+
+describe('writeTcpOffloadHeader: BIG TCP super-packets over 65535 octets', () => {
+  const spec = (n: number, flags: number = TcpFlags.PSH): TcpSpec => ({
+    srcPort: 40001, dstPort: 9, seq: 1_000_000, ack: 0, flags, window: 1000,
+    options: Uint8Array.from([1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2]), payload: new Uint8Array(n).fill(0x62),
+  });
+  const v4 = (n: number, totalLength?: number): Uint8Array => tcpPartial('10.0.0.2', '10.0.0.1', spec(n), totalLength);
+  const v6 = (n: number, jumbo?: boolean): Uint8Array => tcp6Partial('fd00::2', 'fd00::1', spec(n), jumbo);
+  const header = (packet: Uint8Array, segmentSize: number): { segments: number; header: VnetHeader } => {
+    const out = new Uint8Array(10).fill(0xa5);
+    const segments = writeTcpOffloadHeader(out, 0, packet, segmentSize);
+    return { segments, header: readVnetHeader(out) };
+  };
+
+  it('IPv4 with Total Length 0: TCPV4, csum_start 20, hdr_len 52, every segment counted', () => {
+    const p = v4(100_000);
+    expect(p.length).to.equal(100_052);
+    expect(p[2], 'Total Length 0').to.equal(0);
+    expect(p[3]).to.equal(0);
+    expect(checksum(p.subarray(0, 20)), 'the header checksum verifies with Total Length 0').to.equal(0);
+    expect(header(p, 1448)).to.deep.equal({
+      segments: 70, // ceil(100000 / 1448)
+      header: { flags: VnetFlags.NEEDS_CSUM, gsoType: VnetGso.TCPV4, hdrLen: 52, gsoSize: 1448, csumStart: 20, csumOffset: 16 },
+    });
+    expect(header(v4(MAX_BIG_TSO_PACKET - 52), 1000).segments, 'the largest the device takes').to.equal(132);
+  });
+
+  it('IPv6 jumbogram (RFC 2675): TCPV6, csum_start 48 behind the Hop-by-Hop header, hdr_len 80', () => {
+    const p = v6(100_000);
+    expect(p.length).to.equal(100_080);
+    // Payload Length 0, Next Header 0; HBH: Next Header 6, Hdr Ext Len 0, option 0xC2, length 4, Jumbo Payload Length.
+    expect(Buffer.from(p.subarray(4, 7)).toString('hex')).to.equal('000000');
+    expect(Buffer.from(p.subarray(40, 48)).toString('hex')).to.equal('0600c204' + (100_080 - 40).toString(16).padStart(8, '0'));
+    expect(isIpv6TcpJumbogram(p)).to.equal(true);
+    expect(header(p, 1440)).to.deep.equal({
+      segments: 70,
+      header: { flags: VnetFlags.NEEDS_CSUM, gsoType: VnetGso.TCPV6, hdrLen: 80, gsoSize: 1440, csumStart: 48, csumOffset: 16 },
+    });
+    // CWR still gets the ECN flag, read at the TCP header behind the Hop-by-Hop header.
+    const cwr = tcp6Partial('fd00::2', 'fd00::1', spec(100_000, TcpFlags.ACK | 0x80));
+    expect(header(cwr, 1440).header.gsoType).to.equal(VnetGso.TCPV6 | VnetGso.ECN);
+  });
+
+  it('IPv6 of 65536..65575 octets may be plain, with its exact Payload Length', () => {
+    const p = v6(65_535 - 32, false); // Payload Length 65535: 65575 octets
+    expect(p.length).to.equal(65_575);
+    expect(header(p, 1440)).to.deep.include({ segments: 46 });
+    expect(header(p, 1440).header).to.include({ gsoType: VnetGso.TCPV6, csumStart: 40, hdrLen: 72 });
+  });
+
+  it('below 65536 octets nothing changes: Total Length is not read, a jumbogram cannot exist', () => {
+    expect(header(v4(3000), 1000).segments).to.equal(3);
+    expect(header(v4(3000, 0), 1000).segments, 'a zero Total Length was never checked below 64 KiB').to.equal(3);
+    // A Jumbo Payload Length of 65535 or less is forbidden (RFC 2675 §2) and dropped by Linux.
+    const small = v6(3000, true);
+    expect(isIpv6TcpJumbogram(small)).to.equal(false);
+    expect(header(small, 1000).segments).to.equal(0);
+  });
+
+  it('refuses (returns 0, writes nothing) big packets in any other shape', () => {
+    const good4 = v4(100_000);
+    const good6 = v6(100_000);
+    const with4 = (i: number, b: number): Uint8Array => Uint8Array.from(good4, (x, j) => (j === i ? b : x));
+    const with6 = (i: number, b: number): Uint8Array => Uint8Array.from(good6, (x, j) => (j === i ? b : x));
+    const cases: [string, Uint8Array, number][] = [
+      ['IPv4 with Total Length (100052 mod 2^16)', v4(100_000, 100_052 & 0xffff), 1448],
+      ['IPv4 with Total Length 65535', v4(100_000, 0xffff), 1448],
+      ['IPv4 big but one segment (segmentSize ≥ payload: Linux reads tot_len 0 only for GSO)', v4(65_500), 65_535],
+      ['IPv4 fragment', with4(6, 0x20), 1448],
+      ['IPv6 big without the Hop-by-Hop header', v6(100_000 - 8, false), 1440],
+      ['IPv6 plain with a wrong Payload Length', Uint8Array.from(v6(65_535 - 32, false), (x, j) => (j === 5 ? x ^ 1 : x)), 1440],
+      ['IPv6 jumbogram with Payload Length not 0', with6(5, 1), 1440],
+      ['IPv6 jumbogram whose HBH Next Header is not TCP', with6(40, 17), 1440],
+      ['IPv6 jumbogram with Hdr Ext Len 1', with6(41, 1), 1440],
+      ['IPv6 Hop-by-Hop with another option (PadN)', with6(42, 1), 1440],
+      ['IPv6 Jumbo option with Opt Data Len 2', with6(43, 2), 1440],
+      ['IPv6 Jumbo Payload Length too long', with6(47, good6[47]! + 1), 1440],
+      ['IPv6 Jumbo Payload Length too short', with6(47, good6[47]! - 1), 1440],
+      ['IPv6 jumbogram cut short', good6.subarray(0, good6.length - 1), 1440],
+      ['IPv6 jumbogram, one segment', v6(65_500), 65_535],
+      ['IPv6 jumbogram with TCP data offset below 5', with6(48 + 12, 0x40), 1440],
+    ];
+    for (const [what, p, size] of cases) {
+      const out = new Uint8Array(10).fill(0xa5);
+      expect(writeTcpOffloadHeader(out, 0, p, size), what).to.equal(0);
+      expect(out.every((b) => b === 0xa5), `${what}: untouched`).to.equal(true);
+    }
+    expect(MAX_PLAIN_PACKET).to.equal(65535);
+    expect(MAX_BIG_TSO_PACKET).to.equal(131_072);
   });
 });
 

@@ -85,44 +85,102 @@ export function writeVnetHeader(bytes: Uint8Array, header: VnetHeader, offset = 
 export const TCP_CHECKSUM_OFFSET = 16;
 
 /**
+ * Largest IP packet in the plain shapes: the 16-bit IPv4 Total Length (RFC 791 §3.1), and the
+ * same bound for IPv6 (a larger one needs the jumbo shape; Linux's IP_MAX_MTU). Packets up to
+ * here are described as before BIG TCP; longer ones must be one of the two "BIG TCP" shapes.
+ */
+export const MAX_PLAIN_PACKET = 65535;
+
+/** Octets of the IPv6 Hop-by-Hop Options header that carries a Jumbo Payload option (RFC 2675 §2). */
+export const JUMBO_HBH_LENGTH = 8;
+
+/**
+ * Whether the IPv6 `packet` has exactly the jumbogram shape Linux's BIG TCP uses (RFC 2675 §2,
+ * Linux `ipv6_hop_jumbo()`, `struct hop_jumbo_hdr`): Payload Length 0, Next Header 0 (Hop-by-Hop
+ * Options) and, right after the fixed header, an 8-octet Hop-by-Hop header with Next Header 6
+ * (TCP), Hdr Ext Len 0, and one Jumbo Payload option (type 0xC2, Opt Data Len 4) whose 32-bit
+ * length is the packet's length less the 40-octet fixed header (so it counts the Hop-by-Hop
+ * header). RFC 2675 §2 forbids a Jumbo Payload Length of 65535 or less, and Linux drops such a
+ * packet (`pkt_len <= IPV6_MAXPLEN`): that is malformed here too.
+ */
+export function isIpv6TcpJumbogram(packet: Uint8Array): boolean {
+  const length = packet.length;
+  if (length < 40 + JUMBO_HBH_LENGTH + 20 || packet[0]! >> 4 !== 6) return false;
+  if (packet[4] !== 0 || packet[5] !== 0 || packet[6] !== 0) return false;
+  if (packet[40] !== 6 || packet[41] !== 0 || packet[42] !== 0xc2 || packet[43] !== 4) return false;
+  const jumboLength = new DataView(packet.buffer, packet.byteOffset + 44, 4).getUint32(0);
+  return jumboLength === length - 40 && jumboLength > MAX_PLAIN_PACKET;
+}
+
+/**
  * Writes, at `out[offset..offset+10]`, the virtio-net header that asks the kernel to finish the
  * IPv4/TCP or IPv6/TCP `packet` we are about to write (virtio spec v1.2 §5.1.6.2, the driver's side of it):
- * - always `NEEDS_CSUM`, `csum_start` = the IPv4 header length, `csum_offset` = 16: the TCP
- *   checksum field must already hold the folded pseudo-header sum over the whole TCP length, not
- *   complemented (what Linux's `__tcp_v4_send_check` leaves for a partial checksum);
+ * - always `NEEDS_CSUM`, `csum_start` = the IP header length (IPv4 IHL × 4, 40 for IPv6, 48 for
+ *   an IPv6 jumbogram), `csum_offset` = 16: the TCP checksum field must already hold the folded
+ *   pseudo-header sum over the whole TCP length, not complemented (what Linux's
+ *   `__tcp_v4_send_check` leaves for a partial checksum);
  * - when the TCP payload is longer than `segmentSize`: `gso_type` TCPV4, or TCPV6 for IPv6 (plus the ECN flag if
  *   CWR is set, so the kernel keeps it on the first segment only), `gso_size` = `segmentSize`
- *   and `hdr_len` = IPv4 + TCP header length. The kernel cuts the payload into `segmentSize`
+ *   and `hdr_len` = IP + TCP header length. The kernel cuts the payload into `segmentSize`
  *   pieces, FIN and PSH only on the last, and fixes lengths, IDs and checksums (tcp_gso_segment),
  *   or delivers the packet whole when it is for a local socket (as a GRO'd one).
  * - otherwise `gso_type` NONE: one packet whose checksum the kernel need not compute.
  *
+ * Packets of up to {@link MAX_PLAIN_PACKET} octets are taken as they always were (the IP length
+ * fields are not read). A longer one ("BIG TCP", Linux ≥ 6.3; the device allows it only with
+ * `bigTso`, transmit-path.ts) is described only in one of these shapes, and only as a GSO
+ * super-packet (payload longer than `segmentSize`):
+ * - IPv4 with Total Length 0: Linux's BIG TCP for IPv4 (`iph_totlen()`, 6.3) takes the length of
+ *   a GSO TCP skb whose tot_len is 0 from the skb; without GSO it would read 0 and drop it;
+ * - IPv6 as a jumbogram ({@link isIpv6TcpJumbogram}, RFC 2675): TCP starts at octet 48;
+ * - IPv6 without extension headers whose Payload Length is exact (packet length − 40 ≤ 65535):
+ *   an ordinary IPv6 packet of 65536..65575 octets (RFC 8200 §3), which a jumbogram cannot be.
+ * A well-formed jumbogram is accepted at any length it can have (it is always over 65,575 octets);
+ * an IPv6 packet with any other first extension header is refused, as before.
+ *
  * Returns the number of segments the packet stands for (1 without GSO), or 0 when `packet` is
  * not something to describe this way (shorter than its headers, not IPv4 or IPv6, not TCP right
- * after the IP header, an IPv4 fragment,
- * IHL or data offset out of range, or `segmentSize` not 1..65535); then nothing is written.
+ * after the IP header (or the jumbo Hop-by-Hop header), an IPv4 fragment,
+ * IHL or data offset out of range, `segmentSize` not 1..65535, or longer than 65535 octets and
+ * in none of the shapes above); then nothing is written.
  */
 export function writeTcpOffloadHeader(out: Uint8Array, offset: number, packet: Uint8Array, segmentSize: number): number {
   if (packet.length < 40 || !(segmentSize >= 1 && segmentSize <= 0xffff) || !Number.isInteger(segmentSize)) return 0;
+  const big = packet.length > MAX_PLAIN_PACKET;
   const versionIhl = packet[0]!;
   let ipHeaderLength: number;
   let tcpv: number = VnetGso.TCPV4;
   if (versionIhl >> 4 === 6) {
-    // RFC 8200 §3: an IPv6 packet whose Next Header is TCP (6) right after the fixed header (we
-    // write no extension headers); the kernel segments it as GSO TCPV6 (tcp6_gso_segment).
-    if (packet[6] !== 6) return 0;
-    ipHeaderLength = 40;
     tcpv = VnetGso.TCPV6;
+    if (packet[6] === 6) {
+      // RFC 8200 §3: an IPv6 packet whose Next Header is TCP (6) right after the fixed header; the
+      // kernel segments it as GSO TCPV6 (tcp6_gso_segment). Past 65535 octets only with an exact
+      // Payload Length: Linux trims the skb to it (ip6_rcv_core), a wrong one would cut the train.
+      if (big && ((packet[4]! << 8) | packet[5]!) !== packet.length - 40) return 0;
+      ipHeaderLength = 40;
+    } else if (isIpv6TcpJumbogram(packet)) {
+      // BIG TCP for IPv6 (Linux 5.19, RFC 2675): ipv6_hop_jumbo() takes the length from the
+      // option; TCP follows the 8-octet Hop-by-Hop header, so csum_start and hdr_len count it.
+      ipHeaderLength = 40 + JUMBO_HBH_LENGTH;
+    } else {
+      return 0;
+    }
   } else {
     ipHeaderLength = (versionIhl & 0x0f) << 2;
     // RFC 791 §3.1: protocol 6 is TCP; a fragment (MF or an offset) cannot be segmented.
     if (versionIhl >> 4 !== 4 || ipHeaderLength < 20 || packet[9] !== 6 || ((packet[6]! & 0x3f) | packet[7]!) !== 0) return 0;
+    // BIG TCP for IPv4 (Linux 6.3, iph_totlen()): a length that does not fit in Total Length is
+    // written as 0 and taken from the GSO skb. Anything else would be a lie about the length.
+    if (big && (packet[2] !== 0 || packet[3] !== 0)) return 0;
   }
   if (packet.length < ipHeaderLength + 20) return 0;
   const headerLength = ipHeaderLength + ((packet[ipHeaderLength + 12]! >> 4) << 2);
   if (headerLength < ipHeaderLength + 20 || headerLength > packet.length) return 0;
   const payload = packet.length - headerLength;
   const segments = payload > segmentSize ? Math.ceil(payload / segmentSize) : 1;
+  // A big packet must be a GSO one: Linux derives an IPv4 tot_len of 0 only for a GSO TCP skb
+  // (iph_totlen()), and a single segment that large could never leave through any link.
+  if (big && segments === 1) return 0;
   let gsoType: number = VnetGso.NONE;
   if (segments > 1) {
     // TCP flags byte: CWR is 0x80 (RFC 3168 §6.1); without the ECN flag the kernel would copy it.

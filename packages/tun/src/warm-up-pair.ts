@@ -90,6 +90,7 @@ export interface WarmUpPairOptions {
   /**
    * Read and write virtio-net headers and give both ends `sendTso()`, as a TUN device opened
    * with offload (default false). Pass the real device's `offload` so the same code runs.
+   * `tso.maxPacket` is 65535 either way (no `bigTso`: the ends read at most 64 KiB).
    */
   readonly offload?: boolean;
   /** As {@link TunOptions.readBatch} (default 256). */
@@ -116,6 +117,9 @@ export function openWarmUpPair(options: WarmUpPairOptions = {}): [TunDevice, Tun
     name: 'socketpair',
     configure: false,
     offload: options.offload === true,
+    // Never BIG TCP: the other end reads into a 64 KiB buffer, and a larger SEQPACKET message
+    // would be cut short silently; the pair warms the same code with packets up to 65535 octets.
+    bigTso: false,
     ...(options.mtu === undefined ? {} : { mtu: options.mtu }),
     ...(options.readBatch === undefined ? {} : { readBatch: options.readBatch }),
     ...(options.busyPollUs === undefined ? {} : { busyPollUs: options.busyPollUs }),

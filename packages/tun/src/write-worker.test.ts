@@ -10,7 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AUTO_INLINE_MAX, AUTO_INLINE_MIN_BYTES, MIN_RING_BYTES, TunWriter, writerMode } from './write-worker.js';
+import { MAX_BIG_TSO_PACKET } from './transmit-path.js';
 import { VNET_HEADER_SIZE } from './vnet.js';
+import { tcp6Partial, tcpPartial } from './__tests__/packets.js';
 
 /** Deterministic packets: lengths and contents from a fixed LCG (seed printed on failure). */
 function packets(count: number, seed: number, maxLength: number): Uint8Array[] {
@@ -95,7 +97,7 @@ describe('TunWriter (the writer thread and its ring)', function () {
   it('wraps records of every size around the end of the ring (seed 5)', async () => {
     const { fd, path } = file('wrap');
     const writer = new TunWriter(fd, { mode: 'worker', ringBytes: MIN_RING_BYTES });
-    // Up to 65535-byte records: the ring holds at most three, so most reservations wrap or wait.
+    // Up to 65535-byte records: the ring holds at most seven, so most reservations wrap or wait.
     const sent = packets(300, 5, 65535 - VNET_HEADER_SIZE);
     for (const p of sent) {
       writer.route();
@@ -192,6 +194,34 @@ describe('TunWriter (the writer thread and its ring)', function () {
     expect(r.status, r.stderr).to.equal(0);
     expect(Date.now() - started).to.be.below(10_000);
     expect(readFileSync(path).length, 'all 1000 packets written before exit').to.equal(1000 * 1000);
+  });
+
+  it('queues BIG TCP super-packets (up to 131072 octets) through the smallest ring, wrapping, and counts them', async () => {
+    const { fd, path } = file('big');
+    const writer = new TunWriter(fd, { mode: 'worker', ringBytes: MIN_RING_BYTES });
+    const spec = (n: number, seq: number) => ({ srcPort: 1, dstPort: 9, seq, ack: 0, flags: 0x08, window: 1000, payload: new Uint8Array(n).fill(seq & 0xff) });
+    const sent: Uint8Array[] = [];
+    // Sizes chosen so records land at every offset of the ring, the largest twice in a row.
+    for (let i = 0; i < 24; i++) {
+      const payload = [MAX_BIG_TSO_PACKET - 40, MAX_BIG_TSO_PACKET - 40, 100_000, 70_000, 3000][i % 5]!;
+      const p = i % 2 === 0 ? tcpPartial('10.0.0.2', '10.0.0.1', spec(payload, i)) : tcp6Partial('fd00::2', 'fd00::1', spec(Math.min(payload, MAX_BIG_TSO_PACKET - 68), i));
+      writer.route(p.length);
+      expect(writer.pushTso(p, 1000), `packet ${i}`).to.be.greaterThan(1);
+      sent.push(p);
+    }
+    await writer.close();
+    const bytes = readFileSync(path);
+    let at = 0;
+    for (const [i, p] of sent.entries()) {
+      expect(bytes[at], `packet ${i}: NEEDS_CSUM`).to.equal(1);
+      expect(bytes.subarray(at + VNET_HEADER_SIZE, at + VNET_HEADER_SIZE + p.length).equals(Buffer.from(p)), `packet ${i} intact`).to.equal(true);
+      at += VNET_HEADER_SIZE + p.length;
+    }
+    expect(at).to.equal(bytes.length);
+    const big = sent.filter((p) => p.length > 65535).length;
+    expect(big).to.equal(20);
+    expect(writer.stats).to.include({ txPackets: 24, txSuperSegments: 24, txBigSuperPackets: big, txDropped: 0 });
+    expect(Math.max(...sent.map((p) => p.length))).to.equal(MAX_BIG_TSO_PACKET);
   });
 
   it('validates the mode and the ring size', () => {

@@ -35,7 +35,7 @@ import { writeSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import type { TunStats } from './device.js';
 import { invalidArg } from './errors.js';
-import { VNET_HEADER_SIZE, writeTcpOffloadHeader } from './vnet.js';
+import { MAX_PLAIN_PACKET, VNET_HEADER_SIZE, writeTcpOffloadHeader } from './vnet.js';
 
 /**
  * Who writes packets to the TUN fd. `'inline'`: the calling (main) thread, one `fs.writeSync`
@@ -57,10 +57,15 @@ export const AUTO_INLINE_MAX = 2;
 export const AUTO_INLINE_MIN_BYTES = 8192;
 /** Queued packets after which a sleeping worker is woken before the batch ends. */
 export const WAKE_EARLY = 16;
-/** Default ring size in bytes: 64 super-packets of 64 KiB, or ~2,700 MTU-sized packets. */
+/** Default ring size in bytes: 64 super-packets of 64 KiB (31 of 128 KiB), or ~2,700 MTU-sized packets. */
 export const DEFAULT_RING_BYTES = 4 * 1024 * 1024;
-/** Smallest ring: room for two of the largest records (header + 65535-byte packet). */
-export const MIN_RING_BYTES = 256 * 1024;
+/**
+ * Smallest ring: room for two of the largest records (record and virtio-net headers + a
+ * 131072-octet BIG TCP super-packet, `MAX_BIG_TSO_PACKET`). Two, because a record never straddles
+ * the end: one that does not fit before the end waits for room at offset 0, which a ring of
+ * twice its size always has once the worker has caught up (256 KiB was 96 octets short).
+ */
+export const MIN_RING_BYTES = 512 * 1024;
 /** A full ring whose writer makes no progress this long: the packet is counted as dropped. */
 export const STALL_MS = 1000;
 /** At process exit, the longest the main thread waits for the worker to write what is queued. */
@@ -85,13 +90,18 @@ const C_SUPER = 3;
 const C_SEGMENTS = 4;
 const C_CSUM = 5;
 const C_LAST_ERRNO = 6;
+const C_BIG = 7;
 const COUNTER_SLOTS = 8;
 
 /** Record header: int32 length of the bytes to write; int32 info. */
 const RECORD_HEADER = 8;
 const WRAP = -1;
-/** info: bits 0-7 the virtio-net header length inside the record, bit 8 a checksum-offloaded (sendTso) packet, bits 16-31 its segments. */
+/**
+ * info: bits 0-7 the virtio-net header length inside the record, bit 8 a checksum-offloaded
+ * (sendTso) packet, bit 9 a BIG TCP super-packet (over 65535 octets), bits 16-31 its segments.
+ */
 const INFO_TSO = 0x100;
+const INFO_BIG = 0x200;
 
 /** The worker's CommonJS source (eval'd, as poll-worker.ts, so it starts the same from dist or under tsx). */
 const WRITE_WORKER_SOURCE = `
@@ -106,7 +116,7 @@ const fd = workerData.fd;
 const cap = data.length, mask = cap - 1;
 // EAGAIN and friends are thrown as Errors: without a stack trace they cost half as much.
 Error.stackTraceLimit = 0;
-let packets = 0, bytes = 0, dropped = 0, supers = 0, segments = 0, csums = 0;
+let packets = 0, bytes = 0, dropped = 0, supers = 0, segments = 0, csums = 0, bigs = 0;
 let tail = Atomics.load(ctl, ${TAIL});
 for (;;) {
   let head = Atomics.load(ctl, ${HEAD});
@@ -126,6 +136,7 @@ for (;;) {
         csums++;
         const s = info >>> 16;
         if (s > 1) { supers++; segments += s; }
+        if ((info & ${INFO_BIG}) !== 0) bigs++;
       }
     } catch (e) {
       dropped++;
@@ -133,7 +144,7 @@ for (;;) {
     }
     tail = (tail + ${RECORD_HEADER} + ((length + 7) & ~7)) | 0;
     counters[${C_PACKETS}] = packets; counters[${C_BYTES}] = bytes; counters[${C_DROPPED}] = dropped;
-    counters[${C_SUPER}] = supers; counters[${C_SEGMENTS}] = segments; counters[${C_CSUM}] = csums;
+    counters[${C_SUPER}] = supers; counters[${C_SEGMENTS}] = segments; counters[${C_CSUM}] = csums; counters[${C_BIG}] = bigs;
     Atomics.store(ctl, ${TAIL}, tail);
     if (Atomics.load(ctl, ${WANT_ROOM}) === 1) {
       Atomics.store(ctl, ${WANT_ROOM}, 0);
@@ -170,7 +181,7 @@ export interface TunWriterOptions {
  * (the device adds them to its inline ones), and the ring's.
  */
 export interface TunWriterStats
-  extends Pick<TunStats, 'txPackets' | 'txBytes' | 'txDropped' | 'txSuperSegments' | 'txSegments' | 'txChecksumsOffloaded'> {
+  extends Pick<TunStats, 'txPackets' | 'txBytes' | 'txDropped' | 'txSuperSegments' | 'txSegments' | 'txChecksumsOffloaded' | 'txBigSuperPackets'> {
   /** Packets handed to the worker. */
   readonly txQueued: number;
   /** Times the main thread woke the sleeping worker (one futex wake each). */
@@ -218,7 +229,7 @@ export class TunWriter {
   #fullWaits = 0;
   #takenOver = 0;
   /** Inline fallback counters after a failure, kept apart from the worker's. */
-  #fallback = { packets: 0, bytes: 0, dropped: 0, supers: 0, segments: 0, csums: 0 };
+  #fallback = { packets: 0, bytes: 0, dropped: 0, supers: 0, segments: 0, csums: 0, bigs: 0 };
 
   constructor(fd: number, options: TunWriterOptions) {
     const ringBytes = options.ringBytes ?? DEFAULT_RING_BYTES;
@@ -276,6 +287,7 @@ export class TunWriter {
       txSuperSegments: c[C_SUPER]! + f.supers,
       txSegments: c[C_SEGMENTS]! + f.segments,
       txChecksumsOffloaded: c[C_CSUM]! + f.csums,
+      txBigSuperPackets: c[C_BIG]! + f.bigs,
       txQueued: this.#queued,
       txWriterWakeups: this.#wakeups,
       txQueueFullWaits: this.#fullWaits,
@@ -327,7 +339,8 @@ export class TunWriter {
     const segments = writeTcpOffloadHeader(this.#data, at, packet, segmentSize);
     if (segments === 0) return 0; // not committed: the head stays
     this.#data.set(packet, at + VNET_HEADER_SIZE);
-    this.#commit(off, length, VNET_HEADER_SIZE | INFO_TSO | (Math.min(segments, 0xffff) << 16));
+    const big = packet.length > MAX_PLAIN_PACKET ? INFO_BIG : 0;
+    this.#commit(off, length, VNET_HEADER_SIZE | INFO_TSO | big | (Math.min(segments, 0xffff) << 16));
     return segments;
   }
 
@@ -364,6 +377,12 @@ export class TunWriter {
   #reserve(length: number): number {
     const need = RECORD_HEADER + ((length + 7) & ~7);
     const control = this.#control;
+    if (need * 2 > this.#capacity) {
+      // Could wait for room forever (see MIN_RING_BYTES); the device never asks for this, since
+      // its packets are at most MAX_BIG_TSO_PACKET octets and its ring the default.
+      this.#fallback.dropped++;
+      return -1;
+    }
     let stalledSince = 0;
     let lastTail = 0;
     for (;;) {
@@ -441,6 +460,7 @@ export class TunWriter {
             f.supers++;
             f.segments += s;
           }
+          if ((info & INFO_BIG) !== 0) f.bigs++;
         }
       } catch {
         f.dropped++;

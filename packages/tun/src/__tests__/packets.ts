@@ -177,3 +177,119 @@ export function transportChecksumOk(ipPacket: Uint8Array): boolean {
   const pseudo = pseudoHeaderSum(addressBytes(ip.src), addressBytes(ip.dst), ip.protocol, ip.payload.length);
   return checksum(ip.payload, pseudo) === 0;
 }
+
+/** The 16 octets of an IPv6 address in RFC 4291 text form (test input: assumed valid). */
+export function address6Bytes(text: string): Uint8Array {
+  const [head = '', tail] = text.split('::');
+  const groups = (s: string | undefined): number[] => (s === undefined || s === '' ? [] : s.split(':').map((g) => parseInt(g, 16)));
+  const h = groups(head);
+  const t = groups(tail);
+  const all = tail === undefined ? h : [...h, ...new Array<number>(8 - h.length - t.length).fill(0), ...t];
+  const out = new Uint8Array(16);
+  all.forEach((g, i) => {
+    out[2 * i] = g >> 8;
+    out[2 * i + 1] = g & 0xff;
+  });
+  return out;
+}
+
+/**
+ * Uncomplemented, folded sum of the IPv6 pseudo-header (RFC 8200 §8.1): both addresses, the
+ * 32-bit upper-layer length (the TCP length, also in a jumbogram, RFC 2675 §4) and Next Header.
+ */
+export function pseudoHeaderSum6(src: Uint8Array, dst: Uint8Array, protocol: number, length: number): number {
+  let sum = 0;
+  for (const a of [src, dst]) for (let i = 0; i < 16; i += 2) sum += (a[i]! << 8) | a[i + 1]!;
+  sum += (length >>> 16) + (length & 0xffff) + protocol;
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+  return sum;
+}
+
+/** A TCP header + payload whose checksum field holds `partial` (the pseudo-header sum, as `sendTso()` takes it). */
+function tcpSegment(spec: TcpSpec, partial: (length: number) => number): Uint8Array {
+  const options = spec.options ?? new Uint8Array(0);
+  const payload = spec.payload ?? new Uint8Array(0);
+  const t = new Uint8Array(20 + options.length + payload.length);
+  const v = new DataView(t.buffer);
+  v.setUint16(0, spec.srcPort);
+  v.setUint16(2, spec.dstPort);
+  v.setUint32(4, spec.seq >>> 0);
+  v.setUint32(8, spec.ack >>> 0);
+  t[12] = ((20 + options.length) / 4) << 4;
+  t[13] = spec.flags;
+  v.setUint16(14, spec.window);
+  t.set(options, 20);
+  t.set(payload, 20 + options.length);
+  v.setUint16(16, partial(t.length));
+  return t;
+}
+
+/**
+ * An IPv4/TCP packet for `sendTso()`: its TCP checksum field holds the partial (pseudo-header)
+ * sum. Longer than 65535 octets it has Linux's BIG TCP shape: Total Length 0, the header
+ * checksum computed with that 0 (`totalLength` overrides the field, for malformed ones).
+ */
+export function tcpPartial(src: string, dst: string, spec: TcpSpec, totalLength?: number): Uint8Array {
+  const t = tcpSegment(spec, (length) => pseudoHeaderSum(addressBytes(src), addressBytes(dst), 6, length));
+  const p = new Uint8Array(20 + t.length);
+  const v = new DataView(p.buffer);
+  p[0] = 0x45;
+  v.setUint16(2, totalLength ?? (p.length > 0xffff ? 0 : p.length));
+  v.setUint16(4, 0x4321);
+  p[6] = 0x40; // DF
+  p[8] = 64;
+  p[9] = 6;
+  p.set(addressBytes(src), 12);
+  p.set(addressBytes(dst), 16);
+  v.setUint16(10, checksum(p.subarray(0, 20)));
+  p.set(t, 20);
+  return p;
+}
+
+/**
+ * An IPv6/TCP packet for `sendTso()` (partial TCP checksum). When the TCP segment plus the
+ * 8-octet Hop-by-Hop header exceed 65535 octets, or `jumbo` says so, it is a jumbogram (RFC 2675
+ * §2, Linux's BIG TCP shape): Payload Length 0, Next Header 0, a Hop-by-Hop header (Next Header
+ * 6, Hdr Ext Len 0) with one Jumbo Payload option (0xC2, length 4) holding packet length − 40.
+ */
+export function tcp6Partial(src: string, dst: string, spec: TcpSpec, jumbo?: boolean): Uint8Array {
+  const s = address6Bytes(src);
+  const d = address6Bytes(dst);
+  const t = tcpSegment(spec, (length) => pseudoHeaderSum6(s, d, 6, length));
+  const asJumbo = jumbo ?? t.length + 8 > 0xffff;
+  const ext = asJumbo ? 8 : 0;
+  const p = new Uint8Array(40 + ext + t.length);
+  const v = new DataView(p.buffer);
+  p[0] = 0x60;
+  v.setUint16(4, asJumbo ? 0 : ext + t.length);
+  p[6] = asJumbo ? 0 : 6;
+  p[7] = 64;
+  p.set(s, 8);
+  p.set(d, 24);
+  if (asJumbo) {
+    p[40] = 6;
+    p[41] = 0;
+    p[42] = 0xc2;
+    p[43] = 4;
+    v.setUint32(44, p.length - 40);
+  }
+  p.set(t, 40 + ext);
+  return p;
+}
+
+/** Reads the TCP segment of an IPv6 packet without extension headers (test input from the kernel). */
+export function readTcp6(packet: Uint8Array): TcpSummary & { readonly nextHeader: number } {
+  const v = new DataView(packet.buffer, packet.byteOffset, packet.byteLength);
+  const segment = packet.subarray(40, 40 + v.getUint16(4));
+  const s = new DataView(segment.buffer, segment.byteOffset, segment.byteLength);
+  return {
+    nextHeader: packet[6]!,
+    srcPort: s.getUint16(0),
+    dstPort: s.getUint16(2),
+    seq: s.getUint32(4),
+    ack: s.getUint32(8),
+    flags: segment[13]!,
+    window: s.getUint16(14),
+    payload: segment.subarray((segment[12]! >> 4) * 4),
+  };
+}

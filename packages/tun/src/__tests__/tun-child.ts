@@ -74,7 +74,8 @@ try {
   process.exit(0);
 }
 report({
-  event: 'open', name: device.name, mtu: device.mtu, fd: device.fd, offload: device.offload, offloadStatus: device.offloadStatus, tso: device.tso ?? null,
+  event: 'open', name: device.name, mtu: device.mtu, fd: device.fd, offload: device.offload, offloadStatus: device.offloadStatus, bigTso: device.bigTso,
+  tso: device.tso ?? null,
   configuration: device.configuration,
 });
 device.on('error', (error: unknown) => report({ event: 'device-error', ...describe(error) }));
