@@ -5,6 +5,7 @@
  * it shows what crossed the link even when the stack then drops it. The stack
  * calls it (in and out) only when its debug log is enabled, so it costs nothing otherwise.
  */
+import { tcpBounds } from './packet-shape.js';
 
 /** tcpdump's flag letters, in its order. */
 function flags(f: number): string {
@@ -67,7 +68,8 @@ export function debugPacketLine(timeMs: number, direction: 'in' | 'out', packet:
   if (packet.length < 20 || version !== 4) return `${head} non-IPv4 packet, length ${packet.length}`;
   const v = new DataView(packet.buffer, packet.byteOffset, packet.byteLength);
   const ihl = (packet[0]! & 0x0f) * 4;
-  const total = Math.min(v.getUint16(2), packet.length);
+  // Total Length 0 on a GSO super-packet over 64 KiB (packet-shape.ts): the packet's own length.
+  const total = tcpBounds(packet)?.total ?? Math.min(v.getUint16(2), packet.length);
   const protocol = v.getUint8(9);
   const src = dotted(v, 12);
   const dst = dotted(v, 16);
@@ -85,6 +87,11 @@ export function debugPacketLine(timeMs: number, direction: 'in' | 'out', packet:
  */
 function debugPacketLine6(head: string, packet: Uint8Array): string {
   const v = new DataView(packet.buffer, packet.byteOffset, packet.byteLength);
+  // A jumbogram super-packet (packet-shape.ts): TCP after its 8-octet Hop-by-Hop header.
+  const bounds = tcpBounds(packet);
+  if (bounds !== undefined && bounds.offset === 48) {
+    return `${head} ${text6(packet, 8)}.${v.getUint16(48)} > ${text6(packet, 24)}.${v.getUint16(50)} ${tcpFields(v, 48, bounds.total)} (jumbogram)`;
+  }
   const total = Math.min(40 + v.getUint16(4), packet.length);
   const next = v.getUint8(6);
   const src = text6(packet, 8);

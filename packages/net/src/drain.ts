@@ -29,7 +29,7 @@
 import type { Instant, TcpEvent, TimeWaitRecord } from '@tcp-tun/tcp';
 import type { DeadlineHeap } from './deadline-heap.js';
 import { diag } from './diagnostics.js';
-import type { TrainPort } from './gso-train.js';
+import type { GsoTrain } from './gso-train.js';
 import type { ConnectionEntry } from './internal.js';
 import type { TcpEgress } from './ipv4-egress.js';
 import type { StackTimer } from './stack-timer.js';
@@ -41,7 +41,12 @@ export interface DrainContext {
   /** Our IPv4 address, for diagnostics_channel messages (they take each connection's own). */
   readonly address: string | undefined;
   readonly egress: TcpEgress;
-  readonly train: TrainPort;
+  /**
+   * The GSO train of each family the stack has (gso-train.ts). A connection's segments go to
+   * its family's train, so the call that offers them always meets one class (see #transmit).
+   */
+  readonly train4: GsoTrain | undefined;
+  readonly train6: GsoTrain | undefined;
   readonly heap: DeadlineHeap<ConnectionEntry>;
   readonly timer: StackTimer;
   /** The stack's clock. */
@@ -296,7 +301,14 @@ export class Drain {
    * train: the one place a train ends outside the train itself.
    */
   #transmit(entry: ConnectionEntry, now: Instant): void {
-    const { egress, train } = this.#ctx;
+    const ctx = this.#ctx;
+    const egress = ctx.egress;
+    // The connection's own family's train. No train ever holds another connection's segments
+    // here (it is ended below), so a train never mixes families, and every stack, dual-stack or
+    // not, offers to a GsoTrain directly, as an IPv4-only stack always did (an IPv6-only one
+    // went through a dispatcher over both families, one more call per segment in this loop).
+    // A connection exists only in a family the stack has an address, an egress and a train of.
+    const train = (entry.family === 4 ? ctx.train4 : ctx.train6) as GsoTrain;
     const conn = entry.conn;
     const remote = entry.remoteAddr;
     if (diag.retransmitWanted) {

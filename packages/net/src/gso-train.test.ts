@@ -5,12 +5,15 @@
  * tso.test.ts.
  */
 import { expect } from 'chai';
-import { pseudoHeaderSum } from '@tcp-tun/ip';
+import { internetChecksum, ipv6FromString, pseudoHeaderSum } from '@tcp-tun/ip';
 import type { IpAddress, TcpRepr, Transmit } from '@tcp-tun/tcp';
-import { GsoTrain, trainMaxPacket, type TrainEgress } from './gso-train.js';
+import { expectedPartial, segmentSuperPacket, superPacketHeaderError, tcpOffset } from './__tests__/gso.js';
+import { GsoTrain, MAX_TRAIN_PACKET, sendQuantumFor, trainMaxPacket, type TrainEgress } from './gso-train.js';
 import { Ipv4Egress } from './ipv4-egress.js';
+import { Ipv6Egress } from './ipv6-egress.js';
+import { KeyedHash } from './keyed-hash.js';
 import type { Link } from './link.js';
-import { newStackCounters } from './stack-stats.js';
+import { newIpv6Counters, newStackCounters } from './stack-stats.js';
 
 const US = 0x0a000001;
 const PEER = 0x0a000002;
@@ -30,6 +33,7 @@ function recordingEgress(): { egress: TrainEgress; sent: Sent[] } {
   const sent: Sent[] = [];
   const egress: TrainEgress = {
     ipHeaderLength: 20,
+    jumboHeadroom: 0,
     loops: (remote) => remote === US,
     emitTcp: (_repr, payload, _remote, out) => {
       out.fill(0, 0, 20);
@@ -160,5 +164,126 @@ describe('Ipv4Egress', () => {
     const t = sent[1]?.packet as Uint8Array;
     expect(sent[1]?.segmentSize).to.equal(MSS);
     expect(u16(t, 20 + 16), 'the partial checksum: the pseudo-header sum').to.equal(pseudoHeaderSum(US, PEER, 6, t.length - 20));
+  });
+});
+
+describe('super-packets over 64 KiB (BIG TCP)', () => {
+  const BIG = MAX_TRAIN_PACKET;
+  const SEG = 1448;
+  const u16 = (b: Uint8Array, i: number): number => ((b[i] as number) << 8) | (b[i + 1] as number);
+  const u32 = (b: Uint8Array, i: number): number => ((u16(b, i) << 16) | u16(b, i + 2)) >>> 0;
+  const US6 = ipv6FromString('fd00::1');
+  const PEER6 = ipv6FromString('fd00::2');
+
+  function linkFor(sent: Array<{ packet: Uint8Array; segmentSize: number }>): Link {
+    return {
+      mtu: 1500,
+      tso: { maxPacket: BIG },
+      start: () => {},
+      send: () => {},
+      sendTso: (packet, segmentSize) => sent.push({ packet: packet.slice(), segmentSize }),
+      close: () => Promise.resolve(),
+    };
+  }
+  function egress4(sent: Array<{ packet: Uint8Array; segmentSize: number }>): Ipv4Egress {
+    return new Ipv4Egress(US, linkFor(sent), newStackCounters(), () => 0, () => {});
+  }
+  function egress6(sent: Array<{ packet: Uint8Array; segmentSize: number }>): Ipv6Egress {
+    return new Ipv6Egress(US6, linkFor(sent), newStackCounters(), newIpv6Counters(), () => 0, new KeyedHash(new Uint8Array(8).fill(7)), () => {});
+  }
+  /** Offers `n` full segments from sequence 1000, with a distinct octet pattern, and ends the train. */
+  function feed(train: GsoTrain, remote: IpAddress, n: number): Uint8Array {
+    const data = Uint8Array.from({ length: n * SEG }, (_, i) => (i * 7 + (i >>> 11)) & 0xff);
+    for (let i = 0; i < n; i++) {
+      expect(train.offer(remote, { repr: { ...base, seq: 1000 + i * SEG }, payload: data.subarray(i * SEG, (i + 1) * SEG), ecn: undefined }), `segment ${i}`).to.equal(true);
+    }
+    train.end();
+    return data;
+  }
+  /** The payload of the segments the kernel's segmentation would make, in order, checked one by one. */
+  function cut(packet: Uint8Array, segmentSize: number): Uint8Array {
+    const segments = segmentSuperPacket(packet, segmentSize);
+    const parts: Uint8Array[] = [];
+    let seq = 1000;
+    for (const s of segments) {
+      const ihl = tcpOffset(s);
+      expect(ihl, 'no segment keeps a jumbo header').to.equal((s[0] as number) >>> 4 === 6 ? 40 : 20);
+      expect(u32(s, ihl + 4), 'sequence numbers follow on').to.equal(seq);
+      const thl = ((s[ihl + 12] as number) >> 4) * 4;
+      parts.push(s.subarray(ihl + thl));
+      seq += s.length - ihl - thl;
+    }
+    const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+    let at = 0;
+    for (const p of parts) {
+      out.set(p, at);
+      at += p.length;
+    }
+    return out;
+  }
+
+  it('an IPv4 train of 90 segments is one packet with Total Length 0, a valid header and the 32-bit partial sum', () => {
+    const sent: Array<{ packet: Uint8Array; segmentSize: number }> = [];
+    const train = new GsoTrain(BIG, egress4(sent));
+    const data = feed(train, PEER, 90);
+    expect(sent).to.have.length(1);
+    const { packet, segmentSize } = sent[0]!;
+    expect(packet.length).to.be.greaterThan(0xffff);
+    expect(u16(packet, 2), 'Total Length').to.equal(0);
+    expect(internetChecksum(packet, 0, 0, 20), 'the header checksum covers the 0').to.equal(0);
+    expect(superPacketHeaderError(packet)).to.equal(undefined);
+    expect(u16(packet, 20 + 16)).to.equal(expectedPartial(packet));
+    expect(u16(packet, 20 + 16), 'the high half of the TCP length counts').to.not.equal(pseudoHeaderSum(US, PEER, 6, packet.length - 20));
+    expect(segmentSize).to.equal(SEG);
+    expect(cut(packet, segmentSize)).to.deep.equal(data);
+  });
+
+  it('an IPv6 train over 65,535 octets of TCP is a jumbogram (RFC 2675); its segments go without the option', () => {
+    const sent: Array<{ packet: Uint8Array; segmentSize: number }> = [];
+    const train = new GsoTrain(BIG, egress6(sent));
+    const data = feed(train, PEER6, 90);
+    expect(sent).to.have.length(1);
+    const { packet, segmentSize } = sent[0]!;
+    expect(packet[6], 'Next Header: Hop-by-Hop').to.equal(0);
+    expect(u16(packet, 4), 'Payload Length').to.equal(0);
+    expect(Array.from(packet.subarray(40, 44)), 'next header TCP, 8 octets, Jumbo Payload option of 4').to.deep.equal([6, 0, 0xc2, 4]);
+    expect(u32(packet, 44), 'Jumbo Payload Length: all after the fixed header').to.equal(packet.length - 40);
+    expect(superPacketHeaderError(packet)).to.equal(undefined);
+    expect(u16(packet, 48 + 16)).to.equal(expectedPartial(packet));
+    expect(cut(packet, segmentSize)).to.deep.equal(data);
+  });
+
+  it('an IPv6 train of up to 65,535 octets of TCP stays a plain packet, however large the link allows', () => {
+    const sent: Array<{ packet: Uint8Array; segmentSize: number }> = [];
+    const train = new GsoTrain(BIG, egress6(sent));
+    const data = feed(train, PEER6, 45);
+    const { packet, segmentSize } = sent[0]!;
+    expect(packet[6], 'Next Header: TCP').to.equal(6);
+    expect(u16(packet, 4)).to.equal(packet.length - 40);
+    expect(superPacketHeaderError(packet)).to.equal(undefined);
+    expect(cut(packet, segmentSize)).to.deep.equal(data);
+  });
+
+  it('keeps a jumbogram within maxPacket, and a 64 KiB link never gets one', () => {
+    for (const [maxPacket, family] of [[BIG, 6], [BIG, 4], [65535, 6], [65535, 4]] as const) {
+      const sent: Array<{ packet: Uint8Array; segmentSize: number }> = [];
+      const train = new GsoTrain(maxPacket, family === 6 ? egress6(sent) : egress4(sent));
+      const remote = family === 6 ? PEER6 : PEER;
+      for (let i = 0; i < 200; i++) train.offer(remote, { repr: { ...base, seq: 1000 + i * SEG }, payload: new Uint8Array(SEG), ecn: undefined });
+      train.end();
+      const what = `IPv${family}, maxPacket ${maxPacket}`;
+      expect(Math.max(...sent.map((x) => x.packet.length)), what).to.be.at.most(maxPacket);
+      expect(sent.every((x) => superPacketHeaderError(x.packet) === undefined), what).to.equal(true);
+      expect(sent.some((x) => x.packet.length > 0xffff), what).to.equal(maxPacket > 0xffff);
+      expect(sent.reduce((n, x) => n + x.packet.length - tcpOffset(x.packet) - 32, 0), `${what}: every octet went`).to.equal(200 * SEG);
+    }
+  });
+
+  it('tells the engine what a train can always carry (TcpConfig.sendQuantum)', () => {
+    expect(sendQuantumFor(0)).to.equal(0);
+    expect(sendQuantumFor(65535)).to.equal(65535 - 108);
+    // 90 segments of 1,448 (IPv4) or 1,428 (IPv6, timestamps on) fit the 128 KiB train.
+    expect(Math.floor(sendQuantumFor(BIG) / 1448)).to.equal(90);
+    expect(trainMaxPacket({ mtu: 1500, tso: { maxPacket: 1 << 20 }, sendTso: () => {} }, MAX_TRAIN_PACKET)).to.equal(BIG);
   });
 });

@@ -2,7 +2,8 @@
  * GSO send ("TSO"): consecutive data segments of one connection gathered into ONE IP/TCP
  * super-packet (a *train*) of up to the link's `tso.maxPacket` octets, handed to the link in one
  * call; the link (the TUN device with offload, i.e. the kernel's GSO) cuts it into MSS-sized
- * segments: one write for up to 45 segments instead of one each.
+ * segments: one write for up to 45 segments instead of one each, or 90 with a link that takes
+ * super-packets over 64 KiB ("BIG TCP"; see below).
  *
  * A segment joins the train when it continues it in sequence and the segmentation would rebuild
  * it exactly: the kernel copies the first segment's header to every segment but for the
@@ -10,6 +11,13 @@
  * identification upwards. So every segment but the last must be full-sized (the first one's
  * size), without PSH/FIN, and ports, ACK, window, ECE, timestamps, SACK blocks and the IP ECN
  * codepoint must be the first one's.
+ *
+ * Over 65,535 octets of TCP (a link whose `tso.maxPacket` allows it), the length no longer fits
+ * the IP header's 16-bit field: an IPv4 super-packet carries a Total Length of 0, as Linux's BIG
+ * TCP for IPv4 builds them; an IPv6 one is a jumbogram, with a Hop-by-Hop header carrying the
+ * Jumbo Payload option between the fixed header and TCP (RFC 2675 §2, as Linux's BIG TCP for
+ * IPv6 builds them). The train leaves room for that header in front (`jumboHeadroom`) and the
+ * egress writes whichever header the finished length needs.
  *
  * The train knows no IP family: the header in front of the TCP header, the TCP emit with its
  * pseudo-header and the send of the finished super-packet are its {@link TrainEgress}'s. WHEN a
@@ -23,52 +31,22 @@ import { TcpFlags } from '@tcp-tun/tcp';
 export interface TrainEgress {
   /** Octets of the IP header in front of the TCP header. */
   readonly ipHeaderLength: number;
+  /**
+   * Octets more in front of the TCP header when the TCP length exceeds 65,535: 8 over IPv6 (the
+   * Hop-by-Hop header with the Jumbo Payload option, RFC 2675), 0 over IPv4 (Total Length 0).
+   */
+  readonly jumboHeadroom: number;
   /** Whether a packet to `remote` stays on this host (loopback: it never reaches the link). */
   loops(remote: IpAddress): boolean;
   /** Writes the TCP segment `repr` + `payload` to `remote` at `out[0]`; returns its length. */
   emitTcp(repr: TcpRepr, payload: Uint8Array, remote: IpAddress, out: Uint8Array): number;
   /**
    * Completes `packet` (the IP header and the partial TCP checksum) and hands it to the link's
-   * `sendTso`, to be cut into `segments` segments of `segmentSize` payload octets.
+   * `sendTso`, to be cut into `segments` segments of `segmentSize` payload octets. The TCP
+   * header starts at `ipHeaderLength`, or at `ipHeaderLength + jumboHeadroom` when the packet is
+   * longer than `ipHeaderLength + 65535` (then the egress writes the jumbo header there).
    */
   sendTrain(packet: Uint8Array, remote: IpAddress, ecn: number, segments: number, segmentSize: number): void;
-}
-
-/** What the drain offers segments to: a {@link GsoTrain}, or one per family ({@link FamilyTrains}). */
-export interface TrainPort {
-  /** See {@link GsoTrain.offer}. */
-  offer(remote: IpAddress, t: Transmit): boolean;
-  /** See {@link GsoTrain.end}. */
-  end(): void;
-}
-
-/**
- * One train per IP family behind one {@link TrainPort}: a segment goes to its family's train, and
- * a train of the other family is ended first, so a super-packet never mixes families and the
- * order of what leaves is kept. (The drain ends the train after each connection anyway.)
- */
-export class FamilyTrains implements TrainPort {
-  readonly #v4: GsoTrain | undefined;
-  readonly #v6: GsoTrain | undefined;
-
-  constructor(v4: GsoTrain | undefined, v6: GsoTrain | undefined) {
-    this.#v4 = v4;
-    this.#v6 = v6;
-  }
-
-  offer(remote: IpAddress, t: Transmit): boolean {
-    if (typeof remote === 'number') {
-      if (this.#v6?.active === true) this.#v6.end();
-      return this.#v4?.offer(remote, t) ?? false;
-    }
-    if (this.#v4?.active === true) this.#v4.end();
-    return this.#v6?.offer(remote, t) ?? false;
-  }
-
-  end(): void {
-    this.#v4?.end();
-    this.#v6?.end();
-  }
 }
 
 const EMPTY = new Uint8Array(0);
@@ -77,6 +55,12 @@ const EMPTY = new Uint8Array(0);
 export function ecnCodepoint(t: Transmit): number {
   return t.ecn === 'ect0' ? 2 : 0;
 }
+
+/** The largest super-packet a train builds, whatever the link allows: 128 KiB (90 segments). */
+export const MAX_TRAIN_PACKET = 131_072;
+
+/** The most TCP octets an IP packet without a jumbo header can hold (a 16-bit length field). */
+const MAX_PLAIN_TCP_LENGTH = 0xffff;
 
 /**
  * The largest super-packet a train over `link` may build: the link's `tso.maxPacket` (capped by
@@ -89,11 +73,28 @@ export function trainMaxPacket(link: { readonly mtu: number; readonly tso?: { re
   return max < 2 * link.mtu ? 0 : max;
 }
 
+/**
+ * The payload octets any train of `maxPacket` can hold whatever its family and header: what the
+ * engine may gather before sending when the window lets out only part of a train
+ * (`TcpConfig.sendQuantum`); 0 without trains. The worst header is IPv6's 40 octets, a jumbo
+ * header's 8 and a TCP header of 60.
+ */
+export function sendQuantumFor(maxPacket: number): number {
+  return maxPacket === 0 ? 0 : Math.max(0, maxPacket - 40 - 8 - 60);
+}
+
 /** One connection's train of data segments on their way into one super-packet. */
-export class GsoTrain implements TrainPort {
+export class GsoTrain {
   /** Largest super-packet, octets; 0 when the link has no GSO send (then nothing is offered). */
   readonly maxPacket: number;
   readonly #egress: TrainEgress;
+  /**
+   * Room at the front of the buffer for a jumbo header (0 when the train can never exceed
+   * 65,535 octets of TCP). The plain packet starts at `#headroom`, a jumbo one at 0.
+   */
+  readonly #headroom: number;
+  /** Octets a train may hold, counted in the plain layout (header + TCP). */
+  readonly #capacity: number;
   readonly #buffer: Uint8Array;
   /** Segments in the train; 0 when there is none. */
   #segments = 0;
@@ -119,6 +120,9 @@ export class GsoTrain implements TrainPort {
   constructor(maxPacket: number, egress: TrainEgress) {
     this.maxPacket = maxPacket;
     this.#egress = egress;
+    this.#headroom = maxPacket - egress.ipHeaderLength > MAX_PLAIN_TCP_LENGTH ? egress.jumboHeadroom : 0;
+    // With a jumbo header the whole packet is 8 octets longer: keep it within maxPacket.
+    this.#capacity = maxPacket - this.#headroom;
     this.#buffer = new Uint8Array(maxPacket);
   }
 
@@ -166,11 +170,15 @@ export class GsoTrain implements TrainPort {
     this.#open = false;
     this.#first = undefined;
     const buffer = this.#buffer;
+    const headroom = this.#headroom;
+    const ipLength = this.#egress.ipHeaderLength;
     // PSH and FIN of the last segment (the segmenter puts them on the last segment only).
     const control = this.#control;
-    const flags = this.#egress.ipHeaderLength + 13;
+    const flags = headroom + ipLength + 13;
     buffer[flags] = ((buffer[flags] as number) & ~(TcpFlags.FIN | TcpFlags.PSH)) | (control === 'fin' ? TcpFlags.FIN | TcpFlags.PSH : control === 'psh' ? TcpFlags.PSH : 0);
-    this.#egress.sendTrain(buffer.subarray(0, this.#length), this.#remote, this.#ecn, segments, this.#segmentSize);
+    // Over 65,535 octets of TCP the packet starts at 0, the jumbo header filling the headroom.
+    const start = this.#length - ipLength > MAX_PLAIN_TCP_LENGTH ? 0 : headroom;
+    this.#egress.sendTrain(buffer.subarray(start, headroom + this.#length), this.#remote, this.#ecn, segments, this.#segmentSize);
   }
 
   /**
@@ -189,7 +197,7 @@ export class GsoTrain implements TrainPort {
       remote === this.#remote &&
       r.seq === this.#nextSeq &&
       t.payload.length <= this.#segmentSize &&
-      this.#length + t.payload.length <= this.maxPacket &&
+      this.#length + t.payload.length <= this.#capacity &&
       (r.control === 'none' || r.control === 'psh' || r.control === 'fin') &&
       r.cwr !== true &&
       r.srcPort === first.srcPort &&
@@ -206,11 +214,12 @@ export class GsoTrain implements TrainPort {
 
   #start(remote: IpAddress, t: Transmit): void {
     const buffer = this.#buffer;
+    const headroom = this.#headroom;
     const ipLength = this.#egress.ipHeaderLength;
     // The first segment's header with no payload: the payload goes in after it, and the
     // checksum the emit puts there (over the header only) is replaced at the end.
-    const headerLength = ipLength + this.#egress.emitTcp(t.repr, EMPTY, remote, buffer.subarray(ipLength));
-    buffer.set(t.payload, headerLength);
+    const headerLength = ipLength + this.#egress.emitTcp(t.repr, EMPTY, remote, buffer.subarray(headroom + ipLength));
+    buffer.set(t.payload, headroom + headerLength);
     this.#segments = 1;
     this.#remote = remote;
     this.#first = t.repr;
@@ -226,14 +235,14 @@ export class GsoTrain implements TrainPort {
 
   #add(t: Transmit): void {
     const length = t.payload.length;
-    this.#buffer.set(t.payload, this.#length);
+    this.#buffer.set(t.payload, this.#headroom + this.#length);
     this.#length += length;
     this.#segments++;
     this.#nextSeq = (this.#nextSeq + length) >>> 0;
     this.#control = t.repr.control;
     this.#open = t.repr.control === 'none' && length === this.#segmentSize;
     // Nothing more can join (PSH/FIN/short segment, or no room for another full one): send it now.
-    if (!this.#open || this.#length + this.#segmentSize > this.maxPacket) this.end();
+    if (!this.#open || this.#length + this.#segmentSize > this.#capacity) this.end();
   }
 }
 

@@ -9,7 +9,7 @@
  * chosen per connection, beside this file rather than inside it.
  */
 import { debuglog } from 'node:util';
-import { IpProtocol, emitIcmpv4, emitIpv4, pseudoHeaderSum, type Icmpv4Repr, type Ipv4Repr } from '@tcp-tun/ip';
+import { IpProtocol, emitIcmpv4, emitIpv4, internetChecksum, pseudoHeaderSum, type Icmpv4Repr, type Ipv4Repr } from '@tcp-tun/ip';
 import { emitTcp, type Instant, type IpAddress, type TcpRepr, type Transmit } from '@tcp-tun/tcp';
 import { debugPacketLine } from './debug-line.js';
 import { ecnCodepoint, type TrainEgress } from './gso-train.js';
@@ -38,6 +38,8 @@ type MutableIpv4Repr = { -readonly [K in keyof Ipv4Repr]: Ipv4Repr[K] };
 export class Ipv4Egress implements TcpEgress, TrainEgress {
   /** IPv4 header octets in front of the TCP header (we send no options). */
   readonly ipHeaderLength = IPV4_HEADER_LENGTH;
+  /** A super-packet over 64 KiB needs no more header over IPv4: its Total Length is 0. */
+  readonly jumboHeadroom = 0;
   readonly #address: number;
   readonly #link: Link;
   readonly #counters: StackCounters;
@@ -96,9 +98,24 @@ export class Ipv4Egress implements TcpEgress, TrainEgress {
   sendTrain(packet: Uint8Array, remote: IpAddress, ecn: number, segments: number, segmentSize: number): void {
     if (typeof remote !== 'number') throw new TypeError('Ipv4Egress.sendTrain: an IPv6 address');
     const tcpLength = packet.length - IPV4_HEADER_LENGTH;
+    const big = packet.length > OUTPUT_BUFFER_SIZE;
     // The segmenter numbers the further segments' IPv4 identification upwards from this one.
-    this.#header(packet, remote, IpProtocol.Tcp, ecn, tcpLength, segments);
-    const partial = pseudoHeaderSum(this.#address, remote, IpProtocol.Tcp, tcpLength);
+    this.#header(packet, remote, IpProtocol.Tcp, ecn, big ? 0 : tcpLength, segments);
+    if (big) {
+      // Longer than the 16-bit Total Length can say: 0 there, as Linux's BIG TCP for IPv4 builds
+      // such a GSO packet (its receive path takes the length from the packet itself, and its
+      // segmentation writes each segment's own); the header checksum then covers that 0.
+      packet[2] = 0;
+      packet[3] = 0;
+      packet[10] = 0;
+      packet[11] = 0;
+      const sum = internetChecksum(packet, 0, 0, IPV4_HEADER_LENGTH);
+      packet[10] = sum >>> 8;
+      packet[11] = sum & 0xff;
+    }
+    // Over 65,535 octets the 32-bit TCP length counts whole in the sum (both halves), as in
+    // Linux's csum_tcpudp_magic, whose segmentation adjusts each segment's checksum from it.
+    const partial = big ? foldSum(pseudoHeaderSum(this.#address, remote, IpProtocol.Tcp, tcpLength) + Math.floor(tcpLength / 0x10000)) : pseudoHeaderSum(this.#address, remote, IpProtocol.Tcp, tcpLength);
     // The checksum field holds only the pseudo-header sum (as Linux's __tcp_v4_send_check);
     // the link (the kernel) finishes it. A lone segment goes this way too. Measured on 50,000
     // 1 KiB round trips over TUN with offload: the JavaScript checksum time of the sends is
@@ -149,4 +166,11 @@ export class Ipv4Egress implements TcpEgress, TrainEgress {
     if (debug.enabled) debug('%s', debugPacketLine(this.#clock(), 'out', packet));
     this.#link.send(packet);
   }
+}
+
+/** Folds a sum of 16-bit words to 16 bits, one's complement (RFC 1071 §4.1). */
+function foldSum(sum: number): number {
+  let s = sum;
+  while (s > 0xffff) s = (s & 0xffff) + Math.floor(s / 0x10000);
+  return s;
 }

@@ -36,6 +36,10 @@ const debug = debuglog('tcp-tun');
 export const IPV6_HEADER_LENGTH = 40;
 /** The largest IPv6 packet without a jumbogram: 40 + 65535 octets. */
 export const OUTPUT_BUFFER_SIZE6 = IPV6_HEADER_LENGTH + 65535;
+/** The Hop-by-Hop header holding only the Jumbo Payload option (RFC 2675 §2): 8 octets. */
+const JUMBO_HEADER_LENGTH = 8;
+/** RFC 2675 §2: the Jumbo Payload option's type (binary 110 00010: skip, do not change en route). */
+const JUMBO_OPTION_TYPE = 0xc2;
 /** RFC 6437 §2: the flow label is 20 bits. */
 const FLOW_LABEL_MASK = 0xfffff;
 
@@ -45,6 +49,8 @@ type MutableIpv6Repr = { -readonly [K in keyof Ipv6Repr]: Ipv6Repr[K] };
 export class Ipv6Egress implements TcpEgress, TrainEgress {
   /** IPv6 header octets in front of the TCP header (we send no extension headers). */
   readonly ipHeaderLength = IPV6_HEADER_LENGTH;
+  /** A super-packet over 65,535 octets of TCP is a jumbogram: a Hop-by-Hop header of 8 octets. */
+  readonly jumboHeadroom = JUMBO_HEADER_LENGTH;
   readonly #address: Ipv6Address;
   readonly #link: Link;
   readonly #counters: StackCounters;
@@ -119,15 +125,37 @@ export class Ipv6Egress implements TcpEgress, TrainEgress {
   sendTrain(packet: Uint8Array, remote: IpAddress, ecn: number, segments: number, segmentSize: number): void {
     const dst = asIpv6(remote);
     const src = this.sourceFor(dst);
-    const tcpLength = packet.length - IPV6_HEADER_LENGTH;
-    const srcPort = ((packet[IPV6_HEADER_LENGTH] as number) << 8) | (packet[IPV6_HEADER_LENGTH + 1] as number);
-    const dstPort = ((packet[IPV6_HEADER_LENGTH + 2] as number) << 8) | (packet[IPV6_HEADER_LENGTH + 3] as number);
-    this.#header(packet, src, dst, Ipv6NextHeader.Tcp, ecn, tcpLength, this.#flowFor(dst, srcPort, dstPort));
+    // More TCP than the 16-bit Payload Length can say: a jumbogram (the train left 8 octets).
+    const jumbo = packet.length > OUTPUT_BUFFER_SIZE6;
+    const tcpOffset = jumbo ? IPV6_HEADER_LENGTH + JUMBO_HEADER_LENGTH : IPV6_HEADER_LENGTH;
+    const tcpLength = packet.length - tcpOffset;
+    const srcPort = ((packet[tcpOffset] as number) << 8) | (packet[tcpOffset + 1] as number);
+    const dstPort = ((packet[tcpOffset + 2] as number) << 8) | (packet[tcpOffset + 3] as number);
+    const flow = this.#flowFor(dst, srcPort, dstPort);
+    if (jumbo) {
+      // RFC 2675 §2: Payload Length 0, Next Header 0 (Hop-by-Hop), whose one option, Jumbo
+      // Payload, gives the length after the fixed header (the Hop-by-Hop header included). It is
+      // what Linux's BIG TCP for IPv6 writes into such a GSO packet, and what its receive path
+      // and its segmentation (which drops the option from each segment) take.
+      this.#header(packet, src, dst, Ipv6NextHeader.HopByHop, ecn, 0, flow);
+      const length = packet.length - IPV6_HEADER_LENGTH;
+      packet[40] = Ipv6NextHeader.Tcp;
+      packet[41] = 0; // Hdr Ext Len: 8 octets in all
+      packet[42] = JUMBO_OPTION_TYPE;
+      packet[43] = 4;
+      packet[44] = length >>> 24;
+      packet[45] = (length >>> 16) & 0xff;
+      packet[46] = (length >>> 8) & 0xff;
+      packet[47] = length & 0xff;
+    } else {
+      this.#header(packet, src, dst, Ipv6NextHeader.Tcp, ecn, tcpLength, flow);
+    }
     // As over IPv4 (ipv4-egress.ts): the checksum field holds only the pseudo-header sum
-    // (RFC 8200 §8.1), as Linux's __tcp_v6_send_check leaves it; the link finishes it.
+    // (RFC 8200 §8.1, with the 32-bit upper-layer length, RFC 2675 §4 for a jumbogram), as
+    // Linux's __tcp_v6_send_check leaves it; the link finishes it.
     const partial = tcpPseudoHeaderSum(src, dst, tcpLength);
-    packet[IPV6_HEADER_LENGTH + 16] = partial >>> 8;
-    packet[IPV6_HEADER_LENGTH + 17] = partial & 0xff;
+    packet[tcpOffset + 16] = partial >>> 8;
+    packet[tcpOffset + 17] = partial & 0xff;
     const c = this.#counters;
     c.packetsOut++;
     c.bytesOut += packet.length;

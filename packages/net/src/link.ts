@@ -47,12 +47,13 @@ export interface Link {
   close(): Promise<void>;
   /**
    * Present when the link can segment TCP itself (GSO send, "TSO"; the TUN device with offload):
-   * `maxPacket` is the largest super-packet `sendTso` takes, in octets (at most 65535). A link
+   * `maxPacket` is the largest super-packet `sendTso` takes, in octets: 65535, or more for a link
+   * that takes the two shapes of a larger one (see `sendTso`; the stack builds at most 131072). A link
    * without it (or without `sendTso`) gets only `send`, exactly as before. Wrappers that work
    * per packet (fault injection) do not advertise it.
    */
   readonly tso?: {
-    /** Largest super-packet `sendTso` accepts, in octets (at most 65535). */
+    /** Largest super-packet `sendTso` accepts, in octets (over 65535: see `sendTso`). */
     readonly maxPacket: number;
   };
   /**
@@ -66,6 +67,12 @@ export interface Link {
    * identification incremented per segment (IPv6 has none), checksums completed. A shorter packet is one
    * segment that only needs its checksum completed. Copies or writes before returning, and
    * never throws for transient failures, as `send`.
+   *
+   * Over 65,535 octets of TCP (only with a `maxPacket` that allows it) the length does not fit the
+   * IP header: an IPv4 packet then has Total Length 0 (Linux's BIG TCP for IPv4) and the partial
+   * sum counts the 32-bit TCP length; an IPv6 packet is a jumbogram, a Hop-by-Hop header holding
+   * only the Jumbo Payload option between the fixed header and TCP (RFC 2675; Linux's BIG TCP
+   * for IPv6). The segments cut from either carry ordinary headers.
    */
   sendTso?(packet: Uint8Array, segmentSize: number): void;
   /**

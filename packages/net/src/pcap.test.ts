@@ -52,7 +52,7 @@ describe('pcap capture', () => {
     const b = readFileSync(file);
     expect(b.readUInt32LE(0)).to.equal(0xa1b2c3d4);
     expect([b.readUInt16LE(4), b.readUInt16LE(6)]).to.deep.equal([2, 4]);
-    expect(b.readUInt32LE(16)).to.equal(65535);
+    expect(b.readUInt32LE(16), 'snaplen: the default of tcpdump').to.equal(262144);
     expect(b.readUInt32LE(20)).to.equal(LINKTYPE_RAW);
     let off = 24;
     const records: { sec: number; usec: number; data: number[] }[] = [];

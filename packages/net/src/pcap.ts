@@ -12,10 +12,15 @@ const MAGIC_MICROSECONDS = 0xa1b2c3d4;
 const GLOBAL_HEADER_LENGTH = 24;
 const RECORD_HEADER_LENGTH = 16;
 const FLUSH_AT = 1 << 20;
+/** tcpdump's default snapshot length (since 4.0): whole packets up to 256 KiB. */
+const DEFAULT_SNAP_LENGTH = 262_144;
 
 /** Options of `capture()` and `PcapWriter`. */
 export interface CaptureOptions {
-  /** Longest part of a packet to record; longer packets are truncated (default 65535). */
+  /**
+   * Longest part of a packet to record; longer packets are truncated. Default 262144, tcpdump's:
+   * a GSO super-packet over 64 KiB (a BIG TCP link) is recorded whole.
+   */
   readonly snapLength?: number;
   /** Wall-clock milliseconds for timestamps (default: the monotonic clock anchored at process start). */
   readonly clock?: () => number;
@@ -45,7 +50,7 @@ export class PcapWriter {
   packets = 0;
 
   constructor(file: string | number, options: CaptureOptions = {}) {
-    this.snapLength = options.snapLength ?? 65535;
+    this.snapLength = options.snapLength ?? DEFAULT_SNAP_LENGTH;
     if (!Number.isInteger(this.snapLength) || this.snapLength < 20 || this.snapLength > 262144) {
       throw Object.assign(new RangeError(`snapLength must be an integer from 20 to 262144, got ${this.snapLength}`), {
         code: 'ERR_INVALID_ARG_VALUE',

@@ -48,13 +48,13 @@ import { Drain } from './drain.js';
 import { SystemError, argumentError } from './errors.js';
 import { linger, lingers } from './linger.js';
 import { ListenerTable } from './listeners.js';
-import { FamilyTrains, GsoTrain, trainMaxPacket } from './gso-train.js';
+import { GsoTrain, MAX_TRAIN_PACKET, sendQuantumFor, trainMaxPacket } from './gso-train.js';
 import { ConnectionHandle, type HandleDriver, type HandleOwner, type LookupFunction, type StackPort } from './handle.js';
 import { view, type Ipv4Ingress } from './ipv4-in.js';
 import type { Ipv6Ingress } from './ipv6-in.js';
 import type { ConnectionEntry, ListenerEntry } from './internal.js';
-import { Ipv4Egress, OUTPUT_BUFFER_SIZE } from './ipv4-egress.js';
-import { Ipv6Egress, OUTPUT_BUFFER_SIZE6 } from './ipv6-egress.js';
+import { Ipv4Egress } from './ipv4-egress.js';
+import { Ipv6Egress } from './ipv6-egress.js';
 import type { Link } from './link.js';
 import { debugPacketLine } from './debug-line.js';
 import type { NetApi } from './net-api.js';
@@ -148,7 +148,15 @@ export class Stack {
     this.mtu = link.mtu;
     const linkMss = link.mtu - 40;
     const requested = options.tcp ?? {};
-    this.tcpConfig = resolveTcpConfig({ ...requested, mss: Math.min(requested.mss ?? linkMss, linkMss) });
+    // Both families' trains are bounded by the link alone (gso-train.ts).
+    const trainMax = trainMaxPacket(link, MAX_TRAIN_PACKET);
+    // With GSO send, new data waits for room for a whole train when the window lets out only a
+    // part of one (TcpConfig.sendQuantum; Linux's tcp_tso_should_defer): fewer, fuller writes.
+    this.tcpConfig = resolveTcpConfig({
+      ...requested,
+      mss: Math.min(requested.mss ?? linkMss, linkMss),
+      sendQuantum: requested.sendQuantum ?? sendQuantumFor(trainMax),
+    });
     this.maxConnections = limitOption(options.maxConnections, DEFAULT_MAX_CONNECTIONS, 1, 'maxConnections', 'a positive integer');
     const maxTimeWait = limitOption(options.maxTimeWait, DEFAULT_MAX_TIME_WAIT, 0, 'maxTimeWait', 'a non-negative integer');
     this.#timeWait = new TimeWaitTable(maxTimeWait);
@@ -175,12 +183,8 @@ export class Stack {
     const egress6 =
       addr6 === undefined ? undefined : new Ipv6Egress(addr6, this.#link, this.#counters, this.#counters6, clock, this.#secrets.flowLabel, (packets) => this.#onPackets(packets, true));
     this.#egress = new StackEgress(egress4, egress6);
-    const train4 = egress4 === undefined ? undefined : new GsoTrain(trainMaxPacket(link, OUTPUT_BUFFER_SIZE), egress4);
-    // An IPv6 super-packet may carry 65535 octets after its 40-octet header (the link's
-    // maxPacket bounds the whole packet either way).
-    const train6 = egress6 === undefined ? undefined : new GsoTrain(trainMaxPacket(link, OUTPUT_BUFFER_SIZE6), egress6);
-    // An IPv4-only stack keeps its one train (no family check on its hot path).
-    const train = train6 === undefined && train4 !== undefined ? train4 : new FamilyTrains(train4, train6);
+    const train4 = egress4 === undefined ? undefined : new GsoTrain(trainMax, egress4);
+    const train6 = egress6 === undefined ? undefined : new GsoTrain(trainMax, egress6);
     const r4 = this.#reassembler;
     const r6 = this.#reassembler6;
     const reassemblers = {
@@ -195,7 +199,8 @@ export class Stack {
       stack: this,
       address: this.address,
       egress: this.#egress,
-      train,
+      train4,
+      train6,
       heap: this.#heap,
       timer: this.#timer,
       clock,

@@ -61,6 +61,11 @@ export interface TcpInfo {
   fastRetransmits: number;
   /** Tail loss probes sent, RFC 8985 §7, a count (Linux: TcpExtTCPLossProbes, per connection). */
   tlpProbes: number;
+  /**
+   * Times new data waited for room for a whole GSO super-packet, a count (Linux defers so in
+   * tcp_tso_should_defer; no Linux field). 0 over a link without GSO send.
+   */
+  sendsDeferred: number;
   /** D-SACK blocks received, RFC 2883, a count (Linux's tcpi_dsack_dups counts the ones we send). */
   dsacksReceived: number;
   /** Duplicate ACKs received, RFC 5681 §2, a count (no Linux field). */

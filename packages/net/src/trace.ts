@@ -15,6 +15,7 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { ipv6ToString } from '@tcp-tun/ip';
 import type { Link, LinkReceiver } from './link.js';
+import { tcpBounds } from './packet-shape.js';
 
 /** Which way a segment went, seen from the traced stack. */
 export type TraceDirection = 'out' | 'in';
@@ -212,7 +213,6 @@ export interface TracingLink extends Link {
   readonly counters: TraceCounters;
 }
 
-const TCP = 6;
 const FLAG_FIN = 0x01;
 const FLAG_SYN = 0x02;
 const FLAG_RST = 0x04;
@@ -313,25 +313,19 @@ export function traceLink(link: Link, sink: TraceSink, options: TraceOptions = {
 
   const record = (packet: Uint8Array, dir: TraceDirection, t: number): boolean => {
     const version = packet.length > 0 ? packet[0]! >> 4 : 0;
-    let tcp: number;
-    let total: number;
     let srcText: string;
     let dstText: string;
     const v = new DataView(packet.buffer, packet.byteOffset, packet.byteLength);
+    // IPv4 or IPv6 with TCP (a GSO super-packet over 64 KiB too, packet-shape.ts); other
+    // extension headers and later fragments are skipped.
+    const bounds = tcpBounds(packet);
+    if (bounds === undefined) return false;
+    const tcp = bounds.offset;
+    const total = bounds.total;
     if (version === 6) {
-      // IPv6: TCP right after the fixed header (what the stack sends; extension headers skipped).
-      if (packet.length < 60 || v.getUint8(6) !== TCP) return false;
-      tcp = 40;
-      total = Math.min(40 + v.getUint16(4), packet.length);
       srcText = `[${ipv6ToString(packet.subarray(8, 24))}]`;
       dstText = `[${ipv6ToString(packet.subarray(24, 40))}]`;
     } else {
-      if (packet.length < 20 || version !== 4) return false;
-      const ihl = (packet[0]! & 0x0f) * 4;
-      total = Math.min(v.getUint16(2), packet.length);
-      // Only first fragments carry the TCP header; a later fragment (offset > 0) is skipped.
-      if (v.getUint8(9) !== TCP || (v.getUint16(6) & 0x1fff) !== 0 || ihl < 20 || total < ihl + 20) return false;
-      tcp = ihl;
       srcText = dotted(v, 12);
       dstText = dotted(v, 16);
     }

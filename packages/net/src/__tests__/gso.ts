@@ -22,11 +22,46 @@ const put16 = (b: Uint8Array, i: number, v: number): void => {
   b[i + 1] = v & 0xff;
 };
 
-/** The TCP checksum field an IPv4/TCP packet must carry for GSO send: the folded pseudo-header sum. */
+/**
+ * Octets in front of the TCP header: the IPv4 header, or IPv6's 40, or 48 for an IPv6 jumbogram
+ * (Next Header 0: the Hop-by-Hop header with the Jumbo Payload option, RFC 2675).
+ */
+export function tcpOffset(packet: Uint8Array): number {
+  if ((packet[0] as number) >>> 4 === 6) return packet[6] === 0 ? 48 : 40;
+  return ((packet[0] as number) & 0x0f) * 4;
+}
+
+/**
+ * The TCP checksum field an IPv4/TCP packet must carry for GSO send: the folded pseudo-header
+ * sum, with the whole 32-bit TCP length (a super-packet may exceed 65,535 octets).
+ */
 export function expectedPartial(packet: Uint8Array): number {
-  if ((packet[0] as number) >>> 4 === 6) return pseudoHeaderSum6(packet.subarray(8, 24), packet.subarray(24, 40), 6, packet.length - 40);
-  const ihl = ((packet[0] as number) & 0x0f) * 4;
-  return pseudoHeaderSum(u32(packet, 12), u32(packet, 16), 6, packet.length - ihl);
+  const ihl = tcpOffset(packet);
+  const length = packet.length - ihl;
+  if ((packet[0] as number) >>> 4 === 6) return pseudoHeaderSum6(packet.subarray(8, 24), packet.subarray(24, 40), 6, length);
+  let sum = pseudoHeaderSum(u32(packet, 12), u32(packet, 16), 6, length) + Math.floor(length / 0x10000);
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+  return sum;
+}
+
+/**
+ * What is wrong with the IP header of a super-packet, or undefined: over 65,535 octets an IPv4
+ * one must say Total Length 0 (Linux's BIG TCP) and an IPv6 one must be a jumbogram whose
+ * Jumbo Payload Length is the packet's length after the fixed header; shorter ones must state
+ * their length.
+ */
+export function superPacketHeaderError(packet: Uint8Array): string | undefined {
+  if ((packet[0] as number) >>> 4 === 6) {
+    if (packet[6] === 0) {
+      if (u16(packet, 4) !== 0 || packet[40] !== 6 || packet[41] !== 0 || packet[42] !== 0xc2 || packet[43] !== 4) return 'bad jumbo header';
+      if (u32(packet, 44) !== packet.length - 40 || packet.length - 48 <= 0xffff) return 'bad jumbo length';
+      return undefined;
+    }
+    return u16(packet, 4) === packet.length - 40 ? undefined : 'bad payload length';
+  }
+  if (internetChecksum(packet, 0, 0, tcpOffset(packet)) !== 0) return 'bad header checksum';
+  const total = u16(packet, 2);
+  return (packet.length > 0xffff ? total === 0 : total === packet.length) ? undefined : 'bad total length';
 }
 
 /** Cuts a super-packet (partial checksum) into complete segments of `segmentSize` payload octets. */
@@ -69,20 +104,24 @@ export function segmentSuperPacket(packet: Uint8Array, segmentSize: number): Uin
 
 /** {@link segmentSuperPacket} for IPv6 (TCPV6: no identification; payload length per segment). */
 function segmentSuperPacket6(packet: Uint8Array, segmentSize: number): Uint8Array[] {
+  // A jumbogram's segments go without the Hop-by-Hop header (as Linux's ipv6_gso_segment).
+  const inIhl = tcpOffset(packet);
   const ihl = 40;
-  const thl = ((packet[ihl + 12] as number) >> 4) * 4;
+  const thl = ((packet[inIhl + 12] as number) >> 4) * 4;
   const hl = ihl + thl;
-  const payload = packet.length - hl;
+  const payload = packet.length - inIhl - thl;
   const n = payload > segmentSize ? Math.ceil(payload / segmentSize) : 1;
-  const seq = u32(packet, ihl + 4);
-  const flags = packet[ihl + 13] as number;
+  const seq = u32(packet, inIhl + 4);
+  const flags = packet[inIhl + 13] as number;
   const out: Uint8Array[] = [];
   for (let i = 0; i < n; i++) {
     const start = n === 1 ? 0 : i * segmentSize;
     const len = n === 1 ? payload : Math.min(segmentSize, payload - start);
     const seg = new Uint8Array(hl + len);
-    seg.set(packet.subarray(0, hl));
-    seg.set(packet.subarray(hl + start, hl + start + len), hl);
+    seg.set(packet.subarray(0, ihl));
+    seg.set(packet.subarray(inIhl, inIhl + thl), ihl);
+    seg.set(packet.subarray(inIhl + thl + start, inIhl + thl + start + len), hl);
+    seg[6] = 6;
     put16(seg, 4, seg.length - 40);
     const s = (seq + start) >>> 0;
     put16(seg, ihl + 4, s >>> 16);
@@ -132,8 +171,8 @@ export class TsoLink implements Link {
   }
 
   sendTso(packet: Uint8Array, segmentSize: number): void {
-    const ihl = (packet[0] as number) >>> 4 === 6 ? 40 : ((packet[0] as number) & 0x0f) * 4;
-    if (packet.length > this.tso.maxPacket || u16(packet, ihl + 16) !== expectedPartial(packet)) this.bad++;
+    const ihl = tcpOffset(packet);
+    if (packet.length > this.tso.maxPacket || u16(packet, ihl + 16) !== expectedPartial(packet) || superPacketHeaderError(packet) !== undefined) this.bad++;
     if (this.#record) this.superPackets.push({ packet: packet.slice(), segmentSize });
     for (const seg of segmentSuperPacket(packet, segmentSize)) {
       if (this.#record) this.segments.push(seg);
