@@ -9,8 +9,11 @@
 // the profile directory (printed), PERF_HZ=999 perf's sampling rate, PRE=w1,w2 runs those workloads first (unmeasured), FAMILY=6 profiles the bench's IPv6 twin (apps/echo on an
 // IPv6-only TUN with the addresses and sysctls of bench/lib/family.mjs; IPv4 otherwise). Prints
 // the TUN's packet counts too, for CPU time per packet. PROFILERS=0 runs without either profiler.
+// STATS=1 asks the server for its report (SIGUSR1) half a second before the client ends and prints
+// the stack's non-zero counters and each connection's limit times, cwnd and retransmissions;
+// DUMP=FILE writes the server's stdout there; NODE_FLAGS='--trace-gc ...' goes to its node.
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -214,7 +217,7 @@ async function main() {
   sh('ip', ['netns', 'exec', NS, 'ip', 'link', 'set', 'lo', 'up']);
   sh('ip', ['netns', 'exec', NS, 'sysctl', '-qw', 'net.ipv4.ip_local_port_range=1024 65535']);
   if (FAMILY === 6) sh('ip', ['netns', 'exec', NS, 'sysctl', '-qw', ...IPV6_NAMESPACE_SYSCTLS]);
-  const app = spawnIn('node', [...(PROFILERS ? ['--cpu-prof', `--cpu-prof-dir=${dir}`, '--perf-basic-prof'] : []), ECHO, '--services', 'echo,discard,source,http', ...echoAddressFlags({ family: FAMILY }), ...flags]);
+  const app = spawnIn('node', [...(env.NODE_FLAGS ? env.NODE_FLAGS.split(' ') : []), ...(PROFILERS ? ['--cpu-prof', `--cpu-prof-dir=${dir}`, '--perf-basic-prof'] : []), ECHO, '--services', 'echo,discard,source,http', ...echoAddressFlags({ family: FAMILY }), ...flags]);
   for (let i = 0; i < 100 && !app.out.includes('listening on'); i++) await sleep(100);
   if (!app.out.includes('listening on')) throw new Error('apps/echo did not start');
   // PRE=source,rr: run those workloads first, unmeasured, as the bench's rep does before this one.
@@ -238,10 +241,18 @@ async function main() {
   let tunPackets = 0;
   const started = performance.now();
   const client = spawnIn(cmd, args.map(String));
+  if (env.STATS === '1') setTimeout(() => app.kill('SIGUSR1'), Math.max(0, SECONDS - 0.5) * 1000);
   await exited(client, 300000);
   const seconds = (performance.now() - started) / 1000;
   const cpu1 = cpuMs(app.pid);
   const machine1 = machineTicks();
+  if (env.DUMP) writeFileSync(env.DUMP, app.out);
+  const report = env.STATS === '1' ? app.out.split('\n').find((l) => l.startsWith('{"stats"')) : undefined;
+  if (report !== undefined) {
+    const { stats, connections } = JSON.parse(report);
+    console.log(`stats ${JSON.stringify(Object.fromEntries(Object.entries(stats).filter(([, v]) => typeof v === 'number' && v !== 0)))}`);
+    for (const c of connections) console.log(`conn ${JSON.stringify(Object.fromEntries(Object.entries(c).filter(([k]) => /tlp|Limited|cwnd|retrans|deferred/i.test(k))))}`);
+  }
   console.log(`${workload} ${flags.join(' ')} IPv${FAMILY}: ${seconds.toFixed(2)} s\n${client.out.trim().split('\n').slice(-12).join('\n')}`);
   // The TUN's own counters (the kernel's side: its RX is what we wrote, its TX what we read).
   try {
