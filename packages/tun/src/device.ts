@@ -23,7 +23,8 @@ import { invalidArg, TunError } from './errors.js';
 import { resolveBigTso, resolveOptions, type ResolvedTunOptions, type TunOptions } from './options.js';
 import type { Readiness, ReadinessHandlers } from './readiness.js';
 import { ReceivePath } from './receive-path.js';
-import { MAX_BIG_TSO_PACKET, MAX_PACKET, TransmitPath } from './transmit-path.js';
+import { MAX_PACKET, TransmitPath } from './transmit-path.js';
+import { MAX_BIG_TSO_PACKET } from './vnet.js';
 
 /**
  * Receives every packet of one read burst; packets are valid only during the call.

@@ -44,6 +44,6 @@ export type { SkippedSetting, TunOffloadStatus } from './configure.js';
 export type { TunIpv6Status } from './configure6.js';
 export { TunError, type TunErrorCode, type TunErrorDetails } from './errors.js';
 export { openWarmUpPair, type WarmUpPairOptions } from './warm-up-pair.js';
-export { BIG_TSO_MIN_KERNEL, DEFAULT_BUSY_POLL_US, DEFAULT_TX_QUEUE_LEN, kernelTakesBigTso, parseKernelRelease, type TunOptions } from './options.js';
-export { MAX_BIG_TSO_PACKET } from './transmit-path.js';
+export { BIG_TSO_MIN_KERNEL, DEFAULT_BUSY_POLL_US, DEFAULT_TX_QUEUE_LEN, kernelTakesBigTso, parseKernelRelease, type KernelVersion, type TunOptions } from './options.js';
+export { MAX_BIG_TSO_PACKET } from './vnet.js';
 export type { TunWriterMode } from './write-worker.js';

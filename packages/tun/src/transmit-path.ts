@@ -21,7 +21,7 @@
 import { writeSync, writevSync } from 'node:fs';
 import type { DeviceInternals } from './device.js';
 import { invalidArg, TunError } from './errors.js';
-import { MAX_PLAIN_PACKET, VNET_HEADER_SIZE, writeTcpOffloadHeader } from './vnet.js';
+import { MAX_BIG_TSO_PACKET, MAX_PLAIN_PACKET, VNET_HEADER_SIZE, writeTcpOffloadHeader } from './vnet.js';
 import { TunWriter } from './write-worker.js';
 
 /**
@@ -29,14 +29,6 @@ import { TunWriter } from './write-worker.js';
  * RFC 791 §3.1).
  */
 export const MAX_PACKET = MAX_PLAIN_PACKET;
-/**
- * Largest super-packet `sendTso()` takes with `bigTso` (`TunDevice.tso.maxPacket`), in octets:
- * twice the legacy 64 KiB GSO limit. Linux takes larger GSO packets from a TUN since BIG TCP
- * (IPv6 5.19, IPv4 6.3; up to GSO_MAX_SIZE, 512 KiB); trains of 128 KiB raised the stack's bulk
- * throughput by 25-40 % over 64 KiB ones (measured on kernel 6.18), and a bound keeps the writer
- * thread's ring records and the kernel's per-write allocation modest.
- */
-export const MAX_BIG_TSO_PACKET = 131_072;
 /**
  * Packets from this size on leave `sendTso()` by writev (header, packet) instead of being copied
  * behind the header first: a copy of 8 KiB costs about what the writev's extra iovec does.

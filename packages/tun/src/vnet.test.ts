@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { MAX_BIG_TSO_PACKET } from './transmit-path.js';
+import { MAX_BIG_TSO_PACKET } from './vnet.js';
 import {
   completeChecksum, isIpv6TcpJumbogram, LITTLE_ENDIAN, MAX_PLAIN_PACKET, readVnetHeader, sumHostOrder, VNET_HEADER_SIZE, VnetFlags, VnetGso,
   writeTcpOffloadHeader, writeVnetHeader, type VnetHeader,

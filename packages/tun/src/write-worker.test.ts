@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AUTO_INLINE_MAX, AUTO_INLINE_MIN_BYTES, MIN_RING_BYTES, TunWriter, writerMode } from './write-worker.js';
-import { MAX_BIG_TSO_PACKET } from './transmit-path.js';
+import { MAX_BIG_TSO_PACKET } from './vnet.js';
 import { VNET_HEADER_SIZE } from './vnet.js';
 import { tcp6Partial, tcpPartial } from './__tests__/packets.js';
 
