@@ -8,7 +8,7 @@ import { expect } from 'chai';
 import { internetChecksum, ipv6FromString, pseudoHeaderSum } from '@tcp-tun/ip';
 import type { IpAddress, TcpRepr, Transmit } from '@tcp-tun/tcp';
 import { expectedPartial, segmentSuperPacket, superPacketHeaderError, tcpOffset } from './__tests__/gso.js';
-import { GsoTrain, MAX_TRAIN_PACKET, sendQuantumFor, trainMaxPacket, type TrainEgress } from './gso-train.js';
+import { GsoTrain, MAX_TRAIN_PACKET, trainMaxPacket, type TrainEgress } from './gso-train.js';
 import { Ipv4Egress } from './ipv4-egress.js';
 import { Ipv6Egress } from './ipv6-egress.js';
 import { KeyedHash } from './keyed-hash.js';
@@ -279,11 +279,7 @@ describe('super-packets over 64 KiB (BIG TCP)', () => {
     }
   });
 
-  it('tells the engine what a train can always carry (TcpConfig.sendQuantum)', () => {
-    expect(sendQuantumFor(0)).to.equal(0);
-    expect(sendQuantumFor(65535)).to.equal(65535 - 108);
-    // 90 segments of 1,448 (IPv4) or 1,428 (IPv6, timestamps on) fit the 128 KiB train.
-    expect(Math.floor(sendQuantumFor(BIG) / 1448)).to.equal(90);
+  it('caps a train at 128 KiB whatever the link offers', () => {
     expect(trainMaxPacket({ mtu: 1500, tso: { maxPacket: 1 << 20 }, sendTso: () => {} }, MAX_TRAIN_PACKET)).to.equal(BIG);
   });
 });

@@ -73,16 +73,6 @@ export function trainMaxPacket(link: { readonly mtu: number; readonly tso?: { re
   return max < 2 * link.mtu ? 0 : max;
 }
 
-/**
- * The payload octets any train of `maxPacket` can hold whatever its family and header: what the
- * engine may gather before sending when the window lets out only part of a train
- * (`TcpConfig.sendQuantum`); 0 without trains. The worst header is IPv6's 40 octets, a jumbo
- * header's 8 and a TCP header of 60.
- */
-export function sendQuantumFor(maxPacket: number): number {
-  return maxPacket === 0 ? 0 : Math.max(0, maxPacket - 40 - 8 - 60);
-}
-
 /** One connection's train of data segments on their way into one super-packet. */
 export class GsoTrain {
   /** Largest super-packet, octets; 0 when the link has no GSO send (then nothing is offered). */

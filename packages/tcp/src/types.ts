@@ -274,9 +274,9 @@ export interface TcpConfig {
   readonly challengeAckWindowMs: number;
   /**
    * Send quantum: the payload octets one super-packet of the link carries (a GSO/TSO "train" of
-   * consecutive full-sized segments handed over in one write; the stack sets it from its GSO
-   * link). 0 (default) = the link has no super-packets: new data leaves as soon as the window
-   * allows, as always. Above 0, a sender limited by cwnd or the peer's window that has at least
+   * consecutive full-sized segments handed over in one write; a caller with a GSO link may set
+   * it, @tcp-tun/net leaves it 0). 0 (default): new data leaves as soon as the window allows,
+   * as always. Above 0, a sender limited by cwnd or the peer's window that has at least
    * a quantum in flight holds new data until the room reaches a whole quantum (rounded down to
    * full segments, at least one) or a third of the window, then sends a quantum in one go (as
    * far as the window allows), as Linux's `tcp_tso_should_defer`: each write (and the ACK the
