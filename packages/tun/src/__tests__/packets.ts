@@ -113,20 +113,7 @@ export interface TcpSpec {
 
 /** A TCP segment (RFC 9293 §3.1) inside IPv4, with its checksum over the pseudo-header. */
 export function tcp(src: string, dst: string, spec: TcpSpec): Uint8Array {
-  const options = spec.options ?? new Uint8Array(0);
-  const payload = spec.payload ?? new Uint8Array(0);
-  const t = new Uint8Array(20 + options.length + payload.length);
-  const v = new DataView(t.buffer);
-  v.setUint16(0, spec.srcPort);
-  v.setUint16(2, spec.dstPort);
-  v.setUint32(4, spec.seq >>> 0);
-  v.setUint32(8, spec.ack >>> 0);
-  t[12] = ((20 + options.length) / 4) << 4;
-  t[13] = spec.flags;
-  v.setUint16(14, spec.window);
-  t.set(options, 20);
-  t.set(payload, 20 + options.length);
-  v.setUint16(16, checksum(t, pseudoHeaderSum(addressBytes(src), addressBytes(dst), 6, t.length)));
+  const t = tcpSegment(spec, (segment) => checksum(segment, pseudoHeaderSum(addressBytes(src), addressBytes(dst), 6, segment.length)));
   return ipv4(src, dst, 6, t);
 }
 
@@ -205,8 +192,11 @@ export function pseudoHeaderSum6(src: Uint8Array, dst: Uint8Array, protocol: num
   return sum;
 }
 
-/** A TCP header + payload whose checksum field holds `partial` (the pseudo-header sum, as `sendTso()` takes it). */
-function tcpSegment(spec: TcpSpec, partial: (length: number) => number): Uint8Array {
+/**
+ * A TCP header + payload whose checksum field holds `field(segment)`, computed with the field 0:
+ * the full checksum, or the partial (pseudo-header) sum that `sendTso()` takes.
+ */
+function tcpSegment(spec: TcpSpec, field: (segment: Uint8Array) => number): Uint8Array {
   const options = spec.options ?? new Uint8Array(0);
   const payload = spec.payload ?? new Uint8Array(0);
   const t = new Uint8Array(20 + options.length + payload.length);
@@ -220,7 +210,7 @@ function tcpSegment(spec: TcpSpec, partial: (length: number) => number): Uint8Ar
   v.setUint16(14, spec.window);
   t.set(options, 20);
   t.set(payload, 20 + options.length);
-  v.setUint16(16, partial(t.length));
+  v.setUint16(16, field(t));
   return t;
 }
 
@@ -230,7 +220,7 @@ function tcpSegment(spec: TcpSpec, partial: (length: number) => number): Uint8Ar
  * checksum computed with that 0 (`totalLength` overrides the field, for malformed ones).
  */
 export function tcpPartial(src: string, dst: string, spec: TcpSpec, totalLength?: number): Uint8Array {
-  const t = tcpSegment(spec, (length) => pseudoHeaderSum(addressBytes(src), addressBytes(dst), 6, length));
+  const t = tcpSegment(spec, (segment) => pseudoHeaderSum(addressBytes(src), addressBytes(dst), 6, segment.length));
   const p = new Uint8Array(20 + t.length);
   const v = new DataView(p.buffer);
   p[0] = 0x45;
@@ -255,7 +245,7 @@ export function tcpPartial(src: string, dst: string, spec: TcpSpec, totalLength?
 export function tcp6Partial(src: string, dst: string, spec: TcpSpec, jumbo?: boolean): Uint8Array {
   const s = address6Bytes(src);
   const d = address6Bytes(dst);
-  const t = tcpSegment(spec, (length) => pseudoHeaderSum6(s, d, 6, length));
+  const t = tcpSegment(spec, (segment) => pseudoHeaderSum6(s, d, 6, segment.length));
   const asJumbo = jumbo ?? t.length + 8 > 0xffff;
   const ext = asJumbo ? 8 : 0;
   const p = new Uint8Array(40 + ext + t.length);
