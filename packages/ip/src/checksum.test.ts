@@ -67,6 +67,8 @@ describe('checksum (RFC 1071)', () => {
     expect(pseudoHeaderSum(0xc0a80001, 0x0a000002, 6, 1500)).to.equal(onesComplementSum(pseudo));
     const big = hex('ffffffff ffffffff 00 11 ffff');
     expect(pseudoHeaderSum(0xffffffff, 0xffffffff, 17, 0xffff)).to.equal(onesComplementSum(big));
+    // Over 65,535 (a BIG TCP super-packet) the length counts whole: 0x1_0004 adds 0x0001 + 0x0004.
+    expect(pseudoHeaderSum(0x0a000001, 0x0a000002, 6, 0x10004)).to.equal(pseudoHeaderSum(0x0a000001, 0x0a000002, 6, 5));
   });
 
   it('computes the IPv6 pseudo-header sum as the 40-octet pseudo-header would (RFC 8200 §8.1)', () => {

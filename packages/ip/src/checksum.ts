@@ -130,9 +130,11 @@ export function internetChecksum(bytes: Uint8Array, initial = 0, start = 0, end 
  * The folded sum of the IPv4 pseudo-header used by TCP and UDP checksums (RFC 9293 §3.1,
  * RFC 768): source address, destination address, zero, protocol, and `length` (the TCP or
  * UDP length in octets, header plus data). Pass it as `initial` to the functions above.
+ * A length over 65,535 (a GSO super-packet of Linux's BIG TCP, whose IPv4 header says 0)
+ * counts whole, both 16-bit halves, as Linux's csum_tcpudp_magic takes its 32-bit length.
  */
 export function pseudoHeaderSum(src: number, dst: number, protocol: number, length: number): number {
-  return fold((src >>> 16) + (src & 0xffff) + (dst >>> 16) + (dst & 0xffff) + (protocol & 0xff) + (length & 0xffff));
+  return fold((src >>> 16) + (src & 0xffff) + (dst >>> 16) + (dst & 0xffff) + (protocol & 0xff) + Math.floor(length / 0x10000) + (length & 0xffff));
 }
 
 /**

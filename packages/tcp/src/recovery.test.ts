@@ -6,6 +6,7 @@
  * transfer must still complete intact. A failure names its seed; replay with `SEED=n`.
  */
 import { expect } from 'chai';
+import { runOneWay } from './__tests__/one-way.js';
 import { Pair, fillStream, type LinkOptions } from './__tests__/pair.js';
 import type { TcpConfig } from './types.js';
 
@@ -21,38 +22,7 @@ interface OneWay {
 /** `a` sends `size` octets and closes; `b` reads everything, checks it, and closes too. */
 function oneWay(seed: number, link: Partial<LinkOptions>, size: number, configA?: Partial<TcpConfig>, configB?: Partial<TcpConfig>): OneWay {
   const pair = new Pair({ seed, link, configA, configB, deadlineMs: 3_600_000 });
-  let sent = 0;
-  let received = 0;
-  let failure: string | undefined;
-  pair.app = {
-    onEvent(side, conn, ev) {
-      if (ev.type === 'error') failure ??= `${side}: error ${ev.code} in ${conn.state} at t=${pair.now}`;
-      if (side === 'b' && (ev.type === 'readable' || ev.type === 'end')) {
-        for (let c = conn.recv(); c !== undefined; c = conn.recv()) {
-          for (let i = 0; i < c.length; i++) {
-            if (c[i] !== STREAM[received + i]) {
-              failure ??= `b: octet ${received + i} is ${c[i]}, expected ${STREAM[received + i]}`;
-              return;
-            }
-          }
-          received += c.length;
-        }
-        if (ev.type === 'end') conn.close();
-      }
-    },
-    pump(side, conn) {
-      if (side !== 'a' || !conn.canSend) return;
-      while (sent < size && conn.sendCapacity > 0) sent += conn.send(STREAM.subarray(sent, size));
-      if (sent === size) conn.close();
-    },
-  };
-  try {
-    pair.run(() => failure !== undefined || (pair.a.state === 'CLOSED' && pair.b?.state === 'CLOSED'));
-  } catch (e) {
-    failure ??= `harness: ${(e as Error).message}`;
-  }
-  if (failure === undefined && received !== size) failure = `b received ${received} of ${size} octets`;
-  return { pair, failure };
+  return { pair, failure: runOneWay(pair, STREAM, size).failure };
 }
 
 function seeds(count: number, base: number): number[] {

@@ -6,6 +6,7 @@
  * NewReno, `TRACE_CONFIG`), then two engines over the simulated link.
  */
 import { expect } from 'chai';
+import { runOneWay } from './__tests__/one-way.js';
 import { Pair, fillStream, type LinkOptions } from './__tests__/pair.js';
 import { ISS, P, TO_PEER, TRACE_CONFIG, bytes, drain, established, expectNothing, expectSent, send, type Expected } from './__tests__/trace.js';
 import { DEFAULT_TCP_CONFIG, configForFamily, resolveTcpConfig } from './config.js';
@@ -239,10 +240,6 @@ describe('send quantum (sendQuantum, as Linux tcp_tso_should_defer)', () => {
     function oneWay(seed: number, link: Partial<LinkOptions>, size: number, config: Partial<TcpConfig>, family: 4 | 6 = 4): Run {
       const pair = new Pair({ seed, link, configA: config, configB: { recvBufferSize: 4 * MiB }, family, deadlineMs: 3_600_000 });
       const quantum = config.sendQuantum ?? 64 * KiB;
-      let sent = 0;
-      let received = 0;
-      let doneMs = 0;
-      let failure: string | undefined;
       let writes = 0;
       let runAt = -1;
       let runEnd = -1;
@@ -260,35 +257,7 @@ describe('send quantum (sendQuantum, as Linux tcp_tso_should_defer)', () => {
         }
         transmit(from, repr, payload, ecn);
       };
-      pair.app = {
-        onEvent(side, conn, ev) {
-          if (ev.type === 'error') failure ??= `${side}: error ${ev.code} in ${conn.state} at t=${pair.now}`;
-          if (side === 'b' && (ev.type === 'readable' || ev.type === 'end')) {
-            for (let c = conn.recv(); c !== undefined; c = conn.recv()) {
-              for (let i = 0; i < c.length; i++) {
-                if (c[i] !== STREAM[received + i]) {
-                  failure ??= `b: octet ${received + i} differs`;
-                  return;
-                }
-              }
-              received += c.length;
-              if (received === size) doneMs = pair.now;
-            }
-            if (ev.type === 'end') conn.close();
-          }
-        },
-        pump(side, conn) {
-          if (side !== 'a' || !conn.canSend) return;
-          while (sent < size && conn.sendCapacity > 0) sent += conn.send(STREAM.subarray(sent, size));
-          if (sent === size) conn.close();
-        },
-      };
-      try {
-        pair.run(() => failure !== undefined || (pair.a.state === 'CLOSED' && pair.b?.state === 'CLOSED'));
-      } catch (e) {
-        failure ??= `harness: ${(e as Error).message}`;
-      }
-      if (failure === undefined && received !== size) failure = `b received ${received} of ${size} octets`;
+      const { failure, doneMs } = runOneWay(pair, STREAM, size);
       return { failure, doneMs, writes, pair };
     }
 

@@ -39,9 +39,7 @@ export function expectedPartial(packet: Uint8Array): number {
   const ihl = tcpOffset(packet);
   const length = packet.length - ihl;
   if ((packet[0] as number) >>> 4 === 6) return pseudoHeaderSum6(packet.subarray(8, 24), packet.subarray(24, 40), 6, length);
-  let sum = pseudoHeaderSum(u32(packet, 12), u32(packet, 16), 6, length) + Math.floor(length / 0x10000);
-  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
-  return sum;
+  return pseudoHeaderSum(u32(packet, 12), u32(packet, 16), 6, length);
 }
 
 /**
