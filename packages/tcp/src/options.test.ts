@@ -314,6 +314,68 @@ describe('TcpConnection options and modern TCP', () => {
       expectSent(c2, 40, [{ seq: ISS + 10_001, payload: 1000 }]);
       expect(c2.stats.retransmits).to.equal(0);
     });
+
+    describe("TLP episode (RFC 8985 §7.4.2): a probe that resent old data reduces cwnd only if it repaired a loss", () => {
+      const DSACK_OF_PROBE = { sackBlocks: [{ left: ISS + 1001, right: ISS + 2001 }] }; // below the ACK: a D-SACK (RFC 2883 §4)
+      /** Two segments out at t=20, nothing acknowledged; the probe resends the second at t=40. */
+      function probed(): TcpConnection {
+        const conn = open(CFG, { sackPermitted: true });
+        conn.send(bytes(2000));
+        drain(conn, 20);
+        conn.handleTimeout(40);
+        expectSent(conn, 40, [{ seq: ISS + 1001, payload: 1000 }]);
+        expect(conn.stats.retransmits).to.equal(1);
+        return conn;
+      }
+      const untouched = (conn: TcpConnection): void => expect(conn.stats.ssthresh, 'ssthresh').to.equal(0x7fffffff);
+      /** New data sent and acknowledged past the probe's end: the ACK that ends any open episode. */
+      function past(conn: TcpConnection, t: number): void {
+        conn.send(bytes(1000));
+        expectSent(conn, t, [{ seq: ISS + 2001, payload: 1000 }]);
+        send(conn, t + 5, { ...P, ack: ISS + 3001 });
+      }
+
+      it('original and probe both arrived: the ACK reaching the probe\'s end waits for the D-SACK in the next ACK; no reduction', () => {
+        const conn = probed();
+        send(conn, 45, { ...P, ack: ISS + 2001 }); // the originals arrived
+        untouched(conn);
+        send(conn, 46, { ...P, ack: ISS + 2001, ...DSACK_OF_PROBE }); // then the probe's duplicate
+        expect(conn.stats.dsacksReceived).to.equal(1);
+        past(conn, 50);
+        untouched(conn);
+      });
+
+      it('the D-SACK on the very ACK that reaches the probe\'s end: no reduction', () => {
+        const conn = probed();
+        send(conn, 45, { ...P, ack: ISS + 2001, ...DSACK_OF_PROBE });
+        past(conn, 50);
+        untouched(conn);
+      });
+
+      it('a pure duplicate ACK at the probe\'s end (no D-SACK): both arrived, no reduction', () => {
+        const conn = probed();
+        send(conn, 45, { ...P, ack: ISS + 2001 });
+        send(conn, 46, { ...P, ack: ISS + 2001 });
+        past(conn, 50);
+        untouched(conn);
+      });
+
+      it('the probe repaired a loss (no D-SACK, no duplicate before an ACK beyond its end): one reduction', () => {
+        const conn = probed();
+        send(conn, 45, { ...P, ack: ISS + 2001 });
+        untouched(conn);
+        const cwnd = conn.stats.cwnd;
+        past(conn, 50);
+        expect(conn.stats.ssthresh).to.be.below(cwnd);
+        expect(conn.stats.inRecovery, 'no recovery entered').to.equal(false);
+        // The episode is over: one more ACK beyond changes nothing.
+        const after = conn.stats.ssthresh;
+        conn.send(bytes(1000));
+        drain(conn, 60);
+        send(conn, 61, { ...P, ack: ISS + 4001 });
+        expect(conn.stats.ssthresh).to.equal(after);
+      });
+    });
   });
 
   describe('delayed ACKs (RFC 1122 §4.2.3.2, RFC 5681 §4.2)', () => {

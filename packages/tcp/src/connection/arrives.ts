@@ -13,7 +13,7 @@ import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt } from '../seq.js';
 import type { Instant, TcpControl, TcpRepr } from '../types.js';
 import { challengeAck, peerAlive } from './liveness.js';
 import { MAX_DUP_ACKS_PER_DRAIN, MAX_OOO_RANGES } from './receiver.js';
-import { ACK_CONTEXT, armTlp, detectLosses, markHeadLost, onDuplicateAck, onEcnEcho, onTlpAcked, onWindowReopened, processSack } from './recovery.js';
+import { ACK_CONTEXT, armTlp, detectLosses, markHeadLost, onDuplicateAck, onEcnEcho, onTlpEpisodeAck, onWindowReopened, processSack } from './recovery.js';
 import { EV_END, EV_FIN_ACKED, EV_READABLE, EV_WRITABLE, type Tcb } from './tcb.js';
 
 const EMPTY = new Uint8Array(0);
@@ -300,6 +300,8 @@ function processAck(t: Tcb, now: Instant, seq: number, seg: TcpRepr, maybeDuplic
   if (t.opt.sack && seg.sackBlocks !== undefined && seg.sackBlocks.length > 0) {
     if (processSack(t, now, ack, seg.sackBlocks)) delivered = true;
   }
+  // After the SACK blocks: a D-SACK on this ACK counts for the probe's episode.
+  onTlpEpisodeAck(t, ack, delivered, maybeDuplicate && window === oldWnd, flightBefore, now);
   // RFC 3168 §6.1.2: ECE means congestion (at most one reduction per window of data).
   if (t.opt.ecn && seg.ece === true) onEcnEcho(t, ack, flightBefore, now);
   if (delivered && t.opt.sack) detectLosses(t, now);
@@ -387,7 +389,6 @@ function newAck(t: Tcb, now: Instant, ack: number, seg: TcpRepr): void {
   rec.dupAcks = 0;
   // Linux's tcp_new_space after an ACK freed room: the send buffer follows cwnd.
   if (t.config.sendBufferAutoSize) snd.expandSendBuffer(t.cc.cwnd);
-  onTlpAcked(t, ack, flightBefore, now);
   // RFC 6298 §5.2/§5.3: stop the timer when all is acknowledged, else restart it.
   t.timers.set('retransmit', seqGt(snd.nxt, snd.una) ? now + t.rtt.rtoMs : undefined);
   if (rec.sb.count === 0) {
