@@ -327,7 +327,9 @@ describe('TcpConnection options and modern TCP', () => {
         expect(conn.stats.retransmits).to.equal(1);
         return conn;
       }
-      const untouched = (conn: TcpConnection): void => expect(conn.stats.ssthresh, 'ssthresh').to.equal(0x7fffffff);
+      function untouched(conn: TcpConnection): void {
+        expect(conn.stats.ssthresh, 'ssthresh').to.equal(0x7fffffff);
+      }
       /** New data sent and acknowledged past the probe's end: the ACK that ends any open episode. */
       function past(conn: TcpConnection, t: number): void {
         conn.send(bytes(1000));
