@@ -318,8 +318,8 @@ describe('TcpConnection options and modern TCP', () => {
     describe("TLP episode (RFC 8985 §7.4.2): a probe that resent old data reduces cwnd only if it repaired a loss", () => {
       const DSACK_OF_PROBE = { sackBlocks: [{ left: ISS + 1001, right: ISS + 2001 }] }; // below the ACK: a D-SACK (RFC 2883 §4)
       /** Two segments out at t=20, nothing acknowledged; the probe resends the second at t=40. */
-      function probed(): TcpConnection {
-        const conn = open(CFG, { sackPermitted: true });
+      function probed(config: Partial<TcpConfig> = CFG): TcpConnection {
+        const conn = open(config, { sackPermitted: true });
         conn.send(bytes(2000));
         drain(conn, 20);
         conn.handleTimeout(40);
@@ -376,6 +376,24 @@ describe('TcpConnection options and modern TCP', () => {
         drain(conn, 60);
         send(conn, 61, { ...P, ack: ISS + 4001 });
         expect(conn.stats.ssthresh).to.equal(after);
+      });
+
+      it('a fast recovery entered during the episode answers for the probe too: no second reduction when it ends', () => {
+        // CUBIC: a second reduction from cwnd = ssthresh would show (NewReno's from FlightSize might not).
+        const conn = probed({ ...CFG, congestionControl: 'cubic' });
+        send(conn, 45, { ...P, ack: ISS + 2001 }); // the episode stays open (no D-SACK yet)
+        conn.send(bytes(5000));
+        expect(drain(conn, 50).length).to.equal(5); // ISS+2001 .. ISS+7001
+        // The first of them is missing, the other four SACKed: loss recovery, one reduction.
+        send(conn, 55, { ...P, ack: ISS + 2001, sackBlocks: [{ left: ISS + 3001, right: ISS + 7001 }] });
+        expect(conn.stats.inRecovery).to.equal(true);
+        const reduced = conn.stats.ssthresh;
+        expect(reduced).to.be.below(0x7fffffff);
+        expectSent(conn, 55, [{ seq: ISS + 2001, payload: 1000 }]);
+        // The repair is acknowledged, beyond the probe's end: the recovery ends, nothing more.
+        send(conn, 60, { ...P, ack: ISS + 7001 });
+        expect(conn.stats.inRecovery).to.equal(false);
+        expect(conn.stats.ssthresh).to.equal(reduced);
       });
     });
   });

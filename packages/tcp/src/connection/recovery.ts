@@ -119,6 +119,10 @@ export function enterRecovery(t: Tcb, now: Instant): void {
   t.counters.fastRetransmits++;
   t.timers.stop('tlp');
   t.rec.tlpPending = false;
+  // This reduction answers the window's losses, a probe's among them: its episode ends here (as
+  // Linux's tcp_init_cwnd_reduction clears tlp_high_seq), or the ACK that ends the recovery
+  // could also end the episode outside recovery and reduce a second time.
+  t.rec.tlpEndSeq = -1;
 }
 
 /** RFC 5681 §3.2 fast retransmit / fast recovery, RFC 6582 guard against repeats. */
@@ -243,6 +247,7 @@ export function onEcnEcho(t: Tcb, ack: number, flightBefore: number, now: Instan
   t.counters.eceReceived++;
   if (!t.cc.inRecovery && (rec.ecnRecover === undefined || seqGt(ack, rec.ecnRecover)) && flightBefore > 0) {
     t.cc.onTlpLoss(flightBefore, now);
+    rec.tlpEndSeq = -1; // one reduction for the window, as in enterRecovery
     t.counters.ecnReductions++;
     rec.ecnRecover = t.snd.max;
     rec.cwrPending = true;
