@@ -139,7 +139,11 @@ export interface TcpSummary {
 
 /** Reads a TCP segment out of an IPv4 packet (assumed well-formed: test input from the kernel). */
 export function readTcp(ipPacket: Uint8Array): TcpSummary {
-  const segment = readIpv4(ipPacket).payload;
+  return tcpSummary(readIpv4(ipPacket).payload);
+}
+
+/** The fields of a TCP segment (either family's payload). */
+function tcpSummary(segment: Uint8Array): TcpSummary {
   const v = new DataView(segment.buffer, segment.byteOffset, segment.byteLength);
   return {
     srcPort: v.getUint16(0),
@@ -271,15 +275,5 @@ export function tcp6Partial(src: string, dst: string, spec: TcpSpec, jumbo?: boo
 export function readTcp6(packet: Uint8Array): TcpSummary & { readonly nextHeader: number } {
   const v = new DataView(packet.buffer, packet.byteOffset, packet.byteLength);
   const segment = packet.subarray(40, 40 + v.getUint16(4));
-  const s = new DataView(segment.buffer, segment.byteOffset, segment.byteLength);
-  return {
-    nextHeader: packet[6]!,
-    srcPort: s.getUint16(0),
-    dstPort: s.getUint16(2),
-    seq: s.getUint32(4),
-    ack: s.getUint32(8),
-    flags: segment[13]!,
-    window: s.getUint16(14),
-    payload: segment.subarray((segment[12]! >> 4) * 4),
-  };
+  return { nextHeader: packet[6]!, ...tcpSummary(segment) };
 }
